@@ -1,0 +1,146 @@
+/* aq-perplexity: perplexity of a model on a text file, computed as
+ * llama.cpp's llama-perplexity does by default, so figures compare directly:
+ * the text is tokenized once with a leading BOS and cut into non-overlapping
+ * chunks of N tokens; each chunk's first token is replaced by BOS, and the
+ * predictions of tokens after position N/2 are scored (N - 1 - N/2 a chunk). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agilequant.h"
+
+static void usage(void) {
+    fprintf(stderr, "usage: aq-perplexity -m MODEL -f TEXT [--ctx N] [--chunks N] [-t THREADS]\n");
+}
+
+static char *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 1 << 20;
+            char *grown = realloc(buf, cap);
+            if (!grown) {
+                n = 0;
+                break;
+            }
+            buf = grown;
+        }
+        size_t want = cap - n, got = fread(buf + n, 1, want, f);
+        n += got;
+        if (got < want) break;
+    }
+    int failed = ferror(f) || (n == 0 && cap == 0);
+    fclose(f);
+    if (failed) {
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+/* -log softmax(logits)[target], in double for a stable sum over many tokens */
+static double negative_log_likelihood(const float *logits, int32_t n_vocab, int32_t target) {
+    double max = logits[0];
+    for (int32_t i = 1; i < n_vocab; i++) max = logits[i] > max ? logits[i] : max;
+    double sum = 0.0;
+    for (int32_t i = 0; i < n_vocab; i++) sum += exp((double)logits[i] - max);
+    return log(sum) - ((double)logits[target] - max);
+}
+
+int main(int argc, char **argv) {
+    const char *model_path = NULL, *text_path = NULL;
+    int32_t n_ctx = 512, max_chunks = -1, threads = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(); return 0; }
+        if (!v) { usage(); return 2; }
+        if (!strcmp(a, "-m")) model_path = v;
+        else if (!strcmp(a, "-f")) text_path = v;
+        else if (!strcmp(a, "--ctx") || !strcmp(a, "-c")) n_ctx = atoi(v);
+        else if (!strcmp(a, "--chunks")) max_chunks = atoi(v);
+        else if (!strcmp(a, "-t")) threads = atoi(v);
+        else { usage(); return 2; }
+        i++;
+    }
+    if (!model_path || !text_path || n_ctx < 4) { usage(); return 2; }
+
+    aq_model *model = aq_model_create();
+    if (!model) return 1;
+    if (aq_model_load_file(model, model_path) != AQ_OK) {
+        fprintf(stderr, "aq-perplexity: %s\n", aq_model_error_message(model));
+        aq_model_free(model);
+        return 1;
+    }
+    size_t text_len = 0;
+    char *text = read_file(text_path, &text_len);
+    if (!text) {
+        fprintf(stderr, "aq-perplexity: cannot read %s\n", text_path);
+        aq_model_free(model);
+        return 1;
+    }
+    int32_t n_tokens = 0;
+    aq_tokenize(model, text, text_len, 1, NULL, 0, &n_tokens);
+    int32_t *tokens = malloc((size_t)n_tokens * sizeof *tokens);
+    aq_context *ctx = aq_context_create(model);
+    int rc = 1;
+    if (!tokens || !ctx || aq_tokenize(model, text, text_len, 1, tokens, n_tokens, &n_tokens) != AQ_OK) {
+        fprintf(stderr, "aq-perplexity: cannot tokenize or create a context\n");
+        goto out;
+    }
+    if ((threads > 0 && aq_context_set_param(ctx, AQ_PARAM_THREADS, threads) != AQ_OK) ||
+        aq_context_set_param(ctx, AQ_PARAM_CONTEXT_LENGTH, n_ctx) != AQ_OK) {
+        fprintf(stderr, "aq-perplexity: %s\n", aq_context_error_message(ctx));
+        goto out;
+    }
+    int32_t n_chunks = n_tokens / n_ctx;
+    if (max_chunks >= 0 && max_chunks < n_chunks) n_chunks = max_chunks;
+    if (n_chunks == 0) {
+        fprintf(stderr, "aq-perplexity: %d tokens are fewer than one chunk of %d\n", n_tokens, n_ctx);
+        goto out;
+    }
+    int64_t bos = 1, n_vocab = 0;
+    aq_model_get_info(model, AQ_INFO_BOS_TOKEN, &bos);
+    aq_model_get_info(model, AQ_INFO_VOCAB_SIZE, &n_vocab);
+    fprintf(stderr, "%s\n%d tokens, %d chunks of %d\n", aq_model_describe(model), n_tokens, n_chunks, n_ctx);
+
+    int32_t first = n_ctx / 2;
+    double nll = 0.0, nll2 = 0.0;
+    int64_t count = 0;
+    int32_t *chunk = malloc((size_t)n_ctx * sizeof *chunk);
+    if (!chunk) goto out;
+    for (int32_t c = 0; c < n_chunks; c++) {
+        memcpy(chunk, tokens + (size_t)c * n_ctx, (size_t)n_ctx * sizeof *chunk);
+        if (bos >= 0) chunk[0] = (int32_t)bos;
+        aq_kv_truncate(ctx, 0);
+        if (aq_forward(ctx, chunk, NULL, n_ctx, 1) != AQ_OK) {
+            fprintf(stderr, "aq-perplexity: %s\n", aq_context_error_message(ctx));
+            free(chunk);
+            goto out;
+        }
+        for (int32_t j = first; j < n_ctx - 1; j++) {
+            double v = negative_log_likelihood(aq_get_logits(ctx, j), (int32_t)n_vocab,
+                                               tokens[(size_t)c * n_ctx + j + 1]);
+            nll += v;
+            nll2 += v * v;
+            count++;
+        }
+        fprintf(stderr, "[%d]%.4f%s", c + 1, exp(nll / count), c + 1 == n_chunks ? "\n" : ",");
+    }
+    free(chunk);
+    double mean = nll / count, ppl = exp(mean);
+    double var = count > 1 ? (nll2 / count - mean * mean) / (count - 1) : 0.0;
+    printf("Final estimate: PPL = %.4f +/- %.5f\n", ppl, ppl * sqrt(var > 0 ? var : 0));
+    rc = 0;
+out:
+    aq_context_free(ctx);
+    free(tokens);
+    free(text);
+    aq_model_free(model);
+    return rc;
+}

@@ -1,0 +1,157 @@
+/*
+ * libagilequant: run LLaMA-family models on edge CPUs with activation-guided
+ * quantization (Agile-Quant).
+ *
+ * The ABI is stable: handles are opaque, settings go through setters with
+ * bounds, errors travel in return values. A model (read-only weights) may be
+ * shared by several contexts; a context (KV cache, logits, sampler state)
+ * belongs to one thread at a time.
+ *
+ * Typical use:
+ *   aq_model *m = aq_model_create();
+ *   if (aq_model_load_file(m, "model.gguf") != AQ_OK) puts(aq_model_error_message(m));
+ *   aq_context *c = aq_context_create(m);
+ *   aq_tokenize(m, text, len, 1, toks, cap, &n);
+ *   aq_forward(c, toks, NULL, n, 0);
+ *   aq_sample(c, -1, &next);
+ *   aq_context_free(c); aq_model_free(m);
+ */
+#ifndef AGILEQUANT_H
+#define AGILEQUANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(AQ_BUILDING_LIBRARY) && defined(__GNUC__)
+#define AQ_API __attribute__((visibility("default")))
+#else
+#define AQ_API
+#endif
+
+#define AQ_VERSION_MAJOR 0
+#define AQ_VERSION_MINOR 1
+#define AQ_VERSION_RELEASE 0
+#define AQ_VERSION_NUMBER (AQ_VERSION_MAJOR * 10000 + AQ_VERSION_MINOR * 100 + AQ_VERSION_RELEASE)
+
+AQ_API unsigned aq_version_number(void);
+AQ_API const char *aq_version_string(void);
+
+/* Error codes are stable: new ones are only ever appended. */
+typedef enum aq_error {
+    AQ_OK = 0,
+    AQ_ERR_INVALID_ARGUMENT = 1, /* NULL where a pointer is required, bad size */
+    AQ_ERR_OUT_OF_RANGE = 2,     /* parameter or token id outside its bounds */
+    AQ_ERR_IO = 3,               /* file cannot be opened, read or mapped */
+    AQ_ERR_FORMAT = 4,           /* malformed, truncated or hostile file */
+    AQ_ERR_UNSUPPORTED = 5,      /* well-formed but not something we run */
+    AQ_ERR_OUT_OF_MEMORY = 6,
+    AQ_ERR_STATE = 7,            /* call made in the wrong order */
+    AQ_ERR_BUFFER_TOO_SMALL = 8, /* the size needed is reported through the out-count */
+    AQ_ERR_CONTEXT_FULL = 9,     /* the KV cache has no room for these tokens */
+    AQ_ERR_THREADS = 10          /* the thread pool could not be created */
+} aq_error;
+
+/* "AQ_OK", "AQ_ERR_FORMAT", ...; "AQ_ERR_UNKNOWN" for a value not in the enum. */
+AQ_API const char *aq_error_name(aq_error err);
+
+typedef struct aq_model aq_model;
+typedef struct aq_context aq_context;
+
+/* ---- model: read-only weights, shared by contexts ---- */
+
+/* Returns NULL only when memory is exhausted. */
+AQ_API aq_model *aq_model_create(void);
+/* Accepts NULL. Every context made from the model must be freed first. */
+AQ_API void aq_model_free(aq_model *model);
+/* The message of the last failed call on this model ("" if none). */
+AQ_API const char *aq_model_error_message(const aq_model *model);
+
+/* Load a GGUF file (memory-mapped). A model can be loaded once. */
+AQ_API aq_error aq_model_load_file(aq_model *model, const char *path);
+/* Load from a caller's buffer, which must stay valid and unchanged until
+ * aq_model_free: weights are used in place where their type allows. */
+AQ_API aq_error aq_model_load_memory(aq_model *model, const void *data, size_t size);
+
+typedef enum aq_model_info {
+    AQ_INFO_VOCAB_SIZE = 0,
+    AQ_INFO_CONTEXT_LENGTH = 1, /* the training context length */
+    AQ_INFO_EMBEDDING_LENGTH = 2,
+    AQ_INFO_LAYER_COUNT = 3,
+    AQ_INFO_HEAD_COUNT = 4,
+    AQ_INFO_HEAD_COUNT_KV = 5,
+    AQ_INFO_FEED_FORWARD_LENGTH = 6,
+    AQ_INFO_BOS_TOKEN = 7,
+    AQ_INFO_EOS_TOKEN = 8,
+    AQ_INFO_PARAMETER_COUNT = 9,
+    AQ_INFO_WEIGHT_BYTES = 10   /* bytes of weights read per forward token */
+} aq_model_info;
+
+/* Writes the value to *value; AQ_ERR_STATE before a successful load. */
+AQ_API aq_error aq_model_get_info(const aq_model *model, aq_model_info what, int64_t *value);
+/* A one-line human description: architecture, size, weight types. */
+AQ_API const char *aq_model_describe(const aq_model *model);
+
+/* ---- tokenizer (the model's own vocabulary) ---- */
+
+/* Encodes len bytes of UTF-8 text. On AQ_ERR_BUFFER_TOO_SMALL, *n_tokens holds
+ * the count needed. */
+AQ_API aq_error aq_tokenize(const aq_model *model, const char *text, size_t len, int add_bos,
+                            int32_t *tokens, int32_t capacity, int32_t *n_tokens);
+/* Text of one token as it appears inside a stream (a leading-space marker
+ * becomes a space, a byte token becomes its byte, control tokens are empty). */
+AQ_API aq_error aq_token_to_piece(const aq_model *model, int32_t token, char *buf, size_t capacity,
+                                  size_t *length);
+/* Decodes a token sequence; drops the space the tokenizer added in front, so
+ * that detokenize(tokenize(text)) == text. Not NUL-terminated; on
+ * AQ_ERR_BUFFER_TOO_SMALL, *length holds the size needed. */
+AQ_API aq_error aq_detokenize(const aq_model *model, const int32_t *tokens, int32_t n_tokens,
+                              char *buf, size_t capacity, size_t *length);
+
+/* ---- context: per-session state and the KV cache ---- */
+
+/* Returns NULL if model is NULL or not loaded, or memory is exhausted. */
+AQ_API aq_context *aq_context_create(aq_model *model);
+AQ_API void aq_context_free(aq_context *ctx);
+AQ_API const char *aq_context_error_message(const aq_context *ctx);
+
+typedef enum aq_param {
+    AQ_PARAM_THREADS = 0,        /* [1, 256], default: the number of cores */
+    AQ_PARAM_CONTEXT_LENGTH = 1, /* [1, 1<<20] KV cache slots; default min(model's, 4096); clears the cache */
+    AQ_PARAM_TEMPERATURE = 2,    /* [0, 100], default 0.8; 0 samples greedily */
+    AQ_PARAM_TOP_K = 3,          /* [0, 1<<30], default 40; 0 disables */
+    AQ_PARAM_TOP_P = 4,          /* [0, 1], default 0.95; 1 disables */
+    AQ_PARAM_SEED = 5            /* [0, 2^53], default 0; resets the sampler's generator */
+} aq_param;
+
+AQ_API aq_error aq_param_bounds(aq_param param, double *min_value, double *max_value);
+AQ_API aq_error aq_context_set_param(aq_context *ctx, aq_param param, double value);
+AQ_API aq_error aq_context_get_param(const aq_context *ctx, aq_param param, double *value);
+
+/* Runs n_tokens tokens through the model and appends them to the KV cache.
+ * positions: each token's RoPE position, or NULL for consecutive positions
+ * after the last cached one. Every token attends to the cached tokens and the
+ * earlier tokens of the batch. logits_all: nonzero keeps the logits of every
+ * token, zero only of the last. */
+AQ_API aq_error aq_forward(aq_context *ctx, const int32_t *tokens, const int32_t *positions,
+                           int32_t n_tokens, int logits_all);
+/* Logits (vocab_size floats) of row i of the last forward: i counts the
+ * batch's tokens with logits_all, else only i = 0 or -1 (the last) is valid.
+ * NULL if there is no such row. */
+AQ_API const float *aq_get_logits(const aq_context *ctx, int32_t i);
+/* Number of tokens in the KV cache. */
+AQ_API int32_t aq_kv_length(const aq_context *ctx);
+/* Keeps the first n cached tokens and forgets the rest (0 clears it). */
+AQ_API aq_error aq_kv_truncate(aq_context *ctx, int32_t n);
+
+/* Draws the next token from row i of the last logits (as aq_get_logits) with
+ * the context's temperature, top-k, top-p and seeded generator. */
+AQ_API aq_error aq_sample(aq_context *ctx, int32_t i, int32_t *token);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AGILEQUANT_H */

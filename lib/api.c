@@ -1,0 +1,315 @@
+/* The public API: argument checks, handles, parameters. The work happens in
+ * model.c (loading) and forward.c. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model.h"
+
+#define AQ_STRINGIFY2(x) #x
+#define AQ_STRINGIFY(x) AQ_STRINGIFY2(x)
+
+unsigned aq_version_number(void) { return AQ_VERSION_NUMBER; }
+
+const char *aq_version_string(void) {
+    return AQ_STRINGIFY(AQ_VERSION_MAJOR) "." AQ_STRINGIFY(AQ_VERSION_MINOR) "." AQ_STRINGIFY(AQ_VERSION_RELEASE);
+}
+
+const char *aq_error_name(aq_error err) {
+    static const char *const names[] = {
+        "AQ_OK", "AQ_ERR_INVALID_ARGUMENT", "AQ_ERR_OUT_OF_RANGE", "AQ_ERR_IO", "AQ_ERR_FORMAT",
+        "AQ_ERR_UNSUPPORTED", "AQ_ERR_OUT_OF_MEMORY", "AQ_ERR_STATE", "AQ_ERR_BUFFER_TOO_SMALL",
+        "AQ_ERR_CONTEXT_FULL", "AQ_ERR_THREADS",
+    };
+    if ((unsigned)err >= sizeof names / sizeof names[0]) return "AQ_ERR_UNKNOWN";
+    return names[err];
+}
+
+aq_error aq_set_error(char *buf, aq_error err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, AQ_MESSAGE_CAP, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+/* ---- model ---- */
+
+aq_model *aq_model_create(void) { return calloc(1, sizeof(aq_model)); }
+
+static void model_release(aq_model *m) {
+    for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    free(m->owned);
+    free(m->layers);
+    free(m->rope_inv_freq);
+    aq_tokenizer_free(m->tokenizer);
+    aq_gguf_close(m->gguf);
+    char error[AQ_MESSAGE_CAP];
+    memcpy(error, m->error, sizeof error);
+    memset(m, 0, sizeof *m);
+    memcpy(m->error, error, sizeof error);
+}
+
+void aq_model_free(aq_model *model) {
+    if (!model) return;
+    model_release(model);
+    free(model);
+}
+
+const char *aq_model_error_message(const aq_model *model) { return model ? model->error : "model is NULL"; }
+
+static aq_error finish_load(aq_model *model, aq_error err, const char *msg) {
+    if (err != AQ_OK) return aq_set_error(model->error, err, "%s", msg);
+    err = aq_model_load_gguf(model);
+    if (err != AQ_OK) {
+        model_release(model); /* keeps the message; the handle can be loaded again */
+        return err;
+    }
+    model->loaded = true;
+    model->error[0] = '\0';
+    return AQ_OK;
+}
+
+aq_error aq_model_load_file(aq_model *model, const char *path) {
+    if (!model) return AQ_ERR_INVALID_ARGUMENT;
+    if (!path) return aq_set_error(model->error, AQ_ERR_INVALID_ARGUMENT, "path is NULL");
+    if (model->loaded) return aq_set_error(model->error, AQ_ERR_STATE, "the model is already loaded");
+    char msg[AQ_MESSAGE_CAP] = "";
+    aq_error err = aq_gguf_open_file(path, &model->gguf, msg, sizeof msg);
+    return finish_load(model, err, msg);
+}
+
+aq_error aq_model_load_memory(aq_model *model, const void *data, size_t size) {
+    if (!model) return AQ_ERR_INVALID_ARGUMENT;
+    if (!data || size == 0) return aq_set_error(model->error, AQ_ERR_INVALID_ARGUMENT, "buffer is NULL or empty");
+    if (model->loaded) return aq_set_error(model->error, AQ_ERR_STATE, "the model is already loaded");
+    char msg[AQ_MESSAGE_CAP] = "";
+    aq_error err = aq_gguf_open_memory(data, size, &model->gguf, msg, sizeof msg);
+    return finish_load(model, err, msg);
+}
+
+static int64_t matrix_params(const aq_matrix *w) { return (int64_t)w->rows * w->cols; }
+
+static int64_t layer_params(const aq_layer *l, int32_t dim) {
+    return matrix_params(&l->wq) + matrix_params(&l->wk) + matrix_params(&l->wv) + matrix_params(&l->wo) +
+           matrix_params(&l->w_gate) + matrix_params(&l->w_up) + matrix_params(&l->w_down) + 2 * (int64_t)dim;
+}
+
+aq_error aq_model_get_info(const aq_model *model, aq_model_info what, int64_t *value) {
+    if (!model || !value) return AQ_ERR_INVALID_ARGUMENT;
+    if (!model->loaded) return AQ_ERR_STATE;
+    const aq_config *c = &model->cfg;
+    int64_t params = matrix_params(&model->token_embd) + c->dim;
+    if (model->output.f32 != model->token_embd.f32) params += matrix_params(&model->output);
+    for (int32_t i = 0; i < c->n_layers; i++) params += layer_params(&model->layers[i], c->dim);
+    switch (what) {
+    case AQ_INFO_VOCAB_SIZE: *value = c->vocab_size; break;
+    case AQ_INFO_CONTEXT_LENGTH: *value = c->context_length; break;
+    case AQ_INFO_EMBEDDING_LENGTH: *value = c->dim; break;
+    case AQ_INFO_LAYER_COUNT: *value = c->n_layers; break;
+    case AQ_INFO_HEAD_COUNT: *value = c->n_heads; break;
+    case AQ_INFO_HEAD_COUNT_KV: *value = c->n_kv_heads; break;
+    case AQ_INFO_FEED_FORWARD_LENGTH: *value = c->ffn_dim; break;
+    case AQ_INFO_BOS_TOKEN: *value = model->bos; break;
+    case AQ_INFO_EOS_TOKEN: *value = model->eos; break;
+    case AQ_INFO_PARAMETER_COUNT: *value = params; break;
+    case AQ_INFO_WEIGHT_BYTES:
+        /* every matrix but the embedding table (one row is read per token) */
+        *value = (params - matrix_params(&model->token_embd) +
+                  (model->output.f32 == model->token_embd.f32 ? matrix_params(&model->output) : 0)) *
+                 (int64_t)sizeof(float);
+        break;
+    default: return AQ_ERR_OUT_OF_RANGE;
+    }
+    return AQ_OK;
+}
+
+const char *aq_model_describe(const aq_model *model) {
+    if (!model) return "model is NULL";
+    return model->loaded ? model->description : "not loaded";
+}
+
+/* ---- tokenizer ---- */
+
+aq_error aq_tokenize(const aq_model *model, const char *text, size_t len, int add_bos, int32_t *tokens,
+                     int32_t capacity, int32_t *n_tokens) {
+    if (!model || (!text && len > 0) || !n_tokens || capacity < 0 || (!tokens && capacity > 0))
+        return AQ_ERR_INVALID_ARGUMENT;
+    if (!model->loaded) return AQ_ERR_STATE;
+    return aq_tokenizer_encode(model->tokenizer, text ? text : "", len, add_bos != 0, tokens, capacity, n_tokens);
+}
+
+aq_error aq_token_to_piece(const aq_model *model, int32_t token, char *buf, size_t capacity, size_t *length) {
+    if (!model || !length || (!buf && capacity > 0)) return AQ_ERR_INVALID_ARGUMENT;
+    if (!model->loaded) return AQ_ERR_STATE;
+    return aq_tokenizer_piece(model->tokenizer, token, buf, capacity, length);
+}
+
+aq_error aq_detokenize(const aq_model *model, const int32_t *tokens, int32_t n_tokens, char *buf, size_t capacity,
+                       size_t *length) {
+    if (!model || !length || n_tokens < 0 || (!tokens && n_tokens > 0) || (!buf && capacity > 0))
+        return AQ_ERR_INVALID_ARGUMENT;
+    if (!model->loaded) return AQ_ERR_STATE;
+    return aq_tokenizer_decode(model->tokenizer, tokens, n_tokens, buf, capacity, length);
+}
+
+/* ---- context ---- */
+
+static const struct { double min, max; } param_bounds[] = {
+    [AQ_PARAM_THREADS] = {1, 256},
+    [AQ_PARAM_CONTEXT_LENGTH] = {1, 1 << 20},
+    [AQ_PARAM_TEMPERATURE] = {0, 100},
+    [AQ_PARAM_TOP_K] = {0, 1 << 30},
+    [AQ_PARAM_TOP_P] = {0, 1},
+    [AQ_PARAM_SEED] = {0, 9007199254740992.0},
+};
+#define N_PARAMS ((int)(sizeof param_bounds / sizeof param_bounds[0]))
+#define DEFAULT_CONTEXT 4096
+
+aq_error aq_param_bounds(aq_param param, double *min_value, double *max_value) {
+    if ((unsigned)param >= N_PARAMS) return AQ_ERR_OUT_OF_RANGE;
+    if (min_value) *min_value = param_bounds[param].min;
+    if (max_value) *max_value = param_bounds[param].max;
+    return AQ_OK;
+}
+
+static aq_error set_threads(aq_context *ctx, int32_t n) {
+    pthreadpool_t pool = pthreadpool_create((size_t)n);
+    if (!pool) return aq_set_error(ctx->error, AQ_ERR_THREADS, "cannot create a pool of %d threads", n);
+    pthreadpool_destroy(ctx->pool);
+    ctx->pool = pool;
+    ctx->n_threads = n;
+    return AQ_OK;
+}
+
+static aq_error set_context_length(aq_context *ctx, int32_t n) {
+    const aq_config *c = &ctx->model->cfg;
+    size_t cache_floats = (size_t)c->n_layers * (size_t)n * (size_t)c->n_kv_heads * c->head_dim;
+    float *k = malloc(cache_floats * sizeof(float));
+    float *v = malloc(cache_floats * sizeof(float));
+    int32_t *pos = malloc((size_t)n * sizeof(int32_t));
+    if (!k || !v || !pos) {
+        free(k);
+        free(v);
+        free(pos);
+        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_MEMORY, "out of memory for a KV cache of %d tokens", n);
+    }
+    free(ctx->k_cache);
+    free(ctx->v_cache);
+    free(ctx->kv_pos);
+    ctx->k_cache = k;
+    ctx->v_cache = v;
+    ctx->kv_pos = pos;
+    ctx->n_ctx = n;
+    ctx->n_kv = 0;
+    ctx->n_logit_rows = 0;
+    return AQ_OK;
+}
+
+aq_context *aq_context_create(aq_model *model) {
+    if (!model || !model->loaded) return NULL;
+    aq_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return NULL;
+    ctx->model = model;
+    int32_t vocab = model->cfg.vocab_size;
+    ctx->sample_prob = malloc((size_t)vocab * sizeof(float));
+    ctx->sample_index = malloc((size_t)vocab * sizeof(int32_t));
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int32_t threads = cores < 1 ? 1 : cores > 256 ? 256 : (int32_t)cores;
+    int32_t n_ctx = model->cfg.context_length < DEFAULT_CONTEXT ? model->cfg.context_length : DEFAULT_CONTEXT;
+    if (!ctx->sample_prob || !ctx->sample_index || set_threads(ctx, threads) != AQ_OK ||
+        set_context_length(ctx, n_ctx) != AQ_OK) {
+        aq_context_free(ctx);
+        return NULL;
+    }
+    aq_sampler_init(&ctx->sampler, 0);
+    return ctx;
+}
+
+void aq_context_free(aq_context *ctx) {
+    if (!ctx) return;
+    pthreadpool_destroy(ctx->pool);
+    float *bufs[] = {ctx->k_cache, ctx->v_cache, ctx->x, ctx->xn, ctx->q, ctx->k, ctx->v, ctx->att,
+                     ctx->gate, ctx->up, ctx->rope, ctx->logits, ctx->sample_prob};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    free(ctx->kv_pos);
+    free(ctx->pos);
+    free(ctx->sample_index);
+    free(ctx);
+}
+
+const char *aq_context_error_message(const aq_context *ctx) { return ctx ? ctx->error : "context is NULL"; }
+
+aq_error aq_context_set_param(aq_context *ctx, aq_param param, double value) {
+    if (!ctx) return AQ_ERR_INVALID_ARGUMENT;
+    if ((unsigned)param >= N_PARAMS) return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "unknown parameter %d", (int)param);
+    if (!(value >= param_bounds[param].min && value <= param_bounds[param].max))
+        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "parameter %d = %g is outside [%g, %g]", (int)param,
+                            value, param_bounds[param].min, param_bounds[param].max);
+    bool integral = param != AQ_PARAM_TEMPERATURE && param != AQ_PARAM_TOP_P;
+    if (integral && value != floor(value))
+        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "parameter %d = %g must be an integer", (int)param, value);
+    switch (param) {
+    case AQ_PARAM_THREADS: return set_threads(ctx, (int32_t)value);
+    case AQ_PARAM_CONTEXT_LENGTH: return set_context_length(ctx, (int32_t)value);
+    case AQ_PARAM_TEMPERATURE: ctx->sampler.temperature = (float)value; break;
+    case AQ_PARAM_TOP_K: ctx->sampler.top_k = (int32_t)value; break;
+    case AQ_PARAM_TOP_P: ctx->sampler.top_p = (float)value; break;
+    case AQ_PARAM_SEED:
+        ctx->seed = (uint64_t)value;
+        aq_sampler_seed(&ctx->sampler, ctx->seed);
+        break;
+    }
+    return AQ_OK;
+}
+
+aq_error aq_context_get_param(const aq_context *ctx, aq_param param, double *value) {
+    if (!ctx || !value) return AQ_ERR_INVALID_ARGUMENT;
+    switch (param) {
+    case AQ_PARAM_THREADS: *value = ctx->n_threads; break;
+    case AQ_PARAM_CONTEXT_LENGTH: *value = ctx->n_ctx; break;
+    case AQ_PARAM_TEMPERATURE: *value = ctx->sampler.temperature; break;
+    case AQ_PARAM_TOP_K: *value = ctx->sampler.top_k; break;
+    case AQ_PARAM_TOP_P: *value = ctx->sampler.top_p; break;
+    case AQ_PARAM_SEED: *value = (double)ctx->seed; break;
+    default: return AQ_ERR_OUT_OF_RANGE;
+    }
+    return AQ_OK;
+}
+
+aq_error aq_forward(aq_context *ctx, const int32_t *tokens, const int32_t *positions, int32_t n_tokens,
+                    int logits_all) {
+    if (!ctx) return AQ_ERR_INVALID_ARGUMENT;
+    if (!tokens || n_tokens <= 0)
+        return aq_set_error(ctx->error, AQ_ERR_INVALID_ARGUMENT, "tokens is NULL or n_tokens %d <= 0", n_tokens);
+    return aq_forward_batch(ctx, tokens, positions, n_tokens, logits_all != 0);
+}
+
+const float *aq_get_logits(const aq_context *ctx, int32_t i) {
+    if (!ctx || ctx->n_logit_rows == 0) return NULL;
+    if (i == -1) i = ctx->n_logit_rows - 1;
+    if (i < 0 || i >= ctx->n_logit_rows) return NULL;
+    return ctx->logits + (size_t)i * ctx->model->cfg.vocab_size;
+}
+
+int32_t aq_kv_length(const aq_context *ctx) { return ctx ? ctx->n_kv : 0; }
+
+aq_error aq_kv_truncate(aq_context *ctx, int32_t n) {
+    if (!ctx) return AQ_ERR_INVALID_ARGUMENT;
+    if (n < 0 || n > ctx->n_kv)
+        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "cannot keep %d of %d cached tokens", n, ctx->n_kv);
+    ctx->n_kv = n;
+    return AQ_OK;
+}
+
+aq_error aq_sample(aq_context *ctx, int32_t i, int32_t *token) {
+    if (!ctx || !token) return AQ_ERR_INVALID_ARGUMENT;
+    const float *logits = aq_get_logits(ctx, i);
+    if (!logits) return aq_set_error(ctx->error, AQ_ERR_STATE, "no logits row %d: run aq_forward first", i);
+    *token = aq_sampler_sample(&ctx->sampler, logits, ctx->model->cfg.vocab_size, ctx->sample_prob,
+                               ctx->sample_index);
+    return AQ_OK;
+}

@@ -1,0 +1,255 @@
+/* Builds an aq_model from a parsed GGUF file: llama.cpp's llama.* keys and
+ * tensor names, F32 tensors used in place, F16 and BF16 converted to F32. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "tensor_convert.h"
+
+static aq_error model_error(aq_model *m, aq_error err, const char *fmt, const char *what) {
+    return aq_set_error(m->error, err, fmt, what);
+}
+
+static aq_error get_dim(aq_model *m, const char *key, int32_t lo, int32_t hi, int32_t *out) {
+    uint32_t v;
+    if (aq_gguf_get_u32(m->gguf, key, &v) != AQ_OK)
+        return model_error(m, AQ_ERR_FORMAT, "missing or malformed key %s", key);
+    if (v < (uint32_t)lo || v > (uint32_t)hi)
+        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "%s = %u is outside [%d, %d]", key, v, lo, hi);
+    *out = (int32_t)v;
+    return AQ_OK;
+}
+
+static aq_error read_config(aq_model *m, aq_config *c) {
+    aq_gguf_str arch;
+    if (aq_gguf_get_str(m->gguf, "general.architecture", &arch) != AQ_OK)
+        return model_error(m, AQ_ERR_FORMAT, "missing key %s", "general.architecture");
+    if (arch.len != 5 || memcmp(arch.ptr, "llama", 5) != 0)
+        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "architecture '%.*s' is not llama",
+                            (int)(arch.len > 64 ? 64 : arch.len), arch.ptr);
+    aq_error err;
+    if ((err = get_dim(m, "llama.embedding_length", 1, 1 << 16, &c->dim)) ||
+        (err = get_dim(m, "llama.block_count", 1, 1024, &c->n_layers)) ||
+        (err = get_dim(m, "llama.attention.head_count", 1, 1024, &c->n_heads)) ||
+        (err = get_dim(m, "llama.feed_forward_length", 1, 1 << 18, &c->ffn_dim)) ||
+        (err = get_dim(m, "llama.context_length", 1, 1 << 24, &c->context_length)))
+        return err;
+    c->n_kv_heads = c->n_heads;
+    if (aq_gguf_has_key(m->gguf, "llama.attention.head_count_kv") &&
+        (err = get_dim(m, "llama.attention.head_count_kv", 1, c->n_heads, &c->n_kv_heads)))
+        return err;
+    if (c->dim % c->n_heads != 0 || c->n_heads % c->n_kv_heads != 0)
+        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "heads (%d, kv %d) do not divide width %d",
+                            c->n_heads, c->n_kv_heads, c->dim);
+    c->head_dim = c->dim / c->n_heads;
+    if (c->head_dim % 2 != 0 || c->head_dim > 512)
+        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "head size %d is not even or too large", c->head_dim);
+    int32_t rope_dims = c->head_dim;
+    if (aq_gguf_has_key(m->gguf, "llama.rope.dimension_count") &&
+        (err = get_dim(m, "llama.rope.dimension_count", 1, 1 << 16, &rope_dims)))
+        return err;
+    if (rope_dims != c->head_dim)
+        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "partial rotary embedding (%d of %d dims)",
+                            rope_dims, c->head_dim);
+    c->norm_eps = 1e-5f;
+    if (aq_gguf_has_key(m->gguf, "llama.attention.layer_norm_rms_epsilon") &&
+        aq_gguf_get_f32(m->gguf, "llama.attention.layer_norm_rms_epsilon", &c->norm_eps) != AQ_OK)
+        return model_error(m, AQ_ERR_FORMAT, "malformed key %s", "llama.attention.layer_norm_rms_epsilon");
+    c->rope_theta = 10000.0f;
+    if (aq_gguf_has_key(m->gguf, "llama.rope.freq_base") &&
+        aq_gguf_get_f32(m->gguf, "llama.rope.freq_base", &c->rope_theta) != AQ_OK)
+        return model_error(m, AQ_ERR_FORMAT, "malformed key %s", "llama.rope.freq_base");
+    if (!(c->norm_eps > 0.0f && c->norm_eps < 1.0f) || !(c->rope_theta > 1.0f && isfinite(c->rope_theta)))
+        return aq_set_error(m->error, AQ_ERR_FORMAT, "norm epsilon %g or rope base %g out of range",
+                            c->norm_eps, c->rope_theta);
+    return AQ_OK;
+}
+
+static aq_error own(aq_model *m, void *buf) {
+    void **grown = realloc(m->owned, (m->n_owned + 1) * sizeof *grown);
+    if (!grown) {
+        free(buf);
+        return aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    m->owned = grown;
+    m->owned[m->n_owned++] = buf;
+    return AQ_OK;
+}
+
+/* Finds a tensor of shape (rows, cols) (GGUF ne = {cols, rows}) and returns
+ * its data as F32. A 1-D tensor is asked for with rows = 1. */
+static aq_error load_f32(aq_model *m, const char *name, int64_t rows, int64_t cols, const float **out) {
+    const aq_gguf_tensor *t = aq_gguf_find_tensor(m->gguf, name);
+    if (!t) return model_error(m, AQ_ERR_FORMAT, "missing tensor %s", name);
+    int64_t want_dims = rows == 1 ? 1 : 2;
+    bool shape_ok = t->ne[0] == cols && t->ne[1] == rows && t->ne[2] == 1 && t->ne[3] == 1 &&
+                    (int64_t)t->n_dims <= want_dims;
+    if (!shape_ok)
+        return aq_set_error(m->error, AQ_ERR_FORMAT, "tensor %s has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]",
+                            name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
+                            (long long)t->ne[3], (long long)cols, (long long)rows);
+    size_t count = (size_t)rows * (size_t)cols;
+    if (t->type == AQ_TENSOR_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
+        *out = t->data;
+        return AQ_OK;
+    }
+    if (t->type != AQ_TENSOR_F32 && t->type != AQ_TENSOR_F16 && t->type != AQ_TENSOR_BF16)
+        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "tensor %s has type %s, not f32, f16 or bf16",
+                            name, aq_tensor_type_name(t->type));
+    float *buf = malloc(count * sizeof(float));
+    if (!buf) return aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory for tensor %s", name);
+    aq_tensor_to_f32(t->type, t->data, count, buf);
+    *out = buf;
+    return own(m, buf);
+}
+
+static aq_error load_matrix(aq_model *m, const char *name, int32_t rows, int32_t cols, aq_matrix *mat) {
+    mat->rows = rows;
+    mat->cols = cols;
+    return load_f32(m, name, rows, cols, &mat->f32);
+}
+
+static aq_error load_layer(aq_model *m, int32_t i, aq_layer *l) {
+    const aq_config *c = &m->cfg;
+    int32_t q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
+    char name[96];
+    aq_error err;
+#define TENSOR_NAME(suffix) (snprintf(name, sizeof name, "blk.%d." suffix ".weight", (int)i), name)
+    if ((err = load_f32(m, TENSOR_NAME("attn_norm"), 1, c->dim, &l->attn_norm)) ||
+        (err = load_matrix(m, TENSOR_NAME("attn_q"), q_dim, c->dim, &l->wq)) ||
+        (err = load_matrix(m, TENSOR_NAME("attn_k"), kv_dim, c->dim, &l->wk)) ||
+        (err = load_matrix(m, TENSOR_NAME("attn_v"), kv_dim, c->dim, &l->wv)) ||
+        (err = load_matrix(m, TENSOR_NAME("attn_output"), c->dim, q_dim, &l->wo)) ||
+        (err = load_f32(m, TENSOR_NAME("ffn_norm"), 1, c->dim, &l->ffn_norm)) ||
+        (err = load_matrix(m, TENSOR_NAME("ffn_gate"), c->ffn_dim, c->dim, &l->w_gate)) ||
+        (err = load_matrix(m, TENSOR_NAME("ffn_up"), c->ffn_dim, c->dim, &l->w_up)) ||
+        (err = load_matrix(m, TENSOR_NAME("ffn_down"), c->dim, c->ffn_dim, &l->w_down)))
+        return err;
+#undef TENSOR_NAME
+    return AQ_OK;
+}
+
+static aq_error load_tokenizer(aq_model *m) {
+    aq_gguf *g = m->gguf;
+    aq_gguf_str model_name;
+    if (aq_gguf_get_str(g, "tokenizer.ggml.model", &model_name) != AQ_OK)
+        return model_error(m, AQ_ERR_FORMAT, "missing key %s", "tokenizer.ggml.model");
+    if (model_name.len != 5 || memcmp(model_name.ptr, "llama", 5) != 0)
+        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "tokenizer model '%.*s' is not llama (SentencePiece)",
+                            (int)(model_name.len > 64 ? 64 : model_name.len), model_name.ptr);
+    aq_gguf_type elem;
+    uint64_t n;
+    if (aq_gguf_get_arr_info(g, "tokenizer.ggml.tokens", &elem, &n) != AQ_OK || elem != AQ_GGUF_STRING)
+        return model_error(m, AQ_ERR_FORMAT, "missing or malformed %s", "tokenizer.ggml.tokens");
+    if (n == 0 || n > (1u << 24))
+        return model_error(m, AQ_ERR_FORMAT, "vocabulary size out of range in %s", "tokenizer.ggml.tokens");
+    if (n != (uint64_t)m->cfg.vocab_size)
+        return aq_set_error(m->error, AQ_ERR_FORMAT, "vocabulary has %llu tokens but token_embd has %d rows",
+                            (unsigned long long)n, m->cfg.vocab_size);
+    const char **pieces = malloc(n * sizeof *pieces);
+    uint64_t *lens = malloc(n * sizeof *lens);
+    float *scores = NULL;
+    int32_t *types = NULL;
+    aq_error err = AQ_OK;
+    if (!pieces || !lens) {
+        err = aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory");
+        goto done;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        aq_gguf_str s;
+        if (aq_gguf_get_arr_str(g, "tokenizer.ggml.tokens", i, &s) != AQ_OK) {
+            err = model_error(m, AQ_ERR_FORMAT, "malformed %s", "tokenizer.ggml.tokens");
+            goto done;
+        }
+        pieces[i] = s.ptr;
+        lens[i] = s.len;
+    }
+    if (aq_gguf_has_key(g, "tokenizer.ggml.scores")) {
+        scores = malloc(n * sizeof *scores);
+        if (!scores || aq_gguf_get_arr_f32(g, "tokenizer.ggml.scores", scores, n) != AQ_OK) {
+            err = model_error(m, scores ? AQ_ERR_FORMAT : AQ_ERR_OUT_OF_MEMORY, "malformed %s", "tokenizer.ggml.scores");
+            goto done;
+        }
+    }
+    if (aq_gguf_has_key(g, "tokenizer.ggml.token_type")) {
+        types = malloc(n * sizeof *types);
+        if (!types || aq_gguf_get_arr_i32(g, "tokenizer.ggml.token_type", types, n) != AQ_OK) {
+            err = model_error(m, types ? AQ_ERR_FORMAT : AQ_ERR_OUT_OF_MEMORY, "malformed %s", "tokenizer.ggml.token_type");
+            goto done;
+        }
+    }
+    aq_tokenizer_spec spec = {.n_vocab = (int32_t)n, .pieces = pieces, .piece_lens = lens,
+                              .scores = scores, .types = types, .bos = 1, .eos = 2, .unk = 0,
+                              .add_space_prefix = true};
+    const struct { const char *key; int32_t *id; } ids[] = {
+        {"tokenizer.ggml.bos_token_id", &spec.bos},
+        {"tokenizer.ggml.eos_token_id", &spec.eos},
+        {"tokenizer.ggml.unknown_token_id", &spec.unk},
+    };
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        uint32_t v;
+        if (!aq_gguf_has_key(g, ids[i].key)) continue;
+        if (aq_gguf_get_u32(g, ids[i].key, &v) != AQ_OK || v >= n) {
+            err = model_error(m, AQ_ERR_FORMAT, "malformed or out-of-range %s", ids[i].key);
+            goto done;
+        }
+        *ids[i].id = (int32_t)v;
+    }
+    if (spec.bos >= (int32_t)n) spec.bos = -1;
+    if (spec.eos >= (int32_t)n) spec.eos = -1;
+    if (spec.unk >= (int32_t)n) spec.unk = -1;
+    if (aq_gguf_has_key(g, "tokenizer.ggml.add_space_prefix") &&
+        aq_gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &spec.add_space_prefix) != AQ_OK) {
+        err = model_error(m, AQ_ERR_FORMAT, "malformed %s", "tokenizer.ggml.add_space_prefix");
+        goto done;
+    }
+    char msg[AQ_MESSAGE_CAP];
+    err = aq_tokenizer_create(&spec, &m->tokenizer, msg, sizeof msg);
+    if (err != AQ_OK) aq_set_error(m->error, err, "tokenizer: %s", msg);
+    m->bos = spec.bos;
+    m->eos = spec.eos;
+done:
+    free(pieces);
+    free(lens);
+    free(scores);
+    free(types);
+    return err;
+}
+
+aq_error aq_model_load_gguf(aq_model *m) {
+    aq_config *c = &m->cfg;
+    aq_error err = read_config(m, c);
+    if (err) return err;
+    const aq_gguf_tensor *embd = aq_gguf_find_tensor(m->gguf, "token_embd.weight");
+    if (!embd) return model_error(m, AQ_ERR_FORMAT, "missing tensor %s", "token_embd.weight");
+    if (embd->ne[1] < 1 || embd->ne[1] > (1 << 24))
+        return model_error(m, AQ_ERR_FORMAT, "bad vocabulary size in %s", "token_embd.weight");
+    c->vocab_size = (int32_t)embd->ne[1];
+    if ((err = load_matrix(m, "token_embd.weight", c->vocab_size, c->dim, &m->token_embd)) ||
+        (err = load_f32(m, "output_norm.weight", 1, c->dim, &m->output_norm)))
+        return err;
+    if (aq_gguf_find_tensor(m->gguf, "output.weight")) {
+        if ((err = load_matrix(m, "output.weight", c->vocab_size, c->dim, &m->output))) return err;
+    } else {
+        m->output = m->token_embd; /* tied embeddings */
+    }
+    m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
+    if (!m->layers) return aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int32_t i = 0; i < c->n_layers; i++)
+        if ((err = load_layer(m, i, &m->layers[i]))) return err;
+
+    int32_t half = c->head_dim / 2;
+    m->rope_inv_freq = malloc((size_t)half * sizeof(float));
+    if (!m->rope_inv_freq) return aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int32_t i = 0; i < half; i++)
+        m->rope_inv_freq[i] = (float)pow(c->rope_theta, -2.0 * i / c->head_dim);
+
+    if ((err = load_tokenizer(m))) return err;
+    snprintf(m->description, sizeof m->description,
+             "llama: %d layers, width %d, %d heads (%d kv), ffn %d, vocab %d, context %d, weights %s",
+             c->n_layers, c->dim, c->n_heads, c->n_kv_heads, c->ffn_dim, c->vocab_size,
+             c->context_length, aq_tensor_type_name(aq_gguf_find_tensor(m->gguf, "blk.0.attn_q.weight")->type));
+    return AQ_OK;
+}

@@ -1,0 +1,108 @@
+/* The model (config, weights) and the context (run state, KV cache), as
+ * plain structs in the manner of llama2.c. Internal. */
+#ifndef AQ_MODEL_H
+#define AQ_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <pthreadpool.h>
+
+#include "agilequant.h"
+#include "gguf.h"
+#include "sampler.h"
+#include "tokenizer.h"
+
+#define AQ_MESSAGE_CAP 256
+
+typedef struct aq_config {
+    int32_t dim;            /* embedding width */
+    int32_t n_layers;
+    int32_t n_heads;
+    int32_t n_kv_heads;     /* grouped-query attention: n_heads is a multiple */
+    int32_t head_dim;       /* dim / n_heads */
+    int32_t ffn_dim;
+    int32_t vocab_size;
+    int32_t context_length; /* the training context */
+    float norm_eps;
+    float rope_theta;
+} aq_config;
+
+/* A weight matrix W of shape (rows, cols) applied as y = W x. */
+typedef struct aq_matrix {
+    int32_t rows, cols;
+    const float *f32; /* (rows, cols), row-major */
+} aq_matrix;
+
+typedef struct aq_layer {
+    const float *attn_norm; /* (dim) */
+    aq_matrix wq;           /* (n_heads * head_dim, dim) */
+    aq_matrix wk;           /* (n_kv_heads * head_dim, dim) */
+    aq_matrix wv;           /* (n_kv_heads * head_dim, dim) */
+    aq_matrix wo;           /* (dim, n_heads * head_dim) */
+    const float *ffn_norm;  /* (dim) */
+    aq_matrix w_gate;       /* (ffn_dim, dim) */
+    aq_matrix w_up;         /* (ffn_dim, dim) */
+    aq_matrix w_down;       /* (dim, ffn_dim) */
+} aq_layer;
+
+struct aq_model {
+    bool loaded;
+    aq_config cfg;
+    aq_layer *layers;        /* (n_layers) */
+    aq_matrix token_embd;    /* (vocab_size, dim) */
+    const float *output_norm;/* (dim) */
+    aq_matrix output;        /* (vocab_size, dim); token_embd when the file has no output */
+    float *rope_inv_freq;    /* (head_dim / 2) */
+    aq_tokenizer *tokenizer;
+    int32_t bos, eos;        /* -1 if the vocabulary has none */
+    aq_gguf *gguf;
+    void **owned;            /* buffers the model allocated (converted tensors) */
+    size_t n_owned;
+    char description[AQ_MESSAGE_CAP];
+    char error[AQ_MESSAGE_CAP];
+};
+
+struct aq_context {
+    aq_model *model;
+    pthreadpool_t pool;
+    int32_t n_threads;
+    int32_t n_ctx;           /* KV cache slots */
+    int32_t n_kv;            /* slots in use */
+    int32_t *kv_pos;         /* (n_ctx) RoPE position of each cached token */
+    float *k_cache;          /* (n_layers, n_ctx, n_kv_heads * head_dim) */
+    float *v_cache;          /* (n_layers, n_ctx, n_kv_heads * head_dim) */
+
+    /* Activations for a batch of up to batch_cap tokens. */
+    int32_t batch_cap;
+    float *x;                /* (batch, dim) residual stream */
+    float *xn;               /* (batch, dim) normalized input of a linear layer */
+    float *q;                /* (batch, n_heads * head_dim) */
+    float *k;                /* (batch, n_kv_heads * head_dim) */
+    float *v;                /* (batch, n_kv_heads * head_dim) */
+    float *att;              /* (batch, n_heads * head_dim) attention output */
+    float *gate;             /* (batch, ffn_dim) */
+    float *up;               /* (batch, ffn_dim) */
+    float *rope;             /* (batch, head_dim / 2, 2) cos, sin */
+    int32_t *pos;            /* (batch) */
+
+    float *logits;           /* (n_logit_rows, vocab_size) */
+    int32_t logits_cap;      /* rows allocated */
+    int32_t n_logit_rows;    /* rows from the last forward */
+
+    aq_sampler sampler;
+    uint64_t seed;
+    float *sample_prob;      /* (vocab_size) sampler scratch */
+    int32_t *sample_index;   /* (vocab_size) */
+    char error[AQ_MESSAGE_CAP];
+};
+
+aq_error aq_model_load_gguf(aq_model *model); /* from model->gguf, in model.c */
+aq_error aq_forward_batch(aq_context *ctx, const int32_t *tokens, const int32_t *positions,
+                          int32_t n_tokens, bool logits_all); /* forward.c */
+
+/* Formats a message into a handle's error buffer and returns err. */
+aq_error aq_set_error(char *buf, aq_error err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,11 @@
+/* Conversion of stored tensor elements to F32. Internal. */
+#ifndef AQ_TENSOR_CONVERT_H
+#define AQ_TENSOR_CONVERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* type is AQ_TENSOR_F32, F16 or BF16; data may be unaligned. */
+void aq_tensor_to_f32(uint32_t type, const void *data, size_t count, float *out);
+
+#endif

@@ -1,0 +1,40 @@
+/* SentencePiece-style tokenizer (GGUF tokenizer.ggml.model = "llama"),
+ * encoding exactly as llama.cpp's SPM tokenizer does. Internal. */
+#ifndef AQ_TOKENIZER_H
+#define AQ_TOKENIZER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agilequant.h"
+
+/* GGUF tokenizer.ggml.token_type values. */
+enum {
+    AQ_TOKEN_NORMAL = 1, AQ_TOKEN_UNKNOWN = 2, AQ_TOKEN_CONTROL = 3,
+    AQ_TOKEN_USER_DEFINED = 4, AQ_TOKEN_UNUSED = 5, AQ_TOKEN_BYTE = 6
+};
+
+typedef struct aq_tokenizer aq_tokenizer;
+
+typedef struct aq_tokenizer_spec {
+    int32_t n_vocab;
+    const char *const *pieces; /* n_vocab pieces, UTF-8, not NUL-terminated; copied */
+    const uint64_t *piece_lens;
+    const float *scores;       /* NULL: all 0 */
+    const int32_t *types;      /* NULL: all AQ_TOKEN_NORMAL */
+    int32_t bos, eos, unk;     /* -1 if absent */
+    bool add_space_prefix;
+} aq_tokenizer_spec;
+
+aq_error aq_tokenizer_create(const aq_tokenizer_spec *spec, aq_tokenizer **out, char *msg, size_t msg_cap);
+void aq_tokenizer_free(aq_tokenizer *tok); /* accepts NULL */
+
+aq_error aq_tokenizer_encode(const aq_tokenizer *tok, const char *text, size_t len, bool add_bos,
+                             int32_t *tokens, int32_t capacity, int32_t *n_tokens);
+aq_error aq_tokenizer_piece(const aq_tokenizer *tok, int32_t token, char *buf, size_t capacity, size_t *length);
+aq_error aq_tokenizer_decode(const aq_tokenizer *tok, const int32_t *tokens, int32_t n_tokens,
+                             char *buf, size_t capacity, size_t *length);
+int32_t aq_tokenizer_n_vocab(const aq_tokenizer *tok);
+
+#endif
