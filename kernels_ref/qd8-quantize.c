@@ -1,0 +1,90 @@
+/* qd8-quantize.c - per-row INT8/INT4 activation quantization, dynamic (per token,
+ * symmetric) and static (calibrated scale and zero point). Reference kernels; the
+ * arithmetic is specified in quant.h. */
+#include <math.h>
+
+#include "quant.h"
+
+struct code_range {
+    float min;
+    float max;
+};
+
+/* bits 8 -> [-128, 127]; bits 4 -> [-8, 7]. Returns false for other widths. */
+static bool code_range_for_bits(int bits, struct code_range *range) {
+    if (bits == 8) {
+        *range = (struct code_range) { -128.0f, 127.0f };
+        return true;
+    }
+    if (bits == 4) {
+        *range = (struct code_range) { -8.0f, 7.0f };
+        return true;
+    }
+    return false;
+}
+
+/* Clamps an already rounded level into the code range. fminf/fmaxf send a NaN to a
+ * bound, so the conversion to int8 below is always defined. */
+static int8_t clamp_to_code(float level, struct code_range range) {
+    return (int8_t) fminf(fmaxf(level, range.min), range.max);
+}
+
+bool aq_qd8_quantize_dynamic_ref(const float *x, size_t n_rows, size_t k, size_t x_stride,
+                                 int bits, struct aq_qd8 *out) {
+    struct code_range range;
+    if (!code_range_for_bits(bits, &range)) {
+        return false;
+    }
+    out->n_rows = n_rows;
+    out->k = k;
+    for (size_t t = 0; t < n_rows; t++) {
+        const float *row = x + t * x_stride;
+        int8_t *q = out->q + t * k;
+        float amax = 0.0f;
+        for (size_t i = 0; i < k; i++) {
+            amax = fmaxf(amax, fabsf(row[i]));
+        }
+        /* Symmetric: scale maps amax onto qmax (127 or 7); -qmax..qmax are used and
+         * qmin stays free, so +amax and -amax are both exact levels. */
+        const float scale = amax / range.max;
+        out->scale[t] = scale;
+        out->zero[t] = 0;
+        if (scale == 0.0f) {
+            for (size_t i = 0; i < k; i++) {
+                q[i] = 0; /* nothing to divide by, and every level would be 0 anyway */
+            }
+            continue;
+        }
+        for (size_t i = 0; i < k; i++) {
+            q[i] = clamp_to_code(nearbyintf(row[i] / scale), range);
+        }
+    }
+    return true;
+}
+
+bool aq_qd8_quantize_static_ref(const float *x, size_t n_rows, size_t k, size_t x_stride,
+                                float scale, int32_t zero, int bits, struct aq_qd8 *out) {
+    struct code_range range;
+    if (!code_range_for_bits(bits, &range)) {
+        return false;
+    }
+    if (!(scale > 0.0f) || isinf(scale) || zero < (int32_t) range.min || zero > (int32_t) range.max) {
+        return false;
+    }
+    out->n_rows = n_rows;
+    out->k = k;
+    const float zero_level = (float) zero;
+    for (size_t t = 0; t < n_rows; t++) {
+        const float *row = x + t * x_stride;
+        int8_t *q = out->q + t * k;
+        out->scale[t] = scale;
+        out->zero[t] = zero;
+        for (size_t i = 0; i < k; i++) {
+            /* Round first, then shift by the integer zero point: the sum of two
+             * integer-valued floats is exact below 2^24 and clamps above it. */
+            const float level = nearbyintf(row[i] / scale);
+            q[i] = clamp_to_code(level + zero_level, range);
+        }
+    }
+    return true;
+}
