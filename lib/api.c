@@ -237,6 +237,10 @@ void aq_context_free(aq_context *ctx) {
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(ctx->kv_pos);
     free(ctx->pos);
+    free(ctx->qa.q);
+    free(ctx->qa.scale);
+    free(ctx->qa.zero);
+    free(ctx->qa_blocks);
     free(ctx->sample_index);
     free(ctx);
 }

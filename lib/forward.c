@@ -7,30 +7,96 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "f32-gemm.h"
+#include "calibration.h"
+#include "hadamard.h"
 #include "model.h"
 
 /* Output rows handed to one thread at a time: enough to amortize the
  * dispatch, few enough to balance two to eight threads. */
 #define GEMM_ROWS_PER_TASK 16
 
-typedef struct gemm_task {
+typedef struct linear_task {
+    const aq_kernels *kernels;
     const aq_matrix *w;
-    const float *x;
+    const float *x;             /* float input (F32 weights, or weight-only quantization) */
+    const struct aq_qd8 *qa;    /* quantized input, for INT4 weights with quantized activations */
+    const block_q8_0 *qa_blocks;/* quantized input, for llama.cpp's formats */
     float *out;
     size_t m;
-} gemm_task;
+} linear_task;
 
-static void gemm_rows(void *arg, size_t row_begin, size_t rows) {
-    const gemm_task *t = arg;
-    aq_f32_gemm_ref(t->m, row_begin, row_begin + rows, (size_t)t->w->cols, t->x, (size_t)t->w->cols,
-                    t->w->f32, t->out, (size_t)t->w->rows);
+static void linear_rows(void *arg, size_t row_begin, size_t rows) {
+    const linear_task *t = arg;
+    const aq_matrix *w = t->w;
+    size_t row_end = row_begin + rows, k = (size_t)w->cols, ld = (size_t)w->rows, blocks = k / AQ_QK8_0;
+    switch (w->format) {
+    case AQ_WEIGHTS_F32:
+        t->kernels->f32_gemm(t->m, row_begin, row_end, k, t->x, k, w->f32, t->out, ld);
+        break;
+    case AQ_WEIGHTS_Q4W:
+        if (t->qa)
+            t->kernels->qc4w_gemm.gemm(t->m, row_begin, row_end, t->qa, &w->q4w, w->packed, t->out, ld);
+        else
+            t->kernels->f32_qc4w_gemm(t->m, row_begin, row_end, t->x, k, &w->q4w, t->out, ld);
+        break;
+    case AQ_WEIGHTS_Q4_0:
+        for (size_t tok = 0; tok < t->m; tok++)
+            for (size_t r = row_begin; r < row_end; r++)
+                t->out[tok * ld + r] = t->kernels->q4_0_q8_0_dot(k, (const block_q4_0 *)w->blocks + r * blocks,
+                                                                 t->qa_blocks + tok * blocks);
+        break;
+    case AQ_WEIGHTS_Q8_0:
+        for (size_t tok = 0; tok < t->m; tok++)
+            for (size_t r = row_begin; r < row_end; r++)
+                t->out[tok * ld + r] = t->kernels->q8_0_q8_0_dot(k, (const block_q8_0 *)w->blocks + r * blocks,
+                                                                 t->qa_blocks + tok * blocks);
+        break;
+    }
 }
 
-/* out (m, w->rows) = x (m, w->cols) W^T */
-static void matmul(aq_context *ctx, const aq_matrix *w, const float *x, float *out, int32_t m) {
-    gemm_task task = {.w = w, .x = x, .out = out, .m = (size_t)m};
-    pthreadpool_parallelize_1d_tile_1d(ctx->pool, gemm_rows, &task, (size_t)w->rows, GEMM_ROWS_PER_TASK,
+/* The input of the next linear layers: a float matrix and how to quantize
+ * it. It is quantized lazily, once, for all the matrices that read it. */
+typedef struct linear_input {
+    const float *x;
+    int32_t n_tokens, width;
+    const aq_act_quant *policy; /* NULL: float */
+} linear_input;
+
+static linear_input prepare_input(aq_context *ctx, int32_t layer, aq_linear_input kind, const float *x,
+                                  int32_t n_tokens, int32_t width) {
+    if (ctx->calibration) aq_calibration_observe(ctx->calibration, layer, kind, x, n_tokens, width);
+    ctx->qa_ready = ctx->qa_blocks_ready = false;
+    const aq_act_quant *policy = layer >= 0 ? &ctx->model->layers[layer].act[kind] : NULL;
+    return (linear_input){.x = x, .n_tokens = n_tokens, .width = width,
+                          .policy = policy && policy->bits ? policy : NULL};
+}
+
+/* out (n_tokens, w->rows) = in (n_tokens, w->cols) W^T */
+static void linear(aq_context *ctx, const aq_matrix *w, const linear_input *in, float *out) {
+    linear_task task = {.kernels = &ctx->model->kernels, .w = w, .x = in->x, .out = out, .m = (size_t)in->n_tokens};
+    size_t n = (size_t)in->n_tokens, k = (size_t)in->width;
+    if (w->format == AQ_WEIGHTS_Q4W && in->policy) {
+        if (!ctx->qa_ready) {
+            const aq_act_quant *p = in->policy;
+            if (p->is_static)
+                aq_qd8_quantize_static_ref(in->x, n, k, k, p->scale, p->zero, p->bits, &ctx->qa);
+            else
+                aq_qd8_quantize_dynamic_ref(in->x, n, k, k, p->bits, &ctx->qa);
+            ctx->qa_ready = true;
+        }
+        task.qa = &ctx->qa;
+    } else if (w->format == AQ_WEIGHTS_Q4_0 || w->format == AQ_WEIGHTS_Q8_0) {
+        if (!ctx->qa_blocks_ready) {
+            for (size_t t = 0; t < n; t++)
+                aq_q8_0_quantize_ref(in->x + t * k, k, (block_q8_0 *)ctx->qa_blocks + t * (k / AQ_QK8_0));
+            ctx->qa_blocks_ready = true;
+        }
+        task.qa_blocks = ctx->qa_blocks;
+    }
+    size_t tile = GEMM_ROWS_PER_TASK;
+    size_t n_tile = ctx->model->kernels.qc4w_gemm.n_tile;
+    if (w->format == AQ_WEIGHTS_Q4W && n_tile > 1) tile = (tile + n_tile - 1) / n_tile * n_tile;
+    pthreadpool_parallelize_1d_tile_1d(ctx->pool, linear_rows, &task, (size_t)w->rows, tile,
                                        PTHREADPOOL_FLAG_DISABLE_DENORMALS);
 }
 
@@ -141,24 +207,43 @@ static void add_into(float *x, const float *y, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] += y[i];
 }
 
+/* The SwiGLU output, rotated (online Hadamard) and scaled (TRIP) when the
+ * quantization scheme folded the inverse transforms into the down projection. */
+static void down_input_transforms(aq_context *ctx, const aq_layer *l, int32_t n_tokens) {
+    const aq_model *m = ctx->model;
+    size_t ffn = (size_t)m->cfg.ffn_dim;
+    for (int32_t t = 0; t < n_tokens; t++) {
+        float *h = ctx->gate + (size_t)t * ffn;
+        if (m->down_rotation_signs) aq_hadamard_rotate(h, ffn, m->down_rotation_signs);
+        if (l->down_input_scale)
+            for (size_t i = 0; i < ffn; i++) h[i] *= l->down_input_scale[i];
+    }
+}
+
 static void layer_forward(aq_context *ctx, int32_t i, int32_t n_tokens) {
     const aq_config *c = &ctx->model->cfg;
     const aq_layer *l = &ctx->model->layers[i];
     size_t residual = (size_t)n_tokens * c->dim;
+    int32_t q_dim = c->n_heads * c->head_dim;
 
     rmsnorm_rows(ctx->xn, ctx->x, l->attn_norm, n_tokens, c->dim, c->norm_eps);
-    matmul(ctx, &l->wq, ctx->xn, ctx->q, n_tokens);
-    matmul(ctx, &l->wk, ctx->xn, ctx->k, n_tokens);
-    matmul(ctx, &l->wv, ctx->xn, ctx->v, n_tokens);
+    linear_input in = prepare_input(ctx, i, AQ_INPUT_QKV, ctx->xn, n_tokens, c->dim);
+    linear(ctx, &l->wq, &in, ctx->q);
+    linear(ctx, &l->wk, &in, ctx->k);
+    linear(ctx, &l->wv, &in, ctx->v);
     attention(ctx, i, n_tokens);
-    matmul(ctx, &l->wo, ctx->att, ctx->xn, n_tokens);
+    in = prepare_input(ctx, i, AQ_INPUT_ATTN_OUT, ctx->att, n_tokens, q_dim);
+    linear(ctx, &l->wo, &in, ctx->xn);
     add_into(ctx->x, ctx->xn, residual);
 
     rmsnorm_rows(ctx->xn, ctx->x, l->ffn_norm, n_tokens, c->dim, c->norm_eps);
-    matmul(ctx, &l->w_gate, ctx->xn, ctx->gate, n_tokens);
-    matmul(ctx, &l->w_up, ctx->xn, ctx->up, n_tokens);
+    in = prepare_input(ctx, i, AQ_INPUT_FFN_UP, ctx->xn, n_tokens, c->dim);
+    linear(ctx, &l->w_gate, &in, ctx->gate);
+    linear(ctx, &l->w_up, &in, ctx->up);
     swiglu(ctx->gate, ctx->up, (size_t)n_tokens * c->ffn_dim);
-    matmul(ctx, &l->w_down, ctx->gate, ctx->xn, n_tokens);
+    down_input_transforms(ctx, l, n_tokens);
+    in = prepare_input(ctx, i, AQ_INPUT_FFN_DOWN, ctx->gate, n_tokens, c->ffn_dim);
+    linear(ctx, &l->w_down, &in, ctx->xn);
     add_into(ctx->x, ctx->xn, residual);
 }
 
@@ -177,9 +262,20 @@ static aq_error ensure_batch(aq_context *ctx, int32_t n_tokens) {
         if (!grown) return aq_set_error(ctx->error, AQ_ERR_OUT_OF_MEMORY, "out of memory for a batch of %d", n_tokens);
         *bufs[i].buf = grown;
     }
+    size_t width = (size_t)c->dim > q_dim ? (size_t)c->dim : q_dim;
+    width = width > (size_t)c->ffn_dim ? width : (size_t)c->ffn_dim;
     int32_t *pos = realloc(ctx->pos, n * sizeof *pos);
-    if (!pos) return aq_set_error(ctx->error, AQ_ERR_OUT_OF_MEMORY, "out of memory for a batch of %d", n_tokens);
-    ctx->pos = pos;
+    if (pos) ctx->pos = pos;
+    int8_t *qa = realloc(ctx->qa.q, n * width);
+    if (qa) ctx->qa.q = qa;
+    float *qa_scale = realloc(ctx->qa.scale, n * sizeof(float));
+    if (qa_scale) ctx->qa.scale = qa_scale;
+    int32_t *qa_zero = realloc(ctx->qa.zero, n * sizeof(int32_t));
+    if (qa_zero) ctx->qa.zero = qa_zero;
+    void *blocks = realloc(ctx->qa_blocks, n * (width / AQ_QK8_0 + 1) * sizeof(block_q8_0));
+    if (blocks) ctx->qa_blocks = blocks;
+    if (!pos || !qa || !qa_scale || !qa_zero || !blocks)
+        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_MEMORY, "out of memory for a batch of %d", n_tokens);
     ctx->batch_cap = n_tokens;
     return AQ_OK;
 }
@@ -227,7 +323,8 @@ aq_error aq_forward_batch(aq_context *ctx, const int32_t *tokens, const int32_t 
     int32_t rows = n_tokens - first_row;
     const float *last = ctx->x + (size_t)first_row * c->dim;
     rmsnorm_rows(ctx->xn, last, m->output_norm, rows, c->dim, c->norm_eps);
-    matmul(ctx, &m->output, ctx->xn, ctx->logits, rows);
+    linear_input head = prepare_input(ctx, -1, AQ_INPUT_QKV, ctx->xn, rows, c->dim);
+    linear(ctx, &m->output, &head, ctx->logits);
     ctx->n_logit_rows = rows;
     return AQ_OK;
 }

@@ -220,8 +220,10 @@ done:
 
 aq_error aq_model_load_gguf(aq_model *m) {
     aq_config *c = &m->cfg;
-    aq_error err = read_config(m, c);
-    if (err) return err;
+    const char *kernels = getenv("AQ_KERNELS");
+    aq_error err = aq_kernels_select(kernels, &m->kernels);
+    if (err) return aq_set_error(m->error, err, "AQ_KERNELS=%s: no such kernels, or the CPU can't run them", kernels);
+    if ((err = read_config(m, c))) return err;
     const aq_gguf_tensor *embd = aq_gguf_find_tensor(m->gguf, "token_embd.weight");
     if (!embd) return model_error(m, AQ_ERR_FORMAT, "missing tensor %s", "token_embd.weight");
     if (embd->ne[1] < 1 || embd->ne[1] > (1 << 24))

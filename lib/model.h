@@ -10,6 +10,7 @@
 
 #include "agilequant.h"
 #include "gguf.h"
+#include "kernels.h"
 #include "sampler.h"
 #include "tokenizer.h"
 
@@ -28,11 +29,39 @@ typedef struct aq_config {
     float rope_theta;
 } aq_config;
 
+typedef enum aq_weight_format {
+    AQ_WEIGHTS_F32 = 0,
+    AQ_WEIGHTS_Q4W,  /* ours: INT4 group-wise (kernels_ref/quant.h) */
+    AQ_WEIGHTS_Q4_0, /* llama.cpp's block formats */
+    AQ_WEIGHTS_Q8_0
+} aq_weight_format;
+
 /* A weight matrix W of shape (rows, cols) applied as y = W x. */
 typedef struct aq_matrix {
     int32_t rows, cols;
-    const float *f32; /* (rows, cols), row-major */
+    aq_weight_format format;
+    const float *f32;      /* AQ_WEIGHTS_F32: (rows, cols), row-major */
+    struct aq_q4w q4w;     /* AQ_WEIGHTS_Q4W, plain layout */
+    void *packed;          /* q4w in the chosen kernel's tile layout, or NULL */
+    const void *blocks;    /* AQ_WEIGHTS_Q4_0 / Q8_0: (rows, cols / 32) blocks */
 } aq_matrix;
+
+/* The inputs of the linear layers, each quantized once for the matrices
+ * that read it. */
+typedef enum aq_linear_input {
+    AQ_INPUT_QKV = 0,  /* attention norm output: Q, K, V projections */
+    AQ_INPUT_ATTN_OUT, /* attention output: output projection */
+    AQ_INPUT_FFN_UP,   /* MLP norm output: gate and up projections */
+    AQ_INPUT_FFN_DOWN, /* SwiGLU output: down projection */
+    AQ_N_LINEAR_INPUTS
+} aq_linear_input;
+
+typedef struct aq_act_quant {
+    int32_t bits;      /* 0: float; 8 or 4 */
+    bool is_static;    /* calibrated per-tensor scale and zero; else dynamic per token */
+    float scale;
+    int32_t zero;
+} aq_act_quant;
 
 typedef struct aq_layer {
     const float *attn_norm; /* (dim) */
@@ -44,6 +73,9 @@ typedef struct aq_layer {
     aq_matrix w_gate;       /* (ffn_dim, dim) */
     aq_matrix w_up;         /* (ffn_dim, dim) */
     aq_matrix w_down;       /* (dim, ffn_dim) */
+    aq_act_quant act[AQ_N_LINEAR_INPUTS];
+    float *down_input_scale; /* (ffn_dim) TRIP's power-of-two factors for the down
+                              * projection's input, applied at run time; or NULL */
 } aq_layer;
 
 struct aq_model {
@@ -54,6 +86,10 @@ struct aq_model {
     const float *output_norm;/* (dim) */
     aq_matrix output;        /* (vocab_size, dim); token_embd when the file has no output */
     float *rope_inv_freq;    /* (head_dim / 2) */
+    float *down_rotation_signs; /* (ffn_dim) random signs of the online Hadamard
+                              * rotation of the down projection's input, or NULL */
+    char scheme[96];         /* the quantization scheme, "" for none */
+    aq_kernels kernels;
     aq_tokenizer *tokenizer;
     int32_t bos, eos;        /* -1 if the vocabulary has none */
     aq_gguf *gguf;
@@ -85,6 +121,10 @@ struct aq_context {
     float *up;               /* (batch, ffn_dim) */
     float *rope;             /* (batch, head_dim / 2, 2) cos, sin */
     int32_t *pos;            /* (batch) */
+    struct aq_qd8 qa;        /* quantized linear-layer input (batch, width) */
+    void *qa_blocks;         /* the same input as Q8_0 blocks, for llama.cpp's formats */
+    bool qa_ready, qa_blocks_ready;
+    struct aq_calibration *calibration; /* observes linear inputs while quantizing, or NULL */
 
     float *logits;           /* (n_logit_rows, vocab_size) */
     int32_t logits_cap;      /* rows allocated */
