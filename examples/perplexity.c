@@ -11,7 +11,10 @@
 #include "agilequant.h"
 
 static void usage(void) {
-    fprintf(stderr, "usage: aq-perplexity -m MODEL -f TEXT [--ctx N] [--chunks N] [-t THREADS]\n");
+    fprintf(stderr, "usage: aq-perplexity -m MODEL -f TEXT [--ctx N] [--chunks N] [-t THREADS]\n"
+                    "                     [--scheme NAME --calib TRAINING_TEXT]\n"
+                    "  --scheme quantizes MODEL in memory first (w4a16, w4a8, w4a4, w4a8-paper, w4a4-paper,\n"
+                    "  q4_0, q8_0, with modifiers: see docs/FORMAT.md); --calib is the text it calibrates on.\n");
 }
 
 static char *read_file(const char *path, size_t *len) {
@@ -53,7 +56,7 @@ static double negative_log_likelihood(const float *logits, int32_t n_vocab, int3
 }
 
 int main(int argc, char **argv) {
-    const char *model_path = NULL, *text_path = NULL;
+    const char *model_path = NULL, *text_path = NULL, *scheme = NULL, *calib_path = NULL;
     int32_t n_ctx = 512, max_chunks = -1, threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -65,6 +68,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--ctx") || !strcmp(a, "-c")) n_ctx = atoi(v);
         else if (!strcmp(a, "--chunks")) max_chunks = atoi(v);
         else if (!strcmp(a, "-t")) threads = atoi(v);
+        else if (!strcmp(a, "--scheme")) scheme = v;
+        else if (!strcmp(a, "--calib")) calib_path = v;
         else { usage(); return 2; }
         i++;
     }
@@ -76,6 +81,22 @@ int main(int argc, char **argv) {
         fprintf(stderr, "aq-perplexity: %s\n", aq_model_error_message(model));
         aq_model_free(model);
         return 1;
+    }
+    if (scheme) {
+        size_t calib_len = 0;
+        char *calib = calib_path ? read_file(calib_path, &calib_len) : NULL;
+        if (calib_path && !calib) {
+            fprintf(stderr, "aq-perplexity: cannot read %s\n", calib_path);
+            aq_model_free(model);
+            return 1;
+        }
+        aq_error err = aq_quantize(model, scheme, calib, calib_len);
+        free(calib);
+        if (err != AQ_OK) {
+            fprintf(stderr, "aq-perplexity: %s\n", aq_model_error_message(model));
+            aq_model_free(model);
+            return 1;
+        }
     }
     size_t text_len = 0;
     char *text = read_file(text_path, &text_len);
@@ -107,7 +128,8 @@ int main(int argc, char **argv) {
     int64_t bos = 1, n_vocab = 0;
     aq_model_get_info(model, AQ_INFO_BOS_TOKEN, &bos);
     aq_model_get_info(model, AQ_INFO_VOCAB_SIZE, &n_vocab);
-    fprintf(stderr, "%s\n%d tokens, %d chunks of %d\n", aq_model_describe(model), n_tokens, n_chunks, n_ctx);
+    fprintf(stderr, "%s\nkernels: %s\n%d tokens, %d chunks of %d\n", aq_model_describe(model), aq_model_kernels(model),
+            n_tokens, n_chunks, n_ctx);
 
     int32_t first = n_ctx / 2;
     double nll = 0.0, nll2 = 0.0;

@@ -76,6 +76,32 @@ AQ_API aq_error aq_model_load_file(aq_model *model, const char *path);
  * aq_model_free: weights are used in place where their type allows. */
 AQ_API aq_error aq_model_load_memory(aq_model *model, const void *data, size_t size);
 
+/* Forces a kernel family before loading: "ref" (portable C) or a variant
+ * name ("avx2", "avx512vnni", "avxvnni", "neon", "neondot", "i8mm"); NULL or
+ * "" chooses automatically. Without a call, $AQ_KERNELS is honoured. */
+AQ_API aq_error aq_model_set_kernels(aq_model *model, const char *name);
+/* The kernels chosen at load, e.g. "qc4w:avx512vnni f32:avx2". */
+AQ_API const char *aq_model_kernels(const aq_model *model);
+
+/* ---- quantize: a full-precision model to INT4 weights and INT8/INT4 activations ---- */
+
+/* Called during aq_quantize with the fraction done and the stage's name. */
+typedef void (*aq_progress_fn)(void *user, float fraction, const char *stage);
+AQ_API aq_error aq_model_set_progress(aq_model *model, aq_progress_fn fn, void *user);
+
+/* Quantizes a loaded full-precision model in place. scheme: "w4a16", "w4a8",
+ * "w4a4" (our best setting at each width), "w4a8-paper", "w4a4-paper" (the
+ * paper's static per-tensor scales with TRIP), "q4_0", "q8_0" (llama.cpp's
+ * formats), "fp32", optionally followed by modifiers such as ",rtn", ",g128",
+ * ",asym", ",no-rotate", ",no-trip" (docs/FORMAT.md). Schemes that calibrate
+ * (GPTQ, static scales, TRIP) read calibration_text: use training text,
+ * never evaluation text. Every context of the model must be freed first. */
+AQ_API aq_error aq_quantize(aq_model *model, const char *scheme, const char *calibration_text, size_t length);
+/* The scheme the model was quantized with ("" for none). */
+AQ_API const char *aq_model_scheme(const aq_model *model);
+/* Saves the model (quantized or not) as GGUF; docs/FORMAT.md. */
+AQ_API aq_error aq_model_save(aq_model *model, const char *path);
+
 typedef enum aq_model_info {
     AQ_INFO_VOCAB_SIZE = 0,
     AQ_INFO_CONTEXT_LENGTH = 1, /* the training context length */

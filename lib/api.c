@@ -47,10 +47,11 @@ static void model_release(aq_model *m) {
     free(m->rope_inv_freq);
     aq_tokenizer_free(m->tokenizer);
     aq_gguf_close(m->gguf);
-    char error[AQ_MESSAGE_CAP];
-    memcpy(error, m->error, sizeof error);
-    memset(m, 0, sizeof *m);
-    memcpy(m->error, error, sizeof error);
+    /* the settings and the message outlive a failed load */
+    aq_model kept = {.progress = m->progress, .progress_user = m->progress_user};
+    memcpy(kept.error, m->error, sizeof kept.error);
+    memcpy(kept.kernels_override, m->kernels_override, sizeof kept.kernels_override);
+    *m = kept;
 }
 
 void aq_model_free(aq_model *model) {
@@ -89,6 +90,43 @@ aq_error aq_model_load_memory(aq_model *model, const void *data, size_t size) {
     char msg[AQ_MESSAGE_CAP] = "";
     aq_error err = aq_gguf_open_memory(data, size, &model->gguf, msg, sizeof msg);
     return finish_load(model, err, msg);
+}
+
+aq_error aq_model_set_kernels(aq_model *model, const char *name) {
+    if (!model) return AQ_ERR_INVALID_ARGUMENT;
+    if (model->loaded) return aq_set_error(model->error, AQ_ERR_STATE, "set the kernels before loading");
+    if (name && strlen(name) >= sizeof model->kernels_override)
+        return aq_set_error(model->error, AQ_ERR_INVALID_ARGUMENT, "kernel name too long");
+    snprintf(model->kernels_override, sizeof model->kernels_override, "%s", name ? name : "");
+    return AQ_OK;
+}
+
+const char *aq_model_kernels(const aq_model *model) {
+    if (!model) return "model is NULL";
+    return model->loaded ? model->kernels.name : "not loaded";
+}
+
+aq_error aq_model_set_progress(aq_model *model, aq_progress_fn fn, void *user) {
+    if (!model) return AQ_ERR_INVALID_ARGUMENT;
+    model->progress = fn;
+    model->progress_user = user;
+    return AQ_OK;
+}
+
+aq_error aq_quantize(aq_model *model, const char *scheme, const char *calibration_text, size_t length) {
+    if (!model) return AQ_ERR_INVALID_ARGUMENT;
+    if (!scheme) return aq_set_error(model->error, AQ_ERR_INVALID_ARGUMENT, "scheme is NULL");
+    if (!model->loaded) return aq_set_error(model->error, AQ_ERR_STATE, "load a model before quantizing it");
+    return aq_quantize_model(model, scheme, calibration_text, calibration_text ? length : 0);
+}
+
+const char *aq_model_scheme(const aq_model *model) { return model ? model->scheme : ""; }
+
+aq_error aq_model_save(aq_model *model, const char *path) {
+    if (!model) return AQ_ERR_INVALID_ARGUMENT;
+    if (!path) return aq_set_error(model->error, AQ_ERR_INVALID_ARGUMENT, "path is NULL");
+    if (!model->loaded) return aq_set_error(model->error, AQ_ERR_STATE, "nothing to save: the model is not loaded");
+    return aq_model_save_gguf(model, path, model->error);
 }
 
 static int64_t matrix_params(const aq_matrix *w) { return (int64_t)w->rows * w->cols; }
@@ -214,6 +252,7 @@ aq_context *aq_context_create(aq_model *model) {
     aq_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return NULL;
     ctx->model = model;
+    model->n_contexts++;
     int32_t vocab = model->cfg.vocab_size;
     ctx->sample_prob = malloc((size_t)vocab * sizeof(float));
     ctx->sample_index = malloc((size_t)vocab * sizeof(int32_t));
@@ -231,6 +270,7 @@ aq_context *aq_context_create(aq_model *model) {
 
 void aq_context_free(aq_context *ctx) {
     if (!ctx) return;
+    ctx->model->n_contexts--;
     pthreadpool_destroy(ctx->pool);
     float *bufs[] = {ctx->k_cache, ctx->v_cache, ctx->x, ctx->xn, ctx->q, ctx->k, ctx->v, ctx->att,
                      ctx->gate, ctx->up, ctx->rope, ctx->logits, ctx->sample_prob};

@@ -95,8 +95,9 @@ static aq_error load_f32(aq_model *m, const char *name, int64_t rows, int64_t co
         *out = t->data;
         return AQ_OK;
     }
-    if (t->type != AQ_TENSOR_F32 && t->type != AQ_TENSOR_F16 && t->type != AQ_TENSOR_BF16)
-        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "tensor %s has type %s, not f32, f16 or bf16",
+    if (t->type != AQ_TENSOR_F32 && t->type != AQ_TENSOR_F16 && t->type != AQ_TENSOR_BF16 &&
+        t->type != AQ_TENSOR_Q4_0 && t->type != AQ_TENSOR_Q8_0)
+        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "tensor %s has type %s, not f32, f16, bf16, q4_0 or q8_0",
                             name, aq_tensor_type_name(t->type));
     float *buf = malloc(count * sizeof(float));
     if (!buf) return aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory for tensor %s", name);
@@ -105,10 +106,99 @@ static aq_error load_f32(aq_model *m, const char *name, int64_t rows, int64_t co
     return own(m, buf);
 }
 
+static const aq_gguf_tensor *find_part(aq_model *m, const char *name, const char *part) {
+    char full[128];
+    snprintf(full, sizeof full, "%s.%s", name, part);
+    return aq_gguf_find_tensor(m->gguf, full);
+}
+
+static bool has_shape(const aq_gguf_tensor *t, uint32_t type, int64_t rows, int64_t cols) {
+    return t && t->type == type && t->ne[0] == cols && t->ne[1] == rows && t->ne[2] == 1 && t->ne[3] == 1;
+}
+
+/* Our INT4 layout, stored as three tensors: NAME.q4 (bytes, two weights
+ * each), NAME.q4scale (f16 per group) and, if asymmetric, NAME.q4zero. */
+static aq_error load_q4w(aq_model *m, const char *name, int32_t rows, int32_t cols, aq_matrix *mat) {
+    const aq_gguf_tensor *q = find_part(m, name, "q4"), *scale = find_part(m, name, "q4scale");
+    const aq_gguf_tensor *zero = find_part(m, name, "q4zero");
+    if (!q || !scale) return model_error(m, AQ_ERR_FORMAT, "missing tensor %s", name);
+    int64_t groups = scale->ne[0];
+    int64_t group = groups > 0 && cols % groups == 0 ? cols / groups : 0;
+    if (cols % 2 || !has_shape(q, AQ_TENSOR_I8, rows, cols / 2) || (group != 32 && group != 64 && group != 128) ||
+        !has_shape(scale, AQ_TENSOR_F16, rows, groups) || (zero && !has_shape(zero, AQ_TENSOR_I8, rows, groups)))
+        return model_error(m, AQ_ERR_FORMAT, "INT4 tensor %s has inconsistent parts", name);
+    mat->format = AQ_WEIGHTS_Q4W;
+    mat->q4w = (struct aq_q4w){.n_rows = (size_t)rows, .k = (size_t)cols, .group = (size_t)group,
+                               .q = (uint8_t *)q->data, .scale = (uint16_t *)scale->data,
+                               .zero = zero ? (uint8_t *)zero->data : NULL};
+    if (zero)
+        for (int64_t i = 0; i < rows * groups; i++)
+            if (mat->q4w.zero[i] > 15) return model_error(m, AQ_ERR_FORMAT, "INT4 tensor %s has a zero point above 15", name);
+    return AQ_OK;
+}
+
 static aq_error load_matrix(aq_model *m, const char *name, int32_t rows, int32_t cols, aq_matrix *mat) {
     mat->rows = rows;
     mat->cols = cols;
+    const aq_gguf_tensor *t = aq_gguf_find_tensor(m->gguf, name);
+    if (!t) return load_q4w(m, name, rows, cols, mat);
+    if (t->type == AQ_TENSOR_Q4_0 || t->type == AQ_TENSOR_Q8_0) {
+        if (!has_shape(t, t->type, rows, cols))
+            return model_error(m, AQ_ERR_FORMAT, "tensor %s has the wrong shape", name);
+        mat->format = t->type == AQ_TENSOR_Q4_0 ? AQ_WEIGHTS_Q4_0 : AQ_WEIGHTS_Q8_0;
+        mat->blocks = t->data;
+        return AQ_OK;
+    }
     return load_f32(m, name, rows, cols, &mat->f32);
+}
+
+/* The run-time settings of a quantized model (docs/FORMAT.md). */
+static aq_error load_quantization(aq_model *m) {
+    aq_gguf *g = m->gguf;
+    uint32_t version;
+    if (!aq_gguf_has_key(g, "agilequant.format_version")) return AQ_OK;
+    if (aq_gguf_get_u32(g, "agilequant.format_version", &version) != AQ_OK || version != 1)
+        return model_error(m, AQ_ERR_UNSUPPORTED, "unsupported %s", "agilequant.format_version");
+    aq_gguf_str scheme;
+    if (aq_gguf_get_str(g, "agilequant.scheme", &scheme) != AQ_OK || scheme.len == 0 || scheme.len >= sizeof m->scheme)
+        return model_error(m, AQ_ERR_FORMAT, "malformed %s", "agilequant.scheme");
+    memcpy(m->scheme, scheme.ptr, scheme.len);
+    m->scheme[scheme.len] = '\0';
+    size_t n = (size_t)m->cfg.n_layers * AQ_N_LINEAR_INPUTS;
+    int32_t *bits = malloc(n * sizeof *bits), *is_static = malloc(n * sizeof *is_static);
+    int32_t *zero = malloc(n * sizeof *zero);
+    float *scale = malloc(n * sizeof *scale);
+    aq_error err = AQ_OK;
+    if (!bits || !is_static || !zero || !scale) {
+        err = aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory");
+    } else if (aq_gguf_get_arr_i32(g, "agilequant.act_bits", bits, n) ||
+               aq_gguf_get_arr_i32(g, "agilequant.act_static", is_static, n) ||
+               aq_gguf_get_arr_i32(g, "agilequant.act_zero", zero, n) ||
+               aq_gguf_get_arr_f32(g, "agilequant.act_scale", scale, n)) {
+        err = model_error(m, AQ_ERR_FORMAT, "missing or malformed %s", "agilequant.act_* arrays");
+    } else {
+        for (size_t i = 0; i < n && err == AQ_OK; i++) {
+            bool ok = (bits[i] == 0 || bits[i] == 4 || bits[i] == 8) &&
+                      (!is_static[i] || (bits[i] && scale[i] > 0.0f && isfinite(scale[i]) &&
+                                         zero[i] >= -(1 << (bits[i] - 1)) && zero[i] < (1 << (bits[i] - 1))));
+            if (!ok) err = model_error(m, AQ_ERR_FORMAT, "bad activation setting in %s", "agilequant.act_*");
+            m->layers[i / AQ_N_LINEAR_INPUTS].act[i % AQ_N_LINEAR_INPUTS] =
+                (aq_act_quant){.bits = bits[i], .is_static = is_static[i] != 0, .scale = scale[i], .zero = zero[i]};
+        }
+    }
+    if (err == AQ_OK && aq_gguf_find_tensor(g, "agilequant.down_rotation_signs"))
+        err = load_f32(m, "agilequant.down_rotation_signs", 1, m->cfg.ffn_dim, (const float **)&m->down_rotation_signs);
+    char name[96];
+    for (int32_t i = 0; i < m->cfg.n_layers && err == AQ_OK; i++) {
+        snprintf(name, sizeof name, "blk.%d.ffn_down.input_scale", (int)i);
+        if (aq_gguf_find_tensor(g, name))
+            err = load_f32(m, name, 1, m->cfg.ffn_dim, (const float **)&m->layers[i].down_input_scale);
+    }
+    free(bits);
+    free(is_static);
+    free(zero);
+    free(scale);
+    return err;
 }
 
 static aq_error load_layer(aq_model *m, int32_t i, aq_layer *l) {
@@ -220,13 +310,13 @@ done:
 
 aq_error aq_model_load_gguf(aq_model *m) {
     aq_config *c = &m->cfg;
-    const char *kernels = getenv("AQ_KERNELS");
+    const char *kernels = m->kernels_override[0] ? m->kernels_override : getenv("AQ_KERNELS");
     aq_error err = aq_kernels_select(kernels, &m->kernels);
     if (err) return aq_set_error(m->error, err, "AQ_KERNELS=%s: no such kernels, or the CPU can't run them", kernels);
     if ((err = read_config(m, c))) return err;
     const aq_gguf_tensor *embd = aq_gguf_find_tensor(m->gguf, "token_embd.weight");
     if (!embd) return model_error(m, AQ_ERR_FORMAT, "missing tensor %s", "token_embd.weight");
-    if (embd->ne[1] < 1 || embd->ne[1] > (1 << 24))
+    if (embd->ne[1] < 1 || embd->ne[1] > (1 << 24) || embd->ne[0] != c->dim)
         return model_error(m, AQ_ERR_FORMAT, "bad vocabulary size in %s", "token_embd.weight");
     c->vocab_size = (int32_t)embd->ne[1];
     if ((err = load_matrix(m, "token_embd.weight", c->vocab_size, c->dim, &m->token_embd)) ||
@@ -248,10 +338,11 @@ aq_error aq_model_load_gguf(aq_model *m) {
     for (int32_t i = 0; i < half; i++)
         m->rope_inv_freq[i] = (float)pow(c->rope_theta, -2.0 * i / c->head_dim);
 
-    if ((err = load_tokenizer(m))) return err;
+    if ((err = load_tokenizer(m)) || (err = load_quantization(m)) || (err = aq_model_pack(m))) return err;
+    const aq_gguf_tensor *q = aq_gguf_find_tensor(m->gguf, "blk.0.attn_q.weight");
+    const char *weights = m->scheme[0] ? m->scheme : q ? aq_tensor_type_name(q->type) : "int4";
     snprintf(m->description, sizeof m->description,
              "llama: %d layers, width %d, %d heads (%d kv), ffn %d, vocab %d, context %d, weights %s",
-             c->n_layers, c->dim, c->n_heads, c->n_kv_heads, c->ffn_dim, c->vocab_size,
-             c->context_length, aq_tensor_type_name(aq_gguf_find_tensor(m->gguf, "blk.0.attn_q.weight")->type));
+             c->n_layers, c->dim, c->n_heads, c->n_kv_heads, c->ffn_dim, c->vocab_size, c->context_length, weights);
     return AQ_OK;
 }

@@ -89,7 +89,11 @@ struct aq_model {
     float *down_rotation_signs; /* (ffn_dim) random signs of the online Hadamard
                               * rotation of the down projection's input, or NULL */
     char scheme[96];         /* the quantization scheme, "" for none */
+    char kernels_override[32]; /* aq_model_set_kernels, else $AQ_KERNELS, else automatic */
     aq_kernels kernels;
+    int32_t n_contexts;      /* alive contexts: quantizing needs none */
+    aq_progress_fn progress;
+    void *progress_user;
     aq_tokenizer *tokenizer;
     int32_t bos, eos;        /* -1 if the vocabulary has none */
     aq_gguf *gguf;
@@ -138,6 +142,9 @@ struct aq_context {
 };
 
 aq_error aq_model_load_gguf(aq_model *model); /* from model->gguf, in model.c */
+aq_error aq_quantize_model(aq_model *model, const char *scheme, const char *text, size_t len); /* quantize.c */
+aq_error aq_model_pack(aq_model *model);       /* repack INT4 weights for the kernels, quantize.c */
+aq_error aq_model_save_gguf(const aq_model *model, const char *path, char *msg); /* model_save.c */
 aq_error aq_forward_batch(aq_context *ctx, const int32_t *tokens, const int32_t *positions,
                           int32_t n_tokens, bool logits_all); /* forward.c */
 

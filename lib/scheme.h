@@ -1,0 +1,30 @@
+/* Quantization schemes: a base name plus comma-separated modifiers, e.g.
+ * "w4a8", "w4a4-paper", "w4a8,rtn,g128", "w4a4,no-rotate". Internal; the
+ * names are documented in docs/FORMAT.md and in aq-quantize --help. */
+#ifndef AQ_SCHEME_H
+#define AQ_SCHEME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agilequant.h"
+#include "model.h"
+
+typedef struct aq_scheme {
+    aq_weight_format weights;  /* F32 (none), Q4W, Q4_0 or Q8_0 */
+    int32_t group;             /* Q4W group size: 32, 64 or 128 */
+    bool asym;                 /* Q4W zero points */
+    bool gptq;                 /* error-compensating weight quantization (else round to nearest) */
+    int32_t act_bits[AQ_N_LINEAR_INPUTS]; /* 0 float, 8 or 4 */
+    bool act_static;           /* calibrated per-tensor scales (the paper), else dynamic per token */
+    bool trip;                 /* power-of-two channel factors (the paper's TRIP) */
+    bool rotate;               /* Hadamard rotations (QuaRot-style) */
+} aq_scheme;
+
+/* Parses name into s; on failure writes a reason into msg. */
+aq_error aq_scheme_parse(const char *name, aq_scheme *s, char *msg, size_t msg_cap);
+/* Whether the scheme needs calibration text (GPTQ, static scales or TRIP). */
+bool aq_scheme_needs_calibration(const aq_scheme *s);
+
+#endif

@@ -1,0 +1,225 @@
+/* The quantize verb on the shipped model: transforms that must not change
+ * the function (rotation), quantized logits near FP32 ones, GGUF save/load
+ * bit-exact, llama.cpp's Q4_0/Q8_0 tensors, and misuse. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "agilequant.h"
+
+#define PROMPT " She was the youngest of the two daughters of a most affectionate, indulgent father."
+
+static void source_path(char *out, size_t cap, const char *relative) {
+    const char *root = getenv("AQ_SOURCE_ROOT");
+    snprintf(out, cap, "%s/%s", root ? root : ".", relative);
+}
+
+static aq_model *load_shipped(void) {
+    char path[1024];
+    source_path(path, sizeof path, "models/austen-6m.gguf");
+    aq_model *m = aq_model_create();
+    assert_non_null(m);
+    assert_int_equal(aq_model_load_file(m, path), AQ_OK);
+    return m;
+}
+
+static char *calibration_text(size_t *len) {
+    char path[1024];
+    source_path(path, sizeof path, "data/austen-train.txt");
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t cap = 300000; /* enough for the calibration chunks */
+    char *buf = malloc(cap);
+    *len = fread(buf, 1, cap, f);
+    fclose(f);
+    while (*len > 0 && ((unsigned char)buf[*len] & 0xC0) == 0x80) (*len)--;
+    return buf;
+}
+
+/* Logits of every position of PROMPT; caller frees. */
+static float *prompt_logits(aq_model *m, int32_t *n_out, int64_t *vocab) {
+    int32_t tokens[128], n = 0;
+    assert_int_equal(aq_tokenize(m, PROMPT, strlen(PROMPT), 1, tokens, 128, &n), AQ_OK);
+    assert_int_equal(aq_model_get_info(m, AQ_INFO_VOCAB_SIZE, vocab), AQ_OK);
+    aq_context *ctx = aq_context_create(m);
+    assert_non_null(ctx);
+    assert_int_equal(aq_forward(ctx, tokens, NULL, n, 1), AQ_OK);
+    float *out = malloc((size_t)n * (size_t)*vocab * sizeof *out);
+    for (int32_t t = 0; t < n; t++) memcpy(out + (size_t)t * *vocab, aq_get_logits(ctx, t), (size_t)*vocab * sizeof *out);
+    aq_context_free(ctx);
+    *n_out = n;
+    return out;
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n) {
+    double d = 0;
+    for (size_t i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - b[i]));
+    return d;
+}
+
+static double rms(const float *a, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * a[i];
+    return sqrt(s / n);
+}
+
+static float *quantized_logits(const char *scheme, int32_t *n, int64_t *vocab) {
+    aq_model *m = load_shipped();
+    size_t len;
+    char *calib = calibration_text(&len);
+    assert_int_equal(aq_quantize(m, scheme, calib, len), AQ_OK);
+    assert_string_equal(aq_model_scheme(m), scheme);
+    free(calib);
+    float *logits = prompt_logits(m, n, vocab);
+    aq_model_free(m);
+    return logits;
+}
+
+/* Rotating the residual stream, the heads and the MLP input is orthogonal:
+ * in float the model computes the same function. */
+static void test_rotation_preserves_the_function(void **state) {
+    (void)state;
+    aq_model *m = load_shipped();
+    int32_t n;
+    int64_t vocab;
+    float *base = prompt_logits(m, &n, &vocab);
+    aq_model_free(m);
+    float *rotated = quantized_logits("fp32,rotate", &n, &vocab);
+    /* float rounding of O(width) extra operations per value */
+    assert_true(max_abs_diff(base, rotated, (size_t)n * vocab) < 1e-3);
+    free(base);
+    free(rotated);
+}
+
+/* Each scheme's logits stay near FP32's: relative RMS error bounds measured
+ * generously above what 4-bit rounding gives on this model. */
+static void test_quantized_logits_near_fp32(void **state) {
+    (void)state;
+    aq_model *m = load_shipped();
+    int32_t n;
+    int64_t vocab;
+    float *base = prompt_logits(m, &n, &vocab);
+    aq_model_free(m);
+    const struct { const char *scheme; double bound; } cases[] = {
+        {"q8_0", 0.02}, {"q4_0", 0.15}, {"w4a16,rtn", 0.15}, {"w4a16", 0.15}, {"w4a8", 0.15},
+        {"w4a8-paper", 0.2}, {"w4a4", 0.4}, {"w4a8,rtn,g128,asym,no-rotate", 0.2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int32_t nq;
+        float *q = quantized_logits(cases[i].scheme, &nq, &vocab);
+        assert_int_equal(nq, n);
+        float *diff = malloc((size_t)n * vocab * sizeof *diff);
+        for (size_t j = 0; j < (size_t)n * vocab; j++) diff[j] = q[j] - base[j];
+        double rel = rms(diff, (size_t)n * vocab) / rms(base, (size_t)n * vocab);
+        print_message("%-32s relative RMS logit error %.4f\n", cases[i].scheme, rel);
+        assert_true(rel < cases[i].bound);
+        assert_true(rel > 0.0); /* it did quantize */
+        free(diff);
+        free(q);
+    }
+    free(base);
+}
+
+/* A quantized model saved as GGUF loads back computing the same bits. */
+static void test_save_load_round_trip_is_bit_exact(void **state) {
+    (void)state;
+    const char *schemes[] = {"w4a8-paper", "w4a4,asym,g64", "q4_0", "q8_0", "w4a16,rtn"};
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+        aq_model *m = load_shipped();
+        size_t len;
+        char *calib = calibration_text(&len);
+        assert_int_equal(aq_quantize(m, schemes[i], calib, len), AQ_OK);
+        free(calib);
+        char path[] = "/tmp/aq-test-quantized-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        assert_int_equal(aq_model_save(m, path), AQ_OK);
+        aq_model *back = aq_model_create();
+        assert_int_equal(aq_model_load_file(back, path), AQ_OK);
+        assert_string_equal(aq_model_scheme(back), schemes[i]);
+        int32_t n1, n2;
+        int64_t vocab;
+        float *a = prompt_logits(m, &n1, &vocab), *b = prompt_logits(back, &n2, &vocab);
+        assert_int_equal(n1, n2);
+        assert_memory_equal(a, b, (size_t)n1 * vocab * sizeof *a);
+        free(a);
+        free(b);
+        /* and saving the loaded model again gives the same file */
+        char again[] = "/tmp/aq-test-quantized-XXXXXX";
+        int fd2 = mkstemp(again);
+        assert_int_equal(aq_model_save(back, again), AQ_OK);
+        FILE *f1 = fopen(path, "rb"), *f2 = fopen(again, "rb");
+        fseek(f1, 0, SEEK_END);
+        fseek(f2, 0, SEEK_END);
+        long s1 = ftell(f1), s2 = ftell(f2);
+        assert_int_equal(s1, s2);
+        rewind(f1);
+        rewind(f2);
+        char *b1 = malloc((size_t)s1), *b2 = malloc((size_t)s2);
+        assert_int_equal(fread(b1, 1, (size_t)s1, f1), s1);
+        assert_int_equal(fread(b2, 1, (size_t)s2, f2), s2);
+        assert_memory_equal(b1, b2, (size_t)s1);
+        free(b1);
+        free(b2);
+        fclose(f1);
+        fclose(f2);
+        close(fd);
+        close(fd2);
+        remove(path);
+        remove(again);
+        aq_model_free(back);
+        aq_model_free(m);
+    }
+}
+
+static void test_quantize_misuse(void **state) {
+    (void)state;
+    aq_model *m = load_shipped();
+    size_t len;
+    char *calib = calibration_text(&len);
+    assert_int_equal(aq_quantize(NULL, "w4a8", calib, len), AQ_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aq_quantize(m, NULL, calib, len), AQ_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aq_quantize(m, "w3a7", calib, len), AQ_ERR_INVALID_ARGUMENT);
+    assert_true(strstr(aq_model_error_message(m), "w3a7") != NULL);
+    assert_int_equal(aq_quantize(m, "w4a8,bogus", calib, len), AQ_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aq_quantize(m, "w4a8", NULL, 0), AQ_ERR_INVALID_ARGUMENT); /* GPTQ needs calibration */
+    assert_int_equal(aq_quantize(m, "w4a8", "too short", 9), AQ_ERR_INVALID_ARGUMENT);
+    aq_context *ctx = aq_context_create(m);
+    assert_int_equal(aq_quantize(m, "q4_0", NULL, 0), AQ_ERR_STATE); /* a live context */
+    aq_context_free(ctx);
+    assert_int_equal(aq_quantize(m, "w4a8,rtn", NULL, 0), AQ_OK); /* dynamic RTN needs none */
+    assert_int_equal(aq_quantize(m, "q4_0", NULL, 0), AQ_ERR_STATE); /* already quantized */
+    assert_int_equal(aq_model_save(m, "/nonexistent-dir/x.gguf"), AQ_ERR_IO);
+    aq_model *unloaded = aq_model_create();
+    assert_int_equal(aq_quantize(unloaded, "q4_0", NULL, 0), AQ_ERR_STATE);
+    assert_int_equal(aq_model_save(unloaded, "/tmp/x.gguf"), AQ_ERR_STATE);
+    assert_int_equal(aq_model_set_kernels(unloaded, "no-such-kernels"), AQ_OK);
+    char path[1024];
+    source_path(path, sizeof path, "models/austen-6m.gguf");
+    assert_int_equal(aq_model_load_file(unloaded, path), AQ_ERR_UNSUPPORTED);
+    assert_int_equal(aq_model_set_kernels(unloaded, "ref"), AQ_OK);
+    assert_int_equal(aq_model_load_file(unloaded, path), AQ_OK);
+    assert_string_equal(aq_model_kernels(unloaded), "ref");
+    assert_int_equal(aq_model_set_kernels(unloaded, "ref"), AQ_ERR_STATE);
+    aq_model_free(unloaded);
+    free(calib);
+    aq_model_free(m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rotation_preserves_the_function),
+        cmocka_unit_test(test_quantized_logits_near_fp32),
+        cmocka_unit_test(test_save_load_round_trip_is_bit_exact),
+        cmocka_unit_test(test_quantize_misuse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
