@@ -131,18 +131,37 @@ aq_error aq_model_save(aq_model *model, const char *path) {
 
 static int64_t matrix_params(const aq_matrix *w) { return (int64_t)w->rows * w->cols; }
 
-static int64_t layer_params(const aq_layer *l, int32_t dim) {
-    return matrix_params(&l->wq) + matrix_params(&l->wk) + matrix_params(&l->wv) + matrix_params(&l->wo) +
-           matrix_params(&l->w_gate) + matrix_params(&l->w_up) + matrix_params(&l->w_down) + 2 * (int64_t)dim;
+/* Bytes a product with this matrix streams from memory. */
+static int64_t matrix_bytes(const aq_model *m, const aq_matrix *w) {
+    int64_t n = matrix_params(w);
+    switch (w->format) {
+    case AQ_WEIGHTS_F32: return n * (int64_t)sizeof(float);
+    case AQ_WEIGHTS_Q4_0: return n / AQ_QK4_0 * (int64_t)sizeof(block_q4_0);
+    case AQ_WEIGHTS_Q8_0: return n / AQ_QK8_0 * (int64_t)sizeof(block_q8_0);
+    case AQ_WEIGHTS_Q4W:
+        if (w->packed && m->kernels.qc4w_gemm.packed_size) return (int64_t)m->kernels.qc4w_gemm.packed_size(&w->q4w);
+        return n / 2 + n / (int64_t)w->q4w.group * (w->q4w.zero ? 3 : 2);
+    }
+    return 0;
 }
 
 aq_error aq_model_get_info(const aq_model *model, aq_model_info what, int64_t *value) {
     if (!model || !value) return AQ_ERR_INVALID_ARGUMENT;
     if (!model->loaded) return AQ_ERR_STATE;
     const aq_config *c = &model->cfg;
-    int64_t params = matrix_params(&model->token_embd) + c->dim;
-    if (model->output.f32 != model->token_embd.f32) params += matrix_params(&model->output);
-    for (int32_t i = 0; i < c->n_layers; i++) params += layer_params(&model->layers[i], c->dim);
+    bool tied = model->output.f32 == model->token_embd.f32 && model->output.format == AQ_WEIGHTS_F32;
+    /* norms: two per layer and the final one */
+    int64_t params = matrix_params(&model->token_embd) + (int64_t)c->dim * (2 * c->n_layers + 1);
+    int64_t bytes = matrix_bytes(model, &model->output) + (int64_t)c->dim * (2 * c->n_layers + 1) * 4;
+    if (!tied) params += matrix_params(&model->output);
+    for (int32_t i = 0; i < c->n_layers; i++) {
+        const aq_layer *l = &model->layers[i];
+        const aq_matrix *mats[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->w_gate, &l->w_up, &l->w_down};
+        for (size_t j = 0; j < sizeof mats / sizeof mats[0]; j++) {
+            params += matrix_params(mats[j]);
+            bytes += matrix_bytes(model, mats[j]);
+        }
+    }
     switch (what) {
     case AQ_INFO_VOCAB_SIZE: *value = c->vocab_size; break;
     case AQ_INFO_CONTEXT_LENGTH: *value = c->context_length; break;
@@ -154,12 +173,7 @@ aq_error aq_model_get_info(const aq_model *model, aq_model_info what, int64_t *v
     case AQ_INFO_BOS_TOKEN: *value = model->bos; break;
     case AQ_INFO_EOS_TOKEN: *value = model->eos; break;
     case AQ_INFO_PARAMETER_COUNT: *value = params; break;
-    case AQ_INFO_WEIGHT_BYTES:
-        /* every matrix but the embedding table (one row is read per token) */
-        *value = (params - matrix_params(&model->token_embd) +
-                  (model->output.f32 == model->token_embd.f32 ? matrix_params(&model->output) : 0)) *
-                 (int64_t)sizeof(float);
-        break;
+    case AQ_INFO_WEIGHT_BYTES: *value = bytes; break; /* the embedding table is only indexed, one row a token */
     default: return AQ_ERR_OUT_OF_RANGE;
     }
     return AQ_OK;

@@ -308,6 +308,16 @@ done:
     return err;
 }
 
+void aq_model_describe_update(aq_model *m) {
+    const aq_config *c = &m->cfg;
+    const char *weights = m->scheme[0] ? m->scheme : aq_tensor_type_name(AQ_TENSOR_F32);
+    const aq_gguf_tensor *q = aq_gguf_find_tensor(m->gguf, "blk.0.attn_q.weight");
+    if (!m->scheme[0] && q) weights = aq_tensor_type_name(q->type);
+    snprintf(m->description, sizeof m->description,
+             "llama: %d layers, width %d, %d heads (%d kv), ffn %d, vocab %d, context %d, weights %s",
+             c->n_layers, c->dim, c->n_heads, c->n_kv_heads, c->ffn_dim, c->vocab_size, c->context_length, weights);
+}
+
 aq_error aq_model_load_gguf(aq_model *m) {
     aq_config *c = &m->cfg;
     const char *kernels = m->kernels_override[0] ? m->kernels_override : getenv("AQ_KERNELS");
@@ -339,10 +349,6 @@ aq_error aq_model_load_gguf(aq_model *m) {
         m->rope_inv_freq[i] = (float)pow(c->rope_theta, -2.0 * i / c->head_dim);
 
     if ((err = load_tokenizer(m)) || (err = load_quantization(m)) || (err = aq_model_pack(m))) return err;
-    const aq_gguf_tensor *q = aq_gguf_find_tensor(m->gguf, "blk.0.attn_q.weight");
-    const char *weights = m->scheme[0] ? m->scheme : q ? aq_tensor_type_name(q->type) : "int4";
-    snprintf(m->description, sizeof m->description,
-             "llama: %d layers, width %d, %d heads (%d kv), ffn %d, vocab %d, context %d, weights %s",
-             c->n_layers, c->dim, c->n_heads, c->n_kv_heads, c->ffn_dim, c->vocab_size, c->context_length, weights);
+    aq_model_describe_update(m);
     return AQ_OK;
 }

@@ -142,6 +142,7 @@ struct aq_context {
 };
 
 aq_error aq_model_load_gguf(aq_model *model); /* from model->gguf, in model.c */
+void aq_model_describe_update(aq_model *model);  /* model.c */
 aq_error aq_quantize_model(aq_model *model, const char *scheme, const char *text, size_t len); /* quantize.c */
 aq_error aq_model_pack(aq_model *model);       /* repack INT4 weights for the kernels, quantize.c */
 aq_error aq_model_save_gguf(const aq_model *model, const char *path, char *msg); /* model_save.c */

@@ -383,5 +383,6 @@ aq_error aq_quantize_model(aq_model *m, const char *name, const char *text, size
     if (err == AQ_OK) err = pack_for_kernels(m);
     if (err) return err;
     snprintf(m->scheme, sizeof m->scheme, "%s", name);
+    aq_model_describe_update(m);
     return AQ_OK;
 }
