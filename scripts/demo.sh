@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what is missing (Debian packages), builds libagilequant, and continues a prompt with the
+# model that ships in the repository (models/austen-6m.gguf, trained on Jane Austen's novels).
+# Usage: scripts/demo.sh [PROMPT]          (AQ_NO_INSTALL=1 skips the package step)
+set -eu
+cd "$(dirname "$0")/.."
+prompt=${1:-"It is a truth universally acknowledged, that a single man in possession of a good fortune"}
+packages=(meson ninja-build pkg-config gcc g++ libc6-dev libcpuinfo-dev libpthreadpool-dev libcmocka-dev
+          libbenchmark-dev)
+if [ "${AQ_NO_INSTALL:-0}" != 1 ]; then
+  missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    echo "installing: ${missing[*]}"
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -y update > /dev/null
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -y install --no-install-recommends \
+      "${missing[@]}" > /dev/null
+  fi
+fi
+[ -f build/meson-private/coredata.dat ] || meson setup build --buildtype=release > /dev/null
+ninja -C build examples/aq-chat > /dev/null
+exec build/examples/aq-chat -m models/austen-6m.gguf -p "$prompt" -n 96 --temp 0.8 --seed 1
