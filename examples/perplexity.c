@@ -2,11 +2,18 @@
  * llama.cpp's llama-perplexity does by default, so figures compare directly:
  * the text is tokenized once with a leading BOS and cut into non-overlapping
  * chunks of N tokens; each chunk's first token is replaced by BOS, and the
- * predictions of tokens after position N/2 are scored (N - 1 - N/2 a chunk). */
+ * predictions of tokens after position N/2 are scored (N - 1 - N/2 a chunk).
+ *
+ * With --prune BETA (token pruning, docs/PRUNING.md) each chunk runs as two
+ * batches: its first N/2 tokens as a pruned prefill, then its other N - N/2
+ * tokens as one unpruned batch over that cache, whose logits score exactly
+ * the same predictions as above. --prune 0 takes the same two-batch path and
+ * gives the same figure as without --prune. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agilequant.h"
 
@@ -14,7 +21,15 @@ static void usage(void) {
     fprintf(stderr, "usage: aq-perplexity -m MODEL -f TEXT [--ctx N] [--chunks N] [-t THREADS]\n"
                     "                     [--scheme NAME --calib TRAINING_TEXT]\n"
                     "  --scheme quantizes MODEL in memory first (w4a16, w4a8, w4a4, w4a8-paper, w4a4-paper,\n"
-                    "  q4_0, q8_0, with modifiers: see docs/FORMAT.md); --calib is the text it calibrates on.\n");
+                    "  q4_0, q8_0, with modifiers: see docs/FORMAT.md); --calib is the text it calibrates on.\n"
+                    "  [--prune BETA [--prune-layer L] [--prune-importance first|received] [--prune-renumber]]\n"
+                    "  --prune: token pruning (docs/PRUNING.md). Each chunk of N tokens is run as a prefill of\n"
+                    "  its first N/2 tokens, pruned so that a fraction BETA of them is gone after the last layer\n"
+                    "  (layers L.. prune, default n_layers/2), then its last N - N/2 tokens as one unpruned batch\n"
+                    "  that attends, layer by layer, to the prompt tokens left there. The predictions scored are\n"
+                    "  the same as without --prune: those of tokens N/2+1 .. N-1, made by tokens N/2 .. N-2, all\n"
+                    "  in the second batch. --prune 0 gives the figure without --prune. The prefill's time per\n"
+                    "  chunk is printed to stderr.\n");
 }
 
 static char *read_file(const char *path, size_t *len) {
@@ -57,11 +72,15 @@ static double negative_log_likelihood(const float *logits, int32_t n_vocab, int3
 
 int main(int argc, char **argv) {
     const char *model_path = NULL, *text_path = NULL, *scheme = NULL, *calib_path = NULL;
-    int32_t n_ctx = 512, max_chunks = -1, threads = 0;
+    int32_t n_ctx = 512, max_chunks = -1, threads = 0, prune_layer = -1;
+    double prune_beta = -1.0; /* < 0: one batch a chunk, no pruning */
+    aq_prune_importance prune_importance = AQ_PRUNE_ATTENTION_TO_FIRST;
+    aq_prune_positions prune_positions = AQ_PRUNE_KEEP_POSITIONS;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(); return 0; }
+        if (!strcmp(a, "--prune-renumber")) { prune_positions = AQ_PRUNE_RENUMBER; continue; }
         if (!v) { usage(); return 2; }
         if (!strcmp(a, "-m")) model_path = v;
         else if (!strcmp(a, "-f")) text_path = v;
@@ -70,6 +89,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "-t")) threads = atoi(v);
         else if (!strcmp(a, "--scheme")) scheme = v;
         else if (!strcmp(a, "--calib")) calib_path = v;
+        else if (!strcmp(a, "--prune")) prune_beta = atof(v);
+        else if (!strcmp(a, "--prune-layer")) prune_layer = atoi(v);
+        else if (!strcmp(a, "--prune-importance") && (!strcmp(v, "first") || !strcmp(v, "received")))
+            prune_importance = !strcmp(v, "first") ? AQ_PRUNE_ATTENTION_TO_FIRST : AQ_PRUNE_ATTENTION_RECEIVED;
         else { usage(); return 2; }
         i++;
     }
@@ -119,6 +142,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "aq-perplexity: %s\n", aq_context_error_message(ctx));
         goto out;
     }
+    if (prune_beta >= 0.0 && aq_prune(ctx, prune_beta, prune_layer, prune_importance, prune_positions) != AQ_OK) {
+        fprintf(stderr, "aq-perplexity: %s\n", aq_context_error_message(ctx));
+        goto out;
+    }
     int32_t n_chunks = n_tokens / n_ctx;
     if (max_chunks >= 0 && max_chunks < n_chunks) n_chunks = max_chunks;
     if (n_chunks == 0) {
@@ -132,7 +159,7 @@ int main(int argc, char **argv) {
             n_tokens, n_chunks, n_ctx);
 
     int32_t first = n_ctx / 2;
-    double nll = 0.0, nll2 = 0.0;
+    double nll = 0.0, nll2 = 0.0, prefill_seconds = 0.0;
     int64_t count = 0;
     int32_t *chunk = malloc((size_t)n_ctx * sizeof *chunk);
     if (!chunk) goto out;
@@ -140,13 +167,27 @@ int main(int argc, char **argv) {
         memcpy(chunk, tokens + (size_t)c * n_ctx, (size_t)n_ctx * sizeof *chunk);
         if (bos >= 0) chunk[0] = (int32_t)bos;
         aq_kv_truncate(ctx, 0);
-        if (aq_forward(ctx, chunk, NULL, n_ctx, 1) != AQ_OK) {
+        /* row_of_first: the logits row of token `first` */
+        int32_t row_of_first = first;
+        aq_error err;
+        if (prune_beta < 0.0) {
+            err = aq_forward(ctx, chunk, NULL, n_ctx, 1);
+        } else {
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            err = aq_forward(ctx, chunk, NULL, first, 0);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            prefill_seconds += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+            if (err == AQ_OK) err = aq_forward(ctx, chunk + first, NULL, n_ctx - first, 1);
+            row_of_first = 0;
+        }
+        if (err != AQ_OK) {
             fprintf(stderr, "aq-perplexity: %s\n", aq_context_error_message(ctx));
             free(chunk);
             goto out;
         }
         for (int32_t j = first; j < n_ctx - 1; j++) {
-            double v = negative_log_likelihood(aq_get_logits(ctx, j), (int32_t)n_vocab,
+            double v = negative_log_likelihood(aq_get_logits(ctx, j - first + row_of_first), (int32_t)n_vocab,
                                                tokens[(size_t)c * n_ctx + j + 1]);
             nll += v;
             nll2 += v * v;
@@ -155,6 +196,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "[%d]%.4f%s", c + 1, exp(nll / count), c + 1 == n_chunks ? "\n" : ",");
     }
     free(chunk);
+    if (prune_beta >= 0.0)
+        fprintf(stderr, "prefill of %d tokens: %.3f ms a chunk\n", first, 1e3 * prefill_seconds / n_chunks);
     double mean = nll / count, ppl = exp(mean);
     double var = count > 1 ? (nll2 / count - mean * mean) / (count - 1) : 0.0;
     printf("Final estimate: PPL = %.4f +/- %.5f\n", ppl, ppl * sqrt(var > 0 ? var : 0));

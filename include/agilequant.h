@@ -177,6 +177,45 @@ AQ_API aq_error aq_kv_truncate(aq_context *ctx, int32_t n);
  * the context's temperature, top-k, top-p and seeded generator. */
 AQ_API aq_error aq_sample(aq_context *ctx, int32_t i, int32_t *token);
 
+/* ---- activation-guided token pruning in prefill (docs/PRUNING.md) ---- */
+
+/* How a token's importance is scored at a pruning layer; the least important
+ * tokens are dropped. */
+typedef enum aq_prune_importance {
+    AQ_PRUNE_ATTENTION_TO_FIRST = 0, /* the paper's: attention the token pays to the first token of
+                                      * the sequence, summed over heads (sum_h A[h, i, 0]) */
+    AQ_PRUNE_ATTENTION_RECEIVED = 1  /* mean attention the token receives from the tokens that see
+                                      * it (itself and later ones), summed over heads */
+} aq_prune_importance;
+
+/* The RoPE positions of the tokens that remain. */
+typedef enum aq_prune_positions {
+    AQ_PRUNE_KEEP_POSITIONS = 0, /* each token keeps its original position (default) */
+    AQ_PRUNE_RENUMBER = 1        /* the paper's code: kept tokens renumbered 0..kept-1 after each
+                                  * pruning layer; later tokens continue from the count kept */
+} aq_prune_positions;
+
+/* Enables token pruning for prefills: a forward call of more than two tokens
+ * that starts at an empty KV cache. Layers first_layer..n_layers-1 each drop a
+ * fraction gamma = 1 - (1 - beta)^(1 / (n_layers - first_layer)) of the tokens
+ * still present, right after their attention, so that a fraction beta is gone
+ * after the last layer. The first and the last token are never dropped.
+ * beta in [0, 1), 0 disables; first_layer in [0, n_layers), -1 means
+ * n_layers / 2. Decoding afterwards attends, layer by layer, to the tokens
+ * present at that layer. With logits_all, aq_get_logits returns NULL for a
+ * pruned token. aq_kv_length still counts the tokens given; after a pruned
+ * prefill, aq_kv_truncate accepts n = 0 (clears) or n >= the prefill's length
+ * (forgets later tokens), and refuses other n with AQ_ERR_STATE.
+ * AQ_ERR_OUT_OF_RANGE for a bad value (settings unchanged). */
+AQ_API aq_error aq_prune(aq_context *ctx, double beta, int32_t first_layer, aq_prune_importance importance,
+                         aq_prune_positions positions);
+/* The batch indices (ascending) of the tokens present at the input of layer
+ * `layer` in the last forward call; layer = n_layers gives the tokens that
+ * reached the output. On AQ_ERR_BUFFER_TOO_SMALL, *n_kept holds the count.
+ * AQ_ERR_STATE before any forward call. */
+AQ_API aq_error aq_prune_kept(const aq_context *ctx, int32_t layer, int32_t *indices, int32_t capacity,
+                              int32_t *n_kept);
+
 #ifdef __cplusplus
 }
 #endif

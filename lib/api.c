@@ -242,21 +242,26 @@ static aq_error set_context_length(aq_context *ctx, int32_t n) {
     size_t cache_floats = (size_t)c->n_layers * (size_t)n * (size_t)c->n_kv_heads * c->head_dim;
     float *k = malloc(cache_floats * sizeof(float));
     float *v = malloc(cache_floats * sizeof(float));
-    int32_t *pos = malloc((size_t)n * sizeof(int32_t));
-    if (!k || !v || !pos) {
+    int32_t *pos = malloc((size_t)c->n_layers * (size_t)n * sizeof(int32_t));
+    int32_t *len = calloc((size_t)c->n_layers, sizeof(int32_t));
+    if (!k || !v || !pos || !len) {
         free(k);
         free(v);
         free(pos);
+        free(len);
         return aq_set_error(ctx->error, AQ_ERR_OUT_OF_MEMORY, "out of memory for a KV cache of %d tokens", n);
     }
     free(ctx->k_cache);
     free(ctx->v_cache);
     free(ctx->kv_pos);
+    free(ctx->kv_len);
     ctx->k_cache = k;
     ctx->v_cache = v;
     ctx->kv_pos = pos;
+    ctx->kv_len = len;
     ctx->n_ctx = n;
     ctx->n_kv = 0;
+    ctx->pruned_prefix = 0;
     ctx->n_logit_rows = 0;
     return AQ_OK;
 }
@@ -287,9 +292,15 @@ void aq_context_free(aq_context *ctx) {
     ctx->model->n_contexts--;
     pthreadpool_destroy(ctx->pool);
     float *bufs[] = {ctx->k_cache, ctx->v_cache, ctx->x, ctx->xn, ctx->q, ctx->k, ctx->v, ctx->att,
-                     ctx->gate, ctx->up, ctx->rope, ctx->logits, ctx->sample_prob};
+                     ctx->gate, ctx->up, ctx->rope, ctx->logits, ctx->sample_prob,
+                     ctx->prune_score, ctx->prune_stats, ctx->importance};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(ctx->kv_pos);
+    free(ctx->kv_len);
+    free(ctx->kept);
+    free(ctx->n_kept);
+    free(ctx->prune_order);
+    free(ctx->logit_row);
     free(ctx->pos);
     free(ctx->qa.q);
     free(ctx->qa.scale);
@@ -350,17 +361,15 @@ const float *aq_get_logits(const aq_context *ctx, int32_t i) {
     if (!ctx || ctx->n_logit_rows == 0) return NULL;
     if (i == -1) i = ctx->n_logit_rows - 1;
     if (i < 0 || i >= ctx->n_logit_rows) return NULL;
-    return ctx->logits + (size_t)i * ctx->model->cfg.vocab_size;
+    int32_t row = aq_logit_row(ctx, i); /* -1: the token was pruned */
+    return row < 0 ? NULL : ctx->logits + (size_t)row * ctx->model->cfg.vocab_size;
 }
 
 int32_t aq_kv_length(const aq_context *ctx) { return ctx ? ctx->n_kv : 0; }
 
 aq_error aq_kv_truncate(aq_context *ctx, int32_t n) {
     if (!ctx) return AQ_ERR_INVALID_ARGUMENT;
-    if (n < 0 || n > ctx->n_kv)
-        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "cannot keep %d of %d cached tokens", n, ctx->n_kv);
-    ctx->n_kv = n;
-    return AQ_OK;
+    return aq_kv_keep(ctx, n);
 }
 
 aq_error aq_sample(aq_context *ctx, int32_t i, int32_t *token) {

@@ -2,7 +2,9 @@
  * RoPE, causal grouped-query attention over the KV cache, output projection,
  * RMSNorm, SwiGLU MLP, with residuals; final norm and logits. A batch of T
  * tokens is processed as (T, width) matrices, so prefill is matrix-matrix
- * work and decode (T = 1) the same code. */
+ * work and decode (T = 1) the same code. With token pruning on, a prefill
+ * drops rows between a layer's attention and the rest of it (prune.c), so
+ * each layer's KV cache holds only the tokens present at that layer. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include "calibration.h"
 #include "hadamard.h"
 #include "model.h"
+#include "prune.h"
 
 /* Output rows handed to one thread at a time: enough to amortize the
  * dispatch, few enough to balance two to eight threads. */
@@ -140,7 +143,8 @@ static void rope_apply(float *vec, int32_t n_heads, int32_t head_dim, const floa
 typedef struct attention_task {
     aq_context *ctx;
     int32_t layer;
-    int32_t first_slot; /* cache slot of the batch's first token */
+    int32_t first_slot; /* the layer's cache slot of the batch's first row */
+    bool score;         /* keep what token pruning scores with (prune_score, prune_stats) */
 } attention_task;
 
 /* One (token, head): softmax(q k^T / sqrt(d)) v over the cached tokens whose
@@ -155,19 +159,21 @@ static void attend(void *arg, size_t t, size_t h) {
     const float *q = ctx->q + t * (size_t)(c->n_heads * hd) + h * (size_t)hd;
     const float *k_layer = ctx->k_cache + (size_t)task->layer * ctx->n_ctx * kv_dim + (size_t)kv_head * hd;
     const float *v_layer = ctx->v_cache + (size_t)task->layer * ctx->n_ctx * kv_dim + (size_t)kv_head * hd;
+    const int32_t *kv_pos = ctx->kv_pos + (size_t)task->layer * ctx->n_ctx;
     float *out = ctx->att + t * (size_t)(c->n_heads * hd) + h * (size_t)hd;
     int32_t pos = ctx->pos[t];
     int32_t last_slot = task->first_slot + (int32_t)t;
     float scale = 1.0f / sqrtf((float)hd);
     float acc[512];
-    float max_score = -INFINITY, denom = 0.0f;
+    float max_score = -INFINITY, denom = 0.0f, first_score = -INFINITY;
     for (int32_t d = 0; d < hd; d++) acc[d] = 0.0f;
     for (int32_t j = 0; j <= last_slot; j++) {
-        if (ctx->kv_pos[j] > pos) continue;
+        if (kv_pos[j] > pos) continue;
         const float *kj = k_layer + (size_t)j * kv_dim;
         float s = 0.0f;
         for (int32_t d = 0; d < hd; d++) s += q[d] * kj[d];
         s *= scale;
+        if (j == 0) first_score = s;
         if (s > max_score) {
             float rescale = expf(max_score - s);
             denom *= rescale;
@@ -180,9 +186,15 @@ static void attend(void *arg, size_t t, size_t h) {
         for (int32_t d = 0; d < hd; d++) acc[d] += p * vj[d];
     }
     for (int32_t d = 0; d < hd; d++) out[d] = acc[d] / denom;
+    if (task->score) {
+        size_t cell = t * (size_t)c->n_heads + h;
+        ctx->prune_stats[cell * 2] = max_score;
+        ctx->prune_stats[cell * 2 + 1] = denom;
+        ctx->prune_score[cell] = expf(first_score - max_score) / denom; /* A[h, t, 0] */
+    }
 }
 
-static void attention(aq_context *ctx, int32_t layer, int32_t n_tokens) {
+static void attention(aq_context *ctx, int32_t layer, int32_t n_tokens, bool score) {
     const aq_config *c = &ctx->model->cfg;
     size_t kv_dim = (size_t)c->n_kv_heads * c->head_dim;
     size_t half = (size_t)c->head_dim / 2;
@@ -191,10 +203,13 @@ static void attention(aq_context *ctx, int32_t layer, int32_t n_tokens) {
         rope_apply(ctx->q + (size_t)t * c->n_heads * c->head_dim, c->n_heads, c->head_dim, table);
         rope_apply(ctx->k + (size_t)t * kv_dim, c->n_kv_heads, c->head_dim, table);
     }
-    size_t first = (size_t)layer * ctx->n_ctx * kv_dim + (size_t)ctx->n_kv * kv_dim;
+    int32_t slot = ctx->kv_len[layer];
+    size_t first = ((size_t)layer * ctx->n_ctx + (size_t)slot) * kv_dim;
     memcpy(ctx->k_cache + first, ctx->k, (size_t)n_tokens * kv_dim * sizeof(float));
     memcpy(ctx->v_cache + first, ctx->v, (size_t)n_tokens * kv_dim * sizeof(float));
-    attention_task task = {.ctx = ctx, .layer = layer, .first_slot = ctx->n_kv};
+    memcpy(ctx->kv_pos + (size_t)layer * ctx->n_ctx + slot, ctx->pos, (size_t)n_tokens * sizeof(int32_t));
+    ctx->kv_len[layer] += n_tokens;
+    attention_task task = {.ctx = ctx, .layer = layer, .first_slot = slot, .score = score};
     pthreadpool_parallelize_2d(ctx->pool, (pthreadpool_task_2d_t)attend, &task, (size_t)n_tokens,
                                (size_t)c->n_heads, PTHREADPOOL_FLAG_DISABLE_DENORMALS);
 }
@@ -220,10 +235,14 @@ static void down_input_transforms(aq_context *ctx, const aq_layer *l, int32_t n_
     }
 }
 
-static void layer_forward(aq_context *ctx, int32_t i, int32_t n_tokens) {
+/* One layer on n_tokens rows; returns the rows left for the next layer.
+ * prune: this is a pruning prefill, and rows may be dropped after the
+ * attention (prune.c): a dropped token's K/V is cached for this layer, and
+ * nothing reads its row again, so it skips this layer's output projection and
+ * MLP as well as every later layer. */
+static int32_t layer_forward(aq_context *ctx, int32_t i, int32_t n_tokens, bool prune) {
     const aq_config *c = &ctx->model->cfg;
     const aq_layer *l = &ctx->model->layers[i];
-    size_t residual = (size_t)n_tokens * c->dim;
     int32_t q_dim = c->n_heads * c->head_dim;
 
     rmsnorm_rows(ctx->xn, ctx->x, l->attn_norm, n_tokens, c->dim, c->norm_eps);
@@ -231,7 +250,14 @@ static void layer_forward(aq_context *ctx, int32_t i, int32_t n_tokens) {
     linear(ctx, &l->wq, &in, ctx->q);
     linear(ctx, &l->wk, &in, ctx->k);
     linear(ctx, &l->wv, &in, ctx->v);
-    attention(ctx, i, n_tokens);
+    bool pruning_layer = prune && i >= aq_prune_first_layer(ctx);
+    attention(ctx, i, n_tokens, pruning_layer);
+    int32_t target = pruning_layer ? aq_prune_target(ctx, i, ctx->last_batch) : n_tokens;
+    int32_t kept = aq_prune_compact(ctx, i, n_tokens, target);
+    if (kept != n_tokens) rope_tables(ctx, kept); /* rows moved, or were renumbered */
+    n_tokens = kept;
+    size_t residual = (size_t)n_tokens * c->dim;
+
     in = prepare_input(ctx, i, AQ_INPUT_ATTN_OUT, ctx->att, n_tokens, q_dim);
     linear(ctx, &l->wo, &in, ctx->xn);
     add_into(ctx->x, ctx->xn, residual);
@@ -245,6 +271,7 @@ static void layer_forward(aq_context *ctx, int32_t i, int32_t n_tokens) {
     in = prepare_input(ctx, i, AQ_INPUT_FFN_DOWN, ctx->gate, n_tokens, c->ffn_dim);
     linear(ctx, &l->w_down, &in, ctx->xn);
     add_into(ctx->x, ctx->xn, residual);
+    return n_tokens;
 }
 
 static aq_error ensure_batch(aq_context *ctx, int32_t n_tokens) {
@@ -256,6 +283,7 @@ static aq_error ensure_batch(aq_context *ctx, int32_t n_tokens) {
         {&ctx->x, n * c->dim}, {&ctx->xn, n * c->dim}, {&ctx->q, n * q_dim}, {&ctx->k, n * kv_dim},
         {&ctx->v, n * kv_dim}, {&ctx->att, n * q_dim}, {&ctx->gate, n * c->ffn_dim},
         {&ctx->up, n * c->ffn_dim}, {&ctx->rope, n * c->head_dim},
+        {&ctx->prune_score, n * c->n_heads}, {&ctx->prune_stats, n * c->n_heads * 2}, {&ctx->importance, n},
     };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         float *grown = realloc(*bufs[i].buf, bufs[i].floats * sizeof(float));
@@ -274,10 +302,28 @@ static aq_error ensure_batch(aq_context *ctx, int32_t n_tokens) {
     if (qa_zero) ctx->qa.zero = qa_zero;
     void *blocks = realloc(ctx->qa_blocks, n * (width / AQ_QK8_0 + 1) * sizeof(block_q8_0));
     if (blocks) ctx->qa_blocks = blocks;
-    if (!pos || !qa || !qa_scale || !qa_zero || !blocks)
+    size_t layers = (size_t)c->n_layers + 1;
+    int32_t *kept = realloc(ctx->kept, layers * n * sizeof *kept);
+    if (kept) ctx->kept = kept;
+    int32_t *n_kept = ctx->n_kept ? ctx->n_kept : calloc(layers, sizeof *n_kept);
+    if (n_kept) ctx->n_kept = n_kept;
+    int32_t *order = realloc(ctx->prune_order, n * sizeof *order);
+    if (order) ctx->prune_order = order;
+    int32_t *logit_row = realloc(ctx->logit_row, n * sizeof *logit_row);
+    if (logit_row) ctx->logit_row = logit_row;
+    if (!pos || !qa || !qa_scale || !qa_zero || !blocks || !kept || !n_kept || !order || !logit_row)
         return aq_set_error(ctx->error, AQ_ERR_OUT_OF_MEMORY, "out of memory for a batch of %d", n_tokens);
     ctx->batch_cap = n_tokens;
     return AQ_OK;
+}
+
+/* What to subtract from a token's position at layer i: after a prompt
+ * pruned with renumbered positions, layer i numbers its tokens 0..kept-1, and
+ * later tokens continue from there. Zero in every other case, since then all
+ * layers cache the same last position. */
+static int32_t position_shift(const aq_context *ctx, int32_t i) {
+    if (ctx->pruned_prefix == 0 || ctx->n_kv == 0) return 0;
+    return ctx->kv_pos[ctx->n_kv - 1] - ctx->kv_pos[(size_t)i * ctx->n_ctx + ctx->kv_len[i] - 1];
 }
 
 static aq_error ensure_logits(aq_context *ctx, int32_t rows) {
@@ -308,23 +354,60 @@ aq_error aq_forward_batch(aq_context *ctx, const int32_t *tokens, const int32_t 
     if (err == AQ_OK) err = ensure_logits(ctx, logits_all ? n_tokens : 1);
     if (err) return err;
 
+    /* Layer 0 never loses a token, so its positions are those given. */
     int32_t next_pos = ctx->n_kv > 0 ? ctx->kv_pos[ctx->n_kv - 1] + 1 : 0;
     for (int32_t t = 0; t < n_tokens; t++) {
         ctx->pos[t] = positions ? positions[t] : next_pos + t;
         memcpy(ctx->x + (size_t)t * c->dim, m->token_embd.f32 + (size_t)tokens[t] * c->dim,
                (size_t)c->dim * sizeof(float));
+        ctx->kept[t] = t;
     }
+    ctx->n_kept[0] = n_tokens;
+    ctx->last_batch = n_tokens;
     rope_tables(ctx, n_tokens);
-    memcpy(ctx->kv_pos + ctx->n_kv, ctx->pos, (size_t)n_tokens * sizeof(int32_t));
-    for (int32_t i = 0; i < c->n_layers; i++) layer_forward(ctx, i, n_tokens);
+    bool prune = aq_prune_active(ctx, n_tokens);
+    int32_t n = n_tokens, shift = 0;
+    for (int32_t i = 0; i < c->n_layers; i++) {
+        int32_t layer_shift = position_shift(ctx, i);
+        if (layer_shift != shift) {
+            for (int32_t t = 0; t < n; t++) ctx->pos[t] -= layer_shift - shift;
+            shift = layer_shift;
+            rope_tables(ctx, n);
+        }
+        n = layer_forward(ctx, i, n, prune);
+    }
     ctx->n_kv += n_tokens;
+    if (prune && ctx->kv_len[c->n_layers - 1] < ctx->n_kv) ctx->pruned_prefix = n_tokens;
 
-    int32_t first_row = logits_all ? 0 : n_tokens - 1;
-    int32_t rows = n_tokens - first_row;
+    /* The last token is never pruned, so its row is always the last. */
+    int32_t first_row = logits_all ? 0 : n - 1;
+    int32_t rows = n - first_row;
     const float *last = ctx->x + (size_t)first_row * c->dim;
     rmsnorm_rows(ctx->xn, last, m->output_norm, rows, c->dim, c->norm_eps);
     linear_input head = prepare_input(ctx, -1, AQ_INPUT_QKV, ctx->xn, rows, c->dim);
     linear(ctx, &m->output, &head, ctx->logits);
-    ctx->n_logit_rows = rows;
+    ctx->n_logit_rows = logits_all ? n_tokens : 1;
+    ctx->logits_pruned = logits_all && n < n_tokens;
+    if (ctx->logits_pruned) {
+        const int32_t *kept = ctx->kept + (size_t)c->n_layers * ctx->batch_cap;
+        for (int32_t t = 0; t < n_tokens; t++) ctx->logit_row[t] = -1;
+        for (int32_t r = 0; r < n; r++) ctx->logit_row[kept[r]] = r;
+    }
+    return AQ_OK;
+}
+
+aq_error aq_kv_keep(aq_context *ctx, int32_t n) {
+    if (n < 0 || n > ctx->n_kv)
+        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "cannot keep %d of %d cached tokens", n, ctx->n_kv);
+    /* Tokens of a pruned prefill are cached at some layers only; cutting
+     * inside it would leave layers whose slots match no token count. */
+    if (n > 0 && n < ctx->pruned_prefix)
+        return aq_set_error(ctx->error, AQ_ERR_STATE,
+                            "the first %d tokens were a pruned prefill: keep 0 or at least %d tokens",
+                            ctx->pruned_prefix, ctx->pruned_prefix);
+    /* Tokens after the prefill are cached at every layer. */
+    for (int32_t l = 0; l < ctx->model->cfg.n_layers; l++) ctx->kv_len[l] = n ? ctx->kv_len[l] - (ctx->n_kv - n) : 0;
+    if (n == 0) ctx->pruned_prefix = 0;
+    ctx->n_kv = n;
     return AQ_OK;
 }

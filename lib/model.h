@@ -108,10 +108,22 @@ struct aq_context {
     pthreadpool_t pool;
     int32_t n_threads;
     int32_t n_ctx;           /* KV cache slots */
-    int32_t n_kv;            /* slots in use */
-    int32_t *kv_pos;         /* (n_ctx) RoPE position of each cached token */
+    int32_t n_kv;            /* tokens given since the cache was empty (positions consumed); layer 0,
+                              * which never loses a token, holds exactly these */
+    /* Token pruning leaves deeper layers with fewer cached tokens, so each
+     * layer keeps its own slot count and positions; without pruning all
+     * layers agree with layer 0. */
+    int32_t *kv_len;         /* (n_layers) slots in use per layer */
+    int32_t *kv_pos;         /* (n_layers, n_ctx) RoPE position of each cached token */
     float *k_cache;          /* (n_layers, n_ctx, n_kv_heads * head_dim) */
     float *v_cache;          /* (n_layers, n_ctx, n_kv_heads * head_dim) */
+    int32_t pruned_prefix;   /* tokens of the pruned prefill at the start of the cache, 0 if none */
+
+    /* aq_prune settings (prune.c) */
+    double prune_beta;       /* 0: off */
+    int32_t prune_first_layer;
+    aq_prune_importance prune_importance;
+    aq_prune_positions prune_positions;
 
     /* Activations for a batch of up to batch_cap tokens. */
     int32_t batch_cap;
@@ -124,7 +136,18 @@ struct aq_context {
     float *gate;             /* (batch, ffn_dim) */
     float *up;               /* (batch, ffn_dim) */
     float *rope;             /* (batch, head_dim / 2, 2) cos, sin */
-    int32_t *pos;            /* (batch) */
+    int32_t *pos;            /* (batch) RoPE position of each row at the current layer */
+    /* Pruning state of the last forward call: rows are compacted as tokens
+     * are dropped, so these map rows back to the batch. */
+    int32_t last_batch;      /* tokens of the last forward call */
+    int32_t *kept;           /* (n_layers + 1, batch) batch index of each row at a layer's input */
+    int32_t *n_kept;         /* (n_layers + 1) rows at a layer's input */
+    float *prune_score;      /* (batch, n_heads) attention paid to the first token */
+    float *prune_stats;      /* (batch, n_heads, 2) softmax maximum and denominator */
+    float *importance;       /* (batch) */
+    int32_t *prune_order;    /* (batch) scratch */
+    int32_t *logit_row;      /* (batch) logits row of each batch token, -1 if pruned */
+    bool logits_pruned;      /* logit_row applies to the last forward's logits */
     struct aq_qd8 qa;        /* quantized linear-layer input (batch, width) */
     void *qa_blocks;         /* the same input as Q8_0 blocks, for llama.cpp's formats */
     bool qa_ready, qa_blocks_ready;
@@ -146,6 +169,8 @@ void aq_model_describe_update(aq_model *model);  /* model.c */
 aq_error aq_quantize_model(aq_model *model, const char *scheme, const char *text, size_t len); /* quantize.c */
 aq_error aq_model_pack(aq_model *model);       /* repack INT4 weights for the kernels, quantize.c */
 aq_error aq_model_save_gguf(const aq_model *model, const char *path, char *msg); /* model_save.c */
+aq_error aq_kv_keep(aq_context *ctx, int32_t n); /* aq_kv_truncate, forward.c */
+int32_t aq_logit_row(const aq_context *ctx, int32_t i); /* batch index to logits row, -1 if pruned; prune.c */
 aq_error aq_forward_batch(aq_context *ctx, const int32_t *tokens, const int32_t *positions,
                           int32_t n_tokens, bool logits_all); /* forward.c */
 
