@@ -1,0 +1,218 @@
+// aq-bench-kernels: Google Benchmark microbenchmarks of the kernel table.
+//
+// Every kernel variant is reached the way the library reaches it: through
+// aq_kernels_select() with an override name ("ref", "avx2", "avxvnni",
+// "avx512vnni"; "neon", "neondot", "i8mm" on Arm), so the list of kernels here
+// is the dispatcher's list. A variant the CPU lacks is not registered.
+//
+// Shapes are the linear layers of LLaMA-7B and TinyLlama-1.1B (rows x k, as
+// out = W x with W rows x k), with m = 1 token (decode: a matrix-vector
+// product, bandwidth-bound) and m = 64 tokens (prefill: compute-bound).
+// Counters: GOPS = 2 m rows k / time (multiply and add counted separately)
+// and GB/s = weight bytes the kernel reads / time. One thread: the forward
+// pass splits rows across threads, so per-thread speed is what matters here.
+//
+// Defaults keep a full run short (--benchmark_min_time=0.05); pass your own
+// --benchmark_min_time or --benchmark_filter (e.g. 'qc4w.*/1$') to change it.
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+// The C headers use C11's _Static_assert, which C++ spells static_assert.
+#define _Static_assert static_assert
+extern "C" {
+#include "kernels.h"
+}
+#undef _Static_assert
+
+namespace {
+
+struct Shape {
+    const char *model;
+    const char *layer;
+    size_t rows, k;
+};
+
+const Shape kShapes[] = {
+    {"llama7b", "qkvo", 4096, 4096},     {"llama7b", "gate_up", 11008, 4096},
+    {"llama7b", "down", 4096, 11008},    {"tinyllama", "qo", 2048, 2048},
+    {"tinyllama", "kv", 256, 2048},      {"tinyllama", "gate_up", 5632, 2048},
+    {"tinyllama", "down", 2048, 5632},
+};
+const size_t kTokens[] = {1, 64};
+const char *const kVariants[] = {"ref", "avx2", "avxvnni", "avx512vnni", "neon", "neondot", "i8mm"};
+
+std::vector<float> RandomFloats(size_t n, uint32_t seed) {
+    std::mt19937 gen(seed);
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> v(n);
+    for (float &x : v) x = dist(gen);
+    return v;
+}
+
+// INT4 weights of one shape (symmetric, group 32, as the w4a8 scheme makes
+// them), quantized once and shared by every variant.
+struct Q4Weights {
+    std::vector<uint8_t> q;
+    std::vector<uint16_t> scale;
+    aq_q4w w{};
+};
+
+const Q4Weights &GetQ4(const Shape &s) {
+    static std::map<std::pair<size_t, size_t>, std::unique_ptr<Q4Weights>> cache;
+    auto &slot = cache[{s.rows, s.k}];
+    if (!slot) {
+        slot = std::make_unique<Q4Weights>();
+        size_t qb, sb, zb;
+        aq_q4w_sizes(s.rows, s.k, 32, false, &qb, &sb, &zb);
+        slot->q.resize(qb);
+        slot->scale.resize(sb);
+        slot->w.q = slot->q.data();
+        slot->w.scale = slot->scale.data();
+        slot->w.zero = nullptr;
+        std::vector<float> f = RandomFloats(s.rows * s.k, 1);
+        aq_q4w_quantize_rtn_ref(f.data(), s.rows, s.k, 32, false, &slot->w);
+    }
+    return *slot;
+}
+
+// The kernel's packed copy of the weights, per (shape, packing function).
+const void *GetPacked(const Shape &s, const aq_qc4w_gemm_kernel &kern) {
+    if (!kern.packed_size) return nullptr;
+    static std::map<std::tuple<size_t, size_t, void *>, std::vector<uint8_t>> cache;
+    auto key = std::make_tuple(s.rows, s.k, reinterpret_cast<void *>(kern.pack));
+    auto it = cache.find(key);
+    if (it == cache.end()) {
+        const aq_q4w &w = GetQ4(s).w;
+        std::vector<uint8_t> buf(kern.packed_size(&w) + 64);
+        kern.pack(&w, buf.data());
+        it = cache.emplace(key, std::move(buf)).first;
+    }
+    return it->second.data();
+}
+
+// m tokens of 8-bit activations, dynamically quantized as the forward pass does.
+struct Activations {
+    std::vector<float> f;
+    std::vector<int8_t> q;
+    std::vector<float> scale;
+    std::vector<int32_t> zero;
+    aq_qd8 a{};
+    Activations(size_t m, size_t k) : f(RandomFloats(m * k, 2)), q(m * k), scale(m), zero(m) {
+        a.q = q.data();
+        a.scale = scale.data();
+        a.zero = zero.data();
+        aq_qd8_quantize_dynamic_ref(f.data(), m, k, k, 8, &a);
+    }
+};
+
+void SetCounters(benchmark::State &state, size_t m, const Shape &s, double weight_bytes) {
+    double ops = 2.0 * static_cast<double>(m) * static_cast<double>(s.rows) * static_cast<double>(s.k);
+    state.counters["GOPS"] = benchmark::Counter(ops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["GB/s"] = benchmark::Counter(weight_bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// qd8 x qc4w: the W4A8 / W4A4 linear layer.
+void BM_Qc4wGemm(benchmark::State &state, aq_kernels k, Shape s, size_t m) {
+    const aq_qc4w_gemm_kernel &kern = k.qc4w_gemm;
+    const aq_q4w &w = GetQ4(s).w;
+    const void *packed = GetPacked(s, kern);
+    Activations act(m, s.k);
+    std::vector<float> out(m * s.rows);
+    for (auto _ : state) {
+        kern.gemm(m, 0, s.rows, &act.a, &w, packed, out.data(), s.rows);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    double bytes = kern.packed_size ? static_cast<double>(kern.packed_size(&w))
+                                     : static_cast<double>(s.rows * s.k / 2 + s.rows * s.k / 32 * 2);
+    SetCounters(state, m, s, bytes);
+}
+
+// FP32 activations x FP32 weights: the unquantized baseline.
+void BM_F32Gemm(benchmark::State &state, aq_kernels k, Shape s, size_t m) {
+    std::vector<float> w = RandomFloats(s.rows * s.k, 3), x = RandomFloats(m * s.k, 4), out(m * s.rows);
+    for (auto _ : state) {
+        k.f32_gemm(m, 0, s.rows, s.k, x.data(), s.k, w.data(), out.data(), s.rows);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    SetCounters(state, m, s, static_cast<double>(s.rows * s.k * sizeof(float)));
+}
+
+// The per-token activation quantizer the forward pass runs before each group
+// of linear layers (reference C, shared by every variant): is it negligible?
+void BM_QuantizeActivations(benchmark::State &state, size_t m, size_t k) {
+    Activations act(m, k);
+    for (auto _ : state) {
+        aq_qd8_quantize_dynamic_ref(act.f.data(), m, k, k, 8, &act.a);
+        benchmark::ClobberMemory();
+    }
+    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(m * k * sizeof(float)) * 1e-9,
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void RegisterAll() {
+    std::vector<std::string> f32_seen;
+    for (const char *variant : kVariants) {
+        aq_kernels k;
+        if (aq_kernels_select(variant, &k) != AQ_OK) continue;  // not on this CPU or architecture
+        for (const Shape &s : kShapes) {
+            for (size_t m : kTokens) {
+                std::string suffix = std::string(s.model) + "_" + s.layer + "/" + std::to_string(s.rows) + "x" +
+                                     std::to_string(s.k) + "/m:" + std::to_string(m);
+                benchmark::RegisterBenchmark(("qc4w/" + std::string(variant) + "/" + suffix).c_str(), BM_Qc4wGemm,
+                                             k, s, m)
+                    ->Unit(benchmark::kMicrosecond)
+                    ->UseRealTime();
+                // Variants that share one f32 GEMM (e.g. avxvnni keeps the
+                // reference f32 kernel) would only repeat a row: skip repeats.
+                std::string f32_key = std::to_string(reinterpret_cast<uintptr_t>(k.f32_gemm)) + suffix;
+                bool seen = false;
+                for (const std::string &x : f32_seen) seen = seen || x == f32_key;
+                if (seen) continue;
+                f32_seen.push_back(f32_key);
+                benchmark::RegisterBenchmark(("f32/" + std::string(variant) + "/" + suffix).c_str(), BM_F32Gemm, k,
+                                             s, m)
+                    ->Unit(benchmark::kMicrosecond)
+                    ->UseRealTime();
+            }
+        }
+    }
+    for (size_t k : {2048, 5632}) {
+        for (size_t m : kTokens) {
+            std::string name = "quantize_qd8/ref/k:" + std::to_string(k) + "/m:" + std::to_string(m);
+            benchmark::RegisterBenchmark(name.c_str(), BM_QuantizeActivations, m, k)
+                ->Unit(benchmark::kMicrosecond)
+                ->UseRealTime();
+        }
+    }
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    // A short default run: insert --benchmark_min_time unless the caller set it.
+    std::vector<char *> args(argv, argv + argc);
+    bool has_min_time = false;
+    for (int i = 1; i < argc; i++) has_min_time = has_min_time || std::strncmp(argv[i], "--benchmark_min_time", 20) == 0;
+    static char min_time[] = "--benchmark_min_time=0.05";
+    if (!has_min_time) args.insert(args.begin() + 1, min_time);
+    int n = static_cast<int>(args.size());
+    args.push_back(nullptr);
+    benchmark::Initialize(&n, args.data());
+    if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
+    RegisterAll();
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
