@@ -43,7 +43,8 @@ static void usage(void) {
             "              variants for synthetic models (no calibration text is given):\n"
             "              GPTQ and RTN give the same formats, so the same speed.\n"
             "  --kernels K force a kernel family: ref, avx2, avxvnni, avx512vnni, neon, ...\n"
-            "  --prune B   prune with ratio BETA before running (not yet available)\n"
+            "  --prune B   token pruning (aq_prune) with ratio B in [0, 1) in prefills, from the\n"
+            "              middle layer on (the paper's settings); affects pp rows only\n"
             "  --bw-mib M  size of the bandwidth probe's buffer; 0 skips the probe\n"
             "  --bandwidth only measure the memory bandwidth (GB/s) at each thread count\n");
 }
@@ -160,13 +161,14 @@ static int64_t weight_bytes_per_token(const aq_model *m) {
     return bytes;
 }
 
-/* TODO(pruning): another engineer is adding pruning to the library (aq_prune);
- * call it here once its signature is settled, e.g. aq_prune(model, beta). Until
- * then --prune fails loudly rather than benchmark an unpruned model. */
-static aq_error apply_prune(aq_model *model, double beta) {
-    (void)model;
-    (void)beta;
-    return AQ_ERR_UNSUPPORTED;
+/* Token pruning (aq_prune) acts on prefills only: pp rows measure it, tg rows
+ * start from an empty cache plus BOS and are unaffected. The defaults are the
+ * paper's: pruning from the middle layer on, importance = attention paid to
+ * the first token, positions kept.
+ * TODO(pruning): confirm these settings with the pruning engineer, or expose
+ * --prune-first-layer / --prune-importance if the benchmarks need others. */
+static aq_error apply_prune(aq_context *ctx, double beta) {
+    return aq_prune(ctx, beta, -1, AQ_PRUNE_ATTENTION_TO_FIRST, AQ_PRUNE_KEEP_POSITIONS);
 }
 
 /* ---- the speed tests ---- */
@@ -263,8 +265,6 @@ int main(int argc, char **argv) {
     aq_error err = kernels ? aq_model_set_kernels(model, kernels) : AQ_OK;
     if (err == AQ_OK) err = aq_model_load_file(model, path);
     if (err == AQ_OK && scheme) err = aq_quantize(model, scheme, NULL, 0);
-    if (err == AQ_OK && prune >= 0.0 && (err = apply_prune(model, prune)) != AQ_OK)
-        fprintf(stderr, "aq-bench: --prune is not implemented yet (waiting for aq_prune in the library)\n");
     if (err != AQ_OK) {
         fprintf(stderr, "aq-bench: %s: %s\n", aq_error_name(err), aq_model_error_message(model));
         aq_model_free(model);
@@ -283,6 +283,10 @@ int main(int argc, char **argv) {
     const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     char scheme_col[128];
     snprintf(scheme_col, sizeof scheme_col, "%s", aq_model_scheme(model)[0] ? aq_model_scheme(model) : "fp32");
+    if (prune > 0.0) {
+        size_t len = strlen(scheme_col);
+        snprintf(scheme_col + len, sizeof scheme_col - len, " prune %.2f", prune);
+    }
     /* The kernels column: the INT4 GEMM's variant for quantized models, else the f32 one. */
     char kern_col[32];
     const char *kname = aq_model_kernels(model);
@@ -308,7 +312,8 @@ int main(int argc, char **argv) {
         if (!ctx) { rc = 1; break; }
         int32_t need = (n_prompt > n_gen ? n_prompt : n_gen) + 1;
         if (aq_context_set_param(ctx, AQ_PARAM_THREADS, threads[ti]) != AQ_OK ||
-            aq_context_set_param(ctx, AQ_PARAM_CONTEXT_LENGTH, need) != AQ_OK) {
+            aq_context_set_param(ctx, AQ_PARAM_CONTEXT_LENGTH, need) != AQ_OK ||
+            (prune > 0.0 && apply_prune(ctx, prune) != AQ_OK)) {
             fprintf(stderr, "aq-bench: %s\n", aq_context_error_message(ctx));
             aq_context_free(ctx);
             rc = 1;

@@ -22,7 +22,8 @@ static void usage(void) {
                     "                     [--scheme NAME --calib TRAINING_TEXT]\n"
                     "  --scheme quantizes MODEL in memory first (w4a16, w4a8, w4a4, w4a8-paper, w4a4-paper,\n"
                     "  q4_0, q8_0, with modifiers: see docs/FORMAT.md); --calib is the text it calibrates on.\n"
-                    "  [--prune BETA [--prune-layer L] [--prune-importance first|received] [--prune-renumber]]\n"
+                    "  [--prune BETA [--prune-layer L] [--prune-importance first|received] [--prune-renumber]] [--kv8]\n"
+                    "  --kv8 keeps the KV cache in INT8 (a scale per token and head).\n"
                     "  --prune: token pruning (docs/PRUNING.md). Each chunk of N tokens is run as a prefill of\n"
                     "  its first N/2 tokens, pruned so that a fraction BETA of them is gone after the last layer\n"
                     "  (layers L.. prune, default n_layers/2), then its last N - N/2 tokens as one unpruned batch\n"
@@ -72,7 +73,7 @@ static double negative_log_likelihood(const float *logits, int32_t n_vocab, int3
 
 int main(int argc, char **argv) {
     const char *model_path = NULL, *text_path = NULL, *scheme = NULL, *calib_path = NULL;
-    int32_t n_ctx = 512, max_chunks = -1, threads = 0, prune_layer = -1;
+    int32_t n_ctx = 512, max_chunks = -1, threads = 0, prune_layer = -1, kv_int8 = 0;
     double prune_beta = -1.0; /* < 0: one batch a chunk, no pruning */
     aq_prune_importance prune_importance = AQ_PRUNE_ATTENTION_TO_FIRST;
     aq_prune_positions prune_positions = AQ_PRUNE_KEEP_POSITIONS;
@@ -81,6 +82,7 @@ int main(int argc, char **argv) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(); return 0; }
         if (!strcmp(a, "--prune-renumber")) { prune_positions = AQ_PRUNE_RENUMBER; continue; }
+        if (!strcmp(a, "--kv8")) { kv_int8 = 1; continue; }
         if (!v) { usage(); return 2; }
         if (!strcmp(a, "-m")) model_path = v;
         else if (!strcmp(a, "-f")) text_path = v;
@@ -138,7 +140,8 @@ int main(int argc, char **argv) {
         goto out;
     }
     if ((threads > 0 && aq_context_set_param(ctx, AQ_PARAM_THREADS, threads) != AQ_OK) ||
-        aq_context_set_param(ctx, AQ_PARAM_CONTEXT_LENGTH, n_ctx) != AQ_OK) {
+        aq_context_set_param(ctx, AQ_PARAM_CONTEXT_LENGTH, n_ctx) != AQ_OK ||
+        aq_context_set_param(ctx, AQ_PARAM_KV_INT8, kv_int8) != AQ_OK) {
         fprintf(stderr, "aq-perplexity: %s\n", aq_context_error_message(ctx));
         goto out;
     }

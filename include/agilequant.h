@@ -150,7 +150,9 @@ typedef enum aq_param {
     AQ_PARAM_TEMPERATURE = 2,    /* [0, 100], default 0.8; 0 samples greedily */
     AQ_PARAM_TOP_K = 3,          /* [0, 1<<30], default 40; 0 disables */
     AQ_PARAM_TOP_P = 4,          /* [0, 1], default 0.95; 1 disables */
-    AQ_PARAM_SEED = 5            /* [0, 2^53], default 0; resets the sampler's generator */
+    AQ_PARAM_SEED = 5,           /* [0, 2^53], default 0; resets the sampler's generator */
+    AQ_PARAM_KV_INT8 = 6         /* [0, 1], default 0; 1 stores the KV cache as INT8 (a scale per
+                                  * token and head: a quarter of the memory); clears the cache */
 } aq_param;
 
 AQ_API aq_error aq_param_bounds(aq_param param, double *min_value, double *max_value);

@@ -217,6 +217,7 @@ static const struct { double min, max; } param_bounds[] = {
     [AQ_PARAM_TOP_K] = {0, 1 << 30},
     [AQ_PARAM_TOP_P] = {0, 1},
     [AQ_PARAM_SEED] = {0, 9007199254740992.0},
+    [AQ_PARAM_KV_INT8] = {0, 1},
 };
 #define N_PARAMS ((int)(sizeof param_bounds / sizeof param_bounds[0]))
 #define DEFAULT_CONTEXT 4096
@@ -237,28 +238,38 @@ static aq_error set_threads(aq_context *ctx, int32_t n) {
     return AQ_OK;
 }
 
-static aq_error set_context_length(aq_context *ctx, int32_t n) {
+static void free_cache(aq_context *ctx) {
+    free(ctx->k_cache), free(ctx->v_cache), free(ctx->k_cache_q8), free(ctx->v_cache_q8);
+    free(ctx->k_scale), free(ctx->v_scale), free(ctx->kv_pos), free(ctx->kv_len);
+}
+
+/* (Re)allocates an empty KV cache of n slots per layer, float or INT8. */
+static aq_error set_context_length(aq_context *ctx, int32_t n, bool int8) {
     const aq_config *c = &ctx->model->cfg;
-    size_t cache_floats = (size_t)c->n_layers * (size_t)n * (size_t)c->n_kv_heads * c->head_dim;
-    float *k = malloc(cache_floats * sizeof(float));
-    float *v = malloc(cache_floats * sizeof(float));
-    int32_t *pos = malloc((size_t)c->n_layers * (size_t)n * sizeof(int32_t));
-    int32_t *len = calloc((size_t)c->n_layers, sizeof(int32_t));
-    if (!k || !v || !pos || !len) {
-        free(k);
-        free(v);
-        free(pos);
-        free(len);
+    size_t rows = (size_t)c->n_layers * (size_t)n * (size_t)c->n_kv_heads, values = rows * c->head_dim;
+    aq_context fresh = {.kv_int8 = int8};
+    if (int8) {
+        fresh.k_cache_q8 = malloc(values), fresh.v_cache_q8 = malloc(values);
+        fresh.k_scale = malloc(rows * sizeof(float)), fresh.v_scale = malloc(rows * sizeof(float));
+    } else {
+        fresh.k_cache = malloc(values * sizeof(float)), fresh.v_cache = malloc(values * sizeof(float));
+    }
+    fresh.kv_pos = malloc((size_t)c->n_layers * (size_t)n * sizeof(int32_t));
+    fresh.kv_len = calloc((size_t)c->n_layers, sizeof(int32_t));
+    bool ok = fresh.kv_pos && fresh.kv_len &&
+              (int8 ? fresh.k_cache_q8 && fresh.v_cache_q8 && fresh.k_scale && fresh.v_scale
+                    : fresh.k_cache && fresh.v_cache);
+    if (!ok) {
+        free_cache(&fresh);
         return aq_set_error(ctx->error, AQ_ERR_OUT_OF_MEMORY, "out of memory for a KV cache of %d tokens", n);
     }
-    free(ctx->k_cache);
-    free(ctx->v_cache);
-    free(ctx->kv_pos);
-    free(ctx->kv_len);
-    ctx->k_cache = k;
-    ctx->v_cache = v;
-    ctx->kv_pos = pos;
-    ctx->kv_len = len;
+    free_cache(ctx);
+    ctx->kv_int8 = int8;
+    ctx->k_cache = fresh.k_cache, ctx->v_cache = fresh.v_cache;
+    ctx->k_cache_q8 = fresh.k_cache_q8, ctx->v_cache_q8 = fresh.v_cache_q8;
+    ctx->k_scale = fresh.k_scale, ctx->v_scale = fresh.v_scale;
+    ctx->kv_pos = fresh.kv_pos;
+    ctx->kv_len = fresh.kv_len;
     ctx->n_ctx = n;
     ctx->n_kv = 0;
     ctx->pruned_prefix = 0;
@@ -279,7 +290,7 @@ aq_context *aq_context_create(aq_model *model) {
     int32_t threads = cores < 1 ? 1 : cores > 256 ? 256 : (int32_t)cores;
     int32_t n_ctx = model->cfg.context_length < DEFAULT_CONTEXT ? model->cfg.context_length : DEFAULT_CONTEXT;
     if (!ctx->sample_prob || !ctx->sample_index || set_threads(ctx, threads) != AQ_OK ||
-        set_context_length(ctx, n_ctx) != AQ_OK) {
+        set_context_length(ctx, n_ctx, false) != AQ_OK) {
         aq_context_free(ctx);
         return NULL;
     }
@@ -291,12 +302,10 @@ void aq_context_free(aq_context *ctx) {
     if (!ctx) return;
     ctx->model->n_contexts--;
     pthreadpool_destroy(ctx->pool);
-    float *bufs[] = {ctx->k_cache, ctx->v_cache, ctx->x, ctx->xn, ctx->q, ctx->k, ctx->v, ctx->att,
-                     ctx->gate, ctx->up, ctx->rope, ctx->logits, ctx->sample_prob,
-                     ctx->prune_score, ctx->prune_stats, ctx->importance};
+    free_cache(ctx);
+    float *bufs[] = {ctx->x, ctx->xn, ctx->q, ctx->k, ctx->v, ctx->att, ctx->gate, ctx->up, ctx->rope,
+                     ctx->logits, ctx->sample_prob, ctx->prune_score, ctx->prune_stats, ctx->importance};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
-    free(ctx->kv_pos);
-    free(ctx->kv_len);
     free(ctx->kept);
     free(ctx->n_kept);
     free(ctx->prune_order);
@@ -323,7 +332,8 @@ aq_error aq_context_set_param(aq_context *ctx, aq_param param, double value) {
         return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "parameter %d = %g must be an integer", (int)param, value);
     switch (param) {
     case AQ_PARAM_THREADS: return set_threads(ctx, (int32_t)value);
-    case AQ_PARAM_CONTEXT_LENGTH: return set_context_length(ctx, (int32_t)value);
+    case AQ_PARAM_CONTEXT_LENGTH: return set_context_length(ctx, (int32_t)value, ctx->kv_int8);
+    case AQ_PARAM_KV_INT8: return set_context_length(ctx, ctx->n_ctx, value != 0);
     case AQ_PARAM_TEMPERATURE: ctx->sampler.temperature = (float)value; break;
     case AQ_PARAM_TOP_K: ctx->sampler.top_k = (int32_t)value; break;
     case AQ_PARAM_TOP_P: ctx->sampler.top_p = (float)value; break;
@@ -344,6 +354,7 @@ aq_error aq_context_get_param(const aq_context *ctx, aq_param param, double *val
     case AQ_PARAM_TOP_K: *value = ctx->sampler.top_k; break;
     case AQ_PARAM_TOP_P: *value = ctx->sampler.top_p; break;
     case AQ_PARAM_SEED: *value = (double)ctx->seed; break;
+    case AQ_PARAM_KV_INT8: *value = ctx->kv_int8; break;
     default: return AQ_ERR_OUT_OF_RANGE;
     }
     return AQ_OK;

@@ -147,6 +147,42 @@ typedef struct attention_task {
     bool score;         /* keep what token pruning scores with (prune_score, prune_stats) */
 } attention_task;
 
+const float *aq_kv_row(const aq_context *ctx, bool value, int32_t layer, int32_t slot, int32_t kv_head, float *scratch) {
+    const aq_config *c = &ctx->model->cfg;
+    size_t row = ((size_t)layer * ctx->n_ctx + (size_t)slot) * c->n_kv_heads + (size_t)kv_head;
+    if (!ctx->kv_int8) return (value ? ctx->v_cache : ctx->k_cache) + row * c->head_dim;
+    const int8_t *q = (value ? ctx->v_cache_q8 : ctx->k_cache_q8) + row * c->head_dim;
+    float scale = (value ? ctx->v_scale : ctx->k_scale)[row];
+    for (int32_t d = 0; d < c->head_dim; d++) scratch[d] = scale * (float)q[d];
+    return scratch;
+}
+
+/* Appends n_tokens rows of K and V to a layer's cache at slot, quantizing
+ * each (token, head) row symmetrically for the INT8 cache. */
+static void kv_store(aq_context *ctx, int32_t layer, int32_t slot, int32_t n_tokens) {
+    const aq_config *c = &ctx->model->cfg;
+    size_t hd = (size_t)c->head_dim, rows = (size_t)n_tokens * c->n_kv_heads;
+    size_t first = ((size_t)layer * ctx->n_ctx + (size_t)slot) * c->n_kv_heads;
+    if (!ctx->kv_int8) {
+        memcpy(ctx->k_cache + first * hd, ctx->k, rows * hd * sizeof(float));
+        memcpy(ctx->v_cache + first * hd, ctx->v, rows * hd * sizeof(float));
+        return;
+    }
+    for (int which = 0; which < 2; which++) {
+        const float *src = which ? ctx->v : ctx->k;
+        int8_t *dst = (which ? ctx->v_cache_q8 : ctx->k_cache_q8) + first * hd;
+        float *scales = (which ? ctx->v_scale : ctx->k_scale) + first;
+        for (size_t r = 0; r < rows; r++) {
+            float amax = 0.0f;
+            for (size_t d = 0; d < hd; d++) amax = fmaxf(amax, fabsf(src[r * hd + d]));
+            float scale = amax / 127.0f;
+            scales[r] = scale;
+            for (size_t d = 0; d < hd; d++)
+                dst[r * hd + d] = (int8_t)(scale > 0.0f ? nearbyintf(src[r * hd + d] / scale) : 0.0f);
+        }
+    }
+}
+
 /* One (token, head): softmax(q k^T / sqrt(d)) v over the cached tokens whose
  * position is not after the token's own, in one pass with a running maximum
  * (no score buffer, so threads need no scratch). */
@@ -154,22 +190,20 @@ static void attend(void *arg, size_t t, size_t h) {
     const attention_task *task = arg;
     aq_context *ctx = task->ctx;
     const aq_config *c = &ctx->model->cfg;
-    int32_t hd = c->head_dim, kv_dim = c->n_kv_heads * hd;
+    int32_t hd = c->head_dim;
     int32_t kv_head = (int32_t)h / (c->n_heads / c->n_kv_heads);
     const float *q = ctx->q + t * (size_t)(c->n_heads * hd) + h * (size_t)hd;
-    const float *k_layer = ctx->k_cache + (size_t)task->layer * ctx->n_ctx * kv_dim + (size_t)kv_head * hd;
-    const float *v_layer = ctx->v_cache + (size_t)task->layer * ctx->n_ctx * kv_dim + (size_t)kv_head * hd;
     const int32_t *kv_pos = ctx->kv_pos + (size_t)task->layer * ctx->n_ctx;
     float *out = ctx->att + t * (size_t)(c->n_heads * hd) + h * (size_t)hd;
     int32_t pos = ctx->pos[t];
     int32_t last_slot = task->first_slot + (int32_t)t;
     float scale = 1.0f / sqrtf((float)hd);
-    float acc[512];
+    float acc[512], k_row[512], v_row[512];
     float max_score = -INFINITY, denom = 0.0f, first_score = -INFINITY;
     for (int32_t d = 0; d < hd; d++) acc[d] = 0.0f;
     for (int32_t j = 0; j <= last_slot; j++) {
         if (kv_pos[j] > pos) continue;
-        const float *kj = k_layer + (size_t)j * kv_dim;
+        const float *kj = aq_kv_row(ctx, false, task->layer, j, kv_head, k_row);
         float s = 0.0f;
         for (int32_t d = 0; d < hd; d++) s += q[d] * kj[d];
         s *= scale;
@@ -182,7 +216,7 @@ static void attend(void *arg, size_t t, size_t h) {
         }
         float p = expf(s - max_score);
         denom += p;
-        const float *vj = v_layer + (size_t)j * kv_dim;
+        const float *vj = aq_kv_row(ctx, true, task->layer, j, kv_head, v_row);
         for (int32_t d = 0; d < hd; d++) acc[d] += p * vj[d];
     }
     for (int32_t d = 0; d < hd; d++) out[d] = acc[d] / denom;
@@ -204,9 +238,7 @@ static void attention(aq_context *ctx, int32_t layer, int32_t n_tokens, bool sco
         rope_apply(ctx->k + (size_t)t * kv_dim, c->n_kv_heads, c->head_dim, table);
     }
     int32_t slot = ctx->kv_len[layer];
-    size_t first = ((size_t)layer * ctx->n_ctx + (size_t)slot) * kv_dim;
-    memcpy(ctx->k_cache + first, ctx->k, (size_t)n_tokens * kv_dim * sizeof(float));
-    memcpy(ctx->v_cache + first, ctx->v, (size_t)n_tokens * kv_dim * sizeof(float));
+    kv_store(ctx, layer, slot, n_tokens);
     memcpy(ctx->kv_pos + (size_t)layer * ctx->n_ctx + slot, ctx->pos, (size_t)n_tokens * sizeof(int32_t));
     ctx->kv_len[layer] += n_tokens;
     attention_task task = {.ctx = ctx, .layer = layer, .first_slot = slot, .score = score};

@@ -115,8 +115,13 @@ struct aq_context {
      * layers agree with layer 0. */
     int32_t *kv_len;         /* (n_layers) slots in use per layer */
     int32_t *kv_pos;         /* (n_layers, n_ctx) RoPE position of each cached token */
-    float *k_cache;          /* (n_layers, n_ctx, n_kv_heads * head_dim) */
-    float *v_cache;          /* (n_layers, n_ctx, n_kv_heads * head_dim) */
+    bool kv_int8;            /* the cache holds INT8 rows with a scale per (slot, head) */
+    float *k_cache;          /* (n_layers, n_ctx, n_kv_heads * head_dim), float cache */
+    float *v_cache;
+    int8_t *k_cache_q8;      /* (n_layers, n_ctx, n_kv_heads * head_dim), INT8 cache */
+    int8_t *v_cache_q8;
+    float *k_scale;          /* (n_layers, n_ctx, n_kv_heads), INT8 cache */
+    float *v_scale;
     int32_t pruned_prefix;   /* tokens of the pruned prefill at the start of the cache, 0 if none */
 
     /* aq_prune settings (prune.c) */
@@ -173,6 +178,10 @@ aq_error aq_kv_keep(aq_context *ctx, int32_t n); /* aq_kv_truncate, forward.c */
 int32_t aq_logit_row(const aq_context *ctx, int32_t i); /* batch index to logits row, -1 if pruned; prune.c */
 aq_error aq_forward_batch(aq_context *ctx, const int32_t *tokens, const int32_t *positions,
                           int32_t n_tokens, bool logits_all); /* forward.c */
+
+/* Row (slot, kv_head) of layer's K or V cache as floats: a pointer into the
+ * float cache, or the INT8 row dequantized into scratch (head_dim floats). */
+const float *aq_kv_row(const aq_context *ctx, bool value, int32_t layer, int32_t slot, int32_t kv_head, float *scratch);
 
 /* Formats a message into a handle's error buffer and returns err. */
 aq_error aq_set_error(char *buf, aq_error err, const char *fmt, ...)

@@ -84,9 +84,8 @@ static void received_one(void *arg, size_t j) {
     const received_task *task = arg;
     aq_context *ctx = task->ctx;
     const aq_config *c = &ctx->model->cfg;
-    int32_t hd = c->head_dim, q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
+    int32_t hd = c->head_dim, q_dim = c->n_heads * hd;
     int32_t group = c->n_heads / c->n_kv_heads;
-    const float *k_layer = ctx->k_cache + (size_t)task->layer * ctx->n_ctx * kv_dim;
     int32_t key_pos = ctx->kv_pos[(size_t)task->layer * ctx->n_ctx + j];
     float scale = 1.0f / sqrtf((float)hd);
     double sum = 0.0;
@@ -96,7 +95,8 @@ static void received_one(void *arg, size_t j) {
         seen_by++;
         for (int32_t h = 0; h < c->n_heads; h++) {
             const float *q = ctx->q + (size_t)i * q_dim + (size_t)h * hd;
-            const float *kj = k_layer + j * (size_t)kv_dim + (size_t)(h / group) * hd;
+            float k_row[512];
+            const float *kj = aq_kv_row(ctx, false, task->layer, (int32_t)j, h / group, k_row);
             float s = 0.0f;
             for (int32_t d = 0; d < hd; d++) s += q[d] * kj[d];
             const float *stats = ctx->prune_stats + ((size_t)i * c->n_heads + h) * 2;
