@@ -99,8 +99,9 @@ static void test_rotation_preserves_the_function(void **state) {
     free(rotated);
 }
 
-/* Each scheme's logits stay near FP32's: relative RMS error bounds measured
- * generously above what 4-bit rounding gives on this model. */
+/* Each scheme's logits stay near FP32's. Bounds: about twice the relative
+ * RMS error measured on the shipped model (q8_0 0.003, q4_0 0.016, w4a16,rtn
+ * 0.016, w4a8 0.014, w4a8-paper,rtn 0.081, w4a4,rtn 0.052, g128 asym 0.023). */
 static void test_quantized_logits_near_fp32(void **state) {
     (void)state;
     aq_model *m = load_shipped();
@@ -109,8 +110,8 @@ static void test_quantized_logits_near_fp32(void **state) {
     float *base = prompt_logits(m, &n, &vocab);
     aq_model_free(m);
     const struct { const char *scheme; double bound; } cases[] = {
-        {"q8_0", 0.02}, {"q4_0", 0.15}, {"w4a16,rtn", 0.15}, {"w4a8", 0.15}, {"w4a8-paper,rtn", 0.2},
-        {"w4a4,rtn", 0.4}, {"w4a8,rtn,g128,asym,no-rotate", 0.2},
+        {"q8_0", 0.006}, {"q4_0", 0.035}, {"w4a16,rtn", 0.035}, {"w4a8", 0.03}, {"w4a8-paper,rtn", 0.16},
+        {"w4a4,rtn", 0.1}, {"w4a8,rtn,g128,asym,no-rotate", 0.05},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int32_t nq;
