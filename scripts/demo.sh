@@ -21,6 +21,6 @@ if [ "${AQ_NO_INSTALL:-0}" != 1 ]; then
       "${missing[@]}" > /dev/null
   fi
 fi
-[ -f build/meson-private/coredata.dat ] || meson setup build --buildtype=release > /dev/null
+[ -f build/build.ninja ] || meson setup --wipe build --buildtype=release > /dev/null 2>&1 || meson setup build --buildtype=release > /dev/null
 ninja -C build examples/aq-chat > /dev/null
 exec build/examples/aq-chat -m models/austen-6m.gguf -p "$prompt" -n 96 --temp 0.8 --seed 1

@@ -3,6 +3,6 @@
 # (scripts/setup.sh installs both).
 set -eu
 cd "$(dirname "$0")/.."
-[ -d build ] || meson setup build --buildtype=release
+[ -f build/build.ninja ] || meson setup --wipe build --buildtype=release 2>/dev/null || meson setup build --buildtype=release
 ninja -C build examples/aq-perplexity
 exec /usr/bin/python3 tools/accuracy_table.py build "$@"

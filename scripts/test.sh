@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# Builds libagilequant and runs its whole test suite four ways:
+#   native     the default (release) build                       build-ci-native/
+#   asan       AddressSanitizer + UndefinedBehaviorSanitizer      build-ci-asan/
+#   aarch64    cross-built for 64-bit Arm, run under qemu-user     build-ci-aarch64/
+#              twice: -cpu cortex-a72 (NEON, no dot product), then -cpu max (dot product, i8mm)
+# Under qemu the tests see AQ_TEST_EMULATED=1: emulation is 20-100x slower than native code (FP32 math
+# the most), so a heavy end-to-end test may use it to do less work there.
+# Prints, as its last line, the totals over all those runs: "N passed, N failed[, N skipped]".
+# A build that fails counts as one failed test (and the tests that did build still run).
+# Exits non-zero when anything failed.
+#
+# Usage: scripts/test.sh [native] [asan] [aarch64]     (no argument: all three)
+# First installs the Debian packages it needs (apt-get, through sudo when not root), unless all are
+# already there or AQ_NO_INSTALL=1. Environment: AQ_JOBS (compile and test parallelism, default 2),
+# AQ_QEMU_TIMEOUT_MULTIPLIER (default 4), AQ_ASAN_TIMEOUT_MULTIPLIER (default 2).
+set -u
+
+cd "$(dirname "$0")/.." || exit 1
+jobs=${AQ_JOBS:-2}
+qemu_timeout=${AQ_QEMU_TIMEOUT_MULTIPLIER:-4}
+asan_timeout=${AQ_ASAN_TIMEOUT_MULTIPLIER:-2}
+export DEBIAN_FRONTEND=noninteractive
+python=/usr/bin/python3 # Debian's own (meson runs on it); not another one earlier on PATH
+[ -x "$python" ] || python=python3
+
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(native asan aarch64)
+for s in "${stages[@]}"; do
+  case $s in
+    native|asan|aarch64) ;;
+    *) echo "usage: $0 [native] [asan] [aarch64]" >&2; exit 2 ;;
+  esac
+done
+want() { local s; for s in "${stages[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+
+# ---------------------------------------------------------------------------------------------------
+# Totals, and the closing line (printed on any exit, even an unexpected one).
+total_passed=0
+total_failed=0
+total_skipped=0
+report=()
+script_start=$SECONDS
+
+finish() {
+  local status=$?
+  echo
+  echo "== summary ($((SECONDS - script_start)) s in all)"
+  local line
+  for line in "${report[@]}"; do echo "  $line"; done
+  if [ ${#report[@]} -eq 0 ] || { [ "$status" -ne 0 ] && [ "$total_failed" -eq 0 ]; }; then
+    # Nothing ran, or the script itself broke: that is a failure too.
+    total_failed=$((total_failed + 1))
+  fi
+  if [ "$total_skipped" -gt 0 ]; then
+    echo "$total_passed passed, $total_failed failed, $total_skipped skipped"
+  else
+    echo "$total_passed passed, $total_failed failed"
+  fi
+  [ "$total_failed" -eq 0 ] && exit 0
+  exit 1
+}
+trap finish EXIT
+
+note() { echo; echo "== $*"; }
+build_failed() { # LABEL WHAT SECONDS
+  total_failed=$((total_failed + 1))
+  report+=("$(printf '%-24s %s FAILED (%s s): counted as 1 failed' "$1" "$2" "$3")")
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Packages. libpthreadpool0:arm64 is deliberately absent: it is not Multi-Arch: same, so installing it
+# removes the amd64 libpthreadpool0 and libpthreadpool-dev (and python3-torch with them);
+# cross/arm64-deps.sh takes the library out of its .deb instead. libcpuinfo-dev:arm64 clashes with the
+# amd64 one; the arm64 runtime package and the amd64 header are enough (see cross/arm64-deps.sh).
+native_packages=(meson ninja-build pkg-config gcc g++ libc6-dev
+                 libcpuinfo-dev libpthreadpool-dev libcmocka-dev libbenchmark-dev)
+cross_packages=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+                libcpuinfo0:arm64 libcmocka0:arm64)
+
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+
+apt_quiet() { # runs apt-get quietly; shows the log when it fails
+  local log
+  log=$(mktemp)
+  if "${sudo_cmd[@]}" apt-get -q -y -o Dpkg::Use-Pty=0 "$@" > "$log" 2>&1; then
+    rm -f "$log"
+    return 0
+  fi
+  tail -n 30 "$log"
+  rm -f "$log"
+  return 1
+}
+
+install_packages() {
+  local wanted=("${native_packages[@]}") missing=() p need_update=0
+  if want aarch64; then
+    wanted+=("${cross_packages[@]}")
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+      echo "adding dpkg architecture arm64"
+      "${sudo_cmd[@]}" dpkg --add-architecture arm64 || return 1
+      need_update=1
+    fi
+  fi
+  for p in "${wanted[@]}"; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ] && [ $need_update -eq 0 ]; then
+    echo "all ${#wanted[@]} packages already installed"
+    return 0
+  fi
+  echo "installing: ${missing[*]}"
+  apt_quiet update || return 1
+  [ ${#missing[@]} -eq 0 ] || apt_quiet install --no-install-recommends "${missing[@]}"
+}
+
+if [ "${AQ_NO_INSTALL:-0}" != 1 ]; then
+  note "packages"
+  t0=$SECONDS
+  if install_packages; then
+    report+=("$(printf '%-24s ok (%s s)' packages $((SECONDS - t0)))")
+  else
+    echo "package installation failed; going on with what is there"
+    build_failed packages "installation" $((SECONDS - t0))
+  fi
+fi
+
+# ---------------------------------------------------------------------------------------------------
+# Building and testing.
+
+# setup_and_compile LABEL DIR [meson setup options...]: returns non-zero when setup or compile failed.
+# A compile failure does not stop the other targets (ninja -k 0), so the tests that built still run.
+setup_and_compile() {
+  local label=$1 dir=$2 t0=$SECONDS
+  shift 2
+  note "$label: meson setup $dir $*"
+  local setup_log rc
+  setup_log=$(mktemp)
+  if [ -f "$dir/meson-private/coredata.dat" ] && meson setup --reconfigure "$dir" "$@" > "$setup_log" 2>&1; then
+    rc=0
+  else
+    rm -rf "$dir"
+    meson setup "$dir" "$@" > "$setup_log" 2>&1
+    rc=$?
+  fi
+  if [ $rc -ne 0 ]; then
+    cat "$setup_log"
+    rm -f "$setup_log"
+    build_failed "$label" "meson setup" $((SECONDS - t0))
+    return 1
+  fi
+  grep -E '^(Run-time dependency|Library|Has header|Message|WARNING)' "$setup_log"
+  rm -f "$setup_log"
+  note "$label: meson compile"
+  if ! meson compile -C "$dir" -j "$jobs" --ninja-args=-k0; then
+    build_failed "$label" "compile" $((SECONDS - t0))
+    return 2
+  fi
+  report+=("$(printf '%-24s built (%s s)' "$label" $((SECONDS - t0)))")
+  return 0
+}
+
+# run_tests LABEL DIR LOGBASE [meson test options...]: runs the suite, adds its results to the totals.
+# Results come from meson-logs/LOGBASE.json: OK and EXPECTEDFAIL pass, SKIP is skipped, anything else
+# (FAIL, TIMEOUT, ERROR, UNEXPECTEDPASS, ...) fails. Tests whose program was not built (a compile
+# error) count as failed, and the others still run (meson test refuses to run any test when one
+# program is missing, so they are then named one by one).
+run_tests() {
+  local label=$1 dir=$2 logbase=$3 t0=$SECONDS
+  shift 3
+  local log="$dir/meson-logs/$logbase.json" names=() not_built=0 line
+  while IFS= read -r line; do
+    case $line in
+      run\ *) names+=("${line#run }") ;;
+      missing\ *) echo "not built: ${line#missing }"; not_built=$((not_built + 1)) ;;
+    esac
+  done < <(meson introspect "$dir" --tests | "$python" -c '
+import json, os, sys
+for t in json.load(sys.stdin):
+    print(("run " if os.path.exists(t["cmd"][0]) else "missing ") + t["name"])')
+  local rc=0 passed=0 failed=$not_built skipped=0 result
+  rm -f "$log"
+  if [ ${#names[@]} -gt 0 ]; then
+    [ $not_built -eq 0 ] && names=() # all there: run the whole suite the ordinary way
+    note "$label: meson test $* ${names[*]}"
+    meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes "$jobs" --logbase "$logbase" \
+      "$@" "${names[@]}"
+    rc=$?
+    if [ -f "$log" ]; then
+      while read -r result; do
+        case $result in
+          OK|EXPECTEDFAIL) passed=$((passed + 1)) ;;
+          SKIP) skipped=$((skipped + 1)) ;;
+          *) failed=$((failed + 1)) ;;
+        esac
+      done < <(grep -o '"result": "[A-Z]*"' "$log" | sed 's/.*: "\(.*\)"/\1/')
+    fi
+    if [ $rc -ne 0 ] && [ $failed -eq $not_built ]; then
+      failed=$((failed + 1)) # meson test itself failed (no log, or a failure the log does not show)
+    fi
+  fi
+  total_passed=$((total_passed + passed))
+  total_failed=$((total_failed + failed))
+  total_skipped=$((total_skipped + skipped))
+  report+=("$(printf '%-24s tests: passed=%d failed=%d skipped=%d%s (%s s)' \
+    "$label" $passed $failed $skipped "$([ $not_built -gt 0 ] && echo " (not built: $not_built)")" \
+    $((SECONDS - t0)))")
+}
+
+# The optional C++ microbenchmarks (bench/) build in the native build only.
+no_bench=()
+grep -q "option('benchmarks'" meson_options.txt 2>/dev/null && no_bench=(-Dbenchmarks=false)
+
+if want native; then
+  setup_and_compile native build-ci-native
+  [ -f build-ci-native/build.ninja ] && run_tests native build-ci-native testlog
+fi
+
+if want asan; then
+  # debugoptimized: -O2 -g, and assert() stays on. b_lundef=false: the shared library's undefined
+  # sanitizer symbols are resolved by the executable's runtime.
+  setup_and_compile asan+ubsan build-ci-asan -Dbuildtype=debugoptimized \
+    -Db_sanitize=address,undefined -Db_lundef=false "${no_bench[@]}"
+  [ -f build-ci-asan/build.ninja ] && \
+    ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_summary=1:detect_leaks=1} \
+    UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_summary=1:print_stacktrace=1} \
+    run_tests asan+ubsan build-ci-asan testlog -t "$asan_timeout"
+fi
+
+if want aarch64; then
+  deps=build-ci-arm64-deps
+  t0=$SECONDS
+  note "aarch64: arm64 libraries (cross/arm64-deps.sh $deps)"
+  deps_ok=1
+  if ! bash cross/arm64-deps.sh "$deps"; then
+    # The .deb download needs arm64 package lists: refresh them once and try again.
+    echo "refreshing the package lists and trying again"
+    apt_quiet update
+    bash cross/arm64-deps.sh "$deps" || deps_ok=0
+  fi
+  if [ $deps_ok -eq 0 ]; then
+    build_failed aarch64 "arm64 libraries" $((SECONDS - t0))
+  else
+    setup_and_compile aarch64 build-ci-aarch64 \
+      --cross-file cross/aarch64.ini --cross-file "$deps/deps.ini" "${no_bench[@]}"
+    if [ -f build-ci-aarch64/build.ninja ]; then
+      # qemu-user takes the CPU model from QEMU_CPU; check that it does before trusting the runs.
+      probe=build-ci-aarch64/hwcap-probe
+      aarch64-linux-gnu-gcc -O2 -o "$probe" cross/hwcap-probe.c
+      for cpu in cortex-a72 max; do
+        got=$(QEMU_CPU=$cpu qemu-aarch64 -L /usr/aarch64-linux-gnu "$probe" 2>&1)
+        echo "qemu -cpu $cpu: $got"
+        case "$cpu:$got" in
+          cortex-a72:"asimd=1 dotprod=0 i8mm=0"|max:"asimd=1 dotprod=1 i8mm=1") ;;
+          *) build_failed "aarch64-$cpu" "CPU model check" 0 ;;
+        esac
+        QEMU_CPU=$cpu AQ_TEST_EMULATED=1 \
+          run_tests "aarch64 -cpu $cpu" build-ci-aarch64 "testlog-$cpu" -t "$qemu_timeout"
+      done
+    fi
+  fi
+fi
