@@ -75,25 +75,54 @@ static linear_input prepare_input(aq_context *ctx, int32_t layer, aq_linear_inpu
 }
 
 /* out (n_tokens, w->rows) = in (n_tokens, w->cols) W^T */
+typedef struct quantize_task {
+    aq_context *ctx;
+    const linear_input *in;
+} quantize_task;
+
+/* Quantizes rows [t_begin, t_begin + rows) of a linear input: the formats
+ * are per row, so threads split the tokens and the result is the same. */
+static void quantize_rows(void *arg, size_t t_begin, size_t rows) {
+    const quantize_task *task = arg;
+    aq_context *ctx = task->ctx;
+    const linear_input *in = task->in;
+    size_t k = (size_t)in->width;
+    const float *x = in->x + t_begin * k;
+    if (in->policy) {
+        const aq_act_quant *p = in->policy;
+        struct aq_qd8 rows_view = {.q = ctx->qa.q + t_begin * k, .scale = ctx->qa.scale + t_begin,
+                                   .zero = ctx->qa.zero + t_begin};
+        if (p->is_static)
+            aq_qd8_quantize_static_ref(x, rows, k, k, p->scale, p->zero, p->bits, &rows_view);
+        else
+            aq_qd8_quantize_dynamic_ref(x, rows, k, k, p->bits, &rows_view);
+    } else {
+        for (size_t t = 0; t < rows; t++)
+            aq_q8_0_quantize_ref(x + t * k, k, (block_q8_0 *)ctx->qa_blocks + (t_begin + t) * (k / AQ_QK8_0));
+    }
+}
+
+static void quantize_input(aq_context *ctx, const linear_input *in, bool blocks) {
+    linear_input what = *in;
+    if (blocks) what.policy = NULL;
+    quantize_task task = {.ctx = ctx, .in = &what};
+    pthreadpool_parallelize_1d_tile_1d(ctx->pool, quantize_rows, &task, (size_t)in->n_tokens, 4,
+                                       PTHREADPOOL_FLAG_DISABLE_DENORMALS);
+    if (!blocks) {
+        ctx->qa.n_rows = (size_t)in->n_tokens;
+        ctx->qa.k = (size_t)in->width;
+    }
+}
+
 static void linear(aq_context *ctx, const aq_matrix *w, const linear_input *in, float *out) {
     linear_task task = {.kernels = &ctx->model->kernels, .w = w, .x = in->x, .out = out, .m = (size_t)in->n_tokens};
-    size_t n = (size_t)in->n_tokens, k = (size_t)in->width;
     if (w->format == AQ_WEIGHTS_Q4W && in->policy) {
-        if (!ctx->qa_ready) {
-            const aq_act_quant *p = in->policy;
-            if (p->is_static)
-                aq_qd8_quantize_static_ref(in->x, n, k, k, p->scale, p->zero, p->bits, &ctx->qa);
-            else
-                aq_qd8_quantize_dynamic_ref(in->x, n, k, k, p->bits, &ctx->qa);
-            ctx->qa_ready = true;
-        }
+        if (!ctx->qa_ready) quantize_input(ctx, in, false);
+        ctx->qa_ready = true;
         task.qa = &ctx->qa;
     } else if (w->format == AQ_WEIGHTS_Q4_0 || w->format == AQ_WEIGHTS_Q8_0) {
-        if (!ctx->qa_blocks_ready) {
-            for (size_t t = 0; t < n; t++)
-                aq_q8_0_quantize_ref(in->x + t * k, k, (block_q8_0 *)ctx->qa_blocks + t * (k / AQ_QK8_0));
-            ctx->qa_blocks_ready = true;
-        }
+        if (!ctx->qa_blocks_ready) quantize_input(ctx, in, true);
+        ctx->qa_blocks_ready = true;
         task.qa_blocks = ctx->qa_blocks;
     }
     size_t tile = GEMM_ROWS_PER_TASK;
@@ -246,26 +275,30 @@ static void attention(aq_context *ctx, int32_t layer, int32_t n_tokens, bool sco
                                (size_t)c->n_heads, PTHREADPOOL_FLAG_DISABLE_DENORMALS);
 }
 
-static void swiglu(float *gate, const float *up, size_t n) {
-    for (size_t i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
-}
-
 static void add_into(float *x, const float *y, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] += y[i];
 }
 
-/* The SwiGLU output, rotated (online Hadamard) and scaled (TRIP) when the
- * quantization scheme folded the inverse transforms into the down projection. */
-static void down_input_transforms(aq_context *ctx, const aq_layer *l, int32_t n_tokens) {
-    const aq_model *m = ctx->model;
+typedef struct mlp_hidden_task {
+    aq_context *ctx;
+    const aq_layer *layer;
+} mlp_hidden_task;
+
+/* The down projection's input for one token: SiLU(gate) * up, then the
+ * online Hadamard rotation and TRIP factors when the quantization scheme
+ * folded their inverses into the down projection. */
+static void mlp_hidden(void *arg, size_t t) {
+    const mlp_hidden_task *task = arg;
+    const aq_model *m = task->ctx->model;
     size_t ffn = (size_t)m->cfg.ffn_dim;
-    for (int32_t t = 0; t < n_tokens; t++) {
-        float *h = ctx->gate + (size_t)t * ffn;
-        if (m->down_rotation_signs) aq_hadamard_rotate(h, ffn, m->down_rotation_signs);
-        if (l->down_input_scale)
-            for (size_t i = 0; i < ffn; i++) h[i] *= l->down_input_scale[i];
-    }
+    float *h = task->ctx->gate + t * ffn;
+    const float *up = task->ctx->up + t * ffn;
+    for (size_t i = 0; i < ffn; i++) h[i] = h[i] / (1.0f + expf(-h[i])) * up[i];
+    if (m->down_rotation_signs) aq_hadamard_rotate(h, ffn, m->down_rotation_signs);
+    if (task->layer->down_input_scale)
+        for (size_t i = 0; i < ffn; i++) h[i] *= task->layer->down_input_scale[i];
 }
+
 
 /* One layer on n_tokens rows; returns the rows left for the next layer.
  * prune: this is a pruning prefill, and rows may be dropped after the
@@ -298,8 +331,8 @@ static int32_t layer_forward(aq_context *ctx, int32_t i, int32_t n_tokens, bool 
     in = prepare_input(ctx, i, AQ_INPUT_FFN_UP, ctx->xn, n_tokens, c->dim);
     linear(ctx, &l->w_gate, &in, ctx->gate);
     linear(ctx, &l->w_up, &in, ctx->up);
-    swiglu(ctx->gate, ctx->up, (size_t)n_tokens * c->ffn_dim);
-    down_input_transforms(ctx, l, n_tokens);
+    mlp_hidden_task hidden = {.ctx = ctx, .layer = l};
+    pthreadpool_parallelize_1d(ctx->pool, mlp_hidden, &hidden, (size_t)n_tokens, PTHREADPOOL_FLAG_DISABLE_DENORMALS);
     in = prepare_input(ctx, i, AQ_INPUT_FFN_DOWN, ctx->gate, n_tokens, c->ffn_dim);
     linear(ctx, &l->w_down, &in, ctx->xn);
     add_into(ctx->x, ctx->xn, residual);
