@@ -6,7 +6,7 @@
 #              twice: -cpu cortex-a72 (NEON, no dot product), then -cpu max (dot product, i8mm)
 # Under qemu the tests see AQ_TEST_EMULATED=1: emulation is 20-100x slower than native code (FP32 math
 # the most), so a heavy end-to-end test may use it to do less work there.
-# Prints, as its last line, the totals over all those runs: "N passed, N failed[, N skipped]".
+# Prints, as its last line, the totals over all those runs: "N passed, N failed" (skips on the line before).
 # A build that fails counts as one failed test (and the tests that did build still run).
 # Exits non-zero when anything failed.
 #
