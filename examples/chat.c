@@ -121,6 +121,7 @@ int main(int argc, char **argv) {
         fputs(o.prompt, stdout);
         err = continue_text(ctx, model, o.prompt, o.n_predict, 0, &tm);
         printf("\n");
+        fflush(stdout); /* the text before the timing line on stderr */
     } else {
         char line[4096];
         fprintf(stderr, "Type a line and press Enter; an empty line or end of input quits.\n> ");
