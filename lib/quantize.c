@@ -51,20 +51,18 @@ static float *mutable_vector(aq_model *m, const float **v, size_t n) {
     return copy;
 }
 
-static aq_matrix *layer_matrices(aq_layer *l, aq_matrix **out) {
+static void layer_matrices(aq_layer *l, aq_matrix **out) {
     out[0] = &l->wq, out[1] = &l->wk, out[2] = &l->wv, out[3] = &l->wo;
     out[4] = &l->w_gate, out[5] = &l->w_up, out[6] = &l->w_down;
-    return out[0];
 }
 #define MATRICES_PER_LAYER 7
 
 static aq_error make_mutable(aq_model *m) {
     const aq_config *c = &m->cfg;
-    bool tied = m->output.f32 == m->token_embd.f32;
+    /* Each gets its own copy, so folding the norm into a tied output head unties it. */
     if (!mutable_matrix(m, &m->token_embd) || !mutable_matrix(m, &m->output) ||
         !mutable_vector(m, &m->output_norm, (size_t)c->dim))
         return AQ_ERR_OUT_OF_MEMORY;
-    (void)tied; /* both got their own copy: folding the norm into the output untied them */
     for (int32_t i = 0; i < c->n_layers; i++) {
         aq_layer *l = &m->layers[i];
         aq_matrix *mats[MATRICES_PER_LAYER];
