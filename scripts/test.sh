@@ -75,7 +75,7 @@ build_failed() { # LABEL WHAT SECONDS
 native_packages=(meson ninja-build pkg-config gcc g++ libc6-dev
                  libcpuinfo-dev libpthreadpool-dev libcmocka-dev libbenchmark-dev)
 cross_packages=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-                libcpuinfo0:arm64 libcmocka0:arm64)
+                libc6:arm64 libcpuinfo0:arm64 libcmocka0:arm64)
 
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
@@ -248,7 +248,7 @@ if want aarch64; then
       probe=build-ci-aarch64/hwcap-probe
       aarch64-linux-gnu-gcc -O2 -o "$probe" cross/hwcap-probe.c
       for cpu in cortex-a72 max; do
-        got=$(QEMU_CPU=$cpu qemu-aarch64 -L /usr/aarch64-linux-gnu "$probe" 2>&1)
+        got=$(QEMU_CPU=$cpu qemu-aarch64 "$probe" 2>&1)
         echo "qemu -cpu $cpu: $got"
         case "$cpu:$got" in
           cortex-a72:"asimd=1 dotprod=0 i8mm=0"|max:"asimd=1 dotprod=1 i8mm=1") ;;
