@@ -4,8 +4,6 @@
 #   asan       AddressSanitizer + UndefinedBehaviorSanitizer      build-ci-asan/
 #   aarch64    cross-built for 64-bit Arm, run under qemu-user     build-ci-aarch64/
 #              twice: -cpu cortex-a72 (NEON, no dot product), then -cpu max (dot product, i8mm)
-# Under qemu the tests see AQ_TEST_EMULATED=1: emulation is 20-100x slower than native code (FP32 math
-# the most), so a heavy end-to-end test may use it to do less work there.
 # Prints, as its last line, the totals over all those runs: "N passed, N failed" (skips on the line before).
 # A build that fails counts as one failed test (and the tests that did build still run).
 # Exits non-zero when anything failed.
@@ -254,8 +252,7 @@ if want aarch64; then
           cortex-a72:"asimd=1 dotprod=0 i8mm=0"|max:"asimd=1 dotprod=1 i8mm=1") ;;
           *) build_failed "aarch64-$cpu" "CPU model check" 0 ;;
         esac
-        QEMU_CPU=$cpu AQ_TEST_EMULATED=1 \
-          run_tests "aarch64 -cpu $cpu" build-ci-aarch64 "testlog-$cpu" -t "$qemu_timeout"
+        QEMU_CPU=$cpu run_tests "aarch64 -cpu $cpu" build-ci-aarch64 "testlog-$cpu" -t "$qemu_timeout"
       done
     fi
   fi

@@ -18,11 +18,6 @@
  * are O(10), float32 rounding over a few hundred terms gives ~1e-5. */
 #define LOGIT_TOLERANCE 2e-3f
 
-/* Under qemu (scripts/test.sh sets AQ_TEST_EMULATED) the float forward runs
- * ~100x slower: the tests then check less (one golden prompt, one thread
- * count) and the perplexity slice, arithmetic the native run covers, is skipped. */
-static int emulated(void) { return getenv("AQ_TEST_EMULATED") != NULL; }
-
 typedef struct fixture {
     aq_model *model;
     char root[1024];
@@ -94,7 +89,6 @@ static void test_logits_match_pytorch(void **state) {
     assert_int_equal(aq_model_get_info(fx->model, AQ_INFO_VOCAB_SIZE, &vocab), AQ_OK);
     assert_int_equal(vocab, n_vocab);
     size_t off = 8;
-    if (emulated()) n_cases = 1;
     for (uint32_t c = 0; c < n_cases; c++) {
         uint32_t n;
         memcpy(&n, blob + off, 4);
@@ -106,7 +100,7 @@ static void test_logits_match_pytorch(void **state) {
         memcpy(golden, blob + off, (size_t)n * n_vocab * 4);
         off += (size_t)n * n_vocab * 4;
         assert_true(off <= len);
-        for (int threads = 1; threads <= (emulated() ? 1 : 2); threads++) {
+        for (int threads = 1; threads <= 2; threads++) {
             aq_context *ctx = new_context(fx->model, threads);
             assert_int_equal(aq_forward(ctx, tokens, NULL, (int32_t)n, 1), AQ_OK);
             float max_diff = 0.0f;
@@ -153,7 +147,6 @@ static void test_incremental_decode_matches_prefill(void **state) {
 /* The first chunks of the held-out text, scored as llama-perplexity does, against PyTorch's figure. */
 static void test_perplexity_slice_matches_pytorch(void **state) {
     fixture *fx = *state;
-    if (emulated()) skip();
     size_t len, golden_len;
     char *text = read_all("data/austen-test.txt", &len);
     char *golden = read_all("data/golden-ppl.txt", &golden_len);
@@ -229,7 +222,7 @@ static void test_detokenize_round_trips_held_out_text(void **state) {
     size_t len;
     char *text = read_all("data/austen-test.txt", &len);
     assert_non_null(text);
-    size_t cap = emulated() ? 2000 : 20000;
+    size_t cap = 20000;
     size_t slice = len < cap ? len : cap;
     while (slice > 0 && ((unsigned char)text[slice] & 0xC0) == 0x80) slice--; /* whole characters */
     int32_t n = 0;

@@ -23,10 +23,6 @@
  * model are O(10), as in test_model.c. */
 #define LOGIT_TOLERANCE 2e-3f
 
-/* Under qemu (scripts/test.sh sets AQ_TEST_EMULATED) the float forward runs
- * ~100x slower: each test then checks one configuration, not all. */
-static bool emulated(void) { return getenv("AQ_TEST_EMULATED") != NULL; }
-
 typedef struct fixture {
     aq_model *model;
     int32_t tokens[512];
@@ -115,7 +111,6 @@ static void test_no_removal_is_bit_exact(void **state) {
     fixture *fx = *state;
     /* beta = 0: off */
     run_and_compare_bitwise(fx, 0.0, -1, AQ_PRUNE_ATTENTION_TO_FIRST, AQ_PRUNE_KEEP_POSITIONS);
-    if (emulated()) return;
     /* on, scoring at every layer, but the schedule rounds to zero removals */
     assert_int_equal(aq_prune_keep_count(fx->n_tokens - 5, 1e-4, 6, 6), fx->n_tokens - 5);
     run_and_compare_bitwise(fx, 1e-4, 0, AQ_PRUNE_ATTENTION_TO_FIRST, AQ_PRUNE_RENUMBER);
@@ -180,7 +175,6 @@ static void check_bookkeeping(fixture *fx, double beta, int32_t first_layer, aq_
 static void test_kept_bookkeeping(void **state) {
     fixture *fx = *state;
     check_bookkeeping(fx, 0.5, -1, AQ_PRUNE_ATTENTION_TO_FIRST, AQ_PRUNE_KEEP_POSITIONS);
-    if (emulated()) return;
     check_bookkeeping(fx, 0.25, 0, AQ_PRUNE_ATTENTION_RECEIVED, AQ_PRUNE_KEEP_POSITIONS);
     check_bookkeeping(fx, 0.75, 5, AQ_PRUNE_ATTENTION_TO_FIRST, AQ_PRUNE_RENUMBER);
     check_bookkeeping(fx, 0.9, 1, AQ_PRUNE_ATTENTION_RECEIVED, AQ_PRUNE_RENUMBER);
@@ -360,9 +354,8 @@ static void check_generation(fixture *fx, double beta, int32_t first_layer, aq_p
 
 static void test_generation_after_pruned_prompt_matches_reference(void **state) {
     fixture *fx = *state;
-    if (!emulated()) check_generation(fx, 0.0, -1, AQ_PRUNE_ATTENTION_TO_FIRST, AQ_PRUNE_KEEP_POSITIONS); /* the oracle itself */
+    check_generation(fx, 0.0, -1, AQ_PRUNE_ATTENTION_TO_FIRST, AQ_PRUNE_KEEP_POSITIONS); /* the oracle itself */
     check_generation(fx, 0.5, -1, AQ_PRUNE_ATTENTION_TO_FIRST, AQ_PRUNE_KEEP_POSITIONS);
-    if (emulated()) return;
     check_generation(fx, 0.6, 1, AQ_PRUNE_ATTENTION_RECEIVED, AQ_PRUNE_KEEP_POSITIONS);
     check_generation(fx, 0.5, 2, AQ_PRUNE_ATTENTION_TO_FIRST, AQ_PRUNE_RENUMBER);
 }

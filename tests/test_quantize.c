@@ -16,12 +16,6 @@
 
 #include "agilequant.h"
 
-/* Under qemu (scripts/test.sh sets AQ_TEST_EMULATED) the float forward runs
- * ~100x slower: only Q4_0 and W4A4 by round to nearest run there (they use
- * the integer kernels, which differ per CPU; calibration and GPTQ are float
- * code the native run covers). */
-static int emulated(void) { return getenv("AQ_TEST_EMULATED") != NULL; }
-
 #define PROMPT " She was the youngest of the two daughters of a most affectionate, indulgent father."
 
 static void source_path(char *out, size_t cap, const char *relative) {
@@ -121,7 +115,6 @@ static void test_quantized_logits_near_fp32(void **state) {
         {"w4a4,rtn", 0.1}, {"w4a8,rtn,g128,asym,no-rotate", 0.05},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        if (emulated() && strcmp(cases[i].scheme, "q4_0") && strcmp(cases[i].scheme, "w4a4,rtn")) continue;
         int32_t nq;
         float *q = quantized_logits(cases[i].scheme, &nq, &vocab);
         assert_int_equal(nq, n);
@@ -142,7 +135,6 @@ static void test_save_load_round_trip_is_bit_exact(void **state) {
     (void)state;
     const char *schemes[] = {"w4a8-paper", "w4a4,rtn,asym,g64", "q4_0", "q8_0", "w4a16,rtn"};
     for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
-        if (emulated() && i != 1 && i != 2) continue; /* the INT4 kernels and Q4_0, no calibration */
         aq_model *m = load_shipped();
         size_t len;
         char *calib = calibration_text(&len);
