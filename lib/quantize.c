@@ -153,6 +153,27 @@ static aq_error rotate(aq_model *m) {
     return AQ_OK;
 }
 
+/* Cross-layer equalization of the MLP (Nagel et al., data-free quantization):
+ * the down projection's input is silu(gate x) * (up x), linear in each row
+ * of up, so dividing up's row j by s_j and multiplying down's column j by
+ * s_j leaves the function unchanged. s_j = sqrt(max|up_j| / max|down_:,j|)
+ * gives both the same range, which takes a channel that carries a large
+ * activation (a big up row, a small down column) back to the size of the
+ * others before rotation and 4-bit quantization see it. */
+static void balance_mlp(aq_layer *l) {
+    float *up = (float *)l->w_up.f32, *down = (float *)l->w_down.f32;
+    int32_t ffn = l->w_up.rows, dim = l->w_up.cols;
+    for (int32_t j = 0; j < ffn; j++) {
+        float up_max = 0.0f, down_max = 0.0f;
+        for (int32_t c = 0; c < dim; c++) up_max = fmaxf(up_max, fabsf(up[(size_t)j * dim + c]));
+        for (int32_t r = 0; r < l->w_down.rows; r++) down_max = fmaxf(down_max, fabsf(down[(size_t)r * ffn + j]));
+        if (!(up_max > 0.0f) || !(down_max > 0.0f) || !isfinite(up_max) || !isfinite(down_max)) continue;
+        float s = sqrtf(up_max / down_max);
+        for (int32_t c = 0; c < dim; c++) up[(size_t)j * dim + c] /= s;
+        for (int32_t r = 0; r < l->w_down.rows; r++) down[(size_t)r * ffn + j] *= s;
+    }
+}
+
 /* ---- calibration ---- */
 
 static aq_error calibrate(aq_model *m, const char *text, size_t len, bool hessians, aq_calibration **out) {
@@ -364,6 +385,7 @@ aq_error aq_quantize_model(aq_model *m, const char *name, const char *text, size
                 return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "only full-precision weights can be quantized");
     }
     if ((err = make_mutable(m))) return aq_set_error(m->error, err, "out of memory");
+    for (int32_t i = 0; s.balance && i < m->cfg.n_layers; i++) balance_mlp(&m->layers[i]);
     if (s.rotate && (err = rotate(m))) return aq_set_error(m->error, err, "out of memory");
     aq_calibration *cal = NULL;
     if (aq_scheme_needs_calibration(&s) && (err = calibrate(m, text, len, s.gptq, &cal))) return err;

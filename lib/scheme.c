@@ -15,8 +15,10 @@ typedef struct base_scheme {
 static const base_scheme bases[] = {
     {"fp32", {.weights = AQ_WEIGHTS_F32}},
     {"w4a16", {.weights = AQ_WEIGHTS_Q4W, .group = 32, .gptq = true}},
-    {"w4a8", {.weights = AQ_WEIGHTS_Q4W, .group = 32, .gptq = true, .act_bits = ALL_INPUTS(8), .rotate = true}},
-    {"w4a4", {.weights = AQ_WEIGHTS_Q4W, .group = 32, .gptq = true, .act_bits = ALL_INPUTS(4), .rotate = true}},
+    {"w4a8", {.weights = AQ_WEIGHTS_Q4W, .group = 32, .gptq = true, .act_bits = ALL_INPUTS(8), .rotate = true,
+              .balance = true}},
+    {"w4a4", {.weights = AQ_WEIGHTS_Q4W, .group = 32, .gptq = true, .act_bits = ALL_INPUTS(4), .rotate = true,
+              .balance = true}},
     {"w4a8-paper", {.weights = AQ_WEIGHTS_Q4W, .group = 32, .gptq = true, .act_bits = ALL_INPUTS(8),
                     .act_static = true, .asym = false, .trip = true}},
     {"w4a4-paper", {.weights = AQ_WEIGHTS_Q4W, .group = 32, .gptq = true, .act_bits = ALL_INPUTS(4),
@@ -39,6 +41,8 @@ static bool apply_modifier(aq_scheme *s, const char *mod) {
     else if (!strcmp(mod, "asym")) s->asym = true;
     else if (!strcmp(mod, "rotate")) s->rotate = true;
     else if (!strcmp(mod, "no-rotate")) s->rotate = false;
+    else if (!strcmp(mod, "balance")) s->balance = true;
+    else if (!strcmp(mod, "no-balance")) s->balance = false;
     else if (!strcmp(mod, "trip")) s->trip = true;
     else if (!strcmp(mod, "no-trip")) s->trip = false;
     else if (!strcmp(mod, "static")) s->act_static = true;
@@ -67,11 +71,12 @@ aq_error aq_scheme_parse(const char *name, aq_scheme *s, char *msg, size_t msg_c
     }
     *s = found->scheme;
     for (char *mod = strtok_r(NULL, ",", &save); mod; mod = strtok_r(NULL, ",", &save)) {
-        /* fp32 takes "rotate" alone: the rotated model must compute what the original does */
-        bool allowed = s->weights == AQ_WEIGHTS_Q4W || (s->weights == AQ_WEIGHTS_F32 && !strcmp(mod, "rotate"));
+        /* fp32 takes only the function-preserving transforms, so that tests can check they are */
+        bool allowed = s->weights == AQ_WEIGHTS_Q4W ||
+                       (s->weights == AQ_WEIGHTS_F32 && (!strcmp(mod, "rotate") || !strcmp(mod, "balance")));
         if (!allowed || !apply_modifier(s, mod)) {
             snprintf(msg, msg_cap, "unknown modifier '%s' for scheme %s (rtn, gptq, g32, g64, g128, sym, asym, "
-                     "rotate, no-rotate, trip, no-trip, static, dynamic, down8)", mod, found->name);
+                     "rotate, no-rotate, balance, no-balance, trip, no-trip, static, dynamic, down8)", mod, found->name);
             return AQ_ERR_INVALID_ARGUMENT;
         }
     }

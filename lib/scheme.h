@@ -20,6 +20,7 @@ typedef struct aq_scheme {
     bool act_static;           /* calibrated per-tensor scales (the paper), else dynamic per token */
     bool trip;                 /* power-of-two channel factors (the paper's TRIP) */
     bool rotate;               /* Hadamard rotations (QuaRot-style) */
+    bool balance;              /* equalize the MLP's up rows against the down columns (before rotating) */
 } aq_scheme;
 
 /* Parses name into s; on failure writes a reason into msg. */

@@ -160,9 +160,11 @@ static void test_scheme_names(void **state) {
     aq_scheme s;
     char msg[256];
     assert_int_equal(aq_scheme_parse("w4a8", &s, msg, sizeof msg), AQ_OK);
-    assert_true(s.weights == AQ_WEIGHTS_Q4W && s.act_bits[0] == 8 && s.rotate && s.gptq && !s.act_static);
+    assert_true(s.weights == AQ_WEIGHTS_Q4W && s.act_bits[0] == 8 && s.rotate && s.balance && s.gptq && !s.act_static);
+    assert_int_equal(aq_scheme_parse("w4a4,no-balance", &s, msg, sizeof msg), AQ_OK);
+    assert_true(s.act_bits[0] == 4 && s.rotate && !s.balance);
     assert_int_equal(aq_scheme_parse("w4a4-paper", &s, msg, sizeof msg), AQ_OK);
-    assert_true(s.act_bits[3] == 4 && s.act_static && s.trip && !s.rotate);
+    assert_true(s.act_bits[3] == 4 && s.act_static && s.trip && !s.rotate && !s.balance);
     assert_int_equal(aq_scheme_parse("w4a4,rtn,g128,asym,no-rotate,down8", &s, msg, sizeof msg), AQ_OK);
     assert_true(!s.gptq && s.group == 128 && s.asym && !s.rotate && s.act_bits[3] == 8 && s.act_bits[0] == 4);
     assert_int_equal(aq_scheme_parse("w4a16", &s, msg, sizeof msg), AQ_OK);
@@ -178,6 +180,8 @@ static void test_scheme_names(void **state) {
     long_name[sizeof long_name - 1] = '\0';
     assert_int_equal(aq_scheme_parse(long_name, &s, msg, sizeof msg), AQ_ERR_INVALID_ARGUMENT);
     assert_int_equal(aq_scheme_parse("fp32,rotate", &s, msg, sizeof msg), AQ_OK);
+    assert_int_equal(aq_scheme_parse("fp32,balance", &s, msg, sizeof msg), AQ_OK);
+    assert_true(s.balance && !s.rotate);
     assert_int_equal(aq_scheme_parse("fp32,rtn", &s, msg, sizeof msg), AQ_ERR_INVALID_ARGUMENT);
 }
 

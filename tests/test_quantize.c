@@ -86,18 +86,21 @@ static float *quantized_logits(const char *scheme, int32_t *n, int64_t *vocab) {
 
 /* Rotating the residual stream, the heads and the MLP input is orthogonal:
  * in float the model computes the same function. */
-static void test_rotation_preserves_the_function(void **state) {
+static void test_rotation_and_balancing_preserve_the_function(void **state) {
     (void)state;
     aq_model *m = load_shipped();
     int32_t n;
     int64_t vocab;
     float *base = prompt_logits(m, &n, &vocab);
     aq_model_free(m);
-    float *rotated = quantized_logits("fp32,rotate", &n, &vocab);
-    /* float rounding of O(width) extra operations per value */
-    assert_true(max_abs_diff(base, rotated, (size_t)n * vocab) < 1e-3);
+    const char *transforms[] = {"fp32,rotate", "fp32,balance", "fp32,balance,rotate"};
+    for (size_t i = 0; i < sizeof transforms / sizeof transforms[0]; i++) {
+        float *transformed = quantized_logits(transforms[i], &n, &vocab);
+        /* float rounding of O(width) extra operations per value */
+        assert_true(max_abs_diff(base, transformed, (size_t)n * vocab) < 1e-3);
+        free(transformed);
+    }
     free(base);
-    free(rotated);
 }
 
 /* Each scheme's logits stay near FP32's. Bounds: about twice the relative
@@ -218,7 +221,7 @@ static void test_quantize_misuse(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rotation_preserves_the_function),
+        cmocka_unit_test(test_rotation_and_balancing_preserve_the_function),
         cmocka_unit_test(test_quantized_logits_near_fp32),
         cmocka_unit_test(test_save_load_round_trip_is_bit_exact),
         cmocka_unit_test(test_quantize_misuse),
