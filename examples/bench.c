@@ -33,7 +33,7 @@
 static void usage(void) {
     fprintf(stderr,
             "usage: aq-bench -m MODEL.gguf [-p 512] [-n 128] [-t 1,2] [-r 3] [--scheme NAME]\n"
-            "                [--kernels NAME] [--prune BETA] [--bw-mib 1024] [--no-header]\n"
+            "                [--kernels NAME] [--prune BETA] [--prune-layer L] [--bw-mib 1024] [--no-header]\n"
             "       aq-bench --bandwidth [-t 1,2] [-r 5] [--bw-mib 1024]\n"
             "  -p N        prompt-processing test ppN (0 skips it)\n"
             "  -n N        generation test tgN (0 skips it)\n"
@@ -43,8 +43,9 @@ static void usage(void) {
             "              variants for synthetic models (no calibration text is given):\n"
             "              GPTQ and RTN give the same formats, so the same speed.\n"
             "  --kernels K force a kernel family: ref, avx2, avxvnni, avx512vnni, neon, ...\n"
-            "  --prune B   token pruning (aq_prune) with ratio B in [0, 1) in prefills, from the\n"
-            "              middle layer on (the paper's settings); affects pp rows only\n"
+            "  --prune B   token pruning (aq_prune) with ratio B in [0, 1) in prefills; importance:\n"
+            "              attention to the first token, positions kept; affects pp rows only\n"
+            "  --prune-layer L  first pruning layer (default -1: n_layers / 2, the paper's middle layer)\n"
             "  --bw-mib M  size of the bandwidth probe's buffer; 0 skips the probe\n"
             "  --bandwidth only measure the memory bandwidth (GB/s) at each thread count\n");
 }
@@ -162,13 +163,11 @@ static int64_t weight_bytes_per_token(const aq_model *m) {
 }
 
 /* Token pruning (aq_prune) acts on prefills only: pp rows measure it, tg rows
- * start from an empty cache plus BOS and are unaffected. The defaults are the
- * paper's: pruning from the middle layer on, importance = attention paid to
- * the first token, positions kept.
- * TODO(pruning): confirm these settings with the pruning engineer, or expose
- * --prune-first-layer / --prune-importance if the benchmarks need others. */
-static aq_error apply_prune(aq_context *ctx, double beta) {
-    return aq_prune(ctx, beta, -1, AQ_PRUNE_ATTENTION_TO_FIRST, AQ_PRUNE_KEEP_POSITIONS);
+ * start from an empty cache plus BOS and are unaffected. Importance and
+ * positions are the paper's defaults, which decide which tokens go, not how
+ * many: the speed depends on the ratio and the first layer only. */
+static aq_error apply_prune(aq_context *ctx, double beta, int32_t first_layer) {
+    return aq_prune(ctx, beta, first_layer, AQ_PRUNE_ATTENTION_TO_FIRST, AQ_PRUNE_KEEP_POSITIONS);
 }
 
 /* ---- the speed tests ---- */
@@ -221,6 +220,7 @@ int main(int argc, char **argv) {
     int threads[MAX_THREAD_COUNTS] = {2}, n_threads = 1, reps = 3;
     size_t bw_mib = 1024;
     double prune = -1.0;
+    int32_t prune_layer = -1;
     bool header = true, bw_only = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -236,6 +236,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--scheme")) scheme = v;
         else if (!strcmp(a, "--kernels")) kernels = v;
         else if (!strcmp(a, "--prune")) prune = atof(v);
+        else if (!strcmp(a, "--prune-layer")) prune_layer = atoi(v);
         else if (!strcmp(a, "--bw-mib")) bw_mib = (size_t)strtoull(v, NULL, 10);
         else { usage(); return 2; }
         i++;
@@ -285,7 +286,8 @@ int main(int argc, char **argv) {
     snprintf(scheme_col, sizeof scheme_col, "%s", aq_model_scheme(model)[0] ? aq_model_scheme(model) : "fp32");
     if (prune > 0.0) {
         size_t len = strlen(scheme_col);
-        snprintf(scheme_col + len, sizeof scheme_col - len, " prune %.2f", prune);
+        if (prune_layer < 0) snprintf(scheme_col + len, sizeof scheme_col - len, " prune %.2f", prune);
+        else snprintf(scheme_col + len, sizeof scheme_col - len, " prune %.2f from layer %d", prune, (int)prune_layer);
     }
     /* The kernels column: the INT4 GEMM's variant for quantized models, else the f32 one. */
     char kern_col[32];
@@ -313,7 +315,7 @@ int main(int argc, char **argv) {
         int32_t need = (n_prompt > n_gen ? n_prompt : n_gen) + 1;
         if (aq_context_set_param(ctx, AQ_PARAM_THREADS, threads[ti]) != AQ_OK ||
             aq_context_set_param(ctx, AQ_PARAM_CONTEXT_LENGTH, need) != AQ_OK ||
-            (prune > 0.0 && apply_prune(ctx, prune) != AQ_OK)) {
+            (prune > 0.0 && apply_prune(ctx, prune, prune_layer) != AQ_OK)) {
             fprintf(stderr, "aq-bench: %s\n", aq_context_error_message(ctx));
             aq_context_free(ctx);
             rc = 1;
