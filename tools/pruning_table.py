@@ -2,7 +2,7 @@
 """Writes docs/PRUNING.md: the design of token pruning and a measured table.
 
     python3 tools/pruning_table.py [--build build-lead] [--chunks 8] [--threads 2] [--reps 3]
-                                   [--layers -1,1]
+                                   [--layers -1,1,0]
 
 For each first pruning layer (-1: n_layers / 2, the paper's middle layer),
 keep ratios 1.0, 0.75, 0.5 (beta = 0, 0.25, 0.5) and the activation schemes
@@ -55,13 +55,42 @@ def prefill_ms(build, model, n, beta, layer, scheme, threads, reps):
     return 1e3 * n / tps, 1e3 * n * sd / (tps * tps)
 
 
+def model_shape(build, model):
+    """(layers, width, heads, kv heads, ffn) from the model description aq-bench prints."""
+    err = run([os.path.join(build, 'examples', 'aq-bench'), '-m', model, '-p', '2', '-n', '0', '-r', '1', '-t', '1',
+               '--bw-mib', '0', '--no-header']).stderr
+    m = re.search(r'(\d+) layers, width (\d+), (\d+) heads \((\d+) kv\), ffn (\d+)', err)
+    return tuple(int(v) for v in m.groups())
+
+
+def work_ratio(shape, n, beta, layer):
+    """Multiply-adds of an unpruned prefill of n tokens over those of a pruned one: the
+    linear layers and the attention (Q K^T and A V, causal), with aq_prune's schedule.
+    This is the speed-up pruning could give if nothing else took time."""
+    layers, dim, heads, kv_heads, ffn = shape
+    first = layers // 2 if layer < 0 else layer
+    kv = dim // heads * kv_heads
+    per_token_in, per_token_out = dim * (dim + 2 * kv), dim * dim + 3 * dim * ffn
+
+    def macs(prune):
+        total, rows = 0, n
+        for l in range(layers):
+            kept = rows
+            if prune and l >= first:
+                kept = max(2, int(n * (1 - beta) ** ((l - first + 1) / (layers - first)) + 0.5))
+            total += rows * per_token_in + rows * rows * dim + kept * per_token_out
+            rows = kept
+        return total
+    return macs(False) / macs(True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--build', default=os.path.join(ROOT, 'build-lead'))
     ap.add_argument('--chunks', type=int, default=8, help='perplexity chunks of 512 tokens')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--reps', type=int, default=3, help='timed prefills per row (mean +/- sd)')
-    ap.add_argument('--layers', default='-1,1', help='first pruning layers (-1: n_layers / 2)')
+    ap.add_argument('--layers', default='-1,1,0', help='first pruning layers (-1: n_layers / 2)')
     ap.add_argument('--keeps', default='1.0,0.75,0.5')
     ap.add_argument('--schemes', default='fp32,w4a8,rtn,w4a4,rtn')
     ap.add_argument('--out', default=os.path.join(ROOT, 'docs', 'PRUNING.md'))
@@ -80,6 +109,7 @@ def main():
     long_model = os.path.join(tempfile.mkdtemp(prefix='aq-pruning-'), 'austen-4096.gguf')
     run([os.path.join(build, 'examples', 'aq-synth'), '-o', long_model, '--preset', 'austen', '--ctx', '4096'])
 
+    shape = model_shape(build, model)
     rows = []
     for layer in layers:
         for scheme in schemes:
@@ -91,8 +121,9 @@ def main():
                 t2048 = prefill_ms(build, long_model, 2048, beta, layer, scheme, args.threads, args.reps)
                 if base is None:
                     base = (ppl, t512[0], t2048[0])
-                rows.append((layer, scheme, keep, ppl, ppl / base[0] - 1, t512, base[1] / t512[0], t2048,
-                             base[2] / t2048[0]))
+                rows.append((layer, scheme, keep, ppl, ppl / base[0] - 1, t512, base[1] / t512[0],
+                             work_ratio(shape, 512, beta, layer), t2048, base[2] / t2048[0],
+                             work_ratio(shape, 2048, beta, layer)))
                 print(rows[-1], file=sys.stderr, flush=True)
 
     lines = ['# Token pruning in prefill', '',
@@ -106,13 +137,15 @@ def main():
              'keep ratio). Prefill: `aq-bench -p N --prune BETA --prune-layer L`, mean +/- sd of '
              f'{args.reps} prefills of random tokens, in ms. 2048 tokens: a random-weight model of the shipped '
              'shape with a 4096 context (aq-synth --preset austen --ctx 4096). Speed-ups are against keep 1.00 in '
-             'the same group of rows.', '',
-             '| first layer | activations | keep | PPL | PPL vs keep 1.0 | prefill 512 (ms) | speed-up '
-             '| prefill 2048 (ms) | speed-up |',
-             '|---|---|---|---|---|---|---|---|---|']
-    for layer, scheme, keep, ppl, dppl, t512, s512, t2048, s2048 in rows:
+             'the same group of rows; "bound" is the ratio of multiply-adds (linear layers and attention) of the '
+             'unpruned prefill to the pruned one, the speed-up pruning would give if nothing else took time.', '',
+             '| first layer | activations | keep | PPL | PPL vs keep 1.0 | prefill 512 (ms) | speed-up | bound '
+             '| prefill 2048 (ms) | speed-up | bound |',
+             '|---|---|---|---|---|---|---|---|---|---|---|']
+    for layer, scheme, keep, ppl, dppl, t512, s512, b512, t2048, s2048, b2048 in rows:
         lines.append(f'| {"mid" if layer < 0 else layer} | {scheme} | {keep:.2f} | {ppl:.3f} | {100 * dppl:+.2f}% | '
-                     f'{t512[0]:.1f} ± {t512[1]:.1f} | {s512:.2f}x | {t2048[0]:.1f} ± {t2048[1]:.1f} | {s2048:.2f}x |')
+                     f'{t512[0]:.1f} ± {t512[1]:.1f} | {s512:.2f}x | {b512:.2f}x | {t2048[0]:.1f} ± {t2048[1]:.1f} | '
+                     f'{s2048:.2f}x | {b2048:.2f}x |')
     with open(args.out, 'w') as f:
         f.write('\n'.join(lines) + '\n')
     print('wrote', args.out, file=sys.stderr)
