@@ -6,6 +6,7 @@
  * reference), and only the final sumf = sumf + term runs serially, in block order. */
 #include <immintrin.h>
 
+#include "block-dot-avx2.h"
 #include "kernels_x86.h"
 
 /* The 8 int32 partial sums of one block: sum (nibble - 8) * y, computed as
@@ -39,17 +40,7 @@ float aq_q4_0_q8_0_dot__avx2(size_t n, const block_q4_0 *x, const block_q8_0 *y)
                 s[i] = _mm256_setzero_si256();
             }
         }
-        /* Transpose-and-add: lane i of isum is the sum of s[i]. */
-        const __m256i h01 = _mm256_hadd_epi32(s[0], s[1]), h23 = _mm256_hadd_epi32(s[2], s[3]);
-        const __m256i h45 = _mm256_hadd_epi32(s[4], s[5]), h67 = _mm256_hadd_epi32(s[6], s[7]);
-        const __m256i h0123 = _mm256_hadd_epi32(h01, h23), h4567 = _mm256_hadd_epi32(h45, h67);
-        const __m256i isum = _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20),
-                                              _mm256_permute2x128_si256(h0123, h4567, 0x31));
-        const __m256 block_scale = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) dx)),
-                                                 _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) dy)));
-        float term[8];
-        _mm256_storeu_ps(term, _mm256_mul_ps(block_scale, _mm256_cvtepi32_ps(isum)));
-        for (size_t i = 0; i < nb; i++) sumf = sumf + term[i];
+        sumf = aq_add_block_terms_avx2(sumf, s, dx, dy, nb);
     }
     return sumf;
 }
