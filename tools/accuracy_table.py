@@ -84,7 +84,7 @@ def main():
         "Rotation folds each RMSNorm weight into the projections that read it, and balancing (cross-layer",
         "equalization of each MLP up row against its down column, `lib/quantize.c`) rescales every down-projection",
         "input channel to the size of the others. Together they undo both of the variant's transforms exactly, so",
-        "`w4a8` and `w4a4` score the same on the variant as on the shipped model: the variant no longer stresses",
+        "`w4a8` and `w4a4` score on the variant what they score on the shipped model, up to float rounding: the variant no longer stresses",
         "them. The rows without balancing or rotation show what the outliers cost when they are not undone.",
         "Outliers that are not a per-channel rescaling (ones that come with particular tokens, say) are not",
         "undone by these transforms, and this variant does not measure them.",
