@@ -66,7 +66,7 @@ def model_shape(build, model):
 def work_ratio(shape, n, beta, layer):
     """Multiply-adds of an unpruned prefill of n tokens over those of a pruned one: the
     linear layers and the attention (Q K^T and A V, causal), with aq_prune's schedule.
-    This is the speed-up pruning could give if nothing else took time."""
+    The speed-up if time went with multiply-adds alone."""
     layers, dim, heads, kv_heads, ffn = shape
     first = layers // 2 if layer < 0 else layer
     kv = dim // heads * kv_heads
@@ -137,10 +137,10 @@ def main():
              'keep ratio). Prefill: `aq-bench -p N --prune BETA --prune-layer L`, mean +/- sd of '
              f'{args.reps} prefills of random tokens, in ms. 2048 tokens: a random-weight model of the shipped '
              'shape with a 4096 context (aq-synth --preset austen --ctx 4096). Speed-ups are against keep 1.00 in '
-             'the same group of rows; "bound" is the ratio of multiply-adds (linear layers and attention) of the '
-             'unpruned prefill to the pruned one, the speed-up pruning would give if nothing else took time.', '',
-             '| first layer | activations | keep | PPL | PPL vs keep 1.0 | prefill 512 (ms) | speed-up | bound '
-             '| prefill 2048 (ms) | speed-up | bound |',
+             'the same group of rows; "MAC ratio" is the ratio of multiply-adds (linear layers and attention) of the '
+             'unpruned prefill to the pruned one: the speed-up if time went with multiply-adds alone.', '',
+             '| first layer | activations | keep | PPL | PPL vs keep 1.0 | prefill 512 (ms) | speed-up | MAC ratio '
+             '| prefill 2048 (ms) | speed-up | MAC ratio |',
              '|---|---|---|---|---|---|---|---|---|---|---|']
     for layer, scheme, keep, ppl, dppl, t512, s512, b512, t2048, s2048, b2048 in rows:
         lines.append(f'| {"mid" if layer < 0 else layer} | {scheme} | {keep:.2f} | {ppl:.3f} | {100 * dppl:+.2f}% | '
