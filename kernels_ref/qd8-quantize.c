@@ -23,10 +23,12 @@ static bool code_range_for_bits(int bits, struct code_range *range) {
     return false;
 }
 
-/* Clamps an already rounded level into the code range. fminf/fmaxf send a NaN to a
- * bound, so the conversion to int8 below is always defined. */
+/* Clamps an already rounded level into the code range. A NaN fails the first
+ * comparison and goes to range.min, so the conversion to int8 is always defined.
+ * Comparisons, not fminf/fmaxf: those are library calls on baseline x86-64. */
 static int8_t clamp_to_code(float level, struct code_range range) {
-    return (int8_t) fminf(fmaxf(level, range.min), range.max);
+    const float above_min = level > range.min ? level : range.min;
+    return (int8_t) (above_min < range.max ? above_min : range.max);
 }
 
 bool aq_qd8_quantize_dynamic_ref(const float *x, size_t n_rows, size_t k, size_t x_stride,
@@ -42,7 +44,8 @@ bool aq_qd8_quantize_dynamic_ref(const float *x, size_t n_rows, size_t k, size_t
         int8_t *q = out->q + t * k;
         float amax = 0.0f;
         for (size_t i = 0; i < k; i++) {
-            amax = fmaxf(amax, fabsf(row[i]));
+            const float magnitude = fabsf(row[i]);
+            amax = magnitude > amax ? magnitude : amax; /* a NaN is skipped, as fmaxf would */
         }
         /* Symmetric: scale maps amax onto qmax (127 or 7); -qmax..qmax are used and
          * qmin stays free, so +amax and -amax are both exact levels. */

@@ -212,9 +212,13 @@ static void kv_store(aq_context *ctx, int32_t layer, int32_t slot, int32_t n_tok
     }
 }
 
+/* Keys scored at a time: the running maximum and the rescaling of the
+ * accumulator then happen once per block, not once per key. */
+#define ATTENTION_BLOCK 64
+
 /* One (token, head): softmax(q k^T / sqrt(d)) v over the cached tokens whose
- * position is not after the token's own, in one pass with a running maximum
- * (no score buffer, so threads need no scratch). */
+ * position is not after the token's own, block by block with a running
+ * maximum (no score matrix, so threads need only stack scratch). */
 static void attend(void *arg, size_t t, size_t h) {
     const attention_task *task = arg;
     aq_context *ctx = task->ctx;
@@ -227,26 +231,35 @@ static void attend(void *arg, size_t t, size_t h) {
     int32_t pos = ctx->pos[t];
     int32_t last_slot = task->first_slot + (int32_t)t;
     float scale = 1.0f / sqrtf((float)hd);
-    float acc[512], k_row[512], v_row[512];
+    float acc[512], k_row[512], v_row[512], scores[ATTENTION_BLOCK];
+    int32_t slots[ATTENTION_BLOCK];
     float max_score = -INFINITY, denom = 0.0f, first_score = -INFINITY;
     for (int32_t d = 0; d < hd; d++) acc[d] = 0.0f;
-    for (int32_t j = 0; j <= last_slot; j++) {
-        if (kv_pos[j] > pos) continue;
-        const float *kj = aq_kv_row(ctx, false, task->layer, j, kv_head, k_row);
-        float s = 0.0f;
-        for (int32_t d = 0; d < hd; d++) s += q[d] * kj[d];
-        s *= scale;
-        if (j == 0) first_score = s;
-        if (s > max_score) {
-            float rescale = expf(max_score - s);
+    for (int32_t block = 0; block <= last_slot; block += ATTENTION_BLOCK) {
+        int32_t end = block + ATTENTION_BLOCK <= last_slot + 1 ? block + ATTENTION_BLOCK : last_slot + 1;
+        int32_t n = 0;
+        float block_max = -INFINITY;
+        for (int32_t j = block; j < end; j++) {
+            if (kv_pos[j] > pos) continue;
+            float s = scale * aq_attention_dot(q, aq_kv_row(ctx, false, task->layer, j, kv_head, k_row), hd);
+            if (j == 0) first_score = s;
+            block_max = s > block_max ? s : block_max;
+            scores[n] = s;
+            slots[n++] = j;
+        }
+        if (n == 0) continue;
+        if (block_max > max_score) {
+            float rescale = expf(max_score - block_max);
             denom *= rescale;
             for (int32_t d = 0; d < hd; d++) acc[d] *= rescale;
-            max_score = s;
+            max_score = block_max;
         }
-        float p = expf(s - max_score);
-        denom += p;
-        const float *vj = aq_kv_row(ctx, true, task->layer, j, kv_head, v_row);
-        for (int32_t d = 0; d < hd; d++) acc[d] += p * vj[d];
+        for (int32_t i = 0; i < n; i++) {
+            float p = expf(scores[i] - max_score);
+            denom += p;
+            const float *vj = aq_kv_row(ctx, true, task->layer, slots[i], kv_head, v_row);
+            for (int32_t d = 0; d < hd; d++) acc[d] += p * vj[d];
+        }
     }
     for (int32_t d = 0; d < hd; d++) out[d] = acc[d] / denom;
     if (task->score) {
