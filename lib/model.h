@@ -183,18 +183,13 @@ aq_error aq_forward_batch(aq_context *ctx, const int32_t *tokens, const int32_t 
  * float cache, or the INT8 row dequantized into scratch (head_dim floats). */
 const float *aq_kv_row(const aq_context *ctx, bool value, int32_t layer, int32_t slot, int32_t kv_head, float *scratch);
 
-/* q . k for attention scores. Eight partial sums: a float sum in one chain
- * can't be vectorized (the compiler must keep its order), eight independent
- * chains fill one 256-bit register. Used by the attention and by the pruning
- * scores, so both see the same score for the same pair. */
-static inline float aq_attention_dot(const float *q, const float *k, int32_t n) {
-    float part[8] = {0};
-    int32_t d = 0;
-    for (; d + 8 <= n; d += 8)
-        for (int i = 0; i < 8; i++) part[i] += q[d + i] * k[d + i];
-    float tail = 0.0f;
-    for (; d < n; d++) tail += q[d] * k[d];
-    return ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7])) + tail;
+/* The attention score of a query and a key: (q * scale) . k, summed in order.
+ * The attention (forward.c) computes exactly this for eight queries at once,
+ * one per vector lane; token pruning (prune.c) recomputes scores with it. */
+static inline float aq_attention_score(const float *q, const float *k, int32_t n, float scale) {
+    float s = 0.0f;
+    for (int32_t d = 0; d < n; d++) s += q[d] * scale * k[d];
+    return s;
 }
 
 /* Formats a message into a handle's error buffer and returns err. */

@@ -97,9 +97,9 @@ static void received_one(void *arg, size_t j) {
             const float *q = ctx->q + (size_t)i * q_dim + (size_t)h * hd;
             float k_row[512];
             const float *kj = aq_kv_row(ctx, false, task->layer, (int32_t)j, h / group, k_row);
-            float s = aq_attention_dot(q, kj, hd);
+            float s = aq_attention_score(q, kj, hd, scale);
             const float *stats = ctx->prune_stats + ((size_t)i * c->n_heads + h) * 2;
-            sum += expf(s * scale - stats[0]) / stats[1];
+            sum += expf(s - stats[0]) / stats[1];
         }
     }
     ctx->importance[j] = seen_by ? (float)(sum / seen_by) : 0.0f;
