@@ -325,8 +325,9 @@ int main(int argc, char **argv) {
             int32_t n = test == 0 ? n_prompt : n_gen;
             if (n == 0) continue;
             double t[64], tps[64], secs, mean, sd;
-            /* Warm-up: a short run of the same kind. */
-            bool ok = test == 0 ? run_pp(ctx, prompt, n < 32 ? n : 32, &secs)
+            /* Warm-up, as llama-bench: the prefill at full length (its first run also
+             * touches every batch buffer), a few tokens of generation. */
+            bool ok = test == 0 ? run_pp(ctx, prompt, n, &secs)
                                 : run_tg(ctx, (int32_t)bos, (int32_t)vocab, n < 4 ? n : 4, &secs);
             for (int r = 0; r < reps && ok; r++) {
                 ok = test == 0 ? run_pp(ctx, prompt, n, &t[r]) : run_tg(ctx, (int32_t)bos, (int32_t)vocab, n, &t[r]);
