@@ -266,7 +266,7 @@ static void attend(void *arg, size_t tile, size_t h) {
         pos[i] = real ? ctx->pos[first_row + i] : INT32_MIN; /* padding sees no key */
         last_slot[i] = task->first_slot + first_row + i;
         max_score[i] = -INFINITY, denom[i] = 0.0f, first_score[i] = -INFINITY;
-        const float *q = ctx->q + (size_t)(first_row + i) * q_stride + h * (size_t)hd;
+        const float *q = real ? ctx->q + (size_t)(first_row + i) * q_stride + h * (size_t)hd : NULL;
         for (int32_t d = 0; d < hd; d++) qt[d * Q + i] = real ? q[d] * scale : 0.0f;
         for (int32_t d = 0; d < hd; d++) acc[i][d] = 0.0f;
     }
