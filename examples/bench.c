@@ -170,6 +170,19 @@ static aq_error apply_prune(aq_context *ctx, double beta, int32_t first_layer) {
     return aq_prune(ctx, beta, first_layer, AQ_PRUNE_ATTENTION_TO_FIRST, AQ_PRUNE_KEEP_POSITIONS);
 }
 
+/* The last pruned prefill's row count at each layer's input and at the output
+ * (aq_prune_kept), so that scripts can relate the speed-up to the work removed
+ * without a copy of the pruning schedule. */
+static void print_kept_rows(const aq_context *ctx, int32_t n_layers) {
+    fprintf(stderr, "prune: rows at each layer's input, then at the output:");
+    for (int32_t layer = 0; layer <= n_layers; layer++) {
+        int32_t kept = 0;
+        aq_prune_kept(ctx, layer, NULL, 0, &kept);
+        fprintf(stderr, " %d", (int)kept);
+    }
+    fputc('\n', stderr);
+}
+
 /* ---- the speed tests ---- */
 
 static uint64_t lcg_state = 42;
@@ -271,11 +284,12 @@ int main(int argc, char **argv) {
         aq_model_free(model);
         return 1;
     }
-    int64_t params = 0, api_bytes = 0, vocab = 0, bos = -1;
+    int64_t params = 0, api_bytes = 0, vocab = 0, bos = -1, layers = 0;
     aq_model_get_info(model, AQ_INFO_PARAMETER_COUNT, &params);
     aq_model_get_info(model, AQ_INFO_WEIGHT_BYTES, &api_bytes);
     aq_model_get_info(model, AQ_INFO_VOCAB_SIZE, &vocab);
     aq_model_get_info(model, AQ_INFO_BOS_TOKEN, &bos);
+    aq_model_get_info(model, AQ_INFO_LAYER_COUNT, &layers);
     int64_t bytes = weight_bytes_per_token(model);
     /* Size: everything read per token plus the embedding table, as llama-bench
      * reports the whole model. */
@@ -338,6 +352,7 @@ int main(int argc, char **argv) {
                 rc = 1;
                 break;
             }
+            if (test == 0 && prune > 0.0) print_kept_rows(ctx, (int32_t)layers);
             mean_sd(tps, reps, &mean, &sd);
             char roof[32] = "";
             if (test == 1 && bw[ti] > 0) snprintf(roof, sizeof roof, "%.0f%%", 100.0 * mean * (double)bytes * 1e-9 / bw[ti]);

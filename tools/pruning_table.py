@@ -43,16 +43,19 @@ def perplexity(build, model, beta, layer, scheme, chunks, threads):
 
 
 def prefill_ms(build, model, n, beta, layer, scheme, threads, reps):
-    """Mean and standard deviation of aq-bench's ppN, in milliseconds per prefill."""
+    """Mean and standard deviation of aq-bench's ppN, in milliseconds per prefill, and the
+    rows present at each layer's input and at the output (all n without pruning)."""
     cmd = ['nice', os.path.join(build, 'examples', 'aq-bench'), '-m', model, '-p', str(n), '-n', '0', '-t',
            str(threads), '-r', str(reps), '--bw-mib', '0', '--no-header']
     if beta > 0:
         cmd += ['--prune', str(beta), '--prune-layer', str(layer)]
     if scheme != 'fp32':
         cmd += ['--scheme', scheme]
-    row = run(cmd).stdout
-    tps, sd = (float(v) for v in re.search(r'\| pp\d+ \| ([0-9.]+) ± ([0-9.]+) \|', row).groups())
-    return 1e3 * n / tps, 1e3 * n * sd / (tps * tps)
+    out = run(cmd)
+    tps, sd = (float(v) for v in re.search(r'\| pp\d+ \| ([0-9.]+) ± ([0-9.]+) \|', out.stdout).groups())
+    kept = re.search(r'prune: rows at each layer.s input, then at the output:((?: \d+)+)', out.stderr)
+    rows = [int(v) for v in kept.group(1).split()] if kept else None
+    return 1e3 * n / tps, 1e3 * n * sd / (tps * tps), rows
 
 
 def model_shape(build, model):
@@ -63,25 +66,22 @@ def model_shape(build, model):
     return tuple(int(v) for v in m.groups())
 
 
-def work_ratio(shape, n, beta, layer):
-    """Multiply-adds of an unpruned prefill of n tokens over those of a pruned one: the
-    linear layers and the attention (Q K^T and A V, causal), with aq_prune's schedule.
-    The speed-up if time went with multiply-adds alone."""
+def work_ratio(shape, rows):
+    """Multiply-adds of an unpruned prefill over those of a pruned one whose rows at each
+    layer's input and at the output are `rows` (as aq-bench reports them; None: unpruned):
+    the linear layers and the attention (Q K^T and A V, causal). The speed-up if time
+    went with multiply-adds alone. A layer's Q/K/V and attention run on its input rows,
+    its output projection and MLP on the rows left after its pruning."""
+    if rows is None:
+        return 1.0
     layers, dim, heads, kv_heads, ffn = shape
-    first = layers // 2 if layer < 0 else layer
     kv = dim // heads * kv_heads
     per_token_in, per_token_out = dim * (dim + 2 * kv), dim * dim + 3 * dim * ffn
 
-    def macs(prune):
-        total, rows = 0, n
-        for l in range(layers):
-            kept = rows
-            if prune and l >= first:
-                kept = max(2, int(n * (1 - beta) ** ((l - first + 1) / (layers - first)) + 0.5))
-            total += rows * per_token_in + rows * rows * dim + kept * per_token_out
-            rows = kept
-        return total
-    return macs(False) / macs(True)
+    def macs(present):
+        return sum(present[l] * per_token_in + present[l] ** 2 * dim + present[l + 1] * per_token_out
+                   for l in range(layers))
+    return macs([rows[0]] * (layers + 1)) / macs(rows)
 
 
 def main():
@@ -121,9 +121,8 @@ def main():
                 t2048 = prefill_ms(build, long_model, 2048, beta, layer, scheme, args.threads, args.reps)
                 if base is None:
                     base = (ppl, t512[0], t2048[0])
-                rows.append((layer, scheme, keep, ppl, ppl / base[0] - 1, t512, base[1] / t512[0],
-                             work_ratio(shape, 512, beta, layer), t2048, base[2] / t2048[0],
-                             work_ratio(shape, 2048, beta, layer)))
+                rows.append((layer, scheme, keep, ppl, ppl / base[0] - 1, t512[:2], base[1] / t512[0],
+                             work_ratio(shape, t512[2]), t2048[:2], base[2] / t2048[0], work_ratio(shape, t2048[2])))
                 print(rows[-1], file=sys.stderr, flush=True)
 
     lines = ['# Token pruning in prefill', '',
