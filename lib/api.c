@@ -1,13 +1,14 @@
-/* The public API: argument checks, handles, parameters. The work happens in
- * model.c (loading) and forward.c. */
+/* The public API, the only file that defines exported functions: argument
+ * checks, handles and parameters, then a call into the layer that does the
+ * work (model/ loads and saves, quant/ quantizes, runtime/ runs). */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "context.h"
 #include "model.h"
+#include "quantize.h"
 
 #define AQ_STRINGIFY2(x) #x
 #define AQ_STRINGIFY(x) AQ_STRINGIFY2(x)
@@ -28,35 +29,13 @@ const char *aq_error_name(aq_error err) {
     return names[err];
 }
 
-aq_error aq_set_error(char *buf, aq_error err, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, AQ_MESSAGE_CAP, fmt, ap);
-    va_end(ap);
-    return err;
-}
-
 /* ---- model ---- */
 
 aq_model *aq_model_create(void) { return calloc(1, sizeof(aq_model)); }
 
-static void model_release(aq_model *m) {
-    for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
-    free(m->owned);
-    free(m->layers);
-    free(m->rope_inv_freq);
-    aq_tokenizer_free(m->tokenizer);
-    aq_gguf_close(m->gguf);
-    /* the settings and the message outlive a failed load */
-    aq_model kept = {.progress = m->progress, .progress_user = m->progress_user};
-    memcpy(kept.error, m->error, sizeof kept.error);
-    memcpy(kept.kernels_override, m->kernels_override, sizeof kept.kernels_override);
-    *m = kept;
-}
-
 void aq_model_free(aq_model *model) {
     if (!model) return;
-    model_release(model);
+    aq_model_clear(model);
     free(model);
 }
 
@@ -66,7 +45,7 @@ static aq_error finish_load(aq_model *model, aq_error err, const char *msg) {
     if (err != AQ_OK) return aq_set_error(model->error, err, "%s", msg);
     err = aq_model_load_gguf(model);
     if (err != AQ_OK) {
-        model_release(model); /* keeps the message; the handle can be loaded again */
+        aq_model_clear(model); /* keeps the message; the handle can be loaded again */
         return err;
     }
     model->loaded = true;
@@ -220,7 +199,6 @@ static const struct { double min, max; } param_bounds[] = {
     [AQ_PARAM_KV_INT8] = {0, 1},
 };
 #define N_PARAMS ((int)(sizeof param_bounds / sizeof param_bounds[0]))
-#define DEFAULT_CONTEXT 4096
 
 aq_error aq_param_bounds(aq_param param, double *min_value, double *max_value) {
     if ((unsigned)param >= N_PARAMS) return AQ_ERR_OUT_OF_RANGE;
@@ -229,95 +207,12 @@ aq_error aq_param_bounds(aq_param param, double *min_value, double *max_value) {
     return AQ_OK;
 }
 
-static aq_error set_threads(aq_context *ctx, int32_t n) {
-    pthreadpool_t pool = pthreadpool_create((size_t)n);
-    if (!pool) return aq_set_error(ctx->error, AQ_ERR_THREADS, "cannot create a pool of %d threads", n);
-    pthreadpool_destroy(ctx->pool);
-    ctx->pool = pool;
-    ctx->n_threads = n;
-    return AQ_OK;
-}
-
-static void free_cache(aq_context *ctx) {
-    free(ctx->k_cache), free(ctx->v_cache), free(ctx->k_cache_q8), free(ctx->v_cache_q8);
-    free(ctx->k_scale), free(ctx->v_scale), free(ctx->kv_pos), free(ctx->kv_len);
-}
-
-/* (Re)allocates an empty KV cache of n slots per layer, float or INT8. */
-static aq_error set_context_length(aq_context *ctx, int32_t n, bool int8) {
-    const aq_config *c = &ctx->model->cfg;
-    size_t rows = (size_t)c->n_layers * (size_t)n * (size_t)c->n_kv_heads, values = rows * c->head_dim;
-    aq_context fresh = {.kv_int8 = int8};
-    if (int8) {
-        fresh.k_cache_q8 = malloc(values), fresh.v_cache_q8 = malloc(values);
-        fresh.k_scale = malloc(rows * sizeof(float)), fresh.v_scale = malloc(rows * sizeof(float));
-    } else {
-        fresh.k_cache = malloc(values * sizeof(float)), fresh.v_cache = malloc(values * sizeof(float));
-    }
-    fresh.kv_pos = malloc((size_t)c->n_layers * (size_t)n * sizeof(int32_t));
-    fresh.kv_len = calloc((size_t)c->n_layers, sizeof(int32_t));
-    bool ok = fresh.kv_pos && fresh.kv_len &&
-              (int8 ? fresh.k_cache_q8 && fresh.v_cache_q8 && fresh.k_scale && fresh.v_scale
-                    : fresh.k_cache && fresh.v_cache);
-    if (!ok) {
-        free_cache(&fresh);
-        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_MEMORY, "out of memory for a KV cache of %d tokens", n);
-    }
-    free_cache(ctx);
-    ctx->kv_int8 = int8;
-    ctx->k_cache = fresh.k_cache, ctx->v_cache = fresh.v_cache;
-    ctx->k_cache_q8 = fresh.k_cache_q8, ctx->v_cache_q8 = fresh.v_cache_q8;
-    ctx->k_scale = fresh.k_scale, ctx->v_scale = fresh.v_scale;
-    ctx->kv_pos = fresh.kv_pos;
-    ctx->kv_len = fresh.kv_len;
-    ctx->n_ctx = n;
-    ctx->n_kv = 0;
-    ctx->pruned_prefix = 0;
-    ctx->n_logit_rows = 0;
-    return AQ_OK;
-}
-
 aq_context *aq_context_create(aq_model *model) {
     if (!model || !model->loaded) return NULL;
-    aq_context *ctx = calloc(1, sizeof *ctx);
-    if (!ctx) return NULL;
-    ctx->model = model;
-    model->n_contexts++;
-    int32_t vocab = model->cfg.vocab_size;
-    ctx->sample_prob = malloc((size_t)vocab * sizeof(float));
-    ctx->sample_index = malloc((size_t)vocab * sizeof(int32_t));
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int32_t threads = cores < 1 ? 1 : cores > 256 ? 256 : (int32_t)cores;
-    int32_t n_ctx = model->cfg.context_length < DEFAULT_CONTEXT ? model->cfg.context_length : DEFAULT_CONTEXT;
-    if (!ctx->sample_prob || !ctx->sample_index || set_threads(ctx, threads) != AQ_OK ||
-        set_context_length(ctx, n_ctx, false) != AQ_OK) {
-        aq_context_free(ctx);
-        return NULL;
-    }
-    aq_sampler_init(&ctx->sampler, 0);
-    return ctx;
+    return aq_runtime_context_create(model);
 }
 
-void aq_context_free(aq_context *ctx) {
-    if (!ctx) return;
-    ctx->model->n_contexts--;
-    pthreadpool_destroy(ctx->pool);
-    free_cache(ctx);
-    float *bufs[] = {ctx->x, ctx->xn, ctx->q, ctx->k, ctx->v, ctx->att, ctx->gate, ctx->up, ctx->rope,
-                     ctx->logits, ctx->sample_prob, ctx->prune_score, ctx->prune_stats, ctx->importance};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
-    free(ctx->kept);
-    free(ctx->n_kept);
-    free(ctx->prune_order);
-    free(ctx->logit_row);
-    free(ctx->pos);
-    free(ctx->qa.q);
-    free(ctx->qa.scale);
-    free(ctx->qa.zero);
-    free(ctx->qa_blocks);
-    free(ctx->sample_index);
-    free(ctx);
-}
+void aq_context_free(aq_context *ctx) { aq_runtime_context_free(ctx); }
 
 const char *aq_context_error_message(const aq_context *ctx) { return ctx ? ctx->error : "context is NULL"; }
 
@@ -331,9 +226,9 @@ aq_error aq_context_set_param(aq_context *ctx, aq_param param, double value) {
     if (integral && value != floor(value))
         return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "parameter %d = %g must be an integer", (int)param, value);
     switch (param) {
-    case AQ_PARAM_THREADS: return set_threads(ctx, (int32_t)value);
-    case AQ_PARAM_CONTEXT_LENGTH: return set_context_length(ctx, (int32_t)value, ctx->kv_int8);
-    case AQ_PARAM_KV_INT8: return set_context_length(ctx, ctx->n_ctx, value != 0);
+    case AQ_PARAM_THREADS: return aq_runtime_set_threads(ctx, (int32_t)value);
+    case AQ_PARAM_CONTEXT_LENGTH: return aq_runtime_set_cache(ctx, (int32_t)value, ctx->kv_int8);
+    case AQ_PARAM_KV_INT8: return aq_runtime_set_cache(ctx, ctx->n_ctx, value != 0);
     case AQ_PARAM_TEMPERATURE: ctx->sampler.temperature = (float)value; break;
     case AQ_PARAM_TOP_K: ctx->sampler.top_k = (int32_t)value; break;
     case AQ_PARAM_TOP_P: ctx->sampler.top_p = (float)value; break;
@@ -365,14 +260,14 @@ aq_error aq_forward(aq_context *ctx, const int32_t *tokens, const int32_t *posit
     if (!ctx) return AQ_ERR_INVALID_ARGUMENT;
     if (!tokens || n_tokens <= 0)
         return aq_set_error(ctx->error, AQ_ERR_INVALID_ARGUMENT, "tokens is NULL or n_tokens %d <= 0", n_tokens);
-    return aq_forward_batch(ctx, tokens, positions, n_tokens, logits_all != 0);
+    return aq_runtime_forward(ctx, tokens, positions, n_tokens, logits_all != 0);
 }
 
 const float *aq_get_logits(const aq_context *ctx, int32_t i) {
     if (!ctx || ctx->n_logit_rows == 0) return NULL;
     if (i == -1) i = ctx->n_logit_rows - 1;
     if (i < 0 || i >= ctx->n_logit_rows) return NULL;
-    int32_t row = aq_logit_row(ctx, i); /* -1: the token was pruned */
+    int32_t row = aq_runtime_logit_row(ctx, i); /* -1: the token was pruned */
     return row < 0 ? NULL : ctx->logits + (size_t)row * ctx->model->cfg.vocab_size;
 }
 
@@ -380,7 +275,7 @@ int32_t aq_kv_length(const aq_context *ctx) { return ctx ? ctx->n_kv : 0; }
 
 aq_error aq_kv_truncate(aq_context *ctx, int32_t n) {
     if (!ctx) return AQ_ERR_INVALID_ARGUMENT;
-    return aq_kv_keep(ctx, n);
+    return aq_runtime_kv_truncate(ctx, n);
 }
 
 aq_error aq_sample(aq_context *ctx, int32_t i, int32_t *token) {
@@ -389,5 +284,38 @@ aq_error aq_sample(aq_context *ctx, int32_t i, int32_t *token) {
     if (!logits) return aq_set_error(ctx->error, AQ_ERR_STATE, "no logits row %d: run aq_forward first", i);
     *token = aq_sampler_sample(&ctx->sampler, logits, ctx->model->cfg.vocab_size, ctx->sample_prob,
                                ctx->sample_index);
+    return AQ_OK;
+}
+
+/* ---- token pruning ---- */
+
+aq_error aq_prune(aq_context *ctx, double beta, int32_t first_layer, aq_prune_importance importance,
+                  aq_prune_positions positions) {
+    if (!ctx) return AQ_ERR_INVALID_ARGUMENT;
+    int32_t n_layers = ctx->model->cfg.n_layers;
+    if (!(beta >= 0.0 && beta < 1.0))
+        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "prune beta %g is outside [0, 1)", beta);
+    if (first_layer < -1 || first_layer >= n_layers)
+        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "prune first layer %d is outside [0, %d) (or -1)",
+                            first_layer, n_layers);
+    if ((unsigned)importance > AQ_PRUNE_ATTENTION_RECEIVED)
+        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "unknown prune importance %d", (int)importance);
+    if ((unsigned)positions > AQ_PRUNE_RENUMBER)
+        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "unknown prune positions %d", (int)positions);
+    ctx->prune_beta = beta;
+    ctx->prune_first_layer = first_layer;
+    ctx->prune_importance = importance;
+    ctx->prune_positions = positions;
+    return AQ_OK;
+}
+
+aq_error aq_prune_kept(const aq_context *ctx, int32_t layer, int32_t *indices, int32_t capacity, int32_t *n_kept) {
+    if (!ctx || !n_kept || capacity < 0 || (!indices && capacity > 0)) return AQ_ERR_INVALID_ARGUMENT;
+    if (layer < 0 || layer > ctx->model->cfg.n_layers) return AQ_ERR_OUT_OF_RANGE;
+    if (ctx->last_batch == 0) return AQ_ERR_STATE;
+    int32_t n = ctx->n_kept[layer];
+    *n_kept = n;
+    if (capacity < n) return AQ_ERR_BUFFER_TOO_SMALL;
+    memcpy(indices, ctx->kept + (size_t)layer * ctx->batch_cap, (size_t)n * sizeof *indices);
     return AQ_OK;
 }

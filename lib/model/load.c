@@ -44,7 +44,7 @@ static aq_error read_config(aq_model *m, aq_config *c) {
         return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "heads (%d, kv %d) do not divide width %d",
                             c->n_heads, c->n_kv_heads, c->dim);
     c->head_dim = c->dim / c->n_heads;
-    if (c->head_dim % 2 != 0 || c->head_dim > 512)
+    if (c->head_dim % 2 != 0 || c->head_dim > AQ_MAX_HEAD_DIM)
         return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "head size %d is not even or too large", c->head_dim);
     int32_t rope_dims = c->head_dim;
     if (aq_gguf_has_key(m->gguf, "llama.rope.dimension_count") &&
@@ -64,17 +64,6 @@ static aq_error read_config(aq_model *m, aq_config *c) {
     if (!(c->norm_eps > 0.0f && c->norm_eps < 1.0f) || !(c->rope_theta > 1.0f && isfinite(c->rope_theta)))
         return aq_set_error(m->error, AQ_ERR_FORMAT, "norm epsilon %g or rope base %g out of range",
                             c->norm_eps, c->rope_theta);
-    return AQ_OK;
-}
-
-static aq_error own(aq_model *m, void *buf) {
-    void **grown = realloc(m->owned, (m->n_owned + 1) * sizeof *grown);
-    if (!grown) {
-        free(buf);
-        return aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory");
-    }
-    m->owned = grown;
-    m->owned[m->n_owned++] = buf;
     return AQ_OK;
 }
 
@@ -99,11 +88,11 @@ static aq_error load_f32(aq_model *m, const char *name, int64_t rows, int64_t co
         t->type != AQ_TENSOR_Q4_0 && t->type != AQ_TENSOR_Q8_0)
         return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "tensor %s has type %s, not f32, f16, bf16, q4_0 or q8_0",
                             name, aq_tensor_type_name(t->type));
-    float *buf = malloc(count * sizeof(float));
+    float *buf = aq_model_own_floats(m, NULL, count);
     if (!buf) return aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory for tensor %s", name);
     aq_tensor_to_f32(t->type, t->data, count, buf);
     *out = buf;
-    return own(m, buf);
+    return AQ_OK;
 }
 
 static const aq_gguf_tensor *find_part(aq_model *m, const char *name, const char *part) {

@@ -13,19 +13,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-static uint64_t splitmix64_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+#include "prng.h"
 
 void aq_sampler_seed(aq_sampler *s, uint64_t seed)
 {
     uint64_t state = seed;
-    s->rng[0] = splitmix64_next(&state);
-    s->rng[1] = splitmix64_next(&state);
+    s->rng[0] = aq_splitmix64(&state);
+    s->rng[1] = aq_splitmix64(&state);
     if (s->rng[0] == 0 && s->rng[1] == 0)
         s->rng[1] = 1; /* the all-zero state would stay zero forever */
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "agilequant.h"
+#include "model.h"
 
 typedef struct aq_input_stats {
     int32_t width;
@@ -29,8 +30,9 @@ aq_error aq_calibration_create(aq_calibration **out, int32_t n_layers, const int
                                int32_t max_samples, int32_t sample_every);
 void aq_calibration_free(aq_calibration *c);
 aq_input_stats *aq_calibration_input(aq_calibration *c, int32_t layer, int32_t kind);
-/* Called by the forward pass; layer < 0 (the output head) is ignored. */
-void aq_calibration_observe(aq_calibration *c, int32_t layer, int32_t kind, const float *x, int32_t n_tokens,
-                            int32_t width);
+/* An aq_input_observer for the forward pass (calibration is the user
+ * pointer); layer < 0 (the output head) is ignored. */
+void aq_calibration_observe(void *calibration, int32_t layer, aq_linear_input site, const float *x,
+                            int32_t n_tokens, int32_t width);
 
 #endif

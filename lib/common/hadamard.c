@@ -2,6 +2,8 @@
 
 #include <math.h>
 
+#include "prng.h"
+
 static size_t block_size(size_t n) { return n & (~n + 1); } /* largest power of two dividing n */
 
 /* In-place fast Walsh-Hadamard transform of b elements (b a power of two). */
@@ -34,11 +36,6 @@ void aq_hadamard_rotate_strided(float *x, size_t n, size_t stride, const float *
 void aq_random_signs(float *signs, size_t n, uint64_t seed) {
     uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
     for (size_t i = 0; i < n; i++) {
-        /* splitmix64: a good enough stream for signs, seeded reproducibly */
-        uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        z ^= z >> 31;
-        signs[i] = (z >> 63) ? -1.0f : 1.0f;
+        signs[i] = (aq_splitmix64(&state) >> 63) ? -1.0f : 1.0f;
     }
 }

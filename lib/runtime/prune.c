@@ -14,41 +14,20 @@
 
 #include "prune.h"
 
-aq_error aq_prune(aq_context *ctx, double beta, int32_t first_layer, aq_prune_importance importance,
-                  aq_prune_positions positions) {
-    if (!ctx) return AQ_ERR_INVALID_ARGUMENT;
-    int32_t n_layers = ctx->model->cfg.n_layers;
-    if (!(beta >= 0.0 && beta < 1.0))
-        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "prune beta %g is outside [0, 1)", beta);
-    if (first_layer < -1 || first_layer >= n_layers)
-        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "prune first layer %d is outside [0, %d) (or -1)",
-                            first_layer, n_layers);
-    if ((unsigned)importance > AQ_PRUNE_ATTENTION_RECEIVED)
-        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "unknown prune importance %d", (int)importance);
-    if ((unsigned)positions > AQ_PRUNE_RENUMBER)
-        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "unknown prune positions %d", (int)positions);
-    ctx->prune_beta = beta;
-    ctx->prune_first_layer = first_layer;
-    ctx->prune_importance = importance;
-    ctx->prune_positions = positions;
-    return AQ_OK;
+#include "attention.h"
+#include "kv_cache.h"
+#include "rope.h"
+
+void aq_prune_begin(aq_context *ctx, int32_t n_tokens) {
+    ctx->pruning = ctx->prune_beta > 0.0 && n_tokens > 2 && ctx->n_kv == 0;
+    for (int32_t t = 0; t < n_tokens; t++) ctx->kept[t] = t;
+    ctx->n_kept[0] = n_tokens;
+    ctx->last_batch = n_tokens;
+    ctx->pos_shift = 0; /* layer 0 holds every token, so its positions are those given */
 }
 
-aq_error aq_prune_kept(const aq_context *ctx, int32_t layer, int32_t *indices, int32_t capacity, int32_t *n_kept) {
-    if (!ctx || !n_kept || capacity < 0 || (!indices && capacity > 0)) return AQ_ERR_INVALID_ARGUMENT;
-    if (layer < 0 || layer > ctx->model->cfg.n_layers) return AQ_ERR_OUT_OF_RANGE;
-    if (ctx->last_batch == 0) return AQ_ERR_STATE;
-    int32_t n = ctx->n_kept[layer];
-    *n_kept = n;
-    if (capacity < n) return AQ_ERR_BUFFER_TOO_SMALL;
-    memcpy(indices, ctx->kept + (size_t)layer * ctx->batch_cap, (size_t)n * sizeof *indices);
-    return AQ_OK;
-}
-
-int32_t aq_logit_row(const aq_context *ctx, int32_t i) { return ctx->logits_pruned ? ctx->logit_row[i] : i; }
-
-bool aq_prune_active(const aq_context *ctx, int32_t n_tokens) {
-    return ctx->prune_beta > 0.0 && n_tokens > 2 && ctx->n_kv == 0;
+bool aq_prune_scores_layer(const aq_context *ctx, int32_t layer) {
+    return ctx->pruning && layer >= aq_prune_first_layer(ctx);
 }
 
 int32_t aq_prune_first_layer(const aq_context *ctx) {
@@ -64,7 +43,8 @@ int32_t aq_prune_keep_count(int32_t n, double beta, int32_t k, int32_t n_prune_l
     return kept < floor_count ? floor_count : kept;
 }
 
-int32_t aq_prune_target(const aq_context *ctx, int32_t layer, int32_t n_tokens) {
+/* Rows to keep after layer's attention in a pruning prefill of n_tokens. */
+static int32_t prune_target(const aq_context *ctx, int32_t layer, int32_t n_tokens) {
     int32_t first = aq_prune_first_layer(ctx), n_layers = ctx->model->cfg.n_layers;
     if (layer < first) return n_tokens;
     return aq_prune_keep_count(n_tokens, ctx->prune_beta, layer - first + 1, n_layers - first);
@@ -95,8 +75,8 @@ static void received_one(void *arg, size_t j) {
         seen_by++;
         for (int32_t h = 0; h < c->n_heads; h++) {
             const float *q = ctx->q + (size_t)i * q_dim + (size_t)h * hd;
-            float k_row[512];
-            const float *kj = aq_kv_row(ctx, false, task->layer, (int32_t)j, h / group, k_row);
+            float k_row[AQ_MAX_HEAD_DIM];
+            const float *kj = aq_kv_row(ctx, AQ_KV_KEYS, task->layer, (int32_t)j, h / group, k_row);
             float s = aq_attention_score(q, kj, hd, scale);
             const float *stats = ctx->prune_stats + ((size_t)i * c->n_heads + h) * 2;
             sum += expf(s - stats[0]) / stats[1];
@@ -131,7 +111,10 @@ static int by_importance(const void *a, const void *b) {
     return (x->row > y->row) - (x->row < y->row); /* ties: the earlier token goes first, deterministically */
 }
 
-int32_t aq_prune_compact(aq_context *ctx, int32_t layer, int32_t n_rows, int32_t target) {
+/* Scores the n_rows rows present at layer (after its attention), drops all
+ * but target of them, and compacts x, att, pos and the kept-index record
+ * (layer + 1); renumbers positions if asked. Returns the rows left. */
+static int32_t compact(aq_context *ctx, int32_t layer, int32_t n_rows, int32_t target) {
     const aq_config *c = &ctx->model->cfg;
     size_t cap = (size_t)ctx->batch_cap;
     const int32_t *kept_in = ctx->kept + (size_t)layer * cap;
@@ -170,3 +153,39 @@ int32_t aq_prune_compact(aq_context *ctx, int32_t layer, int32_t n_rows, int32_t
     ctx->n_kept[layer + 1] = out;
     return out;
 }
+
+/* What to subtract from a token's position at layer i: after a prompt
+ * pruned with renumbered positions, layer i numbers its tokens 0..kept-1, and
+ * later tokens continue from there. Zero in every other case, since then all
+ * layers cache the same last position. */
+static int32_t position_shift(const aq_context *ctx, int32_t i) {
+    if (ctx->pruned_prefix == 0 || ctx->n_kv == 0) return 0;
+    size_t own_last = (size_t)i * (size_t)ctx->n_ctx + (size_t)ctx->kv_len[i] - 1;
+    return ctx->kv_pos[ctx->n_kv - 1] - ctx->kv_pos[own_last];
+}
+
+int32_t aq_prune_after_attention(aq_context *ctx, int32_t layer, int32_t n_rows) {
+    int32_t target = aq_prune_scores_layer(ctx, layer) ? prune_target(ctx, layer, ctx->last_batch) : n_rows;
+    int32_t kept = compact(ctx, layer, n_rows, target);
+    bool moved = kept != n_rows; /* rows moved, or were renumbered */
+    if (layer + 1 < ctx->model->cfg.n_layers) {
+        int32_t shift = position_shift(ctx, layer + 1);
+        for (int32_t t = 0; t < kept && shift != ctx->pos_shift; t++) ctx->pos[t] -= shift - ctx->pos_shift;
+        moved = moved || shift != ctx->pos_shift;
+        ctx->pos_shift = shift;
+    }
+    if (moved) aq_rope_tables(ctx, kept);
+    return kept;
+}
+
+void aq_prune_finish(aq_context *ctx, int32_t n_tokens, int32_t n_rows, bool logits_all) {
+    int32_t n_layers = ctx->model->cfg.n_layers;
+    if (ctx->pruning && ctx->kv_len[n_layers - 1] < ctx->n_kv) ctx->pruned_prefix = n_tokens;
+    ctx->logits_pruned = logits_all && n_rows < n_tokens;
+    if (!ctx->logits_pruned) return;
+    const int32_t *kept = ctx->kept + (size_t)n_layers * (size_t)ctx->batch_cap;
+    for (int32_t t = 0; t < n_tokens; t++) ctx->logit_row[t] = -1;
+    for (int32_t r = 0; r < n_rows; r++) ctx->logit_row[kept[r]] = r;
+}
+
+int32_t aq_runtime_logit_row(const aq_context *ctx, int32_t i) { return ctx->logits_pruned ? ctx->logit_row[i] : i; }

@@ -1,0 +1,12 @@
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+aq_error aq_set_error(char *buf, aq_error err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, AQ_MESSAGE_CAP, fmt, ap);
+    va_end(ap);
+    return err;
+}

@@ -1,0 +1,27 @@
+/* Repacking of INT4 weights into the tile layout of the GEMM kernel that
+ * dispatch chose, once, at load or after quantization. */
+#include <stdlib.h>
+
+#include "model.h"
+
+static aq_error pack_matrix(aq_model *m, aq_matrix *w) {
+    const aq_qc4w_gemm_kernel *kernel = &m->kernels.qc4w_gemm;
+    if (w->format != AQ_WEIGHTS_Q4W || !kernel->packed_size) return AQ_OK;
+    /* Rounded up to whole floats, plus slack for the kernels' vector loads. */
+    size_t floats = kernel->packed_size(&w->q4w) / sizeof(float) + 16;
+    void *packed = aq_model_own_floats(m, NULL, floats);
+    if (!packed) return aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory while packing weights");
+    kernel->pack(&w->q4w, packed);
+    w->packed = packed;
+    return AQ_OK;
+}
+
+aq_error aq_model_pack(aq_model *m) {
+    aq_error err = AQ_OK;
+    for (int32_t i = 0; i < m->cfg.n_layers && err == AQ_OK; i++) {
+        aq_matrix *mats[AQ_MATRICES_PER_LAYER];
+        aq_layer_matrices(&m->layers[i], mats);
+        for (int j = 0; j < AQ_MATRICES_PER_LAYER && err == AQ_OK; j++) err = pack_matrix(m, mats[j]);
+    }
+    return err;
+}

@@ -1,0 +1,143 @@
+/* Attention in tiles: a tile of query rows of one head against blocks of
+ * cached keys, with a running softmax maximum, so there is no score matrix
+ * and threads need only stack scratch. */
+#include "attention.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "kv_cache.h"
+#include "prune.h"
+#include "rope.h"
+
+typedef struct attention_task {
+    aq_context *ctx;
+    int32_t layer;
+    int32_t first_slot; /* the layer's cache slot of the batch's first row */
+    int32_t n_tokens;   /* rows of the batch */
+    bool keep_scores;   /* keep what token pruning scores with (prune_score, prune_stats) */
+} attention_task;
+
+/* Attention works on tiles of ATTENTION_QUERIES query tokens of one head
+ * against blocks of ATTENTION_KEYS cached keys. The tile's queries sit
+ * transposed in registers' order (query index fastest), so one key row,
+ * broadcast element by element, scores all of them with full-width FMAs and
+ * no horizontal sums; the running maximum and the rescaling of the
+ * accumulators happen once per block, not once per key. */
+#define ATTENTION_QUERIES 8
+#define ATTENTION_KEYS 64
+
+/* e^x for x <= 0, to ~2 ulp: a loop of it vectorizes (expf is a library call).
+ * Below -87 (a masked key, or a score far under the maximum) it returns 0. */
+static inline float exp_nonpositive(float x) {
+    const float clamped = x < -87.0f ? -87.0f : x;
+    /* Round clamped * log2(e) to an integer n by the 1.5 * 2^23 trick. */
+    const float n = (clamped * 1.44269504f + 12582912.0f) - 12582912.0f;
+    const float r = (clamped - n * 0.693145752f) - n * 1.42860677e-6f; /* ln 2 in two parts */
+    float poly = 1.0f / 5040.0f;
+    poly = poly * r + 1.0f / 720.0f;
+    poly = poly * r + 1.0f / 120.0f;
+    poly = poly * r + 1.0f / 24.0f;
+    poly = poly * r + 1.0f / 6.0f;
+    poly = poly * r + 0.5f;
+    poly = poly * r + 1.0f;
+    poly = poly * r + 1.0f;
+    const int32_t bits = ((int32_t)n + 127) << 23; /* 2^n, n in [-126, 0] */
+    float two_n;
+    memcpy(&two_n, &bits, sizeof two_n);
+    return x < -87.0f ? 0.0f : poly * two_n;
+}
+
+/* A tile of queries (rows first_row .. first_row + n_rows - 1 of the batch) of
+ * one head: softmax(q k^T / sqrt(d)) v over the cached keys whose position is
+ * not after the query's own, with a running maximum per query (no score
+ * matrix, so threads need only stack scratch). */
+static void attend(void *arg, size_t tile, size_t h) {
+    enum { Q = ATTENTION_QUERIES, B = ATTENTION_KEYS };
+    const attention_task *task = arg;
+    aq_context *ctx = task->ctx;
+    const aq_config *c = &ctx->model->cfg;
+    int32_t hd = c->head_dim, q_stride = c->n_heads * hd;
+    int32_t kv_head = (int32_t)h / (c->n_heads / c->n_kv_heads);
+    const int32_t *kv_pos = ctx->kv_pos + (size_t)task->layer * ctx->n_ctx;
+    int32_t first_row = (int32_t)tile * Q;
+    int32_t n_rows = task->n_tokens - first_row < Q ? task->n_tokens - first_row : Q;
+    float scale = 1.0f / sqrtf((float)hd);
+    float qt[AQ_MAX_HEAD_DIM * Q], acc[Q][AQ_MAX_HEAD_DIM], scores[B][Q], k_row[AQ_MAX_HEAD_DIM], v_row[AQ_MAX_HEAD_DIM];
+    float max_score[Q], denom[Q], first_score[Q];
+    int32_t pos[Q], last_slot[Q]; /* a key is visible to query i if at or before both */
+    for (int32_t i = 0; i < Q; i++) {
+        bool real = i < n_rows;
+        pos[i] = real ? ctx->pos[first_row + i] : INT32_MIN; /* padding sees no key */
+        last_slot[i] = task->first_slot + first_row + i;
+        max_score[i] = -INFINITY, denom[i] = 0.0f, first_score[i] = -INFINITY;
+        const float *q = real ? ctx->q + (size_t)(first_row + i) * q_stride + h * (size_t)hd : NULL;
+        for (int32_t d = 0; d < hd; d++) qt[d * Q + i] = real ? q[d] * scale : 0.0f;
+        for (int32_t d = 0; d < hd; d++) acc[i][d] = 0.0f;
+    }
+    int32_t n_keys = task->first_slot + first_row + n_rows; /* causal: no query of the tile sees past this */
+    for (int32_t block = 0; block < n_keys; block += B) {
+        int32_t n = n_keys - block < B ? n_keys - block : B;
+        for (int32_t j = 0; j < n; j++) {
+            const float *k = aq_kv_row(ctx, AQ_KV_KEYS, task->layer, block + j, kv_head, k_row);
+            float s[Q] = {0};
+            for (int32_t d = 0; d < hd; d++)
+                for (int32_t i = 0; i < Q; i++) s[i] += qt[d * Q + i] * k[d];
+            int32_t key_pos = kv_pos[block + j], slot = block + j;
+            for (int32_t i = 0; i < Q; i++) scores[j][i] = key_pos > pos[i] || slot > last_slot[i] ? -INFINITY : s[i];
+        }
+        if (block == 0)
+            for (int32_t i = 0; i < Q; i++) first_score[i] = scores[0][i];
+        float block_max[Q], rescale[Q];
+        for (int32_t i = 0; i < Q; i++) block_max[i] = max_score[i];
+        for (int32_t j = 0; j < n; j++)
+            for (int32_t i = 0; i < Q; i++) block_max[i] = scores[j][i] > block_max[i] ? scores[j][i] : block_max[i];
+        for (int32_t i = 0; i < Q; i++) {
+            /* Still no visible key: keep everything at zero (and -inf - -inf away from exp). */
+            rescale[i] = block_max[i] == -INFINITY ? 1.0f : exp_nonpositive(max_score[i] - block_max[i]);
+            denom[i] *= rescale[i];
+            max_score[i] = block_max[i];
+        }
+        for (int32_t i = 0; i < n_rows; i++)
+            if (rescale[i] != 1.0f)
+                for (int32_t d = 0; d < hd; d++) acc[i][d] *= rescale[i];
+        float shift[Q]; /* a finite maximum, so that a masked score (-inf) gives e^-inf = 0, never NaN */
+        for (int32_t i = 0; i < Q; i++) shift[i] = max_score[i] == -INFINITY ? 0.0f : max_score[i];
+        for (int32_t j = 0; j < n; j++)
+            for (int32_t i = 0; i < Q; i++) scores[j][i] = exp_nonpositive(scores[j][i] - shift[i]);
+        for (int32_t j = 0; j < n; j++)
+            for (int32_t i = 0; i < Q; i++) denom[i] += scores[j][i];
+        for (int32_t j = 0; j < n; j++) {
+            const float *v = aq_kv_row(ctx, AQ_KV_VALUES, task->layer, block + j, kv_head, v_row);
+            for (int32_t i = 0; i < n_rows; i++) {
+                float p = scores[j][i];
+                if (p == 0.0f) continue; /* masked */
+                for (int32_t d = 0; d < hd; d++) acc[i][d] += p * v[d];
+            }
+        }
+    }
+    for (int32_t i = 0; i < n_rows; i++) {
+        size_t t = (size_t)(first_row + i);
+        float *out = ctx->att + t * (size_t)q_stride + h * (size_t)hd;
+        for (int32_t d = 0; d < hd; d++) out[d] = acc[i][d] / denom[i];
+        if (task->keep_scores) {
+            size_t cell = t * (size_t)c->n_heads + h;
+            ctx->prune_stats[cell * 2] = max_score[i];
+            ctx->prune_stats[cell * 2 + 1] = denom[i];
+            ctx->prune_score[cell] = exp_nonpositive(first_score[i] - max_score[i]) / denom[i]; /* A[h, t, 0] */
+        }
+    }
+}
+
+void aq_attention(aq_context *ctx, int32_t layer, int32_t n_tokens) {
+    const aq_config *c = &ctx->model->cfg;
+    aq_rope_apply(ctx, n_tokens);
+    int32_t slot = ctx->kv_len[layer];
+    aq_kv_append(ctx, layer, n_tokens);
+    attention_task task = {.ctx = ctx, .layer = layer, .first_slot = slot, .n_tokens = n_tokens,
+                           .keep_scores = aq_prune_scores_layer(ctx, layer)};
+    size_t tiles = ((size_t)n_tokens + ATTENTION_QUERIES - 1) / ATTENTION_QUERIES;
+    pthreadpool_parallelize_2d(ctx->pool, (pthreadpool_task_2d_t)attend, &task, tiles, (size_t)c->n_heads,
+                               PTHREADPOOL_FLAG_DISABLE_DENORMALS);
+}
+

@@ -1,0 +1,156 @@
+/* Creating and sizing a context: its thread pool, KV cache and sampler
+ * scratch. The batch buffers grow on demand in forward.c. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "context.h"
+
+/* The KV cache of a new context covers the model's context, up to this. */
+#define DEFAULT_CONTEXT 4096
+#define MAX_THREADS 256
+
+aq_error aq_runtime_set_threads(aq_context *ctx, int32_t n) {
+    pthreadpool_t pool = pthreadpool_create((size_t)n);
+    if (!pool) return aq_set_error(ctx->error, AQ_ERR_THREADS, "cannot create a pool of %d threads", n);
+    pthreadpool_destroy(ctx->pool);
+    ctx->pool = pool;
+    ctx->n_threads = n;
+    return AQ_OK;
+}
+
+static void free_cache(aq_context *ctx) {
+    free(ctx->k_cache), free(ctx->v_cache), free(ctx->k_cache_q8), free(ctx->v_cache_q8);
+    free(ctx->k_scale), free(ctx->v_scale), free(ctx->kv_pos), free(ctx->kv_len);
+}
+
+aq_error aq_runtime_set_cache(aq_context *ctx, int32_t n, bool int8) {
+    const aq_config *c = &ctx->model->cfg;
+    size_t rows = (size_t)c->n_layers * (size_t)n * (size_t)c->n_kv_heads, values = rows * (size_t)c->head_dim;
+    aq_context fresh = {.kv_int8 = int8};
+    if (int8) {
+        fresh.k_cache_q8 = malloc(values), fresh.v_cache_q8 = malloc(values);
+        fresh.k_scale = malloc(rows * sizeof(float)), fresh.v_scale = malloc(rows * sizeof(float));
+    } else {
+        fresh.k_cache = malloc(values * sizeof(float)), fresh.v_cache = malloc(values * sizeof(float));
+    }
+    fresh.kv_pos = malloc((size_t)c->n_layers * (size_t)n * sizeof(int32_t));
+    fresh.kv_len = calloc((size_t)c->n_layers, sizeof(int32_t));
+    bool ok = fresh.kv_pos && fresh.kv_len &&
+              (int8 ? fresh.k_cache_q8 && fresh.v_cache_q8 && fresh.k_scale && fresh.v_scale
+                    : fresh.k_cache && fresh.v_cache);
+    if (!ok) {
+        free_cache(&fresh);
+        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_MEMORY, "out of memory for a KV cache of %d tokens", n);
+    }
+    free_cache(ctx);
+    ctx->kv_int8 = int8;
+    ctx->k_cache = fresh.k_cache, ctx->v_cache = fresh.v_cache;
+    ctx->k_cache_q8 = fresh.k_cache_q8, ctx->v_cache_q8 = fresh.v_cache_q8;
+    ctx->k_scale = fresh.k_scale, ctx->v_scale = fresh.v_scale;
+    ctx->kv_pos = fresh.kv_pos;
+    ctx->kv_len = fresh.kv_len;
+    ctx->n_ctx = n;
+    ctx->n_kv = 0;
+    ctx->pruned_prefix = 0;
+    ctx->n_logit_rows = 0;
+    return AQ_OK;
+}
+
+static aq_error reserve_batch(aq_context *ctx, int32_t n_tokens) {
+    if (n_tokens <= ctx->batch_cap) return AQ_OK;
+    const aq_config *c = &ctx->model->cfg;
+    size_t n = (size_t)n_tokens, q_dim = (size_t)c->n_heads * c->head_dim;
+    size_t kv_dim = (size_t)c->n_kv_heads * c->head_dim;
+    struct { float **buf; size_t floats; } bufs[] = {
+        {&ctx->x, n * c->dim}, {&ctx->xn, n * c->dim}, {&ctx->q, n * q_dim}, {&ctx->k, n * kv_dim},
+        {&ctx->v, n * kv_dim}, {&ctx->att, n * q_dim}, {&ctx->gate, n * c->ffn_dim},
+        {&ctx->up, n * c->ffn_dim}, {&ctx->rope, n * c->head_dim},
+        {&ctx->prune_score, n * c->n_heads}, {&ctx->prune_stats, n * c->n_heads * 2}, {&ctx->importance, n},
+    };
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        float *grown = realloc(*bufs[i].buf, bufs[i].floats * sizeof(float));
+        if (!grown) return aq_set_error(ctx->error, AQ_ERR_OUT_OF_MEMORY, "out of memory for a batch of %d", n_tokens);
+        *bufs[i].buf = grown;
+    }
+    size_t width = (size_t)c->dim > q_dim ? (size_t)c->dim : q_dim;
+    width = width > (size_t)c->ffn_dim ? width : (size_t)c->ffn_dim;
+    int32_t *pos = realloc(ctx->pos, n * sizeof *pos);
+    if (pos) ctx->pos = pos;
+    int8_t *qa = realloc(ctx->qa.q, n * width);
+    if (qa) ctx->qa.q = qa;
+    float *qa_scale = realloc(ctx->qa.scale, n * sizeof(float));
+    if (qa_scale) ctx->qa.scale = qa_scale;
+    int32_t *qa_zero = realloc(ctx->qa.zero, n * sizeof(int32_t));
+    if (qa_zero) ctx->qa.zero = qa_zero;
+    void *blocks = realloc(ctx->qa_blocks, n * (width / AQ_QK8_0 + 1) * sizeof(block_q8_0));
+    if (blocks) ctx->qa_blocks = blocks;
+    size_t layers = (size_t)c->n_layers + 1;
+    int32_t *kept = realloc(ctx->kept, layers * n * sizeof *kept);
+    if (kept) ctx->kept = kept;
+    int32_t *n_kept = ctx->n_kept ? ctx->n_kept : calloc(layers, sizeof *n_kept);
+    if (n_kept) ctx->n_kept = n_kept;
+    int32_t *order = realloc(ctx->prune_order, n * sizeof *order);
+    if (order) ctx->prune_order = order;
+    int32_t *logit_row = realloc(ctx->logit_row, n * sizeof *logit_row);
+    if (logit_row) ctx->logit_row = logit_row;
+    if (!pos || !qa || !qa_scale || !qa_zero || !blocks || !kept || !n_kept || !order || !logit_row)
+        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_MEMORY, "out of memory for a batch of %d", n_tokens);
+    ctx->batch_cap = n_tokens;
+    return AQ_OK;
+}
+
+static aq_error reserve_logits(aq_context *ctx, int32_t rows) {
+    if (rows <= ctx->logits_cap) return AQ_OK;
+    float *grown = realloc(ctx->logits, (size_t)rows * ctx->model->cfg.vocab_size * sizeof(float));
+    if (!grown) return aq_set_error(ctx->error, AQ_ERR_OUT_OF_MEMORY, "out of memory for %d rows of logits", rows);
+    ctx->logits = grown;
+    ctx->logits_cap = rows;
+    return AQ_OK;
+}
+
+aq_error aq_runtime_reserve(aq_context *ctx, int32_t n_tokens, int32_t logit_rows) {
+    aq_error err = reserve_batch(ctx, n_tokens);
+    return err ? err : reserve_logits(ctx, logit_rows);
+}
+
+aq_context *aq_runtime_context_create(aq_model *model) {
+    aq_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return NULL;
+    ctx->model = model;
+    model->n_contexts++;
+    size_t vocab = (size_t)model->cfg.vocab_size;
+    ctx->sample_prob = malloc(vocab * sizeof(float));
+    ctx->sample_index = malloc(vocab * sizeof(int32_t));
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int32_t threads = cores < 1 ? 1 : cores > MAX_THREADS ? MAX_THREADS : (int32_t)cores;
+    int32_t n_ctx = model->cfg.context_length < DEFAULT_CONTEXT ? model->cfg.context_length : DEFAULT_CONTEXT;
+    if (!ctx->sample_prob || !ctx->sample_index || aq_runtime_set_threads(ctx, threads) != AQ_OK ||
+        aq_runtime_set_cache(ctx, n_ctx, false) != AQ_OK) {
+        aq_runtime_context_free(ctx);
+        return NULL;
+    }
+    aq_sampler_init(&ctx->sampler, 0);
+    return ctx;
+}
+
+void aq_runtime_context_free(aq_context *ctx) {
+    if (!ctx) return;
+    ctx->model->n_contexts--;
+    pthreadpool_destroy(ctx->pool);
+    free_cache(ctx);
+    float *bufs[] = {ctx->x, ctx->xn, ctx->q, ctx->k, ctx->v, ctx->att, ctx->gate, ctx->up, ctx->rope,
+                     ctx->logits, ctx->sample_prob, ctx->prune_score, ctx->prune_stats, ctx->importance};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    free(ctx->kept);
+    free(ctx->n_kept);
+    free(ctx->prune_order);
+    free(ctx->logit_row);
+    free(ctx->pos);
+    free(ctx->qa.q);
+    free(ctx->qa.scale);
+    free(ctx->qa.zero);
+    free(ctx->qa_blocks);
+    free(ctx->sample_index);
+    free(ctx);
+}

@@ -1,0 +1,128 @@
+/* The forward pass, read top to bottom: embedding; per layer RMSNorm, Q/K/V,
+ * attention (RoPE, KV cache), output projection, RMSNorm, SwiGLU MLP, with
+ * residuals; final norm and logits. A batch of T tokens is processed as
+ * (T, width) matrices, so prefill is matrix-matrix work and decode (T = 1)
+ * the same code. Linear layers, attention, RoPE and the KV cache live in
+ * their own files; token pruning may drop rows after a layer's attention
+ * (prune.c), so each layer's cache holds only the tokens present there. */
+#include <math.h>
+#include <string.h>
+
+#include "attention.h"
+#include "hadamard.h"
+#include "linear.h"
+#include "prune.h"
+#include "rope.h"
+
+static void rmsnorm_rows(float *out, const float *x, const float *weight, int32_t rows, int32_t n, float eps) {
+    for (size_t t = 0; t < (size_t)rows; t++) {
+        const float *xt = x + t * (size_t)n;
+        float ss = 0.0f;
+        for (int32_t i = 0; i < n; i++) ss += xt[i] * xt[i];
+        float scale = 1.0f / sqrtf(ss / (float)n + eps);
+        for (int32_t i = 0; i < n; i++) out[t * (size_t)n + (size_t)i] = xt[i] * scale * weight[i];
+    }
+}
+
+static void add_into(float *x, const float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+typedef struct mlp_hidden_task {
+    aq_context *ctx;
+    const aq_layer *layer;
+} mlp_hidden_task;
+
+/* The down projection's input for one token: SiLU(gate) * up, then the
+ * online Hadamard rotation and TRIP factors when the quantization scheme
+ * folded their inverses into the down projection. */
+static void mlp_hidden(void *arg, size_t t) {
+    const mlp_hidden_task *task = arg;
+    const aq_model *m = task->ctx->model;
+    size_t ffn = (size_t)m->cfg.ffn_dim;
+    float *h = task->ctx->gate + t * ffn;
+    const float *up = task->ctx->up + t * ffn;
+    for (size_t i = 0; i < ffn; i++) h[i] = h[i] / (1.0f + expf(-h[i])) * up[i];
+    if (m->down_rotation_signs) aq_hadamard_rotate(h, ffn, m->down_rotation_signs);
+    if (task->layer->down_input_scale)
+        for (size_t i = 0; i < ffn; i++) h[i] *= task->layer->down_input_scale[i];
+}
+
+/* One layer on n_tokens rows; returns the rows left for the next layer
+ * (fewer when token pruning dropped some after the attention). */
+static int32_t layer_forward(aq_context *ctx, int32_t i, int32_t n_tokens) {
+    const aq_config *c = &ctx->model->cfg;
+    const aq_layer *l = &ctx->model->layers[i];
+    int32_t q_dim = c->n_heads * c->head_dim;
+
+    rmsnorm_rows(ctx->xn, ctx->x, l->attn_norm, n_tokens, c->dim, c->norm_eps);
+    aq_activations in = aq_linear_input_at(ctx, i, AQ_INPUT_QKV, ctx->xn, n_tokens, c->dim);
+    aq_linear(ctx, &l->wq, &in, ctx->q);
+    aq_linear(ctx, &l->wk, &in, ctx->k);
+    aq_linear(ctx, &l->wv, &in, ctx->v);
+    aq_attention(ctx, i, n_tokens);
+    n_tokens = aq_prune_after_attention(ctx, i, n_tokens);
+    size_t residual = (size_t)n_tokens * (size_t)c->dim;
+
+    in = aq_linear_input_at(ctx, i, AQ_INPUT_ATTN_OUT, ctx->att, n_tokens, q_dim);
+    aq_linear(ctx, &l->wo, &in, ctx->xn);
+    add_into(ctx->x, ctx->xn, residual);
+
+    rmsnorm_rows(ctx->xn, ctx->x, l->ffn_norm, n_tokens, c->dim, c->norm_eps);
+    in = aq_linear_input_at(ctx, i, AQ_INPUT_FFN_UP, ctx->xn, n_tokens, c->dim);
+    aq_linear(ctx, &l->w_gate, &in, ctx->gate);
+    aq_linear(ctx, &l->w_up, &in, ctx->up);
+    mlp_hidden_task hidden = {.ctx = ctx, .layer = l};
+    pthreadpool_parallelize_1d(ctx->pool, mlp_hidden, &hidden, (size_t)n_tokens, PTHREADPOOL_FLAG_DISABLE_DENORMALS);
+    in = aq_linear_input_at(ctx, i, AQ_INPUT_FFN_DOWN, ctx->gate, n_tokens, c->ffn_dim);
+    aq_linear(ctx, &l->w_down, &in, ctx->xn);
+    add_into(ctx->x, ctx->xn, residual);
+    return n_tokens;
+}
+
+static aq_error check_tokens(aq_context *ctx, const int32_t *tokens, const int32_t *positions, int32_t n_tokens) {
+    int32_t vocab = ctx->model->cfg.vocab_size;
+    if (n_tokens > ctx->n_ctx - ctx->n_kv)
+        return aq_set_error(ctx->error, AQ_ERR_CONTEXT_FULL, "%d tokens do not fit: %d of %d cache slots used",
+                            n_tokens, ctx->n_kv, ctx->n_ctx);
+    for (int32_t t = 0; t < n_tokens; t++) {
+        if (tokens[t] < 0 || tokens[t] >= vocab)
+            return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "token %d at index %d is outside [0, %d)",
+                                tokens[t], t, vocab);
+        if (positions && positions[t] < 0)
+            return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "position %d at index %d is negative",
+                                positions[t], t);
+    }
+    return AQ_OK;
+}
+
+aq_error aq_runtime_forward(aq_context *ctx, const int32_t *tokens, const int32_t *positions, int32_t n_tokens,
+                            bool logits_all) {
+    const aq_model *m = ctx->model;
+    const aq_config *c = &m->cfg;
+    aq_error err = check_tokens(ctx, tokens, positions, n_tokens);
+    if (err == AQ_OK) err = aq_runtime_reserve(ctx, n_tokens, logits_all ? n_tokens : 1);
+    if (err) return err;
+
+    int32_t next_pos = ctx->n_kv > 0 ? ctx->kv_pos[ctx->n_kv - 1] + 1 : 0;
+    size_t dim = (size_t)c->dim;
+    for (int32_t t = 0; t < n_tokens; t++) {
+        ctx->pos[t] = positions ? positions[t] : next_pos + t;
+        memcpy(ctx->x + (size_t)t * dim, m->token_embd.f32 + (size_t)tokens[t] * dim, dim * sizeof(float));
+    }
+    aq_rope_tables(ctx, n_tokens);
+    aq_prune_begin(ctx, n_tokens);
+    int32_t n = n_tokens;
+    for (int32_t i = 0; i < c->n_layers; i++) n = layer_forward(ctx, i, n);
+    ctx->n_kv += n_tokens;
+
+    /* The last token is never pruned, so its row is always the last. */
+    int32_t first_row = logits_all ? 0 : n - 1;
+    int32_t rows = n - first_row;
+    rmsnorm_rows(ctx->xn, ctx->x + (size_t)first_row * dim, m->output_norm, rows, c->dim, c->norm_eps);
+    aq_activations head = aq_linear_input_at(ctx, -1, AQ_INPUT_QKV, ctx->xn, rows, c->dim);
+    aq_linear(ctx, &m->output, &head, ctx->logits);
+    ctx->n_logit_rows = logits_all ? n_tokens : 1;
+    aq_prune_finish(ctx, n_tokens, n, logits_all);
+    return AQ_OK;
+}
