@@ -1,4 +1,4 @@
-/* Activation-guided token pruning in prefill (PAPER.md part 2, docs/PRUNING.md).
+/* Activation-guided token pruning in prefill (Agile-Quant part 2; docs/PRUNING.md).
  *
  * From first_layer on, each layer scores the tokens still present right after
  * its attention and drops the least important ones, progressively, so that a
