@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "gguf.h"
+#include "test_util.h"
 
 /* ---- helpers ---- */
 
@@ -93,17 +94,9 @@ static void temp_path(char *out, size_t cap) {
 }
 
 static uint8_t *read_whole_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    long size = ftell(f);
-    assert_true(size > 0);
-    rewind(f);
-    uint8_t *bytes = malloc((size_t)size);
+    uint8_t *bytes = (uint8_t *)test_read_file(path, len);
     assert_non_null(bytes);
-    assert_int_equal(fread(bytes, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
-    *len = (size_t)size;
+    assert_true(*len > 0);
     return bytes;
 }
 
@@ -964,14 +957,6 @@ static unsigned touch_everything(const aq_gguf *g) {
     return sum;
 }
 
-static uint64_t next_random(uint64_t *state) {
-    /* xorshift64*: deterministic so a failure reproduces. */
-    *state ^= *state >> 12;
-    *state ^= *state << 25;
-    *state ^= *state >> 27;
-    return *state * 2685821657736338717ull;
-}
-
 static void test_byte_flip_fuzz(void **state) {
     (void)state;
     fixture_data d;
@@ -989,12 +974,12 @@ static void test_byte_flip_fuzz(void **state) {
         uint8_t *copy = malloc(len);
         assert_non_null(copy);
         memcpy(copy, original, len);
-        int n_flips = 1 + (int)(next_random(&rng) % 8);
+        int n_flips = 1 + (int)(aq_splitmix64(&rng) % 8);
         for (int k = 0; k < n_flips; k++) {
             /* Bias towards the header, KVs and tensor infos, where flips matter. */
-            size_t limit = (next_random(&rng) % 4 != 0) ? (len < 900 ? len : 900) : len;
-            size_t at = (size_t)(next_random(&rng) % limit);
-            uint64_t r = next_random(&rng);
+            size_t limit = (aq_splitmix64(&rng) % 4 != 0) ? (len < 900 ? len : 900) : len;
+            size_t at = (size_t)(aq_splitmix64(&rng) % limit);
+            uint64_t r = aq_splitmix64(&rng);
             copy[at] = (r & 0x100) ? (uint8_t)r : (uint8_t)(copy[at] ^ (1u << (r % 8)));
         }
         aq_gguf *g = NULL;

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "agilequant.h"
+#include "test_util.h"
 
 /* PyTorch and this library sum in different orders; logits of this model
  * are O(10), float32 rounding over a few hundred terms gives ~1e-5. */
@@ -23,34 +24,11 @@ typedef struct fixture {
     char root[1024];
 } fixture;
 
-static void source_path(char *out, size_t cap, const char *relative) {
-    const char *root = getenv("AQ_SOURCE_ROOT");
-    snprintf(out, cap, "%s/%s", root ? root : ".", relative);
-}
-
-static char *read_all(const char *relative, size_t *len) {
-    char path[1024];
-    source_path(path, sizeof path, relative);
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)size + 1);
-    if (buf && fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) buf[size] = '\0';
-    *len = (size_t)size;
-    return buf;
-}
 
 static int setup(void **state) {
     fixture *fx = calloc(1, sizeof *fx);
     char path[1024];
-    source_path(path, sizeof path, "models/austen-6m.gguf");
+    test_source_path(path, sizeof path, "models/austen-6m.gguf");
     fx->model = aq_model_create();
     if (aq_model_load_file(fx->model, path) != AQ_OK) {
         fprintf(stderr, "load %s: %s\n", path, aq_model_error_message(fx->model));
@@ -80,7 +58,7 @@ static aq_context *new_context(aq_model *m, int threads) {
 static void test_logits_match_pytorch(void **state) {
     fixture *fx = *state;
     size_t len;
-    char *blob = read_all("data/golden-logits.bin", &len);
+    char *blob = test_read_source_file("data/golden-logits.bin", &len);
     assert_non_null(blob);
     uint32_t n_cases, n_vocab;
     memcpy(&n_cases, blob, 4);
@@ -148,8 +126,8 @@ static void test_incremental_decode_matches_prefill(void **state) {
 static void test_perplexity_slice_matches_pytorch(void **state) {
     fixture *fx = *state;
     size_t len, golden_len;
-    char *text = read_all("data/austen-test.txt", &len);
-    char *golden = read_all("data/golden-ppl.txt", &golden_len);
+    char *text = test_read_source_file("data/austen-test.txt", &len);
+    char *golden = test_read_source_file("data/golden-ppl.txt", &golden_len);
     assert_non_null(text);
     assert_non_null(golden);
     int n_ctx = 0, n_chunks = 0;
@@ -195,7 +173,7 @@ static void test_perplexity_slice_matches_pytorch(void **state) {
 static void test_load_from_memory_gives_same_logits(void **state) {
     fixture *fx = *state;
     size_t len;
-    char *blob = read_all("models/austen-6m.gguf", &len);
+    char *blob = test_read_source_file("models/austen-6m.gguf", &len);
     assert_non_null(blob);
     aq_model *m = aq_model_create();
     assert_int_equal(aq_model_load_memory(m, blob, len), AQ_OK);
@@ -220,7 +198,7 @@ static void test_load_from_memory_gives_same_logits(void **state) {
 static void test_detokenize_round_trips_held_out_text(void **state) {
     fixture *fx = *state;
     size_t len;
-    char *text = read_all("data/austen-test.txt", &len);
+    char *text = test_read_source_file("data/austen-test.txt", &len);
     assert_non_null(text);
     size_t cap = 20000;
     size_t slice = len < cap ? len : cap;
@@ -319,7 +297,7 @@ static void test_api_misuse_returns_errors(void **state) {
     aq_context_free(NULL);
 
     char path[1024];
-    source_path(path, sizeof path, "models/austen-6m.gguf");
+    test_source_path(path, sizeof path, "models/austen-6m.gguf");
     assert_int_equal(aq_model_load_file(fx->model, path), AQ_ERR_STATE);
     assert_int_equal(aq_model_get_info(fx->model, (aq_model_info)99, &v), AQ_ERR_OUT_OF_RANGE);
     assert_int_equal(aq_model_get_info(fx->model, AQ_INFO_VOCAB_SIZE, NULL), AQ_ERR_INVALID_ARGUMENT);

@@ -18,6 +18,7 @@
 #include "agilequant.h"
 #include "model.h"
 #include "prune.h"
+#include "test_util.h"
 
 /* The reference sums in another order than the library; logits of this
  * model are O(10), as in test_model.c. */
@@ -30,9 +31,8 @@ typedef struct fixture {
 } fixture;
 
 static int setup(void **state) {
-    const char *root = getenv("AQ_SOURCE_ROOT");
     char path[1024];
-    snprintf(path, sizeof path, "%s/models/austen-6m.gguf", root ? root : ".");
+    test_source_path(path, sizeof path, "models/austen-6m.gguf");
     fixture *fx = calloc(1, sizeof *fx);
     fx->model = aq_model_create();
     if (aq_model_load_file(fx->model, path) != AQ_OK) {

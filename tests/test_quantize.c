@@ -15,17 +15,13 @@
 #include <cmocka.h>
 
 #include "agilequant.h"
+#include "test_util.h"
 
 #define PROMPT " She was the youngest of the two daughters of a most affectionate, indulgent father."
 
-static void source_path(char *out, size_t cap, const char *relative) {
-    const char *root = getenv("AQ_SOURCE_ROOT");
-    snprintf(out, cap, "%s/%s", root ? root : ".", relative);
-}
-
 static aq_model *load_shipped(void) {
     char path[1024];
-    source_path(path, sizeof path, "models/austen-6m.gguf");
+    test_source_path(path, sizeof path, "models/austen-6m.gguf");
     aq_model *m = aq_model_create();
     assert_non_null(m);
     assert_int_equal(aq_model_load_file(m, path), AQ_OK);
@@ -34,7 +30,7 @@ static aq_model *load_shipped(void) {
 
 static char *calibration_text(size_t *len) {
     char path[1024];
-    source_path(path, sizeof path, "data/austen-train.txt");
+    test_source_path(path, sizeof path, "data/austen-train.txt");
     FILE *f = fopen(path, "rb");
     assert_non_null(f);
     size_t cap = 6000; /* two calibration chunks: enough to test, quick under qemu */
@@ -208,7 +204,7 @@ static void test_quantize_misuse(void **state) {
     assert_int_equal(aq_model_save(unloaded, "/tmp/x.gguf"), AQ_ERR_STATE);
     assert_int_equal(aq_model_set_kernels(unloaded, "no-such-kernels"), AQ_OK);
     char path[1024];
-    source_path(path, sizeof path, "models/austen-6m.gguf");
+    test_source_path(path, sizeof path, "models/austen-6m.gguf");
     assert_int_equal(aq_model_load_file(unloaded, path), AQ_ERR_UNSUPPORTED);
     assert_int_equal(aq_model_set_kernels(unloaded, "ref"), AQ_OK);
     assert_int_equal(aq_model_load_file(unloaded, path), AQ_OK);

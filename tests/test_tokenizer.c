@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "gguf.h"
+#include "test_util.h"
 #include "tokenizer.h"
 
 #define BYTE(b) (3 + (b)) /* id of the <0xNN> byte token in the small vocabulary */
@@ -586,17 +587,6 @@ static bool parse_json_string(const char **p, char *out, size_t *out_len)
     return true;
 }
 
-static void source_path(const char *relative, char *path, size_t path_cap)
-{
-    const char *root = getenv("AQ_SOURCE_ROOT");
-    if (root == NULL) {
-        print_error("AQ_SOURCE_ROOT is not set (tests/meson.build sets it)\n");
-        fail();
-    }
-    int n = snprintf(path, path_cap, "%s/%s", root, relative);
-    assert_true(n > 0 && (size_t)n < path_cap);
-}
-
 /* Builds the tokenizer from the GGUF keys as the model loader does. */
 static aq_tokenizer *tokenizer_from_gguf(const aq_gguf *gguf)
 {
@@ -647,8 +637,8 @@ static void test_golden_sentencepiece(void **state)
     /* Missing files fail the test: the golden comparison is the check
      * against SentencePiece itself, not an optional extra. */
     char model_path[4096], golden_path[4096];
-    source_path("models/austen-6m.gguf", model_path, sizeof model_path);
-    source_path("data/golden-tokens.txt", golden_path, sizeof golden_path);
+    test_source_path(model_path, sizeof model_path, "models/austen-6m.gguf");
+    test_source_path(golden_path, sizeof golden_path, "data/golden-tokens.txt");
     aq_gguf *gguf = NULL;
     char msg[256] = "";
     if (aq_gguf_open_file(model_path, &gguf, msg, sizeof msg) != AQ_OK) {
