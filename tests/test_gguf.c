@@ -307,6 +307,13 @@ static void test_type_table(void **state) {
         {AQ_TENSOR_Q5_K, 256, 176, "q5_K"}, {AQ_TENSOR_Q6_K, 256, 210, "q6_K"}, {AQ_TENSOR_Q8_K, 256, 292, "q8_K"},
         {AQ_TENSOR_I8, 1, 1, "i8"},         {AQ_TENSOR_I16, 1, 2, "i16"},      {AQ_TENSOR_I32, 1, 4, "i32"},
         {AQ_TENSOR_I64, 1, 8, "i64"},       {AQ_TENSOR_F64, 1, 8, "f64"},
+        /* ggml-common.h's static_asserts: 2-byte f16 d, then the codes and scales */
+        {AQ_TENSOR_IQ2_XXS, 256, 2 + 64, "iq2_xxs"}, {AQ_TENSOR_IQ2_XS, 256, 2 + 64 + 8, "iq2_xs"},
+        {AQ_TENSOR_IQ2_S, 256, 2 + 64 + 16, "iq2_s"}, {AQ_TENSOR_IQ3_XXS, 256, 2 + 96, "iq3_xxs"},
+        {AQ_TENSOR_IQ3_S, 256, 2 + 13 * 8 + 4, "iq3_s"}, {AQ_TENSOR_IQ1_S, 256, 2 + 32 + 16, "iq1_s"},
+        {AQ_TENSOR_IQ1_M, 256, 32 + 16 + 8, "iq1_m"}, {AQ_TENSOR_IQ4_NL, 32, 2 + 16, "iq4_nl"},
+        {AQ_TENSOR_IQ4_XS, 256, 2 + 2 + 4 + 128, "iq4_xs"}, {AQ_TENSOR_TQ1_0, 256, 2 + 4 + 48, "tq1_0"},
+        {AQ_TENSOR_TQ2_0, 256, 2 + 64, "tq2_0"},
     };
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
         assert_true(aq_tensor_type_block(expected[i].type, &elems, &bytes));

@@ -50,10 +50,10 @@ typedef struct tensor_type_info {
     uint32_t block_bytes;
 } tensor_type_info;
 
-/* THE table of tensor types this library knows. Block sizes are ggml's
- * (QK_K = 256 for the K-quants). The library's own quantized types
- * (AQ_TENSOR_OWN_FIRST and up, docs/FORMAT.md) are to be added here as rows;
- * nothing else needs to change for the reader and writer to accept them. */
+/* THE table of tensor types this library knows the size of: every type a
+ * GGUF file of llama.cpp can hold, so that a file parses and the loader can
+ * name the tensor whose type it does not run. Block sizes are ggml's (QK_K =
+ * 256 for the K- and most IQ-quants). */
 static const tensor_type_info k_tensor_types[] = {
     {AQ_TENSOR_F32, "f32", 1, 4},
     {AQ_TENSOR_F16, "f16", 1, 2},
@@ -69,12 +69,23 @@ static const tensor_type_info k_tensor_types[] = {
     {AQ_TENSOR_Q5_K, "q5_K", 256, 176},
     {AQ_TENSOR_Q6_K, "q6_K", 256, 210},
     {AQ_TENSOR_Q8_K, "q8_K", 256, 292},
+    {AQ_TENSOR_IQ2_XXS, "iq2_xxs", 256, 66},
+    {AQ_TENSOR_IQ2_XS, "iq2_xs", 256, 74},
+    {AQ_TENSOR_IQ3_XXS, "iq3_xxs", 256, 98},
+    {AQ_TENSOR_IQ1_S, "iq1_s", 256, 50},
+    {AQ_TENSOR_IQ4_NL, "iq4_nl", 32, 18},
+    {AQ_TENSOR_IQ3_S, "iq3_s", 256, 110},
+    {AQ_TENSOR_IQ2_S, "iq2_s", 256, 82},
+    {AQ_TENSOR_IQ4_XS, "iq4_xs", 256, 136},
     {AQ_TENSOR_I8, "i8", 1, 1},
     {AQ_TENSOR_I16, "i16", 1, 2},
     {AQ_TENSOR_I32, "i32", 1, 4},
     {AQ_TENSOR_I64, "i64", 1, 8},
     {AQ_TENSOR_F64, "f64", 1, 8},
+    {AQ_TENSOR_IQ1_M, "iq1_m", 256, 56},
     {AQ_TENSOR_BF16, "bf16", 1, 2},
+    {AQ_TENSOR_TQ1_0, "tq1_0", 256, 54},
+    {AQ_TENSOR_TQ2_0, "tq2_0", 256, 66},
 };
 
 static const tensor_type_info *find_tensor_type(uint32_t type) {
