@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Rebuilds the BLOOM- and OPT-architecture Austen models from scratch, seeded:
+# about 70 minutes on a 2-core machine (the two trainings run at once, one
+# thread each, under nice -n 19, so other work takes priority).
+#   1. byte-level BPE vocabularies (4096) with Hugging Face tokenizers==0.23.3,
+#      trained twice to check that they are reproducible
+#   2. a 4-layer BLOOM (320 wide, 5 heads) and a 4-layer OPT (256 wide, 4 heads)
+#      trained on data/austen-train.txt (tools/train_family.py), logs in
+#      models/train-bloom.log and models/train-opt.log
+#   3. models/austen-bloom.gguf (llama.cpp's bloom) and models/austen-opt.gguf
+#      (tools/OPT_FORMAT.md), F32
+#   4. golden data from PyTorch: data/golden-{bloom,opt}-{logits.bin,ppl.txt,tokens.txt}
+#   5. if LLAMA_CPP_BIN names llama.cpp's build/bin: both tokenizers checked against
+#      llama-tokenize, and llama-perplexity run on the bloom file
+# Needs: Debian's python3-torch python3-numpy python3-sentencepiece libopenblas0-pthread python3-venv,
+# and data/austen-{train,test}.txt, data/brown-sample.txt (tools/make_model.sh, extract_brown.py).
+# Usage: tools/make_family_models.sh [WORK_DIR]     (VENV=dir to reuse a venv)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=${1:-/tmp/aq-family}
+venv=${VENV:-$work/venv}
+mkdir -p "$work"
+if [ ! -x "$venv/bin/python" ]; then
+    /usr/bin/python3 -m venv --system-site-packages "$venv"
+fi
+"$venv/bin/python" -c 'import tokenizers; assert tokenizers.__version__ == "0.23.3"' 2>/dev/null ||
+    "$venv/bin/pip" install -q tokenizers==0.23.3
+py=$venv/bin/python
+
+for f in bloom opt; do
+    mkdir -p "$work/$f" "$work/check-$f"
+    $py tools/family_tokenizer.py $f data/austen-train.txt "$work/$f/tokenizer.json"
+    $py tools/family_tokenizer.py $f data/austen-train.txt "$work/check-$f/tokenizer.json"
+    cmp "$work/$f/tokenizer.json" "$work/check-$f/tokenizer.json"
+done
+
+pids=()
+for f in bloom opt; do
+    OMP_NUM_THREADS=1 nice -n 19 $py tools/train_family.py $f data/austen-train.txt "$work/$f" \
+        > models/train-$f.log 2>&1 &
+    pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+
+for f in bloom opt; do
+    $py tools/export_family_gguf.py "$work/$f/ckpt.pt" "$work/$f/tokenizer.json" models/austen-$f.gguf
+    OMP_NUM_THREADS=2 $py tools/golden_family.py "$work/$f/ckpt.pt" "$work/$f/tokenizer.json" \
+        data/austen-test.txt data --ood data/brown-sample.txt
+done
+
+if [ -n "${LLAMA_CPP_BIN:-}" ]; then
+    for f in bloom opt; do
+        $py tools/check_family_tokenizer.py $f "$work/$f/tokenizer.json" "$LLAMA_CPP_BIN/llama-tokenize" \
+            data/austen-train.txt data/austen-test.txt data/brown-sample.txt
+    done
+    for c in 128 512; do
+        "$LLAMA_CPP_BIN/llama-perplexity" -m models/austen-bloom.gguf -f data/austen-test.txt -c $c -t 2 \
+            $([ $c = 128 ] && echo --chunks 8) 2>&1 | grep -E "^\[|Final estimate"
+    done
+fi
