@@ -22,7 +22,7 @@ static void usage(void) {
 
 static int parse(int argc, char **argv, options *o) {
     *o = (options){.n_predict = 128, .temperature = 0.8, .seed = 0, .threads = 0};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) return -1;
         if (!strcmp(a, "-m")) o->model_path = v;
@@ -32,7 +32,6 @@ static int parse(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--seed")) o->seed = atof(v);
         else if (!strcmp(a, "-t")) o->threads = atoi(v);
         else return -1;
-        i++;
     }
     return o->model_path && o->n_predict >= 0 ? 0 : -1;
 }
@@ -40,7 +39,7 @@ static int parse(int argc, char **argv, options *o) {
 static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static void print_piece(const aq_model *model, int32_t token) {

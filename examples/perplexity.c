@@ -167,7 +167,7 @@ int main(int argc, char **argv) {
     int32_t *chunk = malloc((size_t)n_ctx * sizeof *chunk);
     if (!chunk) goto out;
     for (int32_t c = 0; c < n_chunks; c++) {
-        memcpy(chunk, tokens + (size_t)c * n_ctx, (size_t)n_ctx * sizeof *chunk);
+        memcpy(chunk, tokens + (size_t)c * (size_t)n_ctx, (size_t)n_ctx * sizeof *chunk);
         if (bos >= 0) chunk[0] = (int32_t)bos;
         aq_kv_truncate(ctx, 0);
         /* row_of_first: the logits row of token `first` */
@@ -191,18 +191,18 @@ int main(int argc, char **argv) {
         }
         for (int32_t j = first; j < n_ctx - 1; j++) {
             double v = negative_log_likelihood(aq_get_logits(ctx, j - first + row_of_first), (int32_t)n_vocab,
-                                               tokens[(size_t)c * n_ctx + j + 1]);
+                                               tokens[(size_t)c * (size_t)n_ctx + (size_t)j + 1]);
             nll += v;
             nll2 += v * v;
             count++;
         }
-        fprintf(stderr, "[%d]%.4f%s", c + 1, exp(nll / count), c + 1 == n_chunks ? "\n" : ",");
+        fprintf(stderr, "[%d]%.4f%s", c + 1, exp(nll / (double)count), c + 1 == n_chunks ? "\n" : ",");
     }
     free(chunk);
     if (prune_beta >= 0.0)
         fprintf(stderr, "prefill of %d tokens: %.3f ms a chunk\n", first, 1e3 * prefill_seconds / n_chunks);
-    double mean = nll / count, ppl = exp(mean);
-    double var = count > 1 ? (nll2 / count - mean * mean) / (count - 1) : 0.0;
+    double mean = nll / (double)count, ppl = exp(mean);
+    double var = count > 1 ? (nll2 / (double)count - mean * mean) / (double)(count - 1) : 0.0;
     printf("Final estimate: PPL = %.4f +/- %.5f\n", ppl, ppl * sqrt(var > 0 ? var : 0));
     rc = 0;
 out:

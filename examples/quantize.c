@@ -43,7 +43,7 @@ static char *read_file(const char *path, size_t *len) {
 
 int main(int argc, char **argv) {
     const char *in = NULL, *out = NULL, *scheme = NULL, *calib_path = NULL;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(); return 0; }
         if (!v) { usage(); return 2; }
@@ -52,7 +52,6 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--scheme")) scheme = v;
         else if (!strcmp(a, "--calib")) calib_path = v;
         else { usage(); return 2; }
-        i++;
     }
     if (!in || !out || !scheme) { usage(); return 2; }
     size_t calib_len = 0;

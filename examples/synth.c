@@ -156,7 +156,7 @@ int main(int argc, char **argv) {
     shape s = presets[0];
     const char *out = NULL;
     uint64_t seed = 1;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(); return 0; }
         if (!v) { usage(); return 2; }
@@ -177,7 +177,6 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--ctx")) ok = parse_int(v, 1, 1 << 24, &s.ctx);
         else { usage(); return 2; }
         if (!ok) { fprintf(stderr, "aq-synth: bad value '%s' for %s\n", v, a); return 2; }
-        i++;
     }
     if (!out) { usage(); return 2; }
     if (s.dim % s.heads || s.heads % s.kv_heads || (s.dim / s.heads) % 2) {

@@ -268,7 +268,7 @@ const float *aq_get_logits(const aq_context *ctx, int32_t i) {
     if (i == -1) i = ctx->n_logit_rows - 1;
     if (i < 0 || i >= ctx->n_logit_rows) return NULL;
     int32_t row = aq_runtime_logit_row(ctx, i); /* -1: the token was pruned */
-    return row < 0 ? NULL : ctx->logits + (size_t)row * ctx->model->cfg.vocab_size;
+    return row < 0 ? NULL : ctx->logits + (size_t)row * (size_t)ctx->model->cfg.vocab_size;
 }
 
 int32_t aq_kv_length(const aq_context *ctx) { return ctx ? ctx->n_kv : 0; }
@@ -316,6 +316,6 @@ aq_error aq_prune_kept(const aq_context *ctx, int32_t layer, int32_t *indices, i
     int32_t n = ctx->n_kept[layer];
     *n_kept = n;
     if (capacity < n) return AQ_ERR_BUFFER_TOO_SMALL;
-    memcpy(indices, ctx->kept + (size_t)layer * ctx->batch_cap, (size_t)n * sizeof *indices);
+    memcpy(indices, ctx->kept + (size_t)layer * (size_t)ctx->batch_cap, (size_t)n * sizeof *indices);
     return AQ_OK;
 }

@@ -55,10 +55,10 @@ aq_error aq_calibration_create(aq_calibration **out, int32_t n_layers, const int
  * the inner loop over j is contiguous and vectorizes. */
 static void accumulate_hessian(float *h, const float *x, int32_t n_tokens, int32_t width) {
     for (int32_t t = 0; t < n_tokens; t++) {
-        const float *row = x + (size_t)t * width;
+        const float *row = x + (size_t)t * (size_t)width;
         for (int32_t i = 0; i < width; i++) {
             float xi = row[i];
-            float *hi = h + (size_t)i * width;
+            float *hi = h + (size_t)i * (size_t)width;
             for (int32_t j = 0; j <= i; j++) hi[j] += xi * row[j];
         }
     }
@@ -69,14 +69,15 @@ void aq_calibration_observe(void *calibration, int32_t layer, aq_linear_input si
     aq_calibration *c = calibration;
     if (layer < 0 || layer >= c->n_layers) return;
     aq_input_stats *s = aq_calibration_input(c, layer, (int32_t)site);
-    for (size_t i = 0; i < (size_t)n_tokens * width; i++) {
+    for (size_t i = 0; i < (size_t)n_tokens * (size_t)width; i++) {
         s->min = x[i] < s->min ? x[i] : s->min;
         s->max = x[i] > s->max ? x[i] : s->max;
     }
     if (s->hessian) accumulate_hessian(s->hessian, x, n_tokens, width);
     for (int32_t t = 0; t < n_tokens; t++) {
         if ((s->n_tokens + t) % c->sample_every == 0 && s->n_samples < s->samples_cap)
-            memcpy(s->samples + (size_t)s->n_samples++ * width, x + (size_t)t * width, (size_t)width * sizeof(float));
+            memcpy(s->samples + (size_t)s->n_samples++ * (size_t)width, x + (size_t)t * (size_t)width,
+                   (size_t)width * sizeof(float));
     }
     s->n_tokens += n_tokens;
 }

@@ -67,7 +67,7 @@ static bool inverse_hessian_factor(double *h, size_t n, double *scratch) {
 
 static void set_nibble(uint8_t *row, size_t col, int q) {
     uint8_t *b = &row[col / 2];
-    *b = col % 2 ? (uint8_t)((*b & 0x0F) | (q << 4)) : (uint8_t)((*b & 0xF0) | q);
+    *b = (uint8_t)(col % 2 ? (*b & 0x0F) | (q << 4) : (*b & 0xF0) | q);
 }
 
 aq_error aq_gptq_prepare(const float *hessian, size_t k, float *u, bool *dead) {

@@ -26,7 +26,7 @@
 /* ---- mutable copies of the weights (they may live in a read-only mapping) ---- */
 
 static float *mutable_matrix(aq_model *m, aq_matrix *w) {
-    float *copy = aq_model_own_floats(m, w->f32, (size_t)w->rows * w->cols);
+    float *copy = aq_model_own_floats(m, w->f32, (size_t)w->rows * (size_t)w->cols);
     if (copy) w->f32 = copy;
     return copy;
 }
@@ -79,7 +79,7 @@ static aq_error calibrate(aq_model *m, const char *text, size_t len, bool hessia
     /* Chunks spread over the whole text, each starting with BOS as in evaluation. */
     int32_t stride = n_tokens / n_chunks;
     for (int32_t i = 0; i < n_chunks && err == AQ_OK; i++) {
-        int32_t *chunk_tokens = tokens + (size_t)i * stride;
+        int32_t *chunk_tokens = tokens + (size_t)i * (size_t)stride;
         chunk_tokens[0] = m->bos >= 0 ? m->bos : chunk_tokens[0];
         aq_runtime_kv_truncate(ctx, 0);
         err = aq_runtime_forward(ctx, chunk_tokens, NULL, chunk, false);
@@ -117,7 +117,7 @@ static void divide_columns(aq_matrix *w, const float *factors) {
 static void scale_hessian(float *h, const float *factors, int32_t width) {
     if (!h) return;
     for (int32_t i = 0; i < width; i++)
-        for (int32_t j = 0; j <= i; j++) h[(size_t)i * width + j] *= factors[i] * factors[j];
+        for (int32_t j = 0; j <= i; j++) h[(size_t)i * (size_t)width + (size_t)j] *= factors[i] * factors[j];
 }
 
 /* TRIP for one input: choose factors, fold them upstream (or keep them for
@@ -144,7 +144,7 @@ static aq_error apply_trip(aq_model *m, aq_layer *l, int kind, aq_input_stats *s
     case AQ_INPUT_ATTN_OUT:
         for (int32_t ch = 0; ch < c->n_kv_heads * c->head_dim; ch++) {
             int32_t src = ch / c->head_dim * (c->n_heads / c->n_kv_heads) * c->head_dim + ch % c->head_dim;
-            float *row = (float *)l->wv.f32 + (size_t)ch * l->wv.cols;
+            float *row = (float *)l->wv.f32 + (size_t)ch * (size_t)l->wv.cols;
             for (int32_t j = 0; j < l->wv.cols; j++) row[j] *= f[src];
         }
         divide_columns(&l->wo, f);
@@ -227,7 +227,7 @@ static aq_error quantize_layer(aq_model *m, int32_t i, const aq_scheme *s, aq_ca
 }
 
 static aq_error quantize_blocks(aq_model *m, aq_matrix *w, aq_weight_format format) {
-    size_t n = (size_t)w->rows * w->cols, blocks = n / AQ_QK8_0;
+    size_t n = (size_t)w->rows * (size_t)w->cols, blocks = n / AQ_QK8_0;
     if (w->cols % AQ_QK8_0) return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "width %d is not a multiple of 32", w->cols);
     size_t bytes = blocks * (format == AQ_WEIGHTS_Q4_0 ? sizeof(block_q4_0) : sizeof(block_q8_0));
     void *buf = aq_model_own_floats(m, NULL, bytes / sizeof(float) + 1);

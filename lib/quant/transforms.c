@@ -22,7 +22,8 @@ static void multiply_columns(aq_matrix *w, const float *factors) {
  * each row scaled by g, then rotated. */
 static void fold_reader(aq_matrix *w, const float *norm, const float *signs) {
     multiply_columns(w, norm);
-    for (int32_t r = 0; r < w->rows; r++) aq_hadamard_rotate((float *)w->f32 + (size_t)r * w->cols, (size_t)w->cols, signs);
+    for (int32_t r = 0; r < w->rows; r++)
+        aq_hadamard_rotate((float *)w->f32 + (size_t)r * (size_t)w->cols, (size_t)w->cols, signs);
 }
 
 /* A matrix that writes the residual: W' = R W, each column rotated. */
@@ -67,11 +68,11 @@ aq_error aq_rotate_model(aq_model *m) {
          * V' = R2 V (columns of each head's rows), Wo' = Wo R2^T (each head's segment of each row). */
         for (int32_t h = 0; h < c->n_kv_heads; h++)
             for (int32_t j = 0; j < l->wv.cols; j++)
-                aq_hadamard_rotate_strided((float *)l->wv.f32 + (size_t)h * hd * l->wv.cols + j, hd,
+                aq_hadamard_rotate_strided((float *)l->wv.f32 + (size_t)h * hd * (size_t)l->wv.cols + j, hd,
                                            (size_t)l->wv.cols, head, scratch);
         for (int32_t r = 0; r < l->wo.rows; r++)
             for (int32_t h = 0; h < c->n_heads; h++)
-                aq_hadamard_rotate((float *)l->wo.f32 + (size_t)r * l->wo.cols + (size_t)h * hd, hd, head);
+                aq_hadamard_rotate((float *)l->wo.f32 + (size_t)r * (size_t)l->wo.cols + (size_t)h * hd, hd, head);
         fold_writer(&l->wo, residual, scratch);
         /* The down projection's input is rotated online (it follows SwiGLU,
          * which no rotation passes through): Wd' = Wd R3^T, each row rotated. */
@@ -95,15 +96,15 @@ aq_error aq_rotate_model(aq_model *m) {
  * others before rotation and 4-bit quantization see it. */
 void aq_balance_mlp(aq_layer *l) {
     float *up = (float *)l->w_up.f32, *down = (float *)l->w_down.f32;
-    int32_t ffn = l->w_up.rows, dim = l->w_up.cols;
-    for (int32_t j = 0; j < ffn; j++) {
+    size_t ffn = (size_t)l->w_up.rows, dim = (size_t)l->w_up.cols, down_rows = (size_t)l->w_down.rows;
+    for (size_t j = 0; j < ffn; j++) {
         float up_max = 0.0f, down_max = 0.0f;
-        for (int32_t c = 0; c < dim; c++) up_max = fmaxf(up_max, fabsf(up[(size_t)j * dim + c]));
-        for (int32_t r = 0; r < l->w_down.rows; r++) down_max = fmaxf(down_max, fabsf(down[(size_t)r * ffn + j]));
+        for (size_t c = 0; c < dim; c++) up_max = fmaxf(up_max, fabsf(up[j * dim + c]));
+        for (size_t r = 0; r < down_rows; r++) down_max = fmaxf(down_max, fabsf(down[r * ffn + j]));
         if (!(up_max > 0.0f) || !(down_max > 0.0f) || !isfinite(up_max) || !isfinite(down_max)) continue;
         float s = sqrtf(up_max / down_max);
-        for (int32_t c = 0; c < dim; c++) up[(size_t)j * dim + c] /= s;
-        for (int32_t r = 0; r < l->w_down.rows; r++) down[(size_t)r * ffn + j] *= s;
+        for (size_t c = 0; c < dim; c++) up[j * dim + c] /= s;
+        for (size_t r = 0; r < down_rows; r++) down[r * ffn + j] *= s;
     }
 }
 

@@ -27,11 +27,11 @@ void aq_trip_choose(const float *samples, int32_t n_samples, int32_t width, floa
             float f = ldexpf(1.0f, shift);
             double e = 0.0;
             for (int32_t t = 0; t < n_samples; t++) {
-                float x = samples[(size_t)t * width + c];
+                float x = samples[(size_t)t * (size_t)width + (size_t)c];
                 float d = x - fake_quantize(x * f, scale, zero, qmin, qmax) / f;
                 e += (double)d * d;
             }
-            err[(size_t)g * (MAX_SHIFT + 1) + shift] += e;
+            err[(size_t)g * (MAX_SHIFT + 1) + (size_t)shift] += e;
         }
     }
     for (int32_t c = 0; c < width; c++) {

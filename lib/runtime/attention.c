@@ -59,7 +59,7 @@ static void attend(void *arg, size_t tile, size_t h) {
     const aq_config *c = &ctx->model->cfg;
     int32_t hd = c->head_dim, q_stride = c->n_heads * hd;
     int32_t kv_head = (int32_t)h / (c->n_heads / c->n_kv_heads);
-    const int32_t *kv_pos = ctx->kv_pos + (size_t)task->layer * ctx->n_ctx;
+    const int32_t *kv_pos = ctx->kv_pos + (size_t)task->layer * (size_t)ctx->n_ctx;
     int32_t first_row = (int32_t)tile * Q;
     int32_t n_rows = task->n_tokens - first_row < Q ? task->n_tokens - first_row : Q;
     float scale = 1.0f / sqrtf((float)hd);
@@ -71,7 +71,7 @@ static void attend(void *arg, size_t tile, size_t h) {
         pos[i] = real ? ctx->pos[first_row + i] : INT32_MIN; /* padding sees no key */
         last_slot[i] = task->first_slot + first_row + i;
         max_score[i] = -INFINITY, denom[i] = 0.0f, first_score[i] = -INFINITY;
-        const float *q = real ? ctx->q + (size_t)(first_row + i) * q_stride + h * (size_t)hd : NULL;
+        const float *q = real ? ctx->q + (size_t)(first_row + i) * (size_t)q_stride + h * (size_t)hd : NULL;
         for (int32_t d = 0; d < hd; d++) qt[d * Q + i] = real ? q[d] * scale : 0.0f;
         for (int32_t d = 0; d < hd; d++) acc[i][d] = 0.0f;
     }

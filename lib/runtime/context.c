@@ -60,13 +60,14 @@ aq_error aq_runtime_set_cache(aq_context *ctx, int32_t n, bool int8) {
 static aq_error reserve_batch(aq_context *ctx, int32_t n_tokens) {
     if (n_tokens <= ctx->batch_cap) return AQ_OK;
     const aq_config *c = &ctx->model->cfg;
-    size_t n = (size_t)n_tokens, q_dim = (size_t)c->n_heads * c->head_dim;
-    size_t kv_dim = (size_t)c->n_kv_heads * c->head_dim;
+    size_t n = (size_t)n_tokens, q_dim = (size_t)c->n_heads * (size_t)c->head_dim;
+    size_t kv_dim = (size_t)c->n_kv_heads * (size_t)c->head_dim;
     struct { float **buf; size_t floats; } bufs[] = {
-        {&ctx->x, n * c->dim}, {&ctx->xn, n * c->dim}, {&ctx->q, n * q_dim}, {&ctx->k, n * kv_dim},
-        {&ctx->v, n * kv_dim}, {&ctx->att, n * q_dim}, {&ctx->gate, n * c->ffn_dim},
-        {&ctx->up, n * c->ffn_dim}, {&ctx->rope, n * c->head_dim},
-        {&ctx->prune_score, n * c->n_heads}, {&ctx->prune_stats, n * c->n_heads * 2}, {&ctx->importance, n},
+        {&ctx->x, n * (size_t)c->dim}, {&ctx->xn, n * (size_t)c->dim}, {&ctx->q, n * q_dim}, {&ctx->k, n * kv_dim},
+        {&ctx->v, n * kv_dim}, {&ctx->att, n * q_dim}, {&ctx->gate, n * (size_t)c->ffn_dim},
+        {&ctx->up, n * (size_t)c->ffn_dim}, {&ctx->rope, n * (size_t)c->head_dim},
+        {&ctx->prune_score, n * (size_t)c->n_heads}, {&ctx->prune_stats, n * (size_t)c->n_heads * 2},
+        {&ctx->importance, n},
     };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         float *grown = realloc(*bufs[i].buf, bufs[i].floats * sizeof(float));
@@ -102,7 +103,7 @@ static aq_error reserve_batch(aq_context *ctx, int32_t n_tokens) {
 
 static aq_error reserve_logits(aq_context *ctx, int32_t rows) {
     if (rows <= ctx->logits_cap) return AQ_OK;
-    float *grown = realloc(ctx->logits, (size_t)rows * ctx->model->cfg.vocab_size * sizeof(float));
+    float *grown = realloc(ctx->logits, (size_t)rows * (size_t)ctx->model->cfg.vocab_size * sizeof(float));
     if (!grown) return aq_set_error(ctx->error, AQ_ERR_OUT_OF_MEMORY, "out of memory for %d rows of logits", rows);
     ctx->logits = grown;
     ctx->logits_cap = rows;

@@ -66,7 +66,7 @@ static void received_one(void *arg, size_t j) {
     const aq_config *c = &ctx->model->cfg;
     int32_t hd = c->head_dim, q_dim = c->n_heads * hd;
     int32_t group = c->n_heads / c->n_kv_heads;
-    int32_t key_pos = ctx->kv_pos[(size_t)task->layer * ctx->n_ctx + j];
+    int32_t key_pos = ctx->kv_pos[(size_t)task->layer * (size_t)ctx->n_ctx + j];
     float scale = 1.0f / sqrtf((float)hd);
     double sum = 0.0;
     int32_t seen_by = 0;
@@ -74,11 +74,11 @@ static void received_one(void *arg, size_t j) {
         if (ctx->pos[i] < key_pos) continue;
         seen_by++;
         for (int32_t h = 0; h < c->n_heads; h++) {
-            const float *q = ctx->q + (size_t)i * q_dim + (size_t)h * hd;
+            const float *q = ctx->q + (size_t)i * (size_t)q_dim + (size_t)h * (size_t)hd;
             float k_row[AQ_MAX_HEAD_DIM];
             const float *kj = aq_kv_row(ctx, AQ_KV_KEYS, task->layer, (int32_t)j, h / group, k_row);
             float s = aq_attention_score(q, kj, hd, scale);
-            const float *stats = ctx->prune_stats + ((size_t)i * c->n_heads + h) * 2;
+            const float *stats = ctx->prune_stats + ((size_t)i * (size_t)c->n_heads + (size_t)h) * 2;
             sum += expf(s - stats[0]) / stats[1];
         }
     }
@@ -94,7 +94,7 @@ static void score_rows(aq_context *ctx, int32_t layer, int32_t n_rows) {
     }
     for (int32_t t = 0; t < n_rows; t++) {
         float sum = 0.0f;
-        for (int32_t h = 0; h < n_heads; h++) sum += ctx->prune_score[(size_t)t * n_heads + h];
+        for (int32_t h = 0; h < n_heads; h++) sum += ctx->prune_score[(size_t)t * (size_t)n_heads + (size_t)h];
         ctx->importance[t] = sum;
     }
 }
@@ -135,13 +135,13 @@ static int32_t compact(aq_context *ctx, int32_t layer, int32_t n_rows, int32_t t
     memset(drop, 0, (size_t)n_rows * sizeof *drop);
     for (int32_t r = 0; r < n_drop; r++) drop[ranked[r].row] = 1;
 
-    size_t dim = (size_t)c->dim, q_dim = (size_t)c->n_heads * c->head_dim;
+    size_t dim = (size_t)c->dim, q_dim = (size_t)c->n_heads * (size_t)c->head_dim;
     int32_t out = 0;
     for (int32_t r = 0; r < n_rows; r++) {
         if (drop[r]) continue;
         if (out != r) {
-            memcpy(ctx->x + out * dim, ctx->x + r * dim, dim * sizeof(float));
-            memcpy(ctx->att + out * q_dim, ctx->att + r * q_dim, q_dim * sizeof(float));
+            memcpy(ctx->x + (size_t)out * dim, ctx->x + (size_t)r * dim, dim * sizeof(float));
+            memcpy(ctx->att + (size_t)out * q_dim, ctx->att + (size_t)r * q_dim, q_dim * sizeof(float));
             ctx->pos[out] = ctx->pos[r];
         }
         kept_out[out++] = kept_in[r];
