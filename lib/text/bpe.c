@@ -29,7 +29,9 @@ enum { T_NORMAL = 1, T_UNKNOWN = 2, T_CONTROL = 3, T_USER = 4, T_UNUSED = 5, T_B
  * llama.cpp's src/llama-vocab.cpp, in PCRE2 syntax. \s is spelled out as the
  * Unicode White_Space set, which is what HF's regex engine (Oniguruma)
  * matches; PCRE2's own \s also takes U+180E. */
-#define WS "\\t\\n\\x{0B}\\f\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
+#define WS                                                                                                             \
+    "\\t\\n\\x{0B}\\f\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{"     \
+    "3000}"
 #define SP "[" WS "]"
 #define NOT_SP "[^" WS "]"
 
@@ -37,13 +39,11 @@ enum { T_NORMAL = 1, T_UNKNOWN = 2, T_CONTROL = 3, T_USER = 4, T_UNUSED = 5, T_B
 static const char re_gpt2[] =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WS "\\p{L}\\p{N}]+|" SP "+(?!" NOT_SP ")|" SP "+";
 /* Llama 3 (tokenizer.json Split). */
-static const char re_llama3[] =
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n]*|" SP
-    "*[\\r\\n]+|" SP "+(?!" NOT_SP ")|" SP "+";
+static const char re_llama3[] = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^" WS
+                                "\\p{L}\\p{N}]+[\\r\\n]*|" SP "*[\\r\\n]+|" SP "+(?!" NOT_SP ")|" SP "+";
 /* Qwen2 and Qwen3: as Llama 3 but one digit at a time. */
-static const char re_qwen2[] =
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n]*|" SP
-    "*[\\r\\n]+|" SP "+(?!" NOT_SP ")|" SP "+";
+static const char re_qwen2[] = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^" WS
+                               "\\p{L}\\p{N}]+[\\r\\n]*|" SP "*[\\r\\n]+|" SP "+(?!" NOT_SP ")|" SP "+";
 /* SmolLM, StarCoder: digits one by one (HF Digits(individual_digits)), then GPT-2's. */
 static const char re_digit[] = "\\p{N}";
 /* BLOOM's Split: anything but white space and ( ) | . , ! ? … 。 ， 、 । ۔ ، */
@@ -68,8 +68,8 @@ static const char *const names_gpt2[] = {"gpt-2", "phi-2", "roberta-bpe", "mpt",
 static const char *const names_llama3[] = {"llama-bpe", "llama3", "llama-v3", "falcon3", NULL};
 static const char *const names_llama3_merges[] = {"dbrx", "smaug-bpe", NULL};
 static const char *const names_qwen2[] = {"qwen2", "deepseek-r1-qwen", "stablelm2", "megrez", NULL};
-static const char *const names_smollm[] = {"smollm", "starcoder", "refact", "command-r", "codeshell",
-                                           "exaone", "minerva-7b", NULL};
+static const char *const names_smollm[] = {"smollm",    "starcoder", "refact",     "command-r",
+                                           "codeshell", "exaone",    "minerva-7b", NULL};
 static const char *const names_bloom[] = {"bloom", "poro-chat", "gpt3-finnish", NULL};
 
 static const pre_tokenizer pre_tokenizers[] = {
@@ -82,23 +82,18 @@ static const pre_tokenizer pre_tokenizers[] = {
     {names_bloom, {re_bloom, NULL}, false},
 };
 
-static const pre_tokenizer *find_pre(const char *pre, size_t pre_len)
-{
+static const pre_tokenizer *find_pre(const char *pre, size_t pre_len) {
     if (pre == NULL || pre_len == 0) {
         pre = "default";
         pre_len = 7;
     }
     for (size_t i = 0; i < sizeof pre_tokenizers / sizeof pre_tokenizers[0]; i++)
         for (const char *const *n = pre_tokenizers[i].names; *n != NULL; n++)
-            if (strlen(*n) == pre_len && memcmp(*n, pre, pre_len) == 0)
-                return &pre_tokenizers[i];
+            if (strlen(*n) == pre_len && memcmp(*n, pre, pre_len) == 0) return &pre_tokenizers[i];
     return NULL;
 }
 
-bool aq_bpe_pre_known(const char *pre, size_t pre_len)
-{
-    return find_pre(pre, pre_len) != NULL;
-}
+bool aq_bpe_pre_known(const char *pre, size_t pre_len) { return find_pre(pre, pre_len) != NULL; }
 
 /* ---- the tokenizer ---- */
 
@@ -116,18 +111,18 @@ typedef struct trie_node {
 
 struct aq_bpe {
     int32_t n_vocab;
-    char *pool;          /* all token texts, back to back */
-    uint64_t *offset;    /* n_vocab + 1 offsets into pool */
+    char *pool;       /* all token texts, back to back */
+    uint64_t *offset; /* n_vocab + 1 offsets into pool */
     int32_t *types;
     int32_t bos, eos;
     int32_t *text_slots; /* normal tokens by text; -1 empty */
     uint64_t text_mask;
     merge_slot *merge_slots;
     uint64_t merge_mask;
-    int32_t byte_token[256];       /* token of each byte's character, -1 if none */
+    int32_t byte_token[256];         /* token of each byte's character, -1 if none */
     unsigned char byte_char[256][2]; /* each byte's character in UTF-8 */
     unsigned char byte_char_len[256];
-    int16_t char_byte[324];        /* code point (< 324) -> byte, -1 if none */
+    int16_t char_byte[324]; /* code point (< 324) -> byte, -1 if none */
     trie_node *trie;
     int32_t n_trie;
     int32_t trie_first[256]; /* first-level node of each first byte, -1 */
@@ -136,18 +131,15 @@ struct aq_bpe {
     bool ignore_merges;
 };
 
-static void set_message(char *msg, size_t msg_cap, const char *fmt, ...)
-{
-    if (msg == NULL || msg_cap == 0)
-        return;
+static void set_message(char *msg, size_t msg_cap, const char *fmt, ...) {
+    if (msg == NULL || msg_cap == 0) return;
     va_list args;
     va_start(args, fmt);
     vsnprintf(msg, msg_cap, fmt, args);
     va_end(args);
 }
 
-static uint64_t hash_bytes(const char *text, size_t len)
-{
+static uint64_t hash_bytes(const char *text, size_t len) {
     uint64_t h = 14695981039346656037ull; /* FNV-1a */
     for (size_t i = 0; i < len; i++) {
         h ^= (unsigned char)text[i];
@@ -156,8 +148,7 @@ static uint64_t hash_bytes(const char *text, size_t len)
     return h;
 }
 
-static uint64_t hash_pair(int32_t a, int32_t b)
-{
+static uint64_t hash_pair(int32_t a, int32_t b) {
     uint64_t x = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b; /* splitmix64 finalizer */
     x ^= x >> 30;
     x *= 0xbf58476d1ce4e5b9ull;
@@ -166,51 +157,40 @@ static uint64_t hash_pair(int32_t a, int32_t b)
     return x ^ (x >> 31);
 }
 
-static const char *token_text(const aq_bpe *bpe, int32_t id, size_t *len)
-{
+static const char *token_text(const aq_bpe *bpe, int32_t id, size_t *len) {
     *len = (size_t)(bpe->offset[id + 1] - bpe->offset[id]);
     return bpe->pool + bpe->offset[id];
 }
 
 /* The normal token spelled text[0..len), or -1. */
-static int32_t lookup_text(const aq_bpe *bpe, const char *text, size_t len)
-{
+static int32_t lookup_text(const aq_bpe *bpe, const char *text, size_t len) {
     for (uint64_t slot = hash_bytes(text, len) & bpe->text_mask;; slot = (slot + 1) & bpe->text_mask) {
         int32_t id = bpe->text_slots[slot];
-        if (id < 0)
-            return -1;
+        if (id < 0) return -1;
         size_t id_len;
         const char *id_text = token_text(bpe, id, &id_len);
-        if (id_len == len && memcmp(id_text, text, len) == 0)
-            return id;
+        if (id_len == len && memcmp(id_text, text, len) == 0) return id;
     }
 }
 
-static const merge_slot *lookup_merge(const aq_bpe *bpe, int32_t left, int32_t right)
-{
+static const merge_slot *lookup_merge(const aq_bpe *bpe, int32_t left, int32_t right) {
     for (uint64_t slot = hash_pair(left, right) & bpe->merge_mask;; slot = (slot + 1) & bpe->merge_mask) {
         const merge_slot *m = &bpe->merge_slots[slot];
-        if (m->left < 0)
-            return NULL;
-        if (m->left == left && m->right == right)
-            return m;
+        if (m->left < 0) return NULL;
+        if (m->left == left && m->right == right) return m;
     }
 }
 
-static uint64_t table_size(uint64_t n)
-{
+static uint64_t table_size(uint64_t n) {
     uint64_t size = 16;
-    while (size < n + n / 2)
-        size *= 2;
+    while (size < n + n / 2) size *= 2;
     return size;
 }
 
 /* GPT-2's bytes_to_unicode(): printable Latin-1 bytes stand for themselves,
  * the other 68 bytes for U+0100 onwards, in byte order. */
-static void make_byte_chars(aq_bpe *bpe)
-{
-    for (int i = 0; i < 324; i++)
-        bpe->char_byte[i] = -1;
+static void make_byte_chars(aq_bpe *bpe) {
+    for (int i = 0; i < 324; i++) bpe->char_byte[i] = -1;
     int next = 256;
     for (int b = 0; b < 256; b++) {
         bool printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
@@ -227,23 +207,19 @@ static void make_byte_chars(aq_bpe *bpe)
     }
 }
 
-static bool trie_add(aq_bpe *bpe, int32_t id, int32_t capacity)
-{
+static bool trie_add(aq_bpe *bpe, int32_t id, int32_t capacity) {
     size_t len;
     const char *text = token_text(bpe, id, &len);
-    if (len == 0)
-        return true;
+    if (len == 0) return true;
     int32_t node = -1;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
         int32_t *link = node < 0 ? &bpe->trie_first[c] : &bpe->trie[node].first_child;
         int32_t child = *link;
         if (node >= 0)
-            while (child >= 0 && bpe->trie[child].byte != c)
-                child = bpe->trie[child].next_sibling;
+            while (child >= 0 && bpe->trie[child].byte != c) child = bpe->trie[child].next_sibling;
         if (child < 0) {
-            if (bpe->n_trie >= capacity)
-                return false;
+            if (bpe->n_trie >= capacity) return false;
             child = bpe->n_trie++;
             bpe->trie[child] = (trie_node){-1, node < 0 ? -1 : *link, -1, -1, c};
             *link = child;
@@ -251,15 +227,12 @@ static bool trie_add(aq_bpe *bpe, int32_t id, int32_t capacity)
         node = child;
     }
     trie_node *end = &bpe->trie[node];
-    if (end->any_token < 0)
-        end->any_token = id; /* a repeated text keeps its first id */
-    if (bpe->types[id] == T_USER && end->user_token < 0)
-        end->user_token = id;
+    if (end->any_token < 0) end->any_token = id; /* a repeated text keeps its first id */
+    if (bpe->types[id] == T_USER && end->user_token < 0) end->user_token = id;
     return true;
 }
 
-static aq_error validate_spec(const aq_bpe_spec *spec, char *msg, size_t msg_cap)
-{
+static aq_error validate_spec(const aq_bpe_spec *spec, char *msg, size_t msg_cap) {
     if (spec->n_vocab < 1 || spec->tokens == NULL || spec->token_lens == NULL) {
         set_message(msg, msg_cap, "bpe: no tokens");
         return AQ_ERR_INVALID_ARGUMENT;
@@ -269,8 +242,8 @@ static aq_error validate_spec(const aq_bpe_spec *spec, char *msg, size_t msg_cap
         return AQ_ERR_INVALID_ARGUMENT;
     }
     if (spec->bos < -1 || spec->bos >= spec->n_vocab || spec->eos < -1 || spec->eos >= spec->n_vocab) {
-        set_message(msg, msg_cap, "bpe: bos %d or eos %d outside the vocabulary of %d", (int)spec->bos,
-                    (int)spec->eos, (int)spec->n_vocab);
+        set_message(msg, msg_cap, "bpe: bos %d or eos %d outside the vocabulary of %d", (int)spec->bos, (int)spec->eos,
+                    (int)spec->n_vocab);
         return AQ_ERR_OUT_OF_RANGE;
     }
     uint64_t total = 0;
@@ -305,15 +278,12 @@ static aq_error validate_spec(const aq_bpe_spec *spec, char *msg, size_t msg_cap
     return AQ_OK;
 }
 
-static aq_error build_merges(aq_bpe *bpe, const aq_bpe_spec *spec)
-{
+static aq_error build_merges(aq_bpe *bpe, const aq_bpe_spec *spec) {
     size_t longest = 0;
     for (int32_t i = 0; i < spec->n_merges; i++)
-        if (spec->merge_lens[i] > longest)
-            longest = (size_t)spec->merge_lens[i];
+        if (spec->merge_lens[i] > longest) longest = (size_t)spec->merge_lens[i];
     char *joined = malloc(longest + 1);
-    if (joined == NULL)
-        return AQ_ERR_OUT_OF_MEMORY;
+    if (joined == NULL) return AQ_ERR_OUT_OF_MEMORY;
     for (int32_t i = 0; i < spec->n_merges; i++) {
         const char *m = spec->merges[i];
         size_t len = (size_t)spec->merge_lens[i];
@@ -324,22 +294,19 @@ static aq_error build_merges(aq_bpe *bpe, const aq_bpe_spec *spec)
         memcpy(joined, m, sep);
         memcpy(joined + sep, m + sep + 1, len - sep - 1);
         int32_t result = lookup_text(bpe, joined, len - 1);
-        if (left < 0 || right < 0 || result < 0)
-            continue;
+        if (left < 0 || right < 0 || result < 0) continue;
         uint64_t slot = hash_pair(left, right) & bpe->merge_mask;
         while (bpe->merge_slots[slot].left >= 0 &&
                !(bpe->merge_slots[slot].left == left && bpe->merge_slots[slot].right == right))
             slot = (slot + 1) & bpe->merge_mask;
-        if (bpe->merge_slots[slot].left >= 0)
-            continue; /* a repeated merge keeps its first rank */
+        if (bpe->merge_slots[slot].left >= 0) continue; /* a repeated merge keeps its first rank */
         bpe->merge_slots[slot] = (merge_slot){left, right, i, result};
     }
     free(joined);
     return AQ_OK;
 }
 
-aq_error aq_bpe_create(const aq_bpe_spec *spec, aq_bpe **out, char *msg, size_t msg_cap)
-{
+aq_error aq_bpe_create(const aq_bpe_spec *spec, aq_bpe **out, char *msg, size_t msg_cap) {
     set_message(msg, msg_cap, "%s", "");
     if (out == NULL || spec == NULL) {
         set_message(msg, msg_cap, "bpe: NULL argument");
@@ -347,8 +314,7 @@ aq_error aq_bpe_create(const aq_bpe_spec *spec, aq_bpe **out, char *msg, size_t 
     }
     *out = NULL;
     aq_error err = validate_spec(spec, msg, msg_cap);
-    if (err != AQ_OK)
-        return err;
+    if (err != AQ_OK) return err;
     const pre_tokenizer *pre = find_pre(spec->pre, spec->pre_len);
 
     const int32_t n = spec->n_vocab;
@@ -369,8 +335,7 @@ aq_error aq_bpe_create(const aq_bpe_spec *spec, aq_bpe **out, char *msg, size_t 
     uint64_t n_merge_slots = table_size((uint64_t)spec->n_merges);
 
     aq_bpe *bpe = calloc(1, sizeof *bpe);
-    if (bpe == NULL)
-        goto out_of_memory;
+    if (bpe == NULL) goto out_of_memory;
     bpe->pool = malloc(total > 0 ? (size_t)total : 1);
     bpe->offset = malloc(((size_t)n + 1) * sizeof *bpe->offset);
     bpe->types = malloc((size_t)n * sizeof *bpe->types);
@@ -386,16 +351,13 @@ aq_error aq_bpe_create(const aq_bpe_spec *spec, aq_bpe **out, char *msg, size_t 
     bpe->merge_mask = n_merge_slots - 1;
     bpe->ignore_merges = pre->ignore_merges;
     memset(bpe->text_slots, 0xFF, (size_t)n_text_slots * sizeof *bpe->text_slots);
-    for (uint64_t s = 0; s < n_merge_slots; s++)
-        bpe->merge_slots[s].left = -1;
-    for (int b = 0; b < 256; b++)
-        bpe->trie_first[b] = -1;
+    for (uint64_t s = 0; s < n_merge_slots; s++) bpe->merge_slots[s].left = -1;
+    for (int b = 0; b < 256; b++) bpe->trie_first[b] = -1;
 
     uint64_t offset = 0;
     for (int32_t i = 0; i < n; i++) {
         uint64_t len = spec->token_lens[i];
-        if (len > 0)
-            memcpy(bpe->pool + offset, spec->tokens[i], (size_t)len);
+        if (len > 0) memcpy(bpe->pool + offset, spec->tokens[i], (size_t)len);
         bpe->offset[i] = offset;
         offset += len;
         bpe->types[i] = spec->types ? spec->types[i] : T_NORMAL;
@@ -405,19 +367,15 @@ aq_error aq_bpe_create(const aq_bpe_spec *spec, aq_bpe **out, char *msg, size_t 
     for (int32_t i = 0; i < n; i++) {
         int32_t type = bpe->types[i];
         if (type == T_CONTROL || type == T_UNKNOWN || type == T_USER) {
-            if (!trie_add(bpe, i, n_added_bytes + 1))
-                goto out_of_memory; /* cannot happen: one node per byte at most */
+            if (!trie_add(bpe, i, n_added_bytes + 1)) goto out_of_memory; /* cannot happen: one node per byte at most */
             continue;
         }
-        if (type != T_NORMAL)
-            continue;
+        if (type != T_NORMAL) continue;
         size_t len;
         const char *text = token_text(bpe, i, &len);
-        if (lookup_text(bpe, text, len) >= 0)
-            continue; /* a repeated text keeps its first id */
+        if (lookup_text(bpe, text, len) >= 0) continue; /* a repeated text keeps its first id */
         uint64_t slot = hash_bytes(text, len) & bpe->text_mask;
-        while (bpe->text_slots[slot] >= 0)
-            slot = (slot + 1) & bpe->text_mask;
+        while (bpe->text_slots[slot] >= 0) slot = (slot + 1) & bpe->text_mask;
         bpe->text_slots[slot] = i;
     }
 
@@ -426,14 +384,13 @@ aq_error aq_bpe_create(const aq_bpe_spec *spec, aq_bpe **out, char *msg, size_t 
         bpe->byte_token[b] = lookup_text(bpe, (const char *)bpe->byte_char[b], bpe->byte_char_len[b]);
 
     err = build_merges(bpe, spec);
-    if (err != AQ_OK)
-        goto out_of_memory;
+    if (err != AQ_OK) goto out_of_memory;
 
     for (int r = 0; pre->regex[r] != NULL; r++) {
         int code;
         PCRE2_SIZE where;
-        bpe->re[r] = pcre2_compile((PCRE2_SPTR)pre->regex[r], PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &code,
-                                   &where, NULL);
+        bpe->re[r] =
+            pcre2_compile((PCRE2_SPTR)pre->regex[r], PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &code, &where, NULL);
         if (bpe->re[r] == NULL) {
             PCRE2_UCHAR text[120];
             pcre2_get_error_message(code, text, sizeof text);
@@ -454,12 +411,9 @@ out_of_memory:
     return AQ_ERR_OUT_OF_MEMORY;
 }
 
-void aq_bpe_free(aq_bpe *bpe)
-{
-    if (bpe == NULL)
-        return;
-    for (int r = 0; r < bpe->n_re; r++)
-        pcre2_code_free(bpe->re[r]);
+void aq_bpe_free(aq_bpe *bpe) {
+    if (bpe == NULL) return;
+    for (int r = 0; r < bpe->n_re; r++) pcre2_code_free(bpe->re[r]);
     free(bpe->pool);
     free(bpe->offset);
     free(bpe->types);
@@ -469,20 +423,11 @@ void aq_bpe_free(aq_bpe *bpe)
     free(bpe);
 }
 
-int32_t aq_bpe_n_vocab(const aq_bpe *bpe)
-{
-    return bpe ? bpe->n_vocab : 0;
-}
+int32_t aq_bpe_n_vocab(const aq_bpe *bpe) { return bpe ? bpe->n_vocab : 0; }
 
-int32_t aq_bpe_bos(const aq_bpe *bpe)
-{
-    return bpe ? bpe->bos : -1;
-}
+int32_t aq_bpe_bos(const aq_bpe *bpe) { return bpe ? bpe->bos : -1; }
 
-int32_t aq_bpe_eos(const aq_bpe *bpe)
-{
-    return bpe ? bpe->eos : -1;
-}
+int32_t aq_bpe_eos(const aq_bpe *bpe) { return bpe ? bpe->eos : -1; }
 
 /* ---- encoding ---- */
 
@@ -526,7 +471,7 @@ typedef struct encoder {
     size_t word_cap;
     candidate *heap; /* 2 * word length: see merge_word */
     size_t heap_cap;
-    char *mapped;    /* a word in GPT-2's characters (for ignore_merges) */
+    char *mapped; /* a word in GPT-2's characters (for ignore_merges) */
     size_t mapped_cap;
     cache_entry *cache;
     size_t cache_mask, cache_count;
@@ -534,13 +479,10 @@ typedef struct encoder {
     size_t cache_ids_len, cache_ids_cap;
 } encoder;
 
-static bool grow(encoder *e, void **buf, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return true;
+static bool grow(encoder *e, void **buf, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return true;
     size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
+    while (c < need) c *= 2;
     void *p = realloc(*buf, c * elem);
     if (p == NULL) {
         e->err = AQ_ERR_OUT_OF_MEMORY;
@@ -551,21 +493,17 @@ static bool grow(encoder *e, void **buf, size_t *cap, size_t need, size_t elem)
     return true;
 }
 
-static void emit(encoder *e, int32_t id)
-{
-    if (e->count < e->capacity)
-        e->tokens[e->count] = id;
+static void emit(encoder *e, int32_t id) {
+    if (e->count < e->capacity) e->tokens[e->count] = id;
     e->count++;
 }
 
 /* Length of the well-formed UTF-8 character at s[0] (avail > 0 bytes), or 0
  * if s[0] does not start one (Unicode's Table 3-7: no overlong forms, no
  * surrogates, nothing above U+10FFFF). */
-static size_t utf8_valid_len(const unsigned char *s, size_t avail)
-{
+static size_t utf8_valid_len(const unsigned char *s, size_t avail) {
     unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
+    if (c < 0x80) return 1;
     size_t n;
     unsigned char lo = 0x80, hi = 0xBF; /* bounds of the second byte */
     if (c >= 0xC2 && c <= 0xDF)
@@ -584,73 +522,58 @@ static size_t utf8_valid_len(const unsigned char *s, size_t avail)
             hi = 0x8F;
     } else
         return 0;
-    if (n > avail || s[1] < lo || s[1] > hi)
-        return 0;
+    if (n > avail || s[1] < lo || s[1] > hi) return 0;
     for (size_t i = 2; i < n; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
+        if ((s[i] & 0xC0) != 0x80) return 0;
     return n;
 }
 
 /* ---- BPE on one word ---- */
 
-static bool heap_before(const candidate *a, const candidate *b)
-{
+static bool heap_before(const candidate *a, const candidate *b) {
     return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
 }
 
-static void heap_push(candidate *heap, size_t *count, candidate item)
-{
+static void heap_push(candidate *heap, size_t *count, candidate item) {
     size_t i = (*count)++;
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (!heap_before(&item, &heap[parent]))
-            break;
+        if (!heap_before(&item, &heap[parent])) break;
         heap[i] = heap[parent];
         i = parent;
     }
     heap[i] = item;
 }
 
-static candidate heap_pop(candidate *heap, size_t *count)
-{
+static candidate heap_pop(candidate *heap, size_t *count) {
     candidate top = heap[0];
     candidate last = heap[--*count];
     size_t i = 0;
     for (;;) {
         size_t child = 2 * i + 1;
-        if (child >= *count)
-            break;
-        if (child + 1 < *count && heap_before(&heap[child + 1], &heap[child]))
-            child++;
-        if (!heap_before(&heap[child], &last))
-            break;
+        if (child >= *count) break;
+        if (child + 1 < *count && heap_before(&heap[child + 1], &heap[child])) child++;
+        if (!heap_before(&heap[child], &last)) break;
         heap[i] = heap[child];
         i = child;
     }
-    if (*count > 0)
-        heap[i] = last;
+    if (*count > 0) heap[i] = last;
     return top;
 }
 
-static void push_pair(encoder *e, size_t *heap_count, int32_t left, int32_t right)
-{
-    if (left < 0 || right < 0)
-        return;
+static void push_pair(encoder *e, size_t *heap_count, int32_t left, int32_t right) {
+    if (left < 0 || right < 0) return;
     const symbol *l = &e->symbols[left], *r = &e->symbols[right];
     const merge_slot *m = lookup_merge(e->bpe, l->id, r->id);
-    if (m != NULL)
-        heap_push(e->heap, heap_count, (candidate){m->rank, left, right, l->id, r->id});
+    if (m != NULL) heap_push(e->heap, heap_count, (candidate){m->rank, left, right, l->id, r->id});
 }
 
 /* Appends the tokens of one pre-tokenized word (raw bytes) to out. */
-static void merge_word(encoder *e, const unsigned char *word, size_t len, void (*out)(encoder *, int32_t))
-{
+static void merge_word(encoder *e, const unsigned char *word, size_t len, void (*out)(encoder *, int32_t)) {
     const aq_bpe *bpe = e->bpe;
     if (bpe->ignore_merges) {
         size_t need = 2 * len;
-        if (!grow(e, (void **)&e->mapped, &e->mapped_cap, need, 1))
-            return;
+        if (!grow(e, (void **)&e->mapped, &e->mapped_cap, need, 1)) return;
         size_t m = 0;
         for (size_t i = 0; i < len; i++) {
             memcpy(e->mapped + m, bpe->byte_char[word[i]], bpe->byte_char_len[word[i]]);
@@ -671,18 +594,14 @@ static void merge_word(encoder *e, const unsigned char *word, size_t len, void (
     int32_t n = 0;
     for (size_t i = 0; i < len; i++) {
         int32_t id = bpe->byte_token[word[i]];
-        if (id < 0)
-            continue;
+        if (id < 0) continue;
         e->symbols[n] = (symbol){id, n - 1, -1};
-        if (n > 0)
-            e->symbols[n - 1].next = n;
+        if (n > 0) e->symbols[n - 1].next = n;
         n++;
     }
-    if (n == 0)
-        return;
+    if (n == 0) return;
     size_t heap_count = 0;
-    for (int32_t i = 0; i + 1 < n; i++)
-        push_pair(e, &heap_count, i, i + 1);
+    for (int32_t i = 0; i + 1 < n; i++) push_pair(e, &heap_count, i, i + 1);
     /* The heap starts with at most n - 1 pairs; each merge pops one and
      * pushes at most two, and there are at most n - 1 merges. */
     while (heap_count > 0) {
@@ -693,24 +612,19 @@ static void merge_word(encoder *e, const unsigned char *word, size_t len, void (
         l->id = lookup_merge(bpe, c.left_id, c.right_id)->result;
         r->id = -1;
         l->next = r->next;
-        if (r->next >= 0)
-            e->symbols[r->next].prev = c.left;
+        if (r->next >= 0) e->symbols[r->next].prev = c.left;
         push_pair(e, &heap_count, l->prev, c.left);
         push_pair(e, &heap_count, c.left, l->next);
     }
-    for (int32_t i = 0; i >= 0; i = e->symbols[i].next)
-        out(e, e->symbols[i].id);
+    for (int32_t i = 0; i >= 0; i = e->symbols[i].next) out(e, e->symbols[i].id);
 }
 
-static void out_to_cache(encoder *e, int32_t id)
-{
-    if (!grow(e, (void **)&e->cache_ids, &e->cache_ids_cap, e->cache_ids_len + 1, sizeof *e->cache_ids))
-        return;
+static void out_to_cache(encoder *e, int32_t id) {
+    if (!grow(e, (void **)&e->cache_ids, &e->cache_ids_cap, e->cache_ids_len + 1, sizeof *e->cache_ids)) return;
     e->cache_ids[e->cache_ids_len++] = id;
 }
 
-static bool cache_grow(encoder *e)
-{
+static bool cache_grow(encoder *e) {
     size_t n_slots = e->cache ? (e->cache_mask + 1) * 2 : 1024;
     cache_entry *slots = calloc(n_slots, sizeof *slots);
     if (slots == NULL) {
@@ -719,11 +633,9 @@ static bool cache_grow(encoder *e)
     }
     if (e->cache != NULL) {
         for (size_t i = 0; i <= e->cache_mask; i++) {
-            if (e->cache[i].word == NULL)
-                continue;
+            if (e->cache[i].word == NULL) continue;
             size_t s = hash_bytes(e->cache[i].word, e->cache[i].len) & (n_slots - 1);
-            while (slots[s].word != NULL)
-                s = (s + 1) & (n_slots - 1);
+            while (slots[s].word != NULL) s = (s + 1) & (n_slots - 1);
             slots[s] = e->cache[i];
         }
         free(e->cache);
@@ -733,41 +645,33 @@ static bool cache_grow(encoder *e)
     return true;
 }
 
-static void encode_word(encoder *e, const char *word, size_t len)
-{
-    if (len == 0)
-        return;
+static void encode_word(encoder *e, const char *word, size_t len) {
+    if (len == 0) return;
     if (len > CACHE_MAX_WORD) {
         merge_word(e, (const unsigned char *)word, len, emit);
         return;
     }
-    if ((e->cache == NULL || 2 * (e->cache_count + 1) > e->cache_mask + 1) && !cache_grow(e))
-        return;
+    if ((e->cache == NULL || 2 * (e->cache_count + 1) > e->cache_mask + 1) && !cache_grow(e)) return;
     size_t s = hash_bytes(word, len) & e->cache_mask;
     for (; e->cache[s].word != NULL; s = (s + 1) & e->cache_mask) {
         const cache_entry *c = &e->cache[s];
         if (c->len == len && memcmp(c->word, word, len) == 0) {
-            for (size_t i = 0; i < c->n_ids; i++)
-                emit(e, e->cache_ids[c->ids_start + i]);
+            for (size_t i = 0; i < c->n_ids; i++) emit(e, e->cache_ids[c->ids_start + i]);
             return;
         }
     }
     size_t start = e->cache_ids_len;
     merge_word(e, (const unsigned char *)word, len, out_to_cache);
-    if (e->err != AQ_OK)
-        return;
+    if (e->err != AQ_OK) return;
     e->cache[s] = (cache_entry){word, len, start, e->cache_ids_len - start};
     e->cache_count++;
-    for (size_t i = start; i < e->cache_ids_len; i++)
-        emit(e, e->cache_ids[i]);
+    for (size_t i = start; i < e->cache_ids_len; i++) emit(e, e->cache_ids[i]);
 }
 
 /* ---- pre-tokenization ---- */
 
-static bool add_piece(encoder *e, int which, size_t *count, size_t start, size_t end)
-{
-    if (!grow(e, (void **)&e->pieces[which], &e->pieces_cap[which], *count + 1, sizeof(range)))
-        return false;
+static bool add_piece(encoder *e, int which, size_t *count, size_t start, size_t end) {
+    if (!grow(e, (void **)&e->pieces[which], &e->pieces_cap[which], *count + 1, sizeof(range))) return false;
     e->pieces[which][(*count)++] = (range){start, end};
     return true;
 }
@@ -775,18 +679,15 @@ static bool add_piece(encoder *e, int which, size_t *count, size_t start, size_t
 /* Splits clean[piece] by the regular expression: matches and the text
  * between them both become pieces (HF's "Isolated"). The piece is the whole
  * subject, so a look-ahead sees its end as the end of the text, as in HF. */
-static bool split_piece(encoder *e, const pcre2_code *re, range piece, int which, size_t *count)
-{
+static bool split_piece(encoder *e, const pcre2_code *re, range piece, int which, size_t *count) {
     const char *subject = e->clean + piece.start;
     size_t len = piece.end - piece.start;
     size_t at = 0, done = 0;
     while (at < len) {
         int rc = pcre2_match(re, (PCRE2_SPTR)subject, len, at, PCRE2_NO_UTF_CHECK, e->match, NULL);
-        if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
-            /* e.g. the JIT stack is too small: the interpreter uses the heap */
+        if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) /* e.g. the JIT stack is too small: the interpreter uses the heap */
             rc = pcre2_match(re, (PCRE2_SPTR)subject, len, at, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, e->match, NULL);
-        if (rc == PCRE2_ERROR_NOMATCH)
-            break;
+        if (rc == PCRE2_ERROR_NOMATCH) break;
         if (rc < 0) {
             e->err = rc == PCRE2_ERROR_NOMEMORY ? AQ_ERR_OUT_OF_MEMORY : AQ_ERR_UNSUPPORTED;
             return false;
@@ -795,26 +696,20 @@ static bool split_piece(encoder *e, const pcre2_code *re, range piece, int which
         size_t m0 = ov[0], m1 = ov[1];
         if (m1 <= m0) { /* an empty match (none of ours can): step over one character */
             at = m0 + 1;
-            while (at < len && ((unsigned char)subject[at] & 0xC0) == 0x80)
-                at++;
+            while (at < len && ((unsigned char)subject[at] & 0xC0) == 0x80) at++;
             continue;
         }
-        if (m0 > done && !add_piece(e, which, count, piece.start + done, piece.start + m0))
-            return false;
-        if (!add_piece(e, which, count, piece.start + m0, piece.start + m1))
-            return false;
+        if (m0 > done && !add_piece(e, which, count, piece.start + done, piece.start + m0)) return false;
+        if (!add_piece(e, which, count, piece.start + m0, piece.start + m1)) return false;
         at = done = m1;
     }
-    if (done < len && !add_piece(e, which, count, piece.start + done, piece.end))
-        return false;
+    if (done < len && !add_piece(e, which, count, piece.start + done, piece.end)) return false;
     return true;
 }
 
 /* Encodes a fragment of text that holds no added token. */
-static void encode_fragment(encoder *e, const char *frag, size_t len)
-{
-    if (len == 0 || e->err != AQ_OK)
-        return;
+static void encode_fragment(encoder *e, const char *frag, size_t len) {
+    if (len == 0 || e->err != AQ_OK) return;
     /* The text the regular expressions see: U+FFFD for each byte that does
      * not start a well-formed character (EF BF BD, three bytes for one). */
     bool valid = true;
@@ -828,8 +723,7 @@ static void encode_fragment(encoder *e, const char *frag, size_t len)
     }
     size_t clean_len = len;
     if (valid) {
-        if (!grow(e, (void **)&e->clean, &e->clean_cap, len, 1))
-            return;
+        if (!grow(e, (void **)&e->clean, &e->clean_cap, len, 1)) return;
         memcpy(e->clean, frag, len);
     } else {
         if (!grow(e, (void **)&e->clean, &e->clean_cap, 3 * len, 1) ||
@@ -840,14 +734,12 @@ static void encode_fragment(encoder *e, const char *frag, size_t len)
             size_t n = utf8_valid_len((const unsigned char *)frag + i, len - i);
             if (n == 0) {
                 memcpy(e->clean + clean_len, "\xEF\xBF\xBD", 3);
-                for (int k = 0; k < 3; k++)
-                    e->raw_of[clean_len + (size_t)k] = i;
+                for (int k = 0; k < 3; k++) e->raw_of[clean_len + (size_t)k] = i;
                 clean_len += 3;
                 i++;
             } else {
                 memcpy(e->clean + clean_len, frag + i, n);
-                for (size_t k = 0; k < n; k++)
-                    e->raw_of[clean_len + k] = i + k;
+                for (size_t k = 0; k < n; k++) e->raw_of[clean_len + k] = i + k;
                 clean_len += n;
                 i += n;
             }
@@ -857,14 +749,12 @@ static void encode_fragment(encoder *e, const char *frag, size_t len)
 
     size_t count[2] = {0, 0};
     int cur = 0;
-    if (!add_piece(e, cur, &count[cur], 0, clean_len))
-        return;
+    if (!add_piece(e, cur, &count[cur], 0, clean_len)) return;
     for (int r = 0; r < e->bpe->n_re; r++) {
         int next = 1 - cur;
         count[next] = 0;
         for (size_t p = 0; p < count[cur]; p++)
-            if (!split_piece(e, e->bpe->re[r], e->pieces[cur][p], next, &count[next]))
-                return;
+            if (!split_piece(e, e->bpe->re[r], e->pieces[cur][p], next, &count[next])) return;
         cur = next;
     }
     for (size_t p = 0; p < count[cur] && e->err == AQ_OK; p++) {
@@ -878,8 +768,7 @@ static void encode_fragment(encoder *e, const char *frag, size_t len)
 /* The longest added token at text[0..avail) that may be parsed (user-defined
  * always, control and unknown with parse_special); its id, or -1. */
 static int32_t match_added(const aq_bpe *bpe, const unsigned char *text, size_t avail, bool parse_special,
-                           size_t *match_len)
-{
+                           size_t *match_len) {
     int32_t node = bpe->trie_first[text[0]];
     int32_t best = -1;
     for (size_t depth = 1; node >= 0; depth++) {
@@ -889,36 +778,28 @@ static int32_t match_added(const aq_bpe *bpe, const unsigned char *text, size_t 
             best = id;
             *match_len = depth;
         }
-        if (depth >= avail)
-            break;
+        if (depth >= avail) break;
         node = t->first_child;
-        while (node >= 0 && bpe->trie[node].byte != text[depth])
-            node = bpe->trie[node].next_sibling;
+        while (node >= 0 && bpe->trie[node].byte != text[depth]) node = bpe->trie[node].next_sibling;
     }
     return best;
 }
 
 aq_error aq_bpe_encode(const aq_bpe *bpe, const char *text, size_t len, bool add_bos, bool parse_special,
-                       int32_t *tokens, int32_t capacity, int32_t *n_tokens)
-{
-    if (n_tokens != NULL)
-        *n_tokens = 0;
+                       int32_t *tokens, int32_t capacity, int32_t *n_tokens) {
+    if (n_tokens != NULL) *n_tokens = 0;
     if (bpe == NULL || n_tokens == NULL || (text == NULL && len > 0) || capacity < 0 ||
         (tokens == NULL && capacity > 0))
         return AQ_ERR_INVALID_ARGUMENT;
-    if (add_bos && bpe->bos < 0)
-        return AQ_ERR_UNSUPPORTED;
+    if (add_bos && bpe->bos < 0) return AQ_ERR_UNSUPPORTED;
     /* Every input byte gives at most one token; keep counts within int32_t. */
-    if (len > (size_t)INT32_MAX - 2)
-        return AQ_ERR_OUT_OF_RANGE;
+    if (len > (size_t)INT32_MAX - 2) return AQ_ERR_OUT_OF_RANGE;
 
     encoder e = {.bpe = bpe, .tokens = tokens, .capacity = capacity, .err = AQ_OK};
-    if (add_bos)
-        emit(&e, bpe->bos);
+    if (add_bos) emit(&e, bpe->bos);
     if (len > 0) {
         e.match = pcre2_match_data_create(1, NULL);
-        if (e.match == NULL)
-            e.err = AQ_ERR_OUT_OF_MEMORY;
+        if (e.match == NULL) e.err = AQ_ERR_OUT_OF_MEMORY;
     }
     size_t fragment = 0;
     for (size_t i = 0; i < len && e.err == AQ_OK;) {
@@ -947,8 +828,7 @@ aq_error aq_bpe_encode(const aq_bpe *bpe, const char *text, size_t len, bool add
     free(e.mapped);
     free(e.cache);
     free(e.cache_ids);
-    if (e.err != AQ_OK)
-        return e.err;
+    if (e.err != AQ_OK) return e.err;
     *n_tokens = (int32_t)e.count;
     return e.count > capacity ? AQ_ERR_BUFFER_TOO_SMALL : AQ_OK;
 }
@@ -961,28 +841,21 @@ typedef struct byte_sink {
     size_t length; /* bytes produced, also past the capacity */
 } byte_sink;
 
-static void put(byte_sink *sink, const char *bytes, size_t n)
-{
+static void put(byte_sink *sink, const char *bytes, size_t n) {
     for (size_t i = 0; i < n; i++) {
-        if (sink->length < sink->capacity)
-            sink->buf[sink->length] = bytes[i];
+        if (sink->length < sink->capacity) sink->buf[sink->length] = bytes[i];
         sink->length++;
     }
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
+static int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     return -1;
 }
 
-static void emit_piece(const aq_bpe *bpe, int32_t id, bool render_special, byte_sink *sink)
-{
+static void emit_piece(const aq_bpe *bpe, int32_t id, bool render_special, byte_sink *sink) {
     size_t len;
     const char *text = token_text(bpe, id, &len);
     switch (bpe->types[id]) {
@@ -992,8 +865,7 @@ static void emit_piece(const aq_bpe *bpe, int32_t id, bool render_special, byte_
     case T_CONTROL:
     case T_UNKNOWN:
     case T_UNUSED:
-        if (render_special)
-            put(sink, text, len);
+        if (render_special) put(sink, text, len);
         return;
     case T_BYTE:
         if (len == 6 && memcmp(text, "<0x", 3) == 0 && text[5] == '>' && hex_digit(text[3]) >= 0 &&
@@ -1024,42 +896,33 @@ static void emit_piece(const aq_bpe *bpe, int32_t id, bool render_special, byte_
             i++;
             continue;
         }
-        if (n == 0)
-            n = 1;
+        if (n == 0) n = 1;
         put(sink, text + i, n);
         i += n;
     }
 }
 
 aq_error aq_bpe_piece(const aq_bpe *bpe, int32_t token, bool render_special, char *buf, size_t capacity,
-                      size_t *length)
-{
-    if (length != NULL)
-        *length = 0;
-    if (bpe == NULL || length == NULL || (buf == NULL && capacity > 0))
-        return AQ_ERR_INVALID_ARGUMENT;
-    if (token < 0 || token >= bpe->n_vocab)
-        return AQ_ERR_OUT_OF_RANGE;
+                      size_t *length) {
+    if (length != NULL) *length = 0;
+    if (bpe == NULL || length == NULL || (buf == NULL && capacity > 0)) return AQ_ERR_INVALID_ARGUMENT;
+    if (token < 0 || token >= bpe->n_vocab) return AQ_ERR_OUT_OF_RANGE;
     byte_sink sink = {buf, capacity, 0};
     emit_piece(bpe, token, render_special, &sink);
     *length = sink.length;
     return sink.length > capacity ? AQ_ERR_BUFFER_TOO_SMALL : AQ_OK;
 }
 
-aq_error aq_bpe_decode(const aq_bpe *bpe, const int32_t *tokens, int32_t n_tokens, bool render_special,
-                       char *buf, size_t capacity, size_t *length)
-{
-    if (length != NULL)
-        *length = 0;
+aq_error aq_bpe_decode(const aq_bpe *bpe, const int32_t *tokens, int32_t n_tokens, bool render_special, char *buf,
+                       size_t capacity, size_t *length) {
+    if (length != NULL) *length = 0;
     if (bpe == NULL || length == NULL || n_tokens < 0 || (tokens == NULL && n_tokens > 0) ||
         (buf == NULL && capacity > 0))
         return AQ_ERR_INVALID_ARGUMENT;
     for (int32_t i = 0; i < n_tokens; i++)
-        if (tokens[i] < 0 || tokens[i] >= bpe->n_vocab)
-            return AQ_ERR_OUT_OF_RANGE;
+        if (tokens[i] < 0 || tokens[i] >= bpe->n_vocab) return AQ_ERR_OUT_OF_RANGE;
     byte_sink sink = {buf, capacity, 0};
-    for (int32_t i = 0; i < n_tokens; i++)
-        emit_piece(bpe, tokens[i], render_special, &sink);
+    for (int32_t i = 0; i < n_tokens; i++) emit_piece(bpe, tokens[i], render_special, &sink);
     *length = sink.length;
     return sink.length > capacity ? AQ_ERR_BUFFER_TOO_SMALL : AQ_OK;
 }

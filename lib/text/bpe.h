@@ -77,8 +77,8 @@ aq_error aq_bpe_encode(const aq_bpe *bpe, const char *text, size_t len, bool add
 aq_error aq_bpe_piece(const aq_bpe *bpe, int32_t token, bool render_special, char *buf, size_t capacity,
                       size_t *length);
 /* The pieces of n_tokens tokens, back to back (no space cleaning). */
-aq_error aq_bpe_decode(const aq_bpe *bpe, const int32_t *tokens, int32_t n_tokens, bool render_special,
-                       char *buf, size_t capacity, size_t *length);
+aq_error aq_bpe_decode(const aq_bpe *bpe, const int32_t *tokens, int32_t n_tokens, bool render_special, char *buf,
+                       size_t capacity, size_t *length);
 
 int32_t aq_bpe_n_vocab(const aq_bpe *bpe);
 int32_t aq_bpe_bos(const aq_bpe *bpe); /* -1 if none */
