@@ -61,7 +61,7 @@ def main():
     ap.add_argument("--work", required=True, type=Path)
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
-    files = sorted(p.name for p in (ROOT / "corpus").iterdir())
+    files = sorted(p.name for p in (ROOT / "corpus").iterdir() if not p.name.startswith("."))
     for name, g, pre in SETUPS:
         model = ROOT / g
         if pre:

@@ -132,7 +132,7 @@ def main():
     a = ap.parse_args()
 
     vocabs = json.load(open(a.work / "vocabs.json"))
-    files = sorted(p.name for p in a.corpus.iterdir() if p.is_file())
+    files = sorted(p.name for p in a.corpus.iterdir() if p.is_file() and not p.name.startswith("."))
 
     # Oracle tokenizer.json files, shared with the JavaScript side.
     jobs = []
