@@ -11,7 +11,9 @@
 #      (tools/OPT_FORMAT.md), F32
 #   4. golden data from PyTorch: data/golden-{bloom,opt}-{logits.bin,ppl.txt,tokens.txt}
 #   5. if LLAMA_CPP_BIN names llama.cpp's build/bin: both tokenizers checked against
-#      llama-tokenize, and llama-perplexity run on the bloom file
+#      llama-tokenize, and llama-perplexity run on the bloom file; if HF_VENV names a venv
+#      with transformers==4.44.2 and gguf: both files loaded into transformers' Bloom/OPT
+#      models and their logits compared with the golden ones (tools/check_family_hf.py)
 # Needs: Debian's python3-torch python3-numpy python3-sentencepiece libopenblas0-pthread python3-venv,
 # and data/austen-{train,test}.txt, data/brown-sample.txt (tools/make_model.sh, extract_brown.py).
 # Usage: tools/make_family_models.sh [WORK_DIR]     (VENV=dir to reuse a venv)
@@ -56,5 +58,12 @@ if [ -n "${LLAMA_CPP_BIN:-}" ]; then
     for c in 128 512; do
         "$LLAMA_CPP_BIN/llama-perplexity" -m models/austen-bloom.gguf -f data/austen-test.txt -c $c -t 2 \
             $([ $c = 128 ] && echo --chunks 8) 2>&1 | grep -E "^\[|Final estimate"
+    done
+fi
+
+if [ -n "${HF_VENV:-}" ]; then
+    for f in bloom opt; do
+        OMP_NUM_THREADS=2 "$HF_VENV/bin/python" tools/check_family_hf.py models/austen-$f.gguf \
+            data/golden-$f-logits.bin 2>&1 | grep -v past_key_values
     done
 fi
