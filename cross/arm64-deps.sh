@@ -15,13 +15,14 @@
 # (only these, so no amd64 header can leak into the cross build), and DIR/lib holds
 #   libcpuinfo.so     -> /usr/lib/aarch64-linux-gnu/libcpuinfo.so.0   (package libcpuinfo0:arm64)
 #   libcmocka.so      -> /usr/lib/aarch64-linux-gnu/libcmocka.so.0    (package libcmocka0:arm64)
+#   libpcre2-8.so     -> /usr/lib/aarch64-linux-gnu/libpcre2-8.so.0   (package libpcre2-8-0:arm64)
 #   libpthreadpool.so -> libpthreadpool.so.0 taken out of libpthreadpool0's arm64 .deb with
 #                        `apt-get download` + `dpkg -x` (never installed; needs dpkg's arm64 architecture
 #                        and an `apt-get update` after adding it), or the installed one if there is one.
 # The test programs find libpthreadpool.so.0 at run time through an rpath to DIR/lib.
 #
-# Needs: gcc-aarch64-linux-gnu, libcpuinfo0:arm64, libcmocka0:arm64, libcpuinfo-dev, libpthreadpool-dev,
-# libcmocka-dev (for the headers). Idempotent: a second run only refreshes the links and files.
+# Needs: gcc-aarch64-linux-gnu, libcpuinfo0:arm64, libcmocka0:arm64, libpcre2-8-0:arm64, libcpuinfo-dev,
+# libpthreadpool-dev, libcmocka-dev, libpcre2-dev (for the headers). Idempotent: a second run only refreshes the links and files.
 set -eu
 
 if [ $# -ne 1 ]; then
@@ -42,15 +43,17 @@ need() {
 }
 
 # Headers: the architecture-independent ones of the amd64 -dev packages.
-for h in cpuinfo.h pthreadpool.h cmocka.h; do
+for h in cpuinfo.h pthreadpool.h cmocka.h pcre2.h; do
   need "/usr/include/$h" "the amd64 -dev package that has $h"
   ln -sfn "/usr/include/$h" "$dir/include/$h"
 done
 
 need "$multiarch/libcpuinfo.so.0" "libcpuinfo0:arm64"
 need "$multiarch/libcmocka.so.0" "libcmocka0:arm64"
+need "$multiarch/libpcre2-8.so.0" "libpcre2-8-0:arm64"
 ln -sfn "$multiarch/libcpuinfo.so.0" "$dir/lib/libcpuinfo.so"
 ln -sfn "$multiarch/libcmocka.so.0" "$dir/lib/libcmocka.so"
+ln -sfn "$multiarch/libpcre2-8.so.0" "$dir/lib/libpcre2-8.so"
 
 # pthreadpool: an installed arm64 runtime if someone has one, else the library from the package file.
 pp=$multiarch/libpthreadpool.so.0
@@ -72,7 +75,7 @@ fi
 ln -sfn "$pp" "$dir/lib/libpthreadpool.so.0"
 ln -sfn libpthreadpool.so.0 "$dir/lib/libpthreadpool.so"
 
-# pkg-config files for the two libraries the build finds with dependency(): the cross build reads only
+# pkg-config files for the libraries the build finds with dependency(): the cross build reads only
 # these (pkg_config_libdir below), never the amd64 ones.
 pc_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null | sed 's/[-+~].*//; s/^0\.0$/0.0.0/' || true; }
 cat > "$dir/pkgconfig/libcpuinfo.pc" <<EOF
@@ -93,6 +96,17 @@ Name: cmocka
 Description: The cmocka unit testing library (arm64 runtime library, amd64 header)
 Version: $(pc_version libcmocka0:arm64)
 Libs: -L\${libdir} -lcmocka
+Cflags: -I\${includedir}
+EOF
+
+cat > "$dir/pkgconfig/libpcre2-8.pc" <<EOF
+libdir=$dir/lib
+includedir=$dir/include
+
+Name: libpcre2-8
+Description: PCRE2 8-bit (arm64 runtime library, amd64 header)
+Version: $(pc_version libpcre2-8-0:arm64)
+Libs: -L\${libdir} -lpcre2-8
 Cflags: -I\${includedir}
 EOF
 

@@ -138,16 +138,7 @@ static bool bandwidth(size_t mib, int threads, int reps, double *mean, double *s
  * plus per row-group the f16 scale and a 4-byte (zero, wsum) pair), else the
  * plain q4w arrays (codes, f16 scales, zero points if asymmetric). */
 static int64_t matrix_bytes(const aq_model *m, const aq_matrix *w) {
-    size_t n = (size_t)w->rows * (size_t)w->cols;
-    switch (w->format) {
-    case AQ_WEIGHTS_F32: return (int64_t)(n * sizeof(float));
-    case AQ_WEIGHTS_Q4W:
-        if (w->packed && m->kernels.qc4w_gemm.packed_size) return (int64_t)m->kernels.qc4w_gemm.packed_size(&w->q4w);
-        return (int64_t)(n / 2 + n / w->q4w.group * (sizeof(uint16_t) + (w->q4w.zero ? 1 : 0)));
-    case AQ_WEIGHTS_Q4_0: return (int64_t)(n / AQ_QK4_0 * sizeof(block_q4_0));
-    case AQ_WEIGHTS_Q8_0: return (int64_t)(n / AQ_QK8_0 * sizeof(block_q8_0));
-    }
-    return 0;
+    return aq_matrix_bytes(w, m->kernels.qc4w_gemm.packed_size);
 }
 
 static int64_t weight_bytes_per_token(const aq_model *m) {
@@ -294,7 +285,7 @@ int main(int argc, char **argv) {
     /* Size: everything read per token plus the embedding table, as llama-bench
      * reports the whole model. */
     int64_t size = bytes;
-    if (model->token_embd.f32 != model->output.f32) size += matrix_bytes(model, &model->token_embd); /* untied */
+    if (!aq_model_head_tied(model)) size += matrix_bytes(model, &model->token_embd);
     const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     char scheme_col[128];
     snprintf(scheme_col, sizeof scheme_col, "%s", aq_model_scheme(model)[0] ? aq_model_scheme(model) : "fp32");

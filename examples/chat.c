@@ -59,7 +59,9 @@ typedef struct timing {
 static aq_error continue_text(aq_context *ctx, const aq_model *model, const char *text, int32_t n_predict,
                               int stop_at_newline, timing *tm) {
     int32_t n = 0;
-    int add_bos = aq_kv_length(ctx) == 0;
+    int64_t vocab_adds_bos = 1;
+    aq_model_get_info(model, AQ_INFO_ADD_BOS, &vocab_adds_bos);
+    int add_bos = aq_kv_length(ctx) == 0 && vocab_adds_bos;
     aq_tokenize(model, text, strlen(text), add_bos, NULL, 0, &n);
     int32_t *tokens = malloc((size_t)(n > 0 ? n : 1) * sizeof *tokens);
     if (!tokens) return AQ_ERR_OUT_OF_MEMORY;

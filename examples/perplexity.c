@@ -130,12 +130,15 @@ int main(int argc, char **argv) {
         aq_model_free(model);
         return 1;
     }
+    /* As llama-perplexity: BOS first, and first in each chunk, only where the vocabulary adds it. */
+    int64_t add_bos = 1;
+    aq_model_get_info(model, AQ_INFO_ADD_BOS, &add_bos);
     int32_t n_tokens = 0;
-    aq_tokenize(model, text, text_len, 1, NULL, 0, &n_tokens);
+    aq_tokenize(model, text, text_len, (int)add_bos, NULL, 0, &n_tokens);
     int32_t *tokens = malloc((size_t)n_tokens * sizeof *tokens);
     aq_context *ctx = aq_context_create(model);
     int rc = 1;
-    if (!tokens || !ctx || aq_tokenize(model, text, text_len, 1, tokens, n_tokens, &n_tokens) != AQ_OK) {
+    if (!tokens || !ctx || aq_tokenize(model, text, text_len, (int)add_bos, tokens, n_tokens, &n_tokens) != AQ_OK) {
         fprintf(stderr, "aq-perplexity: cannot tokenize or create a context\n");
         goto out;
     }
@@ -168,7 +171,7 @@ int main(int argc, char **argv) {
     if (!chunk) goto out;
     for (int32_t c = 0; c < n_chunks; c++) {
         memcpy(chunk, tokens + (size_t)c * (size_t)n_ctx, (size_t)n_ctx * sizeof *chunk);
-        if (bos >= 0) chunk[0] = (int32_t)bos;
+        if (add_bos && bos >= 0) chunk[0] = (int32_t)bos;
         aq_kv_truncate(ctx, 0);
         /* row_of_first: the logits row of token `first` */
         int32_t row_of_first = first;

@@ -113,7 +113,8 @@ typedef enum aq_model_info {
     AQ_INFO_BOS_TOKEN = 7,
     AQ_INFO_EOS_TOKEN = 8,
     AQ_INFO_PARAMETER_COUNT = 9,
-    AQ_INFO_WEIGHT_BYTES = 10   /* bytes of weights read per forward token */
+    AQ_INFO_WEIGHT_BYTES = 10,  /* bytes of weights read per forward token */
+    AQ_INFO_ADD_BOS = 11        /* 1 if the vocabulary puts BOS before a text (pass it as aq_tokenize's add_bos) */
 } aq_model_info;
 
 /* Writes the value to *value; AQ_ERR_STATE before a successful load. */

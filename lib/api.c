@@ -110,25 +110,15 @@ aq_error aq_model_save(aq_model *model, const char *path) {
 
 static int64_t matrix_params(const aq_matrix *w) { return (int64_t)w->rows * w->cols; }
 
-/* Bytes a product with this matrix streams from memory. */
 static int64_t matrix_bytes(const aq_model *m, const aq_matrix *w) {
-    int64_t n = matrix_params(w);
-    switch (w->format) {
-    case AQ_WEIGHTS_F32: return n * (int64_t)sizeof(float);
-    case AQ_WEIGHTS_Q4_0: return n / AQ_QK4_0 * (int64_t)sizeof(block_q4_0);
-    case AQ_WEIGHTS_Q8_0: return n / AQ_QK8_0 * (int64_t)sizeof(block_q8_0);
-    case AQ_WEIGHTS_Q4W:
-        if (w->packed && m->kernels.qc4w_gemm.packed_size) return (int64_t)m->kernels.qc4w_gemm.packed_size(&w->q4w);
-        return n / 2 + n / (int64_t)w->q4w.group * (w->q4w.zero ? 3 : 2);
-    }
-    return 0;
+    return aq_matrix_bytes(w, m->kernels.qc4w_gemm.packed_size);
 }
 
 aq_error aq_model_get_info(const aq_model *model, aq_model_info what, int64_t *value) {
     if (!model || !value) return AQ_ERR_INVALID_ARGUMENT;
     if (!model->loaded) return AQ_ERR_STATE;
     const aq_config *c = &model->cfg;
-    bool tied = model->output.f32 == model->token_embd.f32 && model->output.format == AQ_WEIGHTS_F32;
+    bool tied = aq_model_head_tied(model);
     /* norms: two per layer and the final one */
     int64_t params = matrix_params(&model->token_embd) + (int64_t)c->dim * (2 * c->n_layers + 1);
     int64_t bytes = matrix_bytes(model, &model->output) + (int64_t)c->dim * (2 * c->n_layers + 1) * 4;
@@ -151,6 +141,7 @@ aq_error aq_model_get_info(const aq_model *model, aq_model_info what, int64_t *v
     case AQ_INFO_FEED_FORWARD_LENGTH: *value = c->ffn_dim; break;
     case AQ_INFO_BOS_TOKEN: *value = model->bos; break;
     case AQ_INFO_EOS_TOKEN: *value = model->eos; break;
+    case AQ_INFO_ADD_BOS: *value = aq_tokenizer_add_bos(model->tokenizer); break;
     case AQ_INFO_PARAMETER_COUNT: *value = params; break;
     case AQ_INFO_WEIGHT_BYTES: *value = bytes; break; /* the embedding table is only indexed, one row a token */
     default: return AQ_ERR_OUT_OF_RANGE;

@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 prompt=${1:-"It is a truth universally acknowledged, that a single man in possession of a good fortune"}
-packages=(meson ninja-build pkg-config gcc g++ libc6-dev libcpuinfo-dev libpthreadpool-dev libcmocka-dev
+packages=(meson ninja-build pkg-config gcc g++ libc6-dev libcpuinfo-dev libpthreadpool-dev libcmocka-dev libpcre2-dev
           libbenchmark-dev)
 if [ "${AQ_NO_INSTALL:-0}" != 1 ]; then
   missing=()

@@ -14,7 +14,7 @@
 
 #include "gguf.h"
 #include "test_util.h"
-#include "tokenizer.h"
+#include "spm.h"
 
 #define BYTE(b) (3 + (b)) /* id of the <0xNN> byte token in the small vocabulary */
 #define N_FIXED 259       /* <unk>, <s>, </s>, 256 byte tokens */
@@ -62,7 +62,7 @@ typedef struct small_vocab {
     uint64_t lens[SMALL_VOCAB];
     float scores[SMALL_VOCAB];
     int32_t types[SMALL_VOCAB];
-    aq_tokenizer_spec spec;
+    aq_spm_spec spec;
 } small_vocab;
 
 static void small_vocab_init(small_vocab *v, bool add_space_prefix)
@@ -87,28 +87,28 @@ static void small_vocab_init(small_vocab *v, bool add_space_prefix)
     }
     for (int i = 0; i < SMALL_VOCAB; i++)
         v->lens[i] = strlen(v->pieces[i]);
-    v->spec = (aq_tokenizer_spec){SMALL_VOCAB, v->pieces, v->lens, v->scores, v->types, 1, 2, 0,
+    v->spec = (aq_spm_spec){SMALL_VOCAB, v->pieces, v->lens, v->scores, v->types, 1, 2, 0,
                                   add_space_prefix};
 }
 
-static aq_tokenizer *make_small(bool add_space_prefix)
+static aq_spm *make_small(bool add_space_prefix)
 {
     small_vocab v;
     small_vocab_init(&v, add_space_prefix);
-    aq_tokenizer *tok = NULL;
+    aq_spm *tok = NULL;
     char msg[256];
-    assert_int_equal(aq_tokenizer_create(&v.spec, &tok, msg, sizeof msg), AQ_OK);
+    assert_int_equal(aq_spm_create(&v.spec, &tok, msg, sizeof msg), AQ_OK);
     assert_non_null(tok);
     assert_string_equal(msg, "");
     return tok;
 }
 
-static void expect_ids(const aq_tokenizer *tok, const char *text, size_t len, bool bos, const int32_t *want,
+static void expect_ids(const aq_spm *tok, const char *text, size_t len, bool bos, const int32_t *want,
                        int32_t n_want)
 {
     int32_t got[64];
     int32_t n = -1;
-    assert_int_equal(aq_tokenizer_encode(tok, text, len, bos, got, 64, &n), AQ_OK);
+    assert_int_equal(aq_spm_encode(tok, text, len, bos, got, 64, &n), AQ_OK);
     if (n != n_want) {
         print_error("\"%.*s\": %d tokens, want %d\n", (int)len, text, (int)n, (int)n_want);
         fail();
@@ -128,24 +128,24 @@ static void expect_ids(const aq_tokenizer *tok, const char *text, size_t len, bo
     } while (0)
 
 /* decode(encode(text)) == text, with and without BOS. */
-static void expect_round_trip(const aq_tokenizer *tok, const char *text, size_t len)
+static void expect_round_trip(const aq_spm *tok, const char *text, size_t len)
 {
     for (int bos = 0; bos < 2; bos++) {
         int32_t n = 0;
-        aq_error err = aq_tokenizer_encode(tok, text, len, bos, NULL, 0, &n);
+        aq_error err = aq_spm_encode(tok, text, len, bos, NULL, 0, &n);
         assert_true(err == AQ_ERR_BUFFER_TOO_SMALL || (err == AQ_OK && n == 0));
         int32_t *ids = malloc(((size_t)n + 1) * sizeof *ids);
         assert_non_null(ids);
         int32_t n2 = -1;
-        assert_int_equal(aq_tokenizer_encode(tok, text, len, bos, ids, n, &n2), AQ_OK);
+        assert_int_equal(aq_spm_encode(tok, text, len, bos, ids, n, &n2), AQ_OK);
         assert_int_equal(n2, n);
         size_t need = 0;
-        err = aq_tokenizer_decode(tok, ids, n, NULL, 0, &need);
+        err = aq_spm_decode(tok, ids, n, NULL, 0, &need);
         assert_true(err == AQ_ERR_BUFFER_TOO_SMALL || (err == AQ_OK && need == 0));
         char *back = malloc(need + 1);
         assert_non_null(back);
         size_t got = 0;
-        assert_int_equal(aq_tokenizer_decode(tok, ids, n, back, need, &got), AQ_OK);
+        assert_int_equal(aq_spm_decode(tok, ids, n, back, need, &got), AQ_OK);
         if (got != len || memcmp(back, text, len) != 0) {
             print_error("round trip of \"%.*s\" gave \"%.*s\"\n", (int)len, text, (int)got, back);
             fail();
@@ -158,7 +158,7 @@ static void expect_round_trip(const aq_tokenizer *tok, const char *text, size_t 
 static void test_merges_by_score(void **state)
 {
     (void)state;
-    aq_tokenizer *tok = make_small(true);
+    aq_spm *tok = make_small(true);
     /* ▁ a b c: ab (-1) beats bc (-2); then ab+c forms abc (-3); bc is stale. */
     EXPECT(tok, "abc", T_SPACE, T_ABC);
     /* ▁ b c a: ca (-0.5) beats bc (-2) although bc is further left. */
@@ -175,35 +175,35 @@ static void test_merges_by_score(void **state)
     EXPECT(tok, "llll", T_SPACE, T_LL, T_LL);
     /* The duplicate "ab" (id 283, score 5) loses to the first one. */
     EXPECT(tok, "ab", T_SPACE, T_AB);
-    aq_tokenizer_free(tok);
+    aq_spm_free(tok);
 }
 
 static void test_no_space_prefix(void **state)
 {
     (void)state;
-    aq_tokenizer *tok = make_small(false);
+    aq_spm *tok = make_small(false);
     /* t h e: only he merges; "the" and "▁t" cannot form. */
     EXPECT(tok, "the", T_T, T_HE);
     EXPECT(tok, " the", T_SP_THE);
     int32_t ids[] = {T_T, T_HE};
     char buf[8];
     size_t len = 0;
-    assert_int_equal(aq_tokenizer_decode(tok, ids, 2, buf, sizeof buf, &len), AQ_OK);
+    assert_int_equal(aq_spm_decode(tok, ids, 2, buf, sizeof buf, &len), AQ_OK);
     assert_int_equal(len, 3);
     assert_memory_equal(buf, "the", 3);
     /* Without the prefix, a leading space in the text is kept. */
     int32_t sp_the = T_SP_THE;
-    assert_int_equal(aq_tokenizer_decode(tok, &sp_the, 1, buf, sizeof buf, &len), AQ_OK);
+    assert_int_equal(aq_spm_decode(tok, &sp_the, 1, buf, sizeof buf, &len), AQ_OK);
     assert_int_equal(len, 4);
     assert_memory_equal(buf, " the", 4);
     expect_round_trip(tok, " the hello ", 11);
-    aq_tokenizer_free(tok);
+    aq_spm_free(tok);
 }
 
 static void test_special_text_stays_text(void **state)
 {
     (void)state;
-    aq_tokenizer *tok = make_small(true);
+    aq_spm *tok = make_small(true);
     /* ▁ < s >: <s merges, but <s + > would be the control token <s>. */
     EXPECT(tok, "<s>", T_SPACE, T_LT_S, T_GT);
     /* Nothing merges; 0 x 4 1 are no pieces and fall back to their bytes,
@@ -212,13 +212,13 @@ static void test_special_text_stays_text(void **state)
     /* "<unk>" and "</s>" likewise. */
     EXPECT(tok, "</s>", T_SPACE, T_LT, BYTE('/'), T_S, T_GT);
     expect_round_trip(tok, "<s>hello</s>", 12);
-    aq_tokenizer_free(tok);
+    aq_spm_free(tok);
 }
 
 static void test_byte_fallback(void **state)
 {
     (void)state;
-    aq_tokenizer *tok = make_small(true);
+    aq_spm *tok = make_small(true);
     EXPECT(tok, "\xC3\xA9", T_SPACE, T_E_ACUTE);                 /* é is a piece */
     EXPECT(tok, "\xC3\xA8", T_SPACE, BYTE(0xC3), BYTE(0xA8));    /* è is not */
     EXPECT(tok, "\xE6\x97\xA5\xE6\x9C\xAC", T_SPACE,             /* 日本 */
@@ -230,38 +230,38 @@ static void test_byte_fallback(void **state)
     /* Each space is its own marker (there is no ▁▁ piece). */
     EXPECT(tok, "  a", T_SPACE, T_SPACE, T_SPACE, T_A);
     EXPECT(tok, "a ", T_SPACE, T_A, T_SPACE);
-    aq_tokenizer_free(tok);
+    aq_spm_free(tok);
 
     /* No byte tokens: bytes fall back to <unk>, or fail without one. */
     const char *pieces[] = {"<unk>", "\xE2\x96\x81", "a"};
     const uint64_t lens[] = {5, 3, 1};
     const int32_t types[] = {AQ_TOKEN_UNKNOWN, AQ_TOKEN_NORMAL, AQ_TOKEN_NORMAL};
-    aq_tokenizer_spec spec = {3, pieces, lens, NULL, types, -1, -1, 0, true};
-    assert_int_equal(aq_tokenizer_create(&spec, &tok, NULL, 0), AQ_OK);
+    aq_spm_spec spec = {3, pieces, lens, NULL, types, -1, -1, 0, true};
+    assert_int_equal(aq_spm_create(&spec, &tok, NULL, 0), AQ_OK);
     EXPECT(tok, "ab", 1, 2, 0);
     EXPECT(tok, "\xC3\xA9", 1, 0, 0);
     int32_t ids[8], n = -1;
     /* There is no BOS to add. */
-    assert_int_equal(aq_tokenizer_encode(tok, "a", 1, true, ids, 8, &n), AQ_ERR_UNSUPPORTED);
-    aq_tokenizer_free(tok);
+    assert_int_equal(aq_spm_encode(tok, "a", 1, true, ids, 8, &n), AQ_ERR_UNSUPPORTED);
+    aq_spm_free(tok);
     spec.unk = -1;
-    assert_int_equal(aq_tokenizer_create(&spec, &tok, NULL, 0), AQ_OK);
-    assert_int_equal(aq_tokenizer_encode(tok, "ab", 2, false, ids, 8, &n), AQ_ERR_UNSUPPORTED);
-    aq_tokenizer_free(tok);
+    assert_int_equal(aq_spm_create(&spec, &tok, NULL, 0), AQ_OK);
+    assert_int_equal(aq_spm_encode(tok, "ab", 2, false, ids, 8, &n), AQ_ERR_UNSUPPORTED);
+    aq_spm_free(tok);
 }
 
 static void test_empty_and_bos(void **state)
 {
     (void)state;
-    aq_tokenizer *tok = make_small(true);
+    aq_spm *tok = make_small(true);
     int32_t ids[4] = {-7, -7, -7, -7};
     int32_t n = -1;
     /* Empty text: no tokens, not even the space prefix. */
-    assert_int_equal(aq_tokenizer_encode(tok, "", 0, false, ids, 4, &n), AQ_OK);
+    assert_int_equal(aq_spm_encode(tok, "", 0, false, ids, 4, &n), AQ_OK);
     assert_int_equal(n, 0);
-    assert_int_equal(aq_tokenizer_encode(tok, NULL, 0, false, NULL, 0, &n), AQ_OK);
+    assert_int_equal(aq_spm_encode(tok, NULL, 0, false, NULL, 0, &n), AQ_OK);
     assert_int_equal(n, 0);
-    assert_int_equal(aq_tokenizer_encode(tok, "", 0, true, ids, 4, &n), AQ_OK);
+    assert_int_equal(aq_spm_encode(tok, "", 0, true, ids, 4, &n), AQ_OK);
     assert_int_equal(n, 1);
     assert_int_equal(ids[0], 1);
     const int32_t want[] = {1, T_SP_THE};
@@ -271,12 +271,12 @@ static void test_empty_and_bos(void **state)
     int32_t seq[] = {1, T_SP_THE, T_SP_THE, 2};
     char buf[16];
     size_t len = 0;
-    assert_int_equal(aq_tokenizer_decode(tok, seq, 4, buf, sizeof buf, &len), AQ_OK);
+    assert_int_equal(aq_spm_decode(tok, seq, 4, buf, sizeof buf, &len), AQ_OK);
     assert_int_equal(len, 7);
     assert_memory_equal(buf, "the the", 7);
-    assert_int_equal(aq_tokenizer_decode(tok, seq, 0, NULL, 0, &len), AQ_OK);
+    assert_int_equal(aq_spm_decode(tok, seq, 0, NULL, 0, &len), AQ_OK);
     assert_int_equal(len, 0);
-    aq_tokenizer_free(tok);
+    aq_spm_free(tok);
 }
 
 static void test_round_trips(void **state)
@@ -305,118 +305,118 @@ static void test_round_trips(void **state)
         "zzz qqq xxx",
         "abcabcabc ll lll llll ca bca",
     };
-    aq_tokenizer *tok = make_small(true);
+    aq_spm *tok = make_small(true);
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
         expect_round_trip(tok, texts[i], strlen(texts[i]));
     expect_round_trip(tok, "a\0b\0", 4);
     expect_round_trip(tok, "", 0);
-    aq_tokenizer_free(tok);
+    aq_spm_free(tok);
 }
 
 static void test_pieces(void **state)
 {
     (void)state;
-    aq_tokenizer *tok = make_small(true);
+    aq_spm *tok = make_small(true);
     char buf[16];
     size_t len = 99;
-    assert_int_equal(aq_tokenizer_piece(tok, T_SP_THE, buf, sizeof buf, &len), AQ_OK);
+    assert_int_equal(aq_spm_piece(tok, T_SP_THE, buf, sizeof buf, &len), AQ_OK);
     assert_int_equal(len, 4);
     assert_memory_equal(buf, " the", 4);
-    assert_int_equal(aq_tokenizer_piece(tok, T_SPACE, buf, sizeof buf, &len), AQ_OK);
+    assert_int_equal(aq_spm_piece(tok, T_SPACE, buf, sizeof buf, &len), AQ_OK);
     assert_int_equal(len, 1);
     assert_memory_equal(buf, " ", 1);
-    assert_int_equal(aq_tokenizer_piece(tok, BYTE('\n'), buf, sizeof buf, &len), AQ_OK);
+    assert_int_equal(aq_spm_piece(tok, BYTE('\n'), buf, sizeof buf, &len), AQ_OK);
     assert_int_equal(len, 1);
     assert_int_equal(buf[0], '\n');
-    assert_int_equal(aq_tokenizer_piece(tok, BYTE(0xE6), buf, sizeof buf, &len), AQ_OK);
+    assert_int_equal(aq_spm_piece(tok, BYTE(0xE6), buf, sizeof buf, &len), AQ_OK);
     assert_int_equal(len, 1);
     assert_int_equal((unsigned char)buf[0], 0xE6);
-    assert_int_equal(aq_tokenizer_piece(tok, T_E_ACUTE, buf, sizeof buf, &len), AQ_OK);
+    assert_int_equal(aq_spm_piece(tok, T_E_ACUTE, buf, sizeof buf, &len), AQ_OK);
     assert_int_equal(len, 2);
     assert_memory_equal(buf, "\xC3\xA9", 2);
     /* Control and unknown tokens print nothing. */
     for (int32_t id = 0; id < 3; id++) {
-        assert_int_equal(aq_tokenizer_piece(tok, id, buf, sizeof buf, &len), AQ_OK);
+        assert_int_equal(aq_spm_piece(tok, id, buf, sizeof buf, &len), AQ_OK);
         assert_int_equal(len, 0);
     }
     /* Too small: nothing lost, the size needed reported. */
-    assert_int_equal(aq_tokenizer_piece(tok, T_SP_THE, buf, 2, &len), AQ_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(aq_spm_piece(tok, T_SP_THE, buf, 2, &len), AQ_ERR_BUFFER_TOO_SMALL);
     assert_int_equal(len, 4);
-    assert_int_equal(aq_tokenizer_piece(tok, T_SP_THE, NULL, 0, &len), AQ_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(aq_spm_piece(tok, T_SP_THE, NULL, 0, &len), AQ_ERR_BUFFER_TOO_SMALL);
     assert_int_equal(len, 4);
-    assert_int_equal(aq_tokenizer_piece(tok, 1, NULL, 0, &len), AQ_OK);
+    assert_int_equal(aq_spm_piece(tok, 1, NULL, 0, &len), AQ_OK);
     assert_int_equal(len, 0);
-    assert_int_equal(aq_tokenizer_piece(tok, -1, buf, sizeof buf, &len), AQ_ERR_OUT_OF_RANGE);
-    assert_int_equal(aq_tokenizer_piece(tok, SMALL_VOCAB, buf, sizeof buf, &len), AQ_ERR_OUT_OF_RANGE);
-    assert_int_equal(aq_tokenizer_piece(NULL, 5, buf, sizeof buf, &len), AQ_ERR_INVALID_ARGUMENT);
-    assert_int_equal(aq_tokenizer_piece(tok, 5, buf, sizeof buf, NULL), AQ_ERR_INVALID_ARGUMENT);
-    assert_int_equal(aq_tokenizer_piece(tok, 5, NULL, 4, &len), AQ_ERR_INVALID_ARGUMENT);
-    assert_int_equal(aq_tokenizer_n_vocab(tok), SMALL_VOCAB);
-    assert_int_equal(aq_tokenizer_n_vocab(NULL), 0);
-    aq_tokenizer_free(tok);
+    assert_int_equal(aq_spm_piece(tok, -1, buf, sizeof buf, &len), AQ_ERR_OUT_OF_RANGE);
+    assert_int_equal(aq_spm_piece(tok, SMALL_VOCAB, buf, sizeof buf, &len), AQ_ERR_OUT_OF_RANGE);
+    assert_int_equal(aq_spm_piece(NULL, 5, buf, sizeof buf, &len), AQ_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aq_spm_piece(tok, 5, buf, sizeof buf, NULL), AQ_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aq_spm_piece(tok, 5, NULL, 4, &len), AQ_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aq_spm_n_vocab(tok), SMALL_VOCAB);
+    assert_int_equal(aq_spm_n_vocab(NULL), 0);
+    aq_spm_free(tok);
 }
 
 static void test_capacity(void **state)
 {
     (void)state;
-    aq_tokenizer *tok = make_small(true);
+    aq_spm *tok = make_small(true);
     int32_t ids[8] = {0};
     int32_t n = -1;
     /* "hello" needs 4 tokens, 5 with BOS. */
-    assert_int_equal(aq_tokenizer_encode(tok, "hello", 5, false, NULL, 0, &n), AQ_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(aq_spm_encode(tok, "hello", 5, false, NULL, 0, &n), AQ_ERR_BUFFER_TOO_SMALL);
     assert_int_equal(n, 4);
-    assert_int_equal(aq_tokenizer_encode(tok, "hello", 5, false, ids, 3, &n), AQ_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(aq_spm_encode(tok, "hello", 5, false, ids, 3, &n), AQ_ERR_BUFFER_TOO_SMALL);
     assert_int_equal(n, 4);
-    assert_int_equal(aq_tokenizer_encode(tok, "hello", 5, true, ids, 4, &n), AQ_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(aq_spm_encode(tok, "hello", 5, true, ids, 4, &n), AQ_ERR_BUFFER_TOO_SMALL);
     assert_int_equal(n, 5);
-    assert_int_equal(aq_tokenizer_encode(tok, "hello", 5, true, ids, 5, &n), AQ_OK);
+    assert_int_equal(aq_spm_encode(tok, "hello", 5, true, ids, 5, &n), AQ_OK);
     assert_int_equal(n, 5);
     assert_int_equal(ids[4], T_O);
 
     char buf[8];
     size_t len = 0;
-    assert_int_equal(aq_tokenizer_decode(tok, ids, 5, buf, 4, &len), AQ_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(aq_spm_decode(tok, ids, 5, buf, 4, &len), AQ_ERR_BUFFER_TOO_SMALL);
     assert_int_equal(len, 5);
-    assert_int_equal(aq_tokenizer_decode(tok, ids, 5, NULL, 0, &len), AQ_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(aq_spm_decode(tok, ids, 5, NULL, 0, &len), AQ_ERR_BUFFER_TOO_SMALL);
     assert_int_equal(len, 5);
-    assert_int_equal(aq_tokenizer_decode(tok, ids, 5, buf, 5, &len), AQ_OK);
+    assert_int_equal(aq_spm_decode(tok, ids, 5, buf, 5, &len), AQ_OK);
     assert_int_equal(len, 5);
     assert_memory_equal(buf, "hello", 5);
-    aq_tokenizer_free(tok);
+    aq_spm_free(tok);
 }
 
 static void test_argument_errors(void **state)
 {
     (void)state;
-    aq_tokenizer *tok = make_small(true);
+    aq_spm *tok = make_small(true);
     int32_t ids[8];
     int32_t n = 0;
     char buf[8];
     size_t len = 0;
-    assert_int_equal(aq_tokenizer_encode(NULL, "a", 1, false, ids, 8, &n), AQ_ERR_INVALID_ARGUMENT);
-    assert_int_equal(aq_tokenizer_encode(tok, "a", 1, false, ids, 8, NULL), AQ_ERR_INVALID_ARGUMENT);
-    assert_int_equal(aq_tokenizer_encode(tok, NULL, 1, false, ids, 8, &n), AQ_ERR_INVALID_ARGUMENT);
-    assert_int_equal(aq_tokenizer_encode(tok, "a", 1, false, NULL, 8, &n), AQ_ERR_INVALID_ARGUMENT);
-    assert_int_equal(aq_tokenizer_encode(tok, "a", 1, false, ids, -1, &n), AQ_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aq_spm_encode(NULL, "a", 1, false, ids, 8, &n), AQ_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aq_spm_encode(tok, "a", 1, false, ids, 8, NULL), AQ_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aq_spm_encode(tok, NULL, 1, false, ids, 8, &n), AQ_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aq_spm_encode(tok, "a", 1, false, NULL, 8, &n), AQ_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aq_spm_encode(tok, "a", 1, false, ids, -1, &n), AQ_ERR_INVALID_ARGUMENT);
 
     int32_t bad[] = {T_A, SMALL_VOCAB};
-    assert_int_equal(aq_tokenizer_decode(tok, bad, 2, buf, sizeof buf, &len), AQ_ERR_OUT_OF_RANGE);
+    assert_int_equal(aq_spm_decode(tok, bad, 2, buf, sizeof buf, &len), AQ_ERR_OUT_OF_RANGE);
     bad[1] = -1;
-    assert_int_equal(aq_tokenizer_decode(tok, bad, 2, buf, sizeof buf, &len), AQ_ERR_OUT_OF_RANGE);
-    assert_int_equal(aq_tokenizer_decode(NULL, bad, 1, buf, sizeof buf, &len), AQ_ERR_INVALID_ARGUMENT);
-    assert_int_equal(aq_tokenizer_decode(tok, NULL, 1, buf, sizeof buf, &len), AQ_ERR_INVALID_ARGUMENT);
-    assert_int_equal(aq_tokenizer_decode(tok, bad, -1, buf, sizeof buf, &len), AQ_ERR_INVALID_ARGUMENT);
-    assert_int_equal(aq_tokenizer_decode(tok, bad, 1, buf, sizeof buf, NULL), AQ_ERR_INVALID_ARGUMENT);
-    assert_int_equal(aq_tokenizer_decode(tok, bad, 1, NULL, 8, &len), AQ_ERR_INVALID_ARGUMENT);
-    aq_tokenizer_free(tok);
-    aq_tokenizer_free(NULL);
+    assert_int_equal(aq_spm_decode(tok, bad, 2, buf, sizeof buf, &len), AQ_ERR_OUT_OF_RANGE);
+    assert_int_equal(aq_spm_decode(NULL, bad, 1, buf, sizeof buf, &len), AQ_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aq_spm_decode(tok, NULL, 1, buf, sizeof buf, &len), AQ_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aq_spm_decode(tok, bad, -1, buf, sizeof buf, &len), AQ_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aq_spm_decode(tok, bad, 1, buf, sizeof buf, NULL), AQ_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aq_spm_decode(tok, bad, 1, NULL, 8, &len), AQ_ERR_INVALID_ARGUMENT);
+    aq_spm_free(tok);
+    aq_spm_free(NULL);
 }
 
-static void expect_create_error(const aq_tokenizer_spec *spec, aq_error want, const char *msg_part)
+static void expect_create_error(const aq_spm_spec *spec, aq_error want, const char *msg_part)
 {
-    aq_tokenizer *tok = (aq_tokenizer *)&tok; /* must be reset to NULL */
+    aq_spm *tok = (aq_spm *)&tok; /* must be reset to NULL */
     char msg[256] = "";
-    assert_int_equal(aq_tokenizer_create(spec, &tok, msg, sizeof msg), want);
+    assert_int_equal(aq_spm_create(spec, &tok, msg, sizeof msg), want);
     assert_null(tok);
     if (strstr(msg, msg_part) == NULL) {
         print_error("message \"%s\" lacks \"%s\"\n", msg, msg_part);
@@ -429,11 +429,11 @@ static void test_create_validation(void **state)
     (void)state;
     small_vocab v;
     small_vocab_init(&v, true);
-    aq_tokenizer *tok = NULL;
-    assert_int_equal(aq_tokenizer_create(NULL, &tok, NULL, 0), AQ_ERR_INVALID_ARGUMENT);
-    assert_int_equal(aq_tokenizer_create(&v.spec, NULL, NULL, 0), AQ_ERR_INVALID_ARGUMENT);
+    aq_spm *tok = NULL;
+    assert_int_equal(aq_spm_create(NULL, &tok, NULL, 0), AQ_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aq_spm_create(&v.spec, NULL, NULL, 0), AQ_ERR_INVALID_ARGUMENT);
 
-    aq_tokenizer_spec spec = v.spec;
+    aq_spm_spec spec = v.spec;
     spec.n_vocab = 0;
     expect_create_error(&spec, AQ_ERR_INVALID_ARGUMENT, "vocabulary size");
     spec = v.spec;
@@ -473,26 +473,26 @@ static void test_create_validation(void **state)
     char abc[] = "abc";
     v.pieces[T_ABC] = abc;
     char msg[64] = "stale";
-    assert_int_equal(aq_tokenizer_create(&v.spec, &tok, msg, sizeof msg), AQ_OK);
+    assert_int_equal(aq_spm_create(&v.spec, &tok, msg, sizeof msg), AQ_OK);
     assert_string_equal(msg, "");
     abc[0] = 'x';
     EXPECT(tok, "abc", T_SPACE, T_ABC);
-    aq_tokenizer_free(tok);
+    aq_spm_free(tok);
 
     /* Scores and types may be left out. */
     const char *pieces[] = {"a", "b", "ab"};
     const uint64_t lens[] = {1, 1, 2};
-    aq_tokenizer_spec bare = {3, pieces, lens, NULL, NULL, -1, -1, -1, false};
-    assert_int_equal(aq_tokenizer_create(&bare, &tok, NULL, 0), AQ_OK);
+    aq_spm_spec bare = {3, pieces, lens, NULL, NULL, -1, -1, -1, false};
+    assert_int_equal(aq_spm_create(&bare, &tok, NULL, 0), AQ_OK);
     EXPECT(tok, "abba", 2, 1, 0);
-    aq_tokenizer_free(tok);
+    aq_spm_free(tok);
 }
 
 /* A long text must not take quadratic time (a heap, not a rescan per merge). */
 static void test_long_text(void **state)
 {
     (void)state;
-    aq_tokenizer *tok = make_small(true);
+    aq_spm *tok = make_small(true);
     const char unit[] = "the hello abc ca\n\xC3\xA9 lll ";
     const size_t unit_len = sizeof unit - 1, repeats = 20000;
     char *text = malloc(unit_len * repeats);
@@ -501,7 +501,7 @@ static void test_long_text(void **state)
         memcpy(text + i * unit_len, unit, unit_len);
     expect_round_trip(tok, text, unit_len * repeats);
     free(text);
-    aq_tokenizer_free(tok);
+    aq_spm_free(tok);
 }
 
 /* ---- golden ids from SentencePiece ---- */
@@ -588,7 +588,7 @@ static bool parse_json_string(const char **p, char *out, size_t *out_len)
 }
 
 /* Builds the tokenizer from the GGUF keys as the model loader does. */
-static aq_tokenizer *tokenizer_from_gguf(const aq_gguf *gguf)
+static aq_spm *tokenizer_from_gguf(const aq_gguf *gguf)
 {
     aq_gguf_type elem;
     uint64_t n = 0;
@@ -615,11 +615,11 @@ static aq_tokenizer *tokenizer_from_gguf(const aq_gguf *gguf)
     assert_int_equal(aq_gguf_get_u32(gguf, "tokenizer.ggml.unknown_token_id", &unk), AQ_OK);
     assert_int_equal(aq_gguf_get_bool(gguf, "tokenizer.ggml.add_space_prefix", &add_space_prefix), AQ_OK);
     assert_true(add_space_prefix);
-    aq_tokenizer_spec spec = {(int32_t)n, pieces, lens, scores, types, (int32_t)bos, (int32_t)eos,
+    aq_spm_spec spec = {(int32_t)n, pieces, lens, scores, types, (int32_t)bos, (int32_t)eos,
                               (int32_t)unk, add_space_prefix};
-    aq_tokenizer *tok = NULL;
+    aq_spm *tok = NULL;
     char msg[256];
-    aq_error err = aq_tokenizer_create(&spec, &tok, msg, sizeof msg);
+    aq_error err = aq_spm_create(&spec, &tok, msg, sizeof msg);
     if (err != AQ_OK) {
         print_error("tokenizer from GGUF: %s\n", msg);
         fail();
@@ -645,10 +645,10 @@ static void test_golden_sentencepiece(void **state)
         print_error("%s: %s (made by tools/export_gguf.py)\n", model_path, msg);
         fail();
     }
-    aq_tokenizer *tok = tokenizer_from_gguf(gguf);
+    aq_spm *tok = tokenizer_from_gguf(gguf);
     FILE *f = fopen(golden_path, "r");
     if (f == NULL) {
-        aq_tokenizer_free(tok);
+        aq_spm_free(tok);
         aq_gguf_close(gguf);
         print_error("%s is missing (made by tools/golden_tokens.py)\n", golden_path);
         fail();
@@ -674,7 +674,7 @@ static void test_golden_sentencepiece(void **state)
             p = end;
         }
         int32_t n_got = -1;
-        assert_int_equal(aq_tokenizer_encode(tok, text, text_len, false, got, 2048, &n_got), AQ_OK);
+        assert_int_equal(aq_spm_encode(tok, text, text_len, false, got, 2048, &n_got), AQ_OK);
         bool same = n_got == n_want;
         for (int32_t i = 0; same && i < n_got; i++)
             same = got[i] == want[i];
@@ -691,7 +691,7 @@ static void test_golden_sentencepiece(void **state)
             failures++;
         }
         size_t back_len = 0;
-        assert_int_equal(aq_tokenizer_decode(tok, got, n_got, back, sizeof back, &back_len), AQ_OK);
+        assert_int_equal(aq_spm_decode(tok, got, n_got, back, sizeof back, &back_len), AQ_OK);
         if (back_len != text_len || memcmp(back, text, text_len) != 0) {
             print_error("golden case %d: decodes to \"%.*s\"\n", cases + 1, (int)back_len, back);
             failures++;
@@ -699,7 +699,7 @@ static void test_golden_sentencepiece(void **state)
         cases++;
     }
     fclose(f);
-    aq_tokenizer_free(tok);
+    aq_spm_free(tok);
     aq_gguf_close(gguf);
     assert_int_equal(failures, 0);
     assert_true(cases >= 30);

@@ -67,31 +67,43 @@ static aq_error read_config(aq_model *m, aq_config *c) {
     return AQ_OK;
 }
 
+static bool has_shape(const aq_gguf_tensor *t, int64_t rows, int64_t cols) {
+    int64_t want_dims = rows == 1 ? 1 : 2;
+    return t->ne[0] == cols && t->ne[1] == rows && t->ne[2] == 1 && t->ne[3] == 1 && (int64_t)t->n_dims <= want_dims;
+}
+
+static aq_error shape_error(aq_model *m, const char *name, const aq_gguf_tensor *t, int64_t rows, int64_t cols) {
+    return aq_set_error(m->error, AQ_ERR_FORMAT, "tensor %s has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]",
+                        name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2], (long long)t->ne[3],
+                        (long long)cols, (long long)rows);
+}
+
+static aq_error type_error(aq_model *m, const char *name, uint32_t type) {
+    return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "tensor %s has type %s (%u), which this library does not run",
+                        name, aq_tensor_type_name(type), type);
+}
+
 /* Finds a tensor of shape (rows, cols) (GGUF ne = {cols, rows}) and returns
- * its data as F32. A 1-D tensor is asked for with rows = 1. */
+ * its data as F32: in place when it is F32, else converted into a buffer the
+ * model owns. A 1-D tensor is asked for with rows = 1. */
 static aq_error load_f32(aq_model *m, const char *name, int64_t rows, int64_t cols, const float **out) {
     const aq_gguf_tensor *t = aq_gguf_find_tensor(m->gguf, name);
     if (!t) return model_error(m, AQ_ERR_FORMAT, "missing tensor %s", name);
-    int64_t want_dims = rows == 1 ? 1 : 2;
-    bool shape_ok = t->ne[0] == cols && t->ne[1] == rows && t->ne[2] == 1 && t->ne[3] == 1 &&
-                    (int64_t)t->n_dims <= want_dims;
-    if (!shape_ok)
-        return aq_set_error(m->error, AQ_ERR_FORMAT, "tensor %s has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]",
-                            name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
-                            (long long)t->ne[3], (long long)cols, (long long)rows);
+    if (!has_shape(t, rows, cols)) return shape_error(m, name, t, rows, cols);
     size_t count = (size_t)rows * (size_t)cols;
     if (t->type == AQ_TENSOR_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
         *out = t->data;
-        return AQ_OK;
+    } else if (t->type == AQ_TENSOR_F32 || aq_block_type_get(t->type)) {
+        float *buf = aq_model_own_floats(m, NULL, count);
+        if (!buf) return aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory for tensor %s", name);
+        aq_tensor_to_f32(t->type, t->data, count, buf);
+        *out = buf;
+    } else {
+        return type_error(m, name, t->type);
     }
-    if (t->type != AQ_TENSOR_F32 && t->type != AQ_TENSOR_F16 && t->type != AQ_TENSOR_BF16 &&
-        t->type != AQ_TENSOR_Q4_0 && t->type != AQ_TENSOR_Q8_0)
-        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "tensor %s has type %s, not f32, f16, bf16, q4_0 or q8_0",
-                            name, aq_tensor_type_name(t->type));
-    float *buf = aq_model_own_floats(m, NULL, count);
-    if (!buf) return aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory for tensor %s", name);
-    aq_tensor_to_f32(t->type, t->data, count, buf);
-    *out = buf;
+    for (size_t i = 0; i < count; i++)
+        if (!isfinite((*out)[i])) return aq_set_error(m->error, AQ_ERR_FORMAT, "tensor %s holds %g at %zu", name,
+                                                      (double)(*out)[i], i);
     return AQ_OK;
 }
 
@@ -101,7 +113,7 @@ static const aq_gguf_tensor *find_part(aq_model *m, const char *name, const char
     return aq_gguf_find_tensor(m->gguf, full);
 }
 
-static bool has_shape(const aq_gguf_tensor *t, uint32_t type, int64_t rows, int64_t cols) {
+static bool has_type_and_shape(const aq_gguf_tensor *t, uint32_t type, int64_t rows, int64_t cols) {
     return t && t->type == type && t->ne[0] == cols && t->ne[1] == rows && t->ne[2] == 1 && t->ne[3] == 1;
 }
 
@@ -113,8 +125,9 @@ static aq_error load_q4w(aq_model *m, const char *name, int32_t rows, int32_t co
     if (!q || !scale) return model_error(m, AQ_ERR_FORMAT, "missing tensor %s", name);
     int64_t groups = scale->ne[0];
     int64_t group = groups > 0 && cols % groups == 0 ? cols / groups : 0;
-    if (cols % 2 || !has_shape(q, AQ_TENSOR_I8, rows, cols / 2) || (group != 32 && group != 64 && group != 128) ||
-        !has_shape(scale, AQ_TENSOR_F16, rows, groups) || (zero && !has_shape(zero, AQ_TENSOR_I8, rows, groups)))
+    if (cols % 2 || !has_type_and_shape(q, AQ_TENSOR_I8, rows, cols / 2) || (group != 32 && group != 64 && group != 128) ||
+        !has_type_and_shape(scale, AQ_TENSOR_F16, rows, groups) ||
+        (zero && !has_type_and_shape(zero, AQ_TENSOR_I8, rows, groups)))
         return model_error(m, AQ_ERR_FORMAT, "INT4 tensor %s has inconsistent parts", name);
     mat->format = AQ_WEIGHTS_Q4W;
     mat->q4w = (struct aq_q4w){.n_rows = (size_t)rows, .k = (size_t)cols, .group = (size_t)group,
@@ -131,14 +144,18 @@ static aq_error load_matrix(aq_model *m, const char *name, int32_t rows, int32_t
     mat->cols = cols;
     const aq_gguf_tensor *t = aq_gguf_find_tensor(m->gguf, name);
     if (!t) return load_q4w(m, name, rows, cols, mat);
-    if (t->type == AQ_TENSOR_Q4_0 || t->type == AQ_TENSOR_Q8_0) {
-        if (!has_shape(t, t->type, rows, cols))
-            return model_error(m, AQ_ERR_FORMAT, "tensor %s has the wrong shape", name);
-        mat->format = t->type == AQ_TENSOR_Q4_0 ? AQ_WEIGHTS_Q4_0 : AQ_WEIGHTS_Q8_0;
-        mat->blocks = t->data;
-        return AQ_OK;
-    }
-    return load_f32(m, name, rows, cols, &mat->f32);
+    if (t->type == AQ_TENSOR_F32) return load_f32(m, name, rows, cols, &mat->f32);
+    const aq_block_type *bt = aq_block_type_get(t->type);
+    if (!bt) return type_error(m, name, t->type);
+    if (!has_shape(t, rows, cols)) return shape_error(m, name, t, rows, cols);
+    /* The reader checked that rows are whole blocks and that the bytes are in the file. */
+    mat->format = AQ_WEIGHTS_BLOCKS;
+    mat->block_type = bt;
+    mat->row_bytes = (size_t)cols / bt->block_elems * bt->block_bytes;
+    mat->blocks = t->data;
+    if (!aq_blocks_finite(bt, t->data, (size_t)rows * (size_t)cols))
+        return aq_set_error(m->error, AQ_ERR_FORMAT, "tensor %s (%s) has a scale that is not finite", name, bt->name);
+    return AQ_OK;
 }
 
 /* The run-time settings of a quantized model (docs/FORMAT.md). */
@@ -210,16 +227,45 @@ static aq_error load_layer(aq_model *m, int32_t i, aq_layer *l) {
     return AQ_OK;
 }
 
+/* The strings of a GGUF string array: pointers into the file, and lengths. */
+static aq_error read_strings(aq_model *m, const char *key, uint64_t n, const char ***out, uint64_t **lens) {
+    *out = malloc((n ? n : 1) * sizeof **out);
+    *lens = malloc((n ? n : 1) * sizeof **lens);
+    if (!*out || !*lens) return aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory");
+    for (uint64_t i = 0; i < n; i++) {
+        aq_gguf_str s;
+        if (aq_gguf_get_arr_str(m->gguf, key, i, &s) != AQ_OK) return model_error(m, AQ_ERR_FORMAT, "malformed %s", key);
+        (*out)[i] = s.ptr;
+        (*lens)[i] = s.len;
+    }
+    return AQ_OK;
+}
+
+static bool str_is(aq_gguf_str s, const char *text) { return s.len == strlen(text) && memcmp(s.ptr, text, s.len) == 0; }
+
+/* Whether text gets a BOS when the file does not say (tokenizer.ggml.add_bos_token):
+ * llama.cpp's defaults, SentencePiece yes, byte-level BPE only for Llama 3's vocabulary. */
+static bool default_add_bos(aq_tokenizer_kind kind, aq_gguf_str pre) {
+    if (kind == AQ_TOKENIZER_SPM) return true;
+    return str_is(pre, "llama-bpe") || str_is(pre, "llama3") || str_is(pre, "llama-v3") || str_is(pre, "falcon3");
+}
+
 static aq_error load_tokenizer(aq_model *m) {
     aq_gguf *g = m->gguf;
-    aq_gguf_str model_name;
+    aq_gguf_str model_name, pre = {.ptr = NULL, .len = 0};
     if (aq_gguf_get_str(g, "tokenizer.ggml.model", &model_name) != AQ_OK)
         return model_error(m, AQ_ERR_FORMAT, "missing key %s", "tokenizer.ggml.model");
-    if (model_name.len != 5 || memcmp(model_name.ptr, "llama", 5) != 0)
-        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "tokenizer model '%.*s' is not llama (SentencePiece)",
+    aq_tokenizer_kind kind;
+    if (str_is(model_name, "llama")) kind = AQ_TOKENIZER_SPM;
+    else if (str_is(model_name, "gpt2")) kind = AQ_TOKENIZER_BPE;
+    else
+        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED,
+                            "tokenizer model '%.*s' is neither llama (SentencePiece) nor gpt2 (byte-level BPE)",
                             (int)(model_name.len > 64 ? 64 : model_name.len), model_name.ptr);
+    if (aq_gguf_has_key(g, "tokenizer.ggml.pre") && aq_gguf_get_str(g, "tokenizer.ggml.pre", &pre) != AQ_OK)
+        return model_error(m, AQ_ERR_FORMAT, "malformed %s", "tokenizer.ggml.pre");
     aq_gguf_type elem;
-    uint64_t n;
+    uint64_t n, n_merges = 0;
     if (aq_gguf_get_arr_info(g, "tokenizer.ggml.tokens", &elem, &n) != AQ_OK || elem != AQ_GGUF_STRING)
         return model_error(m, AQ_ERR_FORMAT, "missing or malformed %s", "tokenizer.ggml.tokens");
     if (n == 0 || n > (1u << 24))
@@ -227,25 +273,18 @@ static aq_error load_tokenizer(aq_model *m) {
     if (n != (uint64_t)m->cfg.vocab_size)
         return aq_set_error(m->error, AQ_ERR_FORMAT, "vocabulary has %llu tokens but token_embd has %d rows",
                             (unsigned long long)n, m->cfg.vocab_size);
-    const char **pieces = malloc(n * sizeof *pieces);
-    uint64_t *lens = malloc(n * sizeof *lens);
+    if (kind == AQ_TOKENIZER_BPE &&
+        (aq_gguf_get_arr_info(g, "tokenizer.ggml.merges", &elem, &n_merges) != AQ_OK || elem != AQ_GGUF_STRING ||
+         n_merges > (1u << 24)))
+        return model_error(m, AQ_ERR_FORMAT, "missing or malformed %s", "tokenizer.ggml.merges");
+    const char **pieces = NULL, **merges = NULL;
+    uint64_t *lens = NULL, *merge_lens = NULL;
     float *scores = NULL;
     int32_t *types = NULL;
-    aq_error err = AQ_OK;
-    if (!pieces || !lens) {
-        err = aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory");
-        goto done;
-    }
-    for (uint64_t i = 0; i < n; i++) {
-        aq_gguf_str s;
-        if (aq_gguf_get_arr_str(g, "tokenizer.ggml.tokens", i, &s) != AQ_OK) {
-            err = model_error(m, AQ_ERR_FORMAT, "malformed %s", "tokenizer.ggml.tokens");
-            goto done;
-        }
-        pieces[i] = s.ptr;
-        lens[i] = s.len;
-    }
-    if (aq_gguf_has_key(g, "tokenizer.ggml.scores")) {
+    aq_error err = read_strings(m, "tokenizer.ggml.tokens", n, &pieces, &lens);
+    if (err == AQ_OK && kind == AQ_TOKENIZER_BPE) err = read_strings(m, "tokenizer.ggml.merges", n_merges, &merges, &merge_lens);
+    if (err) goto done;
+    if (kind == AQ_TOKENIZER_SPM && aq_gguf_has_key(g, "tokenizer.ggml.scores")) {
         scores = malloc(n * sizeof *scores);
         if (!scores || aq_gguf_get_arr_f32(g, "tokenizer.ggml.scores", scores, n) != AQ_OK) {
             err = model_error(m, scores ? AQ_ERR_FORMAT : AQ_ERR_OUT_OF_MEMORY, "malformed %s", "tokenizer.ggml.scores");
@@ -259,9 +298,13 @@ static aq_error load_tokenizer(aq_model *m) {
             goto done;
         }
     }
-    aq_tokenizer_spec spec = {.n_vocab = (int32_t)n, .pieces = pieces, .piece_lens = lens,
-                              .scores = scores, .types = types, .bos = 1, .eos = 2, .unk = 0,
-                              .add_space_prefix = true};
+    /* SentencePiece's conventional ids when the file names none; a BPE vocabulary has none by default. */
+    bool spm = kind == AQ_TOKENIZER_SPM;
+    aq_tokenizer_spec spec = {.kind = kind, .n_vocab = (int32_t)n, .pieces = pieces, .piece_lens = lens,
+                              .types = types, .bos = spm ? 1 : -1, .eos = spm ? 2 : -1, .unk = spm ? 0 : -1,
+                              .add_bos = default_add_bos(kind, pre), .scores = scores, .add_space_prefix = spm,
+                              .n_merges = (int32_t)n_merges, .merges = merges, .merge_lens = merge_lens,
+                              .pre = pre.ptr, .pre_len = pre.len};
     const struct { const char *key; int32_t *id; } ids[] = {
         {"tokenizer.ggml.bos_token_id", &spec.bos},
         {"tokenizer.ggml.eos_token_id", &spec.eos},
@@ -278,12 +321,18 @@ static aq_error load_tokenizer(aq_model *m) {
     }
     if (spec.bos >= (int32_t)n) spec.bos = -1;
     if (spec.eos >= (int32_t)n) spec.eos = -1;
-    if (spec.unk >= (int32_t)n) spec.unk = -1;
-    if (aq_gguf_has_key(g, "tokenizer.ggml.add_space_prefix") &&
-        aq_gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &spec.add_space_prefix) != AQ_OK) {
-        err = model_error(m, AQ_ERR_FORMAT, "malformed %s", "tokenizer.ggml.add_space_prefix");
-        goto done;
+    if (spec.unk >= (int32_t)n || !spm) spec.unk = -1;
+    const struct { const char *key; bool *flag; } flags[] = {
+        {"tokenizer.ggml.add_space_prefix", &spec.add_space_prefix},
+        {"tokenizer.ggml.add_bos_token", &spec.add_bos},
+    };
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        if (aq_gguf_has_key(g, flags[i].key) && aq_gguf_get_bool(g, flags[i].key, flags[i].flag) != AQ_OK) {
+            err = model_error(m, AQ_ERR_FORMAT, "malformed %s", flags[i].key);
+            goto done;
+        }
     }
+    spec.add_bos = spec.add_bos && spec.bos >= 0;
     char msg[AQ_MESSAGE_CAP];
     err = aq_tokenizer_create(&spec, &m->tokenizer, msg, sizeof msg);
     if (err != AQ_OK) aq_set_error(m->error, err, "tokenizer: %s", msg);
@@ -292,6 +341,8 @@ static aq_error load_tokenizer(aq_model *m) {
 done:
     free(pieces);
     free(lens);
+    free(merges);
+    free(merge_lens);
     free(scores);
     free(types);
     return err;

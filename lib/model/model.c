@@ -6,6 +6,39 @@
 
 #include "model.h"
 
+void aq_matrix_row(const aq_matrix *w, int32_t r, float *out) {
+    size_t cols = (size_t)w->cols;
+    switch (w->format) {
+    case AQ_WEIGHTS_F32: memcpy(out, w->f32 + (size_t)r * cols, cols * sizeof(float)); break;
+    case AQ_WEIGHTS_BLOCKS:
+        w->block_type->dequantize((const uint8_t *)w->blocks + (size_t)r * w->row_bytes, cols, out);
+        break;
+    case AQ_WEIGHTS_Q4W: {
+        /* Our INT4 is never an embedding table; a one-row view dequantizes it all the same. */
+        size_t groups = cols / w->q4w.group;
+        struct aq_q4w row = w->q4w;
+        row.n_rows = 1;
+        row.q = w->q4w.q + (size_t)r * cols / 2;
+        row.scale = w->q4w.scale + (size_t)r * groups;
+        row.zero = w->q4w.zero ? w->q4w.zero + (size_t)r * groups : NULL;
+        aq_q4w_dequantize_ref(&row, out);
+        break;
+    }
+    }
+}
+
+int64_t aq_matrix_bytes(const aq_matrix *w, size_t (*packed_size)(const struct aq_q4w *w)) {
+    int64_t n = (int64_t)w->rows * w->cols;
+    switch (w->format) {
+    case AQ_WEIGHTS_F32: return n * (int64_t)sizeof(float);
+    case AQ_WEIGHTS_BLOCKS: return (int64_t)w->rows * (int64_t)w->row_bytes;
+    case AQ_WEIGHTS_Q4W:
+        if (w->packed && packed_size) return (int64_t)packed_size(&w->q4w);
+        return n / 2 + n / (int64_t)w->q4w.group * (w->q4w.zero ? 3 : 2);
+    }
+    return 0;
+}
+
 void aq_model_clear(aq_model *m) {
     for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "agilequant.h"
+#include "block-types.h"
 #include "error.h"
 #include "gguf.h"
 #include "kernels.h"
@@ -31,9 +32,8 @@ typedef struct aq_config {
 
 typedef enum aq_weight_format {
     AQ_WEIGHTS_F32 = 0,
-    AQ_WEIGHTS_Q4W,  /* ours: INT4 group-wise (kernels_ref/quant.h) */
-    AQ_WEIGHTS_Q4_0, /* llama.cpp's block formats */
-    AQ_WEIGHTS_Q8_0
+    AQ_WEIGHTS_Q4W,   /* ours: INT4 group-wise (kernels_ref/quant.h) */
+    AQ_WEIGHTS_BLOCKS /* llama.cpp's formats (Q4_0 ... Q6_K, IQ4_*, F16, BF16): rows of blocks */
 } aq_weight_format;
 
 /* A weight matrix W of shape (rows, cols) applied as y = W x. */
@@ -43,8 +43,15 @@ typedef struct aq_matrix {
     const float *f32;      /* AQ_WEIGHTS_F32: (rows, cols), row-major */
     struct aq_q4w q4w;     /* AQ_WEIGHTS_Q4W, plain layout */
     void *packed;          /* q4w in the chosen kernel's tile layout, or NULL */
-    const void *blocks;    /* AQ_WEIGHTS_Q4_0 / Q8_0: (rows, cols / 32) blocks */
+    const void *blocks;    /* AQ_WEIGHTS_BLOCKS: rows of row_bytes, in place in the file when loaded */
+    const aq_block_type *block_type;
+    size_t row_bytes;
 } aq_matrix;
+
+/* Row r of w as cols floats (the embedding lookup). */
+void aq_matrix_row(const aq_matrix *w, int32_t r, float *out);
+/* Bytes a product with w streams from memory (packed_size: the GEMM kernel's, for packed INT4). */
+int64_t aq_matrix_bytes(const aq_matrix *w, size_t (*packed_size)(const struct aq_q4w *w));
 
 /* The inputs of the linear layers, each quantized once for the matrices
  * that read it. */
@@ -111,6 +118,12 @@ struct aq_model {
 };
 
 
+/* Whether the output head is the embedding table itself (a file without output.weight). */
+static inline bool aq_model_head_tied(const aq_model *m) {
+    return m->output.format == m->token_embd.format && m->output.f32 == m->token_embd.f32 &&
+           m->output.blocks == m->token_embd.blocks && m->output.q4w.q == m->token_embd.q4w.q;
+}
+
 /* load.c: fills a created model from model->gguf (opened by the caller). */
 aq_error aq_model_load_gguf(aq_model *model);
 /* Rewrites model->description after loading or quantizing. */
@@ -124,6 +137,9 @@ void aq_model_clear(aq_model *model);
 void *aq_model_own(aq_model *model, void *buf);
 /* n floats owned by the model, a copy of src unless src is NULL. */
 float *aq_model_own_floats(aq_model *model, const float *src, size_t n);
+
+/* validate.c: whether the n values of a tensor of block type bt have only finite scales. */
+bool aq_blocks_finite(const aq_block_type *bt, const void *data, size_t n);
 
 /* pack.c: repacks every INT4 matrix into the layout of the chosen GEMM kernel. */
 aq_error aq_model_pack(aq_model *model);

@@ -32,17 +32,14 @@ static void vector(saver *s, const char *name, const float *v, int64_t n) {
 }
 
 static void matrix(saver *s, const char *name, const aq_matrix *w) {
-    size_t rows = (size_t)w->rows, cols = (size_t)w->cols, blocks = rows * cols / AQ_QK8_0;
+    size_t rows = (size_t)w->rows, cols = (size_t)w->cols;
     char part[128];
     switch (w->format) {
     case AQ_WEIGHTS_F32:
         tensor(s, name, AQ_TENSOR_F32, w->rows, w->cols, w->f32, rows * cols * sizeof(float));
         break;
-    case AQ_WEIGHTS_Q4_0:
-        tensor(s, name, AQ_TENSOR_Q4_0, w->rows, w->cols, w->blocks, blocks * sizeof(block_q4_0));
-        break;
-    case AQ_WEIGHTS_Q8_0:
-        tensor(s, name, AQ_TENSOR_Q8_0, w->rows, w->cols, w->blocks, blocks * sizeof(block_q8_0));
+    case AQ_WEIGHTS_BLOCKS:
+        tensor(s, name, w->block_type->type, w->rows, w->cols, w->blocks, rows * w->row_bytes);
         break;
     case AQ_WEIGHTS_Q4W: {
         size_t groups = cols / w->q4w.group;

@@ -25,9 +25,19 @@
 
 /* ---- mutable copies of the weights (they may live in a read-only mapping) ---- */
 
+/* A matrix of llama.cpp's formats is dequantized: a model from a Q4_K_M file
+ * is quantized by our schemes from what that file holds. */
 static float *mutable_matrix(aq_model *m, aq_matrix *w) {
-    float *copy = aq_model_own_floats(m, w->f32, (size_t)w->rows * (size_t)w->cols);
-    if (copy) w->f32 = copy;
+    size_t n = (size_t)w->rows * (size_t)w->cols;
+    float *copy = aq_model_own_floats(m, w->format == AQ_WEIGHTS_F32 ? w->f32 : NULL, n);
+    if (!copy) return NULL;
+    if (w->format == AQ_WEIGHTS_BLOCKS) {
+        for (int32_t r = 0; r < w->rows; r++) aq_matrix_row(w, r, copy + (size_t)r * (size_t)w->cols);
+        w->format = AQ_WEIGHTS_F32;
+        w->blocks = NULL;
+        w->block_type = NULL;
+    }
+    w->f32 = copy;
     return copy;
 }
 
@@ -62,7 +72,8 @@ static aq_error calibrate(aq_model *m, const char *text, size_t len, bool hessia
     int32_t widths[AQ_N_LINEAR_INPUTS] = {c->dim, c->n_heads * c->head_dim, c->dim, c->ffn_dim};
     int32_t chunk = c->context_length < CALIBRATION_CHUNK ? c->context_length : CALIBRATION_CHUNK;
     int32_t n_tokens = 0;
-    aq_tokenizer_encode(m->tokenizer, text, len, true, NULL, 0, &n_tokens);
+    bool add_bos = aq_tokenizer_add_bos(m->tokenizer);
+    aq_tokenizer_encode(m->tokenizer, text, len, add_bos, NULL, 0, &n_tokens);
     int32_t n_chunks = n_tokens / chunk < CALIBRATION_CHUNKS ? n_tokens / chunk : CALIBRATION_CHUNKS;
     if (n_chunks < 1)
         return aq_set_error(m->error, AQ_ERR_INVALID_ARGUMENT, "calibration text has %d tokens, fewer than one chunk of %d",
@@ -71,7 +82,7 @@ static aq_error calibrate(aq_model *m, const char *text, size_t len, bool hessia
     aq_context *ctx = aq_runtime_context_create(m);
     aq_error err = AQ_ERR_OUT_OF_MEMORY;
     if (!tokens || !ctx) goto done;
-    if ((err = aq_tokenizer_encode(m->tokenizer, text, len, true, tokens, n_tokens, &n_tokens))) goto done;
+    if ((err = aq_tokenizer_encode(m->tokenizer, text, len, add_bos, tokens, n_tokens, &n_tokens))) goto done;
     int32_t sample_every = n_chunks * chunk / CALIBRATION_SAMPLES;
     if ((err = aq_calibration_create(out, c->n_layers, widths, hessians, CALIBRATION_SAMPLES, sample_every))) goto done;
     ctx->observe = aq_calibration_observe;
@@ -226,16 +237,20 @@ static aq_error quantize_layer(aq_model *m, int32_t i, const aq_scheme *s, aq_ca
     return AQ_OK;
 }
 
-static aq_error quantize_blocks(aq_model *m, aq_matrix *w, aq_weight_format format) {
-    size_t n = (size_t)w->rows * (size_t)w->cols, blocks = n / AQ_QK8_0;
+/* Our own Q4_0 / Q8_0 quantizers (the q4_0 and q8_0 schemes). */
+static aq_error quantize_blocks(aq_model *m, aq_matrix *w, uint32_t type) {
+    size_t n = (size_t)w->rows * (size_t)w->cols;
     if (w->cols % AQ_QK8_0) return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "width %d is not a multiple of 32", w->cols);
-    size_t bytes = blocks * (format == AQ_WEIGHTS_Q4_0 ? sizeof(block_q4_0) : sizeof(block_q8_0));
-    void *buf = aq_model_own_floats(m, NULL, bytes / sizeof(float) + 1);
+    const aq_block_type *bt = aq_block_type_get(type);
+    size_t row_bytes = (size_t)w->cols / bt->block_elems * bt->block_bytes;
+    void *buf = aq_model_own_floats(m, NULL, (size_t)w->rows * row_bytes / sizeof(float) + 1);
     if (!buf) return AQ_ERR_OUT_OF_MEMORY;
-    if (format == AQ_WEIGHTS_Q4_0) aq_q4_0_quantize_ref(w->f32, n, buf);
+    if (type == AQ_TENSOR_Q4_0) aq_q4_0_quantize_ref(w->f32, n, buf);
     else aq_q8_0_quantize_ref(w->f32, n, buf);
     w->blocks = buf;
-    w->format = format;
+    w->block_type = bt;
+    w->row_bytes = row_bytes;
+    w->format = AQ_WEIGHTS_BLOCKS;
     return AQ_OK;
 }
 
@@ -252,8 +267,8 @@ aq_error aq_quantize_model(aq_model *m, const char *name, const char *text, size
         aq_matrix *mats[AQ_MATRICES_PER_LAYER];
         aq_layer_matrices(&m->layers[i], mats);
         for (int j = 0; j < AQ_MATRICES_PER_LAYER; j++)
-            if (mats[j]->format != AQ_WEIGHTS_F32)
-                return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "only full-precision weights can be quantized");
+            if (mats[j]->format == AQ_WEIGHTS_Q4W)
+                return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "the model's weights are INT4 already");
     }
     if ((err = make_mutable(m))) return aq_set_error(m->error, err, "out of memory");
     for (int32_t i = 0; s.balance && i < m->cfg.n_layers; i++) aq_balance_mlp(&m->layers[i]);
@@ -266,7 +281,7 @@ aq_error aq_quantize_model(aq_model *m, const char *name, const char *text, size
         } else {
             aq_matrix *mats[AQ_MATRICES_PER_LAYER];
             aq_layer_matrices(&m->layers[i], mats);
-            for (int j = 0; j < AQ_MATRICES_PER_LAYER && err == AQ_OK; j++) err = quantize_blocks(m, mats[j], s.weights);
+            for (int j = 0; j < AQ_MATRICES_PER_LAYER && err == AQ_OK; j++) err = quantize_blocks(m, mats[j], s.block_type);
         }
         if (m->progress) m->progress(m->progress_user, 0.5f + 0.5f * (float)(i + 1) / (float)m->cfg.n_layers, "quantizing");
     }

@@ -23,8 +23,8 @@ static const base_scheme bases[] = {
                     .act_static = true, .asym = false, .trip = true}},
     {"w4a4-paper", {.weights = AQ_WEIGHTS_Q4W, .group = 32, .gptq = true, .act_bits = ALL_INPUTS(4),
                     .act_static = true, .trip = true}},
-    {"q4_0", {.weights = AQ_WEIGHTS_Q4_0}},
-    {"q8_0", {.weights = AQ_WEIGHTS_Q8_0}},
+    {"q4_0", {.weights = AQ_WEIGHTS_BLOCKS, .block_type = AQ_TENSOR_Q4_0}},
+    {"q8_0", {.weights = AQ_WEIGHTS_BLOCKS, .block_type = AQ_TENSOR_Q8_0}},
 };
 
 bool aq_scheme_needs_calibration(const aq_scheme *s) {

@@ -12,7 +12,8 @@
 #include "model.h"
 
 typedef struct aq_scheme {
-    aq_weight_format weights;  /* F32 (none), Q4W, Q4_0 or Q8_0 */
+    aq_weight_format weights;  /* F32 (none), Q4W, or BLOCKS of block_type */
+    uint32_t block_type;       /* BLOCKS: AQ_TENSOR_Q4_0 or AQ_TENSOR_Q8_0, by our own quantizers */
     int32_t group;             /* Q4W group size: 32, 64 or 128 */
     bool asym;                 /* Q4W zero points */
     bool gptq;                 /* error-compensating weight quantization (else round to nearest) */

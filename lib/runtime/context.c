@@ -84,7 +84,8 @@ static aq_error reserve_batch(aq_context *ctx, int32_t n_tokens) {
     if (qa_scale) ctx->qa.scale = qa_scale;
     int32_t *qa_zero = realloc(ctx->qa.zero, n * sizeof(int32_t));
     if (qa_zero) ctx->qa.zero = qa_zero;
-    void *blocks = realloc(ctx->qa_blocks, n * (width / AQ_QK8_0 + 1) * sizeof(block_q8_0));
+    /* Activation rows of llama.cpp's formats take at most 2 bytes an element (F16, BF16). */
+    void *blocks = realloc(ctx->qa_blocks, n * aq_act_row_bytes(AQ_TENSOR_F16, width));
     if (blocks) ctx->qa_blocks = blocks;
     size_t layers = (size_t)c->n_layers + 1;
     int32_t *kept = realloc(ctx->kept, layers * n * sizeof *kept);
@@ -131,6 +132,7 @@ aq_context *aq_runtime_context_create(aq_model *model) {
         aq_runtime_context_free(ctx);
         return NULL;
     }
+    ctx->qa_blocks_type = AQ_NO_ACTIVATION_BLOCKS;
     aq_sampler_init(&ctx->sampler, 0);
     return ctx;
 }

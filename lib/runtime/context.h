@@ -18,6 +18,9 @@
 typedef void (*aq_input_observer)(void *user, int32_t layer, aq_linear_input site, const float *x,
                                   int32_t n_tokens, int32_t width);
 
+/* No activation blocks are ready (no GGUF type has this number). */
+#define AQ_NO_ACTIVATION_BLOCKS UINT32_MAX
+
 /* Which half of a KV cache row. */
 typedef enum aq_kv_part { AQ_KV_KEYS = 0, AQ_KV_VALUES } aq_kv_part;
 
@@ -74,8 +77,9 @@ struct aq_context {
     int32_t *logit_row;      /* (batch) logits row of each batch token, -1 if pruned */
     bool logits_pruned;      /* logit_row applies to the last forward's logits */
     struct aq_qd8 qa;        /* quantized linear-layer input (batch, width) */
-    void *qa_blocks;         /* the same input as Q8_0 blocks, for llama.cpp's formats */
-    bool qa_ready, qa_blocks_ready;
+    void *qa_blocks;         /* the same input as activation blocks, for llama.cpp's formats */
+    bool qa_ready;
+    uint32_t qa_blocks_type; /* the activation type qa_blocks holds, or AQ_NO_ACTIVATION_BLOCKS */
     aq_input_observer observe; /* or NULL */
     void *observe_user;
 

@@ -108,7 +108,7 @@ aq_error aq_runtime_forward(aq_context *ctx, const int32_t *tokens, const int32_
     size_t dim = (size_t)c->dim;
     for (int32_t t = 0; t < n_tokens; t++) {
         ctx->pos[t] = positions ? positions[t] : next_pos + t;
-        memcpy(ctx->x + (size_t)t * dim, m->token_embd.f32 + (size_t)tokens[t] * dim, dim * sizeof(float));
+        aq_matrix_row(&m->token_embd, tokens[t], ctx->x + (size_t)t * dim);
     }
     aq_rope_tables(ctx, n_tokens);
     aq_prune_begin(ctx, n_tokens);

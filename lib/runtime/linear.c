@@ -9,15 +9,26 @@ typedef struct linear_task {
     const aq_matrix *w;
     const float *x;             /* float input (F32 weights, or weight-only quantization) */
     const struct aq_qd8 *qa;    /* quantized input, for INT4 weights with quantized activations */
-    const block_q8_0 *qa_blocks;/* quantized input, for llama.cpp's formats */
+    const uint8_t *qa_blocks;   /* quantized input, for llama.cpp's formats: rows of qa_row_bytes */
+    size_t qa_row_bytes;
     float *out;
     size_t m;
 } linear_task;
 
+/* One weight row of llama.cpp's formats times one activation row: the
+ * kernel table's SIMD dot where it has one, else the reference. */
+static float block_dot(const aq_kernels *k, const aq_block_type *bt, size_t n, const void *w, const void *a) {
+    switch (bt->type) {
+    case AQ_TENSOR_Q4_0: return k->q4_0_q8_0_dot(n, w, a);
+    case AQ_TENSOR_Q8_0: return k->q8_0_q8_0_dot(n, w, a);
+    default: return bt->dot(n, w, a);
+    }
+}
+
 static void linear_rows(void *arg, size_t row_begin, size_t rows) {
     const linear_task *t = arg;
     const aq_matrix *w = t->w;
-    size_t row_end = row_begin + rows, k = (size_t)w->cols, ld = (size_t)w->rows, blocks = k / AQ_QK8_0;
+    size_t row_end = row_begin + rows, k = (size_t)w->cols, ld = (size_t)w->rows;
     switch (w->format) {
     case AQ_WEIGHTS_F32:
         t->kernels->f32_gemm(t->m, row_begin, row_end, k, t->x, k, w->f32, t->out, ld);
@@ -28,38 +39,37 @@ static void linear_rows(void *arg, size_t row_begin, size_t rows) {
         else
             t->kernels->f32_qc4w_gemm(t->m, row_begin, row_end, t->x, k, &w->q4w, t->out, ld);
         break;
-    case AQ_WEIGHTS_Q4_0:
+    case AQ_WEIGHTS_BLOCKS: {
+        const uint8_t *weights = w->blocks;
         for (size_t tok = 0; tok < t->m; tok++)
             for (size_t r = row_begin; r < row_end; r++)
-                t->out[tok * ld + r] = t->kernels->q4_0_q8_0_dot(k, (const block_q4_0 *)w->blocks + r * blocks,
-                                                                 t->qa_blocks + tok * blocks);
+                t->out[tok * ld + r] = block_dot(t->kernels, w->block_type, k, weights + r * w->row_bytes,
+                                                 t->qa_blocks + tok * t->qa_row_bytes);
         break;
-    case AQ_WEIGHTS_Q8_0:
-        for (size_t tok = 0; tok < t->m; tok++)
-            for (size_t r = row_begin; r < row_end; r++)
-                t->out[tok * ld + r] = t->kernels->q8_0_q8_0_dot(k, (const block_q8_0 *)w->blocks + r * blocks,
-                                                                 t->qa_blocks + tok * blocks);
-        break;
+    }
     }
 }
 
 aq_activations aq_linear_input_at(aq_context *ctx, int32_t layer, aq_linear_input site, const float *x,
                                   int32_t n_tokens, int32_t width) {
     if (ctx->observe) ctx->observe(ctx->observe_user, layer, site, x, n_tokens, width);
-    ctx->qa_ready = ctx->qa_blocks_ready = false;
+    ctx->qa_ready = false;
+    ctx->qa_blocks_type = AQ_NO_ACTIVATION_BLOCKS;
     const aq_act_quant *policy = layer >= 0 ? &ctx->model->layers[layer].act[site] : NULL;
     return (aq_activations){.x = x, .n_tokens = n_tokens, .width = width,
                             .policy = policy && policy->bits ? policy : NULL};
 }
 
 /* What the quantized input is for: our INT4 kernels read per-token INT8
- * (or INT4-range) rows, llama.cpp's block formats read Q8_0 blocks. */
-typedef enum act_format { ACT_QD8, ACT_Q8_0_BLOCKS } act_format;
+ * (or INT4-range) rows, llama.cpp's formats read rows of the activation
+ * blocks their dot product pairs them with (Q8_0, Q8_1, Q8_K, F16, BF16). */
+typedef enum act_format { ACT_QD8, ACT_BLOCKS } act_format;
 
 typedef struct quantize_task {
     aq_context *ctx;
     const aq_activations *in;
     act_format format;
+    uint32_t block_type; /* ACT_BLOCKS: the activation type */
 } quantize_task;
 
 /* Quantizes rows [t_begin, t_begin + rows) of a linear input: the formats
@@ -79,13 +89,14 @@ static void quantize_rows(void *arg, size_t t_begin, size_t rows) {
         else
             aq_qd8_quantize_dynamic_ref(x, rows, k, k, p->bits, &rows_view);
     } else {
+        size_t row_bytes = aq_act_row_bytes(task->block_type, k);
         for (size_t t = 0; t < rows; t++)
-            aq_q8_0_quantize_ref(x + t * k, k, (block_q8_0 *)ctx->qa_blocks + (t_begin + t) * (k / AQ_QK8_0));
+            aq_act_quantize_ref(task->block_type, x + t * k, k, (uint8_t *)ctx->qa_blocks + (t_begin + t) * row_bytes);
     }
 }
 
-static void quantize_input(aq_context *ctx, const aq_activations *in, act_format format) {
-    quantize_task task = {.ctx = ctx, .in = in, .format = format};
+static void quantize_input(aq_context *ctx, const aq_activations *in, act_format format, uint32_t block_type) {
+    quantize_task task = {.ctx = ctx, .in = in, .format = format, .block_type = block_type};
     pthreadpool_parallelize_1d_tile_1d(ctx->pool, quantize_rows, &task, (size_t)in->n_tokens, 4,
                                        PTHREADPOOL_FLAG_DISABLE_DENORMALS);
     if (format == ACT_QD8) {
@@ -97,13 +108,16 @@ static void quantize_input(aq_context *ctx, const aq_activations *in, act_format
 void aq_linear(aq_context *ctx, const aq_matrix *w, const aq_activations *in, float *out) {
     linear_task task = {.kernels = &ctx->model->kernels, .w = w, .x = in->x, .out = out, .m = (size_t)in->n_tokens};
     if (w->format == AQ_WEIGHTS_Q4W && in->policy) {
-        if (!ctx->qa_ready) quantize_input(ctx, in, ACT_QD8);
+        if (!ctx->qa_ready) quantize_input(ctx, in, ACT_QD8, 0);
         ctx->qa_ready = true;
         task.qa = &ctx->qa;
-    } else if (w->format == AQ_WEIGHTS_Q4_0 || w->format == AQ_WEIGHTS_Q8_0) {
-        if (!ctx->qa_blocks_ready) quantize_input(ctx, in, ACT_Q8_0_BLOCKS);
-        ctx->qa_blocks_ready = true;
+    } else if (w->format == AQ_WEIGHTS_BLOCKS) {
+        /* Matrices of one input may differ in type (Q4_K beside Q6_K): requantize only when the activation type changes. */
+        uint32_t act_type = w->block_type->act_type;
+        if (ctx->qa_blocks_type != act_type) quantize_input(ctx, in, ACT_BLOCKS, act_type);
+        ctx->qa_blocks_type = act_type;
         task.qa_blocks = ctx->qa_blocks;
+        task.qa_row_bytes = aq_act_row_bytes(act_type, (size_t)in->width);
     }
     size_t tile = GEMM_ROWS_PER_TASK;
     size_t n_tile = ctx->model->kernels.qc4w_gemm.n_tile;

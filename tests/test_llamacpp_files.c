@@ -1,0 +1,268 @@
+/* Files written by llama.cpp's own llama-quantize (data/llamacpp/, made by
+ * tools/make_llamacpp_fixtures.sh): one per weight type users meet, default
+ * mixes and tied heads. Each must load, give llama.cpp's logits for fixed
+ * tokens and its perplexity on a slice (the goldens in MANIFEST.tsv come from
+ * llama.cpp itself), and its damaged copies must get errors, not crashes. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "agilequant.h"
+#include "gguf.h"
+#include "test_util.h"
+
+#define N_TOKENS 64
+#define VOCAB 512
+#define PPL_CTX 128
+#define PPL_CHUNKS 4
+
+typedef struct fixture_file {
+    const char *name;
+    /* Largest |our logit - llama.cpp's| allowed: llama.cpp keeps the KV cache
+     * and attention in F16, so float weights differ by ~1e-3; quantized types
+     * add the rounding of activations that fall on the other side of a level. */
+    float logit_tolerance;
+} fixture_file;
+
+static const fixture_file k_files[] = {
+    {"austen-l1-f32", 0.01f},     {"austen-l1-f16", 0.02f},       {"austen-l1-bf16", 0.05f},
+    {"austen-l1-q4_0", 0.2f},     {"austen-l1-q4_1", 0.2f},       {"austen-l1-q5_0", 0.2f},
+    {"austen-l1-q5_1", 0.2f},     {"austen-l1-q8_0", 0.2f},       {"austen-l1-q2_k", 0.2f},
+    {"austen-l1-q3_k", 0.2f},     {"austen-l1-q4_k", 0.2f},       {"austen-l1-q5_k", 0.2f},
+    {"austen-l1-q6_k", 0.2f},     {"austen-l1-iq4_nl", 0.2f},     {"austen-l1-iq4_xs", 0.2f},
+    {"austen-l1-q4_k_m", 0.2f},   {"austen-l1-q4_0-mix", 0.2f},   {"austen-l1-tied-q4_0", 0.2f},
+    {"austen-l1-tied-q6_k", 0.2f},
+};
+
+/* Whitespace-separated integers of a file of the source tree. */
+static int32_t read_ids(const char *relative, int32_t *ids, int32_t cap) {
+    size_t len = 0;
+    char *text = test_read_source_file(relative, &len);
+    assert_non_null(text);
+    int32_t n = 0;
+    char *p = text, *end;
+    for (long v = strtol(p, &end, 10); end != p && n < cap; v = strtol(p, &end, 10)) {
+        ids[n++] = (int32_t)v;
+        p = end;
+    }
+    free(text);
+    return n;
+}
+
+/* llama-perplexity's estimate for file, from MANIFEST.tsv. */
+static double manifest_ppl(const char *file) {
+    size_t len = 0;
+    char *text = test_read_source_file("data/llamacpp/MANIFEST.tsv", &len);
+    assert_non_null(text);
+    double ppl = -1.0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char *tab = strchr(line, '\t');
+        if (!tab || (size_t)(tab - line) != strlen(file) || strncmp(line, file, strlen(file)) != 0) continue;
+        char *field = line;
+        for (int column = 0; column < 4 && field; column++) field = strchr(field + 1, '\t');
+        if (field) ppl = strtod(field + 1, NULL);
+    }
+    free(text);
+    return ppl;
+}
+
+static aq_model *load(const char *name) {
+    char path[1024], relative[256];
+    snprintf(relative, sizeof relative, "data/llamacpp/%s.gguf", name);
+    test_source_path(path, sizeof path, relative);
+    aq_model *m = aq_model_create();
+    assert_non_null(m);
+    aq_error err = aq_model_load_file(m, path);
+    if (err != AQ_OK) fail_msg("%s: %s: %s", name, aq_error_name(err), aq_model_error_message(m));
+    return m;
+}
+
+static void test_logits_match_llamacpp(void **state) {
+    (void)state;
+    int32_t tokens[N_TOKENS];
+    assert_int_equal(read_ids("data/llamacpp/tokens.txt", tokens, N_TOKENS), N_TOKENS);
+    for (size_t f = 0; f < sizeof k_files / sizeof k_files[0]; f++) {
+        aq_model *m = load(k_files[f].name);
+        aq_context *ctx = aq_context_create(m);
+        assert_non_null(ctx);
+        assert_int_equal(aq_context_set_param(ctx, AQ_PARAM_THREADS, 1), AQ_OK);
+        assert_int_equal(aq_forward(ctx, tokens, NULL, N_TOKENS, 1), AQ_OK);
+        char relative[256];
+        snprintf(relative, sizeof relative, "data/llamacpp/%s.logits", k_files[f].name);
+        size_t len = 0;
+        float *golden = (float *)(void *)test_read_source_file(relative, &len);
+        assert_non_null(golden);
+        assert_int_equal(len, (size_t)N_TOKENS * VOCAB * sizeof(float));
+        double worst = 0.0;
+        int same_argmax = 0;
+        for (int32_t t = 0; t < N_TOKENS; t++) {
+            const float *ours = aq_get_logits(ctx, t), *theirs = golden + (size_t)t * VOCAB;
+            assert_non_null(ours);
+            int32_t best_ours = 0, best_theirs = 0;
+            for (int32_t v = 0; v < VOCAB; v++) {
+                double d = fabs((double)ours[v] - (double)theirs[v]);
+                worst = d > worst ? d : worst;
+                if (ours[v] > ours[best_ours]) best_ours = v;
+                if (theirs[v] > theirs[best_theirs]) best_theirs = v;
+            }
+            same_argmax += best_ours == best_theirs;
+        }
+        print_message("%-22s max |logit - llama.cpp| %.5f, argmax agrees at %d of %d\n", k_files[f].name, worst,
+                      same_argmax, N_TOKENS);
+        if (worst > k_files[f].logit_tolerance)
+            fail_msg("%s: logits differ from llama.cpp's by %g", k_files[f].name, worst);
+        assert_true(same_argmax >= N_TOKENS - 2);
+        free(golden);
+        aq_context_free(ctx);
+        aq_model_free(m);
+    }
+}
+
+/* llama-perplexity's method: chunk k is tokens [k c, (k + 1) c) with BOS first,
+ * from an empty cache; the second half of each chunk is scored. */
+static double perplexity(aq_model *m, const int32_t *text_tokens) {
+    aq_context *ctx = aq_context_create(m);
+    assert_non_null(ctx);
+    assert_int_equal(aq_context_set_param(ctx, AQ_PARAM_THREADS, 1), AQ_OK);
+    int64_t bos = 1;
+    assert_int_equal(aq_model_get_info(m, AQ_INFO_BOS_TOKEN, &bos), AQ_OK);
+    double nll = 0.0;
+    int count = 0;
+    for (int32_t k = 0; k < PPL_CHUNKS; k++) {
+        int32_t chunk[PPL_CTX];
+        memcpy(chunk, text_tokens + k * PPL_CTX, sizeof chunk);
+        chunk[0] = (int32_t)bos;
+        assert_int_equal(aq_kv_truncate(ctx, 0), AQ_OK);
+        assert_int_equal(aq_forward(ctx, chunk, NULL, PPL_CTX, 1), AQ_OK);
+        for (int32_t i = PPL_CTX / 2; i < PPL_CTX - 1; i++) {
+            const float *logits = aq_get_logits(ctx, i);
+            double max = logits[0], sum = 0.0;
+            for (int32_t v = 1; v < VOCAB; v++) max = logits[v] > max ? logits[v] : max;
+            for (int32_t v = 0; v < VOCAB; v++) sum += exp((double)logits[v] - max);
+            nll += -((double)logits[chunk[i + 1]] - max - log(sum));
+            count++;
+        }
+    }
+    aq_context_free(ctx);
+    return exp(nll / count);
+}
+
+static void test_perplexity_matches_llamacpp(void **state) {
+    (void)state;
+    int32_t text_tokens[PPL_CTX * PPL_CHUNKS];
+    assert_int_equal(read_ids("data/llamacpp/ppl-tokens.txt", text_tokens, PPL_CTX * PPL_CHUNKS), PPL_CTX * PPL_CHUNKS);
+    for (size_t f = 0; f < sizeof k_files / sizeof k_files[0]; f++) {
+        char file[256];
+        snprintf(file, sizeof file, "%s.gguf", k_files[f].name);
+        double theirs = manifest_ppl(file);
+        assert_true(theirs > 1.0);
+        aq_model *m = load(k_files[f].name);
+        double ours = perplexity(m, text_tokens);
+        print_message("%-22s perplexity %.4f, llama.cpp %.4f (%+.3f%%)\n", k_files[f].name, ours, theirs,
+                      100.0 * (ours / theirs - 1.0));
+        if (fabs(ours / theirs - 1.0) > 0.003) fail_msg("%s: perplexity %g vs llama.cpp's %g", file, ours, theirs);
+        aq_model_free(m);
+    }
+}
+
+/* Every prefix of a file is refused with an error (a crash or a sanitizer
+ * report fails the test). */
+static void test_truncated_files_are_refused(void **state) {
+    (void)state;
+    const char *names[] = {"austen-l1-q4_k_m", "austen-l1-iq4_xs", "austen-l1-q2_k", "austen-l1-bf16"};
+    for (size_t f = 0; f < sizeof names / sizeof names[0]; f++) {
+        char relative[256];
+        snprintf(relative, sizeof relative, "data/llamacpp/%s.gguf", names[f]);
+        size_t len = 0;
+        char *bytes = test_read_source_file(relative, &len);
+        assert_non_null(bytes);
+        for (size_t cut = 0; cut < len; cut += cut < 4096 ? 61 : 7919) {
+            aq_model *m = aq_model_create();
+            void *copy = malloc(cut ? cut : 1);
+            memcpy(copy, bytes, cut);
+            aq_error err = aq_model_load_memory(m, copy, cut);
+            assert_int_not_equal(err, AQ_OK);
+            assert_true(strlen(aq_model_error_message(m)) > 0);
+            aq_model_free(m);
+            free(copy);
+        }
+        free(bytes);
+    }
+}
+
+/* A scale set to infinity or NaN, in a block of each kind, is caught at load with the tensor's name. */
+static void test_non_finite_scales_are_refused(void **state) {
+    (void)state;
+    const struct {
+        const char *name;
+        size_t scale_offset; /* of an f16 scale within a block (ggml-common.h's layouts) */
+    } cases[] = {{"austen-l1-q4_0", 0}, {"austen-l1-q6_k", 208}, {"austen-l1-q2_k", 82}, {"austen-l1-iq4_xs", 0},
+                 {"austen-l1-f16", 0}};
+    const uint16_t bad[] = {0x7C00, 0xFE00}; /* +inf, a NaN */
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (size_t b = 0; b < 2; b++) {
+            char relative[256];
+            snprintf(relative, sizeof relative, "data/llamacpp/%s.gguf", cases[c].name);
+            size_t len = 0;
+            char *bytes = test_read_source_file(relative, &len);
+            assert_non_null(bytes);
+            aq_gguf *g = NULL;
+            char msg[256];
+            assert_int_equal(aq_gguf_open_memory(bytes, len, &g, msg, sizeof msg), AQ_OK);
+            const aq_gguf_tensor *t = aq_gguf_find_tensor(g, "blk.0.ffn_up.weight");
+            assert_non_null(t);
+            size_t at = (size_t)((const char *)t->data - bytes) + cases[c].scale_offset;
+            aq_gguf_close(g);
+            memcpy(bytes + at, &bad[b], 2);
+            aq_model *m = aq_model_create();
+            assert_int_equal(aq_model_load_memory(m, bytes, len), AQ_ERR_FORMAT);
+            assert_non_null(strstr(aq_model_error_message(m), "blk.0.ffn_up.weight"));
+            aq_model_free(m);
+            free(bytes);
+        }
+    }
+}
+
+/* A type the library does not run (here IQ2_XXS, written over a tensor's
+ * type) is refused at load with the tensor's name and the type's. */
+static void test_unsupported_type_is_named(void **state) {
+    (void)state;
+    size_t len = 0;
+    char *bytes = test_read_source_file("data/llamacpp/austen-l1-q4_k.gguf", &len);
+    assert_non_null(bytes);
+    const char *name = "blk.0.ffn_up.weight";
+    size_t n = strlen(name), info = 0;
+    for (size_t i = 8; i + n < len && !info; i++) {
+        uint64_t name_len;
+        memcpy(&name_len, bytes + i - 8, 8);
+        if (name_len == n && memcmp(bytes + i, name, n) == 0) info = i + n;
+    }
+    assert_true(info > 0);
+    uint32_t n_dims, iq2_xxs = 16;
+    memcpy(&n_dims, bytes + info, 4);
+    memcpy(bytes + info + 4 + 8 * (size_t)n_dims, &iq2_xxs, 4);
+    aq_model *m = aq_model_create();
+    assert_int_equal(aq_model_load_memory(m, bytes, len), AQ_ERR_UNSUPPORTED);
+    assert_non_null(strstr(aq_model_error_message(m), name));
+    assert_non_null(strstr(aq_model_error_message(m), "iq2_xxs"));
+    aq_model_free(m);
+    free(bytes);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_logits_match_llamacpp),
+        cmocka_unit_test(test_perplexity_matches_llamacpp),
+        cmocka_unit_test(test_truncated_files_are_refused),
+        cmocka_unit_test(test_non_finite_scales_are_refused),
+        cmocka_unit_test(test_unsupported_type_is_named),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
