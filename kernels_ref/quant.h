@@ -195,4 +195,285 @@ void aq_q8_0_dequantize_ref(const block_q8_0 *in, size_t n, float *out);
 float aq_q4_0_q8_0_dot_ref(size_t n, const block_q4_0 *x, const block_q8_0 *y);
 float aq_q8_0_q8_0_dot_ref(size_t n, const block_q8_0 *x, const block_q8_0 *y);
 
+/* ------------------------------------------------------------------------------
+ * The other llama.cpp / GGUF block formats (layouts of ggml-common.h, llama.cpp
+ * c392e5094), and the activation formats its CPU dot products read. All fields are
+ * little-endian and read as such (every target of the library is little-endian).
+ *
+ * Alignment: in a GGUF file a tensor starts 32-byte aligned but its blocks are
+ * 18, 20, 22, ..., 210 bytes, so a weight block is only 2-byte aligned. Every
+ * weight block struct below therefore has alignment 2 (uint8_t / uint16_t members
+ * only). The activation formats are our own buffers; block_q8_K holds a float and
+ * needs 4-byte alignment (a row of them is 292 * n bytes, so rows stay aligned).
+ *
+ * Dequantizers compute in float exactly the expressions of llama.cpp's
+ * dequantize_row_* (each stated below); they agree bit for bit with llama.cpp's C
+ * code and with gguf-py's numpy dequantizers (data/quant-vectors). Every product in
+ * them is exact (at most 24 significant bits: an 11-bit half times small integers),
+ * so only the add of a minimum (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K) rounds, and a SIMD
+ * twin may fuse it into an fma with the same result.
+ *
+ * Dot products (one weight row . one activation row of n elements, n a multiple
+ * of the block) follow one pattern, which every SIMD twin must reproduce:
+ *   - per block, integer sums that are exact (int32, no overflow for any input
+ *     bytes; bounds are given per type), in any order;
+ *   - then per block a float combine in the order stated per type, each operation
+ *     rounded once (separate statements, no fma), where "(float) isum" is the
+ *     round-to-nearest-even int32 -> float conversion (cvtdq2ps / scvtf), exact
+ *     while |isum| < 2^24;
+ *   - sumf = sumf + block_term, in block order, starting from sumf = 0.0f.
+ * Where llama.cpp's generic C code orders its float operations differently, the
+ * result can differ in the last bits; the integer sums are the same.
+ */
+#define AQ_QK4_1 32
+#define AQ_QK5_0 32
+#define AQ_QK5_1 32
+#define AQ_QK8_1 32
+#define AQ_QK4_NL 32
+#define AQ_QK_K 256        /* elements of a K-quant (and IQ4_XS, Q8_K) super-block */
+#define AQ_K_SCALE_SIZE 12 /* bytes of the packed 6-bit scales of Q3_K, Q4_K, Q5_K */
+
+/* 32 weights; nibbles ordered as Q4_0 (element j low nibble of qs[j], element
+ * j + 16 high nibble). value = nibble * f32(d) + f32(m) (product rounded, then
+ * the add). */
+typedef struct aq_block_q4_1 {
+    uint16_t d; /* IEEE half scale */
+    uint16_t m; /* IEEE half minimum (the value of code 0) */
+    uint8_t qs[AQ_QK4_1 / 2];
+} block_q4_1;
+_Static_assert(sizeof(block_q4_1) == 4 + AQ_QK4_1 / 2, "block_q4_1 must be 20 bytes, as in GGUF files");
+
+/* 32 weights of 5 bits: low 4 bits ordered as Q4_0; bit i of qh (a little-endian
+ * uint32, kept as bytes so the block stays 2-byte aligned) is bit 4 of element i.
+ * value = (q - 16) * f32(d), q in [0, 31]. */
+typedef struct aq_block_q5_0 {
+    uint16_t d;
+    uint8_t qh[4];
+    uint8_t qs[AQ_QK5_0 / 2];
+} block_q5_0;
+_Static_assert(sizeof(block_q5_0) == 6 + AQ_QK5_0 / 2, "block_q5_0 must be 22 bytes, as in GGUF files");
+
+/* As Q5_0 with a minimum: value = q * f32(d) + f32(m) (rounded product, then add). */
+typedef struct aq_block_q5_1 {
+    uint16_t d;
+    uint16_t m;
+    uint8_t qh[4];
+    uint8_t qs[AQ_QK5_1 / 2];
+} block_q5_1;
+_Static_assert(sizeof(block_q5_1) == 8 + AQ_QK5_1 / 2, "block_q5_1 must be 24 bytes, as in GGUF files");
+
+/* Activations for Q4_1 / Q5_1: 32 values, value = qs[j] * f32(d); s carries
+ * f16(d * sum(qs)) for the weights' minimum term. */
+typedef struct aq_block_q8_1 {
+    uint16_t d;
+    uint16_t s;
+    int8_t qs[AQ_QK8_1];
+} block_q8_1;
+_Static_assert(sizeof(block_q8_1) == 4 + AQ_QK8_1, "block_q8_1 must be 36 bytes, as in ggml");
+
+/* 256 weights of 2 bits in 16 sub-blocks of 16. scales[k]: low nibble scale sc_k,
+ * high nibble min m_k. Element order: for half h in {0, 1} (q = qs + 32 h), shift
+ * s = 2 j for j = 0..3: elements 128 h + 32 j + l (l < 16) are (q[l] >> s) & 3 of
+ * sub-block 8 h + 2 j, elements 128 h + 32 j + 16 + l are (q[l + 16] >> s) & 3 of
+ * sub-block 8 h + 2 j + 1. value = (f32(d) * sc) * q - f32(dmin) * m. */
+typedef struct aq_block_q2_K {
+    uint8_t scales[AQ_QK_K / 16];
+    uint8_t qs[AQ_QK_K / 4];
+    uint16_t d;
+    uint16_t dmin;
+} block_q2_K;
+_Static_assert(sizeof(block_q2_K) == 4 + AQ_QK_K / 16 + AQ_QK_K / 4, "block_q2_K must be 84 bytes, as in GGUF files");
+
+/* 256 weights of 3 bits in 16 sub-blocks of 16. Low 2 bits in qs in Q2_K's order;
+ * the high bit of the element that reads byte l of its 32-byte run (l in 0..31) in
+ * half h with shift 2 j is bit 4 h + j of hmask[l]: set means q = low bits, clear
+ * means q = low bits - 4, so q in [-4, 3]. Sub-block k's 6-bit scale s_k: low 4 bits
+ * k < 8 ? scales[k] & 15 : scales[k - 8] >> 4, high 2 bits (scales[8 + k % 4] >>
+ * (2 * (k / 4))) & 3. value = (f32(d) * (s_k - 32)) * q. */
+typedef struct aq_block_q3_K {
+    uint8_t hmask[AQ_QK_K / 8];
+    uint8_t qs[AQ_QK_K / 4];
+    uint8_t scales[AQ_K_SCALE_SIZE];
+    uint16_t d;
+} block_q3_K;
+_Static_assert(sizeof(block_q3_K) == 2 + AQ_QK_K / 8 + AQ_QK_K / 4 + AQ_K_SCALE_SIZE,
+               "block_q3_K must be 110 bytes, as in GGUF files");
+
+/* 256 weights of 4 bits in 8 sub-blocks of 32, each with a 6-bit scale sc_k and a
+ * 6-bit min m_k packed in scales[12] (k < 4: scales[k] & 63, scales[k + 4] & 63;
+ * k >= 4: (scales[k + 4] & 15) | (scales[k - 4] >> 6) << 4 and
+ * (scales[k + 4] >> 4) | (scales[k] >> 6) << 4). Element order: for c = 0..3,
+ * the low nibbles of qs[32 c .. 32 c + 31] are elements 64 c + l (sub-block 2 c),
+ * the high nibbles elements 64 c + 32 + l (sub-block 2 c + 1).
+ * value = (f32(d) * sc) * q - f32(dmin) * m. */
+typedef struct aq_block_q4_K {
+    uint16_t d;
+    uint16_t dmin;
+    uint8_t scales[AQ_K_SCALE_SIZE];
+    uint8_t qs[AQ_QK_K / 2];
+} block_q4_K;
+_Static_assert(sizeof(block_q4_K) == 4 + AQ_K_SCALE_SIZE + AQ_QK_K / 2,
+               "block_q4_K must be 144 bytes, as in GGUF files");
+
+/* Q4_K plus a fifth bit: element 64 c + l has bit 2 c of qh[l] as its bit 4,
+ * element 64 c + 32 + l bit 2 c + 1 of qh[l]; q in [0, 31]. Value as Q4_K. */
+typedef struct aq_block_q5_K {
+    uint16_t d;
+    uint16_t dmin;
+    uint8_t scales[AQ_K_SCALE_SIZE];
+    uint8_t qh[AQ_QK_K / 8];
+    uint8_t qs[AQ_QK_K / 2];
+} block_q5_K;
+_Static_assert(sizeof(block_q5_K) == 4 + AQ_K_SCALE_SIZE + AQ_QK_K / 8 + AQ_QK_K / 2,
+               "block_q5_K must be 176 bytes, as in GGUF files");
+
+/* 256 weights of 6 bits in 16 sub-blocks of 16 with signed 8-bit scales. Halves
+ * h = 0, 1 use ql + 64 h, qh + 32 h, scales + 8 h; for l = 0..31 (is = l / 16):
+ *   element 128 h + l      = (ql[l] & 15)      | ((qh[l] >> 0) & 3) << 4, scale sc[is]
+ *   element 128 h + l + 32 = (ql[l + 32] & 15) | ((qh[l] >> 2) & 3) << 4, scale sc[is + 2]
+ *   element 128 h + l + 64 = (ql[l] >> 4)      | ((qh[l] >> 4) & 3) << 4, scale sc[is + 4]
+ *   element 128 h + l + 96 = (ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4, scale sc[is + 6]
+ * q = that - 32 in [-32, 31]; value = (f32(d) * sc) * q. */
+typedef struct aq_block_q6_K {
+    uint8_t ql[AQ_QK_K / 2];
+    uint8_t qh[AQ_QK_K / 4];
+    int8_t scales[AQ_QK_K / 16];
+    uint16_t d;
+} block_q6_K;
+_Static_assert(sizeof(block_q6_K) == 2 + AQ_QK_K / 2 + AQ_QK_K / 4 + AQ_QK_K / 16,
+               "block_q6_K must be 210 bytes, as in GGUF files");
+
+/* Activations for the K-quants and IQ4_XS: 256 values, value = d * qs[j] with a
+ * float d (not a half); bsums[g] = sum of qs[16 g .. 16 g + 15]. The dot products
+ * read bsums for the minimum terms, as llama.cpp's do, so they must be those sums. */
+typedef struct aq_block_q8_K {
+    float d;
+    int8_t qs[AQ_QK_K];
+    int16_t bsums[AQ_QK_K / 16];
+} block_q8_K;
+_Static_assert(sizeof(block_q8_K) == 4 + AQ_QK_K + AQ_QK_K / 8, "block_q8_K must be 292 bytes, as in ggml");
+
+/* 32 weights, nibbles ordered as Q4_0, each an index into AQ_IQ4_NL_VALUES:
+ * value = f32(d) * AQ_IQ4_NL_VALUES[nibble]. */
+typedef struct aq_block_iq4_nl {
+    uint16_t d;
+    uint8_t qs[AQ_QK4_NL / 2];
+} block_iq4_nl;
+_Static_assert(sizeof(block_iq4_nl) == 2 + AQ_QK4_NL / 2, "block_iq4_nl must be 18 bytes, as in GGUF files");
+
+/* llama.cpp's kvalues_iq4nl: the 16 levels of IQ4_NL and IQ4_XS. */
+#define AQ_IQ4_NL_VALUES_INIT                                                                                          \
+    { -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113 }
+
+/* 256 weights in 8 sub-blocks of 32, each with a 6-bit scale
+ * ls_k = ((scales_l[k / 2] >> (4 * (k % 2))) & 15) | ((scales_h >> (2 k)) & 3) << 4.
+ * Sub-block k reads qs[16 k .. 16 k + 15]: low nibbles are elements 32 k + j, high
+ * nibbles 32 k + 16 + j. value = (f32(d) * (ls_k - 32)) * AQ_IQ4_NL_VALUES[nibble]. */
+typedef struct aq_block_iq4_xs {
+    uint16_t d;
+    uint16_t scales_h;
+    uint8_t scales_l[AQ_QK_K / 64];
+    uint8_t qs[AQ_QK_K / 2];
+} block_iq4_xs;
+_Static_assert(sizeof(block_iq4_xs) == 4 + AQ_QK_K / 64 + AQ_QK_K / 2,
+               "block_iq4_xs must be 136 bytes, as in GGUF files");
+
+/* Dequantizers: n elements (a multiple of the block) into out, in the float
+ * expressions given with each layout above (those of llama.cpp's dequantize_row_*). */
+void aq_q4_1_dequantize_ref(const block_q4_1 *in, size_t n, float *out);
+void aq_q5_0_dequantize_ref(const block_q5_0 *in, size_t n, float *out);
+void aq_q5_1_dequantize_ref(const block_q5_1 *in, size_t n, float *out);
+void aq_q2_k_dequantize_ref(const block_q2_K *in, size_t n, float *out);
+void aq_q3_k_dequantize_ref(const block_q3_K *in, size_t n, float *out);
+void aq_q4_k_dequantize_ref(const block_q4_K *in, size_t n, float *out);
+void aq_q5_k_dequantize_ref(const block_q5_K *in, size_t n, float *out);
+void aq_q6_k_dequantize_ref(const block_q6_K *in, size_t n, float *out);
+void aq_iq4_nl_dequantize_ref(const block_iq4_nl *in, size_t n, float *out);
+void aq_iq4_xs_dequantize_ref(const block_iq4_xs *in, size_t n, float *out);
+void aq_q8_1_dequantize_ref(const block_q8_1 *in, size_t n, float *out); /* qs * f32(d) */
+void aq_q8_k_dequantize_ref(const block_q8_K *in, size_t n, float *out); /* d * qs */
+
+/* F16 / BF16 rows (any n >= 0): widening is exact; narrowing rounds to nearest
+ * even (f16.h), as llama.cpp's ggml_fp32_to_fp16_row / ggml_fp32_to_bf16_row do
+ * (except that ggml's AVX512-BF16 path flushes subnormals). */
+void aq_f16_dequantize_ref(const uint16_t *in, size_t n, float *out);
+void aq_bf16_dequantize_ref(const uint16_t *in, size_t n, float *out);
+void aq_f16_quantize_ref(const float *x, size_t n, uint16_t *out);
+void aq_bf16_quantize_ref(const float *x, size_t n, uint16_t *out);
+
+/* Activation quantizers, copying llama.cpp's reference ones.
+ *
+ * Q8_0 (for Q4_0, Q5_0, Q8_0, IQ4_NL weights) is aq_q8_0_quantize_ref above
+ * (quantize_row_q8_0_ref: d = amax / 127, id = d ? 1 / d : 0, q = roundf(x * id)).
+ *
+ * Q8_1 (quantize_row_q8_1_ref): d and qs exactly as Q8_0; then
+ * s = f16((float) sum(qs) * d) with the unrounded float d. */
+void aq_q8_1_quantize_ref(const float *x, size_t n, block_q8_1 *out);
+
+/* Q8_K (quantize_row_q8_K_ref): max = the element of largest |x| with its sign (the
+ * first one on ties); if |max| is 0, d = 0 and qs, bsums = 0 (ggml leaves bsums
+ * unwritten there). Else iscale = -127.0f / max (IEEE division);
+ * q = min(127, nearbyintf(iscale * x)) -- round half to EVEN (ggml's nearest_int
+ * magic-number add, identical for |iscale * x| < 2^22), unlike Q8_0's roundf;
+ * d = 1.0f / iscale = about -max / 127 (the element of largest magnitude always
+ * becomes -127, so d has the opposite sign of max);
+ * bsums[g] = sum of qs[16 g .. 16 g + 15]. */
+void aq_q8_k_quantize_ref(const float *x, size_t n, block_q8_K *out);
+
+/* Dot products of one weight row and one activation row (n elements). Each
+ * follows the pattern above: exact per-block ints, then, per block b,
+ *
+ *  Q5_0 x Q8_0, IQ4_NL x Q8_0 (as Q4_0 x Q8_0 and Q8_0 x Q8_0 above):
+ *    isum = sum (q - 16) * qa  |  sum AQ_IQ4_NL_VALUES[nibble] * qa   (|isum| <= 32*127*128)
+ *    term = (f32(dx) * f32(dy)) * (float) isum
+ *      (f32(dx) * f32(dy) is exact: two 11-bit significands)
+ *  Q4_1 x Q8_1, Q5_1 x Q8_1:
+ *    isum = sum q * qa  (q unsigned 0..15 / 0..31)
+ *    term = (f32(dx) * f32(dy)) * (float) isum + f32(mx) * f32(sy)
+ *      i.e. t1 = dd * (float) isum; t2 = mx * sy; term = t1 + t2.
+ *      The minimum enters through the activation's f16 s, not through sum(a).
+ *  K-quants and IQ4_XS x Q8_K, with D = f32(x.d) * y.d, Dmin = f32(x.dmin) * y.d
+ *  (float products, rounded):
+ *    Q2_K: isum = sum_k sc_k * sum_{sub-block k} q * qa        (|isum| < 2^21)
+ *          msum = sum_{g=0..15} m_g * y.bsums[g]
+ *          term = D * (float) isum - Dmin * (float) msum  (two rounded products, then -)
+ *    Q3_K: isum = sum_k (s_k - 32) * sum q * qa  (q in [-4, 3])  (|isum| < 2^23)
+ *          term = D * (float) isum
+ *    Q4_K, Q5_K: isum = sum_k sc_k * sum_{sub-block k of 32} q * qa  (|isum| < 2^26)
+ *          msum = sum_{g=0..15} m_{g/2} * y.bsums[g]
+ *          term = D * (float) isum - Dmin * (float) msum
+ *    Q6_K: isum = sum_k sc_k * sum (q - 32) * qa   (|isum| < 2^28)
+ *          term = D * (float) isum
+ *    IQ4_XS: isum = sum_k (ls_k - 32) * sum AQ_IQ4_NL_VALUES[nibble] * qa  (|isum| < 2^28)
+ *          term = D * (float) isum
+ *      (llama.cpp's generic C code orders the floats differently: IQ4_XS adds a
+ *      float term per sub-block, Q3_K..Q6_K keep 8 float lanes.)
+ *  The integer bounds hold for any bytes in the blocks, including qa = -128 and
+ *  bsums of any int16 value. */
+float aq_q4_1_q8_1_dot_ref(size_t n, const block_q4_1 *x, const block_q8_1 *y);
+float aq_q5_0_q8_0_dot_ref(size_t n, const block_q5_0 *x, const block_q8_0 *y);
+float aq_q5_1_q8_1_dot_ref(size_t n, const block_q5_1 *x, const block_q8_1 *y);
+float aq_iq4_nl_q8_0_dot_ref(size_t n, const block_iq4_nl *x, const block_q8_0 *y);
+float aq_q2_k_q8_k_dot_ref(size_t n, const block_q2_K *x, const block_q8_K *y);
+float aq_q3_k_q8_k_dot_ref(size_t n, const block_q3_K *x, const block_q8_K *y);
+float aq_q4_k_q8_k_dot_ref(size_t n, const block_q4_K *x, const block_q8_K *y);
+float aq_q5_k_q8_k_dot_ref(size_t n, const block_q5_K *x, const block_q8_K *y);
+float aq_q6_k_q8_k_dot_ref(size_t n, const block_q6_K *x, const block_q8_K *y);
+float aq_iq4_xs_q8_k_dot_ref(size_t n, const block_iq4_xs *x, const block_q8_K *y);
+
+/* F16 x F16 and BF16 x BF16, any n. Every product p_i = f32(x_i) * f32(y_i) is a
+ * float multiply (exact for F16: 22-bit significands within float's normal range;
+ * for BF16 exact unless it overflows or falls below 2^-126). The sum uses 16 float
+ * lanes, the shape of one AVX-512, two AVX2 or four NEON registers:
+ *   lane[l] = 0.0f, then lane[l] = lane[l] + p_i for i = l, l + 16, l + 32, ... < n;
+ *   then for w = 8, 4, 2, 1: lane[l] = lane[l] + lane[l + w] for l < w;
+ *   result lane[0].
+ * A tail of fewer than 16 may be padded with +0 products (adding +0 leaves every
+ * lane unchanged: a lane that starts at +0 never becomes -0). Because the F16
+ * products are exact, an F16 twin may fuse the multiply into the add; a BF16 twin
+ * may only where the products stay exact. (llama.cpp accumulates F16 lanes as
+ * well, then reduces into a double; its scalar code sums in double.) */
+float aq_f16_f16_dot_ref(size_t n, const uint16_t *x, const uint16_t *y);
+float aq_bf16_bf16_dot_ref(size_t n, const uint16_t *x, const uint16_t *y);
+
 #endif /* AQ_KERNELS_REF_QUANT_H */

@@ -1,0 +1,20 @@
+/* q5_0.c - llama.cpp's Q5_0 block format: dequantize (layout in quant.h). */
+#include "block-unpack.h"
+#include "f16.h"
+#include "quant.h"
+
+void aq_q5_0_dequantize_ref(const block_q5_0 *in, size_t n, float *out) {
+    const size_t n_blocks = n / AQ_QK5_0;
+    for (size_t b = 0; b < n_blocks; b++) {
+        const float d = aq_fp16_to_fp32(in[b].d);
+        const uint32_t qh = aq_q5_high_bits(in[b].qh);
+        float *y = out + b * AQ_QK5_0;
+        for (size_t j = 0; j < AQ_QK5_0 / 2; j++) {
+            const uint32_t low = (in[b].qs[j] & 0x0Fu) | ((qh >> j) & 1u) << 4;
+            const uint32_t high = ((uint32_t)in[b].qs[j] >> 4) | ((qh >> (j + 16)) & 1u) << 4;
+            /* (q - 16) * d: exact (5-bit times 11-bit significand). */
+            y[j] = (float)((int32_t)low - 16) * d;
+            y[j + AQ_QK5_0 / 2] = (float)((int32_t)high - 16) * d;
+        }
+    }
+}
