@@ -114,7 +114,10 @@ typedef enum aq_model_info {
     AQ_INFO_EOS_TOKEN = 8,
     AQ_INFO_PARAMETER_COUNT = 9,
     AQ_INFO_WEIGHT_BYTES = 10,  /* bytes of weights read per forward token */
-    AQ_INFO_ADD_BOS = 11        /* 1 if the vocabulary puts BOS before a text (pass it as aq_tokenize's add_bos) */
+    AQ_INFO_ADD_BOS = 11,       /* 1 if the vocabulary puts BOS before a text (pass it as aq_tokenize's add_bos) */
+    AQ_INFO_EOT_TOKEN = 12      /* the token that ends a turn of a chat: tokenizer.ggml.eot_token_id, else the
+                                 * chat template's end-of-turn token ("<|im_end|>", "<|eot_id|>",
+                                 * "<end_of_turn>"), else EOS; -1 if none. Stop generating at it or at EOS. */
 } aq_model_info;
 
 /* Writes the value to *value; AQ_ERR_STATE before a successful load. */
@@ -137,6 +140,43 @@ AQ_API aq_error aq_token_to_piece(const aq_model *model, int32_t token, char *bu
  * AQ_ERR_BUFFER_TOO_SMALL, *length holds the size needed. */
 AQ_API aq_error aq_detokenize(const aq_model *model, const int32_t *tokens, int32_t n_tokens,
                               char *buf, size_t capacity, size_t *length);
+/* As aq_tokenize, but where the text holds the text of one of the
+ * vocabulary's control tokens ("<|im_start|>", "<s>", "<start_of_turn>"), that
+ * token is put in its place, as llama.cpp does with parse_special. For text a
+ * program made, such as a prompt from aq_chat_apply_template (pass add_bos 0:
+ * the template writes the BOS it wants); what a user typed belongs in
+ * aq_tokenize, where "<|im_end|>" stays text. */
+AQ_API aq_error aq_tokenize_special(const aq_model *model, const char *text, size_t len, int add_bos,
+                                    int32_t *tokens, int32_t capacity, int32_t *n_tokens);
+
+/* ---- chat: the prompt a chat model was trained on ---- */
+
+/* One message of a conversation. */
+typedef struct aq_chat_message {
+    const char *role;    /* "system", "user" or "assistant" */
+    const char *content; /* UTF-8, NUL-terminated */
+} aq_chat_message;
+
+/* The family the model's chat template (the GGUF key tokenizer.chat_template)
+ * was recognised as: "chatml" (SmolLM2, Qwen), "llama3", "llama2", "mistral"
+ * or "gemma"; "" if the file has no template, one of another family, or the
+ * model is not loaded. */
+AQ_API const char *aq_model_chat_template_name(const aq_model *model);
+
+/* Writes the prompt of a conversation in the model's chat template: the
+ * string Hugging Face transformers' apply_chat_template(messages,
+ * tokenize=False, add_generation_prompt=add_assistant_prefix) renders from
+ * the same template, special tokens as text (BOS too, where the template
+ * writes one). add_assistant_prefix: end with the header of the assistant's
+ * reply, so that the model writes the reply next. Tokenize the prompt with
+ * aq_tokenize_special and add_bos 0. Not NUL-terminated; on
+ * AQ_ERR_BUFFER_TOO_SMALL, *length holds the size needed.
+ * AQ_ERR_UNSUPPORTED: the model has no template of a family we know
+ * (aq_model_chat_template_name returns ""); AQ_ERR_INVALID_ARGUMENT: a NULL
+ * pointer, a message with a NULL role or content. Reads the model only, like
+ * aq_tokenize, so it leaves no message in it. */
+AQ_API aq_error aq_chat_apply_template(const aq_model *model, const aq_chat_message *messages, size_t n_messages,
+                                       int add_assistant_prefix, char *buf, size_t capacity, size_t *length);
 
 /* ---- context: per-session state and the KV cache ---- */
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat.h"
 #include "context.h"
 #include "model.h"
 #include "quantize.h"
@@ -119,9 +120,10 @@ aq_error aq_model_get_info(const aq_model *model, aq_model_info what, int64_t *v
     if (!model->loaded) return AQ_ERR_STATE;
     const aq_config *c = &model->cfg;
     bool tied = aq_model_head_tied(model);
-    /* norms: two per layer and the final one */
-    int64_t params = matrix_params(&model->token_embd) + (int64_t)c->dim * (2 * c->n_layers + 1);
-    int64_t bytes = matrix_bytes(model, &model->output) + (int64_t)c->dim * (2 * c->n_layers + 1) * 4;
+    /* norms and biases; the embedding tables are only indexed, one row a token */
+    int64_t vectors = aq_model_vector_floats(model);
+    int64_t params = matrix_params(&model->token_embd) + matrix_params(&model->position_embd) + vectors;
+    int64_t bytes = matrix_bytes(model, &model->output) + vectors * 4;
     if (!tied) params += matrix_params(&model->output);
     for (int32_t i = 0; i < c->n_layers; i++) {
         const aq_layer *l = &model->layers[i];
@@ -142,6 +144,7 @@ aq_error aq_model_get_info(const aq_model *model, aq_model_info what, int64_t *v
     case AQ_INFO_BOS_TOKEN: *value = model->bos; break;
     case AQ_INFO_EOS_TOKEN: *value = model->eos; break;
     case AQ_INFO_ADD_BOS: *value = aq_tokenizer_add_bos(model->tokenizer); break;
+    case AQ_INFO_EOT_TOKEN: *value = aq_model_eot_token(model); break;
     case AQ_INFO_PARAMETER_COUNT: *value = params; break;
     case AQ_INFO_WEIGHT_BYTES: *value = bytes; break; /* the embedding table is only indexed, one row a token */
     default: return AQ_ERR_OUT_OF_RANGE;
@@ -178,6 +181,29 @@ aq_error aq_detokenize(const aq_model *model, const int32_t *tokens, int32_t n_t
     return aq_tokenizer_decode(model->tokenizer, tokens, n_tokens, buf, capacity, length);
 }
 
+aq_error aq_tokenize_special(const aq_model *model, const char *text, size_t len, int add_bos, int32_t *tokens,
+                             int32_t capacity, int32_t *n_tokens) {
+    if (!model || (!text && len > 0) || !n_tokens || capacity < 0 || (!tokens && capacity > 0))
+        return AQ_ERR_INVALID_ARGUMENT;
+    if (!model->loaded) return AQ_ERR_STATE;
+    return aq_tokenizer_encode_special(model->tokenizer, text ? text : "", len, add_bos != 0, tokens, capacity,
+                                       n_tokens);
+}
+
+/* ---- chat ---- */
+
+const char *aq_model_chat_template_name(const aq_model *model) {
+    return model && model->loaded ? aq_model_chat_family_name(model) : "";
+}
+
+aq_error aq_chat_apply_template(const aq_model *model, const aq_chat_message *messages, size_t n_messages,
+                                int add_assistant_prefix, char *buf, size_t capacity, size_t *length) {
+    if (length) *length = 0;
+    if (!model || !length || (!messages && n_messages > 0) || (!buf && capacity > 0)) return AQ_ERR_INVALID_ARGUMENT;
+    if (!model->loaded) return AQ_ERR_STATE;
+    return aq_model_chat_apply(model, messages, n_messages, add_assistant_prefix != 0, buf, capacity, length);
+}
+
 /* ---- context ---- */
 
 static const struct { double min, max; } param_bounds[] = {
@@ -190,6 +216,16 @@ static const struct { double min, max; } param_bounds[] = {
     [AQ_PARAM_KV_INT8] = {0, 1},
 };
 #define N_PARAMS ((int)(sizeof param_bounds / sizeof param_bounds[0]))
+static const char *const param_names[] = {
+    [AQ_PARAM_THREADS] = "AQ_PARAM_THREADS",
+    [AQ_PARAM_CONTEXT_LENGTH] = "AQ_PARAM_CONTEXT_LENGTH",
+    [AQ_PARAM_TEMPERATURE] = "AQ_PARAM_TEMPERATURE",
+    [AQ_PARAM_TOP_K] = "AQ_PARAM_TOP_K",
+    [AQ_PARAM_TOP_P] = "AQ_PARAM_TOP_P",
+    [AQ_PARAM_SEED] = "AQ_PARAM_SEED",
+    [AQ_PARAM_KV_INT8] = "AQ_PARAM_KV_INT8",
+};
+_Static_assert(sizeof param_names / sizeof param_names[0] == N_PARAMS, "a name for every parameter");
 
 aq_error aq_param_bounds(aq_param param, double *min_value, double *max_value) {
     if ((unsigned)param >= N_PARAMS) return AQ_ERR_OUT_OF_RANGE;
@@ -211,11 +247,11 @@ aq_error aq_context_set_param(aq_context *ctx, aq_param param, double value) {
     if (!ctx) return AQ_ERR_INVALID_ARGUMENT;
     if ((unsigned)param >= N_PARAMS) return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "unknown parameter %d", (int)param);
     if (!(value >= param_bounds[param].min && value <= param_bounds[param].max))
-        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "parameter %d = %g is outside [%g, %g]", (int)param,
+        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "%s = %g is outside [%g, %g]", param_names[param],
                             value, param_bounds[param].min, param_bounds[param].max);
     bool integral = param != AQ_PARAM_TEMPERATURE && param != AQ_PARAM_TOP_P;
     if (integral && value != floor(value))
-        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "parameter %d = %g must be an integer", (int)param, value);
+        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "%s = %g must be an integer", param_names[param], value);
     switch (param) {
     case AQ_PARAM_THREADS: return aq_runtime_set_threads(ctx, (int32_t)value);
     case AQ_PARAM_CONTEXT_LENGTH: return aq_runtime_set_cache(ctx, (int32_t)value, ctx->kv_int8);

@@ -44,6 +44,16 @@ void aq_tokenizer_free(aq_tokenizer *tok); /* accepts NULL */
 
 aq_error aq_tokenizer_encode(const aq_tokenizer *tok, const char *text, size_t len, bool add_bos,
                              int32_t *tokens, int32_t capacity, int32_t *n_tokens);
+/* As aq_tokenizer_encode, but the texts of control and unknown tokens in the
+ * text become those tokens (llama.cpp's parse_special): the way to tokenize a
+ * prompt made by a chat template. */
+aq_error aq_tokenizer_encode_special(const aq_tokenizer *tok, const char *text, size_t len, bool add_bos,
+                                     int32_t *tokens, int32_t capacity, int32_t *n_tokens);
+/* The control, unknown or user-defined token whose text is exactly text[0..len), or -1. */
+int32_t aq_tokenizer_find_special(const aq_tokenizer *tok, const char *text, size_t len);
+/* The vocabulary's text of a control, unknown or user-defined token ("<s>",
+ * "<|im_end|>"); false for other tokens. */
+bool aq_tokenizer_special_text(const aq_tokenizer *tok, int32_t token, const char **text, size_t *len);
 aq_error aq_tokenizer_piece(const aq_tokenizer *tok, int32_t token, char *buf, size_t capacity, size_t *length);
 aq_error aq_tokenizer_decode(const aq_tokenizer *tok, const int32_t *tokens, int32_t n_tokens,
                              char *buf, size_t capacity, size_t *length);
