@@ -22,48 +22,116 @@ static aq_error get_dim(aq_model *m, const char *key, int32_t lo, int32_t hi, in
     return AQ_OK;
 }
 
+/* "<family>.<suffix>": a key of the model's family. */
+static const char *family_key(const aq_model *m, const char *suffix, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s.%s", m->cfg.family->name, suffix);
+    return buf;
+}
+
+static aq_error get_family_dim(aq_model *m, const char *suffix, int32_t lo, int32_t hi, int32_t *out) {
+    char key[128];
+    return get_dim(m, family_key(m, suffix, key, sizeof key), lo, hi, out);
+}
+
+/* An optional float key of the family; *out keeps its default when absent. */
+static aq_error get_family_f32(aq_model *m, const char *suffix, float *out) {
+    char key[128];
+    family_key(m, suffix, key, sizeof key);
+    if (aq_gguf_has_key(m->gguf, key) && aq_gguf_get_f32(m->gguf, key, out) != AQ_OK)
+        return model_error(m, AQ_ERR_FORMAT, "malformed key %s", key);
+    return AQ_OK;
+}
+
+/* RoPE: rotated dimensions, base, and linear scaling (llama.cpp's rope.* keys;
+ * YaRN and LongRoPE are refused by name). */
+static aq_error read_rope(aq_model *m, aq_config *c) {
+    char key[128];
+    aq_error err;
+    c->rope_dims = c->head_dim;
+    if (aq_gguf_has_key(m->gguf, family_key(m, "rope.dimension_count", key, sizeof key)) &&
+        (err = get_dim(m, key, 2, c->head_dim, &c->rope_dims)))
+        return err;
+    if (c->rope_dims % 2 != 0)
+        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "%s = %d is odd", key, c->rope_dims);
+    c->rope_theta = 10000.0f;
+    if ((err = get_family_f32(m, "rope.freq_base", &c->rope_theta))) return err;
+    if (!(c->rope_theta > 1.0f && isfinite(c->rope_theta)))
+        return aq_set_error(m->error, AQ_ERR_FORMAT, "%s.rope.freq_base = %g is out of range", c->family->name,
+                            (double)c->rope_theta);
+    bool scaled = true; /* llama.cpp's default scaling type is linear */
+    aq_gguf_str type;
+    if (aq_gguf_has_key(m->gguf, family_key(m, "rope.scaling.type", key, sizeof key))) {
+        if (aq_gguf_get_str(m->gguf, key, &type) != AQ_OK) return model_error(m, AQ_ERR_FORMAT, "malformed key %s", key);
+        if (type.len == 4 && memcmp(type.ptr, "none", 4) == 0) scaled = false;
+        else if (type.len != 6 || memcmp(type.ptr, "linear", 6) != 0)
+            return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "%s = '%.*s': only none and linear RoPE scaling run here",
+                                key, (int)(type.len > 32 ? 32 : type.len), type.ptr);
+    }
+    float factor = 0.0f, attn_factor = 1.0f;
+    if (aq_gguf_has_key(m->gguf, family_key(m, "rope.scaling.factor", key, sizeof key))) {
+        if ((err = get_family_f32(m, "rope.scaling.factor", &factor))) return err;
+    } else if ((err = get_family_f32(m, "rope.scale_linear", &factor))) {
+        return err;
+    }
+    if ((err = get_family_f32(m, "rope.scaling.attn_factor", &attn_factor))) return err;
+    if (attn_factor != 1.0f)
+        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "%s.rope.scaling.attn_factor = %g: only 1 runs here",
+                            c->family->name, (double)attn_factor);
+    if (!(factor >= 0.0f && isfinite(factor)))
+        return aq_set_error(m->error, AQ_ERR_FORMAT, "%s.rope.scaling.factor = %g is out of range", c->family->name,
+                            (double)factor);
+    c->rope_freq_scale = scaled && factor != 0.0f ? 1.0f / factor : 1.0f;
+    return AQ_OK;
+}
+
 static aq_error read_config(aq_model *m, aq_config *c) {
     aq_gguf_str arch;
     if (aq_gguf_get_str(m->gguf, "general.architecture", &arch) != AQ_OK)
         return model_error(m, AQ_ERR_FORMAT, "missing key %s", "general.architecture");
-    if (arch.len != 5 || memcmp(arch.ptr, "llama", 5) != 0)
-        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "architecture '%.*s' is not llama",
-                            (int)(arch.len > 64 ? 64 : arch.len), arch.ptr);
+    c->family = aq_family_find(arch.ptr, arch.len);
+    if (!c->family)
+        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "general.architecture '%.*s' is not one of %s",
+                            (int)(arch.len > 64 ? 64 : arch.len), arch.ptr, aq_family_names());
+    const aq_family *f = c->family;
     aq_error err;
-    if ((err = get_dim(m, "llama.embedding_length", 1, 1 << 16, &c->dim)) ||
-        (err = get_dim(m, "llama.block_count", 1, 1024, &c->n_layers)) ||
-        (err = get_dim(m, "llama.attention.head_count", 1, 1024, &c->n_heads)) ||
-        (err = get_dim(m, "llama.feed_forward_length", 1, 1 << 18, &c->ffn_dim)) ||
-        (err = get_dim(m, "llama.context_length", 1, 1 << 24, &c->context_length)))
+    if ((err = get_family_dim(m, "embedding_length", 1, 1 << 16, &c->dim)) ||
+        (err = get_family_dim(m, "block_count", 1, 1024, &c->n_layers)) ||
+        (err = get_family_dim(m, "attention.head_count", 1, 1024, &c->n_heads)) ||
+        (err = get_family_dim(m, "feed_forward_length", 1, 1 << 18, &c->ffn_dim)) ||
+        (err = get_family_dim(m, "context_length", 1, 1 << 24, &c->context_length)))
         return err;
+    char key[128];
     c->n_kv_heads = c->n_heads;
-    if (aq_gguf_has_key(m->gguf, "llama.attention.head_count_kv") &&
-        (err = get_dim(m, "llama.attention.head_count_kv", 1, c->n_heads, &c->n_kv_heads)))
+    if (aq_gguf_has_key(m->gguf, family_key(m, "attention.head_count_kv", key, sizeof key)) &&
+        (err = get_dim(m, key, 1, c->n_heads, &c->n_kv_heads)))
         return err;
     if (c->dim % c->n_heads != 0 || c->n_heads % c->n_kv_heads != 0)
         return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "heads (%d, kv %d) do not divide width %d",
                             c->n_heads, c->n_kv_heads, c->dim);
     c->head_dim = c->dim / c->n_heads;
-    if (c->head_dim % 2 != 0 || c->head_dim > AQ_MAX_HEAD_DIM)
-        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "head size %d is not even or too large", c->head_dim);
-    int32_t rope_dims = c->head_dim;
-    if (aq_gguf_has_key(m->gguf, "llama.rope.dimension_count") &&
-        (err = get_dim(m, "llama.rope.dimension_count", 1, 1 << 16, &rope_dims)))
+    if (c->head_dim > AQ_MAX_HEAD_DIM)
+        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "head size %d is larger than %d", c->head_dim,
+                            AQ_MAX_HEAD_DIM);
+    c->rope_freq_scale = 1.0f;
+    if ((f->positions == AQ_POSITIONS_ROPE || f->positions == AQ_POSITIONS_ROPE_NEOX) && (err = read_rope(m, c)))
         return err;
-    if (rope_dims != c->head_dim)
-        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "partial rotary embedding (%d of %d dims)",
-                            rope_dims, c->head_dim);
+    c->norm = f->norm;
     c->norm_eps = 1e-5f;
-    if (aq_gguf_has_key(m->gguf, "llama.attention.layer_norm_rms_epsilon") &&
-        aq_gguf_get_f32(m->gguf, "llama.attention.layer_norm_rms_epsilon", &c->norm_eps) != AQ_OK)
-        return model_error(m, AQ_ERR_FORMAT, "malformed key %s", "llama.attention.layer_norm_rms_epsilon");
-    c->rope_theta = 10000.0f;
-    if (aq_gguf_has_key(m->gguf, "llama.rope.freq_base") &&
-        aq_gguf_get_f32(m->gguf, "llama.rope.freq_base", &c->rope_theta) != AQ_OK)
-        return model_error(m, AQ_ERR_FORMAT, "malformed key %s", "llama.rope.freq_base");
-    if (!(c->norm_eps > 0.0f && c->norm_eps < 1.0f) || !(c->rope_theta > 1.0f && isfinite(c->rope_theta)))
-        return aq_set_error(m->error, AQ_ERR_FORMAT, "norm epsilon %g or rope base %g out of range",
-                            c->norm_eps, c->rope_theta);
+    if ((err = get_family_f32(m, f->norm == AQ_NORM_RMS ? "attention.layer_norm_rms_epsilon"
+                                                         : "attention.layer_norm_epsilon", &c->norm_eps)))
+        return err;
+    if (!(c->norm_eps > 0.0f && c->norm_eps < 1.0f))
+        return aq_set_error(m->error, AQ_ERR_FORMAT, "norm epsilon %g is out of range", (double)c->norm_eps);
+    /* A rotated LayerNorm model (docs/FORMAT.md): its norms are RMSNorms without bias. */
+    aq_gguf_str norm;
+    if (aq_gguf_has_key(m->gguf, "agilequant.norm")) {
+        if (aq_gguf_get_str(m->gguf, "agilequant.norm", &norm) != AQ_OK || norm.len != 3 || memcmp(norm.ptr, "rms", 3))
+            return model_error(m, AQ_ERR_FORMAT, "malformed key %s (only \"rms\")", "agilequant.norm");
+        c->norm = AQ_NORM_RMS;
+    }
+    if (aq_gguf_has_key(m->gguf, "agilequant.embedding_norm_folded") &&
+        aq_gguf_get_bool(m->gguf, "agilequant.embedding_norm_folded", &m->embd_norm_folded) != AQ_OK)
+        return model_error(m, AQ_ERR_FORMAT, "malformed key %s", "agilequant.embedding_norm_folded");
     return AQ_OK;
 }
 
@@ -207,23 +275,98 @@ static aq_error load_quantization(aq_model *m) {
     return err;
 }
 
-static aq_error load_layer(aq_model *m, int32_t i, aq_layer *l) {
+/* NAME.bias of a linear layer, if the file has it; an error if it is required and absent. */
+static aq_error load_bias(aq_model *m, const char *name, bool required, aq_matrix *mat) {
+    if (!aq_gguf_find_tensor(m->gguf, name)) {
+        mat->bias = NULL;
+        return required ? model_error(m, AQ_ERR_FORMAT, "missing tensor %s", name) : AQ_OK;
+    }
+    return load_f32(m, name, 1, mat->rows, &mat->bias);
+}
+
+/* The weight NAME.weight and the bias NAME.bias of a linear layer. */
+static aq_error load_linear(aq_model *m, const char *name, int32_t rows, int32_t cols, bool bias_required,
+                            aq_matrix *mat) {
+    char full[128];
+    snprintf(full, sizeof full, "%s.weight", name);
+    aq_error err = load_matrix(m, full, rows, cols, mat);
+    snprintf(full, sizeof full, "%s.bias", name);
+    return err ? err : load_bias(m, full, bias_required, mat);
+}
+
+/* Rows [first, first + rows) of a loaded matrix of llama.cpp's formats or
+ * F32, as a matrix of its own that shares the memory. */
+static aq_matrix matrix_rows(const aq_matrix *w, int32_t first, int32_t rows) {
+    aq_matrix part = *w;
+    part.rows = rows;
+    if (w->f32) part.f32 = w->f32 + (size_t)first * (size_t)w->cols;
+    if (w->blocks) part.blocks = (const uint8_t *)w->blocks + (size_t)first * w->row_bytes;
+    if (w->bias) part.bias = w->bias + first;
+    return part;
+}
+
+/* The attention's Q, K and V: one fused attn_qkv (rows [Q; K; V], as
+ * llama.cpp's graphs for bloom and gpt2 cut it) split into three views, or
+ * three tensors (also what we save for a fused family once its matrices are
+ * quantized apart). */
+static aq_error load_qkv(aq_model *m, int32_t i, aq_layer *l) {
     const aq_config *c = &m->cfg;
     int32_t q_dim = c->n_heads * c->head_dim, kv_dim = c->n_kv_heads * c->head_dim;
+    uint32_t need = c->family->required_biases;
+    char name[96], full[128];
+    snprintf(name, sizeof name, "blk.%d.attn_qkv", (int)i);
+    snprintf(full, sizeof full, "%s.weight", name);
+    aq_error err;
+    char q_name[96];
+    snprintf(q_name, sizeof q_name, "blk.%d.attn_q.weight", (int)i);
+    bool separate = aq_gguf_find_tensor(m->gguf, q_name) || find_part(m, q_name, "q4");
+    if (aq_gguf_find_tensor(m->gguf, full) || (c->family->fused_qkv && !separate)) {
+        aq_matrix qkv = {0};
+        if ((err = load_linear(m, name, q_dim + 2 * kv_dim, c->dim, (need & AQ_BIAS_QKV) != 0, &qkv))) return err;
+        l->wq = matrix_rows(&qkv, 0, q_dim);
+        l->wk = matrix_rows(&qkv, q_dim, kv_dim);
+        l->wv = matrix_rows(&qkv, q_dim + kv_dim, kv_dim);
+        return AQ_OK;
+    }
+#define LINEAR(suffix, rows, bit, mat)                                          \
+    (snprintf(name, sizeof name, "blk.%d." suffix, (int)i),                     \
+     load_linear(m, name, rows, c->dim, (need & (bit)) != 0, mat))
+    if ((err = LINEAR("attn_q", q_dim, AQ_BIAS_Q, &l->wq)) || (err = LINEAR("attn_k", kv_dim, AQ_BIAS_K, &l->wk)) ||
+        (err = LINEAR("attn_v", kv_dim, AQ_BIAS_V, &l->wv)))
+        return err;
+#undef LINEAR
+    return AQ_OK;
+}
+
+/* A norm's weight NAME.weight and, for a LayerNorm, its bias NAME.bias. */
+static aq_error load_norm(aq_model *m, const char *name, const float **weight, const float **bias) {
+    char full[128];
+    snprintf(full, sizeof full, "%s.weight", name);
+    aq_error err = load_f32(m, full, 1, m->cfg.dim, weight);
+    *bias = NULL;
+    if (err || m->cfg.norm != AQ_NORM_LAYER) return err;
+    snprintf(full, sizeof full, "%s.bias", name);
+    return load_f32(m, full, 1, m->cfg.dim, bias);
+}
+
+static aq_error load_layer(aq_model *m, int32_t i, aq_layer *l) {
+    const aq_config *c = &m->cfg;
+    uint32_t need = c->family->required_biases;
+    int32_t q_dim = c->n_heads * c->head_dim;
     char name[96];
     aq_error err;
-#define TENSOR_NAME(suffix) (snprintf(name, sizeof name, "blk.%d." suffix ".weight", (int)i), name)
-    if ((err = load_f32(m, TENSOR_NAME("attn_norm"), 1, c->dim, &l->attn_norm)) ||
-        (err = load_matrix(m, TENSOR_NAME("attn_q"), q_dim, c->dim, &l->wq)) ||
-        (err = load_matrix(m, TENSOR_NAME("attn_k"), kv_dim, c->dim, &l->wk)) ||
-        (err = load_matrix(m, TENSOR_NAME("attn_v"), kv_dim, c->dim, &l->wv)) ||
-        (err = load_matrix(m, TENSOR_NAME("attn_output"), c->dim, q_dim, &l->wo)) ||
-        (err = load_f32(m, TENSOR_NAME("ffn_norm"), 1, c->dim, &l->ffn_norm)) ||
-        (err = load_matrix(m, TENSOR_NAME("ffn_gate"), c->ffn_dim, c->dim, &l->w_gate)) ||
-        (err = load_matrix(m, TENSOR_NAME("ffn_up"), c->ffn_dim, c->dim, &l->w_up)) ||
-        (err = load_matrix(m, TENSOR_NAME("ffn_down"), c->dim, c->ffn_dim, &l->w_down)))
+#define NAME(suffix) (snprintf(name, sizeof name, "blk.%d." suffix, (int)i), name)
+    if ((err = load_norm(m, NAME("attn_norm"), &l->attn_norm, &l->attn_norm_b)) || (err = load_qkv(m, i, l)) ||
+        (err = load_linear(m, NAME("attn_output"), c->dim, q_dim, (need & AQ_BIAS_O) != 0, &l->wo)) ||
+        (err = load_norm(m, NAME("ffn_norm"), &l->ffn_norm, &l->ffn_norm_b)) ||
+        (c->family->mlp == AQ_MLP_SWIGLU &&
+         (err = load_linear(m, NAME("ffn_gate"), c->ffn_dim, c->dim, false, &l->w_gate))) ||
+        (err = load_linear(m, NAME("ffn_up"), c->ffn_dim, c->dim, (need & AQ_BIAS_UP) != 0, &l->w_up)))
         return err;
-#undef TENSOR_NAME
+    if ((err = load_matrix(m, NAME("ffn_down.weight"), c->dim, c->ffn_dim, &l->w_down)) ||
+        (err = load_bias(m, NAME("ffn_down.bias"), (need & AQ_BIAS_DOWN) != 0, &l->w_down)))
+        return err;
+#undef NAME
     return AQ_OK;
 }
 
@@ -352,10 +495,59 @@ void aq_model_describe_update(aq_model *m) {
     const aq_config *c = &m->cfg;
     const char *weights = m->scheme[0] ? m->scheme : aq_tensor_type_name(AQ_TENSOR_F32);
     const aq_gguf_tensor *q = aq_gguf_find_tensor(m->gguf, "blk.0.attn_q.weight");
+    if (!q) q = aq_gguf_find_tensor(m->gguf, "blk.0.attn_qkv.weight");
     if (!m->scheme[0] && q) weights = aq_tensor_type_name(q->type);
+    static const char *const positions[] = {"RoPE", "NeoX RoPE", "ALiBi", "learned positions"};
+    static const char *const mlps[] = {"SwiGLU", "GELU", "ReLU"};
     snprintf(m->description, sizeof m->description,
-             "llama: %d layers, width %d, %d heads (%d kv), ffn %d, vocab %d, context %d, weights %s",
-             c->n_layers, c->dim, c->n_heads, c->n_kv_heads, c->ffn_dim, c->vocab_size, c->context_length, weights);
+             "%s: %d layers, width %d, %d heads (%d kv), ffn %d, vocab %d, context %d, %s, %s, %s, weights %s",
+             c->family->name, c->n_layers, c->dim, c->n_heads, c->n_kv_heads, c->ffn_dim, c->vocab_size,
+             c->context_length, c->norm == AQ_NORM_RMS ? "RMSNorm" : "LayerNorm", positions[c->family->positions],
+             mlps[c->family->mlp], weights);
+}
+
+/* The angle per position of each rotated pair: base^(-2i / rope_dims), times
+ * the linear scaling, divided by Llama 3's frequency factor when the file has
+ * rope_freqs.weight (ggml's rope with freq_factors). */
+static aq_error load_rope(aq_model *m) {
+    const aq_config *c = &m->cfg;
+    int32_t half = c->rope_dims / 2;
+    aq_error err;
+    if (aq_gguf_find_tensor(m->gguf, "rope_freqs.weight") &&
+        (err = load_f32(m, "rope_freqs.weight", 1, half, &m->rope_freqs)))
+        return err;
+    for (int32_t i = 0; m->rope_freqs && i < half; i++)
+        if (!(m->rope_freqs[i] > 0.0f))
+            return aq_set_error(m->error, AQ_ERR_FORMAT, "tensor rope_freqs.weight holds %g at %d",
+                                (double)m->rope_freqs[i], (int)i);
+    m->rope_inv_freq = malloc((size_t)half * sizeof(float));
+    if (!m->rope_inv_freq) return aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int32_t i = 0; i < half; i++) {
+        double factor = m->rope_freqs ? (double)m->rope_freqs[i] : 1.0;
+        m->rope_inv_freq[i] = (float)(pow(c->rope_theta, -2.0 * i / c->rope_dims) * c->rope_freq_scale / factor);
+    }
+    return AQ_OK;
+}
+
+/* The embedding table, learned positions and the embedding norm. */
+static aq_error load_embedding(aq_model *m) {
+    aq_config *c = &m->cfg;
+    const aq_family *f = c->family;
+    const aq_gguf_tensor *embd = aq_gguf_find_tensor(m->gguf, "token_embd.weight");
+    if (!embd) return model_error(m, AQ_ERR_FORMAT, "missing tensor %s", "token_embd.weight");
+    if (embd->ne[1] < 1 || embd->ne[1] > (1 << 24) || embd->ne[0] != c->dim)
+        return model_error(m, AQ_ERR_FORMAT, "bad vocabulary size in %s", "token_embd.weight");
+    c->vocab_size = (int32_t)embd->ne[1];
+    aq_error err = load_matrix(m, "token_embd.weight", c->vocab_size, c->dim, &m->token_embd);
+    if (!err && f->positions == AQ_POSITIONS_LEARNED)
+        err = load_matrix(m, "position_embd.weight", c->context_length + f->position_offset, c->dim, &m->position_embd);
+    if (!err && f->embedding_norm && !m->embd_norm_folded) {
+        const aq_norm_kind kept = c->norm;
+        c->norm = AQ_NORM_LAYER; /* a LayerNorm, even once rotation made the others RMSNorms */
+        err = load_norm(m, "token_embd_norm", &m->embd_norm, &m->embd_norm_b);
+        c->norm = kept;
+    }
+    return err;
 }
 
 aq_error aq_model_load_gguf(aq_model *m) {
@@ -363,30 +555,23 @@ aq_error aq_model_load_gguf(aq_model *m) {
     const char *kernels = m->kernels_override[0] ? m->kernels_override : getenv("AQ_KERNELS");
     aq_error err = aq_kernels_select(kernels, &m->kernels);
     if (err) return aq_set_error(m->error, err, "AQ_KERNELS=%s: no such kernels, or the CPU can't run them", kernels);
-    if ((err = read_config(m, c))) return err;
-    const aq_gguf_tensor *embd = aq_gguf_find_tensor(m->gguf, "token_embd.weight");
-    if (!embd) return model_error(m, AQ_ERR_FORMAT, "missing tensor %s", "token_embd.weight");
-    if (embd->ne[1] < 1 || embd->ne[1] > (1 << 24) || embd->ne[0] != c->dim)
-        return model_error(m, AQ_ERR_FORMAT, "bad vocabulary size in %s", "token_embd.weight");
-    c->vocab_size = (int32_t)embd->ne[1];
-    if ((err = load_matrix(m, "token_embd.weight", c->vocab_size, c->dim, &m->token_embd)) ||
-        (err = load_f32(m, "output_norm.weight", 1, c->dim, &m->output_norm)))
+    if ((err = read_config(m, c)) || (err = load_embedding(m)) ||
+        (err = load_norm(m, "output_norm", &m->output_norm, &m->output_norm_b)))
         return err;
-    if (aq_gguf_find_tensor(m->gguf, "output.weight")) {
-        if ((err = load_matrix(m, "output.weight", c->vocab_size, c->dim, &m->output))) return err;
+    if (aq_gguf_find_tensor(m->gguf, "output.weight") || find_part(m, "output.weight", "q4")) {
+        if ((err = load_linear(m, "output", c->vocab_size, c->dim, false, &m->output))) return err;
     } else {
         m->output = m->token_embd; /* tied embeddings */
+        if (aq_gguf_find_tensor(m->gguf, "output.bias") && (err = load_bias(m, "output.bias", true, &m->output)))
+            return err;
     }
     m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
     if (!m->layers) return aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory");
     for (int32_t i = 0; i < c->n_layers; i++)
         if ((err = load_layer(m, i, &m->layers[i]))) return err;
-
-    int32_t half = c->head_dim / 2;
-    m->rope_inv_freq = malloc((size_t)half * sizeof(float));
-    if (!m->rope_inv_freq) return aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory");
-    for (int32_t i = 0; i < half; i++)
-        m->rope_inv_freq[i] = (float)pow(c->rope_theta, -2.0 * i / c->head_dim);
+    if ((c->family->positions == AQ_POSITIONS_ROPE || c->family->positions == AQ_POSITIONS_ROPE_NEOX) &&
+        (err = load_rope(m)))
+        return err;
 
     if ((err = load_tokenizer(m)) || (err = load_quantization(m)) || (err = aq_model_pack(m))) return err;
     aq_model_describe_update(m);

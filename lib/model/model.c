@@ -39,6 +39,22 @@ int64_t aq_matrix_bytes(const aq_matrix *w, size_t (*packed_size)(const struct a
     return 0;
 }
 
+int64_t aq_model_vector_floats(const aq_model *m) {
+    const aq_config *c = &m->cfg;
+    int64_t n = 0, dim = c->dim;
+    const float *norms[] = {m->embd_norm, m->embd_norm_b, m->output_norm, m->output_norm_b};
+    for (size_t i = 0; i < sizeof norms / sizeof norms[0]; i++) n += norms[i] ? dim : 0;
+    n += m->output.bias ? c->vocab_size : 0;
+    for (int32_t i = 0; i < c->n_layers; i++) {
+        aq_layer *l = &m->layers[i];
+        n += dim * (2 + (l->attn_norm_b != NULL) + (l->ffn_norm_b != NULL));
+        aq_matrix *mats[AQ_MATRICES_PER_LAYER];
+        aq_layer_matrices(l, mats);
+        for (int j = 0; j < AQ_MATRICES_PER_LAYER; j++) n += mats[j]->bias ? mats[j]->rows : 0;
+    }
+    return n;
+}
+
 void aq_model_clear(aq_model *m) {
     for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);

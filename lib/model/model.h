@@ -17,7 +17,56 @@
 /* The attention keeps a head's query and accumulators on the stack. */
 #define AQ_MAX_HEAD_DIM 512
 
+/* The building blocks a model family's forward pass is made of. */
+typedef enum aq_norm_kind {
+    AQ_NORM_RMS = 0, /* x / sqrt(mean(x^2) + eps) * w */
+    AQ_NORM_LAYER    /* (x - mean) / sqrt(var + eps) * w + b */
+} aq_norm_kind;
+
+typedef enum aq_position_kind {
+    AQ_POSITIONS_ROPE = 0,   /* rotary, consecutive pairs (x[2i], x[2i+1]): llama.cpp's NORM */
+    AQ_POSITIONS_ROPE_NEOX,  /* rotary, pairs (x[i], x[i + rope_dims/2]): llama.cpp's NEOX */
+    AQ_POSITIONS_ALIBI,      /* a per-head linear bias on the attention scores */
+    AQ_POSITIONS_LEARNED     /* a learned table added to the token embedding */
+} aq_position_kind;
+
+typedef enum aq_mlp_kind {
+    AQ_MLP_SWIGLU = 0, /* down(silu(gate x) * up x) */
+    AQ_MLP_GELU,       /* down(gelu(up x)), GELU's tanh form */
+    AQ_MLP_RELU        /* down(relu(up x)) */
+} aq_mlp_kind;
+
+/* Linear layers, as bits of aq_family.required_biases. */
+enum {
+    AQ_BIAS_Q = 1 << 0, AQ_BIAS_K = 1 << 1, AQ_BIAS_V = 1 << 2, AQ_BIAS_O = 1 << 3,
+    AQ_BIAS_UP = 1 << 4, AQ_BIAS_DOWN = 1 << 5,
+    AQ_BIAS_QKV = AQ_BIAS_Q | AQ_BIAS_K | AQ_BIAS_V,
+    AQ_BIAS_ALL = AQ_BIAS_QKV | AQ_BIAS_O | AQ_BIAS_UP | AQ_BIAS_DOWN
+};
+
+/* A model family: the tensors its files hold and the building blocks its
+ * forward pass uses. One entry of the table in family.c per value of
+ * general.architecture; adding a family is adding an entry. */
+typedef struct aq_family {
+    const char *name;         /* general.architecture, and the prefix of its keys */
+    aq_norm_kind norm;        /* every norm; LayerNorm's have weight and bias */
+    aq_position_kind positions;
+    aq_mlp_kind mlp;
+    bool fused_qkv;           /* blk.N.attn_qkv: rows [Q; K; V], each head-major */
+    bool embedding_norm;      /* token_embd_norm (a LayerNorm) right after the embedding */
+    int32_t position_offset;  /* learned positions: position p reads row p + offset */
+    float alibi_max_bias;     /* ALiBi: the slopes' maximum bias (llama.cpp's f_max_alibi_bias) */
+    uint32_t required_biases; /* AQ_BIAS_* whose .bias tensors must be there (others are optional) */
+    bool output_required;     /* llama.cpp needs output.weight (saved even when tied) */
+} aq_family;
+
+/* family.c: the family of an architecture name (not NUL-terminated), or NULL. */
+const aq_family *aq_family_find(const char *name, size_t len);
+/* "llama, qwen2, ...": the names the table knows. */
+const char *aq_family_names(void);
+
 typedef struct aq_config {
+    const aq_family *family;
     int32_t dim;            /* embedding width */
     int32_t n_layers;
     int32_t n_heads;
@@ -25,9 +74,12 @@ typedef struct aq_config {
     int32_t head_dim;       /* dim / n_heads */
     int32_t ffn_dim;
     int32_t vocab_size;
-    int32_t context_length; /* the training context */
+    int32_t context_length; /* the training context; learned positions: positions below it */
+    aq_norm_kind norm;      /* the family's, or RMSNorm once rotation made the residual mean-free */
     float norm_eps;
+    int32_t rope_dims;      /* dimensions of a head RoPE rotates (the first ones) */
     float rope_theta;
+    float rope_freq_scale;  /* linear RoPE scaling: positions times this (1 / rope.scaling.factor) */
 } aq_config;
 
 typedef enum aq_weight_format {
@@ -38,7 +90,7 @@ typedef enum aq_weight_format {
 
 /* A weight matrix W of shape (rows, cols) applied as y = W x. */
 typedef struct aq_matrix {
-    int32_t rows, cols;
+    int32_t rows, cols;    /* rows 0: absent (w_gate of an MLP without a gate) */
     aq_weight_format format;
     const float *f32;      /* AQ_WEIGHTS_F32: (rows, cols), row-major */
     struct aq_q4w q4w;     /* AQ_WEIGHTS_Q4W, plain layout */
@@ -46,6 +98,7 @@ typedef struct aq_matrix {
     const void *blocks;    /* AQ_WEIGHTS_BLOCKS: rows of row_bytes, in place in the file when loaded */
     const aq_block_type *block_type;
     size_t row_bytes;
+    const float *bias;     /* (rows), added to the product, or NULL */
 } aq_matrix;
 
 /* Row r of w as cols floats (the embedding lookup). */
@@ -59,7 +112,7 @@ typedef enum aq_linear_input {
     AQ_INPUT_QKV = 0,  /* attention norm output: Q, K, V projections */
     AQ_INPUT_ATTN_OUT, /* attention output: output projection */
     AQ_INPUT_FFN_UP,   /* MLP norm output: gate and up projections */
-    AQ_INPUT_FFN_DOWN, /* SwiGLU output: down projection */
+    AQ_INPUT_FFN_DOWN, /* MLP activation output: down projection */
     AQ_N_LINEAR_INPUTS
 } aq_linear_input;
 
@@ -72,12 +125,14 @@ typedef struct aq_act_quant {
 
 typedef struct aq_layer {
     const float *attn_norm; /* (dim) */
+    const float *attn_norm_b; /* (dim) LayerNorm's bias, or NULL */
     aq_matrix wq;           /* (n_heads * head_dim, dim) */
     aq_matrix wk;           /* (n_kv_heads * head_dim, dim) */
-    aq_matrix wv;           /* (n_kv_heads * head_dim, dim) */
+    aq_matrix wv;           /* (n_kv_heads * head_dim, dim); of a fused attn_qkv, the three are views of it */
     aq_matrix wo;           /* (dim, n_heads * head_dim) */
     const float *ffn_norm;  /* (dim) */
-    aq_matrix w_gate;       /* (ffn_dim, dim) */
+    const float *ffn_norm_b; /* (dim) or NULL */
+    aq_matrix w_gate;       /* (ffn_dim, dim); absent (rows 0) unless the MLP is SwiGLU */
     aq_matrix w_up;         /* (ffn_dim, dim) */
     aq_matrix w_down;       /* (dim, ffn_dim) */
     aq_act_quant act[AQ_N_LINEAR_INPUTS];
@@ -85,7 +140,8 @@ typedef struct aq_layer {
                               * projection's input, applied at run time; or NULL */
 } aq_layer;
 
-/* The layer's weight matrices, in the order wq, wk, wv, wo, w_gate, w_up, w_down. */
+/* The layer's weight matrices, in the order wq, wk, wv, wo, w_gate, w_up, w_down
+ * (w_gate may be absent: rows 0). */
 #define AQ_MATRICES_PER_LAYER 7
 static inline void aq_layer_matrices(aq_layer *l, aq_matrix **out) {
     out[0] = &l->wq, out[1] = &l->wk, out[2] = &l->wv, out[3] = &l->wo;
@@ -97,9 +153,15 @@ struct aq_model {
     aq_config cfg;
     aq_layer *layers;        /* (n_layers) */
     aq_matrix token_embd;    /* (vocab_size, dim) */
+    aq_matrix position_embd; /* learned positions: (context_length + offset, dim), else absent */
+    const float *embd_norm;  /* (dim) LayerNorm after the embedding, or NULL */
+    const float *embd_norm_b;
     const float *output_norm;/* (dim) */
+    const float *output_norm_b; /* (dim) or NULL */
     aq_matrix output;        /* (vocab_size, dim); token_embd when the file has no output */
-    float *rope_inv_freq;    /* (head_dim / 2) */
+    const float *rope_freqs; /* (rope_dims / 2) frequency divisors (Llama 3's rope_freqs.weight), or NULL */
+    float *rope_inv_freq;    /* (rope_dims / 2) angle per position of each pair; RoPE families only */
+    bool embd_norm_folded;   /* rotation folded the embedding norm into token_embd (saved as a key) */
     float *down_rotation_signs; /* (ffn_dim) random signs of the online Hadamard
                               * rotation of the down projection's input, or NULL */
     char scheme[96];         /* the quantization scheme, "" for none */
@@ -118,6 +180,8 @@ struct aq_model {
 };
 
 
+static inline bool aq_matrix_present(const aq_matrix *w) { return w->rows > 0; }
+
 /* Whether the output head is the embedding table itself (a file without output.weight). */
 static inline bool aq_model_head_tied(const aq_model *m) {
     return m->output.format == m->token_embd.format && m->output.f32 == m->token_embd.f32 &&
@@ -132,6 +196,8 @@ void aq_model_describe_update(aq_model *model);
 /* model.c: frees what a load made and empties the handle, keeping its
  * settings and its last message, so that it can be loaded again. */
 void aq_model_clear(aq_model *model);
+/* Floats in norms and biases: the parameters that are not matrices. */
+int64_t aq_model_vector_floats(const aq_model *model);
 /* Hands buf to the model, which frees it with itself; NULL if out of memory
  * (buf is then freed). */
 void *aq_model_own(aq_model *model, void *buf);

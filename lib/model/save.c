@@ -12,7 +12,23 @@ typedef struct saver {
     aq_gguf_writer *w;
     aq_error err;
     char *msg;
+    void **temps; /* buffers the writer reads until the file is written */
+    size_t n_temps;
 } saver;
+
+/* A buffer of n bytes that lives until the file is written; NULL if out of memory. */
+static void *temp(saver *s, size_t n) {
+    void **grown = realloc(s->temps, (s->n_temps + 1) * sizeof *grown);
+    void *buf = malloc(n ? n : 1);
+    if (grown) s->temps = grown;
+    if (!grown || !buf) {
+        free(buf);
+        if (s->err == AQ_OK) s->err = aq_set_error(s->msg, AQ_ERR_OUT_OF_MEMORY, "out of memory");
+        return NULL;
+    }
+    s->temps[s->n_temps++] = buf;
+    return buf;
+}
 
 static void check(saver *s, aq_error err, const char *what) {
     if (err != AQ_OK && s->err == AQ_OK) {
@@ -33,7 +49,7 @@ static void vector(saver *s, const char *name, const float *v, int64_t n) {
 
 static void matrix(saver *s, const char *name, const aq_matrix *w) {
     size_t rows = (size_t)w->rows, cols = (size_t)w->cols;
-    char part[128];
+    char part[192];
     switch (w->format) {
     case AQ_WEIGHTS_F32:
         tensor(s, name, AQ_TENSOR_F32, w->rows, w->cols, w->f32, rows * cols * sizeof(float));
@@ -56,49 +72,76 @@ static void matrix(saver *s, const char *name, const aq_matrix *w) {
     }
 }
 
+/* The family's keys, llama.cpp's names under the family's prefix. */
 static void config_keys(saver *s, const aq_model *m) {
     const aq_config *c = &m->cfg;
+    const aq_family *f = c->family;
     aq_gguf_writer *w = s->w;
-    check(s, aq_gguf_writer_set_str(w, "general.architecture", "llama", 5), "general.architecture");
+    char key[128];
+#define KEY(suffix) (snprintf(key, sizeof key, "%s." suffix, f->name), key)
+    check(s, aq_gguf_writer_set_str(w, "general.architecture", f->name, strlen(f->name)), "general.architecture");
     aq_gguf_str name;
     if (aq_gguf_get_str(m->gguf, "general.name", &name) == AQ_OK)
         check(s, aq_gguf_writer_set_str(w, "general.name", name.ptr, name.len), "general.name");
-    const struct { const char *key; int32_t v; } dims[] = {
-        {"llama.context_length", c->context_length}, {"llama.embedding_length", c->dim},
-        {"llama.block_count", c->n_layers}, {"llama.feed_forward_length", c->ffn_dim},
-        {"llama.rope.dimension_count", c->head_dim}, {"llama.attention.head_count", c->n_heads},
-        {"llama.attention.head_count_kv", c->n_kv_heads}, {"llama.vocab_size", c->vocab_size},
+    bool rope = f->positions == AQ_POSITIONS_ROPE || f->positions == AQ_POSITIONS_ROPE_NEOX;
+    const struct { const char *suffix; int32_t v; bool write; } dims[] = {
+        {"context_length", c->context_length, true}, {"embedding_length", c->dim, true},
+        {"block_count", c->n_layers, true}, {"feed_forward_length", c->ffn_dim, true},
+        {"rope.dimension_count", c->rope_dims, rope}, {"attention.head_count", c->n_heads, true},
+        {"attention.head_count_kv", c->n_kv_heads, true}, {"vocab_size", c->vocab_size, true},
     };
-    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
-        check(s, aq_gguf_writer_set_u32(w, dims[i].key, (uint32_t)dims[i].v), dims[i].key);
-    check(s, aq_gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", c->norm_eps), "epsilon");
-    check(s, aq_gguf_writer_set_f32(w, "llama.rope.freq_base", c->rope_theta), "rope base");
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
+        if (!dims[i].write) continue;
+        snprintf(key, sizeof key, "%s.%s", f->name, dims[i].suffix);
+        check(s, aq_gguf_writer_set_u32(w, key, (uint32_t)dims[i].v), key);
+    }
+    if (f->norm == AQ_NORM_RMS) check(s, aq_gguf_writer_set_f32(w, KEY("attention.layer_norm_rms_epsilon"), c->norm_eps), key);
+    else check(s, aq_gguf_writer_set_f32(w, KEY("attention.layer_norm_epsilon"), c->norm_eps), key);
+    if (rope) check(s, aq_gguf_writer_set_f32(w, KEY("rope.freq_base"), c->rope_theta), key);
+    if (rope && c->rope_freq_scale != 1.0f) {
+        check(s, aq_gguf_writer_set_str(w, KEY("rope.scaling.type"), "linear", 6), key);
+        check(s, aq_gguf_writer_set_f32(w, KEY("rope.scaling.factor"), 1.0f / c->rope_freq_scale), key);
+    }
+#undef KEY
 }
 
+/* The vocabulary's keys, copied from the file the model came from. */
 static void tokenizer_keys(saver *s, const aq_model *m) {
     const aq_gguf *g = m->gguf;
     aq_gguf_type elem;
-    uint64_t n = 0;
+    uint64_t n = 0, n_merges = 0;
     aq_gguf_get_arr_info(g, "tokenizer.ggml.tokens", &elem, &n);
-    aq_gguf_str *pieces = malloc(n * sizeof *pieces);
-    float *scores = malloc(n * sizeof *scores);
-    int32_t *types = malloc(n * sizeof *types);
-    if (!pieces || !scores || !types) {
+    if (aq_gguf_get_arr_info(g, "tokenizer.ggml.merges", &elem, &n_merges) != AQ_OK || elem != AQ_GGUF_STRING)
+        n_merges = 0;
+    uint64_t n_strings = n > n_merges ? n : n_merges;
+    aq_gguf_str *strings = malloc((n_strings ? n_strings : 1) * sizeof *strings);
+    float *scores = malloc((n ? n : 1) * sizeof *scores);
+    int32_t *types = malloc((n ? n : 1) * sizeof *types);
+    const char *strs[] = {"tokenizer.ggml.model", "tokenizer.ggml.pre"};
+    for (size_t i = 0; i < 2; i++) {
+        aq_gguf_str v;
+        if (aq_gguf_get_str(g, strs[i], &v) == AQ_OK) check(s, aq_gguf_writer_set_str(s->w, strs[i], v.ptr, v.len), strs[i]);
+    }
+    if (!strings || !scores || !types) {
         check(s, AQ_ERR_OUT_OF_MEMORY, "the vocabulary");
     } else {
-        for (uint64_t i = 0; i < n; i++) aq_gguf_get_arr_str(g, "tokenizer.ggml.tokens", i, &pieces[i]);
-        check(s, aq_gguf_writer_set_str(s->w, "tokenizer.ggml.model", "llama", 5), "tokenizer.ggml.model");
-        check(s, aq_gguf_writer_set_arr_str(s->w, "tokenizer.ggml.tokens", pieces, n), "tokens");
+        for (uint64_t i = 0; i < n; i++) aq_gguf_get_arr_str(g, "tokenizer.ggml.tokens", i, &strings[i]);
+        check(s, aq_gguf_writer_set_arr_str(s->w, "tokenizer.ggml.tokens", strings, n), "tokens");
         if (aq_gguf_get_arr_f32(g, "tokenizer.ggml.scores", scores, n) == AQ_OK)
             check(s, aq_gguf_writer_set_arr(s->w, "tokenizer.ggml.scores", AQ_GGUF_FLOAT32, scores, n), "scores");
         if (aq_gguf_get_arr_i32(g, "tokenizer.ggml.token_type", types, n) == AQ_OK)
             check(s, aq_gguf_writer_set_arr(s->w, "tokenizer.ggml.token_type", AQ_GGUF_INT32, types, n), "types");
+        if (n_merges) {
+            for (uint64_t i = 0; i < n_merges; i++) aq_gguf_get_arr_str(g, "tokenizer.ggml.merges", i, &strings[i]);
+            check(s, aq_gguf_writer_set_arr_str(s->w, "tokenizer.ggml.merges", strings, n_merges), "merges");
+        }
     }
-    free(pieces);
+    free(strings);
     free(scores);
     free(types);
-    const char *ids[] = {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.unknown_token_id"};
-    for (size_t i = 0; i < 3; i++) {
+    const char *ids[] = {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.unknown_token_id",
+                         "tokenizer.ggml.padding_token_id", "tokenizer.ggml.eot_token_id"};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         uint32_t v;
         if (aq_gguf_get_u32(g, ids[i], &v) == AQ_OK) check(s, aq_gguf_writer_set_u32(s->w, ids[i], v), ids[i]);
     }
@@ -107,6 +150,9 @@ static void tokenizer_keys(saver *s, const aq_model *m) {
         bool v;
         if (aq_gguf_get_bool(g, flags[i], &v) == AQ_OK) check(s, aq_gguf_writer_set_bool(s->w, flags[i], v), flags[i]);
     }
+    aq_gguf_str chat;
+    if (aq_gguf_get_str(g, "tokenizer.chat_template", &chat) == AQ_OK)
+        check(s, aq_gguf_writer_set_str(s->w, "tokenizer.chat_template", chat.ptr, chat.len), "tokenizer.chat_template");
 }
 
 static void quantization_keys(saver *s, const aq_model *m, int32_t *bits, int32_t *is_static, float *scale,
@@ -123,6 +169,70 @@ static void quantization_keys(saver *s, const aq_model *m, int32_t *bits, int32_
     check(s, aq_gguf_writer_set_arr(s->w, "agilequant.act_scale", AQ_GGUF_FLOAT32, scale, (uint64_t)n), "act_scale");
     check(s, aq_gguf_writer_set_arr(s->w, "agilequant.act_zero", AQ_GGUF_INT32, zero, (uint64_t)n), "act_zero");
     if (m->down_rotation_signs) vector(s, "agilequant.down_rotation_signs", m->down_rotation_signs, m->cfg.ffn_dim);
+    /* A rotated LayerNorm model: RMSNorms without bias, the embedding norm in the table. */
+    if (m->cfg.norm != m->cfg.family->norm) check(s, aq_gguf_writer_set_str(s->w, "agilequant.norm", "rms", 3), "norm");
+    if (m->embd_norm_folded)
+        check(s, aq_gguf_writer_set_bool(s->w, "agilequant.embedding_norm_folded", true), "embedding_norm_folded");
+}
+
+/* NAME.weight and, if the layer has one, NAME.bias. */
+static void linear(saver *s, const char *name, const aq_matrix *w) {
+    char full[128];
+    snprintf(full, sizeof full, "%s.weight", name);
+    matrix(s, full, w);
+    snprintf(full, sizeof full, "%s.bias", name);
+    if (w->bias) vector(s, full, w->bias, w->rows);
+}
+
+/* NAME.weight and, for a LayerNorm, NAME.bias. */
+static void norm(saver *s, const char *name, const float *weight, const float *bias, int32_t dim) {
+    char full[128];
+    snprintf(full, sizeof full, "%s.weight", name);
+    vector(s, full, weight, dim);
+    snprintf(full, sizeof full, "%s.bias", name);
+    if (bias) vector(s, full, bias, dim);
+}
+
+/* Copies n bytes of src to dst; returns the end of the copy. */
+static uint8_t *append(uint8_t *dst, const void *src, size_t n) {
+    memcpy(dst, src, n);
+    return dst + n;
+}
+
+/* A fused family's Q, K and V as one attn_qkv, rows [Q; K; V], when they are
+ * float or of one llama.cpp type (else, INT4, as three tensors). */
+static void qkv(saver *s, int32_t i, const aq_layer *l) {
+    const aq_matrix *parts[3] = {&l->wq, &l->wk, &l->wv};
+    char name[96];
+    bool same = true;
+    for (int j = 1; j < 3; j++)
+        same = same && parts[j]->format == l->wq.format && parts[j]->block_type == l->wq.block_type &&
+               (parts[j]->bias != NULL) == (l->wq.bias != NULL);
+    if (!same || l->wq.format == AQ_WEIGHTS_Q4W) {
+        const char *suffix[3] = {"attn_q", "attn_k", "attn_v"};
+        for (int j = 0; j < 3; j++) {
+            snprintf(name, sizeof name, "blk.%d.%s", (int)i, suffix[j]);
+            linear(s, name, parts[j]);
+        }
+        return;
+    }
+    int32_t rows = l->wq.rows + l->wk.rows + l->wv.rows;
+    size_t row_bytes = l->wq.format == AQ_WEIGHTS_F32 ? (size_t)l->wq.cols * sizeof(float) : l->wq.row_bytes;
+    aq_matrix fused = l->wq;
+    fused.rows = rows;
+    uint8_t *w = temp(s, (size_t)rows * row_bytes), *b = l->wq.bias ? temp(s, (size_t)rows * sizeof(float)) : NULL;
+    if (!w || (l->wq.bias && !b)) return;
+    uint8_t *wp = w, *bp = b;
+    for (int j = 0; j < 3; j++) {
+        const void *data = parts[j]->format == AQ_WEIGHTS_F32 ? (const void *)parts[j]->f32 : parts[j]->blocks;
+        wp = append(wp, data, (size_t)parts[j]->rows * row_bytes);
+        if (b) bp = append(bp, parts[j]->bias, (size_t)parts[j]->rows * sizeof(float));
+    }
+    if (fused.format == AQ_WEIGHTS_F32) fused.f32 = (const float *)(const void *)w;
+    else fused.blocks = w;
+    fused.bias = (const float *)(const void *)b;
+    snprintf(name, sizeof name, "blk.%d.attn_qkv", (int)i);
+    linear(s, name, &fused);
 }
 
 aq_error aq_model_save_gguf(const aq_model *m, const char *path, char *msg) {
@@ -138,30 +248,37 @@ aq_error aq_model_save_gguf(const aq_model *m, const char *path, char *msg) {
     tokenizer_keys(&s, m);
     if (m->scheme[0] && s.err == AQ_OK) quantization_keys(&s, m, bits, is_static, scale, zero);
     matrix(&s, "token_embd.weight", &m->token_embd);
+    if (aq_matrix_present(&m->position_embd)) matrix(&s, "position_embd.weight", &m->position_embd);
+    if (m->embd_norm) norm(&s, "token_embd_norm", m->embd_norm, m->embd_norm_b, c->dim);
     char name[96];
     for (int32_t i = 0; i < c->n_layers; i++) {
         const aq_layer *l = &m->layers[i];
-        const struct { const char *suffix; const aq_matrix *w; } mats[] = {
-            {"attn_q", &l->wq}, {"attn_k", &l->wk}, {"attn_v", &l->wv}, {"attn_output", &l->wo},
-            {"ffn_gate", &l->w_gate}, {"ffn_up", &l->w_up}, {"ffn_down", &l->w_down},
-        };
-        snprintf(name, sizeof name, "blk.%d.attn_norm.weight", (int)i);
-        vector(&s, name, l->attn_norm, c->dim);
-        snprintf(name, sizeof name, "blk.%d.ffn_norm.weight", (int)i);
-        vector(&s, name, l->ffn_norm, c->dim);
-        for (size_t j = 0; j < sizeof mats / sizeof mats[0]; j++) {
-            snprintf(name, sizeof name, "blk.%d.%s.weight", (int)i, mats[j].suffix);
-            matrix(&s, name, mats[j].w);
+#define NAME(suffix) (snprintf(name, sizeof name, "blk.%d." suffix, (int)i), name)
+        norm(&s, NAME("attn_norm"), l->attn_norm, l->attn_norm_b, c->dim);
+        if (c->family->fused_qkv) {
+            qkv(&s, i, l);
+        } else {
+            linear(&s, NAME("attn_q"), &l->wq);
+            linear(&s, NAME("attn_k"), &l->wk);
+            linear(&s, NAME("attn_v"), &l->wv);
         }
-        if (l->down_input_scale) {
-            snprintf(name, sizeof name, "blk.%d.ffn_down.input_scale", (int)i);
-            vector(&s, name, l->down_input_scale, c->ffn_dim);
-        }
+        linear(&s, NAME("attn_output"), &l->wo);
+        norm(&s, NAME("ffn_norm"), l->ffn_norm, l->ffn_norm_b, c->dim);
+        if (aq_matrix_present(&l->w_gate)) linear(&s, NAME("ffn_gate"), &l->w_gate);
+        linear(&s, NAME("ffn_up"), &l->w_up);
+        linear(&s, NAME("ffn_down"), &l->w_down);
+        if (l->down_input_scale) vector(&s, NAME("ffn_down.input_scale"), l->down_input_scale, c->ffn_dim);
+#undef NAME
     }
-    vector(&s, "output_norm.weight", m->output_norm, c->dim);
-    if (m->output.f32 != m->token_embd.f32 || m->output.format != AQ_WEIGHTS_F32) matrix(&s, "output.weight", &m->output);
+    norm(&s, "output_norm", m->output_norm, m->output_norm_b, c->dim);
+    /* A tied head is token_embd itself; bloom and gpt2 files carry a copy, as llama.cpp needs. */
+    if (!aq_model_head_tied(m) || c->family->output_required) matrix(&s, "output.weight", &m->output);
+    if (m->output.bias) vector(&s, "output.bias", m->output.bias, c->vocab_size);
+    if (m->rope_freqs) vector(&s, "rope_freqs.weight", m->rope_freqs, c->rope_dims / 2);
     if (s.err == AQ_OK) check(&s, aq_gguf_writer_write_file(s.w, path), path);
     aq_gguf_writer_free(s.w);
+    for (size_t i = 0; i < s.n_temps; i++) free(s.temps[i]);
+    free(s.temps);
     free(bits);
     free(is_static);
     free(zero);

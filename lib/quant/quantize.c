@@ -26,11 +26,14 @@
 /* ---- mutable copies of the weights (they may live in a read-only mapping) ---- */
 
 /* A matrix of llama.cpp's formats is dequantized: a model from a Q4_K_M file
- * is quantized by our schemes from what that file holds. */
-static float *mutable_matrix(aq_model *m, aq_matrix *w) {
+ * is quantized by our schemes from what that file holds. Its bias, if any, is
+ * copied too; an absent matrix (no gate) stays absent. */
+static bool mutable_matrix(aq_model *m, aq_matrix *w) {
+    if (!aq_matrix_present(w)) return true;
     size_t n = (size_t)w->rows * (size_t)w->cols;
+    if (w->bias && !(w->bias = aq_model_own_floats(m, w->bias, (size_t)w->rows))) return false;
     float *copy = aq_model_own_floats(m, w->format == AQ_WEIGHTS_F32 ? w->f32 : NULL, n);
-    if (!copy) return NULL;
+    if (!copy) return false;
     if (w->format == AQ_WEIGHTS_BLOCKS) {
         for (int32_t r = 0; r < w->rows; r++) aq_matrix_row(w, r, copy + (size_t)r * (size_t)w->cols);
         w->format = AQ_WEIGHTS_F32;
@@ -38,20 +41,25 @@ static float *mutable_matrix(aq_model *m, aq_matrix *w) {
         w->block_type = NULL;
     }
     w->f32 = copy;
-    return copy;
+    return true;
 }
 
-static float *mutable_vector(aq_model *m, const float **v, size_t n) {
+/* A copy of a vector the model owns (NULL stays NULL). */
+static bool mutable_vector(aq_model *m, const float **v, size_t n) {
+    if (!*v) return true;
     float *copy = aq_model_own_floats(m, *v, n);
     if (copy) *v = copy;
-    return copy;
+    return copy != NULL;
 }
 
 static aq_error make_mutable(aq_model *m) {
     const aq_config *c = &m->cfg;
+    size_t dim = (size_t)c->dim;
     /* Each gets its own copy, so folding the norm into a tied output head unties it. */
     if (!mutable_matrix(m, &m->token_embd) || !mutable_matrix(m, &m->output) ||
-        !mutable_vector(m, &m->output_norm, (size_t)c->dim))
+        !mutable_matrix(m, &m->position_embd) || !mutable_vector(m, &m->output_norm, dim) ||
+        !mutable_vector(m, &m->output_norm_b, dim) || !mutable_vector(m, &m->embd_norm, dim) ||
+        !mutable_vector(m, &m->embd_norm_b, dim))
         return AQ_ERR_OUT_OF_MEMORY;
     for (int32_t i = 0; i < c->n_layers; i++) {
         aq_layer *l = &m->layers[i];
@@ -59,7 +67,8 @@ static aq_error make_mutable(aq_model *m) {
         aq_layer_matrices(l, mats);
         for (int j = 0; j < AQ_MATRICES_PER_LAYER; j++)
             if (!mutable_matrix(m, mats[j])) return AQ_ERR_OUT_OF_MEMORY;
-        if (!mutable_vector(m, &l->attn_norm, (size_t)c->dim) || !mutable_vector(m, &l->ffn_norm, (size_t)c->dim))
+        if (!mutable_vector(m, &l->attn_norm, dim) || !mutable_vector(m, &l->ffn_norm, dim) ||
+            !mutable_vector(m, &l->attn_norm_b, dim) || !mutable_vector(m, &l->ffn_norm_b, dim))
             return AQ_ERR_OUT_OF_MEMORY;
     }
     return AQ_OK;
@@ -116,8 +125,14 @@ static void static_scale(float min, float max, int bits, float *scale, int32_t *
     *zero = (int32_t)(z < qmin ? qmin : z > qmax ? qmax : z);
 }
 
+/* v' = v * factors, elementwise (a norm's weight or bias; NULL stays NULL). */
+static void scale_vector(const float *v, const float *factors, int32_t n) {
+    for (int32_t j = 0; v && j < n; j++) ((float *)v)[j] *= factors[j];
+}
+
 /* W' = W diag(1 / factors): the consumer of an input scaled by the factors. */
 static void divide_columns(aq_matrix *w, const float *factors) {
+    if (!aq_matrix_present(w)) return;
     float *f = (float *)w->f32;
     size_t cols = (size_t)w->cols;
     for (size_t r = 0; r < (size_t)w->rows; r++)
@@ -148,20 +163,21 @@ static aq_error apply_trip(aq_model *m, aq_layer *l, int kind, aq_input_stats *s
     aq_trip_choose(s->samples, s->n_samples, s->width, act->scale, act->zero, act->bits, TRIP_MAX_SHIFT, kv_channel,
                    c->n_kv_heads * c->head_dim, f);
     switch (kind) {
-    case AQ_INPUT_QKV:
-        for (int32_t j = 0; j < c->dim; j++) ((float *)l->attn_norm)[j] *= f[j];
+    case AQ_INPUT_QKV: /* the norm's output times f: its weight and bias */
+        scale_vector(l->attn_norm, f, c->dim), scale_vector(l->attn_norm_b, f, c->dim);
         divide_columns(&l->wq, f), divide_columns(&l->wk, f), divide_columns(&l->wv, f);
         break;
-    case AQ_INPUT_ATTN_OUT:
+    case AQ_INPUT_ATTN_OUT: /* V's output times f: its rows and bias */
         for (int32_t ch = 0; ch < c->n_kv_heads * c->head_dim; ch++) {
             int32_t src = ch / c->head_dim * (c->n_heads / c->n_kv_heads) * c->head_dim + ch % c->head_dim;
             float *row = (float *)l->wv.f32 + (size_t)ch * (size_t)l->wv.cols;
             for (int32_t j = 0; j < l->wv.cols; j++) row[j] *= f[src];
+            if (l->wv.bias) ((float *)l->wv.bias)[ch] *= f[src];
         }
         divide_columns(&l->wo, f);
         break;
     case AQ_INPUT_FFN_UP:
-        for (int32_t j = 0; j < c->dim; j++) ((float *)l->ffn_norm)[j] *= f[j];
+        scale_vector(l->ffn_norm, f, c->dim), scale_vector(l->ffn_norm_b, f, c->dim);
         divide_columns(&l->w_gate, f), divide_columns(&l->w_up, f);
         break;
     case AQ_INPUT_FFN_DOWN:
@@ -199,7 +215,10 @@ static int consumers(aq_layer *l, int kind, aq_matrix **out) {
     switch (kind) {
     case AQ_INPUT_QKV: out[0] = &l->wq, out[1] = &l->wk, out[2] = &l->wv; return 3;
     case AQ_INPUT_ATTN_OUT: out[0] = &l->wo; return 1;
-    case AQ_INPUT_FFN_UP: out[0] = &l->w_gate, out[1] = &l->w_up; return 2;
+    case AQ_INPUT_FFN_UP:
+        if (!aq_matrix_present(&l->w_gate)) return out[0] = &l->w_up, 1;
+        out[0] = &l->w_gate, out[1] = &l->w_up;
+        return 2;
     default: out[0] = &l->w_down; return 1;
     }
 }
@@ -239,6 +258,7 @@ static aq_error quantize_layer(aq_model *m, int32_t i, const aq_scheme *s, aq_ca
 
 /* Our own Q4_0 / Q8_0 quantizers (the q4_0 and q8_0 schemes). */
 static aq_error quantize_blocks(aq_model *m, aq_matrix *w, uint32_t type) {
+    if (!aq_matrix_present(w)) return AQ_OK;
     size_t n = (size_t)w->rows * (size_t)w->cols;
     if (w->cols % AQ_QK8_0) return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "width %d is not a multiple of 32", w->cols);
     const aq_block_type *bt = aq_block_type_get(type);
@@ -271,7 +291,7 @@ aq_error aq_quantize_model(aq_model *m, const char *name, const char *text, size
                 return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "the model's weights are INT4 already");
     }
     if ((err = make_mutable(m))) return aq_set_error(m->error, err, "out of memory");
-    for (int32_t i = 0; s.balance && i < m->cfg.n_layers; i++) aq_balance_mlp(&m->layers[i]);
+    for (int32_t i = 0; s.balance && i < m->cfg.n_layers; i++) aq_balance_mlp(&m->layers[i], m->cfg.family->mlp);
     if (s.rotate && (err = aq_rotate_model(m))) return aq_set_error(m->error, err, "out of memory");
     aq_calibration *cal = NULL;
     if (aq_scheme_needs_calibration(&s) && (err = calibrate(m, text, len, s.gptq, &cal))) return err;

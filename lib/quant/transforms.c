@@ -1,11 +1,23 @@
 /* Function-preserving transforms applied before quantization: Hadamard
  * rotations folded into the weights (QuaRot-style) and MLP balancing. The
  * FP32 model computes the same function after them; only the ranges that
- * 4-bit quantization sees change. */
+ * 4-bit quantization sees change.
+ *
+ * A rotation R of the residual stream commutes with RMSNorm (it keeps the
+ * mean square) but not with LayerNorm (it moves the mean). So a LayerNorm
+ * model is first made an RMSNorm one, as QuaRot does: every writer of the
+ * residual (the embedding, learned positions, the output and down
+ * projections with their biases) is centred, so that the residual is
+ * mean-free and LayerNorm(x) = RMSNorm(x) exactly; each norm's weight and
+ * bias move into the matrices that read it (a bias becomes b + W beta). BLOOM
+ * normalizes the embedding itself, whose output is not mean-free: that norm
+ * is a function of the token alone, so it is folded into the table row by
+ * row (docs/ACCURACY.md). */
 #include <math.h>
 #include <stdlib.h>
 
 #include "hadamard.h"
+#include "norm.h"
 #include "transforms.h"
 
 #define ROTATION_SEED 0x5EED
@@ -18,22 +30,92 @@ static void multiply_columns(aq_matrix *w, const float *factors) {
         for (size_t j = 0; j < cols; j++) f[r * cols + j] = f[r * cols + j] * factors[j];
 }
 
-/* A matrix that reads the normalized residual: W' = W diag(g) R^T, i.e.
- * each row scaled by g, then rotated. */
-static void fold_reader(aq_matrix *w, const float *norm, const float *signs) {
-    multiply_columns(w, norm);
-    for (int32_t r = 0; r < w->rows; r++)
-        aq_hadamard_rotate((float *)w->f32 + (size_t)r * (size_t)w->cols, (size_t)w->cols, signs);
+/* The matrix's bias, made (zeros) if it has none; NULL if out of memory. */
+static float *writable_bias(aq_model *m, aq_matrix *w) {
+    if (!w->bias) {
+        float *zeros = aq_model_own_floats(m, NULL, (size_t)w->rows);
+        for (int32_t r = 0; zeros && r < w->rows; r++) zeros[r] = 0.0f;
+        w->bias = zeros;
+    }
+    return (float *)w->bias;
 }
 
-/* A matrix that writes the residual: W' = R W, each column rotated. */
+/* A matrix that reads the normalized residual g * n + beta (beta NULL for
+ * RMSNorm): W' = W diag(g) R^T, each row scaled by g, then rotated; the bias
+ * becomes b + W beta. */
+static aq_error fold_reader(aq_model *m, aq_matrix *w, const float *norm, const float *beta, const float *signs) {
+    if (!aq_matrix_present(w)) return AQ_OK;
+    size_t cols = (size_t)w->cols;
+    if (beta) {
+        float *b = writable_bias(m, w);
+        if (!b) return AQ_ERR_OUT_OF_MEMORY;
+        for (size_t r = 0; r < (size_t)w->rows; r++) {
+            double dot = 0.0;
+            for (size_t j = 0; j < cols; j++) dot += (double)w->f32[r * cols + j] * (double)beta[j];
+            b[r] = (float)((double)b[r] + dot);
+        }
+    }
+    multiply_columns(w, norm);
+    for (int32_t r = 0; r < w->rows; r++) aq_hadamard_rotate((float *)w->f32 + (size_t)r * cols, cols, signs);
+    return AQ_OK;
+}
+
+/* A matrix that writes the residual: W' = R W, each column rotated; b' = R b. */
 static void fold_writer(aq_matrix *w, const float *signs, float *scratch) {
     for (int32_t j = 0; j < w->cols; j++)
         aq_hadamard_rotate_strided((float *)w->f32 + j, (size_t)w->rows, (size_t)w->cols, signs, scratch);
+    if (w->bias) aq_hadamard_rotate((float *)w->bias, (size_t)w->rows, signs);
+}
+
+/* Rows of a table added to the residual (embedding, positions): x' = R x. */
+static void rotate_rows(aq_matrix *w, const float *signs) {
+    for (int32_t r = 0; aq_matrix_present(w) && r < w->rows; r++)
+        aq_hadamard_rotate((float *)w->f32 + (size_t)r * (size_t)w->cols, (size_t)w->cols, signs);
+}
+
+static void subtract_mean(float *v, size_t n, size_t stride) {
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) sum += v[i * stride];
+    float mean = (float)(sum / (double)n);
+    for (size_t i = 0; i < n; i++) v[i * stride] -= mean;
+}
+
+/* A writer of the residual made mean-free: W' = C W, b' = C b, with
+ * C = I - 1 1^T / dim (each column and the bias lose their mean). */
+static void centre_writer(aq_matrix *w) {
+    for (int32_t j = 0; j < w->cols; j++) subtract_mean((float *)w->f32 + j, (size_t)w->rows, (size_t)w->cols);
+    if (w->bias) subtract_mean((float *)w->bias, (size_t)w->rows, 1);
+}
+
+/* The rows of a table added to the residual, made mean-free. */
+static void centre_rows(aq_matrix *w) {
+    for (int32_t r = 0; aq_matrix_present(w) && r < w->rows; r++)
+        subtract_mean((float *)w->f32 + (size_t)r * (size_t)w->cols, (size_t)w->cols, 1);
 }
 
 static void set_ones(const float *v, size_t n) {
     for (size_t i = 0; i < n; i++) ((float *)v)[i] = 1.0f;
+}
+
+/* A LayerNorm model made an RMSNorm one with the same function (see the
+ * top): the embedding norm folded into the table, every writer centred. The
+ * norms' weights and biases stay, for the rotation to fold into the readers. */
+static void centre_residual(aq_model *m) {
+    aq_config *c = &m->cfg;
+    if (m->embd_norm) {
+        float *table = (float *)m->token_embd.f32;
+        aq_norm_rows(AQ_NORM_LAYER, table, table, m->embd_norm, m->embd_norm_b, m->token_embd.rows, c->dim,
+                     c->norm_eps);
+        m->embd_norm = m->embd_norm_b = NULL;
+        m->embd_norm_folded = true;
+    }
+    centre_rows(&m->token_embd);
+    centre_rows(&m->position_embd);
+    for (int32_t i = 0; i < c->n_layers; i++) {
+        centre_writer(&m->layers[i].wo);
+        centre_writer(&m->layers[i].w_down);
+    }
+    c->norm = AQ_NORM_RMS;
 }
 
 aq_error aq_rotate_model(aq_model *m) {
@@ -43,59 +125,66 @@ aq_error aq_rotate_model(aq_model *m) {
     float *residual = malloc(dim * sizeof(float)), *head = malloc(hd * sizeof(float));
     float *scratch = malloc(widest * sizeof(float));
     float *down = aq_model_own_floats(m, NULL, ffn);
-    if (!residual || !head || !scratch || !down) {
-        free(residual);
-        free(head);
-        free(scratch);
-        return AQ_ERR_OUT_OF_MEMORY;
-    }
+    aq_error err = AQ_ERR_OUT_OF_MEMORY;
+    if (!residual || !head || !scratch || !down) goto done;
+    if (c->norm == AQ_NORM_LAYER) centre_residual(m);
     aq_random_signs(residual, dim, ROTATION_SEED);
     aq_random_signs(head, hd, ROTATION_SEED + 1);
     aq_random_signs(down, ffn, ROTATION_SEED + 2);
-    for (int32_t r = 0; r < c->vocab_size; r++) aq_hadamard_rotate((float *)m->token_embd.f32 + (size_t)r * dim, dim, residual);
-    fold_reader(&m->output, m->output_norm, residual);
+    rotate_rows(&m->token_embd, residual);
+    rotate_rows(&m->position_embd, residual);
+    if ((err = fold_reader(m, &m->output, m->output_norm, m->output_norm_b, residual))) goto done;
     set_ones(m->output_norm, dim);
+    m->output_norm_b = NULL;
     for (int32_t i = 0; i < c->n_layers; i++) {
         aq_layer *l = &m->layers[i];
-        fold_reader(&l->wq, l->attn_norm, residual);
-        fold_reader(&l->wk, l->attn_norm, residual);
-        fold_reader(&l->wv, l->attn_norm, residual);
+        aq_matrix *readers[] = {&l->wq, &l->wk, &l->wv, &l->w_gate, &l->w_up};
+        for (size_t j = 0; j < 5; j++) {
+            const float *g = j < 3 ? l->attn_norm : l->ffn_norm, *beta = j < 3 ? l->attn_norm_b : l->ffn_norm_b;
+            if ((err = fold_reader(m, readers[j], g, beta, residual))) goto done;
+        }
         set_ones(l->attn_norm, dim);
-        fold_reader(&l->w_gate, l->ffn_norm, residual);
-        fold_reader(&l->w_up, l->ffn_norm, residual);
         set_ones(l->ffn_norm, dim);
+        l->attn_norm_b = l->ffn_norm_b = NULL;
         /* Per head, V's output and the output projection's input by R2:
-         * V' = R2 V (columns of each head's rows), Wo' = Wo R2^T (each head's segment of each row). */
-        for (int32_t h = 0; h < c->n_kv_heads; h++)
+         * V' = R2 V (columns of each head's rows, and the bias), Wo' = Wo R2^T
+         * (each head's segment of each row). */
+        for (int32_t h = 0; h < c->n_kv_heads; h++) {
             for (int32_t j = 0; j < l->wv.cols; j++)
                 aq_hadamard_rotate_strided((float *)l->wv.f32 + (size_t)h * hd * (size_t)l->wv.cols + j, hd,
                                            (size_t)l->wv.cols, head, scratch);
+            if (l->wv.bias) aq_hadamard_rotate((float *)l->wv.bias + (size_t)h * hd, hd, head);
+        }
         for (int32_t r = 0; r < l->wo.rows; r++)
             for (int32_t h = 0; h < c->n_heads; h++)
                 aq_hadamard_rotate((float *)l->wo.f32 + (size_t)r * (size_t)l->wo.cols + (size_t)h * hd, hd, head);
         fold_writer(&l->wo, residual, scratch);
-        /* The down projection's input is rotated online (it follows SwiGLU,
-         * which no rotation passes through): Wd' = Wd R3^T, each row rotated. */
+        /* The down projection's input is rotated online (it follows the MLP's
+         * activation, which no rotation passes through): Wd' = Wd R3^T, each row rotated. */
         for (int32_t r = 0; r < l->w_down.rows; r++)
             aq_hadamard_rotate((float *)l->w_down.f32 + (size_t)r * ffn, ffn, down);
         fold_writer(&l->w_down, residual, scratch);
     }
     m->down_rotation_signs = down;
+    err = AQ_OK;
+done:
     free(residual);
     free(head);
     free(scratch);
-    return AQ_OK;
+    return err;
 }
 
 /* Cross-layer equalization of the MLP (Nagel et al., data-free quantization):
- * the down projection's input is silu(gate x) * (up x), linear in each row
- * of up, so dividing up's row j by s_j and multiplying down's column j by
- * s_j leaves the function unchanged. s_j = sqrt(max|up_j| / max|down_:,j|)
- * gives both the same range, which takes a channel that carries a large
- * activation (a big up row, a small down column) back to the size of the
- * others before rotation and 4-bit quantization see it. */
-void aq_balance_mlp(aq_layer *l) {
-    float *up = (float *)l->w_up.f32, *down = (float *)l->w_down.f32;
+ * the down projection's input is silu(gate x) * (up x + b) or relu(up x + b),
+ * positively homogeneous in each row of up and its bias, so dividing them by
+ * s_j > 0 and multiplying down's column j by s_j leaves the function
+ * unchanged. s_j = sqrt(max|up_j| / max|down_:,j|) gives both the same range,
+ * which takes a channel that carries a large activation (a big up row, a
+ * small down column) back to the size of the others before rotation and
+ * 4-bit quantization see it. GELU is not homogeneous: its MLPs are left alone. */
+void aq_balance_mlp(aq_layer *l, aq_mlp_kind mlp) {
+    if (mlp == AQ_MLP_GELU) return;
+    float *up = (float *)l->w_up.f32, *down = (float *)l->w_down.f32, *up_bias = (float *)l->w_up.bias;
     size_t ffn = (size_t)l->w_up.rows, dim = (size_t)l->w_up.cols, down_rows = (size_t)l->w_down.rows;
     for (size_t j = 0; j < ffn; j++) {
         float up_max = 0.0f, down_max = 0.0f;
@@ -104,7 +193,7 @@ void aq_balance_mlp(aq_layer *l) {
         if (!(up_max > 0.0f) || !(down_max > 0.0f) || !isfinite(up_max) || !isfinite(down_max)) continue;
         float s = sqrtf(up_max / down_max);
         for (size_t c = 0; c < dim; c++) up[j * dim + c] /= s;
+        if (up_bias) up_bias[j] /= s;
         for (size_t r = 0; r < down_rows; r++) down[r * ffn + j] *= s;
     }
 }
-

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "alibi.h"
 #include "kv_cache.h"
 #include "prune.h"
 #include "rope.h"
@@ -49,8 +50,8 @@ static inline float exp_nonpositive(float x) {
 }
 
 /* A tile of queries (rows first_row .. first_row + n_rows - 1 of the batch) of
- * one head: softmax(q k^T / sqrt(d)) v over the cached keys whose position is
- * not after the query's own, with a running maximum per query (no score
+ * one head: softmax(q k^T / sqrt(d) + ALiBi bias) v over the cached keys whose
+ * position is not after the query's own, with a running maximum per query (no score
  * matrix, so threads need only stack scratch). */
 static void attend(void *arg, size_t tile, size_t h) {
     enum { Q = ATTENTION_QUERIES, B = ATTENTION_KEYS };
@@ -64,11 +65,13 @@ static void attend(void *arg, size_t tile, size_t h) {
     int32_t n_rows = task->n_tokens - first_row < Q ? task->n_tokens - first_row : Q;
     float scale = 1.0f / sqrtf((float)hd);
     float qt[AQ_MAX_HEAD_DIM * Q], acc[Q][AQ_MAX_HEAD_DIM], scores[B][Q], k_row[AQ_MAX_HEAD_DIM], v_row[AQ_MAX_HEAD_DIM];
-    float max_score[Q], denom[Q], first_score[Q];
+    float max_score[Q], denom[Q], first_score[Q], query_pos[Q];
+    float slope = ctx->alibi_slopes ? ctx->alibi_slopes[h] : 0.0f;
     int32_t pos[Q], last_slot[Q]; /* a key is visible to query i if at or before both */
     for (int32_t i = 0; i < Q; i++) {
         bool real = i < n_rows;
         pos[i] = real ? ctx->pos[first_row + i] : INT32_MIN; /* padding sees no key */
+        query_pos[i] = real ? (float)pos[i] : 0.0f;
         last_slot[i] = task->first_slot + first_row + i;
         max_score[i] = -INFINITY, denom[i] = 0.0f, first_score[i] = -INFINITY;
         const float *q = real ? ctx->q + (size_t)(first_row + i) * (size_t)q_stride + h * (size_t)hd : NULL;
@@ -84,7 +87,10 @@ static void attend(void *arg, size_t tile, size_t h) {
             for (int32_t d = 0; d < hd; d++)
                 for (int32_t i = 0; i < Q; i++) s[i] += qt[d * Q + i] * k[d];
             int32_t key_pos = kv_pos[block + j], slot = block + j;
-            for (int32_t i = 0; i < Q; i++) scores[j][i] = key_pos > pos[i] || slot > last_slot[i] ? -INFINITY : s[i];
+            for (int32_t i = 0; i < Q; i++)
+                scores[j][i] = key_pos > pos[i] || slot > last_slot[i]
+                                   ? -INFINITY
+                                   : s[i] + aq_alibi_bias(slope, (float)key_pos, query_pos[i]);
         }
         if (block == 0)
             for (int32_t i = 0; i < Q; i++) first_score[i] = scores[0][i];

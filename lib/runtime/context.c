@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alibi.h"
 #include "context.h"
 
 /* The KV cache of a new context covers the model's context, up to this. */
@@ -127,7 +128,13 @@ aq_context *aq_runtime_context_create(aq_model *model) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int32_t threads = cores < 1 ? 1 : cores > MAX_THREADS ? MAX_THREADS : (int32_t)cores;
     int32_t n_ctx = model->cfg.context_length < DEFAULT_CONTEXT ? model->cfg.context_length : DEFAULT_CONTEXT;
-    if (!ctx->sample_prob || !ctx->sample_index || aq_runtime_set_threads(ctx, threads) != AQ_OK ||
+    if (model->cfg.family->positions == AQ_POSITIONS_ALIBI) {
+        ctx->alibi_slopes = malloc((size_t)model->cfg.n_heads * sizeof(float));
+        if (ctx->alibi_slopes)
+            aq_alibi_slopes(model->cfg.n_heads, model->cfg.family->alibi_max_bias, ctx->alibi_slopes);
+    }
+    bool slopes_ok = ctx->alibi_slopes || model->cfg.family->positions != AQ_POSITIONS_ALIBI;
+    if (!slopes_ok || !ctx->sample_prob || !ctx->sample_index || aq_runtime_set_threads(ctx, threads) != AQ_OK ||
         aq_runtime_set_cache(ctx, n_ctx, false) != AQ_OK) {
         aq_runtime_context_free(ctx);
         return NULL;
@@ -142,7 +149,7 @@ void aq_runtime_context_free(aq_context *ctx) {
     ctx->model->n_contexts--;
     pthreadpool_destroy(ctx->pool);
     free_cache(ctx);
-    float *bufs[] = {ctx->x, ctx->xn, ctx->q, ctx->k, ctx->v, ctx->att, ctx->gate, ctx->up, ctx->rope,
+    float *bufs[] = {ctx->x, ctx->xn, ctx->q, ctx->k, ctx->v, ctx->att, ctx->gate, ctx->up, ctx->rope, ctx->alibi_slopes,
                      ctx->logits, ctx->sample_prob, ctx->prune_score, ctx->prune_stats, ctx->importance};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(ctx->kept);

@@ -64,6 +64,7 @@ struct aq_context {
     float *gate;             /* (batch, ffn_dim) */
     float *up;               /* (batch, ffn_dim) */
     float *rope;             /* (batch, head_dim / 2, 2) cos, sin */
+    float *alibi_slopes;     /* (n_heads) ALiBi families, else NULL */
     int32_t *pos;            /* (batch) RoPE position of each row at the current layer */
     /* Pruning state of the last forward call: rows are compacted as tokens
      * are dropped, so these map rows back to the batch. */

@@ -1,28 +1,23 @@
-/* The forward pass, read top to bottom: embedding; per layer RMSNorm, Q/K/V,
- * attention (RoPE, KV cache), output projection, RMSNorm, SwiGLU MLP, with
- * residuals; final norm and logits. A batch of T tokens is processed as
- * (T, width) matrices, so prefill is matrix-matrix work and decode (T = 1)
- * the same code. Linear layers, attention, RoPE and the KV cache live in
- * their own files; token pruning may drop rows after a layer's attention
- * (prune.c), so each layer's cache holds only the tokens present there. */
+/* The forward pass, read top to bottom: embedding (with learned positions and
+ * a norm where the family has them); per layer a norm, Q/K/V, attention
+ * (RoPE or ALiBi, KV cache), output projection, a norm, the MLP, with
+ * residuals; final norm and logits. The family's building blocks (model.h's
+ * aq_family: RMSNorm or LayerNorm, the position scheme, SwiGLU/GELU/ReLU,
+ * biases) sit in their own files; this one follows the model. A batch of T
+ * tokens is processed as (T, width) matrices, so prefill is matrix-matrix
+ * work and decode (T = 1) the same code. Token pruning may drop rows after a
+ * layer's attention (prune.c), so each layer's cache holds only the tokens
+ * present there. */
 #include <math.h>
 #include <string.h>
 
+#include "activation.h"
 #include "attention.h"
 #include "hadamard.h"
 #include "linear.h"
+#include "norm.h"
 #include "prune.h"
 #include "rope.h"
-
-static void rmsnorm_rows(float *out, const float *x, const float *weight, int32_t rows, int32_t n, float eps) {
-    for (size_t t = 0; t < (size_t)rows; t++) {
-        const float *xt = x + t * (size_t)n;
-        float ss = 0.0f;
-        for (int32_t i = 0; i < n; i++) ss += xt[i] * xt[i];
-        float scale = 1.0f / sqrtf(ss / (float)n + eps);
-        for (int32_t i = 0; i < n; i++) out[t * (size_t)n + (size_t)i] = xt[i] * scale * weight[i];
-    }
-}
 
 static void add_into(float *x, const float *y, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] += y[i];
@@ -33,7 +28,7 @@ typedef struct mlp_hidden_task {
     const aq_layer *layer;
 } mlp_hidden_task;
 
-/* The down projection's input for one token: SiLU(gate) * up, then the
+/* The down projection's input for one token: the MLP's activation, then the
  * online Hadamard rotation and TRIP factors when the quantization scheme
  * folded their inverses into the down projection. */
 static void mlp_hidden(void *arg, size_t t) {
@@ -41,21 +36,18 @@ static void mlp_hidden(void *arg, size_t t) {
     const aq_model *m = task->ctx->model;
     size_t ffn = (size_t)m->cfg.ffn_dim;
     float *h = task->ctx->gate + t * ffn;
-    const float *up = task->ctx->up + t * ffn;
-    for (size_t i = 0; i < ffn; i++) h[i] = h[i] / (1.0f + expf(-h[i])) * up[i];
+    aq_mlp_activation(m->cfg.family->mlp, h, task->ctx->up + t * ffn, ffn);
     if (m->down_rotation_signs) aq_hadamard_rotate(h, ffn, m->down_rotation_signs);
     if (task->layer->down_input_scale)
         for (size_t i = 0; i < ffn; i++) h[i] *= task->layer->down_input_scale[i];
 }
 
-/* One layer on n_tokens rows; returns the rows left for the next layer
- * (fewer when token pruning dropped some after the attention). */
 static int32_t layer_forward(aq_context *ctx, int32_t i, int32_t n_tokens) {
     const aq_config *c = &ctx->model->cfg;
     const aq_layer *l = &ctx->model->layers[i];
     int32_t q_dim = c->n_heads * c->head_dim;
 
-    rmsnorm_rows(ctx->xn, ctx->x, l->attn_norm, n_tokens, c->dim, c->norm_eps);
+    aq_norm_rows(c->norm, ctx->xn, ctx->x, l->attn_norm, l->attn_norm_b, n_tokens, c->dim, c->norm_eps);
     aq_activations in = aq_linear_input_at(ctx, i, AQ_INPUT_QKV, ctx->xn, n_tokens, c->dim);
     aq_linear(ctx, &l->wq, &in, ctx->q);
     aq_linear(ctx, &l->wk, &in, ctx->k);
@@ -68,9 +60,9 @@ static int32_t layer_forward(aq_context *ctx, int32_t i, int32_t n_tokens) {
     aq_linear(ctx, &l->wo, &in, ctx->xn);
     add_into(ctx->x, ctx->xn, residual);
 
-    rmsnorm_rows(ctx->xn, ctx->x, l->ffn_norm, n_tokens, c->dim, c->norm_eps);
+    aq_norm_rows(c->norm, ctx->xn, ctx->x, l->ffn_norm, l->ffn_norm_b, n_tokens, c->dim, c->norm_eps);
     in = aq_linear_input_at(ctx, i, AQ_INPUT_FFN_UP, ctx->xn, n_tokens, c->dim);
-    aq_linear(ctx, &l->w_gate, &in, ctx->gate);
+    if (aq_matrix_present(&l->w_gate)) aq_linear(ctx, &l->w_gate, &in, ctx->gate);
     aq_linear(ctx, &l->w_up, &in, ctx->up);
     mlp_hidden_task hidden = {.ctx = ctx, .layer = l};
     pthreadpool_parallelize_1d(ctx->pool, mlp_hidden, &hidden, (size_t)n_tokens, PTHREADPOOL_FLAG_DISABLE_DENORMALS);
@@ -93,7 +85,34 @@ static aq_error check_tokens(aq_context *ctx, const int32_t *tokens, const int32
             return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "position %d at index %d is negative",
                                 positions[t], t);
     }
+    /* A table of learned positions has a row for each position below the training context. */
+    int32_t last = positions ? 0 : (ctx->n_kv > 0 ? ctx->kv_pos[ctx->n_kv - 1] + 1 : 0) + n_tokens - 1;
+    for (int32_t t = 0; positions && t < n_tokens; t++) last = positions[t] > last ? positions[t] : last;
+    if (ctx->model->cfg.family->positions == AQ_POSITIONS_LEARNED && n_tokens > 0 &&
+        last >= ctx->model->cfg.context_length)
+        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE,
+                            "position %d is past the %d positions the model learned", last,
+                            ctx->model->cfg.context_length);
     return AQ_OK;
+}
+
+/* The residual stream's first rows: token embeddings, plus learned
+ * positions, then the embedding norm where the family has them. */
+static void embed(aq_context *ctx, const int32_t *tokens, int32_t n_tokens) {
+    const aq_model *m = ctx->model;
+    const aq_config *c = &m->cfg;
+    size_t dim = (size_t)c->dim;
+    float *row = ctx->xn;
+    for (int32_t t = 0; t < n_tokens; t++) {
+        float *x = ctx->x + (size_t)t * dim;
+        aq_matrix_row(&m->token_embd, tokens[t], x);
+        if (aq_matrix_present(&m->position_embd)) {
+            aq_matrix_row(&m->position_embd, ctx->pos[t] + c->family->position_offset, row);
+            add_into(x, row, dim);
+        }
+    }
+    if (m->embd_norm) aq_norm_rows(AQ_NORM_LAYER, ctx->x, ctx->x, m->embd_norm, m->embd_norm_b, n_tokens, c->dim,
+                                   c->norm_eps);
 }
 
 aq_error aq_runtime_forward(aq_context *ctx, const int32_t *tokens, const int32_t *positions, int32_t n_tokens,
@@ -106,10 +125,8 @@ aq_error aq_runtime_forward(aq_context *ctx, const int32_t *tokens, const int32_
 
     int32_t next_pos = ctx->n_kv > 0 ? ctx->kv_pos[ctx->n_kv - 1] + 1 : 0;
     size_t dim = (size_t)c->dim;
-    for (int32_t t = 0; t < n_tokens; t++) {
-        ctx->pos[t] = positions ? positions[t] : next_pos + t;
-        aq_matrix_row(&m->token_embd, tokens[t], ctx->x + (size_t)t * dim);
-    }
+    for (int32_t t = 0; t < n_tokens; t++) ctx->pos[t] = positions ? positions[t] : next_pos + t;
+    embed(ctx, tokens, n_tokens);
     aq_rope_tables(ctx, n_tokens);
     aq_prune_begin(ctx, n_tokens);
     int32_t n = n_tokens;
@@ -119,7 +136,8 @@ aq_error aq_runtime_forward(aq_context *ctx, const int32_t *tokens, const int32_
     /* The last token is never pruned, so its row is always the last. */
     int32_t first_row = logits_all ? 0 : n - 1;
     int32_t rows = n - first_row;
-    rmsnorm_rows(ctx->xn, ctx->x + (size_t)first_row * dim, m->output_norm, rows, c->dim, c->norm_eps);
+    aq_norm_rows(c->norm, ctx->xn, ctx->x + (size_t)first_row * dim, m->output_norm, m->output_norm_b, rows, c->dim,
+                 c->norm_eps);
     aq_activations head = aq_linear_input_at(ctx, -1, AQ_INPUT_QKV, ctx->xn, rows, c->dim);
     aq_linear(ctx, &m->output, &head, ctx->logits);
     ctx->n_logit_rows = logits_all ? n_tokens : 1;

@@ -48,6 +48,9 @@ static void linear_rows(void *arg, size_t row_begin, size_t rows) {
         break;
     }
     }
+    if (w->bias)
+        for (size_t tok = 0; tok < t->m; tok++)
+            for (size_t r = row_begin; r < row_end; r++) t->out[tok * ld + r] += w->bias[r];
 }
 
 aq_activations aq_linear_input_at(aq_context *ctx, int32_t layer, aq_linear_input site, const float *x,

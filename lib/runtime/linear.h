@@ -19,7 +19,7 @@ typedef struct aq_activations {
 aq_activations aq_linear_input_at(aq_context *ctx, int32_t layer, aq_linear_input site, const float *x,
                                   int32_t n_tokens, int32_t width);
 
-/* out (n_tokens, w->rows) = in (n_tokens, w->cols) W^T, over the thread pool. */
+/* out (n_tokens, w->rows) = in (n_tokens, w->cols) W^T (+ w->bias), over the thread pool. */
 void aq_linear(aq_context *ctx, const aq_matrix *w, const aq_activations *in, float *out);
 
 #endif

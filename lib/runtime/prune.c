@@ -14,6 +14,7 @@
 
 #include "prune.h"
 
+#include "alibi.h"
 #include "attention.h"
 #include "kv_cache.h"
 #include "rope.h"
@@ -77,7 +78,8 @@ static void received_one(void *arg, size_t j) {
             const float *q = ctx->q + (size_t)i * (size_t)q_dim + (size_t)h * (size_t)hd;
             float k_row[AQ_MAX_HEAD_DIM];
             const float *kj = aq_kv_row(ctx, AQ_KV_KEYS, task->layer, (int32_t)j, h / group, k_row);
-            float s = aq_attention_score(q, kj, hd, scale);
+            float slope = ctx->alibi_slopes ? ctx->alibi_slopes[h] : 0.0f;
+            float s = aq_attention_score(q, kj, hd, scale) + aq_alibi_bias(slope, (float)key_pos, (float)ctx->pos[i]);
             const float *stats = ctx->prune_stats + ((size_t)i * (size_t)c->n_heads + (size_t)h) * 2;
             sum += expf(s - stats[0]) / stats[1];
         }

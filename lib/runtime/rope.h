@@ -1,4 +1,5 @@
-/* Rotary position embedding in llama.cpp's LLAMA convention. Internal. */
+/* Rotary position embedding in llama.cpp's NORM (LLaMA) and NEOX (Qwen2)
+ * pairings; nothing for families without RoPE. Internal. */
 #ifndef AQ_ROPE_H
 #define AQ_ROPE_H
 
