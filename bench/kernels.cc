@@ -225,7 +225,7 @@ void RegisterAll() {
         RegisterKernel(aq_q4_0_q8_0_dot_list[i], BM_BlockDot<block_q4_0, aq_q4_0_q8_0_dot_kernel>);
     for (size_t i = 0; i < aq_q8_0_q8_0_dot_list_size; i++)
         RegisterKernel(aq_q8_0_q8_0_dot_list[i], BM_BlockDot<block_q8_0, aq_q8_0_q8_0_dot_kernel>);
-    for (size_t k : {2048, 5632}) {
+    for (size_t k : {size_t{2048}, size_t{5632}}) {
         for (size_t m : kTokens) {
             std::string name = "aq_qd8_quantize_dynamic_ref/k:" + std::to_string(k) + "/m:" + std::to_string(m);
             benchmark::RegisterBenchmark(name.c_str(), BM_QuantizeActivations, m, k)
