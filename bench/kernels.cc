@@ -5,8 +5,9 @@
 // then the reference), so every kernel of every family is timed by its name,
 // whether or not dispatch would pick it on this CPU; one whose CPU feature is
 // missing here is listed on stderr and not registered. Names are
-// <kernel>/<model>_<layer>/<rows>x<k>/m:<tokens>, e.g.
-// aq_qd8_qc4w_gemm_4x8c4__avx2/llama7b_qkvo/4096x4096/m:1.
+// <family>/<kernel>/<model>_<layer>/<rows>x<k>/m:<tokens>, the family as the
+// kernel table names it (qc4w, f32, w4a16, q4_0, q8_0), e.g.
+// qc4w/aq_qd8_qc4w_gemm_4x8c4__avx2/llama7b_qkvo/4096x4096/m:1.
 //
 // Shapes are the linear layers of LLaMA-7B and TinyLlama-1.1B (rows x k, as
 // out = W x with W rows x k), with m = 1 token (decode: a matrix-vector
@@ -16,7 +17,7 @@
 // pass splits rows across threads, so per-thread speed is what matters here.
 //
 // Defaults keep a full run short (--benchmark_min_time=0.05); pass your own
-// --benchmark_min_time or --benchmark_filter (e.g. 'qd8_qc4w.*m:1$') to change it.
+// --benchmark_min_time or --benchmark_filter (e.g. 'qc4w/.*tinyllama') to change it.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -203,31 +204,34 @@ void BM_QuantizeActivations(benchmark::State &state, size_t m, size_t k) {
 // Registers fn(kernel, shape, m) for every shape and token count under the
 // kernel's name, or says why not.
 template <typename Kernel, typename Fn>
-void RegisterKernel(const Kernel &kern, Fn fn) {
+void RegisterKernel(const char *family, const Kernel &kern, Fn fn) {
     if (!aq_cpu_has(kern.isa)) {
         std::fprintf(stderr, "not on this CPU (no %s): %s\n", aq_cpu_feature_name(kern.isa), kern.name);
         return;
     }
     for (const Shape &s : kShapes) {
         for (size_t m : kTokens) {
-            std::string name = std::string(kern.name) + "/" + s.model + "_" + s.layer + "/" + std::to_string(s.rows) +
-                               "x" + std::to_string(s.k) + "/m:" + std::to_string(m);
+            std::string name = std::string(family) + "/" + kern.name + "/" + s.model + "_" + s.layer + "/" +
+                               std::to_string(s.rows) + "x" + std::to_string(s.k) + "/m:" + std::to_string(m);
             benchmark::RegisterBenchmark(name.c_str(), fn, &kern, s, m)->Unit(benchmark::kMicrosecond)->UseRealTime();
         }
     }
 }
 
 void RegisterAll() {
-    for (size_t i = 0; i < aq_qd8_qc4w_gemm_list_size; i++) RegisterKernel(aq_qd8_qc4w_gemm_list[i], BM_Qc4wGemm);
-    for (size_t i = 0; i < aq_f32_gemm_list_size; i++) RegisterKernel(aq_f32_gemm_list[i], BM_F32Gemm);
-    for (size_t i = 0; i < aq_f32_qc4w_gemm_list_size; i++) RegisterKernel(aq_f32_qc4w_gemm_list[i], BM_F32Qc4wGemm);
+    for (size_t i = 0; i < aq_qd8_qc4w_gemm_list_size; i++)
+        RegisterKernel("qc4w", aq_qd8_qc4w_gemm_list[i], BM_Qc4wGemm);
+    for (size_t i = 0; i < aq_f32_gemm_list_size; i++) RegisterKernel("f32", aq_f32_gemm_list[i], BM_F32Gemm);
+    for (size_t i = 0; i < aq_f32_qc4w_gemm_list_size; i++)
+        RegisterKernel("w4a16", aq_f32_qc4w_gemm_list[i], BM_F32Qc4wGemm);
     for (size_t i = 0; i < aq_q4_0_q8_0_dot_list_size; i++)
-        RegisterKernel(aq_q4_0_q8_0_dot_list[i], BM_BlockDot<block_q4_0, aq_q4_0_q8_0_dot_kernel>);
+        RegisterKernel("q4_0", aq_q4_0_q8_0_dot_list[i], BM_BlockDot<block_q4_0, aq_q4_0_q8_0_dot_kernel>);
     for (size_t i = 0; i < aq_q8_0_q8_0_dot_list_size; i++)
-        RegisterKernel(aq_q8_0_q8_0_dot_list[i], BM_BlockDot<block_q8_0, aq_q8_0_q8_0_dot_kernel>);
+        RegisterKernel("q8_0", aq_q8_0_q8_0_dot_list[i], BM_BlockDot<block_q8_0, aq_q8_0_q8_0_dot_kernel>);
     for (size_t k : {size_t{2048}, size_t{5632}}) {
         for (size_t m : kTokens) {
-            std::string name = "aq_qd8_quantize_dynamic_ref/k:" + std::to_string(k) + "/m:" + std::to_string(m);
+            std::string name =
+                "quantize_qd8/aq_qd8_quantize_dynamic_ref/k:" + std::to_string(k) + "/m:" + std::to_string(m);
             benchmark::RegisterBenchmark(name.c_str(), BM_QuantizeActivations, m, k)
                 ->Unit(benchmark::kMicrosecond)
                 ->UseRealTime();

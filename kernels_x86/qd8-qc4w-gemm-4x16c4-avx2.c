@@ -68,8 +68,10 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
         for (size_t i = 0; i < mr; i++) {
             /* The reference's two roundings: the scale product, then the fma. */
             const __m256 a_scale = _mm256_set1_ps(t->a_scale[i]);
-            for (size_t h = 0; h < 2; h++)
-                acc[i][h] = _mm256_fmadd_ps(_mm256_mul_ps(wscale[h], a_scale), _mm256_cvtepi32_ps(isum[i][h]), acc[i][h]);
+            for (size_t h = 0; h < 2; h++) {
+                const __m256 group_scale = _mm256_mul_ps(wscale[h], a_scale);
+                acc[i][h] = _mm256_fmadd_ps(group_scale, _mm256_cvtepi32_ps(isum[i][h]), acc[i][h]);
+            }
         }
     }
     for (size_t i = 0; i < mr; i++) {

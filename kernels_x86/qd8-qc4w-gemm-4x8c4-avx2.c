@@ -36,9 +36,10 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
         const uint8_t *q = block + NR * AQ_X86_QC4W_META;
         __m256i isum[MR];
         /* The zero-point correction -zw*A - za*wsum starts the sum (exact int32). */
-        for (size_t i = 0; i < mr; i++)
-            isum[i] = _mm256_madd_epi16(wpair,
-                                        _mm256_set1_epi32(aq_x86_token_pair(t->a_sum[i * t->groups + g], t->a_zero[i])));
+        for (size_t i = 0; i < mr; i++) {
+            const int32_t pair = aq_x86_token_pair(t->a_sum[i * t->groups + g], t->a_zero[i]);
+            isum[i] = _mm256_madd_epi16(wpair, _mm256_set1_epi32(pair));
+        }
         const int8_t *a_group = t->a + (t->g0 + g) * group;
         /* group / 8 is 4, 8 or 16 packed vectors: 8 int16 products per flush. */
         for (size_t p0 = 0; p0 < group / 8; p0 += 4) {

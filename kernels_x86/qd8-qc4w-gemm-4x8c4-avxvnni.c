@@ -30,9 +30,10 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
         const __m256 wscale = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (block + NR * 4)));
         const uint8_t *q = block + NR * AQ_X86_QC4W_META;
         __m256i isum[MR];
-        for (size_t i = 0; i < mr; i++)
-            isum[i] = _mm256_madd_epi16(wpair,
-                                        _mm256_set1_epi32(aq_x86_token_pair(t->a_sum[i * t->groups + g], t->a_zero[i])));
+        for (size_t i = 0; i < mr; i++) {
+            const int32_t pair = aq_x86_token_pair(t->a_sum[i * t->groups + g], t->a_zero[i]);
+            isum[i] = _mm256_madd_epi16(wpair, _mm256_set1_epi32(pair));
+        }
         const int8_t *a_group = t->a + (t->g0 + g) * group;
         for (size_t p = 0; p < group / 8; p++) {
             const __m256i packed = _mm256_loadu_si256((const __m256i *) (q + p * NR * 4));
