@@ -9,6 +9,14 @@
  * entry the CPU runs), the kernel tests and the microbenchmarks (both walk every
  * entry and skip, at run time, the ones this CPU cannot run). Kernels never test
  * CPU features themselves.
+ *
+ * Adding a kernel (e.g. a qd8 x qc4w GEMM): one file named after it,
+ * kernels_x86/qd8-qc4w-gemm-<mr>x<nr>c<kr>-<isa>.c, holding only its micro-tile
+ * and AQ_QD8_QC4W_GEMM_DEFINE (qd8-qc4w-gemm-loop.h: the outer loop is shared);
+ * one line in lib/kernels/meson.build (the files of its ISA); one line in
+ * kernels_x86/qd8-qc4w-gemm.inc, at its place in the order of preference. A new
+ * packed layout adds a packer to qc4w-packw.c; a new ISA adds a feature to
+ * cpu_features.{h,c} and a static library (its -march flags) to meson.build.
  */
 #ifndef AQ_KERNELS_H
 #define AQ_KERNELS_H
