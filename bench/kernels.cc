@@ -1,9 +1,13 @@
-// aq-bench-kernels: Google Benchmark microbenchmarks of the kernel table.
+// aq-bench-kernels: Google Benchmark microbenchmarks of every listed kernel.
 //
-// Every kernel variant is reached the way the library reaches it: through
-// aq_kernels_select() with an override name ("ref", "avx2", "avxvnni",
-// "avx512vnni"; "neon", "neondot", "i8mm" on Arm), so the list of kernels here
-// is the dispatcher's list. A variant the CPU lacks is not registered.
+// The benchmarks walk the kernel lists of lib/kernels/kernels.h (the same lists
+// the dispatcher and the tests read: kernels_x86/*.inc or kernels_neon/*.inc,
+// then the reference), so every kernel of every family is timed by its name,
+// whether or not dispatch would pick it on this CPU; one whose CPU feature is
+// missing here is listed on stderr and not registered. Names are
+// <family>/<kernel>/<model>_<layer>/<rows>x<k>/m:<tokens>, the family as the
+// kernel table names it (qc4w, f32, w4a16, q4_0, q8_0), e.g.
+// qc4w/aq_qd8_qc4w_gemm_4x8c4__avx2/llama7b_qkvo/4096x4096/m:1.
 //
 // Shapes are the linear layers of LLaMA-7B and TinyLlama-1.1B (rows x k, as
 // out = W x with W rows x k), with m = 1 token (decode: a matrix-vector
@@ -13,7 +17,7 @@
 // pass splits rows across threads, so per-thread speed is what matters here.
 //
 // Defaults keep a full run short (--benchmark_min_time=0.05); pass your own
-// --benchmark_min_time or --benchmark_filter (e.g. 'qc4w.*/1$') to change it.
+// --benchmark_min_time or --benchmark_filter (e.g. 'qc4w/.*tinyllama') to change it.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -25,6 +29,7 @@
 #include <random>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 // The C headers use C11's _Static_assert, which C++ spells static_assert.
@@ -49,7 +54,6 @@ const Shape kShapes[] = {
     {"tinyllama", "down", 2048, 5632},
 };
 const size_t kTokens[] = {1, 64};
-const char *const kVariants[] = {"ref", "avx2", "avxvnni", "avx512vnni", "neon", "neondot", "i8mm"};
 
 std::vector<float> RandomFloats(size_t n, uint32_t seed) {
     std::mt19937 gen(seed);
@@ -60,7 +64,7 @@ std::vector<float> RandomFloats(size_t n, uint32_t seed) {
 }
 
 // INT4 weights of one shape (symmetric, group 32, as the w4a8 scheme makes
-// them), quantized once and shared by every variant.
+// them), quantized once and shared by every kernel.
 struct Q4Weights {
     std::vector<uint8_t> q;
     std::vector<uint16_t> scale;
@@ -122,31 +126,67 @@ void SetCounters(benchmark::State &state, size_t m, const Shape &s, double weigh
 }
 
 // qd8 x qc4w: the W4A8 / W4A4 linear layer.
-void BM_Qc4wGemm(benchmark::State &state, aq_kernels k, Shape s, size_t m) {
-    const aq_qc4w_gemm_kernel &kern = k.qc4w_gemm;
+void BM_Qc4wGemm(benchmark::State &state, const aq_qc4w_gemm_kernel *kern, Shape s, size_t m) {
     const aq_q4w &w = GetQ4(s).w;
-    const void *packed = GetPacked(s, kern);
+    const void *packed = GetPacked(s, *kern);
     Activations act(m, s.k);
     std::vector<float> out(m * s.rows);
     for (auto _ : state) {
-        kern.gemm(m, 0, s.rows, &act.a, &w, packed, out.data(), s.rows);
+        kern->gemm(m, 0, s.rows, &act.a, &w, packed, out.data(), s.rows);
         benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();
     }
-    double bytes = kern.packed_size ? static_cast<double>(kern.packed_size(&w))
+    double bytes = kern->packed_size ? static_cast<double>(kern->packed_size(&w))
                                      : static_cast<double>(s.rows * s.k / 2 + s.rows * s.k / 32 * 2);
     SetCounters(state, m, s, bytes);
 }
 
 // FP32 activations x FP32 weights: the unquantized baseline.
-void BM_F32Gemm(benchmark::State &state, aq_kernels k, Shape s, size_t m) {
+void BM_F32Gemm(benchmark::State &state, const aq_f32_gemm_kernel *kern, Shape s, size_t m) {
     std::vector<float> w = RandomFloats(s.rows * s.k, 3), x = RandomFloats(m * s.k, 4), out(m * s.rows);
     for (auto _ : state) {
-        k.f32_gemm(m, 0, s.rows, s.k, x.data(), s.k, w.data(), out.data(), s.rows);
+        kern->fn(m, 0, s.rows, s.k, x.data(), s.k, w.data(), out.data(), s.rows);
         benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();
     }
     SetCounters(state, m, s, static_cast<double>(s.rows * s.k * sizeof(float)));
+}
+
+// FP32 activations x INT4 weights (W4A16), the weights of the qc4w benchmark.
+void BM_F32Qc4wGemm(benchmark::State &state, const aq_f32_qc4w_gemm_kernel *kern, Shape s, size_t m) {
+    const aq_q4w &w = GetQ4(s).w;
+    std::vector<float> x = RandomFloats(m * s.k, 4), out(m * s.rows);
+    for (auto _ : state) {
+        kern->fn(m, 0, s.rows, x.data(), s.k, &w, out.data(), s.rows);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    SetCounters(state, m, s, static_cast<double>(s.rows * s.k / 2 + s.rows * s.k / 32 * 2));
+}
+
+// llama.cpp blocks: one dot product per weight row and token, as the forward
+// pass calls them (Q4_0 or Q8_0 weights, Q8_0 activations).
+template <typename Block, typename Kernel>
+void BM_BlockDot(benchmark::State &state, const Kernel *kern, Shape s, size_t m) {
+    const size_t blocks = s.k / AQ_QK8_0;
+    std::vector<float> wf = RandomFloats(s.rows * s.k, 5), xf = RandomFloats(m * s.k, 6);
+    std::vector<Block> w(s.rows * blocks);
+    std::vector<block_q8_0> x(m * blocks);
+    if constexpr (std::is_same_v<Block, block_q4_0>) {
+        aq_q4_0_quantize_ref(wf.data(), wf.size(), w.data());
+    } else {
+        aq_q8_0_quantize_ref(wf.data(), wf.size(), w.data());
+    }
+    aq_q8_0_quantize_ref(xf.data(), xf.size(), x.data());
+    std::vector<float> out(m * s.rows);
+    for (auto _ : state) {
+        for (size_t t = 0; t < m; t++)
+            for (size_t r = 0; r < s.rows; r++)
+                out[t * s.rows + r] = kern->fn(s.k, w.data() + r * blocks, x.data() + t * blocks);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    SetCounters(state, m, s, static_cast<double>(w.size() * sizeof(Block)));
 }
 
 // The per-token activation quantizer the forward pass runs before each group
@@ -161,36 +201,37 @@ void BM_QuantizeActivations(benchmark::State &state, size_t m, size_t k) {
                                                 benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void RegisterAll() {
-    std::vector<std::string> f32_seen;
-    for (const char *variant : kVariants) {
-        aq_kernels k;
-        if (aq_kernels_select(variant, &k) != AQ_OK) continue;  // not on this CPU or architecture
-        for (const Shape &s : kShapes) {
-            for (size_t m : kTokens) {
-                std::string suffix = std::string(s.model) + "_" + s.layer + "/" + std::to_string(s.rows) + "x" +
-                                     std::to_string(s.k) + "/m:" + std::to_string(m);
-                benchmark::RegisterBenchmark(("qc4w/" + std::string(variant) + "/" + suffix).c_str(), BM_Qc4wGemm,
-                                             k, s, m)
-                    ->Unit(benchmark::kMicrosecond)
-                    ->UseRealTime();
-                // Variants that share one f32 GEMM (e.g. avxvnni keeps the
-                // reference f32 kernel) would only repeat a row: skip repeats.
-                std::string f32_key = std::to_string(reinterpret_cast<uintptr_t>(k.f32_gemm)) + suffix;
-                bool seen = false;
-                for (const std::string &x : f32_seen) seen = seen || x == f32_key;
-                if (seen) continue;
-                f32_seen.push_back(f32_key);
-                benchmark::RegisterBenchmark(("f32/" + std::string(variant) + "/" + suffix).c_str(), BM_F32Gemm, k,
-                                             s, m)
-                    ->Unit(benchmark::kMicrosecond)
-                    ->UseRealTime();
-            }
+// Registers fn(kernel, shape, m) for every shape and token count under the
+// kernel's name, or says why not.
+template <typename Kernel, typename Fn>
+void RegisterKernel(const char *family, const Kernel &kern, Fn fn) {
+    if (!aq_cpu_has(kern.isa)) {
+        std::fprintf(stderr, "not on this CPU (no %s): %s\n", aq_cpu_feature_name(kern.isa), kern.name);
+        return;
+    }
+    for (const Shape &s : kShapes) {
+        for (size_t m : kTokens) {
+            std::string name = std::string(family) + "/" + kern.name + "/" + s.model + "_" + s.layer + "/" +
+                               std::to_string(s.rows) + "x" + std::to_string(s.k) + "/m:" + std::to_string(m);
+            benchmark::RegisterBenchmark(name.c_str(), fn, &kern, s, m)->Unit(benchmark::kMicrosecond)->UseRealTime();
         }
     }
-    for (size_t k : {2048, 5632}) {
+}
+
+void RegisterAll() {
+    for (size_t i = 0; i < aq_qd8_qc4w_gemm_list_size; i++)
+        RegisterKernel("qc4w", aq_qd8_qc4w_gemm_list[i], BM_Qc4wGemm);
+    for (size_t i = 0; i < aq_f32_gemm_list_size; i++) RegisterKernel("f32", aq_f32_gemm_list[i], BM_F32Gemm);
+    for (size_t i = 0; i < aq_f32_qc4w_gemm_list_size; i++)
+        RegisterKernel("w4a16", aq_f32_qc4w_gemm_list[i], BM_F32Qc4wGemm);
+    for (size_t i = 0; i < aq_q4_0_q8_0_dot_list_size; i++)
+        RegisterKernel("q4_0", aq_q4_0_q8_0_dot_list[i], BM_BlockDot<block_q4_0, aq_q4_0_q8_0_dot_kernel>);
+    for (size_t i = 0; i < aq_q8_0_q8_0_dot_list_size; i++)
+        RegisterKernel("q8_0", aq_q8_0_q8_0_dot_list[i], BM_BlockDot<block_q8_0, aq_q8_0_q8_0_dot_kernel>);
+    for (size_t k : {size_t{2048}, size_t{5632}}) {
         for (size_t m : kTokens) {
-            std::string name = "quantize_qd8/ref/k:" + std::to_string(k) + "/m:" + std::to_string(m);
+            std::string name =
+                "quantize_qd8/aq_qd8_quantize_dynamic_ref/k:" + std::to_string(k) + "/m:" + std::to_string(m);
             benchmark::RegisterBenchmark(name.c_str(), BM_QuantizeActivations, m, k)
                 ->Unit(benchmark::kMicrosecond)
                 ->UseRealTime();

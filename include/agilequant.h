@@ -77,7 +77,7 @@ AQ_API aq_error aq_model_load_file(aq_model *model, const char *path);
 AQ_API aq_error aq_model_load_memory(aq_model *model, const void *data, size_t size);
 
 /* Forces a kernel family before loading: "ref" (portable C) or a variant
- * name ("avx2", "avx512vnni", "avxvnni", "neon", "neondot", "i8mm"); NULL or
+ * name ("avx2", "avx512vnni", "avxvnni", "neon", "neondot"); NULL or
  * "" chooses automatically. Without a call, $AQ_KERNELS is honoured. */
 AQ_API aq_error aq_model_set_kernels(aq_model *model, const char *name);
 /* The kernels chosen at load, e.g. "qc4w:avx512vnni f32:avx2". */

@@ -1,45 +1,26 @@
 /* qd8-qc4w-gemm-2x8c16-neon.c - INT8 activations x INT4 weights on baseline
  * ARMv8-A NEON (no dot product: Cortex-A72 / Raspberry Pi 4, Cortex-A53).
  *
- * Tile: 2 tokens x 8 weight rows, 16 k per step. Nibble order (pack): per
- * group, per 16 consecutive k, four 16-byte blocks, one per row pair p; byte i
- * holds row 2p, k + i in its low nibble and row 2p + 1 in its high nibble.
- * One AND / one shift give the 16 int8 codes of a row, multiplied with the 16
- * activations by SMLAL + SMLAL2 into int16 lanes.
+ * Tile: 2 tokens x 8 weight rows, 16 k per step, weights packed by
+ * aq_qc4w_packw_8c16_neon: per group, per 16 consecutive k, four 16-byte blocks,
+ * one per row pair p; byte i holds row 2p, k + i in its low nibble and row 2p + 1
+ * in its high nibble. One AND / one shift give the 16 int8 codes of a row,
+ * multiplied with the 16 activations by SMLAL + SMLAL2 into int16 lanes.
  *
  * Why int16 accumulation is exact: raw codes are 0..15 and activations
  * -128..127, so |product| <= 15 * 128 = 1920; a lane gets 2 products per step,
  * group / 8 <= 16 per group, |sum| <= 30720 < 32768. Each group's int16 lanes are
- * then widened (SADDLP) and reduced; the activation sum (SADALP, int8 pairs into
- * int16, <= 16 * 128 per lane) feeds the zero-point correction of qc4w-pack.h.
- * Float part as in aq_qd8_qc4w_gemm_ref (see the neondot kernel).
+ * then widened (SADDLP) and reduced; the zero-point correction (qc4w-packw.h)
+ * takes the activation sum from the outer loop. Float part as in
+ * aq_qd8_qc4w_gemm_ref (see the neondot kernel). The outer loop is
+ * lib/kernels/qd8-qc4w-gemm-loop.c.
  */
 #include <arm_neon.h>
 
-#include "qc4w-gemm-neon.h"
-#include "qc4w-pack.h"
+#include "qc4w-packw.h"
+#include "qd8-qc4w-gemm-loop.h"
 
 #define MR 2
-
-void aq_qc4w_pack_x8c16__neon(const struct aq_q4w *w, void *packed) {
-    const size_t groups = w->k / w->group;
-    const size_t tiles = (w->n_rows + AQ_NEON_NR - 1) / AQ_NEON_NR;
-    uint8_t *dst = packed;
-    for (size_t t = 0; t < tiles; t++) {
-        for (size_t g = 0; g < groups; g++) {
-            aq_neon_pack_meta(w, t, g, dst);
-            dst += AQ_NEON_META_BYTES;
-            for (size_t k16 = g * w->group; k16 < (g + 1) * w->group; k16 += 16) {
-                for (size_t p = 0; p < AQ_NEON_NR / 2; p++) {
-                    const size_t r = t * AQ_NEON_NR + 2 * p;
-                    for (size_t i = 0; i < 16; i++) {
-                        *dst++ = (uint8_t) (aq_neon_code(w, r, k16 + i) | (aq_neon_code(w, r + 1, k16 + i) << 4));
-                    }
-                }
-            }
-        }
-    }
-}
 
 /* Sums the 8 lanes of each of four int16 accumulators into one int32 per row:
  * [sum r0, sum r1, sum r2, sum r3]. */
@@ -49,31 +30,33 @@ static inline int32x4_t reduce4(int16x8_t r0, int16x8_t r1, int16x8_t r2, int16x
     return vpaddq_s32(s01, s23);
 }
 
-static inline __attribute__((always_inline)) void tile_gemm(size_t mr, const uint8_t *tile, size_t groups,
-                                                            size_t group, const int8_t *qa, size_t k,
-                                                            const float *a_scale, const int32_t *a_zero,
-                                                            float *out, size_t out_stride, size_t n_valid) {
+AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
+    const size_t group = t->group, k = t->k, n_valid = t->nr;
     const uint8x16_t low_mask = vdupq_n_u8(0x0F);
     float32x4_t facc[MR][2];
-    AQ_FOR_TOKENS(i) facc[i][0] = facc[i][1] = vdupq_n_f32(0.0f);
+    AQ_FOR_TOKENS(i) {
+        if (t->accumulate) {
+            float row[AQ_NEON_NR];
+            aq_neon_load_row(row, t->out + i * t->out_stride, n_valid);
+            facc[i][0] = vld1q_f32(row);
+            facc[i][1] = vld1q_f32(row + 4);
+        } else {
+            facc[i][0] = facc[i][1] = vdupq_n_f32(0.0f);
+        }
+    }
 
-    for (size_t g = 0; g < groups; g++) {
-        const uint8_t *meta = tile + g * aq_neon_group_bytes(group);
+    for (size_t g = 0; g < t->groups; g++) {
+        const uint8_t *meta = t->w + g * aq_neon_group_bytes(group);
         const uint8_t *nib = meta + AQ_NEON_META_BYTES;
         int16x8_t acc[MR][AQ_NEON_NR];
-        int16x8_t asum[MR];
         AQ_FOR_TOKENS(i) {
             for (size_t j = 0; j < AQ_NEON_NR; j++) acc[i][j] = vdupq_n_s16(0);
-            asum[i] = vdupq_n_s16(0);
         }
-        const int8_t *a_group = qa + g * group;
+        const int8_t *a_group = t->a + (t->g0 + g) * group;
         for (size_t kk = 0; kk < group; kk += 16) {
             AQ_MCA_BEGIN(mr, "neon");
             int8x16_t av[MR];
-            AQ_FOR_TOKENS(i) {
-                av[i] = vld1q_s8(a_group + i * k + kk);
-                asum[i] = vpadalq_s8(asum[i], av[i]);
-            }
+            AQ_FOR_TOKENS(i) av[i] = vld1q_s8(a_group + i * k + kk);
             /* The four row pairs written out: clang -O2 keeps a looped version's
              * accumulators in memory (seen with bench/mca). */
 #define STEP(p)                                                                                  \
@@ -81,7 +64,7 @@ static inline __attribute__((always_inline)) void tile_gemm(size_t mr, const uin
         const uint8x16_t b = vld1q_u8(nib + 16 * (p));                                           \
         const int8x16_t w0 = vreinterpretq_s8_u8(vandq_u8(b, low_mask));                         \
         const int8x16_t w1 = vreinterpretq_s8_u8(vshrq_n_u8(b, 4));                              \
-        AQ_FOR_TOKENS(i) {                                                        \
+        AQ_FOR_TOKENS(i) {                                                                       \
             acc[i][2 * (p)] = vmlal_s8(acc[i][2 * (p)], vget_low_s8(w0), vget_low_s8(av[i]));    \
             acc[i][2 * (p)] = vmlal_high_s8(acc[i][2 * (p)], w0, av[i]);                         \
             acc[i][2 * (p) + 1] = vmlal_s8(acc[i][2 * (p) + 1], vget_low_s8(w1), vget_low_s8(av[i])); \
@@ -105,43 +88,25 @@ static inline __attribute__((always_inline)) void tile_gemm(size_t mr, const uin
         AQ_FOR_TOKENS(i) {
             const int32x4_t d0 = reduce4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);
             const int32x4_t d1 = reduce4(acc[i][4], acc[i][5], acc[i][6], acc[i][7]);
-            const int32_t za = a_zero[i];
-            const int32_t act_term = aq_neon_act_term(vaddlvq_s16(asum[i]), group, za);
+            const int32_t za = t->a_zero[i];
+            const int32_t act_term = aq_neon_act_term(t->a_sum[i * t->groups + g], group, za);
             const int32x4_t isum0 = vmlsq_n_s32(vmlsq_n_s32(d0, zero0, act_term), csum0, za);
             const int32x4_t isum1 = vmlsq_n_s32(vmlsq_n_s32(d1, zero1, act_term), csum1, za);
-            facc[i][0] = vfmaq_f32(facc[i][0], vmulq_n_f32(scale0, a_scale[i]), vcvtq_f32_s32(isum0));
-            facc[i][1] = vfmaq_f32(facc[i][1], vmulq_n_f32(scale1, a_scale[i]), vcvtq_f32_s32(isum1));
+            facc[i][0] = vfmaq_f32(facc[i][0], vmulq_n_f32(scale0, t->a_scale[i]), vcvtq_f32_s32(isum0));
+            facc[i][1] = vfmaq_f32(facc[i][1], vmulq_n_f32(scale1, t->a_scale[i]), vcvtq_f32_s32(isum1));
         }
     }
     AQ_FOR_TOKENS(i) {
         if (n_valid == AQ_NEON_NR) {
-            vst1q_f32(out + i * out_stride, facc[i][0]);
-            vst1q_f32(out + i * out_stride + 4, facc[i][1]);
+            vst1q_f32(t->out + i * t->out_stride, facc[i][0]);
+            vst1q_f32(t->out + i * t->out_stride + 4, facc[i][1]);
         } else {
             float row[AQ_NEON_NR];
             vst1q_f32(row, facc[i][0]);
             vst1q_f32(row + 4, facc[i][1]);
-            aq_neon_store_row(out + i * out_stride, row, n_valid);
+            aq_neon_store_row(t->out + i * t->out_stride, row, n_valid);
         }
     }
 }
 
-void aq_qd8_qc4w_gemm_2x8c16__neon(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a,
-                                   const struct aq_q4w *w, const void *packed, float *out, size_t out_stride) {
-    const size_t k = w->k;
-    const size_t groups = k / w->group;
-    const size_t tile_bytes = aq_neon_tile_bytes(w);
-    for (size_t r = n_begin; r < n_end; r += AQ_NEON_NR) {
-        const uint8_t *tile = (const uint8_t *) packed + r / AQ_NEON_NR * tile_bytes;
-        const size_t n_valid = n_end - r < AQ_NEON_NR ? n_end - r : AQ_NEON_NR;
-        size_t t = 0;
-        for (; t + MR <= m; t += MR) {
-            tile_gemm(MR, tile, groups, w->group, a->q + t * k, k, a->scale + t, a->zero + t,
-                      out + t * out_stride + r, out_stride, n_valid);
-        }
-        if (t < m) {
-            tile_gemm(1, tile, groups, w->group, a->q + t * k, k, a->scale + t, a->zero + t,
-                      out + t * out_stride + r, out_stride, n_valid);
-        }
-    }
-}
+AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_2x8c16__neon, MR, AQ_NEON_NR, AQ_NEON_QC4W_META, tile)

@@ -7,7 +7,7 @@
 
 static float sum_lanes(const float *acc) {
     float s = 0.0f;
-    for (int l = 0; l < LANES; l++) s += acc[l];
+    for (size_t l = 0; l < LANES; l++) s += acc[l];
     return s;
 }
 
@@ -20,7 +20,7 @@ static void dot_tile(size_t rows, size_t k, const float *x, size_t x_stride, con
     for (size_t kk = 0; kk < k_main; kk += LANES) {
         for (size_t r = 0; r < rows; r++) {
             const float *xr = x + r * x_stride + kk;
-            for (int l = 0; l < LANES; l++) acc[r][l] += xr[l] * w_row[kk + l];
+            for (size_t l = 0; l < LANES; l++) acc[r][l] += xr[l] * w_row[kk + l];
         }
     }
     for (size_t r = 0; r < rows; r++) {

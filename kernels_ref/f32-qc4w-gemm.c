@@ -1,7 +1,7 @@
 #include <stdint.h>
 
 #include "f16.h"
-#include "kernels.h"
+#include "quant.h"
 
 #define MAX_GROUP 128
 

@@ -105,21 +105,6 @@ bool aq_qd8_quantize_dynamic_ref(const float *x, size_t n_rows, size_t k, size_t
 bool aq_qd8_quantize_static_ref(const float *x, size_t n_rows, size_t k, size_t x_stride,
                                 float scale, int32_t zero, int bits, struct aq_qd8 *out);
 
-/* Packed INT4 activations for the INT4 x INT4 product ("qd4"). */
-struct aq_qd4 {
-    size_t n_rows;
-    size_t k;       /* even */
-    uint8_t *q;     /* (n_rows, k / 2): two signed 4-bit values per byte, the even
-                     * element in the low nibble, two's complement (0x8 = -8, 0xF = -1) */
-    float *scale;   /* (n_rows) */
-    int32_t *zero;  /* (n_rows) */
-};
-
-/* Packs an aq_qd8 quantized with bits = 4 into nibbles and copies scale and zero.
- * out's arrays are caller-allocated: q n_rows * k / 2 bytes, scale/zero n_rows.
- * Returns false, writing nothing, if k is odd or any q is outside [-8, 7]. */
-bool aq_qd4_pack_ref(const struct aq_qd8 *in, struct aq_qd4 *out);
-
 /* ------------------------------------------------------------------------------
  * GEMM: out[t][r] = sum_k a[t][k] * w[r][k] for activation rows t in [0, m) and
  * weight rows r in [n_begin, n_end) (so threads can split the columns). Only those
@@ -143,11 +128,13 @@ void aq_qd8_qc4w_gemm_ref(size_t m, size_t n_begin, size_t n_end,
                           const struct aq_qd8 *a, const struct aq_q4w *w,
                           float *out, size_t out_stride);
 
-/* Identical to aq_qd8_qc4w_gemm_ref with qa taken from the packed nibbles (sign
- * extended). Equal bit for bit to the qd8 GEMM on the unpacked activations. */
-void aq_qd4_qc4w_gemm_ref(size_t m, size_t n_begin, size_t n_end,
-                          const struct aq_qd4 *a, const struct aq_q4w *w,
-                          float *out, size_t out_stride);
+/* FP32 activations x INT4 weights (weight-only quantization, W4A16), rows of x
+ * x_stride floats apart: out[t][r] = sum over groups of sum_e (f32(scale) *
+ * (float) (q - zero)) * x[t][e], each group's products summed in order into a
+ * partial sum that is then added to out (the SIMD twins agree to float
+ * tolerance, not bit for bit). Same preconditions as the GEMM above. */
+void aq_f32_qc4w_gemm_ref(size_t m, size_t n_begin, size_t n_end, const float *x, size_t x_stride,
+                          const struct aq_q4w *w, float *out, size_t out_stride);
 
 /* ------------------------------------------------------------------------------
  * llama.cpp / GGUF block formats (same layout as ggml-common.h), kept so GGUF Q4_0

@@ -4,12 +4,14 @@
  * (q - zero, exact) once in registers and used by every activation row; per group
  * the partial dot is scaled and added: acc += f32(scale) * sum (q - zero) x.
  * Agrees with aq_f32_qc4w_gemm_ref to float tolerance (the scale is applied per
- * group instead of per element, and the lanes are summed in another order). */
+ * group instead of per element, and the lanes are summed in another order). The
+ * outer loop is lib/kernels/f32-qc4w-gemm-loop.c. */
 #include <immintrin.h>
 
-#include "kernels_x86.h"
+#include "f32-qc4w-gemm-loop.h"
 
 #define MR 4
+#define NR 1
 
 static inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -18,9 +20,10 @@ static inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-static inline __attribute__((always_inline)) void tile(size_t mr, const float *x, size_t x_stride,
-                                                       const struct aq_q4w *w, size_t r, float *out,
-                                                       size_t out_stride) {
+AQ_TILE_INLINE void tile(size_t mr, const struct aq_f32_qc4w_gemm_tile *tl) {
+    const float *x = tl->x;
+    const size_t x_stride = tl->x_stride, r = tl->r;
+    const struct aq_q4w *w = tl->w;
     const size_t k = w->k, group = w->group, groups = k / group;
     const uint8_t *qrow = w->q + r * (k / 2);
     const __m128i low_nibbles = _mm_set1_epi8(0x0F);
@@ -56,22 +59,7 @@ static inline __attribute__((always_inline)) void tile(size_t mr, const float *x
         }
         for (size_t t = 0; t < mr; t++) acc[t] = _mm256_fmadd_ps(scale, _mm256_add_ps(gs[t][0], gs[t][1]), acc[t]);
     }
-    for (size_t t = 0; t < mr; t++) out[t * out_stride] = hsum(acc[t]);
+    for (size_t t = 0; t < mr; t++) tl->out[t * tl->out_stride] = hsum(acc[t]);
 }
 
-void aq_f32_qc4w_gemm_4x1__avx2(size_t m, size_t n_begin, size_t n_end, const float *x, size_t x_stride,
-                                const struct aq_q4w *w, float *out, size_t out_stride) {
-    for (size_t t0 = 0; t0 < m; t0 += MR) {
-        const size_t mr = m - t0 < MR ? m - t0 : MR;
-        const float *xt = x + t0 * x_stride;
-        for (size_t r = n_begin; r < n_end; r++) {
-            float *o = out + t0 * out_stride + r;
-            switch (mr) {
-            case 4: tile(4, xt, x_stride, w, r, o, out_stride); break;
-            case 3: tile(3, xt, x_stride, w, r, o, out_stride); break;
-            case 2: tile(2, xt, x_stride, w, r, o, out_stride); break;
-            default: tile(1, xt, x_stride, w, r, o, out_stride); break;
-            }
-        }
-    }
-}
+AQ_F32_QC4W_GEMM_DEFINE(aq_f32_qc4w_gemm_4x1__avx2, MR, NR, tile)

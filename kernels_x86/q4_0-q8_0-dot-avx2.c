@@ -7,7 +7,7 @@
 #include <immintrin.h>
 
 #include "block-dot-avx2.h"
-#include "kernels_x86.h"
+#include "ukernels.h"
 
 /* The 8 int32 partial sums of one block: sum (nibble - 8) * y, computed as
  * code * y - 8 * y per VPMADDUBSW pair (|3840| and |2048| at most, so no int16

@@ -4,7 +4,7 @@
 #include <immintrin.h>
 
 #include "block-dot-avx2.h"
-#include "kernels_x86.h"
+#include "ukernels.h"
 
 /* Sign-extends both operands to int16 and uses VPMADDWD: exact for every int8
  * pair, -128 * -128 included (the VPMADDUBSW sign trick is not). */

@@ -118,18 +118,6 @@ static void qd8_free(struct aq_qd8 *a) {
     free(a->zero);
 }
 
-static void qd4_alloc(struct aq_qd4 *a, size_t n_rows, size_t k) {
-    a->q = checked_calloc(n_rows * k / 2, 1);
-    a->scale = checked_calloc(n_rows, sizeof(float));
-    a->zero = checked_calloc(n_rows, sizeof(int32_t));
-}
-
-static void qd4_free(struct aq_qd4 *a) {
-    free(a->q);
-    free(a->scale);
-    free(a->zero);
-}
-
 /* The weight code of element e of row r, read from the documented nibble layout
  * (independently of the kernels' own readers). */
 static int q4w_code(const struct aq_q4w *w, size_t r, size_t e) {
@@ -793,38 +781,6 @@ static void test_qd8_static_zero_point(void **state) {
     qd8_free(&a);
 }
 
-static void test_qd4_pack_layout(void **state) {
-    (void) state;
-    /* Low nibble = even element, two's complement: -8 -> 0x8, 7 -> 0x7, -1 -> 0xF,
-     * 0 -> 0x0, 3 -> 0x3, -4 -> 0xC. Bytes: 0x8 | 0x7 << 4 = 0x78, 0xF | 0x0 << 4 = 0x0F,
-     * 0x3 | 0xC << 4 = 0xC3. */
-    int8_t q[6] = { -8, 7, -1, 0, 3, -4 };
-    float scale = 0.125f;
-    int32_t zero = -3;
-    const struct aq_qd8 in = { .n_rows = 1, .k = 6, .q = q, .scale = &scale, .zero = &zero };
-    uint8_t packed[3] = { 0 };
-    float packed_scale = 0.0f;
-    int32_t packed_zero = 0;
-    struct aq_qd4 out = { .q = packed, .scale = &packed_scale, .zero = &packed_zero };
-    assert_true(aq_qd4_pack_ref(&in, &out));
-    assert_int_equal(out.n_rows, 1);
-    assert_int_equal(out.k, 6);
-    assert_int_equal(packed[0], 0x78);
-    assert_int_equal(packed[1], 0x0F);
-    assert_int_equal(packed[2], 0xC3);
-    assert_true(packed_scale == 0.125f);
-    assert_int_equal(packed_zero, -3);
-
-    /* Out of range (8 does not fit a signed nibble) and odd k are refused. */
-    q[4] = 8;
-    packed[0] = 0;
-    assert_false(aq_qd4_pack_ref(&in, &out));
-    assert_int_equal(packed[0], 0);
-    q[4] = 3;
-    const struct aq_qd8 odd = { .n_rows = 1, .k = 5, .q = q, .scale = &scale, .zero = &zero };
-    assert_false(aq_qd4_pack_ref(&odd, &out));
-}
-
 /* ==============================================================================
  * GEMM
  */
@@ -864,16 +820,6 @@ static void test_gemm_hand_worked(void **state) {
     out = 0.0f;
     aq_qd8_qc4w_gemm_ref(1, 0, 1, &a_shifted, &w_asym, &out, 1);
     assert_true(out == 56.0f);
-
-    /* Same through packed INT4 activations (2 and -3, or 3 and -2, fit in [-8, 7]). */
-    uint8_t packed[32];
-    float packed_scale;
-    int32_t packed_zero;
-    struct aq_qd4 a4 = { .q = packed, .scale = &packed_scale, .zero = &packed_zero };
-    assert_true(aq_qd4_pack_ref(&a_shifted, &a4));
-    out = 0.0f;
-    aq_qd4_qc4w_gemm_ref(1, 0, 1, &a4, &w_asym, &out, 1);
-    assert_true(out == 56.0f);
 }
 
 /* The per-group accumulation is one fma, not a rounded product plus an add.
@@ -905,15 +851,6 @@ static void test_gemm_accumulates_with_fma(void **state) {
     const struct aq_qd8 a8 = { 1, 64, qa, &sa, &za };
     float out = -1.0f;
     aq_qd8_qc4w_gemm_ref(1, 0, 1, &a8, &w, &out, 1);
-    assert_true(out == 0x1p-21f);
-
-    uint8_t packed[32];
-    float packed_scale;
-    int32_t packed_zero;
-    struct aq_qd4 a4 = { .q = packed, .scale = &packed_scale, .zero = &packed_zero };
-    assert_true(aq_qd4_pack_ref(&a8, &a4));
-    out = -1.0f;
-    aq_qd4_qc4w_gemm_ref(1, 0, 1, &a4, &w, &out, 1);
     assert_true(out == 0x1p-21f);
 }
 
@@ -1024,56 +961,6 @@ static void test_qd8_qc4w_gemm_accuracy(void **state) {
     }
 }
 
-/* The qd4 GEMM must equal the qd8 GEMM bit for bit when the qd8 codes are 4-bit
- * values (same isum, same float operations): with dynamic INT4 activations and
- * with static ones carrying a non-zero zero point. */
-static void test_qd4_gemm_equals_qd8_gemm(void **state) {
-    (void) state;
-    uint64_t rng = 4;
-    const size_t depths[] = { 32, 64, 96, 128, 160, 4096 };
-    for (size_t ki = 0; ki < COUNT(depths); ki++) {
-        for (size_t gi = 0; gi < COUNT(kGroups); gi++) {
-            if (depths[ki] % kGroups[gi] != 0) {
-                continue;
-            }
-            for (int asym = 0; asym <= 1; asym++) {
-                for (int use_static = 0; use_static <= 1; use_static++) {
-                    const size_t m = 3, n = 17, k = depths[ki];
-                    float *x = checked_calloc(m * k, sizeof(float));
-                    float *w = checked_calloc(n * k, sizeof(float));
-                    fill(x, m * k, DIST_OUTLIERS, &rng);
-                    fill(w, n * k, DIST_GAUSSIAN, &rng);
-                    struct aq_q4w q4w;
-                    q4w_alloc(&q4w, n, k, kGroups[gi], asym);
-                    assert_true(aq_q4w_quantize_rtn_ref(w, n, k, kGroups[gi], asym, &q4w));
-                    struct aq_qd8 a8;
-                    qd8_alloc(&a8, m, k);
-                    if (use_static) {
-                        assert_true(aq_qd8_quantize_static_ref(x, m, k, k, 0.7f, -1, 4, &a8));
-                    } else {
-                        assert_true(aq_qd8_quantize_dynamic_ref(x, m, k, k, 4, &a8));
-                    }
-                    struct aq_qd4 a4;
-                    qd4_alloc(&a4, m, k);
-                    assert_true(aq_qd4_pack_ref(&a8, &a4));
-                    float *out8 = checked_calloc(m * n, sizeof(float));
-                    float *out4 = checked_calloc(m * n, sizeof(float));
-                    aq_qd8_qc4w_gemm_ref(m, 0, n, &a8, &q4w, out8, n);
-                    aq_qd4_qc4w_gemm_ref(m, 0, n, &a4, &q4w, out4, n);
-                    assert_memory_equal(out8, out4, m * n * sizeof(float));
-                    free(out8);
-                    free(out4);
-                    qd4_free(&a4);
-                    qd8_free(&a8);
-                    q4w_free(&q4w);
-                    free(x);
-                    free(w);
-                }
-            }
-        }
-    }
-}
-
 /* A column range [n_begin, n_end) with out_stride > n writes exactly those entries,
  * with the same bits as the full GEMM, and nothing else (a sentinel survives). */
 static void test_gemm_column_range_and_stride(void **state) {
@@ -1099,32 +986,6 @@ static void test_gemm_column_range_and_stride(void **state) {
         }
     }
 
-    /* Same for the qd4 kernel, with 4-bit activations. */
-    struct aq_qd8 a8;
-    qd8_alloc(&a8, m, k);
-    assert_true(aq_qd8_quantize_dynamic_ref(c.x, m, k, k, 4, &a8));
-    struct aq_qd4 a4;
-    qd4_alloc(&a4, m, k);
-    assert_true(aq_qd4_pack_ref(&a8, &a4));
-    float *full = checked_calloc(m * n, sizeof(float));
-    aq_qd4_qc4w_gemm_ref(m, 0, n, &a4, &c.q4w, full, n);
-    for (size_t i = 0; i < m * stride; i++) {
-        out[i] = sentinel;
-    }
-    aq_qd4_qc4w_gemm_ref(m, n_begin, n_end, &a4, &c.q4w, out, stride);
-    for (size_t t = 0; t < m; t++) {
-        for (size_t j = 0; j < stride; j++) {
-            const float got = out[t * stride + j];
-            if (j >= n_begin && j < n_end) {
-                assert_memory_equal(&got, &full[t * n + j], sizeof(float));
-            } else {
-                assert_true(got == sentinel);
-            }
-        }
-    }
-    free(full);
-    qd4_free(&a4);
-    qd8_free(&a8);
     free(out);
     gemm_case_teardown(&c);
 }
@@ -1365,11 +1226,9 @@ int main(void) {
         cmocka_unit_test(test_qd8_dynamic_bounds),
         cmocka_unit_test(test_qd8_dynamic_zero_and_constant_rows),
         cmocka_unit_test(test_qd8_static_zero_point),
-        cmocka_unit_test(test_qd4_pack_layout),
         cmocka_unit_test(test_gemm_hand_worked),
         cmocka_unit_test(test_gemm_accumulates_with_fma),
         cmocka_unit_test(test_qd8_qc4w_gemm_accuracy),
-        cmocka_unit_test(test_qd4_gemm_equals_qd8_gemm),
         cmocka_unit_test(test_gemm_column_range_and_stride),
         cmocka_unit_test(test_q4_0_hand_worked),
         cmocka_unit_test(test_q8_0_hand_worked),

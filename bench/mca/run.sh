@@ -4,7 +4,7 @@
 #
 # Each kernel is compiled by clang-14 for aarch64 at -O2 with its own -march and
 # -DAQ_MCA -DAQ_MCA_MR=<tokens>, which puts "LLVM-MCA-BEGIN" markers in the inner
-# loop of the tile instantiation with that many tokens (kernels_neon/qc4w-pack.h;
+# loop of the tile instantiation with that many tokens (kernels_neon/qc4w-packw.h;
 # a normal build has no markers). extract.py takes that loop's whole basic block
 # (one steady-state iteration) from the assembly, and llvm-mca simulates it.
 # The baseline is the reference GEMM's inner loop in plain C, auto-vectorized.
@@ -29,20 +29,35 @@ done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+# The kernels come from the NEON list, kernels_neon/qd8-qc4w-gemm.inc (the list dispatch,
+# the tests and bench/kernels.cc read): each entry AQ_QD8_QC4W_GEMM(isa, mr, nr, kr, gemm, packw)
+# gives two rows, decode (1 token) and the full tile (mr tokens). The source file is named after
+# the kernel (aq_qd8_qc4w_gemm_<tile>__<isa> -> kernels_neon/qd8-qc4w-gemm-<tile>-<isa>.c), the
+# -march after the ISA, and the marked loop, named after the ISA too, covers 16 k of nr rows.
+march_of() {
+  case $1 in
+    neon) echo armv8-a ;;
+    neondot) echo armv8.2-a+dotprod ;;
+    i8mm) echo armv8.6-a+i8mm ;;
+    *) echo "run.sh: no -march known for ISA $1" >&2; exit 1 ;;
+  esac
+}
 # label | source | -march | tokens per tile | weights per loop iteration and token | region
-kernels=(
-  "qd8 2x8c16 neon (SMLAL), decode|kernels_neon/qd8-qc4w-gemm-2x8c16-neon.c|armv8-a|1|128|neon"
-  "qd8 2x8c16 neon (SMLAL), prefill tile|kernels_neon/qd8-qc4w-gemm-2x8c16-neon.c|armv8-a|2|128|neon"
-  "qd4 2x8c16 neonmul16 (W4A4 packed mul), decode|kernels_neon/qd4-qc4w-gemm-2x8c16-neonmul16.c|armv8-a|1|128|neonmul16"
-  "qd4 2x8c16 neonmul16 (W4A4 packed mul), prefill tile|kernels_neon/qd4-qc4w-gemm-2x8c16-neonmul16.c|armv8-a|2|128|neonmul16"
-  "qd8 4x8c4 neondot (SDOT), decode|kernels_neon/qd8-qc4w-gemm-4x8c4-neondot.c|armv8.2-a+dotprod|1|128|neondot"
-  "qd8 4x8c4 neondot (SDOT), prefill tile|kernels_neon/qd8-qc4w-gemm-4x8c4-neondot.c|armv8.2-a+dotprod|4|128|neondot"
+kernels=()
+while read -r isa mr nr kr gemm; do
+  isa=$(echo "$isa" | sed 's/^AQ_CPU_//' | tr 'A-Z' 'a-z')
+  tile=${gemm#aq_qd8_qc4w_gemm_}
+  tile=${tile%%__*}
+  src=kernels_neon/qd8-qc4w-gemm-$tile-$isa.c
+  march=$(march_of "$isa") || exit 1
+  kernels+=("qd8 $tile $isa, decode|$src|$march|1|$((nr * 16))|$isa")
+  kernels+=("qd8 $tile $isa, prefill tile|$src|$march|$mr|$((nr * 16))|$isa")
+done < <(sed -n 's/^AQ_QD8_QC4W_GEMM(\([^,]*\), *\([0-9]*\), *\([0-9]*\), *\([0-9]*\), *\([a-z0-9_]*\),.*/\1 \2 \3 \4 \5/p' \
+           "$root/kernels_neon/qd8-qc4w-gemm.inc")
+kernels+=(
   "baseline: ref loop auto-vectorized, armv8-a|bench/mca/baseline.c|armv8-a|1|32|baseline"
   "baseline: ref loop auto-vectorized, +dotprod|bench/mca/baseline.c|armv8.2-a+dotprod|1|32|baseline"
 )
-if [ -f "$root/kernels_neon/qd8-qc4w-gemm-4x8c8-i8mm.c" ]; then
-  kernels+=("qd8 4x8c8 i8mm (SMMLA), prefill tile|kernels_neon/qd8-qc4w-gemm-4x8c8-i8mm.c|armv8.2-a+i8mm|4|64|i8mm")
-fi
 
 echo "| kernel | tokens | A55: cycles / 256 w / token | A55 limit | A57 model (A72, A76): cycles / 256 w / token | A57 limit |"
 echo "|---|---|---|---|---|---|"
@@ -52,7 +67,8 @@ for spec in "${kernels[@]}"; do
   n=$((n + 1))
   s="$work/k$n.s"
   "$cc" --target=aarch64-linux-gnu -O2 -march="$march" -DAQ_MCA -DAQ_MCA_MR="$mr" \
-    -I"$root/kernels_ref" -I"$root/lib" -I"$root/include" -S "$root/$src" -o "$s"
+    -DAQ_ARCH_KERNELS=1 -I"$root/kernels_neon" -I"$root/lib/kernels" -I"$root/kernels_ref" -I"$root/include" \
+    -S "$root/$src" -o "$s"
   python3 "$here/extract.py" "$s" "$region" > "$work/k$n.loop.s"
   row="| $label | $mr |"
   for cpu in cortex-a55 cortex-a72; do

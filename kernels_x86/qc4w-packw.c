@@ -1,11 +1,12 @@
-/* qc4w-packw-c4.c - repacks aq_q4w weights into the "NRc4" tile layout of the
- * integer GEMM kernels (layout in kernels_x86.h). Plain C, done once per model. */
+/* qc4w-packw.c - repacks aq_q4w weights into the "NRc4" tile layout of the x86
+ * qd8 x qc4w kernels (qc4w-packw.h). Plain C, done once per model. */
 #include <string.h>
 
-#include "kernels_x86.h"
+#include "qc4w-packw.h"
+#include "ukernels.h"
 
 static size_t block_bytes(size_t nr, size_t group) {
-    return nr * sizeof(int32_t) + nr * sizeof(uint16_t) + nr * group / 2;
+    return nr * (AQ_X86_QC4W_META + group / 2);
 }
 
 static size_t packed_size(const struct aq_q4w *w, size_t nr) {
@@ -51,7 +52,7 @@ static void pack(const struct aq_q4w *w, size_t nr, void *packed) {
     }
 }
 
-size_t aq_qc4w_packw_8c4_size(const struct aq_q4w *w) { return packed_size(w, 8); }
-void aq_qc4w_packw_8c4(const struct aq_q4w *w, void *packed) { pack(w, 8, packed); }
-size_t aq_qc4w_packw_16c4_size(const struct aq_q4w *w) { return packed_size(w, 16); }
-void aq_qc4w_packw_16c4(const struct aq_q4w *w, void *packed) { pack(w, 16, packed); }
+size_t aq_qc4w_packw_8c4_x86_size(const struct aq_q4w *w) { return packed_size(w, 8); }
+void aq_qc4w_packw_8c4_x86(const struct aq_q4w *w, void *packed) { pack(w, 8, packed); }
+size_t aq_qc4w_packw_16c4_x86_size(const struct aq_q4w *w) { return packed_size(w, 16); }
+void aq_qc4w_packw_16c4_x86(const struct aq_q4w *w, void *packed) { pack(w, 16, packed); }

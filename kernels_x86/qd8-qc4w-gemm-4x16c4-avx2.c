@@ -1,0 +1,91 @@
+/* qd8-qc4w-gemm-4x16c4-avx2.c - INT8 activations x INT4 weights with AVX2, 16 weight
+ * rows per tile in two ymm registers: up to 4 activation rows x 16 weight rows, 4 k
+ * per int32 lane, in the 16-row layout of the AVX-512 kernel (aq_qc4w_packw_16c4_x86),
+ * so each 4-byte activation broadcast feeds 16 rows. Bit-exact twin of
+ * aq_qd8_qc4w_gemm_ref; the outer loop is lib/kernels/qd8-qc4w-gemm-loop.c.
+ *
+ * Exactness as in the 4x8c4 AVX2 kernel: VPMADDUBSW (u8 codes x s8 activations)
+ * gives int16 pairs of at most 15 * 128 * 2 = 3840 in magnitude; the low- and
+ * high-nibble pairs are added (7680 < 32767, no saturation) and widened by one
+ * VPMADDWD with ones into the int32 sums at each step. */
+#include <immintrin.h>
+
+#include "qc4w-packw.h"
+#include "qd8-qc4w-gemm-loop.h"
+
+#define MR 4
+#define NR 16
+
+AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
+    const size_t group = t->group, block_bytes = NR * (AQ_X86_QC4W_META + group / 2);
+    const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
+    const __m256i ones = _mm256_set1_epi16(1);
+    const uint8_t *block = t->w;
+    __m256 acc[MR][2];
+    for (size_t i = 0; i < mr; i++) {
+        if (!t->accumulate) {
+            acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+        } else {
+            float tmp[NR] = {0};
+            for (size_t j = 0; j < t->nr; j++) tmp[j] = t->out[i * t->out_stride + j];
+            acc[i][0] = _mm256_loadu_ps(tmp);
+            acc[i][1] = _mm256_loadu_ps(tmp + 8);
+        }
+    }
+    for (size_t g = 0; g < t->groups; g++, block += block_bytes) {
+        /* Rows 0-7 in the first register of each pair, rows 8-15 in the second. */
+        const __m256i wpair[2] = {_mm256_loadu_si256((const __m256i *) block),
+                                  _mm256_loadu_si256((const __m256i *) (block + 32))};
+        const __m256 wscale[2] = {_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (block + NR * 4))),
+                                  _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (block + NR * 4 + 16)))};
+        const uint8_t *q = block + NR * AQ_X86_QC4W_META;
+        __m256i isum[MR][2];
+        /* The zero-point correction -zw*A - za*wsum starts the sum (exact int32). */
+        for (size_t i = 0; i < mr; i++) {
+            const __m256i pair = _mm256_set1_epi32(aq_x86_token_pair(t->a_sum[i * t->groups + g], t->a_zero[i]));
+            isum[i][0] = _mm256_madd_epi16(wpair[0], pair);
+            isum[i][1] = _mm256_madd_epi16(wpair[1], pair);
+        }
+        const int8_t *a_group = t->a + (t->g0 + g) * group;
+        for (size_t p = 0; p < group / 8; p++) {
+            __m256i w_lo[2], w_hi[2];
+            for (size_t h = 0; h < 2; h++) {
+                const __m256i packed = _mm256_loadu_si256((const __m256i *) (q + p * NR * 4 + h * 32));
+                w_lo[h] = _mm256_and_si256(packed, low_nibbles);
+                w_hi[h] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
+            }
+            for (size_t i = 0; i < mr; i++) {
+                const int8_t *qa = a_group + i * t->k + 8 * p;
+                const __m256i a_lo = _mm256_set1_epi32(aq_load_i32(qa));
+                const __m256i a_hi = _mm256_set1_epi32(aq_load_i32(qa + 4));
+                for (size_t h = 0; h < 2; h++) {
+                    const __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(w_lo[h], a_lo),
+                                                         _mm256_maddubs_epi16(w_hi[h], a_hi));
+                    isum[i][h] = _mm256_add_epi32(isum[i][h], _mm256_madd_epi16(s16, ones));
+                }
+            }
+        }
+        for (size_t i = 0; i < mr; i++) {
+            /* The reference's two roundings: the scale product, then the fma. */
+            const __m256 a_scale = _mm256_set1_ps(t->a_scale[i]);
+            for (size_t h = 0; h < 2; h++) {
+                const __m256 group_scale = _mm256_mul_ps(wscale[h], a_scale);
+                acc[i][h] = _mm256_fmadd_ps(group_scale, _mm256_cvtepi32_ps(isum[i][h]), acc[i][h]);
+            }
+        }
+    }
+    for (size_t i = 0; i < mr; i++) {
+        float *o = t->out + i * t->out_stride;
+        if (t->nr == NR) {
+            _mm256_storeu_ps(o, acc[i][0]);
+            _mm256_storeu_ps(o + 8, acc[i][1]);
+        } else {
+            float tmp[NR];
+            _mm256_storeu_ps(tmp, acc[i][0]);
+            _mm256_storeu_ps(tmp + 8, acc[i][1]);
+            for (size_t j = 0; j < t->nr; j++) o[j] = tmp[j];
+        }
+    }
+}
+
+AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x16c4__avx2, MR, NR, AQ_X86_QC4W_META, tile)

@@ -1,0 +1,60 @@
+/* dispatch.c - chooses the kernels once, at model load: per family, the first entry
+ * of its list (lists.c) that the CPU runs (cpu_features.c). The only code that asks
+ * about CPU features on the run path; it knows no kernel or ISA by name. */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kernels.h"
+
+/* The entry of a family's list to use: the first with aq_cpu_has(isa) when want is
+ * AQ_CPU_FEATURE_COUNT (automatic), else the first for exactly want; the reference
+ * (the last entry) when none is. *found is set when a non-reference entry matched. */
+static size_t pick(const void *list, size_t count, size_t entry_size, size_t isa_offset, aq_cpu_feature want,
+                   bool *found) {
+    for (size_t i = 0; i + 1 < count; i++) {
+        aq_cpu_feature isa;
+        memcpy(&isa, (const char *) list + i * entry_size + isa_offset, sizeof isa);
+        if (want == AQ_CPU_FEATURE_COUNT ? aq_cpu_has(isa) : isa == want) {
+            *found = true;
+            return i;
+        }
+    }
+    return count - 1;
+}
+
+#define PICK(type, list, want, found) \
+    (&list[pick(list, list##_size, sizeof(type), offsetof(type, isa), want, found)])
+
+aq_error aq_kernels_select(const char *override, aq_kernels *k) {
+    if (!k) return AQ_ERR_INVALID_ARGUMENT;
+    aq_cpu_feature want = AQ_CPU_FEATURE_COUNT; /* automatic */
+    if (override && *override) {
+        want = aq_cpu_feature_from_name(override);
+        if (want == AQ_CPU_FEATURE_COUNT || !aq_cpu_has(want)) return AQ_ERR_UNSUPPORTED;
+    }
+    bool found = false;
+    const aq_qc4w_gemm_kernel *qc4w = PICK(aq_qc4w_gemm_kernel, aq_qd8_qc4w_gemm_list, want, &found);
+    const aq_f32_gemm_kernel *f32 = PICK(aq_f32_gemm_kernel, aq_f32_gemm_list, want, &found);
+    const aq_f32_qc4w_gemm_kernel *w4a16 = PICK(aq_f32_qc4w_gemm_kernel, aq_f32_qc4w_gemm_list, want, &found);
+    const aq_q4_0_q8_0_dot_kernel *q4_0 = PICK(aq_q4_0_q8_0_dot_kernel, aq_q4_0_q8_0_dot_list, want, &found);
+    const aq_q8_0_q8_0_dot_kernel *q8_0 = PICK(aq_q8_0_q8_0_dot_kernel, aq_q8_0_q8_0_dot_list, want, &found);
+    /* A feature no list has a kernel for (e.g. "i8mm" today) is not a choice. */
+    if (want != AQ_CPU_FEATURE_COUNT && want != AQ_CPU_NONE && !found) return AQ_ERR_UNSUPPORTED;
+
+    memset(k, 0, sizeof *k);
+    k->qc4w_gemm = *qc4w;
+    k->f32_gemm = f32->fn;
+    k->f32_qc4w_gemm = w4a16->fn;
+    k->q4_0_q8_0_dot = q4_0->fn;
+    k->q8_0_q8_0_dot = q8_0->fn;
+    if (!found) {
+        strcpy(k->name, "ref");
+    } else {
+        /* Feature names have at most 10 characters: at most 53 in all. */
+        snprintf(k->name, sizeof k->name, "qc4w:%s f32:%s w4a16:%s q4_0:%s q8_0:%s",
+                 aq_cpu_feature_name(qc4w->isa), aq_cpu_feature_name(f32->isa), aq_cpu_feature_name(w4a16->isa),
+                 aq_cpu_feature_name(q4_0->isa), aq_cpu_feature_name(q8_0->isa));
+    }
+    return AQ_OK;
+}

@@ -1,0 +1,60 @@
+/* qd8-qc4w-gemm-loop.c - the outer loop of the qd8 x qc4w GEMM kernels (see
+ * qd8-qc4w-gemm-loop.h). Plain C: the ISA code is all in the micro-tiles. */
+#include "qd8-qc4w-gemm-loop.h"
+
+/* Activation rows per tile, at most (the largest MR AQ_TILE_FOR_MR instantiates). */
+#define MR_LIMIT 8
+
+/* a_sum[t * chunk + g] for rows t < mr and groups [g0, g0 + chunk): exact, |sum| <=
+ * 128 * group. */
+static void activation_sums(size_t mr, const int8_t *a, size_t k, size_t group, size_t g0, size_t chunk,
+                            int32_t *a_sum) {
+    for (size_t t = 0; t < mr; t++) {
+        for (size_t g = 0; g < chunk; g++) {
+            const int8_t *q = a + t * k + (g0 + g) * group;
+            int32_t sum = 0;
+            for (size_t e = 0; e < group; e++) sum += q[e];
+            a_sum[t * chunk + g] = sum;
+        }
+    }
+}
+
+void aq_qd8_qc4w_gemm_loop(size_t mr_max, size_t nr, size_t meta_bytes, aq_qc4w_tile_fn tile, size_t m,
+                           size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,
+                           const void *packed, float *out, size_t out_stride) {
+    const size_t k = w->k, group = w->group, groups = k / group;
+    const size_t block_bytes = nr * (meta_bytes + group / 2);
+    int32_t a_sum[MR_LIMIT * AQ_QC4W_GROUP_CHUNK];
+    /* Rows per block of about AQ_QC4W_BLOCK_BYTES: a multiple of nr, at least nr. */
+    size_t rows_per_block = AQ_QC4W_BLOCK_BYTES / (groups * block_bytes / nr) / nr * nr;
+    if (rows_per_block < nr) rows_per_block = nr;
+    if (mr_max > MR_LIMIT) mr_max = MR_LIMIT;
+    for (size_t nb0 = n_begin; nb0 < n_end; nb0 += rows_per_block) {
+        const size_t nb1 = n_end - nb0 < rows_per_block ? n_end : nb0 + rows_per_block;
+        for (size_t t0 = 0; t0 < m; t0 += mr_max) {
+            const size_t mr = m - t0 < mr_max ? m - t0 : mr_max;
+            struct aq_qc4w_tile t = {
+                .a = a->q + t0 * k,
+                .k = k,
+                .a_scale = a->scale + t0,
+                .a_zero = a->zero + t0,
+                .a_sum = a_sum,
+                .group = group,
+                .out_stride = out_stride,
+            };
+            for (size_t g0 = 0; g0 < groups; g0 += AQ_QC4W_GROUP_CHUNK) {
+                const size_t chunk = groups - g0 < AQ_QC4W_GROUP_CHUNK ? groups - g0 : AQ_QC4W_GROUP_CHUNK;
+                activation_sums(mr, t.a, k, group, g0, chunk, a_sum);
+                t.g0 = g0;
+                t.groups = chunk;
+                t.accumulate = g0 > 0;
+                for (size_t n0 = nb0; n0 < nb1; n0 += nr) {
+                    t.nr = nb1 - n0 < nr ? nb1 - n0 : nr;
+                    t.w = (const uint8_t *) packed + ((n0 / nr) * groups + g0) * block_bytes;
+                    t.out = out + t0 * out_stride + n0;
+                    tile(mr, &t);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,669 @@
+/* test_kernels.h - the kernel tests, the same for every architecture: each family's
+ * list (lib/kernels/kernels.h) is walked and every entry but the reference is
+ * compared with the reference, so a kernel that is listed is tested, whether or not
+ * dispatch would pick it here. An entry whose CPU feature (cpu_features.h) this CPU
+ * lacks is skipped at run time (cmocka skip). Included by test_kernels_x86.c and
+ * test_kernels_neon.c, which add what only their architecture knows and call
+ * aq_run_kernel_tests().
+ *
+ * Integer kernels (qd8 x qc4w GEMMs) and the llama.cpp block dots are bit-exact
+ * twins: compared with memcmp, including the out entries they must not touch
+ * (sentinel NaNs). The float kernels (FP32 GEMM, W4A16) sum in another order; they
+ * must agree within
+ *   |out - ref| <= 2 * (k + 8) * FLT_EPSILON * sum_e |x_e| |w_e|,
+ * twice the classic bound gamma_k of a recursive sum of k products (each of the two
+ * results is within gamma_k * sum |x||w| of the exact value; + 8 covers the final
+ * lane reduction and, for W4A16, the per-group scale multiply).
+ *
+ * Shapes follow each kernel's tile: m and n equal to, below and above m_tile and
+ * n_tile (one row, a partial tile, several tiles plus a tail), k of one group up to
+ * 4096 and, for the GEMMs with group chunks, 513 groups; sub-ranges [n_begin, n_end)
+ * as threads get them, out_stride > n and x_stride > k.
+ */
+#ifndef AQ_TEST_KERNELS_H
+#define AQ_TEST_KERNELS_H
+
+#include <float.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "f16.h"
+#include "kernels.h"
+#include "quant.h"
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ------------------------------------------------------------------------------
+ * Deterministic random data (splitmix64), state passed explicitly.
+ */
+static uint64_t rng_next(uint64_t *state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static int rng_int(uint64_t *state, int lo, int hi) { /* [lo, hi] */
+    return lo + (int) (rng_next(state) % (uint64_t) (hi - lo + 1));
+}
+
+static float rng_float(uint64_t *state) { /* U(-1, 1) */
+    return (float) ((double) (rng_next(state) >> 11) * 0x1p-52 - 1.0);
+}
+
+static void *xcalloc(size_t count, size_t size) {
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    assert_non_null(p);
+    return p;
+}
+
+/* Fills a buffer with a NaN pattern, so untouched entries are recognizable and a
+ * kernel that writes where it must not makes memcmp fail. */
+static void fill_sentinel(float *x, size_t n) {
+    const uint32_t nan_bits = 0x7FC0DEADu;
+    for (size_t i = 0; i < n; i++) memcpy(&x[i], &nan_bits, sizeof nan_bits);
+}
+
+/* Sizes around a tile of `tile`: 1, tile - 1, tile, tile + 1, 2 tile + 1 and
+ * 3 tile + tile / 2 (the last two: several tiles and a tail), in ascending order
+ * without repeats, then `extra`. Returns how many were written (at most 7). */
+static size_t sizes_around(size_t tile, size_t extra, size_t out[7]) {
+    const size_t cand[] = {1, tile - 1, tile, tile + 1, 2 * tile + 1, 3 * tile + tile / 2, extra};
+    size_t n = 0;
+    for (size_t i = 0; i < COUNT(cand); i++) {
+        bool seen = cand[i] == 0;
+        for (size_t j = 0; j < n; j++) seen = seen || out[j] == cand[i];
+        if (!seen) out[n++] = cand[i];
+    }
+    return n;
+}
+
+/* Skips the test unless the CPU runs isa. */
+static void require(aq_cpu_feature isa, const char *name) {
+    if (!aq_cpu_has(isa)) {
+        print_message("%s: this CPU has no %s, skipped\n", name, aq_cpu_feature_name(isa));
+        skip();
+    }
+}
+
+/* ------------------------------------------------------------------------------
+ * Operands of the qd8 x qc4w GEMM.
+ */
+enum fill_mode {
+    FILL_RANDOM,  /* uniform codes, random (some negative, some subnormal) scales */
+    FILL_EXTREME, /* codes 0/15 and activations at the int8 ends: the int16 bounds */
+};
+
+static void q4w_make(struct aq_q4w *w, size_t n_rows, size_t k, size_t group, bool asym, enum fill_mode mode,
+                     uint64_t *rng) {
+    const size_t groups = k / group;
+    w->n_rows = n_rows;
+    w->k = k;
+    w->group = group;
+    w->q = xcalloc(n_rows * k / 2, 1);
+    w->scale = xcalloc(n_rows * groups, sizeof(uint16_t));
+    w->zero = asym ? xcalloc(n_rows * groups, 1) : NULL;
+    for (size_t i = 0; i < n_rows * k / 2; i++) {
+        if (mode == FILL_EXTREME)
+            w->q[i] = (rng_next(rng) & 1) ? 0xFF : (rng_next(rng) & 1) ? 0x00 : 0xF0;
+        else
+            w->q[i] = (uint8_t) rng_next(rng);
+    }
+    for (size_t i = 0; i < n_rows * groups; i++) {
+        const int kind = rng_int(rng, 0, 19);
+        /* Mostly normal scales of either sign, sometimes a half subnormal or 0. */
+        const float s = kind == 0 ? 0x1p-20f * rng_float(rng) : kind == 1 ? 0.0f : 0.02f * rng_float(rng);
+        w->scale[i] = aq_fp32_to_fp16(s);
+        if (asym) w->zero[i] = (uint8_t) (mode == FILL_EXTREME ? ((rng_next(rng) & 1) ? 0 : 15) : rng_int(rng, 0, 15));
+    }
+}
+
+static void q4w_free(struct aq_q4w *w) {
+    free(w->q);
+    free(w->scale);
+    free(w->zero);
+}
+
+/* bits 8 or 4; nonzero_za: static asymmetric quantization, za anywhere in the
+ * level range (so |qa - za| reaches 255 for 8 bits). */
+static void qd8_make(struct aq_qd8 *a, size_t m, size_t k, int bits, bool nonzero_za, enum fill_mode mode,
+                     uint64_t *rng) {
+    const int qmin = bits == 8 ? -128 : -8, qmax = bits == 8 ? 127 : 7;
+    a->n_rows = m;
+    a->k = k;
+    a->q = xcalloc(m * k, 1);
+    a->scale = xcalloc(m, sizeof(float));
+    a->zero = xcalloc(m, sizeof(int32_t));
+    for (size_t i = 0; i < m * k; i++) {
+        if (mode == FILL_EXTREME) {
+            a->q[i] = (int8_t) ((rng_next(rng) & 3) ? qmin : qmax);
+        } else {
+            /* The ends often, so the int16 accumulation bounds are exercised. */
+            const int r = rng_int(rng, 0, 7);
+            a->q[i] = (int8_t) (r == 0 ? qmin : r == 1 ? qmax : rng_int(rng, qmin, qmax));
+        }
+    }
+    for (size_t t = 0; t < m; t++) {
+        a->scale[t] = 0.05f * (1.0f + rng_float(rng)) + 1e-4f;
+        a->zero[t] = nonzero_za ? (mode == FILL_EXTREME ? ((t & 1) ? qmax : qmin) : rng_int(rng, qmin, qmax)) : 0;
+    }
+}
+
+static void qd8_free(struct aq_qd8 *a) {
+    free(a->q);
+    free(a->scale);
+    free(a->zero);
+}
+
+/* One comparison: rows [n_begin, n_end) for m tokens, out_stride > n; every byte
+ * of out, written or not, must equal the reference run's. */
+static void check_qc4w(const aq_qc4w_gemm_kernel *kern, const struct aq_qd8 *a, const struct aq_q4w *w,
+                       const void *packed, size_t m, size_t n_begin, size_t n_end, size_t out_stride,
+                       const char *what) {
+    float *ref = xcalloc(m * out_stride, sizeof(float)), *out = xcalloc(m * out_stride, sizeof(float));
+    fill_sentinel(ref, m * out_stride);
+    fill_sentinel(out, m * out_stride);
+    aq_qd8_qc4w_gemm_ref(m, n_begin, n_end, a, w, ref, out_stride);
+    kern->gemm(m, n_begin, n_end, a, w, packed, out, out_stride);
+    if (memcmp(ref, out, m * out_stride * sizeof(float)) != 0) {
+        for (size_t i = 0; i < m * out_stride; i++) {
+            if (memcmp(&ref[i], &out[i], sizeof(float)) != 0) {
+                print_error("%s %s: m=%zu n=%zu k=%zu group=%zu asym=%d rows [%zu,%zu): out[%zu][%zu] = %a, "
+                            "ref %a\n",
+                            kern->name, what, m, w->n_rows, w->k, w->group, w->zero != NULL, n_begin, n_end,
+                            i / out_stride, i % out_stride, (double) out[i], (double) ref[i]);
+                break;
+            }
+        }
+        fail();
+    }
+    free(ref);
+    free(out);
+}
+
+static void *pack_for(const aq_qc4w_gemm_kernel *kern, const struct aq_q4w *w) {
+    if (!kern->packed_size) return NULL;
+    void *packed = xcalloc(kern->packed_size(w), 1);
+    kern->pack(w, packed);
+    return packed;
+}
+
+/* One operand set: the whole matrix, and a sub-range as a thread gets it (n_begin
+ * a multiple of n_tile, n_end inside a tile). */
+static void check_qc4w_ranges(const aq_qc4w_gemm_kernel *kern, size_t m, size_t n_rows, size_t k, size_t group,
+                              bool asym, int bits, bool nonzero_za, enum fill_mode mode, uint64_t *rng) {
+    struct aq_q4w w;
+    struct aq_qd8 a;
+    q4w_make(&w, n_rows, k, group, asym, mode, rng);
+    qd8_make(&a, m, k, bits, nonzero_za, mode, rng);
+    void *packed = pack_for(kern, &w);
+    check_qc4w(kern, &a, &w, packed, m, 0, n_rows, n_rows + 3, "full");
+    const size_t nb = n_rows > 2 * kern->n_tile ? kern->n_tile : 0;
+    const size_t ne = n_rows % 2 ? n_rows : n_rows - 1;
+    if (ne > nb) check_qc4w(kern, &a, &w, packed, m, nb, ne, n_rows + 5, "sub-range");
+    free(packed);
+    q4w_free(&w);
+    qd8_free(&a);
+}
+
+static const struct {
+    size_t k, group;
+} qc4w_depths[] = {{32, 32}, {64, 32}, {64, 64}, {96, 32}, {128, 32}, {128, 64}, {128, 128},
+                   {256, 64}, {256, 128}, {288, 32}, {384, 128}};
+
+/* Every shape around the kernel's tile, weights symmetric and asymmetric,
+ * activations 8- and 4-bit, with zero and nonzero zero points (cycling). */
+static void test_qc4w_shapes(void **state) {
+    const aq_qc4w_gemm_kernel *kern = *state;
+    require(kern->isa, kern->name);
+    size_t ms[7], ns[7];
+    const size_t n_m = sizes_around(kern->m_tile, 17, ms), n_n = sizes_around(kern->n_tile, 64, ns);
+    uint64_t rng = 0x5EED0001u;
+    unsigned variant = 0;
+    for (size_t im = 0; im < n_m; im++)
+        for (size_t in = 0; in < n_n; in++)
+            for (size_t ik = 0; ik < COUNT(qc4w_depths); ik++, variant++) {
+                const bool asym = variant & 1;
+                const int bits = (variant >> 1) & 1 ? 4 : 8;
+                const bool nonzero_za = (variant >> 2) & 1;
+                check_qc4w_ranges(kern, ms[im], ns[in], qc4w_depths[ik].k, qc4w_depths[ik].group, asym, bits,
+                                  nonzero_za, FILL_RANDOM, &rng);
+            }
+}
+
+/* Larger k, fewer shapes: k = 4096 for every group, and k = 16416 with group 32
+ * (513 groups: more than one group chunk, so the accumulators pass through out). */
+static void test_qc4w_long_k(void **state) {
+    const aq_qc4w_gemm_kernel *kern = *state;
+    require(kern->isa, kern->name);
+    uint64_t rng = 0x5EED0002u;
+    const size_t m = kern->m_tile + 1, n = 2 * kern->n_tile + 1;
+    static const size_t groups[] = {32, 64, 128};
+    for (size_t ig = 0; ig < COUNT(groups); ig++)
+        for (int asym = 0; asym < 2; asym++)
+            check_qc4w_ranges(kern, asym ? m : 1, n, 4096, groups[ig], asym, 8, asym, FILL_RANDOM, &rng);
+    check_qc4w_ranges(kern, m, n, 16416, 32, true, 8, true, FILL_RANDOM, &rng);
+    check_qc4w_ranges(kern, 1, n, 16416, 32, false, 8, false, FILL_RANDOM, &rng);
+}
+
+/* Codes 0/15 with zero points 0/15 and activations at -128/127 with za at the
+ * other end: the largest |code * qa| and |qa - za|, i.e. the int16 saturation
+ * bounds of VPMADDUBSW / SMLAL and the largest group sums; and all codes 15
+ * against all activations -128 (or 127). */
+static void test_qc4w_extremes(void **state) {
+    const aq_qc4w_gemm_kernel *kern = *state;
+    require(kern->isa, kern->name);
+    uint64_t rng = 0x5EED0003u;
+    const size_t m = kern->m_tile + 1, n = kern->n_tile + 1;
+    static const size_t groups[] = {32, 64, 128};
+    for (size_t ig = 0; ig < COUNT(groups); ig++)
+        for (int asym = 0; asym < 2; asym++)
+            for (int za = 0; za < 2; za++)
+                check_qc4w_ranges(kern, m, n, 256, groups[ig], asym, 8, za, FILL_EXTREME, &rng);
+    for (int sign = 0; sign < 2; sign++) {
+        struct aq_q4w w;
+        struct aq_qd8 a;
+        q4w_make(&w, n, 256, 128, true, FILL_RANDOM, &rng);
+        qd8_make(&a, m, 256, 8, true, FILL_RANDOM, &rng);
+        memset(w.q, 0xFF, n * 128);
+        memset(w.zero, 0, n * 2);
+        memset(a.q, sign ? 0x7F : 0x80, m * 256);
+        a.zero[0] = sign ? -128 : 127;
+        a.zero[1] = 0;
+        void *packed = pack_for(kern, &w);
+        check_qc4w(kern, &a, &w, packed, m, 0, n, n, "all codes 15");
+        free(packed);
+        q4w_free(&w);
+        qd8_free(&a);
+    }
+}
+
+/* ------------------------------------------------------------------------------
+ * Float kernels.
+ */
+static void check_close(const float *out, const float *ref, const float *bound, size_t m, size_t n_begin,
+                        size_t n_end, size_t out_stride, const char *what, size_t k) {
+    for (size_t t = 0; t < m; t++)
+        for (size_t r = 0; r < out_stride; r++) {
+            const size_t i = t * out_stride + r;
+            if (r < n_begin || r >= n_end) {
+                if (memcmp(&out[i], &ref[i], sizeof(float)) != 0) {
+                    print_error("%s k=%zu: wrote out[%zu][%zu] outside [%zu,%zu)\n", what, k, t, r, n_begin, n_end);
+                    fail();
+                }
+            } else if (!(fabsf(out[i] - ref[i]) <= bound[i])) {
+                print_error("%s m=%zu k=%zu: out[%zu][%zu] = %.9g, ref %.9g, bound %.3g\n", what, m, k, t, r,
+                            (double) out[i], (double) ref[i], (double) bound[i]);
+                fail();
+            }
+        }
+}
+
+static void check_f32_gemm(const char *name, aq_f32_gemm_fn fn, size_t m, size_t n_rows, size_t k, size_t n_begin,
+                           size_t n_end, uint64_t *rng) {
+    const size_t x_stride = k + 3, out_stride = n_rows + 2;
+    float *x = xcalloc(m * x_stride, sizeof(float)), *w = xcalloc(n_rows * k, sizeof(float));
+    for (size_t i = 0; i < m * x_stride; i++) x[i] = rng_float(rng);
+    for (size_t i = 0; i < n_rows * k; i++) w[i] = rng_float(rng);
+    float *ref = xcalloc(m * out_stride, sizeof(float)), *out = xcalloc(m * out_stride, sizeof(float));
+    float *bound = xcalloc(m * out_stride, sizeof(float));
+    fill_sentinel(ref, m * out_stride);
+    fill_sentinel(out, m * out_stride);
+    aq_f32_gemm_ref(m, n_begin, n_end, k, x, x_stride, w, ref, out_stride);
+    fn(m, n_begin, n_end, k, x, x_stride, w, out, out_stride);
+    for (size_t t = 0; t < m; t++)
+        for (size_t r = n_begin; r < n_end; r++) {
+            double s = 0.0;
+            for (size_t e = 0; e < k; e++) s += fabs((double) x[t * x_stride + e] * w[r * k + e]);
+            bound[t * out_stride + r] = (float) (2.0 * (double) (k + 8) * FLT_EPSILON * s);
+        }
+    check_close(out, ref, bound, m, n_begin, n_end, out_stride, name, k);
+    free(x);
+    free(w);
+    free(ref);
+    free(out);
+    free(bound);
+}
+
+static void test_f32_gemm(void **state) {
+    const aq_f32_gemm_kernel *kern = *state;
+    require(kern->isa, kern->name);
+    static const size_t ks[] = {1, 3, 7, 8, 9, 31, 32, 33, 100, 288};
+    size_t ms[7], ns[7];
+    const size_t n_m = sizes_around(kern->m_tile, 17, ms), n_n = sizes_around(kern->n_tile, 64, ns);
+    uint64_t rng = 0x5EED0004u;
+    for (size_t im = 0; im < n_m; im++)
+        for (size_t in = 0; in < n_n; in++)
+            for (size_t ik = 0; ik < COUNT(ks); ik++) {
+                const size_t n = ns[in];
+                check_f32_gemm(kern->name, kern->fn, ms[im], n, ks[ik], 0, n, &rng);
+                if (n > 2) check_f32_gemm(kern->name, kern->fn, ms[im], n, ks[ik], 1, n - 1, &rng);
+            }
+    check_f32_gemm(kern->name, kern->fn, 3, 17, 4096, 0, 17, &rng);
+}
+
+static void check_f32_qc4w(const char *name, aq_f32_qc4w_gemm_fn fn, size_t m, size_t n_rows, size_t k,
+                           size_t group, bool asym, size_t n_begin, size_t n_end, uint64_t *rng) {
+    const size_t x_stride = k + 5, out_stride = n_rows + 1, groups = k / group;
+    struct aq_q4w w;
+    q4w_make(&w, n_rows, k, group, asym, FILL_RANDOM, rng);
+    float *x = xcalloc(m * x_stride, sizeof(float));
+    for (size_t i = 0; i < m * x_stride; i++) x[i] = rng_float(rng);
+    float *ref = xcalloc(m * out_stride, sizeof(float)), *out = xcalloc(m * out_stride, sizeof(float));
+    float *bound = xcalloc(m * out_stride, sizeof(float));
+    fill_sentinel(ref, m * out_stride);
+    fill_sentinel(out, m * out_stride);
+    aq_f32_qc4w_gemm_ref(m, n_begin, n_end, x, x_stride, &w, ref, out_stride);
+    fn(m, n_begin, n_end, x, x_stride, &w, out, out_stride);
+    for (size_t t = 0; t < m; t++)
+        for (size_t r = n_begin; r < n_end; r++) {
+            double s = 0.0;
+            for (size_t e = 0; e < k; e++) {
+                const uint8_t byte = w.q[r * (k / 2) + e / 2];
+                const int code = (e & 1) ? byte >> 4 : byte & 0xF;
+                const int zero = asym ? w.zero[r * groups + e / group] : AQ_Q4W_SYMMETRIC_ZERO;
+                const double wv = aq_fp16_to_fp32(w.scale[r * groups + e / group]) * (double) (code - zero);
+                s += fabs((double) x[t * x_stride + e] * wv);
+            }
+            bound[t * out_stride + r] = (float) (2.0 * (double) (k + 8) * FLT_EPSILON * s);
+        }
+    check_close(out, ref, bound, m, n_begin, n_end, out_stride, name, k);
+    q4w_free(&w);
+    free(x);
+    free(ref);
+    free(out);
+    free(bound);
+}
+
+static void test_f32_qc4w_gemm(void **state) {
+    const aq_f32_qc4w_gemm_kernel *kern = *state;
+    require(kern->isa, kern->name);
+    size_t ms[7], ns[7];
+    const size_t n_m = sizes_around(kern->m_tile, 17, ms), n_n = sizes_around(kern->n_tile, 64, ns);
+    uint64_t rng = 0x5EED0005u;
+    unsigned variant = 0;
+    for (size_t im = 0; im < n_m; im++)
+        for (size_t in = 0; in < n_n; in++)
+            for (size_t ik = 0; ik < COUNT(qc4w_depths); ik++, variant++) {
+                const size_t k = qc4w_depths[ik].k, group = qc4w_depths[ik].group, n = ns[in];
+                check_f32_qc4w(kern->name, kern->fn, ms[im], n, k, group, variant & 1, 0, n, &rng);
+                if (n > 2) check_f32_qc4w(kern->name, kern->fn, ms[im], n, k, group, !(variant & 1), 1, n - 1, &rng);
+            }
+    check_f32_qc4w(kern->name, kern->fn, 5, 17, 4096, 128, true, 0, 17, &rng);
+}
+
+/* ------------------------------------------------------------------------------
+ * llama.cpp block dots: bit-exact. 1..40 blocks covers every tail of a kernel
+ * that takes 8 blocks at a time, several times over.
+ */
+static void make_q8_0(block_q8_0 *b, size_t n_blocks, uint64_t *rng, bool extreme) {
+    for (size_t i = 0; i < n_blocks; i++) {
+        b[i].d = aq_fp32_to_fp16(0.01f * rng_float(rng));
+        for (size_t j = 0; j < AQ_QK8_0; j++)
+            b[i].qs[j] = (int8_t) (extreme ? ((rng_next(rng) & 1) ? -128 : 127) : rng_int(rng, -128, 127));
+    }
+}
+
+static void make_q4_0(block_q4_0 *b, size_t n_blocks, uint64_t *rng, bool extreme) {
+    for (size_t i = 0; i < n_blocks; i++) {
+        b[i].d = aq_fp32_to_fp16(0.05f * rng_float(rng));
+        for (size_t j = 0; j < AQ_QK4_0 / 2; j++)
+            b[i].qs[j] = extreme ? ((rng_next(rng) & 1) ? 0x00 : 0x0F) : (uint8_t) rng_next(rng);
+    }
+}
+
+static void check_same(const char *name, size_t n_blocks, float out, float ref) {
+    if (memcmp(&ref, &out, sizeof ref) != 0) {
+        print_error("%s blocks=%zu: %a != ref %a\n", name, n_blocks, (double) out, (double) ref);
+        fail();
+    }
+}
+
+static void test_q4_0_q8_0_dot(void **state) {
+    const aq_q4_0_q8_0_dot_kernel *kern = *state;
+    require(kern->isa, kern->name);
+    uint64_t rng = 0x5EED0006u;
+    for (size_t n_blocks = 1; n_blocks <= 40; n_blocks++)
+        for (int extreme = 0; extreme < 2; extreme++) {
+            block_q4_0 *x = xcalloc(n_blocks, sizeof *x);
+            block_q8_0 *y = xcalloc(n_blocks, sizeof *y);
+            make_q4_0(x, n_blocks, &rng, extreme);
+            make_q8_0(y, n_blocks, &rng, extreme);
+            check_same(kern->name, n_blocks, kern->fn(n_blocks * 32, x, y), aq_q4_0_q8_0_dot_ref(n_blocks * 32, x, y));
+            free(x);
+            free(y);
+        }
+}
+
+static void test_q8_0_q8_0_dot(void **state) {
+    const aq_q8_0_q8_0_dot_kernel *kern = *state;
+    require(kern->isa, kern->name);
+    uint64_t rng = 0x5EED0007u;
+    for (size_t n_blocks = 1; n_blocks <= 40; n_blocks++)
+        for (int extreme = 0; extreme < 2; extreme++) {
+            block_q8_0 *x = xcalloc(n_blocks, sizeof *x), *y = xcalloc(n_blocks, sizeof *y);
+            make_q8_0(x, n_blocks, &rng, extreme);
+            make_q8_0(y, n_blocks, &rng, extreme);
+            check_same(kern->name, n_blocks, kern->fn(n_blocks * 32, x, y), aq_q8_0_q8_0_dot_ref(n_blocks * 32, x, y));
+            free(x);
+            free(y);
+        }
+}
+
+/* ------------------------------------------------------------------------------
+ * The lists themselves.
+ */
+
+/* name is aq_<family>_<tile>__<isa>, or aq_<family>_ref for the reference; tile as
+ * printed by the caller from the entry's tile sizes ("" for none). */
+static void check_name(const char *name, const char *family, const char *tile, aq_cpu_feature isa) {
+    char want[128];
+    if (isa == AQ_CPU_NONE)
+        snprintf(want, sizeof want, "aq_%s_ref", family);
+    else
+        snprintf(want, sizeof want, "aq_%s%s%s__%s", family, *tile ? "_" : "", tile, aq_cpu_feature_name(isa));
+    if (strcmp(name, want) != 0) {
+        print_error("list entry %s: expected the name %s (family, tile sizes, ISA)\n", name, want);
+        fail();
+    }
+}
+
+/* Every list ends with its reference and has no other; names follow the entries'
+ * tile sizes and ISA; a qc4w packer writes tiles of exactly n_tile rows. */
+static void test_lists(void **state) {
+    (void) state;
+    char tile[32];
+    for (size_t i = 0; i < aq_qd8_qc4w_gemm_list_size; i++) {
+        const aq_qc4w_gemm_kernel *e = &aq_qd8_qc4w_gemm_list[i];
+        assert_int_equal(e->isa == AQ_CPU_NONE, i + 1 == aq_qd8_qc4w_gemm_list_size);
+        snprintf(tile, sizeof tile, "%zux%zuc%zu", e->m_tile, e->n_tile, e->k_tile);
+        check_name(e->name, "qd8_qc4w_gemm", tile, e->isa);
+        assert_true(e->m_tile >= 1 && e->m_tile <= 8 && e->n_tile >= 1);
+        assert_int_equal(e->packed_size == NULL, e->pack == NULL);
+        if (e->packed_size) {
+            /* One row, n_tile rows and n_tile + 1 rows: 1, 1 and 2 tiles. */
+            struct aq_q4w w = {.n_rows = 1, .k = 256, .group = 64};
+            const size_t one = e->packed_size(&w);
+            w.n_rows = e->n_tile;
+            assert_int_equal(e->packed_size(&w), one);
+            w.n_rows = e->n_tile + 1;
+            assert_int_equal(e->packed_size(&w), 2 * one);
+        }
+    }
+    for (size_t i = 0; i < aq_f32_gemm_list_size; i++) {
+        const aq_f32_gemm_kernel *e = &aq_f32_gemm_list[i];
+        assert_int_equal(e->isa == AQ_CPU_NONE, i + 1 == aq_f32_gemm_list_size);
+        snprintf(tile, sizeof tile, "%zux%zu", e->m_tile, e->n_tile);
+        check_name(e->name, "f32_gemm", tile, e->isa);
+    }
+    for (size_t i = 0; i < aq_f32_qc4w_gemm_list_size; i++) {
+        const aq_f32_qc4w_gemm_kernel *e = &aq_f32_qc4w_gemm_list[i];
+        assert_int_equal(e->isa == AQ_CPU_NONE, i + 1 == aq_f32_qc4w_gemm_list_size);
+        snprintf(tile, sizeof tile, "%zux%zu", e->m_tile, e->n_tile);
+        check_name(e->name, "f32_qc4w_gemm", tile, e->isa);
+    }
+    for (size_t i = 0; i < aq_q4_0_q8_0_dot_list_size; i++) {
+        const aq_q4_0_q8_0_dot_kernel *e = &aq_q4_0_q8_0_dot_list[i];
+        assert_int_equal(e->isa == AQ_CPU_NONE, i + 1 == aq_q4_0_q8_0_dot_list_size);
+        check_name(e->name, "q4_0_q8_0_dot", "", e->isa);
+    }
+    for (size_t i = 0; i < aq_q8_0_q8_0_dot_list_size; i++) {
+        const aq_q8_0_q8_0_dot_kernel *e = &aq_q8_0_q8_0_dot_list[i];
+        assert_int_equal(e->isa == AQ_CPU_NONE, i + 1 == aq_q8_0_q8_0_dot_list_size);
+        check_name(e->name, "q8_0_q8_0_dot", "", e->isa);
+    }
+}
+
+/* ------------------------------------------------------------------------------
+ * Dispatch: per family the first entry the CPU runs (automatic) or the first for
+ * the named feature, else the reference.
+ */
+
+/* Every family of table k against the reference on a few shapes. */
+static void check_table(const aq_kernels *k) {
+    uint64_t rng = 0x5EED0008u;
+    check_qc4w_ranges(&k->qc4w_gemm, 5, 33, 256, 64, true, 8, true, FILL_RANDOM, &rng);
+    check_qc4w_ranges(&k->qc4w_gemm, 1, 17, 128, 32, false, 4, false, FILL_RANDOM, &rng);
+    check_f32_gemm("table f32_gemm", k->f32_gemm, 5, 17, 100, 0, 17, &rng);
+    check_f32_qc4w("table f32_qc4w_gemm", k->f32_qc4w_gemm, 5, 17, 256, 64, true, 0, 17, &rng);
+    block_q4_0 x4[9];
+    block_q8_0 x8[9], y8[9];
+    make_q4_0(x4, 9, &rng, false);
+    make_q8_0(x8, 9, &rng, false);
+    make_q8_0(y8, 9, &rng, false);
+    check_same("table q4_0_q8_0_dot", 9, k->q4_0_q8_0_dot(288, x4, y8), aq_q4_0_q8_0_dot_ref(288, x4, y8));
+    check_same("table q8_0_q8_0_dot", 9, k->q8_0_q8_0_dot(288, x8, y8), aq_q8_0_q8_0_dot_ref(288, x8, y8));
+}
+
+/* The index in a family's list of the entry for want: the first the CPU runs when
+ * want is AQ_CPU_FEATURE_COUNT (automatic), else the first for exactly want; the
+ * reference (the last) when there is none. */
+static size_t expected_index(const void *list, size_t count, size_t entry_size, size_t isa_offset,
+                             aq_cpu_feature want) {
+    for (size_t i = 0; i + 1 < count; i++) {
+        aq_cpu_feature isa;
+        memcpy(&isa, (const char *) list + i * entry_size + isa_offset, sizeof isa);
+        if (want == AQ_CPU_FEATURE_COUNT ? aq_cpu_has(isa) : isa == want) return i;
+    }
+    return count - 1;
+}
+
+#define EXPECTED(type, list, want) (&list[expected_index(list, list##_size, sizeof(type), offsetof(type, isa), want)])
+
+static void check_choice(const aq_kernels *k, aq_cpu_feature want) {
+    const aq_qc4w_gemm_kernel *qc4w = EXPECTED(aq_qc4w_gemm_kernel, aq_qd8_qc4w_gemm_list, want);
+    assert_string_equal(k->qc4w_gemm.name, qc4w->name);
+    assert_ptr_equal(k->qc4w_gemm.gemm, qc4w->gemm);
+    assert_ptr_equal(k->qc4w_gemm.pack, qc4w->pack);
+    assert_int_equal(k->qc4w_gemm.n_tile, qc4w->n_tile);
+    assert_ptr_equal(k->f32_gemm, EXPECTED(aq_f32_gemm_kernel, aq_f32_gemm_list, want)->fn);
+    assert_ptr_equal(k->f32_qc4w_gemm, EXPECTED(aq_f32_qc4w_gemm_kernel, aq_f32_qc4w_gemm_list, want)->fn);
+    assert_ptr_equal(k->q4_0_q8_0_dot, EXPECTED(aq_q4_0_q8_0_dot_kernel, aq_q4_0_q8_0_dot_list, want)->fn);
+    assert_ptr_equal(k->q8_0_q8_0_dot, EXPECTED(aq_q8_0_q8_0_dot_kernel, aq_q8_0_q8_0_dot_list, want)->fn);
+    check_table(k);
+}
+
+/* Whether some list has a (non-reference) entry for feature f. */
+static bool listed(aq_cpu_feature f) {
+    bool found = false;
+    for (size_t i = 0; i + 1 < aq_qd8_qc4w_gemm_list_size; i++) found = found || aq_qd8_qc4w_gemm_list[i].isa == f;
+    for (size_t i = 0; i + 1 < aq_f32_gemm_list_size; i++) found = found || aq_f32_gemm_list[i].isa == f;
+    for (size_t i = 0; i + 1 < aq_f32_qc4w_gemm_list_size; i++) found = found || aq_f32_qc4w_gemm_list[i].isa == f;
+    for (size_t i = 0; i + 1 < aq_q4_0_q8_0_dot_list_size; i++) found = found || aq_q4_0_q8_0_dot_list[i].isa == f;
+    for (size_t i = 0; i + 1 < aq_q8_0_q8_0_dot_list_size; i++) found = found || aq_q8_0_q8_0_dot_list[i].isa == f;
+    return found;
+}
+
+static void test_select(void **state) {
+    (void) state;
+    aq_kernels k;
+    assert_int_equal(aq_kernels_select(NULL, &k), AQ_OK);
+    print_message("automatic choice: %s (%s)\n", k.name, k.qc4w_gemm.name);
+    check_choice(&k, AQ_CPU_FEATURE_COUNT);
+    assert_int_equal(aq_kernels_select("", &k), AQ_OK);
+    check_choice(&k, AQ_CPU_FEATURE_COUNT);
+
+    assert_int_equal(aq_kernels_select("ref", &k), AQ_OK);
+    assert_string_equal(k.name, "ref");
+    assert_null(k.qc4w_gemm.packed_size);
+    check_choice(&k, AQ_CPU_NONE);
+
+    /* Each feature name: its kernels where the CPU has it and some list has it. */
+    for (unsigned f = AQ_CPU_NONE + 1; f < AQ_CPU_FEATURE_COUNT; f++) {
+        const char *name = aq_cpu_feature_name((aq_cpu_feature) f);
+        assert_int_equal(aq_cpu_feature_from_name(name), f);
+        const aq_error err = aq_kernels_select(name, &k);
+        if (!aq_cpu_has((aq_cpu_feature) f) || !listed((aq_cpu_feature) f)) {
+            assert_int_equal(err, AQ_ERR_UNSUPPORTED);
+            continue;
+        }
+        assert_int_equal(err, AQ_OK);
+        print_message("%s: %s\n", name, k.name);
+        assert_non_null(strstr(k.name, name));
+        check_choice(&k, (aq_cpu_feature) f);
+    }
+    assert_int_equal(aq_kernels_select("bogus", &k), AQ_ERR_UNSUPPORTED);
+    assert_int_equal(aq_kernels_select("AVX2", &k), AQ_ERR_UNSUPPORTED);
+    assert_int_equal(aq_kernels_select("i8mm", &k), AQ_ERR_UNSUPPORTED); /* no i8mm kernel */
+    assert_int_equal(aq_kernels_select(NULL, NULL), AQ_ERR_INVALID_ARGUMENT);
+}
+
+/* ------------------------------------------------------------------------------
+ * The test list: one test per listed kernel and shape set, named after the kernel.
+ */
+struct test_list {
+    struct CMUnitTest *tests;
+    size_t count, cap;
+};
+
+static void add_test(struct test_list *l, const char *name, const char *suffix, CMUnitTestFunction fn,
+                     const void *state) {
+    if (l->count == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 32;
+        l->tests = realloc(l->tests, l->cap * sizeof *l->tests);
+        if (!l->tests) abort();
+    }
+    const size_t len = strlen(name) + strlen(suffix) + 1;
+    char *full = malloc(len);
+    if (!full) abort();
+    snprintf(full, len, "%s%s", name, suffix);
+    l->tests[l->count++] = (struct CMUnitTest){.name = full, .test_func = fn, .initial_state = (void *) state};
+}
+
+/* Runs the list tests, the dispatch tests and arch_test (what only the caller's
+ * architecture knows; may be NULL). */
+static int aq_run_kernel_tests(const char *group, CMUnitTestFunction arch_test) {
+    struct test_list l = {0};
+    add_test(&l, "lists", "", test_lists, NULL);
+    if (arch_test) add_test(&l, group, " features", arch_test, NULL);
+    add_test(&l, "select", "", test_select, NULL);
+    for (size_t i = 0; i + 1 < aq_qd8_qc4w_gemm_list_size; i++) {
+        const aq_qc4w_gemm_kernel *e = &aq_qd8_qc4w_gemm_list[i];
+        add_test(&l, e->name, "", test_qc4w_shapes, e);
+        add_test(&l, e->name, " long k", test_qc4w_long_k, e);
+        add_test(&l, e->name, " extremes", test_qc4w_extremes, e);
+    }
+    for (size_t i = 0; i + 1 < aq_f32_gemm_list_size; i++)
+        add_test(&l, aq_f32_gemm_list[i].name, "", test_f32_gemm, &aq_f32_gemm_list[i]);
+    for (size_t i = 0; i + 1 < aq_f32_qc4w_gemm_list_size; i++)
+        add_test(&l, aq_f32_qc4w_gemm_list[i].name, "", test_f32_qc4w_gemm, &aq_f32_qc4w_gemm_list[i]);
+    for (size_t i = 0; i + 1 < aq_q4_0_q8_0_dot_list_size; i++)
+        add_test(&l, aq_q4_0_q8_0_dot_list[i].name, "", test_q4_0_q8_0_dot, &aq_q4_0_q8_0_dot_list[i]);
+    for (size_t i = 0; i + 1 < aq_q8_0_q8_0_dot_list_size; i++)
+        add_test(&l, aq_q8_0_q8_0_dot_list[i].name, "", test_q8_0_q8_0_dot, &aq_q8_0_q8_0_dot_list[i]);
+    const int failed = _cmocka_run_group_tests(group, l.tests, l.count, NULL, NULL);
+    for (size_t i = 0; i < l.count; i++) free((void *) l.tests[i].name);
+    free(l.tests);
+    return failed;
+}
+
+#endif /* AQ_TEST_KERNELS_H */
