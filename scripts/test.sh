@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds libagilequant and runs its whole test suite four ways:
-#   native     the default (release) build                       build-ci-native/
+# Checks and builds libagilequant and runs its whole test suite four ways:
+#   lint       shellcheck on the scripts and a clang build with every warning an error
+#                               build-ci-clang/
+#   native     the default (release) build, warnings as errors     build-ci-native/
 #   asan       AddressSanitizer + UndefinedBehaviorSanitizer      build-ci-asan/
 #   aarch64    cross-built for 64-bit Arm, run under qemu-user     build-ci-aarch64/
 #              twice: -cpu cortex-a72 (NEON, no dot product), then -cpu max (dot product, i8mm)
@@ -8,7 +10,7 @@
 # A build that fails counts as one failed test (and the tests that did build still run).
 # Exits non-zero when anything failed.
 #
-# Usage: scripts/test.sh [native] [asan] [aarch64]     (no argument: all three)
+# Usage: scripts/test.sh [lint] [native] [asan] [aarch64]     (no argument: all four)
 # First installs the Debian packages it needs (apt-get, through sudo when not root), unless all are
 # already there or AQ_NO_INSTALL=1. Environment: AQ_JOBS (compile and test parallelism, default 2),
 # AQ_QEMU_TIMEOUT_MULTIPLIER (default 4), AQ_ASAN_TIMEOUT_MULTIPLIER (default 2).
@@ -23,11 +25,11 @@ python=/usr/bin/python3 # Debian's own (meson runs on it); not another one earli
 [ -x "$python" ] || python=python3
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(native asan aarch64)
+[ ${#stages[@]} -gt 0 ] || stages=(lint native asan aarch64)
 for s in "${stages[@]}"; do
   case $s in
-    native|asan|aarch64) ;;
-    *) echo "usage: $0 [native] [asan] [aarch64]" >&2; exit 2 ;;
+    lint|native|asan|aarch64) ;;
+    *) echo "usage: $0 [lint] [native] [asan] [aarch64]" >&2; exit 2 ;;
   esac
 done
 want() { local s; for s in "${stages[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
@@ -71,9 +73,10 @@ build_failed() { # LABEL WHAT SECONDS
 # cross/arm64-deps.sh takes the library out of its .deb instead. libcpuinfo-dev:arm64 clashes with the
 # amd64 one; the arm64 runtime package and the amd64 header are enough (see cross/arm64-deps.sh).
 native_packages=(meson ninja-build pkg-config gcc g++ libc6-dev
-                 libcpuinfo-dev libpthreadpool-dev libcmocka-dev libbenchmark-dev)
+                 libcpuinfo-dev libpthreadpool-dev libcmocka-dev libbenchmark-dev libpcre2-dev)
+lint_packages=(clang clang-format shellcheck)
 cross_packages=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-                libc6:arm64 libcpuinfo0:arm64 libcmocka0:arm64)
+                libc6:arm64 libcpuinfo0:arm64 libcmocka0:arm64 libpcre2-8-0:arm64)
 
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
@@ -92,6 +95,7 @@ apt_quiet() { # runs apt-get quietly; shows the log when it fails
 
 install_packages() {
   local wanted=("${native_packages[@]}") missing=() p need_update=0
+  want lint && wanted+=("${lint_packages[@]}")
   if want aarch64; then
     wanted+=("${cross_packages[@]}")
     if ! dpkg --print-foreign-architectures | grep -qx arm64; then
@@ -205,12 +209,33 @@ for t in json.load(sys.stdin):
     $((SECONDS - t0)))")
 }
 
+# check LABEL COMMAND...: a check that is not a test program; counts as one passed or failed test.
+check() {
+  local label=$1 t0=$SECONDS
+  shift
+  note "$label: $*"
+  if "$@"; then
+    total_passed=$((total_passed + 1))
+    report+=("$(printf '%-24s ok (%s s)' "$label" $((SECONDS - t0)))")
+  else
+    total_failed=$((total_failed + 1))
+    report+=("$(printf '%-24s FAILED (%s s)' "$label" $((SECONDS - t0)))")
+  fi
+}
+
+if want lint; then
+  mapfile -t shell_scripts < <(git ls-files -- '*.sh' .ci/run)
+  check shellcheck shellcheck "${shell_scripts[@]}"
+  # Compiles everything with clang, warnings as errors; the tests run in the gcc builds below.
+  CC=clang CXX=clang++ setup_and_compile clang build-ci-clang -Dwerror=true -Dbenchmarks=false
+fi
+
 # The optional C++ microbenchmarks (bench/) build in the native build only.
 no_bench=()
 grep -q "option('benchmarks'" meson_options.txt 2>/dev/null && no_bench=(-Dbenchmarks=false)
 
 if want native; then
-  setup_and_compile native build-ci-native
+  setup_and_compile native build-ci-native -Dwerror=true
   [ -f build-ci-native/build.ninja ] && run_tests native build-ci-native testlog
 fi
 
