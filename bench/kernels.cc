@@ -6,8 +6,11 @@
 // whether or not dispatch would pick it on this CPU; one whose CPU feature is
 // missing here is listed on stderr and not registered. Names are
 // <family>/<kernel>/<model>_<layer>/<rows>x<k>/m:<tokens>, the family as the
-// kernel table names it (qc4w, f32, w4a16, q4_0, q8_0), e.g.
-// qc4w/aq_qd8_qc4w_gemm_4x8c4__avx2/llama7b_qkvo/4096x4096/m:1.
+// kernel table names it (qc4w, f32, w4a16, q4_0, q8_0) or, for the block GEMMs
+// of llama.cpp's formats, the weight type (q4_0, q4_K, ...), e.g.
+// qc4w/aq_qd8_qc4w_gemm_4x8c4__avx2/llama7b_qkvo/4096x4096/m:1 or
+// q4_K/aq_q4_k_q8_k_gemm_4x2__avx2/tinyllama_qo/2048x2048/m:64; the activation
+// quantizers as actq/<kernel>/k:<k>/m:<tokens>.
 //
 // Shapes are the linear layers of LLaMA-7B and TinyLlama-1.1B (rows x k, as
 // out = W x with W rows x k), with m = 1 token (decode: a matrix-vector
@@ -35,6 +38,7 @@
 // The C headers use C11's _Static_assert, which C++ spells static_assert.
 #define _Static_assert static_assert
 extern "C" {
+#include "f16.h"
 #include "kernels.h"
 }
 #undef _Static_assert
@@ -189,6 +193,65 @@ void BM_BlockDot(benchmark::State &state, const Kernel *kern, Shape s, size_t m)
     SetCounters(state, m, s, static_cast<double>(w.size() * sizeof(Block)));
 }
 
+// llama.cpp blocks, matrix times matrix (every weight type of the block GEMM
+// list): random weight blocks with finite f16 scales, activations quantized from
+// random floats by the reference quantizer of the type's activation format.
+size_t HalfFields(uint32_t type, size_t off[2]) {
+    switch (type) {
+    case AQ_GGML_Q4_1: case AQ_GGML_Q5_1: case AQ_GGML_Q4_K: case AQ_GGML_Q5_K:
+        off[0] = 0, off[1] = 2;
+        return 2;
+    case AQ_GGML_Q2_K:
+        off[0] = offsetof(block_q2_K, d), off[1] = offsetof(block_q2_K, dmin);
+        return 2;
+    case AQ_GGML_Q3_K: off[0] = offsetof(block_q3_K, d); return 1;
+    case AQ_GGML_Q6_K: off[0] = offsetof(block_q6_K, d); return 1;
+    case AQ_GGML_F16: case AQ_GGML_BF16: return 0;
+    default: off[0] = 0; return 1; /* Q4_0, Q5_0, Q8_0, IQ4_NL, IQ4_XS */
+    }
+}
+
+void BM_BlockGemm(benchmark::State &state, const aq_block_gemm_kernel *kern, Shape s, size_t m) {
+    const aq_block_type *bt = aq_block_type_get(kern->type);
+    const size_t w_row = s.k / bt->block_elems * bt->block_bytes, a_row = aq_act_row_bytes(bt->act_type, s.k);
+    std::vector<uint8_t> w(s.rows * w_row);
+    std::mt19937 gen(7);
+    for (uint8_t &b : w) b = static_cast<uint8_t>(gen());
+    size_t off[2];
+    const size_t n_off = HalfFields(kern->type, off);
+    std::vector<float> d = RandomFloats(s.rows * s.k / bt->block_elems * 2, 8);
+    for (size_t b = 0, i = 0; b < s.rows * s.k / bt->block_elems; b++)
+        for (size_t j = 0; j < n_off; j++, i++) {
+            const uint16_t h = aq_fp32_to_fp16(0.01f * d[i]);
+            std::memcpy(w.data() + b * bt->block_bytes + off[j], &h, sizeof h);
+        }
+    std::vector<float> xf = RandomFloats(m * s.k, 6);
+    std::vector<uint32_t> a((m * a_row + 3) / 4); /* 4-byte aligned: Q8_K holds floats */
+    for (size_t t = 0; t < m; t++)
+        aq_act_quantize_ref(bt->act_type, xf.data() + t * s.k, s.k, reinterpret_cast<uint8_t *>(a.data()) + t * a_row);
+    std::vector<float> out(m * s.rows);
+    for (auto _ : state) {
+        kern->fn(m, 0, s.rows, s.k, w.data(), w_row, a.data(), a_row, out.data(), s.rows);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    SetCounters(state, m, s, static_cast<double>(w.size()));
+}
+
+// The activation quantizers of llama.cpp's formats, per row of k floats.
+void BM_ActQuantize(benchmark::State &state, const aq_act_quantize_kernel *kern, size_t m, size_t k) {
+    std::vector<float> x = RandomFloats(m * k, 9);
+    const size_t row = aq_act_row_bytes(kern->type, k);
+    std::vector<uint32_t> out((m * row + 3) / 4);
+    for (auto _ : state) {
+        for (size_t t = 0; t < m; t++)
+            kern->fn(x.data() + t * k, k, reinterpret_cast<uint8_t *>(out.data()) + t * row);
+        benchmark::ClobberMemory();
+    }
+    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(m * k * sizeof(float)) * 1e-9,
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // The per-token activation quantizer the forward pass runs before each group
 // of linear layers (reference C, shared by every variant): is it negligible?
 void BM_QuantizeActivations(benchmark::State &state, size_t m, size_t k) {
@@ -228,6 +291,30 @@ void RegisterAll() {
         RegisterKernel("q4_0", aq_q4_0_q8_0_dot_list[i], BM_BlockDot<block_q4_0, aq_q4_0_q8_0_dot_kernel>);
     for (size_t i = 0; i < aq_q8_0_q8_0_dot_list_size; i++)
         RegisterKernel("q8_0", aq_q8_0_q8_0_dot_list[i], BM_BlockDot<block_q8_0, aq_q8_0_q8_0_dot_kernel>);
+    // Block GEMMs: every SIMD entry, and the references of the types that have one
+    // (the others' references are the same loop over another dot).
+    for (size_t i = 0; i < aq_block_gemm_list_size; i++) {
+        const aq_block_gemm_kernel &e = aq_block_gemm_list[i];
+        bool has_simd = false;
+        for (size_t j = 0; j < aq_block_gemm_list_size; j++)
+            has_simd = has_simd || (aq_block_gemm_list[j].type == e.type && aq_block_gemm_list[j].isa != AQ_CPU_NONE);
+        if (e.isa != AQ_CPU_NONE || has_simd) RegisterKernel(aq_block_type_get(e.type)->name, e, BM_BlockGemm);
+    }
+    for (size_t i = 0; i < aq_act_quantize_list_size; i++) {
+        const aq_act_quantize_kernel &e = aq_act_quantize_list[i];
+        if (!aq_cpu_has(e.isa)) {
+            std::fprintf(stderr, "not on this CPU (no %s): %s\n", aq_cpu_feature_name(e.isa), e.name);
+            continue;
+        }
+        for (size_t k : {size_t{2048}, size_t{5632}}) {
+            for (size_t m : kTokens) {
+                std::string name = std::string("actq/") + e.name + "/k:" + std::to_string(k) + "/m:" + std::to_string(m);
+                benchmark::RegisterBenchmark(name.c_str(), BM_ActQuantize, &e, m, k)
+                    ->Unit(benchmark::kMicrosecond)
+                    ->UseRealTime();
+            }
+        }
+    }
     for (size_t k : {size_t{2048}, size_t{5632}}) {
         for (size_t m : kTokens) {
             std::string name =

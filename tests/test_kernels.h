@@ -460,6 +460,221 @@ static void test_q8_0_q8_0_dot(void **state) {
 }
 
 /* ------------------------------------------------------------------------------
+ * Block GEMMs of llama.cpp's formats (one list for every weight type): every
+ * output bit for bit its type's reference dot, on m, n and k around the tiles
+ * (1..7 blocks, token and row tails, sub-ranges as threads get them), weight rows
+ * only 2-byte aligned as in a GGUF file, and entries outside the range untouched.
+ */
+
+/* The lower-case names the kernel names use ("q4_k", "q8_k"), NULL for a type
+ * without one. */
+static const char *type_tag(uint32_t type) {
+    switch (type) {
+    case AQ_GGML_F16: return "f16";
+    case AQ_GGML_BF16: return "bf16";
+    case AQ_GGML_Q4_0: return "q4_0";
+    case AQ_GGML_Q4_1: return "q4_1";
+    case AQ_GGML_Q5_0: return "q5_0";
+    case AQ_GGML_Q5_1: return "q5_1";
+    case AQ_GGML_Q8_0: return "q8_0";
+    case AQ_GGML_Q8_1: return "q8_1";
+    case AQ_GGML_Q2_K: return "q2_k";
+    case AQ_GGML_Q3_K: return "q3_k";
+    case AQ_GGML_Q4_K: return "q4_k";
+    case AQ_GGML_Q5_K: return "q5_k";
+    case AQ_GGML_Q6_K: return "q6_k";
+    case AQ_GGML_Q8_K: return "q8_k";
+    case AQ_GGML_IQ4_NL: return "iq4_nl";
+    case AQ_GGML_IQ4_XS: return "iq4_xs";
+    default: return NULL;
+    }
+}
+
+static void put_half(uint8_t *p, float v) {
+    const uint16_t h = aq_fp32_to_fp16(v);
+    memcpy(p, &h, sizeof h);
+}
+
+/* Byte offsets of the f16 scale fields of a weight block (block-types.h layouts):
+ * written with finite values, every other byte random. Returns how many. */
+static size_t weight_half_fields(uint32_t type, size_t off[2]) {
+    switch (type) {
+    case AQ_GGML_Q4_0: case AQ_GGML_Q5_0: case AQ_GGML_Q8_0: case AQ_GGML_IQ4_NL: case AQ_GGML_IQ4_XS:
+        off[0] = 0;
+        return 1;
+    case AQ_GGML_Q4_1: case AQ_GGML_Q5_1: case AQ_GGML_Q4_K: case AQ_GGML_Q5_K:
+        off[0] = 0, off[1] = 2;
+        return 2;
+    case AQ_GGML_Q2_K:
+        off[0] = offsetof(block_q2_K, d), off[1] = offsetof(block_q2_K, dmin);
+        return 2;
+    case AQ_GGML_Q3_K:
+        off[0] = offsetof(block_q3_K, d);
+        return 1;
+    case AQ_GGML_Q6_K:
+        off[0] = offsetof(block_q6_K, d);
+        return 1;
+    default:
+        print_error("no test blocks for weight type %u: add it to weight_half_fields\n", (unsigned) type);
+        fail();
+        return 0;
+    }
+}
+
+/* n_blocks weight blocks of type: random bytes (extreme: every byte 0x00 or 0xFF,
+ * the largest codes and scales), f16 scales finite, of either sign, sometimes 0 or
+ * subnormal. */
+static void make_weight_blocks(uint32_t type, uint8_t *p, size_t n_blocks, uint64_t *rng, bool extreme) {
+    const aq_block_type *bt = aq_block_type_get(type);
+    assert_non_null(bt);
+    for (size_t i = 0; i < n_blocks * bt->block_bytes; i++)
+        p[i] = extreme ? ((rng_next(rng) & 1) ? 0xFF : 0x00) : (uint8_t) rng_next(rng);
+    size_t off[2];
+    const size_t n_off = weight_half_fields(type, off);
+    for (size_t b = 0; b < n_blocks; b++)
+        for (size_t j = 0; j < n_off; j++) {
+            const int kind = rng_int(rng, 0, 15);
+            put_half(p + b * bt->block_bytes + off[j],
+                     kind == 0 ? 0.0f : kind == 1 ? 0x1p-20f * rng_float(rng) : 0.05f * rng_float(rng));
+        }
+}
+
+/* n_blocks activation blocks of act_type: codes anywhere in int8 (extreme: -128 /
+ * 127 only), scales finite; Q8_K's bsums the true sums half the time, else any
+ * int16 (the dots that read them must read them, not recompute them). */
+static void make_act_blocks(uint32_t act_type, uint8_t *p, size_t n_blocks, uint64_t *rng, bool extreme) {
+    const size_t bytes = aq_act_row_bytes(act_type, n_blocks * (act_type == AQ_GGML_Q8_K ? AQ_QK_K : AQ_QK8_0));
+    assert_int_not_equal(bytes, 0);
+    const size_t block_bytes = bytes / n_blocks;
+    for (size_t b = 0; b < n_blocks; b++) {
+        uint8_t *blk = p + b * block_bytes;
+        const size_t qs = act_type == AQ_GGML_Q8_0 ? 2 : 4, n_qs = act_type == AQ_GGML_Q8_K ? AQ_QK_K : AQ_QK8_0;
+        for (size_t j = 0; j < n_qs; j++)
+            blk[qs + j] = (uint8_t) (extreme ? ((rng_next(rng) & 1) ? 0x80 : 0x7F) : rng_next(rng));
+        if (act_type == AQ_GGML_Q8_K) {
+            const float d = rng_int(rng, 0, 15) == 0 ? 0.0f : 0.01f * rng_float(rng);
+            memcpy(blk, &d, sizeof d);
+            const bool true_sums = rng_next(rng) & 1;
+            for (size_t g = 0; g < AQ_QK_K / 16; g++) {
+                int32_t sum = 0;
+                for (size_t j = 0; j < 16; j++) sum += (int8_t) blk[qs + 16 * g + j];
+                const int16_t v = (int16_t) (true_sums ? sum : extreme ? ((rng_next(rng) & 1) ? -32768 : 32767)
+                                                                    : rng_int(rng, -32768, 32767));
+                memcpy(blk + offsetof(block_q8_K, bsums) + 2 * g, &v, sizeof v);
+            }
+        } else {
+            put_half(blk, rng_int(rng, 0, 15) == 0 ? 0.0f : 0.01f * rng_float(rng));
+            if (act_type == AQ_GGML_Q8_1) put_half(blk + 2, 0.5f * rng_float(rng));
+        }
+    }
+}
+
+/* One comparison: rows [n_begin, n_end) of n_rows for m tokens over n_blocks blocks. */
+static void check_block_gemm(const aq_block_gemm_kernel *kern, size_t m, size_t n_rows, size_t n_blocks,
+                             size_t n_begin, size_t n_end, bool extreme, uint64_t *rng) {
+    const aq_block_type *bt = aq_block_type_get(kern->type);
+    const size_t k = n_blocks * bt->block_elems, w_row = n_blocks * bt->block_bytes;
+    const size_t a_row = aq_act_row_bytes(bt->act_type, k), out_stride = n_rows + 3;
+    /* + 2: weight rows only 2-byte aligned, as in a GGUF file. */
+    uint8_t *w_buf = xcalloc(n_rows * w_row + 2, 1), *w = w_buf + 2;
+    uint8_t *a = xcalloc(m * a_row, 1);
+    make_weight_blocks(kern->type, w, n_rows * n_blocks, rng, extreme);
+    make_act_blocks(bt->act_type, a, m * n_blocks, rng, extreme);
+    float *ref = xcalloc(m * out_stride, sizeof(float)), *out = xcalloc(m * out_stride, sizeof(float));
+    fill_sentinel(ref, m * out_stride);
+    fill_sentinel(out, m * out_stride);
+    for (size_t t = 0; t < m; t++)
+        for (size_t r = n_begin; r < n_end; r++) ref[t * out_stride + r] = bt->dot(k, w + r * w_row, a + t * a_row);
+    kern->fn(m, n_begin, n_end, k, w, w_row, a, a_row, out, out_stride);
+    if (memcmp(ref, out, m * out_stride * sizeof(float)) != 0) {
+        for (size_t i = 0; i < m * out_stride; i++) {
+            if (memcmp(&ref[i], &out[i], sizeof(float)) != 0) {
+                print_error("%s: m=%zu n=%zu blocks=%zu rows [%zu,%zu) extreme=%d: out[%zu][%zu] = %a, ref %a\n",
+                            kern->name, m, n_rows, n_blocks, n_begin, n_end, extreme, i / out_stride,
+                            i % out_stride, (double) out[i], (double) ref[i]);
+                break;
+            }
+        }
+        fail();
+    }
+    free(w_buf);
+    free(a);
+    free(ref);
+    free(out);
+}
+
+/* Tokens and rows around the tiles: m up to 2 * m_tile + 1, n across several row
+ * tiles of every token tile's width; 1..7 blocks, a longer row, extremes. */
+static void test_block_gemm(void **state) {
+    const aq_block_gemm_kernel *kern = *state;
+    require(kern->isa, kern->name);
+    uint64_t rng = 0x5EED0009u ^ kern->type;
+    static const size_t ms[] = {1, 2, 3, 4, 5, 7, 9}, ns[] = {1, 2, 7, 8, 9, 17};
+    unsigned variant = 0;
+    for (size_t im = 0; im < COUNT(ms); im++)
+        for (size_t in = 0; in < COUNT(ns); in++)
+            for (size_t nb = 1; nb <= 7; nb++, variant++) {
+                const size_t n = ns[in];
+                check_block_gemm(kern, ms[im], n, nb, 0, n, false, &rng);
+                if (n > 2 && variant % 3 == 0) check_block_gemm(kern, ms[im], n, nb, 1, n - 1, false, &rng);
+                if (variant % 5 == 0) check_block_gemm(kern, ms[im], n, nb, 0, n, true, &rng);
+            }
+    const size_t long_blocks = aq_block_type_get(kern->type)->block_elems == AQ_QK_K ? 17 : 131;
+    check_block_gemm(kern, 6, 19, long_blocks, 0, 19, false, &rng);
+    check_block_gemm(kern, 1, 19, long_blocks, 3, 18, true, &rng);
+}
+
+/* Activation quantizers: bit for bit aq_act_quantize_ref on 1..7 blocks of random
+ * values, rows with ties (x * id exactly k + 1/2 for Q8_0 / Q8_1's roundf; halves
+ * for Q8_K's round-to-even), zero blocks, a lone extreme, and wide ranges. */
+static void check_act_quantize(const aq_act_quantize_kernel *kern, const float *x, size_t n) {
+    const size_t bytes = aq_act_row_bytes(kern->type, n);
+    uint8_t *ref = xcalloc(bytes, 1), *out = xcalloc(bytes, 1);
+    memset(ref, 0xA5, bytes);
+    memset(out, 0xA5, bytes);
+    aq_act_quantize_ref(kern->type, x, n, ref);
+    kern->fn(x, n, out);
+    if (memcmp(ref, out, bytes) != 0) {
+        for (size_t i = 0; i < bytes; i++)
+            if (ref[i] != out[i]) {
+                print_error("%s: n=%zu: byte %zu = 0x%02x, ref 0x%02x\n", kern->name, n, i, out[i], ref[i]);
+                break;
+            }
+        fail();
+    }
+    free(ref);
+    free(out);
+}
+
+static void test_act_quantize(void **state) {
+    const aq_act_quantize_kernel *kern = *state;
+    require(kern->isa, kern->name);
+    const size_t block = kern->type == AQ_GGML_Q8_K ? AQ_QK_K : AQ_QK8_0;
+    uint64_t rng = 0x5EED000Au ^ kern->type;
+    for (size_t nb = 1; nb <= 7; nb++)
+        for (int mode = 0; mode < 6; mode++) {
+            const size_t n = nb * block;
+            float *x = xcalloc(n, sizeof(float));
+            for (size_t i = 0; i < n; i++) {
+                switch (mode) {
+                case 0: x[i] = rng_float(&rng); break;
+                case 1: x[i] = 1e-3f * rng_float(&rng) * (float) (1 + rng_int(&rng, 0, 1000)); break;
+                /* Multiples of 1/2 up to 127 with a block maximum of 127: x * id hits every tie. */
+                case 2: x[i] = (i % block == 0) ? 127.0f : 0.5f * (float) rng_int(&rng, -254, 254); break;
+                /* The same with the maximum negative: Q8_K's iscale is then positive. */
+                case 3: x[i] = (i % block == 1) ? -127.0f : 0.5f * (float) rng_int(&rng, -254, 254); break;
+                /* Zero blocks, and blocks of one non-zero value. */
+                case 4: x[i] = (i / block) % 2 ? 0.0f : (i % block == 7 ? -3.5f : 0.0f); break;
+                /* Wide ranges and subnormals. */
+                default: x[i] = ldexpf(rng_float(&rng), rng_int(&rng, -140, 100)); break;
+                }
+            }
+            check_act_quantize(kern, x, n);
+            free(x);
+        }
+}
+
+/* ------------------------------------------------------------------------------
  * The lists themselves.
  */
 
@@ -521,6 +736,39 @@ static void test_lists(void **state) {
         assert_int_equal(e->isa == AQ_CPU_NONE, i + 1 == aq_q8_0_q8_0_dot_list_size);
         check_name(e->name, "q8_0_q8_0_dot", "", e->isa);
     }
+    /* The families of several types: the references last, one per type; every
+     * other entry's type has one. */
+    bool seen_ref = false;
+    for (size_t i = 0; i < aq_block_gemm_list_size; i++) {
+        const aq_block_gemm_kernel *e = &aq_block_gemm_list[i];
+        const aq_block_type *bt = aq_block_type_get(e->type);
+        assert_non_null(bt);
+        seen_ref = seen_ref || e->isa == AQ_CPU_NONE;
+        assert_true(e->isa == AQ_CPU_NONE || !seen_ref);
+        size_t refs = 0;
+        for (size_t j = 0; j < aq_block_gemm_list_size; j++)
+            refs += aq_block_gemm_list[j].type == e->type && aq_block_gemm_list[j].isa == AQ_CPU_NONE;
+        assert_int_equal(refs, 1);
+        char family[32];
+        snprintf(family, sizeof family, "%s_%s_gemm", type_tag(e->type), type_tag(bt->act_type));
+        snprintf(tile, sizeof tile, "%zux%zu", e->m_tile, e->n_tile);
+        check_name(e->name, family, tile, e->isa);
+        assert_true(e->m_tile >= 1 && e->m_tile <= 8 && e->n_tile >= 1);
+    }
+    seen_ref = false;
+    for (size_t i = 0; i < aq_act_quantize_list_size; i++) {
+        const aq_act_quantize_kernel *e = &aq_act_quantize_list[i];
+        assert_true(e->type == AQ_GGML_Q8_0 || e->type == AQ_GGML_Q8_1 || e->type == AQ_GGML_Q8_K);
+        seen_ref = seen_ref || e->isa == AQ_CPU_NONE;
+        assert_true(e->isa == AQ_CPU_NONE || !seen_ref);
+        size_t refs = 0;
+        for (size_t j = 0; j < aq_act_quantize_list_size; j++)
+            refs += aq_act_quantize_list[j].type == e->type && aq_act_quantize_list[j].isa == AQ_CPU_NONE;
+        assert_int_equal(refs, 1);
+        char family[32];
+        snprintf(family, sizeof family, "%s_quantize", type_tag(e->type));
+        check_name(e->name, family, "", e->isa);
+    }
 }
 
 /* ------------------------------------------------------------------------------
@@ -542,6 +790,16 @@ static void check_table(const aq_kernels *k) {
     make_q8_0(y8, 9, &rng, false);
     check_same("table q4_0_q8_0_dot", 9, k->q4_0_q8_0_dot(288, x4, y8), aq_q4_0_q8_0_dot_ref(288, x4, y8));
     check_same("table q8_0_q8_0_dot", 9, k->q8_0_q8_0_dot(288, x8, y8), aq_q8_0_q8_0_dot_ref(288, x8, y8));
+    for (uint32_t type = 0; type < AQ_BLOCK_TYPE_SLOTS; type++) {
+        const aq_block_gemm_kernel *e = k->block_gemm[type];
+        if (e && e->isa != AQ_CPU_NONE) check_block_gemm(e, 5, 11, 3, 1, 11, false, &rng);
+        const aq_act_quantize_kernel *q = k->act_quantize[type];
+        if (q && q->isa != AQ_CPU_NONE) {
+            float x[2 * AQ_QK_K];
+            for (size_t i = 0; i < COUNT(x); i++) x[i] = rng_float(&rng);
+            check_act_quantize(q, x, COUNT(x));
+        }
+    }
 }
 
 /* The index in a family's list of the entry for want: the first the CPU runs when
@@ -569,6 +827,25 @@ static void check_choice(const aq_kernels *k, aq_cpu_feature want) {
     assert_ptr_equal(k->f32_qc4w_gemm, EXPECTED(aq_f32_qc4w_gemm_kernel, aq_f32_qc4w_gemm_list, want)->fn);
     assert_ptr_equal(k->q4_0_q8_0_dot, EXPECTED(aq_q4_0_q8_0_dot_kernel, aq_q4_0_q8_0_dot_list, want)->fn);
     assert_ptr_equal(k->q8_0_q8_0_dot, EXPECTED(aq_q8_0_q8_0_dot_kernel, aq_q8_0_q8_0_dot_list, want)->fn);
+    /* Per type: its first entry the CPU runs / for want, else its reference. */
+    for (uint32_t type = 0; type < AQ_BLOCK_TYPE_SLOTS; type++) {
+        const aq_block_gemm_kernel *g = NULL;
+        for (size_t i = 0; i < aq_block_gemm_list_size && !g; i++) {
+            const aq_block_gemm_kernel *e = &aq_block_gemm_list[i];
+            if (e->type == type && (e->isa == AQ_CPU_NONE ||
+                                    (want == AQ_CPU_FEATURE_COUNT ? aq_cpu_has(e->isa) : e->isa == want)))
+                g = e;
+        }
+        assert_ptr_equal(k->block_gemm[type], g);
+        const aq_act_quantize_kernel *q = NULL;
+        for (size_t i = 0; i < aq_act_quantize_list_size && !q; i++) {
+            const aq_act_quantize_kernel *e = &aq_act_quantize_list[i];
+            if (e->type == type && (e->isa == AQ_CPU_NONE ||
+                                    (want == AQ_CPU_FEATURE_COUNT ? aq_cpu_has(e->isa) : e->isa == want)))
+                q = e;
+        }
+        assert_ptr_equal(k->act_quantize[type], q);
+    }
     check_table(k);
 }
 
@@ -580,6 +857,8 @@ static bool listed(aq_cpu_feature f) {
     for (size_t i = 0; i + 1 < aq_f32_qc4w_gemm_list_size; i++) found = found || aq_f32_qc4w_gemm_list[i].isa == f;
     for (size_t i = 0; i + 1 < aq_q4_0_q8_0_dot_list_size; i++) found = found || aq_q4_0_q8_0_dot_list[i].isa == f;
     for (size_t i = 0; i + 1 < aq_q8_0_q8_0_dot_list_size; i++) found = found || aq_q8_0_q8_0_dot_list[i].isa == f;
+    for (size_t i = 0; i < aq_block_gemm_list_size; i++) found = found || aq_block_gemm_list[i].isa == f;
+    for (size_t i = 0; i < aq_act_quantize_list_size; i++) found = found || aq_act_quantize_list[i].isa == f;
     return found;
 }
 
@@ -660,6 +939,12 @@ static int aq_run_kernel_tests(const char *group, CMUnitTestFunction arch_test) 
         add_test(&l, aq_q4_0_q8_0_dot_list[i].name, "", test_q4_0_q8_0_dot, &aq_q4_0_q8_0_dot_list[i]);
     for (size_t i = 0; i + 1 < aq_q8_0_q8_0_dot_list_size; i++)
         add_test(&l, aq_q8_0_q8_0_dot_list[i].name, "", test_q8_0_q8_0_dot, &aq_q8_0_q8_0_dot_list[i]);
+    for (size_t i = 0; i < aq_block_gemm_list_size; i++)
+        if (aq_block_gemm_list[i].isa != AQ_CPU_NONE)
+            add_test(&l, aq_block_gemm_list[i].name, "", test_block_gemm, &aq_block_gemm_list[i]);
+    for (size_t i = 0; i < aq_act_quantize_list_size; i++)
+        if (aq_act_quantize_list[i].isa != AQ_CPU_NONE)
+            add_test(&l, aq_act_quantize_list[i].name, "", test_act_quantize, &aq_act_quantize_list[i]);
     const int failed = _cmocka_run_group_tests(group, l.tests, l.count, NULL, NULL);
     for (size_t i = 0; i < l.count; i++) free((void *) l.tests[i].name);
     free(l.tests);

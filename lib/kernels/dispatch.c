@@ -23,6 +23,39 @@ static size_t pick(const void *list, size_t count, size_t entry_size, size_t isa
     return count - 1;
 }
 
+/* The families that serve several types: per type (table[type]), the first entry
+ * of that type that pick() would take; the type's reference (isa AQ_CPU_NONE,
+ * after every other entry of the list) where none is. Sets *isas bit isa for each
+ * non-reference entry taken. */
+#define PICK_PER_TYPE(list, table, want, found, isas)                                                           \
+    do {                                                                                                        \
+        for (size_t i_ = 0; i_ < list##_size; i_++) {                                                           \
+            const uint32_t type_ = list[i_].type;                                                               \
+            const aq_cpu_feature isa_ = list[i_].isa;                                                           \
+            if (type_ >= AQ_BLOCK_TYPE_SLOTS || table[type_]) continue;                                        \
+            if (isa_ == AQ_CPU_NONE) {                                                                          \
+                table[type_] = &list[i_];                                                                       \
+            } else if ((want) == AQ_CPU_FEATURE_COUNT ? aq_cpu_has(isa_) : isa_ == (want)) {                    \
+                table[type_] = &list[i_];                                                                       \
+                *(found) = true;                                                                                \
+                *(isas) |= 1u << isa_;                                                                          \
+            }                                                                                                   \
+        }                                                                                                       \
+    } while (0)
+
+/* "avx2+avxvnni": the features of isas, in the order of aq_cpu_feature; "ref" for none. */
+static void isa_names(unsigned isas, char *buf, size_t cap) {
+    size_t len = 0;
+    buf[0] = '\0';
+    for (unsigned f = AQ_CPU_NONE + 1; f < AQ_CPU_FEATURE_COUNT; f++) {
+        if (!(isas & (1u << f))) continue;
+        const int n = snprintf(buf + len, cap - len, "%s%s", len ? "+" : "", aq_cpu_feature_name((aq_cpu_feature) f));
+        if (n < 0 || (size_t) n >= cap - len) break;
+        len += (size_t) n;
+    }
+    if (!len) snprintf(buf, cap, "ref");
+}
+
 #define PICK(type, list, want, found) \
     (&list[pick(list, list##_size, sizeof(type), offsetof(type, isa), want, found)])
 
@@ -39,10 +72,15 @@ aq_error aq_kernels_select(const char *override, aq_kernels *k) {
     const aq_f32_qc4w_gemm_kernel *w4a16 = PICK(aq_f32_qc4w_gemm_kernel, aq_f32_qc4w_gemm_list, want, &found);
     const aq_q4_0_q8_0_dot_kernel *q4_0 = PICK(aq_q4_0_q8_0_dot_kernel, aq_q4_0_q8_0_dot_list, want, &found);
     const aq_q8_0_q8_0_dot_kernel *q8_0 = PICK(aq_q8_0_q8_0_dot_kernel, aq_q8_0_q8_0_dot_list, want, &found);
+    aq_kernels chosen;
+    memset(&chosen, 0, sizeof chosen);
+    unsigned block_isas = 0, act_isas = 0;
+    PICK_PER_TYPE(aq_block_gemm_list, chosen.block_gemm, want, &found, &block_isas);
+    PICK_PER_TYPE(aq_act_quantize_list, chosen.act_quantize, want, &found, &act_isas);
     /* A feature no list has a kernel for (e.g. "i8mm" today) is not a choice. */
     if (want != AQ_CPU_FEATURE_COUNT && want != AQ_CPU_NONE && !found) return AQ_ERR_UNSUPPORTED;
 
-    memset(k, 0, sizeof *k);
+    *k = chosen;
     k->qc4w_gemm = *qc4w;
     k->f32_gemm = f32->fn;
     k->f32_qc4w_gemm = w4a16->fn;
@@ -51,10 +89,13 @@ aq_error aq_kernels_select(const char *override, aq_kernels *k) {
     if (!found) {
         strcpy(k->name, "ref");
     } else {
-        /* Feature names have at most 10 characters: at most 53 in all. */
-        snprintf(k->name, sizeof k->name, "qc4w:%s f32:%s w4a16:%s q4_0:%s q8_0:%s",
+        /* Feature names have at most 10 characters: at most 53 + 13 + 2 * 47 in all. */
+        char blocks[48], act[48];
+        isa_names(block_isas, blocks, sizeof blocks);
+        isa_names(act_isas, act, sizeof act);
+        snprintf(k->name, sizeof k->name, "qc4w:%s f32:%s w4a16:%s q4_0:%s q8_0:%s blocks:%s actq:%s",
                  aq_cpu_feature_name(qc4w->isa), aq_cpu_feature_name(f32->isa), aq_cpu_feature_name(w4a16->isa),
-                 aq_cpu_feature_name(q4_0->isa), aq_cpu_feature_name(q8_0->isa));
+                 aq_cpu_feature_name(q4_0->isa), aq_cpu_feature_name(q8_0->isa), blocks, act);
     }
     return AQ_OK;
 }

@@ -1,7 +1,7 @@
 /* kernels.h - the kernel table the library runs with, the kernel lists it is chosen
  * from, and the one call that chooses. Internal.
  *
- * Five kernel families, one signature each. Each family has ONE list, best first:
+ * Seven kernel families, one signature each. Each family has ONE list, best first:
  * the entries of kernels_x86/<family>.inc or kernels_neon/<family>.inc (whichever
  * architecture this build is for), then the portable reference of kernels_ref/.
  * Every entry names the CPU feature it needs (cpu_features.h). The same list feeds
@@ -17,6 +17,13 @@
  * kernels_x86/qd8-qc4w-gemm.inc, at its place in the order of preference. A new
  * packed layout adds a packer to qc4w-packw.c; a new ISA adds a feature to
  * cpu_features.{h,c} and a static library (its -march flags) to meson.build.
+ *
+ * The same three edits add a block GEMM of llama.cpp's formats: the file
+ * kernels_x86/<w>-<a>-gemm-<mr>x<nr>-<isa>.c (e.g. q4_k-q8_k-gemm-4x2-avx2.c) with
+ * its micro-tile and AQ_BLOCK_GEMM_DEFINE (block-gemm-loop.h), its meson line, and
+ * one line AQ_BLOCK_GEMM(isa, type, mr, nr, fn) in kernels_x86/block-gemm.inc among
+ * the entries of its weight type. The two families that serve several types (block
+ * GEMMs and activation quantizers) are chosen per type.
  */
 #ifndef AQ_KERNELS_H
 #define AQ_KERNELS_H
@@ -25,6 +32,7 @@
 #include <stddef.h>
 
 #include "agilequant.h"
+#include "block-types.h"
 #include "cpu_features.h"
 #include "f32-gemm.h"
 #include "quant.h"
@@ -85,6 +93,40 @@ typedef struct aq_q8_0_q8_0_dot_kernel {
     aq_cpu_feature isa;
 } aq_q8_0_q8_0_dot_kernel;
 
+/* llama.cpp's formats, matrix times matrix: out[t * out_stride + r] = the dot
+ * product of weight row r (blocks of the entry's weight type, rows w_row_bytes
+ * apart) with activation row t (blocks of that type's activation type,
+ * aq_block_type.act_type, rows a_row_bytes apart), for t < m and r in [n_begin,
+ * n_end); k elements per row. Each output is bit for bit the reference dot
+ * (aq_block_type.dot, quant.h), whatever the tile; m = 1 is decode's matrix-vector
+ * product. One list for every weight type: per type, its kernels best first, and
+ * every type's reference (a loop over its reference dot) at the end. */
+typedef void (*aq_block_gemm_fn)(size_t m, size_t n_begin, size_t n_end, size_t k, const void *w, size_t w_row_bytes,
+                                 const void *a, size_t a_row_bytes, float *out, size_t out_stride);
+typedef struct aq_block_gemm_kernel {
+    const char *name;   /* "aq_q4_k_q8_k_gemm_4x2__avx2": types, tile (tokens x rows), ISA */
+    uint32_t type;      /* the weight type, AQ_GGML_* (block-types.h) */
+    aq_block_gemm_fn fn;
+    size_t m_tile;      /* activation rows per register tile, at most */
+    size_t n_tile;      /* weight rows per register tile when m >= m_tile (more when m is smaller) */
+    aq_cpu_feature isa;
+} aq_block_gemm_kernel;
+
+/* The activation side of llama.cpp's formats: n floats (a multiple of the block)
+ * into blocks of the entry's type (Q8_0, Q8_1, Q8_K), bit for bit as
+ * aq_act_quantize_ref (llama.cpp's reference rounding). One list for the three
+ * types, references last. */
+typedef void (*aq_act_quantize_fn)(const float *x, size_t n, void *blocks);
+typedef struct aq_act_quantize_kernel {
+    const char *name; /* "aq_q8_k_quantize__avx2" */
+    uint32_t type;    /* the activation type, AQ_GGML_Q8_0 / Q8_1 / Q8_K */
+    aq_act_quantize_fn fn;
+    aq_cpu_feature isa;
+} aq_act_quantize_kernel;
+
+/* Slots of the per-type tables below: GGUF type ids are smaller. */
+#define AQ_BLOCK_TYPE_SLOTS 32
+
 /* ------------------------------------------------------------------------------
  * The lists, best first; the last entry of each is the reference (isa AQ_CPU_NONE). */
 extern const aq_qc4w_gemm_kernel aq_qd8_qc4w_gemm_list[];
@@ -97,19 +139,32 @@ extern const aq_q4_0_q8_0_dot_kernel aq_q4_0_q8_0_dot_list[];
 extern const size_t aq_q4_0_q8_0_dot_list_size;
 extern const aq_q8_0_q8_0_dot_kernel aq_q8_0_q8_0_dot_list[];
 extern const size_t aq_q8_0_q8_0_dot_list_size;
+/* Per type, the references last (one per type, isa AQ_CPU_NONE). */
+extern const aq_block_gemm_kernel aq_block_gemm_list[];
+extern const size_t aq_block_gemm_list_size;
+extern const aq_act_quantize_kernel aq_act_quantize_list[];
+extern const size_t aq_act_quantize_list_size;
 
 /* ------------------------------------------------------------------------------
  * The table: one kernel per family. */
 typedef struct aq_kernels {
-    char name[64]; /* e.g. "qc4w:avx512vnni f32:avx2 w4a16:avx2 q4_0:avx2 q8_0:avx2", or "ref" */
+    char name[192]; /* e.g. "qc4w:avx512vnni f32:avx2 w4a16:avx2 q4_0:avx2 q8_0:avx2 blocks:avx2+avxvnni
+                     * actq:avx2", or "ref" */
     aq_f32_gemm_fn f32_gemm;
     aq_f32_qc4w_gemm_fn f32_qc4w_gemm;
     aq_qc4w_gemm_kernel qc4w_gemm;
     aq_q4_0_q8_0_dot_fn q4_0_q8_0_dot;
     aq_q8_0_q8_0_dot_fn q8_0_q8_0_dot;
+    /* Indexed by weight type (AQ_GGML_*): the chosen entry of aq_block_gemm_list, NULL
+     * for a type the list does not have. */
+    const aq_block_gemm_kernel *block_gemm[AQ_BLOCK_TYPE_SLOTS];
+    /* Indexed by activation type (AQ_GGML_Q8_0, Q8_1, Q8_K): the chosen entry of
+     * aq_act_quantize_list, NULL for the others. */
+    const aq_act_quantize_kernel *act_quantize[AQ_BLOCK_TYPE_SLOTS];
 } aq_kernels;
 
-/* Fills k, per family, with the first list entry this CPU runs. override NULL or
+/* Fills k, per family (per type for the block GEMMs and the activation quantizers),
+ * with the first list entry this CPU runs. override NULL or
  * "": that automatic choice. "ref": the reference kernels. Another feature name
  * (aq_cpu_feature_name: "avx2", "avxvnni", "avx512vnni", "neon", "neondot"): per
  * family the first entry for exactly that feature, the reference where the family

@@ -1,5 +1,6 @@
 /* lists.c - the kernel list of each family (kernels.h): the entries of this
  * architecture's <family>.inc, best first, then the portable reference. */
+#include "block-types.h"
 #include "kernels.h"
 #include "ukernels.h"
 
@@ -64,3 +65,80 @@ const aq_q8_0_q8_0_dot_kernel aq_q8_0_q8_0_dot_list[] = {
     {.name = "aq_q8_0_q8_0_dot_ref", .fn = aq_q8_0_q8_0_dot_ref, .isa = AQ_CPU_NONE},
 };
 const size_t aq_q8_0_q8_0_dot_list_size = COUNT(aq_q8_0_q8_0_dot_list);
+
+/* The reference of every weight type: its reference dot (block-types.c) per
+ * output, the answer key of the SIMD tiles. */
+static void block_gemm_ref(uint32_t type, size_t m, size_t n_begin, size_t n_end, size_t k, const void *w,
+                           size_t w_row_bytes, const void *a, size_t a_row_bytes, float *out, size_t out_stride) {
+    const aq_block_type *bt = aq_block_type_get(type);
+    for (size_t t = 0; t < m; t++)
+        for (size_t r = n_begin; r < n_end; r++)
+            out[t * out_stride + r] =
+                bt->dot(k, (const uint8_t *) w + r * w_row_bytes, (const uint8_t *) a + t * a_row_bytes);
+}
+
+#define BLOCK_GEMM_REF(tag, type_)                                                                              \
+    static void tag##_ref(size_t m, size_t n_begin, size_t n_end, size_t k, const void *w, size_t w_row_bytes, \
+                          const void *a, size_t a_row_bytes, float *out, size_t out_stride) {                  \
+        block_gemm_ref(type_, m, n_begin, n_end, k, w, w_row_bytes, a, a_row_bytes, out, out_stride);          \
+    }
+BLOCK_GEMM_REF(f16_f16_gemm, AQ_GGML_F16)
+BLOCK_GEMM_REF(bf16_bf16_gemm, AQ_GGML_BF16)
+BLOCK_GEMM_REF(q4_0_q8_0_gemm, AQ_GGML_Q4_0)
+BLOCK_GEMM_REF(q4_1_q8_1_gemm, AQ_GGML_Q4_1)
+BLOCK_GEMM_REF(q5_0_q8_0_gemm, AQ_GGML_Q5_0)
+BLOCK_GEMM_REF(q5_1_q8_1_gemm, AQ_GGML_Q5_1)
+BLOCK_GEMM_REF(q8_0_q8_0_gemm, AQ_GGML_Q8_0)
+BLOCK_GEMM_REF(q2_k_q8_k_gemm, AQ_GGML_Q2_K)
+BLOCK_GEMM_REF(q3_k_q8_k_gemm, AQ_GGML_Q3_K)
+BLOCK_GEMM_REF(q4_k_q8_k_gemm, AQ_GGML_Q4_K)
+BLOCK_GEMM_REF(q5_k_q8_k_gemm, AQ_GGML_Q5_K)
+BLOCK_GEMM_REF(q6_k_q8_k_gemm, AQ_GGML_Q6_K)
+BLOCK_GEMM_REF(iq4_nl_q8_0_gemm, AQ_GGML_IQ4_NL)
+BLOCK_GEMM_REF(iq4_xs_q8_k_gemm, AQ_GGML_IQ4_XS)
+#undef BLOCK_GEMM_REF
+
+#define BLOCK_GEMM_REF_ENTRY(tag, type_)                                                                        \
+    {.name = "aq_" #tag "_ref", .type = type_, .fn = tag##_ref, .m_tile = 1, .n_tile = 1, .isa = AQ_CPU_NONE}
+
+const aq_block_gemm_kernel aq_block_gemm_list[] = {
+#if AQ_ARCH_KERNELS
+#define AQ_BLOCK_GEMM(isa_, type_, mr_, nr_, fn_)                                                               \
+    {.name = #fn_, .type = type_, .fn = fn_, .m_tile = mr_, .n_tile = nr_, .isa = isa_},
+#include "block-gemm.inc"
+#undef AQ_BLOCK_GEMM
+#endif
+    BLOCK_GEMM_REF_ENTRY(f16_f16_gemm, AQ_GGML_F16),
+    BLOCK_GEMM_REF_ENTRY(bf16_bf16_gemm, AQ_GGML_BF16),
+    BLOCK_GEMM_REF_ENTRY(q4_0_q8_0_gemm, AQ_GGML_Q4_0),
+    BLOCK_GEMM_REF_ENTRY(q4_1_q8_1_gemm, AQ_GGML_Q4_1),
+    BLOCK_GEMM_REF_ENTRY(q5_0_q8_0_gemm, AQ_GGML_Q5_0),
+    BLOCK_GEMM_REF_ENTRY(q5_1_q8_1_gemm, AQ_GGML_Q5_1),
+    BLOCK_GEMM_REF_ENTRY(q8_0_q8_0_gemm, AQ_GGML_Q8_0),
+    BLOCK_GEMM_REF_ENTRY(q2_k_q8_k_gemm, AQ_GGML_Q2_K),
+    BLOCK_GEMM_REF_ENTRY(q3_k_q8_k_gemm, AQ_GGML_Q3_K),
+    BLOCK_GEMM_REF_ENTRY(q4_k_q8_k_gemm, AQ_GGML_Q4_K),
+    BLOCK_GEMM_REF_ENTRY(q5_k_q8_k_gemm, AQ_GGML_Q5_K),
+    BLOCK_GEMM_REF_ENTRY(q6_k_q8_k_gemm, AQ_GGML_Q6_K),
+    BLOCK_GEMM_REF_ENTRY(iq4_nl_q8_0_gemm, AQ_GGML_IQ4_NL),
+    BLOCK_GEMM_REF_ENTRY(iq4_xs_q8_k_gemm, AQ_GGML_IQ4_XS),
+};
+const size_t aq_block_gemm_list_size = COUNT(aq_block_gemm_list);
+#undef BLOCK_GEMM_REF_ENTRY
+
+/* The activation quantizers' references (quant.h), with the family's signature. */
+static void q8_0_quantize_ref(const float *x, size_t n, void *blocks) { aq_q8_0_quantize_ref(x, n, blocks); }
+static void q8_1_quantize_ref(const float *x, size_t n, void *blocks) { aq_q8_1_quantize_ref(x, n, blocks); }
+static void q8_k_quantize_ref(const float *x, size_t n, void *blocks) { aq_q8_k_quantize_ref(x, n, blocks); }
+
+const aq_act_quantize_kernel aq_act_quantize_list[] = {
+#if AQ_ARCH_KERNELS
+#define AQ_ACT_QUANTIZE(isa_, type_, fn_) {.name = #fn_, .type = type_, .fn = fn_, .isa = isa_},
+#include "act-quantize.inc"
+#undef AQ_ACT_QUANTIZE
+#endif
+    {.name = "aq_q8_0_quantize_ref", .type = AQ_GGML_Q8_0, .fn = q8_0_quantize_ref, .isa = AQ_CPU_NONE},
+    {.name = "aq_q8_1_quantize_ref", .type = AQ_GGML_Q8_1, .fn = q8_1_quantize_ref, .isa = AQ_CPU_NONE},
+    {.name = "aq_q8_k_quantize_ref", .type = AQ_GGML_Q8_K, .fn = q8_k_quantize_ref, .isa = AQ_CPU_NONE},
+};
+const size_t aq_act_quantize_list_size = COUNT(aq_act_quantize_list);

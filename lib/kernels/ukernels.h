@@ -41,6 +41,16 @@
 #include "q8_0-q8_0-dot.inc"
 #undef AQ_Q8_0_Q8_0_DOT
 
+#define AQ_BLOCK_GEMM(isa, type, mr, nr, fn)                                                                    \
+    void fn(size_t m, size_t n_begin, size_t n_end, size_t k, const void *w, size_t w_row_bytes, const void *a, \
+            size_t a_row_bytes, float *out, size_t out_stride);
+#include "block-gemm.inc"
+#undef AQ_BLOCK_GEMM
+
+#define AQ_ACT_QUANTIZE(isa, type, fn) void fn(const float *x, size_t n, void *blocks);
+#include "act-quantize.inc"
+#undef AQ_ACT_QUANTIZE
+
 #endif /* AQ_ARCH_KERNELS */
 
 /* ------------------------------------------------------------------------------

@@ -15,14 +15,22 @@ typedef struct linear_task {
     size_t m;
 } linear_task;
 
-/* One weight row of llama.cpp's formats times one activation row: the
- * kernel table's SIMD dot where it has one, else the reference. */
-static float block_dot(const aq_kernels *k, const aq_block_type *bt, size_t n, const void *w, const void *a) {
-    switch (bt->type) {
-    case AQ_TENSOR_Q4_0: return k->q4_0_q8_0_dot(n, w, a);
-    case AQ_TENSOR_Q8_0: return k->q8_0_q8_0_dot(n, w, a);
-    default: return bt->dot(n, w, a);
+/* Rows [row_begin, row_end) of llama.cpp's formats times the task's m
+ * activation rows: the kernel table's block GEMM for the type (tiles of tokens
+ * x rows, each output the reference dot's bits), else the reference dot. */
+static void block_gemm(const linear_task *t, size_t row_begin, size_t row_end) {
+    const aq_matrix *w = t->w;
+    const size_t k = (size_t)w->cols, ld = (size_t)w->rows;
+    const aq_block_type *bt = w->block_type;
+    const aq_block_gemm_kernel *g = bt->type < AQ_BLOCK_TYPE_SLOTS ? t->kernels->block_gemm[bt->type] : NULL;
+    if (g) {
+        g->fn(t->m, row_begin, row_end, k, w->blocks, w->row_bytes, t->qa_blocks, t->qa_row_bytes, t->out, ld);
+        return;
     }
+    for (size_t tok = 0; tok < t->m; tok++)
+        for (size_t r = row_begin; r < row_end; r++)
+            t->out[tok * ld + r] = bt->dot(k, (const uint8_t *)w->blocks + r * w->row_bytes,
+                                           t->qa_blocks + tok * t->qa_row_bytes);
 }
 
 static void linear_rows(void *arg, size_t row_begin, size_t rows) {
@@ -39,14 +47,9 @@ static void linear_rows(void *arg, size_t row_begin, size_t rows) {
         else
             t->kernels->f32_qc4w_gemm(t->m, row_begin, row_end, t->x, k, &w->q4w, t->out, ld);
         break;
-    case AQ_WEIGHTS_BLOCKS: {
-        const uint8_t *weights = w->blocks;
-        for (size_t tok = 0; tok < t->m; tok++)
-            for (size_t r = row_begin; r < row_end; r++)
-                t->out[tok * ld + r] = block_dot(t->kernels, w->block_type, k, weights + r * w->row_bytes,
-                                                 t->qa_blocks + tok * t->qa_row_bytes);
+    case AQ_WEIGHTS_BLOCKS:
+        block_gemm(t, row_begin, row_end);
         break;
-    }
     }
     if (w->bias)
         for (size_t tok = 0; tok < t->m; tok++)
@@ -93,8 +96,15 @@ static void quantize_rows(void *arg, size_t t_begin, size_t rows) {
             aq_qd8_quantize_dynamic_ref(x, rows, k, k, p->bits, &rows_view);
     } else {
         size_t row_bytes = aq_act_row_bytes(task->block_type, k);
-        for (size_t t = 0; t < rows; t++)
-            aq_act_quantize_ref(task->block_type, x + t * k, k, (uint8_t *)ctx->qa_blocks + (t_begin + t) * row_bytes);
+        const aq_act_quantize_kernel *q =
+            task->block_type < AQ_BLOCK_TYPE_SLOTS ? ctx->model->kernels.act_quantize[task->block_type] : NULL;
+        for (size_t t = 0; t < rows; t++) {
+            void *dst = (uint8_t *)ctx->qa_blocks + (t_begin + t) * row_bytes;
+            if (q) /* Q8_0, Q8_1, Q8_K: the table's quantizer, bit for bit the reference */
+                q->fn(x + t * k, k, dst);
+            else
+                aq_act_quantize_ref(task->block_type, x + t * k, k, dst);
+        }
     }
 }
 

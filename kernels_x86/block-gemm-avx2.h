@@ -1,0 +1,58 @@
+/* block-gemm-avx2.h - what the AVX2 block GEMM tiles share (kernels_x86/
+ * *-gemm-*-avx2.c and the VNNI ones): the 8 lanes of a tile are the dot products
+ * (token t, row r) at lane t * nr + r (block-gemm-loop.h); these helpers move
+ * per-row and per-token values into those lanes, reduce per-lane integer partial
+ * sums, and store the lanes. Every helper is exact (integer sums, f16 -> f32
+ * widening, moves), so the float order stays the kernel's own. */
+#ifndef AQ_BLOCK_GEMM_AVX2_H
+#define AQ_BLOCK_GEMM_AVX2_H
+
+#include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "block-gemm-loop.h"
+
+#define AQ_AVX2_LANES 8
+
+/* Lane i = the sum of the eight int32 of s[i] (exact: the callers' bounds keep
+ * every partial sum in int32). */
+static inline __m256i aq_avx2_reduce8(const __m256i s[8]) {
+    const __m256i h01 = _mm256_hadd_epi32(s[0], s[1]), h23 = _mm256_hadd_epi32(s[2], s[3]);
+    const __m256i h45 = _mm256_hadd_epi32(s[4], s[5]), h67 = _mm256_hadd_epi32(s[6], s[7]);
+    const __m256i h0123 = _mm256_hadd_epi32(h01, h23), h4567 = _mm256_hadd_epi32(h45, h67);
+    return _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20),
+                            _mm256_permute2x128_si256(h0123, h4567, 0x31));
+}
+
+/* Lane t * nr + r = f32(row[r]) (by_row) or f32(token[t]) (!by_row), from halves. */
+static inline __m256 aq_avx2_f16_lanes(const uint16_t *h, size_t nr, int by_row) {
+    uint16_t lanes[AQ_AVX2_LANES];
+    for (size_t l = 0; l < AQ_AVX2_LANES; l++) lanes[l] = h[by_row ? l % nr : l / nr];
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)lanes));
+}
+
+/* Lane t * nr + r = token[t], from floats. */
+static inline __m256 aq_avx2_f32_token_lanes(const float *f, size_t nr) {
+    float lanes[AQ_AVX2_LANES];
+    for (size_t l = 0; l < AQ_AVX2_LANES; l++) lanes[l] = f[l / nr];
+    return _mm256_loadu_ps(lanes);
+}
+
+/* A half at byte offset `offset` of a block (weight blocks are only 2-byte aligned). */
+static inline uint16_t aq_load_u16(const uint8_t *block, size_t offset) {
+    uint16_t h;
+    memcpy(&h, block + offset, sizeof h);
+    return h;
+}
+
+/* Stores lane t * nr + r to out[t * out_stride + r] for t < mr, r < t->nr. */
+static inline void aq_avx2_store_lanes(__m256 acc, size_t mr, size_t nr, const struct aq_block_tile *t) {
+    float lanes[AQ_AVX2_LANES];
+    _mm256_storeu_ps(lanes, acc);
+    for (size_t i = 0; i < mr; i++)
+        for (size_t r = 0; r < t->nr; r++) t->out[i * t->out_stride + r] = lanes[i * nr + r];
+}
+
+#endif /* AQ_BLOCK_GEMM_AVX2_H */
