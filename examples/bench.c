@@ -26,12 +26,15 @@
 #include <time.h>
 
 #include "agilequant.h"
+#include "args.h"
 #include "model.h"
+
+#define TOOL "aq-bench"
 
 #define MAX_THREAD_COUNTS 16
 
-static void usage(void) {
-    fprintf(stderr,
+static void usage(FILE *out) {
+    fprintf(out,
             "usage: aq-bench -m MODEL.gguf [-p 512] [-n 128] [-t 1,2] [-r 3] [--scheme NAME]\n"
             "                [--kernels NAME] [--prune BETA] [--prune-layer L] [--bw-mib 1024] [--no-header]\n"
             "       aq-bench --bandwidth [-t 1,2] [-r 5] [--bw-mib 1024]\n"
@@ -221,34 +224,38 @@ static int parse_list(const char *s, int *out, int cap) {
 int main(int argc, char **argv) {
     const char *path = NULL, *scheme = NULL, *kernels = NULL;
     int32_t n_prompt = 512, n_gen = 128;
-    int threads[MAX_THREAD_COUNTS] = {2}, n_threads = 1, reps = 3;
+    int threads[MAX_THREAD_COUNTS] = {2}, n_threads = 1;
+    int32_t reps = 3;
     size_t bw_mib = 1024;
     double prune = -1.0;
     int32_t prune_layer = -1;
     bool header = true, bw_only = false;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(); return 0; }
+        const char *a = argv[i], *v = NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         if (!strcmp(a, "--no-header")) { header = false; continue; }
         if (!strcmp(a, "--bandwidth")) { bw_only = true; continue; }
-        if (!v) { usage(); return 2; }
+        if (!(v = args_value(TOOL, argc, argv, &i))) return 2;
+        bool ok = true;
+        int32_t mib = 0;
         if (!strcmp(a, "-m")) path = v;
-        else if (!strcmp(a, "-p")) n_prompt = atoi(v);
-        else if (!strcmp(a, "-n")) n_gen = atoi(v);
-        else if (!strcmp(a, "-r")) reps = atoi(v);
-        else if (!strcmp(a, "-t")) n_threads = parse_list(v, threads, MAX_THREAD_COUNTS);
-        else if (!strcmp(a, "--scheme")) scheme = v;
+        else if (!strcmp(a, "-p")) ok = args_int(TOOL, a, v, 0, 1 << 20, &n_prompt);
+        else if (!strcmp(a, "-n")) ok = args_int(TOOL, a, v, 0, 1 << 20, &n_gen);
+        else if (!strcmp(a, "-r")) ok = args_int(TOOL, a, v, 1, 64, &reps);
+        else if (!strcmp(a, "-t")) {
+            n_threads = parse_list(v, threads, MAX_THREAD_COUNTS);
+            if (!(ok = n_threads > 0))
+                fprintf(stderr, TOOL ": -t: '%s' is not a list of thread counts in [1, 256] (e.g. 1,2,4)\n", v);
+        } else if (!strcmp(a, "--scheme")) scheme = v;
         else if (!strcmp(a, "--kernels")) kernels = v;
-        else if (!strcmp(a, "--prune")) prune = atof(v);
-        else if (!strcmp(a, "--prune-layer")) prune_layer = atoi(v);
-        else if (!strcmp(a, "--bw-mib")) bw_mib = (size_t)strtoull(v, NULL, 10);
-        else { usage(); return 2; }
-        i++;
+        else if (!strcmp(a, "--prune")) ok = args_double(TOOL, a, v, 0.0, 0.999, &prune);
+        else if (!strcmp(a, "--prune-layer")) ok = args_int(TOOL, a, v, -1, 1 << 20, &prune_layer);
+        else if (!strcmp(a, "--bw-mib")) {
+            if ((ok = args_int(TOOL, a, v, 0, 1 << 20, &mib))) bw_mib = (size_t)mib;
+        } else return args_unknown(TOOL, a);
+        if (!ok) return 2;
     }
-    if (n_threads == 0 || reps < 1 || reps > 64 || n_prompt < 0 || n_gen < 0 || (!bw_only && !path)) {
-        usage();
-        return 2;
-    }
+    if (!bw_only && !path) return args_missing(TOOL, "-m MODEL.gguf");
 
     double bw[MAX_THREAD_COUNTS] = {0};
     if (bw_mib > 0) {
@@ -271,7 +278,7 @@ int main(int argc, char **argv) {
     if (err == AQ_OK) err = aq_model_load_file(model, path);
     if (err == AQ_OK && scheme) err = aq_quantize(model, scheme, NULL, 0);
     if (err != AQ_OK) {
-        fprintf(stderr, "aq-bench: %s: %s\n", aq_error_name(err), aq_model_error_message(model));
+        fprintf(stderr, "aq-bench: %s: %s: %s\n", path, aq_error_name(err), aq_model_error_message(model));
         aq_model_free(model);
         return 1;
     }

@@ -16,9 +16,12 @@
 #include <time.h>
 
 #include "agilequant.h"
+#include "args.h"
 
-static void usage(void) {
-    fprintf(stderr, "usage: aq-perplexity -m MODEL -f TEXT [--ctx N] [--chunks N] [-t THREADS]\n"
+#define TOOL "aq-perplexity"
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: aq-perplexity -m MODEL -f TEXT [--ctx N] [--chunks N] [-t THREADS]\n"
                     "                     [--scheme NAME --calib TRAINING_TEXT]\n"
                     "  --scheme quantizes MODEL in memory first (w4a16, w4a8, w4a4, w4a8-paper, w4a4-paper,\n"
                     "  q4_0, q8_0, with modifiers: see docs/FORMAT.md); --calib is the text it calibrates on.\n"
@@ -78,32 +81,35 @@ int main(int argc, char **argv) {
     aq_prune_importance prune_importance = AQ_PRUNE_ATTENTION_TO_FIRST;
     aq_prune_positions prune_positions = AQ_PRUNE_KEEP_POSITIONS;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(); return 0; }
+        const char *a = argv[i], *v = NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         if (!strcmp(a, "--prune-renumber")) { prune_positions = AQ_PRUNE_RENUMBER; continue; }
         if (!strcmp(a, "--kv8")) { kv_int8 = 1; continue; }
-        if (!v) { usage(); return 2; }
+        if (!(v = args_value(TOOL, argc, argv, &i))) return 2;
+        bool ok = true;
         if (!strcmp(a, "-m")) model_path = v;
         else if (!strcmp(a, "-f")) text_path = v;
-        else if (!strcmp(a, "--ctx") || !strcmp(a, "-c")) n_ctx = atoi(v);
-        else if (!strcmp(a, "--chunks")) max_chunks = atoi(v);
-        else if (!strcmp(a, "-t")) threads = atoi(v);
+        else if (!strcmp(a, "--ctx") || !strcmp(a, "-c")) ok = args_int(TOOL, a, v, 4, 1 << 20, &n_ctx);
+        else if (!strcmp(a, "--chunks")) ok = args_int(TOOL, a, v, 1, INT32_MAX, &max_chunks);
+        else if (!strcmp(a, "-t")) ok = args_int(TOOL, a, v, 1, 256, &threads);
         else if (!strcmp(a, "--scheme")) scheme = v;
         else if (!strcmp(a, "--calib")) calib_path = v;
-        else if (!strcmp(a, "--prune")) prune_beta = atof(v);
-        else if (!strcmp(a, "--prune-layer")) prune_layer = atoi(v);
-        else if (!strcmp(a, "--prune-importance") && (!strcmp(v, "first") || !strcmp(v, "received")))
-            prune_importance = !strcmp(v, "first") ? AQ_PRUNE_ATTENTION_TO_FIRST : AQ_PRUNE_ATTENTION_RECEIVED;
-        else { usage(); return 2; }
-        i++;
+        else if (!strcmp(a, "--prune")) ok = args_double(TOOL, a, v, 0.0, 0.999, &prune_beta);
+        else if (!strcmp(a, "--prune-layer")) ok = args_int(TOOL, a, v, -1, 1 << 20, &prune_layer);
+        else if (!strcmp(a, "--prune-importance")) {
+            ok = !strcmp(v, "first") || !strcmp(v, "received");
+            if (ok) prune_importance = !strcmp(v, "first") ? AQ_PRUNE_ATTENTION_TO_FIRST : AQ_PRUNE_ATTENTION_RECEIVED;
+            else fprintf(stderr, TOOL ": %s: '%s' is neither first nor received\n", a, v);
+        } else return args_unknown(TOOL, a);
+        if (!ok) return 2;
     }
-    if (!model_path || !text_path || n_ctx < 4) { usage(); return 2; }
+    if (!model_path) return args_missing(TOOL, "-m MODEL");
+    if (!text_path) return args_missing(TOOL, "-f TEXT");
 
     aq_model *model = aq_model_create();
     if (!model) return 1;
     if (aq_model_load_file(model, model_path) != AQ_OK) {
-        fprintf(stderr, "aq-perplexity: %s\n", aq_model_error_message(model));
+        fprintf(stderr, "aq-perplexity: %s: %s\n", model_path, aq_model_error_message(model));
         aq_model_free(model);
         return 1;
     }

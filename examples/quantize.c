@@ -4,9 +4,12 @@
 #include <string.h>
 
 #include "agilequant.h"
+#include "args.h"
 
-static void usage(void) {
-    fprintf(stderr,
+#define TOOL "aq-quantize"
+
+static void usage(FILE *out) {
+    fprintf(out,
             "usage: aq-quantize -m IN.gguf -o OUT.gguf --scheme NAME [--calib TRAINING_TEXT]\n"
             "  schemes: w4a16 w4a8 w4a4 (our best at each width), w4a8-paper w4a4-paper (static\n"
             "  per-tensor scales with TRIP), q4_0 q8_0 (llama.cpp's formats); modifiers after commas:\n"
@@ -14,8 +17,12 @@ static void usage(void) {
             "  (docs/FORMAT.md). --calib: text to calibrate on; use training text, never test text.\n");
 }
 
+/* Whether the progress bar's line is unfinished (an error then starts a new line). */
+static int bar_open;
+
 static void progress_bar(void *user, float fraction, const char *stage) {
     (void)user;
+    bar_open = fraction < 1.0f;
     int filled = (int)(fraction * 40.0f + 0.5f);
     fprintf(stderr, "\r%-12s [%.*s%*s] %3d%%", stage, filled, "########################################",
             40 - filled, "", (int)(fraction * 100.0f + 0.5f));
@@ -43,17 +50,19 @@ static char *read_file(const char *path, size_t *len) {
 
 int main(int argc, char **argv) {
     const char *in = NULL, *out = NULL, *scheme = NULL, *calib_path = NULL;
-    for (int i = 1; i < argc; i += 2) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(); return 0; }
-        if (!v) { usage(); return 2; }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        if (!(v = args_value(TOOL, argc, argv, &i))) return 2;
         if (!strcmp(a, "-m")) in = v;
         else if (!strcmp(a, "-o")) out = v;
         else if (!strcmp(a, "--scheme")) scheme = v;
         else if (!strcmp(a, "--calib")) calib_path = v;
-        else { usage(); return 2; }
+        else return args_unknown(TOOL, a);
     }
-    if (!in || !out || !scheme) { usage(); return 2; }
+    if (!in) return args_missing(TOOL, "-m IN.gguf");
+    if (!out) return args_missing(TOOL, "-o OUT.gguf");
+    if (!scheme) return args_missing(TOOL, "--scheme NAME");
     size_t calib_len = 0;
     char *calib = NULL;
     if (calib_path && !(calib = read_file(calib_path, &calib_len))) {
@@ -64,9 +73,12 @@ int main(int argc, char **argv) {
     int rc = 1;
     if (!model) goto out;
     aq_model_set_progress(model, progress_bar, NULL);
-    if (aq_model_load_file(model, in) != AQ_OK || aq_quantize(model, scheme, calib, calib_len) != AQ_OK ||
-        aq_model_save(model, out) != AQ_OK) {
-        fprintf(stderr, "\naq-quantize: %s\n", aq_model_error_message(model));
+    if (aq_model_load_file(model, in) != AQ_OK) {
+        fprintf(stderr, TOOL ": %s: %s\n", in, aq_model_error_message(model));
+        goto out;
+    }
+    if (aq_quantize(model, scheme, calib, calib_len) != AQ_OK || aq_model_save(model, out) != AQ_OK) {
+        fprintf(stderr, "%s" TOOL ": %s\n", bar_open ? "\n" : "", aq_model_error_message(model));
         goto out;
     }
     fprintf(stderr, "%s\nkernels: %s\nwrote %s\n", aq_model_describe(model), aq_model_kernels(model), out);

@@ -66,8 +66,10 @@ static size_t split_tabs(char *line, char **fields, size_t n) {
 static char *next_line(char **cursor) {
     if (!*cursor || !**cursor) return NULL;
     char *line = *cursor, *nl = strchr(line, '\n');
-    if (nl) *nl = '\0', *cursor = nl + 1;
-    else *cursor = line + strlen(line);
+    if (nl)
+        *nl = '\0', *cursor = nl + 1;
+    else
+        *cursor = line + strlen(line);
     return line;
 }
 
@@ -179,7 +181,8 @@ static void test_expected_outputs(void **state) {
         const template_entry *t = &templates[k];
         aq_chat_template tmpl;
         aq_chat_template_parse(t->text, t->len, &tmpl);
-        if (strcmp(tmpl.name, t->family) != 0) fail_msg("%s: recognised as '%s', not %s", t->name, tmpl.name, t->family);
+        if (strcmp(tmpl.name, t->family) != 0)
+            fail_msg("%s: recognised as '%s', not %s", t->name, tmpl.name, t->family);
         char path[256];
         size_t len;
         snprintf(path, sizeof path, "data/chat_templates/expected/%s.txt", t->name);
@@ -210,7 +213,8 @@ static void test_expected_outputs(void **state) {
         }
         free(text);
     }
-    print_message("%d renderings equal to transformers', %d fallbacks where the template raises\n", compared, fallbacks);
+    print_message("%d renderings equal to transformers', %d fallbacks where the template raises\n", compared,
+                  fallbacks);
     assert_true(compared >= 200);
 }
 
@@ -257,9 +261,11 @@ static void test_detection(void **state) {
     /* the default system message of SmolLM2 (a raw newline) and Qwen 2.5 (the escape \n) */
     assert_int_equal(aq_chat_template_parse(find_template("smollm2")->text, find_template("smollm2")->len, &t),
                      AQ_CHAT_CHATML);
-    assert_int_equal(t.default_system.len, strlen("You are a helpful AI assistant named SmolLM, trained by Hugging Face"));
+    assert_int_equal(t.default_system.len,
+                     strlen("You are a helpful AI assistant named SmolLM, trained by Hugging Face"));
     aq_chat_template_parse(find_template("qwen2.5")->text, find_template("qwen2.5")->len, &t);
-    assert_int_equal(t.default_system.len, strlen("You are Qwen, created by Alibaba Cloud. You are a helpful assistant."));
+    assert_int_equal(t.default_system.len,
+                     strlen("You are Qwen, created by Alibaba Cloud. You are a helpful assistant."));
     aq_chat_template_parse(find_template("qwen3")->text, find_template("qwen3")->len, &t);
     assert_int_equal(t.default_system.len, 0);
     assert_true(t.think);
@@ -343,15 +349,21 @@ static void write_model(const char *vocab_gguf, const char *template_text, const
     assert_int_equal(aq_gguf_get_arr_info(g, "tokenizer.ggml.tokens", &elem, &vocab), AQ_OK);
     enum { DIM = 8, FFN = 16, HEADS = 2 };
     aq_gguf_writer *w = aq_gguf_writer_create();
-    const char *keys[] = {"tokenizer.ggml.model", "tokenizer.ggml.pre", "tokenizer.ggml.tokens",
-                          "tokenizer.ggml.token_type", "tokenizer.ggml.merges", "tokenizer.ggml.bos_token_id",
+    const char *keys[] = {"tokenizer.ggml.model",        "tokenizer.ggml.pre",          "tokenizer.ggml.tokens",
+                          "tokenizer.ggml.token_type",   "tokenizer.ggml.merges",       "tokenizer.ggml.bos_token_id",
                           "tokenizer.ggml.eos_token_id", "tokenizer.ggml.add_bos_token"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) assert_int_equal(copy_key(w, g, keys[i]), AQ_OK);
     assert_int_equal(aq_gguf_writer_set_str(w, "general.architecture", "llama", 5), AQ_OK);
-    const struct { const char *key; uint32_t v; } dims[] = {
-        {"llama.context_length", 64}, {"llama.embedding_length", DIM}, {"llama.block_count", 1},
-        {"llama.feed_forward_length", FFN}, {"llama.attention.head_count", HEADS},
-        {"llama.attention.head_count_kv", HEADS}, {"llama.rope.dimension_count", DIM / HEADS}};
+    const struct {
+        const char *key;
+        uint32_t v;
+    } dims[] = {{"llama.context_length", 64},
+                {"llama.embedding_length", DIM},
+                {"llama.block_count", 1},
+                {"llama.feed_forward_length", FFN},
+                {"llama.attention.head_count", HEADS},
+                {"llama.attention.head_count_kv", HEADS},
+                {"llama.rope.dimension_count", DIM / HEADS}};
     for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
         assert_int_equal(aq_gguf_writer_set_u32(w, dims[i].key, dims[i].v), AQ_OK);
     assert_int_equal(aq_gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f), AQ_OK);
@@ -364,10 +376,17 @@ static void write_model(const char *vocab_gguf, const char *template_text, const
     for (size_t i = 0; i < FFN * DIM; i++) mat[i] = 0.01f * (float)(i % 7);
     int64_t ne_embd[2] = {DIM, (int64_t)vocab}, ne_dim[1] = {DIM}, ne_sq[2] = {DIM, DIM};
     int64_t ne_up[2] = {DIM, FFN}, ne_down[2] = {FFN, DIM};
-    assert_int_equal(aq_gguf_writer_add_tensor(w, "token_embd.weight", AQ_TENSOR_F32, 2, ne_embd, embd,
-                                               vocab * DIM * sizeof *embd), AQ_OK);
-    assert_int_equal(aq_gguf_writer_add_tensor(w, "output_norm.weight", AQ_TENSOR_F32, 1, ne_dim, ones, DIM * 4), AQ_OK);
-    const struct { const char *name; const int64_t *ne; uint32_t n_dims; size_t n; } t[] = {
+    assert_int_equal(
+        aq_gguf_writer_add_tensor(w, "token_embd.weight", AQ_TENSOR_F32, 2, ne_embd, embd, vocab * DIM * sizeof *embd),
+        AQ_OK);
+    assert_int_equal(aq_gguf_writer_add_tensor(w, "output_norm.weight", AQ_TENSOR_F32, 1, ne_dim, ones, DIM * 4),
+                     AQ_OK);
+    const struct {
+        const char *name;
+        const int64_t *ne;
+        uint32_t n_dims;
+        size_t n;
+    } t[] = {
         {"blk.0.attn_norm.weight", ne_dim, 1, DIM},       {"blk.0.ffn_norm.weight", ne_dim, 1, DIM},
         {"blk.0.attn_q.weight", ne_sq, 2, DIM * DIM},     {"blk.0.attn_k.weight", ne_sq, 2, DIM * DIM},
         {"blk.0.attn_v.weight", ne_sq, 2, DIM * DIM},     {"blk.0.attn_output.weight", ne_sq, 2, DIM * DIM},
@@ -431,7 +450,8 @@ static void check_ids(const char *vocab_gguf, const char *template_name, const c
         for (int32_t i = 0; i < n; i++) {
             char *end;
             long want = strtol(p, &end, 10);
-            if (end == p || want != ids[i]) fail_msg("%s / %s: token %d is %d, want %ld", template_name, f[0], i, ids[i], want);
+            if (end == p || want != ids[i])
+                fail_msg("%s / %s: token %d is %d, want %ld", template_name, f[0], i, ids[i], want);
             p = end;
         }
         while (*p == ' ') p++;
@@ -477,7 +497,7 @@ static void test_api_smollm2(void **state) {
     const char *start = "<|im_start|>user\nHi<|im_end|>\n";
     assert_int_equal(aq_tokenize_special(m, start, strlen(start), 0, ids, 256, &n), AQ_OK);
     assert_true(n >= 4);
-    assert_int_equal(ids[0], 1); /* <|im_start|> */
+    assert_int_equal(ids[0], 1);     /* <|im_start|> */
     assert_int_equal(ids[n - 2], 2); /* <|im_end|> */
     int64_t eot;
     assert_int_equal(aq_model_get_info(m, AQ_INFO_EOT_TOKEN, &eot), AQ_OK);
@@ -556,10 +576,10 @@ static void test_param_messages(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_expected_outputs),   cmocka_unit_test(test_gemma_system_fallback),
-        cmocka_unit_test(test_detection),          cmocka_unit_test(test_buffers_and_arguments),
-        cmocka_unit_test(test_api_llama3),         cmocka_unit_test(test_api_qwen3),
-        cmocka_unit_test(test_api_smollm2),        cmocka_unit_test(test_spm_special),
+        cmocka_unit_test(test_expected_outputs), cmocka_unit_test(test_gemma_system_fallback),
+        cmocka_unit_test(test_detection),        cmocka_unit_test(test_buffers_and_arguments),
+        cmocka_unit_test(test_api_llama3),       cmocka_unit_test(test_api_qwen3),
+        cmocka_unit_test(test_api_smollm2),      cmocka_unit_test(test_spm_special),
         cmocka_unit_test(test_param_messages),
     };
     return cmocka_run_group_tests(tests, load_data, NULL);

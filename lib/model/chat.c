@@ -25,8 +25,8 @@ static aq_chat_text token_text(const aq_model *m, int32_t id) {
     return text;
 }
 
-aq_error aq_model_chat_apply(const aq_model *m, const aq_chat_message *messages, size_t n, bool add_prefix,
-                             char *buf, size_t capacity, size_t *length) {
+aq_error aq_model_chat_apply(const aq_model *m, const aq_chat_message *messages, size_t n, bool add_prefix, char *buf,
+                             size_t capacity, size_t *length) {
     aq_chat_template t;
     if (model_template(m, &t) == AQ_CHAT_NONE) {
         *length = 0;

@@ -47,8 +47,10 @@ static aq_chat_text chatml_default_system(aq_chat_text t) {
         size_t stop = (size_t)(end - t.ptr);
         bool closed = false; /* the literal must not end before <|im_end|> */
         for (size_t i = start; i < stop && !closed; i++) {
-            if (t.ptr[i] == '\\') i++;
-            else if (t.ptr[i] == quote) closed = true;
+            if (t.ptr[i] == '\\')
+                i++;
+            else if (t.ptr[i] == quote)
+                closed = true;
         }
         if (!closed) return (aq_chat_text){t.ptr + start, stop - start};
     }
@@ -101,10 +103,14 @@ aq_chat_family aq_chat_template_parse(const char *text, size_t len, aq_chat_temp
 
 const char *aq_chat_template_end_of_turn(aq_chat_family family) {
     switch (family) {
-    case AQ_CHAT_CHATML: return "<|im_end|>";
-    case AQ_CHAT_LLAMA3: return "<|eot_id|>";
-    case AQ_CHAT_GEMMA: return "<end_of_turn>";
-    default: return NULL;
+    case AQ_CHAT_CHATML:
+        return "<|im_end|>";
+    case AQ_CHAT_LLAMA3:
+        return "<|eot_id|>";
+    case AQ_CHAT_GEMMA:
+        return "<end_of_turn>";
+    default:
+        return NULL;
     }
 }
 
@@ -274,8 +280,10 @@ static void llama3(strbuf *s, const aq_chat_template *t, const aq_chat_specials 
     if (t->knowledge_date) {
         put_text(s, sp->bos);
         puts_(s, "<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: ");
-        if (t->date_today) put_today(s);
-        else put_unescaped(s, t->date);
+        if (t->date_today)
+            put_today(s);
+        else
+            put_unescaped(s, t->date);
         puts_(s, "\n\n");
         if (n > 0 && is_role(&m[0], "system")) put_trimmed(s, m[first++].content);
         puts_(s, "<|eot_id|>");
@@ -292,8 +300,7 @@ static void llama3(strbuf *s, const aq_chat_template *t, const aq_chat_specials 
 
 /* Llama 2 and Mistral: a system message goes in front of the next message's
  * content (Llama 2 in a <<SYS>> block, the only place its template puts one). */
-static void inst(strbuf *s, const aq_chat_template *t, const aq_chat_specials *sp, const aq_chat_message *m,
-                 size_t n) {
+static void inst(strbuf *s, const aq_chat_template *t, const aq_chat_specials *sp, const aq_chat_message *m, size_t n) {
     bool llama2 = t->family == AQ_CHAT_LLAMA2;
     if (!t->bos_every_turn) put_text(s, sp->bos);
     size_t pending = 0, n_pending = 0; /* system messages waiting for the next turn */
@@ -383,12 +390,15 @@ aq_error aq_chat_template_apply(const aq_chat_template *t, const aq_chat_special
         if (prefix) puts_(&s, "<|start_header_id|>assistant<|end_header_id|>\n\n");
         break;
     case AQ_CHAT_LLAMA2:
-    case AQ_CHAT_MISTRAL: inst(&s, t, sp, m, n); break; /* the prompt ends at [/INST] either way */
+    case AQ_CHAT_MISTRAL:
+        inst(&s, t, sp, m, n);
+        break; /* the prompt ends at [/INST] either way */
     case AQ_CHAT_GEMMA:
         gemma(&s, sp, m, n);
         if (prefix) puts_(&s, "<start_of_turn>model\n");
         break;
-    default: return message(msg, msg_cap, AQ_ERR_UNSUPPORTED, "no chat template of a family we know");
+    default:
+        return message(msg, msg_cap, AQ_ERR_UNSUPPORTED, "no chat template of a family we know");
     }
     if (s.failed) {
         free(s.ptr);

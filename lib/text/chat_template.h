@@ -57,21 +57,21 @@ typedef struct aq_chat_text {
  * text, which must outlive this. */
 typedef struct aq_chat_template {
     aq_chat_family family;
-    const char *name;            /* "chatml", ..., "" for AQ_CHAT_NONE */
-    bool always_prefix;          /* the template ends with the assistant's header whatever
+    const char *name;   /* "chatml", ..., "" for AQ_CHAT_NONE */
+    bool always_prefix; /* the template ends with the assistant's header whatever
                                   * add_generation_prompt says (Llama 3's first template) */
     /* chatml */
     aq_chat_text default_system; /* as written inside a Jinja string literal (escapes
                                   * undone when written); len 0: none */
     bool think;                  /* Qwen 3: <think> blocks of the last assistant turns */
     /* llama3 */
-    bool knowledge_date;         /* Llama 3.1+: the system block with the dates */
-    aq_chat_text date;           /* its default date_string, e.g. "26 Jul 2024" */
-    bool date_today;             /* the template asks strftime_now for today's date */
+    bool knowledge_date; /* Llama 3.1+: the system block with the dates */
+    aq_chat_text date;   /* its default date_string, e.g. "26 Jul 2024" */
+    bool date_today;     /* the template asks strftime_now for today's date */
     /* llama2 / mistral */
-    bool bos_every_turn;         /* bos_token + '[INST]': BOS before every user turn */
-    bool strip;                  /* content.strip() */
-    bool eos_space;              /* Mistral v0.1: eos_token + ' ' after a reply */
+    bool bos_every_turn; /* bos_token + '[INST]': BOS before every user turn */
+    bool strip;          /* content.strip() */
+    bool eos_space;      /* Mistral v0.1: eos_token + ' ' after a reply */
 } aq_chat_template;
 
 /* Recognises the template's family; AQ_CHAT_NONE (name "") if it is none of
