@@ -1,0 +1,6 @@
+/* q4_0-q8_0-gemm-4x2-neondot.c - llama.cpp Q4_0 weights x Q8_0 activations, the
+ * dot product extension (SDOT, built with -march=armv8.2-a+dotprod): the tile of
+ * q4_0-q8_0-gemm-4x2.h, bit for bit aq_q4_0_q8_0_dot_ref per output. */
+#include "q4_0-q8_0-gemm-4x2.h"
+
+AQ_BLOCK_GEMM_DEFINE(aq_q4_0_q8_0_gemm_4x2__neondot, AQ_NEON_LANES, MR, AQ_QK4_0, tile)
