@@ -354,8 +354,9 @@ int main(int argc, char **argv) {
                 err = feed_text(&s, line, len, s.n_kv == 0 && add_bos, 0);
                 if (err == AQ_OK) err = generate(&s, o.n_predict, 1, NULL);
             }
+            fputc('\n', stdout); /* the reply's line ends on stdout, the prompt goes to stderr */
             fflush(stdout);
-            fprintf(stderr, "\n> ");
+            fprintf(stderr, "> ");
         }
         fprintf(stderr, "\n");
         conversation_free(&c);
