@@ -52,7 +52,8 @@ typedef enum aq_error {
     AQ_ERR_STATE = 7,            /* call made in the wrong order */
     AQ_ERR_BUFFER_TOO_SMALL = 8, /* the size needed is reported through the out-count */
     AQ_ERR_CONTEXT_FULL = 9,     /* the KV cache has no room for these tokens */
-    AQ_ERR_THREADS = 10          /* the thread pool could not be created */
+    AQ_ERR_THREADS = 10,         /* the thread pool could not be created */
+    AQ_ERR_NUMERIC = 11          /* the computation gave a NaN or an infinity (aq_forward's logits) */
 } aq_error;
 
 /* "AQ_OK", "AQ_ERR_FORMAT", ...; "AQ_ERR_UNKNOWN" for a value not in the enum. */
@@ -65,7 +66,10 @@ typedef struct aq_context aq_context;
 
 /* Returns NULL only when memory is exhausted. */
 AQ_API aq_model *aq_model_create(void);
-/* Accepts NULL. Every context made from the model must be freed first. */
+/* Accepts NULL. Contexts made from the model may outlive the call: the model
+ * then stays in memory, and the last of them to be freed (aq_context_free)
+ * frees it. Either way the handle must not be used after this call, except
+ * through those contexts. Any thread may free the model or its contexts. */
 AQ_API void aq_model_free(aq_model *model);
 /* The message of the last failed call on this model ("" if none). */
 AQ_API const char *aq_model_error_message(const aq_model *model);
@@ -120,7 +124,10 @@ typedef enum aq_model_info {
                                  * "<end_of_turn>"), else EOS; -1 if none. Stop generating at it or at EOS. */
 } aq_model_info;
 
-/* Writes the value to *value; AQ_ERR_STATE before a successful load. */
+/* Writes the value to *value; AQ_ERR_STATE before a successful load. Reads
+ * the model only (as do aq_tokenize, aq_tokenize_special, aq_detokenize and
+ * aq_token_to_piece), so it leaves no message in it: the error code says it
+ * all, and any number of threads may call these on one model at once. */
 AQ_API aq_error aq_model_get_info(const aq_model *model, aq_model_info what, int64_t *value);
 /* A one-line human description: architecture, size, weight types. */
 AQ_API const char *aq_model_describe(const aq_model *model);
@@ -186,7 +193,8 @@ AQ_API void aq_context_free(aq_context *ctx);
 AQ_API const char *aq_context_error_message(const aq_context *ctx);
 
 typedef enum aq_param {
-    AQ_PARAM_THREADS = 0,        /* [1, 256], default: the number of cores */
+    AQ_PARAM_THREADS = 0,        /* [1, 256], default: the number of cores; they start at the next
+                                  * aq_forward (AQ_ERR_THREADS there if they cannot) */
     AQ_PARAM_CONTEXT_LENGTH = 1, /* [1, 1<<20] KV cache slots; default min(model's, 4096); clears the cache */
     AQ_PARAM_TEMPERATURE = 2,    /* [0, 100], default 0.8; 0 samples greedily */
     AQ_PARAM_TOP_K = 3,          /* [0, 1<<30], default 40; 0 disables */
@@ -204,7 +212,9 @@ AQ_API aq_error aq_context_get_param(const aq_context *ctx, aq_param param, doub
  * positions: each token's RoPE position, or NULL for consecutive positions
  * after the last cached one. Every token attends to the cached tokens and the
  * earlier tokens of the batch. logits_all: nonzero keeps the logits of every
- * token, zero only of the last. */
+ * token, zero only of the last. AQ_ERR_NUMERIC: a logit came out NaN or
+ * infinite (the weights or the activations overflowed); the tokens are then
+ * dropped from the cache again and there are no logits to read. */
 AQ_API aq_error aq_forward(aq_context *ctx, const int32_t *tokens, const int32_t *positions,
                            int32_t n_tokens, int logits_all);
 /* Logits (vocab_size floats) of row i of the last forward: i counts the
@@ -255,7 +265,8 @@ AQ_API aq_error aq_prune(aq_context *ctx, double beta, int32_t first_layer, aq_p
 /* The batch indices (ascending) of the tokens present at the input of layer
  * `layer` in the last forward call; layer = n_layers gives the tokens that
  * reached the output. On AQ_ERR_BUFFER_TOO_SMALL, *n_kept holds the count.
- * AQ_ERR_STATE before any forward call. */
+ * AQ_ERR_STATE before any forward call. Reads the context only: it leaves no
+ * message in it. */
 AQ_API aq_error aq_prune_kept(const aq_context *ctx, int32_t layer, int32_t *indices, int32_t capacity,
                               int32_t *n_kept);
 

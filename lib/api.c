@@ -2,6 +2,7 @@
  * checks, handles and parameters, then a call into the layer that does the
  * work (model/ loads and saves, quant/ quantizes, runtime/ runs). */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,7 @@ const char *aq_error_name(aq_error err) {
     static const char *const names[] = {
         "AQ_OK", "AQ_ERR_INVALID_ARGUMENT", "AQ_ERR_OUT_OF_RANGE", "AQ_ERR_IO", "AQ_ERR_FORMAT",
         "AQ_ERR_UNSUPPORTED", "AQ_ERR_OUT_OF_MEMORY", "AQ_ERR_STATE", "AQ_ERR_BUFFER_TOO_SMALL",
-        "AQ_ERR_CONTEXT_FULL", "AQ_ERR_THREADS",
+        "AQ_ERR_CONTEXT_FULL", "AQ_ERR_THREADS", "AQ_ERR_NUMERIC",
     };
     if ((unsigned)err >= sizeof names / sizeof names[0]) return "AQ_ERR_UNKNOWN";
     return names[err];
@@ -36,8 +37,8 @@ aq_model *aq_model_create(void) { return calloc(1, sizeof(aq_model)); }
 
 void aq_model_free(aq_model *model) {
     if (!model) return;
-    aq_model_clear(model);
-    free(model);
+    /* With contexts alive, the last aq_context_free frees the model (runtime/context.c). */
+    if (atomic_fetch_or(&model->n_contexts, AQ_MODEL_FREED) == 0) aq_model_destroy(model);
 }
 
 const char *aq_model_error_message(const aq_model *model) { return model ? model->error : "model is NULL"; }
@@ -287,7 +288,21 @@ aq_error aq_forward(aq_context *ctx, const int32_t *tokens, const int32_t *posit
     if (!ctx) return AQ_ERR_INVALID_ARGUMENT;
     if (!tokens || n_tokens <= 0)
         return aq_set_error(ctx->error, AQ_ERR_INVALID_ARGUMENT, "tokens is NULL or n_tokens %d <= 0", n_tokens);
-    return aq_runtime_forward(ctx, tokens, positions, n_tokens, logits_all != 0);
+    int32_t n_kv = ctx->n_kv;
+    aq_error err = aq_runtime_forward(ctx, tokens, positions, n_tokens, logits_all != 0);
+    if (err) return err;
+    /* Logits that are not finite would sample garbage: refuse them, and forget the batch. */
+    for (int32_t i = 0; i < ctx->n_logit_rows; i++) {
+        const float *row = aq_get_logits(ctx, i);
+        for (int32_t j = 0; row && j < ctx->model->cfg.vocab_size; j++) {
+            if (isfinite(row[j])) continue;
+            aq_runtime_kv_truncate(ctx, n_kv); /* allowed: at most a prefill this call pruned is undone */
+            ctx->n_logit_rows = 0;
+            return aq_set_error(ctx->error, AQ_ERR_NUMERIC, "logit %d of token %d is %g: the weights or activations "
+                                "overflowed", j, i, (double)row[j]);
+        }
+    }
+    return AQ_OK;
 }
 
 const float *aq_get_logits(const aq_context *ctx, int32_t i) {

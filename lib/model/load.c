@@ -204,6 +204,8 @@ static aq_error load_q4w(aq_model *m, const char *name, int32_t rows, int32_t co
     if (zero)
         for (int64_t i = 0; i < rows * groups; i++)
             if (mat->q4w.zero[i] > 15) return model_error(m, AQ_ERR_FORMAT, "INT4 tensor %s has a zero point above 15", name);
+    if (!aq_blocks_finite(aq_block_type_get(AQ_TENSOR_F16), scale->data, (size_t)rows * (size_t)groups))
+        return model_error(m, AQ_ERR_FORMAT, "INT4 tensor %s has a scale that is not finite", name);
     return AQ_OK;
 }
 

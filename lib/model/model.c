@@ -69,6 +69,11 @@ void aq_model_clear(aq_model *m) {
     *m = kept;
 }
 
+void aq_model_destroy(aq_model *m) {
+    aq_model_clear(m);
+    free(m);
+}
+
 void *aq_model_own(aq_model *m, void *buf) {
     if (!buf) return NULL;
     void **grown = realloc(m->owned, (m->n_owned + 1) * sizeof *grown);

@@ -167,7 +167,8 @@ struct aq_model {
     char scheme[96];         /* the quantization scheme, "" for none */
     char kernels_override[32]; /* aq_model_set_kernels, else $AQ_KERNELS, else automatic */
     aq_kernels kernels;
-    int32_t n_contexts;      /* alive contexts: quantizing needs none */
+    _Atomic int32_t n_contexts; /* alive contexts (quantizing needs none), plus AQ_MODEL_FREED once
+                              * aq_model_free came while some were alive: the last one frees the model */
     aq_progress_fn progress;
     void *progress_user;
     aq_tokenizer *tokenizer;
@@ -179,6 +180,12 @@ struct aq_model {
     char error[AQ_MESSAGE_CAP];
 };
 
+
+/* The bit of n_contexts that aq_model_free sets (api.c, runtime/context.c). */
+#define AQ_MODEL_FREED (1 << 30)
+
+/* model.c: aq_model_clear, then frees the handle itself. */
+void aq_model_destroy(aq_model *model);
 
 static inline bool aq_matrix_present(const aq_matrix *w) { return w->rows > 0; }
 

@@ -29,9 +29,11 @@ typedef struct attention_task {
 #define ATTENTION_KEYS 64
 
 /* e^x for x <= 0, to ~2 ulp: a loop of it vectorizes (expf is a library call).
- * Below -87 (a masked key, or a score far under the maximum) it returns 0. */
+ * Below -87 (a masked key, or a score far under the maximum) it returns 0; a
+ * NaN or a positive x (scores that overflowed) gives NaN, never undefined
+ * behaviour: the exponent is computed from a value clamped into [-87, 0]. */
 static inline float exp_nonpositive(float x) {
-    const float clamped = x < -87.0f ? -87.0f : x;
+    const float clamped = x >= -87.0f ? (x <= 0.0f ? x : 0.0f) : -87.0f; /* NaN -> -87 */
     /* Round clamped * log2(e) to an integer n by the 1.5 * 2^23 trick. */
     const float n = (clamped * 1.44269504f + 12582912.0f) - 12582912.0f;
     const float r = (clamped - n * 0.693145752f) - n * 1.42860677e-6f; /* ln 2 in two parts */
@@ -46,7 +48,7 @@ static inline float exp_nonpositive(float x) {
     const int32_t bits = ((int32_t)n + 127) << 23; /* 2^n, n in [-126, 0] */
     float two_n;
     memcpy(&two_n, &bits, sizeof two_n);
-    return x < -87.0f ? 0.0f : poly * two_n;
+    return x < -87.0f ? 0.0f : x <= 0.0f ? poly * two_n : NAN; /* NaN in, NaN out */
 }
 
 /* A tile of queries (rows first_row .. first_row + n_rows - 1 of the batch) of

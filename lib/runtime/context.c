@@ -1,5 +1,6 @@
 /* Creating and sizing a context: its thread pool, KV cache and sampler
  * scratch. The batch buffers grow on demand in forward.c. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,11 +12,18 @@
 #define DEFAULT_CONTEXT 4096
 #define MAX_THREADS 256
 
+/* A pool of n threads; none for one thread: pthreadpool runs every task on
+ * the caller with a NULL pool, flags included, as a pool of one does. */
+static aq_error make_pool(aq_context *ctx, int32_t n, pthreadpool_t *out) {
+    *out = NULL;
+    if (n <= 1) return AQ_OK;
+    *out = pthreadpool_create((size_t)n);
+    return *out ? AQ_OK : aq_set_error(ctx->error, AQ_ERR_THREADS, "cannot create a pool of %d threads", n);
+}
+
 aq_error aq_runtime_set_threads(aq_context *ctx, int32_t n) {
-    pthreadpool_t pool = pthreadpool_create((size_t)n);
-    if (!pool) return aq_set_error(ctx->error, AQ_ERR_THREADS, "cannot create a pool of %d threads", n);
     pthreadpool_destroy(ctx->pool);
-    ctx->pool = pool;
+    ctx->pool = NULL; /* the next forward call starts n threads (aq_runtime_reserve) */
     ctx->n_threads = n;
     return AQ_OK;
 }
@@ -113,7 +121,10 @@ static aq_error reserve_logits(aq_context *ctx, int32_t rows) {
 }
 
 aq_error aq_runtime_reserve(aq_context *ctx, int32_t n_tokens, int32_t logit_rows) {
-    aq_error err = reserve_batch(ctx, n_tokens);
+    /* Threads start here, at the first forward call after the context was
+     * made or AQ_PARAM_THREADS set, so that setting up costs none. */
+    aq_error err = ctx->pool || ctx->n_threads <= 1 ? AQ_OK : make_pool(ctx, ctx->n_threads, &ctx->pool);
+    if (!err) err = reserve_batch(ctx, n_tokens);
     return err ? err : reserve_logits(ctx, logit_rows);
 }
 
@@ -134,8 +145,8 @@ aq_context *aq_runtime_context_create(aq_model *model) {
             aq_alibi_slopes(model->cfg.n_heads, model->cfg.family->alibi_max_bias, ctx->alibi_slopes);
     }
     bool slopes_ok = ctx->alibi_slopes || model->cfg.family->positions != AQ_POSITIONS_ALIBI;
-    if (!slopes_ok || !ctx->sample_prob || !ctx->sample_index || aq_runtime_set_threads(ctx, threads) != AQ_OK ||
-        aq_runtime_set_cache(ctx, n_ctx, false) != AQ_OK) {
+    ctx->n_threads = threads; /* the pool starts at the first forward call (aq_runtime_reserve) */
+    if (!slopes_ok || !ctx->sample_prob || !ctx->sample_index || aq_runtime_set_cache(ctx, n_ctx, false) != AQ_OK) {
         aq_runtime_context_free(ctx);
         return NULL;
     }
@@ -146,7 +157,7 @@ aq_context *aq_runtime_context_create(aq_model *model) {
 
 void aq_runtime_context_free(aq_context *ctx) {
     if (!ctx) return;
-    ctx->model->n_contexts--;
+    aq_model *model = ctx->model;
     pthreadpool_destroy(ctx->pool);
     free_cache(ctx);
     float *bufs[] = {ctx->x, ctx->xn, ctx->q, ctx->k, ctx->v, ctx->att, ctx->gate, ctx->up, ctx->rope, ctx->alibi_slopes,
@@ -163,4 +174,6 @@ void aq_runtime_context_free(aq_context *ctx) {
     free(ctx->qa_blocks);
     free(ctx->sample_index);
     free(ctx);
+    /* The last context of a model that aq_model_free has already been called on frees it. */
+    if (atomic_fetch_sub(&model->n_contexts, 1) == (AQ_MODEL_FREED | 1)) aq_model_destroy(model);
 }

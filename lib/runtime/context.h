@@ -26,7 +26,7 @@ typedef enum aq_kv_part { AQ_KV_KEYS = 0, AQ_KV_VALUES } aq_kv_part;
 
 struct aq_context {
     aq_model *model;         /* shared: only n_contexts is written */
-    pthreadpool_t pool;
+    pthreadpool_t pool;      /* NULL until the first forward call, and with one thread */
     int32_t n_threads;
     int32_t n_ctx;           /* KV cache slots */
     int32_t n_kv;            /* tokens given since the cache was empty (positions consumed); layer 0,
@@ -97,9 +97,15 @@ struct aq_context {
 
 /* context.c */
 /* A context on a loaded model with one thread per core and the model's
- * context length (at most 4096) of float KV cache; NULL if out of memory. */
+ * context length (at most 4096) of float KV cache; NULL if out of memory.
+ * Its thread pool starts at the first forward call. */
 aq_context *aq_runtime_context_create(aq_model *model);
+/* Frees the context, and its model too if aq_model_free was called while it
+ * lived and it was the model's last context. */
 void aq_runtime_context_free(aq_context *ctx);
+/* Sets the thread count; the pool of that many starts at the next forward
+ * call (aq_runtime_reserve, which reports AQ_ERR_THREADS if it cannot). One
+ * thread has no pool: pthreadpool runs the tasks on the caller. */
 aq_error aq_runtime_set_threads(aq_context *ctx, int32_t n_threads);
 /* Reallocates an empty KV cache of n slots per layer, float or INT8. */
 aq_error aq_runtime_set_cache(aq_context *ctx, int32_t n, bool int8);

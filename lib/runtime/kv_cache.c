@@ -15,12 +15,18 @@ const float *aq_kv_row(const aq_context *ctx, aq_kv_part part, int32_t layer, in
     return scratch;
 }
 
-/* Symmetric INT8 per (token, head) row: scale = max |x| / 127. */
+/* Symmetric INT8 per (token, head) row: scale = max |x| / 127. A row that
+ * holds a NaN or an infinity gets a NaN scale and zero codes: it reads back
+ * as NaN, as it came, with no float-to-int conversion of a NaN. */
 static void quantize_rows(const float *src, size_t rows, size_t hd, int8_t *dst, float *scales) {
     for (size_t r = 0; r < rows; r++) {
         float amax = 0.0f;
-        for (size_t d = 0; d < hd; d++) amax = fmaxf(amax, fabsf(src[r * hd + d]));
-        float scale = amax / 127.0f;
+        bool finite = true;
+        for (size_t d = 0; d < hd; d++) {
+            amax = fmaxf(amax, fabsf(src[r * hd + d]));
+            finite = finite && isfinite(src[r * hd + d]);
+        }
+        float scale = finite ? amax / 127.0f : NAN;
         scales[r] = scale;
         for (size_t d = 0; d < hd; d++)
             dst[r * hd + d] = (int8_t)(scale > 0.0f ? nearbyintf(src[r * hd + d] / scale) : 0.0f);
