@@ -52,9 +52,8 @@ struct Shape {
 };
 
 const Shape kShapes[] = {
-    {"llama7b", "qkvo", 4096, 4096},     {"llama7b", "gate_up", 11008, 4096},
-    {"llama7b", "down", 4096, 11008},    {"tinyllama", "qo", 2048, 2048},
-    {"tinyllama", "kv", 256, 2048},      {"tinyllama", "gate_up", 5632, 2048},
+    {"llama7b", "qkvo", 4096, 4096},   {"llama7b", "gate_up", 11008, 4096}, {"llama7b", "down", 4096, 11008},
+    {"tinyllama", "qo", 2048, 2048},   {"tinyllama", "kv", 256, 2048},      {"tinyllama", "gate_up", 5632, 2048},
     {"tinyllama", "down", 2048, 5632},
 };
 const size_t kTokens[] = {1, 64};
@@ -198,16 +197,27 @@ void BM_BlockDot(benchmark::State &state, const Kernel *kern, Shape s, size_t m)
 // random floats by the reference quantizer of the type's activation format.
 size_t HalfFields(uint32_t type, size_t off[2]) {
     switch (type) {
-    case AQ_GGML_Q4_1: case AQ_GGML_Q5_1: case AQ_GGML_Q4_K: case AQ_GGML_Q5_K:
+    case AQ_GGML_Q4_1:
+    case AQ_GGML_Q5_1:
+    case AQ_GGML_Q4_K:
+    case AQ_GGML_Q5_K:
         off[0] = 0, off[1] = 2;
         return 2;
     case AQ_GGML_Q2_K:
         off[0] = offsetof(block_q2_K, d), off[1] = offsetof(block_q2_K, dmin);
         return 2;
-    case AQ_GGML_Q3_K: off[0] = offsetof(block_q3_K, d); return 1;
-    case AQ_GGML_Q6_K: off[0] = offsetof(block_q6_K, d); return 1;
-    case AQ_GGML_F16: case AQ_GGML_BF16: return 0;
-    default: off[0] = 0; return 1; /* Q4_0, Q5_0, Q8_0, IQ4_NL, IQ4_XS */
+    case AQ_GGML_Q3_K:
+        off[0] = offsetof(block_q3_K, d);
+        return 1;
+    case AQ_GGML_Q6_K:
+        off[0] = offsetof(block_q6_K, d);
+        return 1;
+    case AQ_GGML_F16:
+    case AQ_GGML_BF16:
+        return 0;
+    default:
+        off[0] = 0;
+        return 1; /* Q4_0, Q5_0, Q8_0, IQ4_NL, IQ4_XS */
     }
 }
 
@@ -244,8 +254,7 @@ void BM_ActQuantize(benchmark::State &state, const aq_act_quantize_kernel *kern,
     const size_t row = aq_act_row_bytes(kern->type, k);
     std::vector<uint32_t> out((m * row + 3) / 4);
     for (auto _ : state) {
-        for (size_t t = 0; t < m; t++)
-            kern->fn(x.data() + t * k, k, reinterpret_cast<uint8_t *>(out.data()) + t * row);
+        for (size_t t = 0; t < m; t++) kern->fn(x.data() + t * k, k, reinterpret_cast<uint8_t *>(out.data()) + t * row);
         benchmark::ClobberMemory();
     }
     state.counters["GB/s"] = benchmark::Counter(static_cast<double>(m * k * sizeof(float)) * 1e-9,
@@ -266,8 +275,7 @@ void BM_QuantizeActivations(benchmark::State &state, size_t m, size_t k) {
 
 // Registers fn(kernel, shape, m) for every shape and token count under the
 // kernel's name, or says why not.
-template <typename Kernel, typename Fn>
-void RegisterKernel(const char *family, const Kernel &kern, Fn fn) {
+template <typename Kernel, typename Fn> void RegisterKernel(const char *family, const Kernel &kern, Fn fn) {
     if (!aq_cpu_has(kern.isa)) {
         std::fprintf(stderr, "not on this CPU (no %s): %s\n", aq_cpu_feature_name(kern.isa), kern.name);
         return;
@@ -308,7 +316,8 @@ void RegisterAll() {
         }
         for (size_t k : {size_t{2048}, size_t{5632}}) {
             for (size_t m : kTokens) {
-                std::string name = std::string("actq/") + e.name + "/k:" + std::to_string(k) + "/m:" + std::to_string(m);
+                std::string name =
+                    std::string("actq/") + e.name + "/k:" + std::to_string(k) + "/m:" + std::to_string(m);
                 benchmark::RegisterBenchmark(name.c_str(), BM_ActQuantize, &e, m, k)
                     ->Unit(benchmark::kMicrosecond)
                     ->UseRealTime();
@@ -326,13 +335,14 @@ void RegisterAll() {
     }
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char **argv) {
     // A short default run: insert --benchmark_min_time unless the caller set it.
     std::vector<char *> args(argv, argv + argc);
     bool has_min_time = false;
-    for (int i = 1; i < argc; i++) has_min_time = has_min_time || std::strncmp(argv[i], "--benchmark_min_time", 20) == 0;
+    for (int i = 1; i < argc; i++)
+        has_min_time = has_min_time || std::strncmp(argv[i], "--benchmark_min_time", 20) == 0;
     static char min_time[] = "--benchmark_min_time=0.05";
     if (!has_min_time) args.insert(args.begin() + 1, min_time);
     int n = static_cast<int>(args.size());

@@ -34,23 +34,22 @@
 #define MAX_THREAD_COUNTS 16
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: aq-bench -m MODEL.gguf [-p 512] [-n 128] [-t 1,2] [-r 3] [--scheme NAME]\n"
-            "                [--kernels NAME] [--prune BETA] [--prune-layer L] [--bw-mib 1024] [--no-header]\n"
-            "       aq-bench --bandwidth [-t 1,2] [-r 5] [--bw-mib 1024]\n"
-            "  -p N        prompt-processing test ppN (0 skips it)\n"
-            "  -n N        generation test tgN (0 skips it)\n"
-            "  -t LIST     thread counts, comma-separated: one row per count\n"
-            "  -r REPS     timed repetitions per test (default 3)\n"
-            "  --scheme S  quantize in memory first, e.g. w4a8,rtn or w4a4,rtn. Use the RTN\n"
-            "              variants for synthetic models (no calibration text is given):\n"
-            "              GPTQ and RTN give the same formats, so the same speed.\n"
-            "  --kernels K force a kernel family: ref, avx2, avxvnni, avx512vnni, neon, ...\n"
-            "  --prune B   token pruning (aq_prune) with ratio B in [0, 1) in prefills; importance:\n"
-            "              attention to the first token, positions kept; affects pp rows only\n"
-            "  --prune-layer L  first pruning layer (default -1: n_layers / 2, the paper's middle layer)\n"
-            "  --bw-mib M  size of the bandwidth probe's buffer; 0 skips the probe\n"
-            "  --bandwidth only measure the memory bandwidth (GB/s) at each thread count\n");
+    fprintf(out, "usage: aq-bench -m MODEL.gguf [-p 512] [-n 128] [-t 1,2] [-r 3] [--scheme NAME]\n"
+                 "                [--kernels NAME] [--prune BETA] [--prune-layer L] [--bw-mib 1024] [--no-header]\n"
+                 "       aq-bench --bandwidth [-t 1,2] [-r 5] [--bw-mib 1024]\n"
+                 "  -p N        prompt-processing test ppN (0 skips it)\n"
+                 "  -n N        generation test tgN (0 skips it)\n"
+                 "  -t LIST     thread counts, comma-separated: one row per count\n"
+                 "  -r REPS     timed repetitions per test (default 3)\n"
+                 "  --scheme S  quantize in memory first, e.g. w4a8,rtn or w4a4,rtn. Use the RTN\n"
+                 "              variants for synthetic models (no calibration text is given):\n"
+                 "              GPTQ and RTN give the same formats, so the same speed.\n"
+                 "  --kernels K force a kernel family: ref, avx2, avxvnni, avx512vnni, neon, ...\n"
+                 "  --prune B   token pruning (aq_prune) with ratio B in [0, 1) in prefills; importance:\n"
+                 "              attention to the first token, positions kept; affects pp rows only\n"
+                 "  --prune-layer L  first pruning layer (default -1: n_layers / 2, the paper's middle layer)\n"
+                 "  --bw-mib M  size of the bandwidth probe's buffer; 0 skips the probe\n"
+                 "  --bandwidth only measure the memory bandwidth (GB/s) at each thread count\n");
 }
 
 static double now_s(void) {
@@ -103,8 +102,8 @@ static double bw_once(const uint64_t *buf, size_t words, int threads, uint64_t *
     pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
     size_t per = words / (size_t)threads;
     for (int t = 0; t < threads; t++) {
-        slice[t] = (bw_slice){.p = buf + (size_t)t * per, .n = t == threads - 1 ? words - (size_t)t * per : per,
-                              .start = &start};
+        slice[t] = (bw_slice){
+            .p = buf + (size_t)t * per, .n = t == threads - 1 ? words - (size_t)t * per : per, .start = &start};
         pthread_create(&tid[t], NULL, bw_read, &slice[t]);
     }
     /* Threads are created before the clock starts: only the read is timed. */
@@ -232,27 +231,45 @@ int main(int argc, char **argv) {
     bool header = true, bw_only = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
-        if (!strcmp(a, "--no-header")) { header = false; continue; }
-        if (!strcmp(a, "--bandwidth")) { bw_only = true; continue; }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--no-header")) {
+            header = false;
+            continue;
+        }
+        if (!strcmp(a, "--bandwidth")) {
+            bw_only = true;
+            continue;
+        }
         if (!(v = args_value(TOOL, argc, argv, &i))) return 2;
         bool ok = true;
         int32_t mib = 0;
-        if (!strcmp(a, "-m")) path = v;
-        else if (!strcmp(a, "-p")) ok = args_int(TOOL, a, v, 0, 1 << 20, &n_prompt);
-        else if (!strcmp(a, "-n")) ok = args_int(TOOL, a, v, 0, 1 << 20, &n_gen);
-        else if (!strcmp(a, "-r")) ok = args_int(TOOL, a, v, 1, 64, &reps);
+        if (!strcmp(a, "-m"))
+            path = v;
+        else if (!strcmp(a, "-p"))
+            ok = args_int(TOOL, a, v, 0, 1 << 20, &n_prompt);
+        else if (!strcmp(a, "-n"))
+            ok = args_int(TOOL, a, v, 0, 1 << 20, &n_gen);
+        else if (!strcmp(a, "-r"))
+            ok = args_int(TOOL, a, v, 1, 64, &reps);
         else if (!strcmp(a, "-t")) {
             n_threads = parse_list(v, threads, MAX_THREAD_COUNTS);
             if (!(ok = n_threads > 0))
                 fprintf(stderr, TOOL ": -t: '%s' is not a list of thread counts in [1, 256] (e.g. 1,2,4)\n", v);
-        } else if (!strcmp(a, "--scheme")) scheme = v;
-        else if (!strcmp(a, "--kernels")) kernels = v;
-        else if (!strcmp(a, "--prune")) ok = args_double(TOOL, a, v, 0.0, 0.999, &prune);
-        else if (!strcmp(a, "--prune-layer")) ok = args_int(TOOL, a, v, -1, 1 << 20, &prune_layer);
+        } else if (!strcmp(a, "--scheme"))
+            scheme = v;
+        else if (!strcmp(a, "--kernels"))
+            kernels = v;
+        else if (!strcmp(a, "--prune"))
+            ok = args_double(TOOL, a, v, 0.0, 0.999, &prune);
+        else if (!strcmp(a, "--prune-layer"))
+            ok = args_int(TOOL, a, v, -1, 1 << 20, &prune_layer);
         else if (!strcmp(a, "--bw-mib")) {
             if ((ok = args_int(TOOL, a, v, 0, 1 << 20, &mib))) bw_mib = (size_t)mib;
-        } else return args_unknown(TOOL, a);
+        } else
+            return args_unknown(TOOL, a);
         if (!ok) return 2;
     }
     if (!bw_only && !path) return args_missing(TOOL, "-m MODEL.gguf");
@@ -266,8 +283,10 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "aq-bench: no memory for a %zu MiB bandwidth buffer\n", bw_mib);
                 return 1;
             }
-            if (bw_only) printf("| %d | %zu MiB | %.2f ± %.2f |\n", threads[ti], bw_mib, bw[ti], sd);
-            else fprintf(stderr, "bandwidth, %d threads: %.2f ± %.2f GB/s\n", threads[ti], bw[ti], sd);
+            if (bw_only)
+                printf("| %d | %zu MiB | %.2f ± %.2f |\n", threads[ti], bw_mib, bw[ti], sd);
+            else
+                fprintf(stderr, "bandwidth, %d threads: %.2f ± %.2f GB/s\n", threads[ti], bw[ti], sd);
         }
     }
     if (bw_only) return 0;
@@ -298,8 +317,10 @@ int main(int argc, char **argv) {
     snprintf(scheme_col, sizeof scheme_col, "%s", aq_model_scheme(model)[0] ? aq_model_scheme(model) : "fp32");
     if (prune > 0.0) {
         size_t len = strlen(scheme_col);
-        if (prune_layer < 0) snprintf(scheme_col + len, sizeof scheme_col - len, " prune %.2f", prune);
-        else snprintf(scheme_col + len, sizeof scheme_col - len, " prune %.2f from layer %d", prune, (int)prune_layer);
+        if (prune_layer < 0)
+            snprintf(scheme_col + len, sizeof scheme_col - len, " prune %.2f", prune);
+        else
+            snprintf(scheme_col + len, sizeof scheme_col - len, " prune %.2f from layer %d", prune, (int)prune_layer);
     }
     /* The kernels column: the INT4 GEMM's variant for quantized models, else the f32 one. */
     char kern_col[32];
@@ -323,7 +344,10 @@ int main(int argc, char **argv) {
     int rc = 0;
     for (int ti = 0; ti < n_threads && rc == 0; ti++) {
         aq_context *ctx = aq_context_create(model);
-        if (!ctx) { rc = 1; break; }
+        if (!ctx) {
+            rc = 1;
+            break;
+        }
         int32_t need = (n_prompt > n_gen ? n_prompt : n_gen) + 1;
         if (aq_context_set_param(ctx, AQ_PARAM_THREADS, threads[ti]) != AQ_OK ||
             aq_context_set_param(ctx, AQ_PARAM_CONTEXT_LENGTH, need) != AQ_OK ||
@@ -353,7 +377,8 @@ int main(int argc, char **argv) {
             if (test == 0 && prune > 0.0) print_kept_rows(ctx, (int32_t)layers);
             mean_sd(tps, reps, &mean, &sd);
             char roof[32] = "";
-            if (test == 1 && bw[ti] > 0) snprintf(roof, sizeof roof, "%.0f%%", 100.0 * mean * (double)bytes * 1e-9 / bw[ti]);
+            if (test == 1 && bw[ti] > 0)
+                snprintf(roof, sizeof roof, "%.0f%%", 100.0 * mean * (double)bytes * 1e-9 / bw[ti]);
             printf("| %s | %.2f GiB | %.2f B | %s | %s | %d | %s%d | %.2f ± %.2f | %.3f | %s |\n", name,
                    (double)size / (double)(1u << 30), (double)params * 1e-9, scheme_col, kern_col, threads[ti],
                    test == 0 ? "pp" : "tg", (int)n, mean, sd, (double)bytes * 1e-9, roof);
@@ -363,8 +388,8 @@ int main(int argc, char **argv) {
     }
     if (bw_mib > 0 && n_gen > 0 && rc == 0)
         for (int ti = 0; ti < n_threads; ti++)
-            fprintf(stderr, "roofline, %d threads: %.2f GB/s / %.3f GB per token = %.1f t/s at most\n",
-                    threads[ti], bw[ti], (double)bytes * 1e-9, bw[ti] / ((double)bytes * 1e-9));
+            fprintf(stderr, "roofline, %d threads: %.2f GB/s / %.3f GB per token = %.1f t/s at most\n", threads[ti],
+                    bw[ti], (double)bytes * 1e-9, bw[ti] / ((double)bytes * 1e-9));
     free(prompt);
     aq_model_free(model);
     return rc;

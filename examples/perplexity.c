@@ -22,18 +22,18 @@
 
 static void usage(FILE *out) {
     fprintf(out, "usage: aq-perplexity -m MODEL -f TEXT [--ctx N] [--chunks N] [-t THREADS]\n"
-                    "                     [--scheme NAME --calib TRAINING_TEXT]\n"
-                    "  --scheme quantizes MODEL in memory first (w4a16, w4a8, w4a4, w4a8-paper, w4a4-paper,\n"
-                    "  q4_0, q8_0, with modifiers: see docs/FORMAT.md); --calib is the text it calibrates on.\n"
-                    "  [--prune BETA [--prune-layer L] [--prune-importance first|received] [--prune-renumber]] [--kv8]\n"
-                    "  --kv8 keeps the KV cache in INT8 (a scale per token and head).\n"
-                    "  --prune: token pruning (docs/PRUNING.md). Each chunk of N tokens is run as a prefill of\n"
-                    "  its first N/2 tokens, pruned so that a fraction BETA of them is gone after the last layer\n"
-                    "  (layers L.. prune, default n_layers/2), then its last N - N/2 tokens as one unpruned batch\n"
-                    "  that attends, layer by layer, to the prompt tokens left there. The predictions scored are\n"
-                    "  the same as without --prune: those of tokens N/2+1 .. N-1, made by tokens N/2 .. N-2, all\n"
-                    "  in the second batch. --prune 0 gives the figure without --prune. The prefill's time per\n"
-                    "  chunk is printed to stderr.\n");
+                 "                     [--scheme NAME --calib TRAINING_TEXT]\n"
+                 "  --scheme quantizes MODEL in memory first (w4a16, w4a8, w4a4, w4a8-paper, w4a4-paper,\n"
+                 "  q4_0, q8_0, with modifiers: see docs/FORMAT.md); --calib is the text it calibrates on.\n"
+                 "  [--prune BETA [--prune-layer L] [--prune-importance first|received] [--prune-renumber]] [--kv8]\n"
+                 "  --kv8 keeps the KV cache in INT8 (a scale per token and head).\n"
+                 "  --prune: token pruning (docs/PRUNING.md). Each chunk of N tokens is run as a prefill of\n"
+                 "  its first N/2 tokens, pruned so that a fraction BETA of them is gone after the last layer\n"
+                 "  (layers L.. prune, default n_layers/2), then its last N - N/2 tokens as one unpruned batch\n"
+                 "  that attends, layer by layer, to the prompt tokens left there. The predictions scored are\n"
+                 "  the same as without --prune: those of tokens N/2+1 .. N-1, made by tokens N/2 .. N-2, all\n"
+                 "  in the second batch. --prune 0 gives the figure without --prune. The prefill's time per\n"
+                 "  chunk is printed to stderr.\n");
 }
 
 static char *read_file(const char *path, size_t *len) {
@@ -82,25 +82,46 @@ int main(int argc, char **argv) {
     aq_prune_positions prune_positions = AQ_PRUNE_KEEP_POSITIONS;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
-        if (!strcmp(a, "--prune-renumber")) { prune_positions = AQ_PRUNE_RENUMBER; continue; }
-        if (!strcmp(a, "--kv8")) { kv_int8 = 1; continue; }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--prune-renumber")) {
+            prune_positions = AQ_PRUNE_RENUMBER;
+            continue;
+        }
+        if (!strcmp(a, "--kv8")) {
+            kv_int8 = 1;
+            continue;
+        }
         if (!(v = args_value(TOOL, argc, argv, &i))) return 2;
         bool ok = true;
-        if (!strcmp(a, "-m")) model_path = v;
-        else if (!strcmp(a, "-f")) text_path = v;
-        else if (!strcmp(a, "--ctx") || !strcmp(a, "-c")) ok = args_int(TOOL, a, v, 4, 1 << 20, &n_ctx);
-        else if (!strcmp(a, "--chunks")) ok = args_int(TOOL, a, v, 1, INT32_MAX, &max_chunks);
-        else if (!strcmp(a, "-t")) ok = args_int(TOOL, a, v, 1, 256, &threads);
-        else if (!strcmp(a, "--scheme")) scheme = v;
-        else if (!strcmp(a, "--calib")) calib_path = v;
-        else if (!strcmp(a, "--prune")) ok = args_double(TOOL, a, v, 0.0, 0.999, &prune_beta);
-        else if (!strcmp(a, "--prune-layer")) ok = args_int(TOOL, a, v, -1, 1 << 20, &prune_layer);
+        if (!strcmp(a, "-m"))
+            model_path = v;
+        else if (!strcmp(a, "-f"))
+            text_path = v;
+        else if (!strcmp(a, "--ctx") || !strcmp(a, "-c"))
+            ok = args_int(TOOL, a, v, 4, 1 << 20, &n_ctx);
+        else if (!strcmp(a, "--chunks"))
+            ok = args_int(TOOL, a, v, 1, INT32_MAX, &max_chunks);
+        else if (!strcmp(a, "-t"))
+            ok = args_int(TOOL, a, v, 1, 256, &threads);
+        else if (!strcmp(a, "--scheme"))
+            scheme = v;
+        else if (!strcmp(a, "--calib"))
+            calib_path = v;
+        else if (!strcmp(a, "--prune"))
+            ok = args_double(TOOL, a, v, 0.0, 0.999, &prune_beta);
+        else if (!strcmp(a, "--prune-layer"))
+            ok = args_int(TOOL, a, v, -1, 1 << 20, &prune_layer);
         else if (!strcmp(a, "--prune-importance")) {
             ok = !strcmp(v, "first") || !strcmp(v, "received");
-            if (ok) prune_importance = !strcmp(v, "first") ? AQ_PRUNE_ATTENTION_TO_FIRST : AQ_PRUNE_ATTENTION_RECEIVED;
-            else fprintf(stderr, TOOL ": %s: '%s' is neither first nor received\n", a, v);
-        } else return args_unknown(TOOL, a);
+            if (ok)
+                prune_importance = !strcmp(v, "first") ? AQ_PRUNE_ATTENTION_TO_FIRST : AQ_PRUNE_ATTENTION_RECEIVED;
+            else
+                fprintf(stderr, TOOL ": %s: '%s' is neither first nor received\n", a, v);
+        } else
+            return args_unknown(TOOL, a);
         if (!ok) return 2;
     }
     if (!model_path) return args_missing(TOOL, "-m MODEL");

@@ -9,12 +9,11 @@
 #define TOOL "aq-quantize"
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: aq-quantize -m IN.gguf -o OUT.gguf --scheme NAME [--calib TRAINING_TEXT]\n"
-            "  schemes: w4a16 w4a8 w4a4 (our best at each width), w4a8-paper w4a4-paper (static\n"
-            "  per-tensor scales with TRIP), q4_0 q8_0 (llama.cpp's formats); modifiers after commas:\n"
-            "  rtn gptq g32 g64 g128 sym asym rotate no-rotate trip no-trip static dynamic down8\n"
-            "  (docs/FORMAT.md). --calib: text to calibrate on; use training text, never test text.\n");
+    fprintf(out, "usage: aq-quantize -m IN.gguf -o OUT.gguf --scheme NAME [--calib TRAINING_TEXT]\n"
+                 "  schemes: w4a16 w4a8 w4a4 (our best at each width), w4a8-paper w4a4-paper (static\n"
+                 "  per-tensor scales with TRIP), q4_0 q8_0 (llama.cpp's formats); modifiers after commas:\n"
+                 "  rtn gptq g32 g64 g128 sym asym rotate no-rotate trip no-trip static dynamic down8\n"
+                 "  (docs/FORMAT.md). --calib: text to calibrate on; use training text, never test text.\n");
 }
 
 /* Whether the progress bar's line is unfinished (an error then starts a new line). */
@@ -24,8 +23,8 @@ static void progress_bar(void *user, float fraction, const char *stage) {
     (void)user;
     bar_open = fraction < 1.0f;
     int filled = (int)(fraction * 40.0f + 0.5f);
-    fprintf(stderr, "\r%-12s [%.*s%*s] %3d%%", stage, filled, "########################################",
-            40 - filled, "", (int)(fraction * 100.0f + 0.5f));
+    fprintf(stderr, "\r%-12s [%.*s%*s] %3d%%", stage, filled, "########################################", 40 - filled,
+            "", (int)(fraction * 100.0f + 0.5f));
     if (fraction >= 1.0f) fputc('\n', stderr);
     fflush(stderr);
 }
@@ -52,13 +51,21 @@ int main(int argc, char **argv) {
     const char *in = NULL, *out = NULL, *scheme = NULL, *calib_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        }
         if (!(v = args_value(TOOL, argc, argv, &i))) return 2;
-        if (!strcmp(a, "-m")) in = v;
-        else if (!strcmp(a, "-o")) out = v;
-        else if (!strcmp(a, "--scheme")) scheme = v;
-        else if (!strcmp(a, "--calib")) calib_path = v;
-        else return args_unknown(TOOL, a);
+        if (!strcmp(a, "-m"))
+            in = v;
+        else if (!strcmp(a, "-o"))
+            out = v;
+        else if (!strcmp(a, "--scheme"))
+            scheme = v;
+        else if (!strcmp(a, "--calib"))
+            calib_path = v;
+        else
+            return args_unknown(TOOL, a);
     }
     if (!in) return args_missing(TOOL, "-m IN.gguf");
     if (!out) return args_missing(TOOL, "-o OUT.gguf");

@@ -35,13 +35,12 @@ static const shape presets[] = {
 };
 
 static void usage(void) {
-    fprintf(stderr,
-            "usage: aq-synth -o FILE [--preset tinyllama|llama7b|austen] [--dim N] [--layers N]\n"
-            "                [--heads N] [--kv-heads N] [--ffn N] [--vocab N] [--ctx N] [--seed S]\n"
-            "  Writes a random-weight LLaMA GGUF (F16 matrices, weights ~ N(0, 0.02), norms 1)\n"
-            "  with a synthetic vocabulary. Options after --preset override its values.\n"
-            "  Default shape: tinyllama (dim 2048, 22 layers, 32 heads, 4 KV heads, ffn 5632,\n"
-            "  vocab 32000, ctx 2048).\n");
+    fprintf(stderr, "usage: aq-synth -o FILE [--preset tinyllama|llama7b|austen] [--dim N] [--layers N]\n"
+                    "                [--heads N] [--kv-heads N] [--ffn N] [--vocab N] [--ctx N] [--seed S]\n"
+                    "  Writes a random-weight LLaMA GGUF (F16 matrices, weights ~ N(0, 0.02), norms 1)\n"
+                    "  with a synthetic vocabulary. Options after --preset override its values.\n"
+                    "  Default shape: tinyllama (dim 2048, 22 layers, 32 heads, 4 KV heads, ffn 5632,\n"
+                    "  vocab 32000, ctx 2048).\n");
 }
 
 /* xoshiro256** seeded by splitmix64: fast, and the same file for the same seed
@@ -104,8 +103,7 @@ static void arena_free(arena *a) {
     free(a->ptrs);
 }
 
-static bool add_matrix(aq_gguf_writer *w, arena *a, rng *r, const char *name, int64_t rows, int64_t cols,
-                       float sd) {
+static bool add_matrix(aq_gguf_writer *w, arena *a, rng *r, const char *name, int64_t rows, int64_t cols, float sd) {
     size_t n = (size_t)rows * (size_t)cols;
     uint16_t *h = arena_alloc(a, n * sizeof *h);
     if (!h) return false;
@@ -131,11 +129,16 @@ static bool add_vocab(aq_gguf_writer *w, arena *a, int32_t vocab) {
     for (int32_t i = 0; i < vocab; i++) {
         char *p = text + (size_t)i * 16;
         int len;
-        if (i == 0) len = snprintf(p, 16, "<unk>"), types[i] = 2;
-        else if (i == 1) len = snprintf(p, 16, "<s>"), types[i] = 3;
-        else if (i == 2) len = snprintf(p, 16, "</s>"), types[i] = 3;
-        else if (i < 3 + 256) len = snprintf(p, 16, "<0x%02X>", (unsigned)(i - 3)), types[i] = 6;
-        else len = snprintf(p, 16, "\xe2\x96\x81t%d", (int)i), types[i] = 1; /* U+2581 then t<id> */
+        if (i == 0)
+            len = snprintf(p, 16, "<unk>"), types[i] = 2;
+        else if (i == 1)
+            len = snprintf(p, 16, "<s>"), types[i] = 3;
+        else if (i == 2)
+            len = snprintf(p, 16, "</s>"), types[i] = 3;
+        else if (i < 3 + 256)
+            len = snprintf(p, 16, "<0x%02X>", (unsigned)(i - 3)), types[i] = 6;
+        else
+            len = snprintf(p, 16, "\xe2\x96\x81t%d", (int)i), types[i] = 1; /* U+2581 then t<id> */
         toks[i] = (aq_gguf_str){p, (uint64_t)len};
         scores[i] = i < 3 + 256 ? 0.0f : -(float)(i - 259); /* earlier pieces merge first */
     }
@@ -158,27 +161,50 @@ int main(int argc, char **argv) {
     uint64_t seed = 1;
     for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(); return 0; }
-        if (!v) { usage(); return 2; }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage();
+            return 0;
+        }
+        if (!v) {
+            usage();
+            return 2;
+        }
         bool ok = true;
-        if (!strcmp(a, "-o")) out = v;
-        else if (!strcmp(a, "--seed")) seed = strtoull(v, NULL, 10);
+        if (!strcmp(a, "-o"))
+            out = v;
+        else if (!strcmp(a, "--seed"))
+            seed = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--preset")) {
             ok = false;
             for (size_t j = 0; j < sizeof presets / sizeof presets[0]; j++)
                 if (!strcmp(v, presets[j].name)) s = presets[j], ok = true;
+        } else if (!strcmp(a, "--dim"))
+            ok = parse_int(v, 2, 1 << 16, &s.dim);
+        else if (!strcmp(a, "--layers"))
+            ok = parse_int(v, 1, 1024, &s.layers);
+        else if (!strcmp(a, "--heads"))
+            ok = parse_int(v, 1, 1024, &s.heads);
+        else if (!strcmp(a, "--kv-heads"))
+            ok = parse_int(v, 1, 1024, &s.kv_heads);
+        else if (!strcmp(a, "--ffn"))
+            ok = parse_int(v, 1, 1 << 18, &s.ffn);
+        else if (!strcmp(a, "--vocab"))
+            ok = parse_int(v, 3 + 256, 1 << 20, &s.vocab);
+        else if (!strcmp(a, "--ctx"))
+            ok = parse_int(v, 1, 1 << 24, &s.ctx);
+        else {
+            usage();
+            return 2;
         }
-        else if (!strcmp(a, "--dim")) ok = parse_int(v, 2, 1 << 16, &s.dim);
-        else if (!strcmp(a, "--layers")) ok = parse_int(v, 1, 1024, &s.layers);
-        else if (!strcmp(a, "--heads")) ok = parse_int(v, 1, 1024, &s.heads);
-        else if (!strcmp(a, "--kv-heads")) ok = parse_int(v, 1, 1024, &s.kv_heads);
-        else if (!strcmp(a, "--ffn")) ok = parse_int(v, 1, 1 << 18, &s.ffn);
-        else if (!strcmp(a, "--vocab")) ok = parse_int(v, 3 + 256, 1 << 20, &s.vocab);
-        else if (!strcmp(a, "--ctx")) ok = parse_int(v, 1, 1 << 24, &s.ctx);
-        else { usage(); return 2; }
-        if (!ok) { fprintf(stderr, "aq-synth: bad value '%s' for %s\n", v, a); return 2; }
+        if (!ok) {
+            fprintf(stderr, "aq-synth: bad value '%s' for %s\n", v, a);
+            return 2;
+        }
     }
-    if (!out) { usage(); return 2; }
+    if (!out) {
+        usage();
+        return 2;
+    }
     if (s.dim % s.heads || s.heads % s.kv_heads || (s.dim / s.heads) % 2) {
         fprintf(stderr, "aq-synth: dim must split into heads of even width, heads into kv-heads\n");
         return 2;
@@ -208,8 +234,7 @@ int main(int argc, char **argv) {
              aq_gguf_writer_set_f32(w, "llama.rope.freq_base", 10000.0f) == AQ_OK &&
              aq_gguf_writer_set_u32(w, "llama.vocab_size", (uint32_t)s.vocab) == AQ_OK &&
              aq_gguf_writer_set_str(w, "tokenizer.ggml.model", tok_model, strlen(tok_model)) == AQ_OK &&
-             add_vocab(w, &a, s.vocab) &&
-             aq_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 1) == AQ_OK &&
+             add_vocab(w, &a, s.vocab) && aq_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 1) == AQ_OK &&
              aq_gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2) == AQ_OK &&
              aq_gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", 0) == AQ_OK &&
              aq_gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", true) == AQ_OK &&
@@ -220,12 +245,10 @@ int main(int argc, char **argv) {
     ok = ok && add_matrix(w, &a, &r, "token_embd.weight", s.vocab, s.dim, sd);
     for (int32_t i = 0; i < s.layers && ok; i++) {
 #define NAME(suffix) (snprintf(name, sizeof name, "blk.%d." suffix ".weight", (int)i), name)
-        ok = add_norm(w, &a, NAME("attn_norm"), s.dim) &&
-             add_matrix(w, &a, &r, NAME("attn_q"), s.dim, s.dim, sd) &&
+        ok = add_norm(w, &a, NAME("attn_norm"), s.dim) && add_matrix(w, &a, &r, NAME("attn_q"), s.dim, s.dim, sd) &&
              add_matrix(w, &a, &r, NAME("attn_k"), kv_dim, s.dim, sd) &&
              add_matrix(w, &a, &r, NAME("attn_v"), kv_dim, s.dim, sd) &&
-             add_matrix(w, &a, &r, NAME("attn_output"), s.dim, s.dim, sd) &&
-             add_norm(w, &a, NAME("ffn_norm"), s.dim) &&
+             add_matrix(w, &a, &r, NAME("attn_output"), s.dim, s.dim, sd) && add_norm(w, &a, NAME("ffn_norm"), s.dim) &&
              add_matrix(w, &a, &r, NAME("ffn_gate"), s.ffn, s.dim, sd) &&
              add_matrix(w, &a, &r, NAME("ffn_up"), s.ffn, s.dim, sd) &&
              add_matrix(w, &a, &r, NAME("ffn_down"), s.dim, s.ffn, sd);

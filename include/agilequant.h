@@ -117,9 +117,9 @@ typedef enum aq_model_info {
     AQ_INFO_BOS_TOKEN = 7,
     AQ_INFO_EOS_TOKEN = 8,
     AQ_INFO_PARAMETER_COUNT = 9,
-    AQ_INFO_WEIGHT_BYTES = 10,  /* bytes of weights read per forward token */
-    AQ_INFO_ADD_BOS = 11,       /* 1 if the vocabulary puts BOS before a text (pass it as aq_tokenize's add_bos) */
-    AQ_INFO_EOT_TOKEN = 12      /* the token that ends a turn of a chat: tokenizer.ggml.eot_token_id, else the
+    AQ_INFO_WEIGHT_BYTES = 10, /* bytes of weights read per forward token */
+    AQ_INFO_ADD_BOS = 11,      /* 1 if the vocabulary puts BOS before a text (pass it as aq_tokenize's add_bos) */
+    AQ_INFO_EOT_TOKEN = 12     /* the token that ends a turn of a chat: tokenizer.ggml.eot_token_id, else the
                                  * chat template's end-of-turn token ("<|im_end|>", "<|eot_id|>",
                                  * "<end_of_turn>"), else EOS; -1 if none. Stop generating at it or at EOS. */
 } aq_model_info;
@@ -136,25 +136,24 @@ AQ_API const char *aq_model_describe(const aq_model *model);
 
 /* Encodes len bytes of UTF-8 text. On AQ_ERR_BUFFER_TOO_SMALL, *n_tokens holds
  * the count needed. */
-AQ_API aq_error aq_tokenize(const aq_model *model, const char *text, size_t len, int add_bos,
-                            int32_t *tokens, int32_t capacity, int32_t *n_tokens);
+AQ_API aq_error aq_tokenize(const aq_model *model, const char *text, size_t len, int add_bos, int32_t *tokens,
+                            int32_t capacity, int32_t *n_tokens);
 /* Text of one token as it appears inside a stream (a leading-space marker
  * becomes a space, a byte token becomes its byte, control tokens are empty). */
-AQ_API aq_error aq_token_to_piece(const aq_model *model, int32_t token, char *buf, size_t capacity,
-                                  size_t *length);
+AQ_API aq_error aq_token_to_piece(const aq_model *model, int32_t token, char *buf, size_t capacity, size_t *length);
 /* Decodes a token sequence; drops the space the tokenizer added in front, so
  * that detokenize(tokenize(text)) == text. Not NUL-terminated; on
  * AQ_ERR_BUFFER_TOO_SMALL, *length holds the size needed. */
-AQ_API aq_error aq_detokenize(const aq_model *model, const int32_t *tokens, int32_t n_tokens,
-                              char *buf, size_t capacity, size_t *length);
+AQ_API aq_error aq_detokenize(const aq_model *model, const int32_t *tokens, int32_t n_tokens, char *buf,
+                              size_t capacity, size_t *length);
 /* As aq_tokenize, but where the text holds the text of one of the
  * vocabulary's control tokens ("<|im_start|>", "<s>", "<start_of_turn>"), that
  * token is put in its place, as llama.cpp does with parse_special. For text a
  * program made, such as a prompt from aq_chat_apply_template (pass add_bos 0:
  * the template writes the BOS it wants); what a user typed belongs in
  * aq_tokenize, where "<|im_end|>" stays text. */
-AQ_API aq_error aq_tokenize_special(const aq_model *model, const char *text, size_t len, int add_bos,
-                                    int32_t *tokens, int32_t capacity, int32_t *n_tokens);
+AQ_API aq_error aq_tokenize_special(const aq_model *model, const char *text, size_t len, int add_bos, int32_t *tokens,
+                                    int32_t capacity, int32_t *n_tokens);
 
 /* ---- chat: the prompt a chat model was trained on ---- */
 
@@ -215,8 +214,8 @@ AQ_API aq_error aq_context_get_param(const aq_context *ctx, aq_param param, doub
  * token, zero only of the last. AQ_ERR_NUMERIC: a logit came out NaN or
  * infinite (the weights or the activations overflowed); the tokens are then
  * dropped from the cache again and there are no logits to read. */
-AQ_API aq_error aq_forward(aq_context *ctx, const int32_t *tokens, const int32_t *positions,
-                           int32_t n_tokens, int logits_all);
+AQ_API aq_error aq_forward(aq_context *ctx, const int32_t *tokens, const int32_t *positions, int32_t n_tokens,
+                           int logits_all);
 /* Logits (vocab_size floats) of row i of the last forward: i counts the
  * batch's tokens with logits_all, else only i = 0 or -1 (the last) is valid.
  * NULL if there is no such row. */

@@ -10,7 +10,7 @@
 static inline uint8_t aq_neon_code(const struct aq_q4w *w, size_t r, size_t e) {
     if (r >= w->n_rows) return 0;
     const uint8_t byte = w->q[r * (w->k / 2) + e / 2];
-    return (e & 1) ? (uint8_t) (byte >> 4) : (uint8_t) (byte & 0x0F);
+    return (e & 1) ? (uint8_t)(byte >> 4) : (uint8_t)(byte & 0x0F);
 }
 
 /* Writes the metadata of (tile, group g) at dst. */
@@ -58,7 +58,7 @@ void aq_qc4w_packw_8c4_neon(const struct aq_q4w *w, void *packed) {
                 for (size_t j = 0; j < 4; j++) {
                     for (size_t i = 0; i < 4; i++) {
                         const size_t r = t * AQ_NEON_NR + j;
-                        *dst++ = (uint8_t) (aq_neon_code(w, r, k4 + i) | (aq_neon_code(w, r + 4, k4 + i) << 4));
+                        *dst++ = (uint8_t)(aq_neon_code(w, r, k4 + i) | (aq_neon_code(w, r + 4, k4 + i) << 4));
                     }
                 }
             }
@@ -81,7 +81,7 @@ void aq_qc4w_packw_8c16_neon(const struct aq_q4w *w, void *packed) {
                 for (size_t p = 0; p < AQ_NEON_NR / 2; p++) {
                     const size_t r = t * AQ_NEON_NR + 2 * p;
                     for (size_t i = 0; i < 16; i++) {
-                        *dst++ = (uint8_t) (aq_neon_code(w, r, k16 + i) | (aq_neon_code(w, r + 1, k16 + i) << 4));
+                        *dst++ = (uint8_t)(aq_neon_code(w, r, k16 + i) | (aq_neon_code(w, r + 1, k16 + i) << 4));
                     }
                 }
             }

@@ -37,14 +37,12 @@
 #define AQ_NEON_QC4W_META 12 /* bytes per row: scale, zero, code_sum */
 #define AQ_NEON_META_BYTES (AQ_NEON_NR * AQ_NEON_QC4W_META)
 
-static inline size_t aq_neon_group_bytes(size_t group) {
-    return AQ_NEON_META_BYTES + 4 * group;
-}
+static inline size_t aq_neon_group_bytes(size_t group) { return AQ_NEON_META_BYTES + 4 * group; }
 
 /* (uint32_t) arithmetic so that large activation zero points wrap instead of
  * overflowing (UB); see the identity above. */
 static inline int32_t aq_neon_act_term(int32_t act_sum, size_t group, int32_t za) {
-    return (int32_t) ((uint32_t) act_sum - (uint32_t) group * (uint32_t) za);
+    return (int32_t)((uint32_t)act_sum - (uint32_t)group * (uint32_t)za);
 }
 
 /* Stores the 8 results of one tile row, only the first n_valid. */
@@ -66,25 +64,23 @@ static inline void aq_neon_load_row(float vals[AQ_NEON_NR], const float *src, si
  * memory (seen with bench/mca/run.sh). With MR the loops unroll fully and the
  * guards fold away after inlining; the pragma (GCC >= 8 and clang read it)
  * insists where clang's size heuristics would still keep a loop. */
-#define AQ_FOR_TOKENS(i) \
-    _Pragma("GCC unroll 8") for (size_t i = 0; i < MR; i++) \
-        if (i < mr)
+#define AQ_FOR_TOKENS(i) _Pragma("GCC unroll 8") for (size_t i = 0; i < MR; i++) if (i < mr)
 
 /* llvm-mca region markers (bench/mca/run.sh): compiled only with -DAQ_MCA, and
  * only in the tile instantiation with AQ_MCA_MR tokens, so a normal build has
  * none and the measured loop is the kernel's own. */
 #ifdef AQ_MCA
-#define AQ_MCA_BEGIN(mr, name)                                                   \
-    do {                                                                         \
-        if ((mr) == AQ_MCA_MR) __asm volatile("# LLVM-MCA-BEGIN " name);        \
+#define AQ_MCA_BEGIN(mr, name)                                                                                         \
+    do {                                                                                                               \
+        if ((mr) == AQ_MCA_MR) __asm volatile("# LLVM-MCA-BEGIN " name);                                               \
     } while (0)
-#define AQ_MCA_END(mr)                                                           \
-    do {                                                                         \
-        if ((mr) == AQ_MCA_MR) __asm volatile("# LLVM-MCA-END");                 \
+#define AQ_MCA_END(mr)                                                                                                 \
+    do {                                                                                                               \
+        if ((mr) == AQ_MCA_MR) __asm volatile("# LLVM-MCA-END");                                                       \
     } while (0)
 #else
-#define AQ_MCA_BEGIN(mr, name) ((void) 0)
-#define AQ_MCA_END(mr) ((void) 0)
+#define AQ_MCA_BEGIN(mr, name) ((void)0)
+#define AQ_MCA_END(mr) ((void)0)
 #endif
 
 #endif

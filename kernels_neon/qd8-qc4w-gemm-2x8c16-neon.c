@@ -59,17 +59,17 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
             AQ_FOR_TOKENS(i) av[i] = vld1q_s8(a_group + i * k + kk);
             /* The four row pairs written out: clang -O2 keeps a looped version's
              * accumulators in memory (seen with bench/mca). */
-#define STEP(p)                                                                                  \
-    do {                                                                                         \
-        const uint8x16_t b = vld1q_u8(nib + 16 * (p));                                           \
-        const int8x16_t w0 = vreinterpretq_s8_u8(vandq_u8(b, low_mask));                         \
-        const int8x16_t w1 = vreinterpretq_s8_u8(vshrq_n_u8(b, 4));                              \
-        AQ_FOR_TOKENS(i) {                                                                       \
-            acc[i][2 * (p)] = vmlal_s8(acc[i][2 * (p)], vget_low_s8(w0), vget_low_s8(av[i]));    \
-            acc[i][2 * (p)] = vmlal_high_s8(acc[i][2 * (p)], w0, av[i]);                         \
-            acc[i][2 * (p) + 1] = vmlal_s8(acc[i][2 * (p) + 1], vget_low_s8(w1), vget_low_s8(av[i])); \
-            acc[i][2 * (p) + 1] = vmlal_high_s8(acc[i][2 * (p) + 1], w1, av[i]);                 \
-        }                                                                                        \
+#define STEP(p)                                                                                                        \
+    do {                                                                                                               \
+        const uint8x16_t b = vld1q_u8(nib + 16 * (p));                                                                 \
+        const int8x16_t w0 = vreinterpretq_s8_u8(vandq_u8(b, low_mask));                                               \
+        const int8x16_t w1 = vreinterpretq_s8_u8(vshrq_n_u8(b, 4));                                                    \
+        AQ_FOR_TOKENS(i) {                                                                                             \
+            acc[i][2 * (p)] = vmlal_s8(acc[i][2 * (p)], vget_low_s8(w0), vget_low_s8(av[i]));                          \
+            acc[i][2 * (p)] = vmlal_high_s8(acc[i][2 * (p)], w0, av[i]);                                               \
+            acc[i][2 * (p) + 1] = vmlal_s8(acc[i][2 * (p) + 1], vget_low_s8(w1), vget_low_s8(av[i]));                  \
+            acc[i][2 * (p) + 1] = vmlal_high_s8(acc[i][2 * (p) + 1], w1, av[i]);                                       \
+        }                                                                                                              \
     } while (0)
             STEP(0);
             STEP(1);
@@ -79,12 +79,12 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
             nib += 64;
             AQ_MCA_END(mr);
         }
-        const float32x4_t scale0 = vld1q_f32((const float *) (const void *) meta);
-        const float32x4_t scale1 = vld1q_f32((const float *) (const void *) meta + 4);
-        const int32x4_t zero0 = vld1q_s32((const int32_t *) (const void *) (meta + 32));
-        const int32x4_t zero1 = vld1q_s32((const int32_t *) (const void *) (meta + 48));
-        const int32x4_t csum0 = vld1q_s32((const int32_t *) (const void *) (meta + 64));
-        const int32x4_t csum1 = vld1q_s32((const int32_t *) (const void *) (meta + 80));
+        const float32x4_t scale0 = vld1q_f32((const float *)(const void *)meta);
+        const float32x4_t scale1 = vld1q_f32((const float *)(const void *)meta + 4);
+        const int32x4_t zero0 = vld1q_s32((const int32_t *)(const void *)(meta + 32));
+        const int32x4_t zero1 = vld1q_s32((const int32_t *)(const void *)(meta + 48));
+        const int32x4_t csum0 = vld1q_s32((const int32_t *)(const void *)(meta + 64));
+        const int32x4_t csum1 = vld1q_s32((const int32_t *)(const void *)(meta + 80));
         AQ_FOR_TOKENS(i) {
             const int32x4_t d0 = reduce4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);
             const int32x4_t d1 = reduce4(acc[i][4], acc[i][5], acc[i][6], acc[i][7]);

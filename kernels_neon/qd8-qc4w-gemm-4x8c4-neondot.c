@@ -47,25 +47,23 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
          * bound the decode loop on in-order cores; with more tokens the chains of
          * the other tokens already interleave and the registers are needed. */
         int32x4_t dacc[MR][4];
-        AQ_FOR_TOKENS(i) {
-            dacc[i][0] = dacc[i][1] = dacc[i][2] = dacc[i][3] = vdupq_n_s32(0);
-        }
+        AQ_FOR_TOKENS(i) { dacc[i][0] = dacc[i][1] = dacc[i][2] = dacc[i][3] = vdupq_n_s32(0); }
         const int8_t *a_group = t->a + (t->g0 + g) * group;
         for (size_t kk = 0; kk < group; kk += 16) {
             AQ_MCA_BEGIN(mr, "neondot");
             int8x16_t av[MR];
             AQ_FOR_TOKENS(i) av[i] = vld1q_s8(a_group + i * k + kk);
             /* The lane index of SDOT must be a constant: four explicit steps. */
-#define STEP(lane)                                                                        \
-    do {                                                                                  \
-        const uint8x16_t p = vld1q_u8(nib + 16 * (lane));                                 \
-        const int8x16_t w_lo = vreinterpretq_s8_u8(vandq_u8(p, low_mask));               \
-        const int8x16_t w_hi = vreinterpretq_s8_u8(vshrq_n_u8(p, 4));                     \
-        AQ_FOR_TOKENS(i) {                                                                \
-            const size_t set = mr <= 2 && ((lane) & 1) ? 2 : 0;                          \
-            dacc[i][set] = vdotq_laneq_s32(dacc[i][set], w_lo, av[i], lane);             \
-            dacc[i][set + 1] = vdotq_laneq_s32(dacc[i][set + 1], w_hi, av[i], lane);     \
-        }                                                                                 \
+#define STEP(lane)                                                                                                     \
+    do {                                                                                                               \
+        const uint8x16_t p = vld1q_u8(nib + 16 * (lane));                                                              \
+        const int8x16_t w_lo = vreinterpretq_s8_u8(vandq_u8(p, low_mask));                                             \
+        const int8x16_t w_hi = vreinterpretq_s8_u8(vshrq_n_u8(p, 4));                                                  \
+        AQ_FOR_TOKENS(i) {                                                                                             \
+            const size_t set = mr <= 2 && ((lane)&1) ? 2 : 0;                                                          \
+            dacc[i][set] = vdotq_laneq_s32(dacc[i][set], w_lo, av[i], lane);                                           \
+            dacc[i][set + 1] = vdotq_laneq_s32(dacc[i][set + 1], w_hi, av[i], lane);                                   \
+        }                                                                                                              \
     } while (0)
             STEP(0);
             STEP(1);
@@ -75,12 +73,12 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
             nib += 64;
             AQ_MCA_END(mr);
         }
-        const float32x4_t scale0 = vld1q_f32((const float *) (const void *) meta);
-        const float32x4_t scale1 = vld1q_f32((const float *) (const void *) meta + 4);
-        const int32x4_t zero0 = vld1q_s32((const int32_t *) (const void *) (meta + 32));
-        const int32x4_t zero1 = vld1q_s32((const int32_t *) (const void *) (meta + 48));
-        const int32x4_t csum0 = vld1q_s32((const int32_t *) (const void *) (meta + 64));
-        const int32x4_t csum1 = vld1q_s32((const int32_t *) (const void *) (meta + 80));
+        const float32x4_t scale0 = vld1q_f32((const float *)(const void *)meta);
+        const float32x4_t scale1 = vld1q_f32((const float *)(const void *)meta + 4);
+        const int32x4_t zero0 = vld1q_s32((const int32_t *)(const void *)(meta + 32));
+        const int32x4_t zero1 = vld1q_s32((const int32_t *)(const void *)(meta + 48));
+        const int32x4_t csum0 = vld1q_s32((const int32_t *)(const void *)(meta + 64));
+        const int32x4_t csum1 = vld1q_s32((const int32_t *)(const void *)(meta + 80));
         AQ_FOR_TOKENS(i) {
             const int32_t za = t->a_zero[i];
             const int32_t act_term = aq_neon_act_term(t->a_sum[i * t->groups + g], group, za);

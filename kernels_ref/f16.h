@@ -31,12 +31,12 @@ static inline float aq_fp32_from_bits(uint32_t bits) {
 
 /* binary16: 1 sign bit, 5 exponent bits (bias 15), 10 mantissa bits. */
 static inline float aq_fp16_to_fp32(uint16_t h) {
-    const uint32_t sign = (uint32_t) (h & 0x8000u) << 16;
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     const uint32_t exponent = (h >> 10) & 0x1Fu;
     const uint32_t mantissa = h & 0x3FFu;
     if (exponent == 0) {
         /* Zero or subnormal: mantissa * 2^-24, exact in fp32 (at most 10 bits). */
-        const float magnitude = (float) mantissa * 0x1p-24f;
+        const float magnitude = (float)mantissa * 0x1p-24f;
         return aq_fp32_from_bits(sign | aq_fp32_to_bits(magnitude));
     }
     if (exponent == 0x1F) {
@@ -49,21 +49,21 @@ static inline float aq_fp16_to_fp32(uint16_t h) {
 
 static inline uint16_t aq_fp32_to_fp16(float f) {
     const uint32_t bits = aq_fp32_to_bits(f);
-    const uint16_t sign = (uint16_t) ((bits >> 16) & 0x8000u);
+    const uint16_t sign = (uint16_t)((bits >> 16) & 0x8000u);
     const uint32_t magnitude = bits & 0x7FFFFFFFu;
 
     if (magnitude >= 0x7F800000u) {
         if (magnitude == 0x7F800000u) {
-            return (uint16_t) (sign | 0x7C00u);
+            return (uint16_t)(sign | 0x7C00u);
         }
         /* NaN: keep the top 10 payload bits and set the quiet bit, which also makes
          * sure the mantissa is not zero (that would read back as infinity). */
-        return (uint16_t) (sign | 0x7E00u | ((magnitude >> 13) & 0x3FFu));
+        return (uint16_t)(sign | 0x7E00u | ((magnitude >> 13) & 0x3FFu));
     }
     /* 65520 = 65504 + half an ulp there: from it on, nearest-even rounds to inf
      * (65504 has an odd mantissa, so the tie at 65520 goes up too). */
     if (magnitude >= 0x477FF000u) {
-        return (uint16_t) (sign | 0x7C00u);
+        return (uint16_t)(sign | 0x7C00u);
     }
     if (magnitude >= 0x38800000u) {
         /* Normal half (>= 2^-14): rebias the exponent, then round the 13 dropped
@@ -71,7 +71,7 @@ static inline uint16_t aq_fp32_to_fp16(float f) {
          * the exponent (the overflow to inf was excluded above). */
         const uint32_t rebiased = magnitude - (112u << 23);
         const uint32_t round_bias = 0x0FFFu + ((rebiased >> 13) & 1u);
-        return (uint16_t) (sign | ((rebiased + round_bias) >> 13));
+        return (uint16_t)(sign | ((rebiased + round_bias) >> 13));
     }
     /* Below 2^-14: a half subnormal, round(value / 2^-24). fp32 values this small
      * that are themselves subnormal (< 2^-126) are far below 2^-25 and give 0. */
@@ -89,25 +89,23 @@ static inline uint16_t aq_fp32_to_fp16(float f) {
     if (remainder > halfway || (remainder == halfway && (quotient & 1u))) {
         quotient += 1; /* may become 0x400, the smallest normal: still the right encoding */
     }
-    return (uint16_t) (sign | quotient);
+    return (uint16_t)(sign | quotient);
 }
 
 /* bfloat16: the top 16 bits of an fp32, so widening is a shift. */
-static inline float aq_bf16_to_fp32(uint16_t b) {
-    return aq_fp32_from_bits((uint32_t) b << 16);
-}
+static inline float aq_bf16_to_fp32(uint16_t b) { return aq_fp32_from_bits((uint32_t)b << 16); }
 
 static inline uint16_t aq_fp32_to_bf16(float f) {
     const uint32_t bits = aq_fp32_to_bits(f);
     if ((bits & 0x7FFFFFFFu) > 0x7F800000u) {
         /* NaN: truncating could clear every payload bit left and give inf; set the
          * quiet bit instead. */
-        return (uint16_t) ((bits >> 16) | 0x0040u);
+        return (uint16_t)((bits >> 16) | 0x0040u);
     }
     /* Round to nearest even on the 16 dropped bits; a carry into the exponent is
      * right, including the overflow of the largest finite values to inf. */
     const uint32_t round_bias = 0x7FFFu + ((bits >> 16) & 1u);
-    return (uint16_t) ((bits + round_bias) >> 16);
+    return (uint16_t)((bits + round_bias) >> 16);
 }
 
 #endif /* AQ_KERNELS_REF_F16_H */

@@ -13,8 +13,8 @@ static float sum_lanes(const float *acc) {
 
 /* Up to TILE_M rows of x against one row of W: each W element loaded once
  * serves every row of the tile. */
-static void dot_tile(size_t rows, size_t k, const float *x, size_t x_stride, const float *w_row,
-                     float *out, size_t out_stride) {
+static void dot_tile(size_t rows, size_t k, const float *x, size_t x_stride, const float *w_row, float *out,
+                     size_t out_stride) {
     float acc[TILE_M][LANES] = {{0}};
     size_t k_main = k - k % LANES;
     for (size_t kk = 0; kk < k_main; kk += LANES) {
@@ -30,8 +30,8 @@ static void dot_tile(size_t rows, size_t k, const float *x, size_t x_stride, con
     }
 }
 
-void aq_f32_gemm_ref(size_t m, size_t n_begin, size_t n_end, size_t k, const float *x,
-                     size_t x_stride, const float *w, float *out, size_t out_stride) {
+void aq_f32_gemm_ref(size_t m, size_t n_begin, size_t n_end, size_t k, const float *x, size_t x_stride, const float *w,
+                     float *out, size_t out_stride) {
     for (size_t t = 0; t < m; t += TILE_M) {
         size_t rows = m - t < TILE_M ? m - t : TILE_M;
         for (size_t n = n_begin; n < n_end; n++)

@@ -30,9 +30,9 @@ void aq_q4_0_quantize_ref(const float *x, size_t n, block_q4_0 *out) {
                  * float-to-int conversion; for finite x, x * id >= -8. */
                 const float scaled = xb[j + half * (AQ_QK4_0 / 2)] * inverse_d;
                 const float shifted = scaled + 8.5f;
-                nibbles[half] = (uint8_t) fminf(fmaxf(shifted, 0.0f), 15.0f);
+                nibbles[half] = (uint8_t)fminf(fmaxf(shifted, 0.0f), 15.0f);
             }
-            out[b].qs[j] = (uint8_t) (nibbles[0] | (nibbles[1] << 4));
+            out[b].qs[j] = (uint8_t)(nibbles[0] | (nibbles[1] << 4));
         }
     }
 }
@@ -42,8 +42,8 @@ void aq_q4_0_dequantize_ref(const block_q4_0 *in, size_t n, float *out) {
     for (size_t b = 0; b < n_blocks; b++) {
         const float d = aq_fp16_to_fp32(in[b].d);
         for (size_t j = 0; j < AQ_QK4_0 / 2; j++) {
-            out[b * AQ_QK4_0 + j] = (float) ((in[b].qs[j] & 0x0F) - 8) * d;
-            out[b * AQ_QK4_0 + j + AQ_QK4_0 / 2] = (float) ((in[b].qs[j] >> 4) - 8) * d;
+            out[b * AQ_QK4_0 + j] = (float)((in[b].qs[j] & 0x0F) - 8) * d;
+            out[b * AQ_QK4_0 + j + AQ_QK4_0 / 2] = (float)((in[b].qs[j] >> 4) - 8) * d;
         }
     }
 }

@@ -11,7 +11,7 @@ void aq_q4w_dequantize_ref(const struct aq_q4w *w, float *out) {
             const int zero = w->zero != NULL ? w->zero[g] : AQ_Q4W_SYMMETRIC_ZERO;
             const uint8_t byte = packed_row[e / 2];
             const int code = (e & 1) ? (byte >> 4) : (byte & 0x0F);
-            out[r * w->k + e] = aq_fp16_to_fp32(w->scale[g]) * (float) (code - zero);
+            out[r * w->k + e] = aq_fp16_to_fp32(w->scale[g]) * (float)(code - zero);
         }
     }
 }

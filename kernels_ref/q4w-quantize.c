@@ -19,8 +19,8 @@ static bool q4w_shape_is_valid(size_t n_rows, size_t k, size_t group) {
     return k % group == 0; /* also makes k even, as the nibble packing needs */
 }
 
-bool aq_q4w_sizes(size_t n_rows, size_t k, size_t group, bool asym,
-                  size_t *q_bytes, size_t *scale_bytes, size_t *zero_bytes) {
+bool aq_q4w_sizes(size_t n_rows, size_t k, size_t group, bool asym, size_t *q_bytes, size_t *scale_bytes,
+                  size_t *zero_bytes) {
     if (!q4w_shape_is_valid(n_rows, k, group)) {
         return false;
     }
@@ -31,20 +31,17 @@ bool aq_q4w_sizes(size_t n_rows, size_t k, size_t group, bool asym,
     return true;
 }
 
-static float clamp_scale_to_fp16_range(float scale) {
-    return fmaxf(fminf(scale, AQ_FP16_MAX), -AQ_FP16_MAX);
-}
+static float clamp_scale_to_fp16_range(float scale) { return fmaxf(fminf(scale, AQ_FP16_MAX), -AQ_FP16_MAX); }
 
 /* nearbyintf(value) + zero clamped to the 4-bit code range. fminf/fmaxf map a NaN
  * to the bound instead of leaving it for an undefined float-to-int conversion. */
 static uint8_t q4_code(float value_over_scale, float zero) {
     const float level = nearbyintf(value_over_scale) + zero;
-    return (uint8_t) fminf(fmaxf(level, 0.0f), 15.0f);
+    return (uint8_t)fminf(fmaxf(level, 0.0f), 15.0f);
 }
 
 /* Quantizes one group; returns its f16 scale and writes its codes and zero point. */
-static uint16_t quantize_group(const float *w, size_t group, bool asym,
-                               uint8_t *codes, uint8_t *zero_out) {
+static uint16_t quantize_group(const float *w, size_t group, bool asym, uint8_t *codes, uint8_t *zero_out) {
     float stored_scale;
     if (asym) {
         float lo = 0.0f;
@@ -66,7 +63,7 @@ static uint16_t quantize_group(const float *w, size_t group, bool asym,
         const uint8_t zero = q4_code(-lo / s, 0.0f);
         *zero_out = zero;
         for (size_t i = 0; i < group; i++) {
-            codes[i] = q4_code(w[i] / s, (float) zero);
+            codes[i] = q4_code(w[i] / s, (float)zero);
         }
         return scale_f16;
     }
@@ -90,13 +87,12 @@ static uint16_t quantize_group(const float *w, size_t group, bool asym,
         return 0;
     }
     for (size_t i = 0; i < group; i++) {
-        codes[i] = q4_code(w[i] / s, (float) AQ_Q4W_SYMMETRIC_ZERO);
+        codes[i] = q4_code(w[i] / s, (float)AQ_Q4W_SYMMETRIC_ZERO);
     }
     return scale_f16;
 }
 
-bool aq_q4w_quantize_rtn_ref(const float *w, size_t n_rows, size_t k, size_t group,
-                             bool asym, struct aq_q4w *out) {
+bool aq_q4w_quantize_rtn_ref(const float *w, size_t n_rows, size_t k, size_t group, bool asym, struct aq_q4w *out) {
     if (!q4w_shape_is_valid(n_rows, k, group) || asym != (out->zero != NULL)) {
         return false;
     }
@@ -110,8 +106,7 @@ bool aq_q4w_quantize_rtn_ref(const float *w, size_t n_rows, size_t k, size_t gro
         uint8_t *packed_row = out->q + r * (k / 2);
         for (size_t g = 0; g < groups_per_row; g++) {
             uint8_t zero = AQ_Q4W_SYMMETRIC_ZERO;
-            out->scale[r * groups_per_row + g] =
-                quantize_group(row + g * group, group, asym, codes, &zero);
+            out->scale[r * groups_per_row + g] = quantize_group(row + g * group, group, asym, codes, &zero);
             if (asym) {
                 out->zero[r * groups_per_row + g] = zero;
             }
@@ -119,7 +114,7 @@ bool aq_q4w_quantize_rtn_ref(const float *w, size_t n_rows, size_t k, size_t gro
              * even, so a group starts on a byte boundary. */
             uint8_t *packed = packed_row + g * group / 2;
             for (size_t j = 0; j < group / 2; j++) {
-                packed[j] = (uint8_t) (codes[2 * j] | (codes[2 * j + 1] << 4));
+                packed[j] = (uint8_t)(codes[2 * j] | (codes[2 * j + 1] << 4));
             }
         }
     }

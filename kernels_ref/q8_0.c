@@ -21,7 +21,7 @@ void aq_q8_0_quantize_ref(const float *x, size_t n, block_q8_0 *out) {
             /* |x * id| <= 127 for finite x (up to one rounding, which roundf
              * absorbs); the clamp only keeps NaN/inf input defined. */
             const float level = roundf(xb[j] * inverse_d);
-            out[b].qs[j] = (int8_t) fminf(fmaxf(level, -127.0f), 127.0f);
+            out[b].qs[j] = (int8_t)fminf(fmaxf(level, -127.0f), 127.0f);
         }
     }
 }
@@ -31,7 +31,7 @@ void aq_q8_0_dequantize_ref(const block_q8_0 *in, size_t n, float *out) {
     for (size_t b = 0; b < n_blocks; b++) {
         const float d = aq_fp16_to_fp32(in[b].d);
         for (size_t j = 0; j < AQ_QK8_0; j++) {
-            out[b * AQ_QK8_0 + j] = (float) in[b].qs[j] * d;
+            out[b * AQ_QK8_0 + j] = (float)in[b].qs[j] * d;
         }
     }
 }

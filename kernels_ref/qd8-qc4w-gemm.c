@@ -6,8 +6,7 @@
 #include "f16.h"
 #include "quant.h"
 
-void aq_qd8_qc4w_gemm_ref(size_t m, size_t n_begin, size_t n_end,
-                          const struct aq_qd8 *a, const struct aq_q4w *w,
+void aq_qd8_qc4w_gemm_ref(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,
                           float *out, size_t out_stride) {
     const size_t k = w->k;
     const size_t group = w->group;
@@ -25,11 +24,11 @@ void aq_qd8_qc4w_gemm_ref(size_t m, size_t n_begin, size_t n_end,
                 for (size_t e = g * group; e < (g + 1) * group; e++) {
                     const uint8_t byte = qw[e / 2];
                     const int32_t code = (e & 1) ? (byte >> 4) : (byte & 0x0F);
-                    isum += (code - zw) * ((int32_t) qa[e] - za);
+                    isum += (code - zw) * ((int32_t)qa[e] - za);
                 }
                 /* One rounding for the combined scale, one (fused) for the add. */
                 const float group_scale = aq_fp16_to_fp32(w->scale[group_index]) * a->scale[t];
-                acc = fmaf(group_scale, (float) isum, acc);
+                acc = fmaf(group_scale, (float)isum, acc);
             }
             out[t * out_stride + r] = acc;
         }

@@ -13,11 +13,11 @@ struct code_range {
 /* bits 8 -> [-128, 127]; bits 4 -> [-8, 7]. Returns false for other widths. */
 static bool code_range_for_bits(int bits, struct code_range *range) {
     if (bits == 8) {
-        *range = (struct code_range) { -128.0f, 127.0f };
+        *range = (struct code_range){-128.0f, 127.0f};
         return true;
     }
     if (bits == 4) {
-        *range = (struct code_range) { -8.0f, 7.0f };
+        *range = (struct code_range){-8.0f, 7.0f};
         return true;
     }
     return false;
@@ -28,11 +28,11 @@ static bool code_range_for_bits(int bits, struct code_range *range) {
  * Comparisons, not fminf/fmaxf: those are library calls on baseline x86-64. */
 static int8_t clamp_to_code(float level, struct code_range range) {
     const float above_min = level > range.min ? level : range.min;
-    return (int8_t) (above_min < range.max ? above_min : range.max);
+    return (int8_t)(above_min < range.max ? above_min : range.max);
 }
 
-bool aq_qd8_quantize_dynamic_ref(const float *x, size_t n_rows, size_t k, size_t x_stride,
-                                 int bits, struct aq_qd8 *out) {
+bool aq_qd8_quantize_dynamic_ref(const float *x, size_t n_rows, size_t k, size_t x_stride, int bits,
+                                 struct aq_qd8 *out) {
     struct code_range range;
     if (!code_range_for_bits(bits, &range)) {
         return false;
@@ -65,18 +65,18 @@ bool aq_qd8_quantize_dynamic_ref(const float *x, size_t n_rows, size_t k, size_t
     return true;
 }
 
-bool aq_qd8_quantize_static_ref(const float *x, size_t n_rows, size_t k, size_t x_stride,
-                                float scale, int32_t zero, int bits, struct aq_qd8 *out) {
+bool aq_qd8_quantize_static_ref(const float *x, size_t n_rows, size_t k, size_t x_stride, float scale, int32_t zero,
+                                int bits, struct aq_qd8 *out) {
     struct code_range range;
     if (!code_range_for_bits(bits, &range)) {
         return false;
     }
-    if (!(scale > 0.0f) || isinf(scale) || zero < (int32_t) range.min || zero > (int32_t) range.max) {
+    if (!(scale > 0.0f) || isinf(scale) || zero < (int32_t)range.min || zero > (int32_t)range.max) {
         return false;
     }
     out->n_rows = n_rows;
     out->k = k;
-    const float zero_level = (float) zero;
+    const float zero_level = (float)zero;
     for (size_t t = 0; t < n_rows; t++) {
         const float *row = x + t * x_stride;
         int8_t *q = out->q + t * k;

@@ -44,8 +44,8 @@ struct aq_q4w {
 /* Byte sizes of the three arrays of an aq_q4w of this shape (zero_bytes is 0 when
  * !asym). Returns false, writing nothing, when the shape is invalid: n_rows or k
  * zero, group not 32/64/128, or k not a multiple of group. */
-bool aq_q4w_sizes(size_t n_rows, size_t k, size_t group, bool asym,
-                  size_t *q_bytes, size_t *scale_bytes, size_t *zero_bytes);
+bool aq_q4w_sizes(size_t n_rows, size_t k, size_t group, bool asym, size_t *q_bytes, size_t *scale_bytes,
+                  size_t *zero_bytes);
 
 /* Round-to-nearest quantization of a row-major n_rows x k float matrix (row stride
  * k) into out, whose arrays the caller allocated with aq_q4w_sizes() (out->zero
@@ -65,8 +65,7 @@ bool aq_q4w_sizes(size_t n_rows, size_t k, size_t group, bool asym,
  *   A scale whose magnitude would exceed 65504 is clamped to 65504 (no inf). A group
  *   whose scale rounds to 0 (all zeros, or values below the f16 range) stores
  *   scale +0 and q = zero point (8; in the asymmetric case zero is stored as 8). */
-bool aq_q4w_quantize_rtn_ref(const float *w, size_t n_rows, size_t k, size_t group,
-                             bool asym, struct aq_q4w *out);
+bool aq_q4w_quantize_rtn_ref(const float *w, size_t n_rows, size_t k, size_t group, bool asym, struct aq_q4w *out);
 
 /* out (n_rows x k, row stride k) = aq_fp16_to_fp32(scale) * (float) (q - zero). */
 void aq_q4w_dequantize_ref(const struct aq_q4w *w, float *out);
@@ -77,11 +76,11 @@ void aq_q4w_dequantize_ref(const struct aq_q4w *w, float *out);
  * same scale and zero in every row). a ~= scale * (q - zero).
  */
 struct aq_qd8 {
-    size_t n_rows;  /* tokens */
-    size_t k;       /* features */
-    int8_t *q;      /* (n_rows, k) in [-128, 127] for 8 bits, [-8, 7] for 4 bits */
-    float *scale;   /* (n_rows) */
-    int32_t *zero;  /* (n_rows) */
+    size_t n_rows; /* tokens */
+    size_t k;      /* features */
+    int8_t *q;     /* (n_rows, k) in [-128, 127] for 8 bits, [-8, 7] for 4 bits */
+    float *scale;  /* (n_rows) */
+    int32_t *zero; /* (n_rows) */
 };
 
 /* Sizes the caller allocates: q n_rows * k bytes, scale and zero n_rows each. */
@@ -94,16 +93,16 @@ struct aq_qd8 {
  * If scale is 0 (zero row, or amax so small that amax / qmax underflows) the row
  * gets scale 0 and q 0. Sets out->n_rows and out->k. Returns false (writing
  * nothing) when bits is not 8 or 4. */
-bool aq_qd8_quantize_dynamic_ref(const float *x, size_t n_rows, size_t k, size_t x_stride,
-                                 int bits, struct aq_qd8 *out);
+bool aq_qd8_quantize_dynamic_ref(const float *x, size_t n_rows, size_t k, size_t x_stride, int bits,
+                                 struct aq_qd8 *out);
 
 /* Static quantization with a given scale and zero point (from calibration):
  *   q = clamp(nearbyintf(x / scale) + (float) zero, qmin, qmax)
  * computed in float (exact while |x / scale| < 2^24; larger values clamp anyway).
  * Every row gets the same scale and zero. Returns false (writing nothing) unless
  * bits is 8 or 4, scale is finite and > 0, and zero lies in [qmin, qmax]. */
-bool aq_qd8_quantize_static_ref(const float *x, size_t n_rows, size_t k, size_t x_stride,
-                                float scale, int32_t zero, int bits, struct aq_qd8 *out);
+bool aq_qd8_quantize_static_ref(const float *x, size_t n_rows, size_t k, size_t x_stride, float scale, int32_t zero,
+                                int bits, struct aq_qd8 *out);
 
 /* ------------------------------------------------------------------------------
  * GEMM: out[t][r] = sum_k a[t][k] * w[r][k] for activation rows t in [0, m) and
@@ -124,8 +123,7 @@ bool aq_qd8_quantize_static_ref(const float *x, size_t n_rows, size_t k, size_t 
  * is exact while |isum| < 2^24, which holds for group <= 128 with 8-bit activations
  * and |qa - za| <= 255 (128 * 15 * 255 < 2^24).
  */
-void aq_qd8_qc4w_gemm_ref(size_t m, size_t n_begin, size_t n_end,
-                          const struct aq_qd8 *a, const struct aq_q4w *w,
+void aq_qd8_qc4w_gemm_ref(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,
                           float *out, size_t out_stride);
 
 /* FP32 activations x INT4 weights (weight-only quantization, W4A16), rows of x
@@ -146,14 +144,14 @@ void aq_f32_qc4w_gemm_ref(size_t m, size_t n_begin, size_t n_end, const float *x
 /* 32 weights: element j (j < 16) in the low nibble of qs[j], element j + 16 in its
  * high nibble; value = f32(d) * (nibble - 8). */
 typedef struct aq_block_q4_0 {
-    uint16_t d;                /* IEEE half scale */
+    uint16_t d; /* IEEE half scale */
     uint8_t qs[AQ_QK4_0 / 2];
 } block_q4_0;
 _Static_assert(sizeof(block_q4_0) == 2 + AQ_QK4_0 / 2, "block_q4_0 must be 18 bytes, as in GGUF files");
 
 /* 32 values: value = f32(d) * qs[j]. */
 typedef struct aq_block_q8_0 {
-    uint16_t d;                /* IEEE half scale */
+    uint16_t d; /* IEEE half scale */
     int8_t qs[AQ_QK8_0];
 } block_q8_0;
 _Static_assert(sizeof(block_q8_0) == 2 + AQ_QK8_0, "block_q8_0 must be 34 bytes, as in GGUF files");

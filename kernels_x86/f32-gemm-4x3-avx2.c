@@ -43,8 +43,8 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_f32_gemm_tile *t) {
     }
     if (kk < k) {
         /* Masked loads read only the k % 8 valid floats (no overread past rows). */
-        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int) (k - kk)),
-                                                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        const __m256i mask =
+            _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(k - kk)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         const __m256 w0 = _mm256_maskload_ps(wr[0] + kk, mask), w1 = _mm256_maskload_ps(wr[1] + kk, mask),
                      w2 = _mm256_maskload_ps(wr[2] + kk, mask);
         for (size_t i = 0; i < mr; i++) {

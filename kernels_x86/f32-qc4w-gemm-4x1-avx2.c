@@ -31,14 +31,14 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_f32_qc4w_gemm_tile *tl) {
     for (size_t t = 0; t < mr; t++) acc[t] = _mm256_setzero_ps();
     for (size_t g = 0; g < groups; g++) {
         const size_t gi = r * groups + g;
-        const __m128i zero = _mm_set1_epi8((char) (w->zero ? w->zero[gi] : AQ_Q4W_SYMMETRIC_ZERO));
+        const __m128i zero = _mm_set1_epi8((char)(w->zero ? w->zero[gi] : AQ_Q4W_SYMMETRIC_ZERO));
         /* One f16 -> f32 conversion, exact like aq_fp16_to_fp32. */
         const __m256 scale = _mm256_set1_ps(_mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(w->scale[gi]))));
         /* Two partial sums per activation row shorten the dependency chains. */
         __m256 gs[MR][2];
         for (size_t t = 0; t < mr; t++) gs[t][0] = gs[t][1] = _mm256_setzero_ps();
         for (size_t e = g * group; e < (g + 1) * group; e += 32) {
-            const __m128i v = _mm_loadu_si128((const __m128i *) (qrow + e / 2));
+            const __m128i v = _mm_loadu_si128((const __m128i *)(qrow + e / 2));
             const __m128i lo = _mm_and_si128(v, low_nibbles);
             const __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), low_nibbles);
             /* Byte j holds elements 2j (low) and 2j + 1 (high): interleave back to

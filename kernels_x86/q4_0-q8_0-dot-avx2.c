@@ -13,12 +13,12 @@
  * code * y - 8 * y per VPMADDUBSW pair (|3840| and |2048| at most, so no int16
  * saturation even for y = -128, which the sign trick of ggml would get wrong). */
 static inline __m256i block_sums(const block_q4_0 *x, const block_q8_0 *y) {
-    const __m128i v = _mm_loadu_si128((const __m128i *) x->qs);
+    const __m128i v = _mm_loadu_si128((const __m128i *)x->qs);
     const __m128i low_nibbles = _mm_set1_epi8(0x0F);
     /* Elements 0..15 are the low nibbles, 16..31 the high ones. */
-    const __m256i codes = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), low_nibbles),
-                                           _mm_and_si128(v, low_nibbles));
-    const __m256i yv = _mm256_loadu_si256((const __m256i *) y->qs);
+    const __m256i codes =
+        _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), low_nibbles), _mm_and_si128(v, low_nibbles));
+    const __m256i yv = _mm256_loadu_si256((const __m256i *)y->qs);
     const __m256i prod = _mm256_maddubs_epi16(codes, yv);
     const __m256i bias = _mm256_maddubs_epi16(_mm256_set1_epi8(8), yv);
     return _mm256_madd_epi16(_mm256_sub_epi16(prod, bias), _mm256_set1_epi16(1));

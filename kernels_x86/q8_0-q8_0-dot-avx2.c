@@ -9,10 +9,10 @@
 /* Sign-extends both operands to int16 and uses VPMADDWD: exact for every int8
  * pair, -128 * -128 included (the VPMADDUBSW sign trick is not). */
 static inline __m256i block_sums(const block_q8_0 *x, const block_q8_0 *y) {
-    const __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) x->qs));
-    const __m256i x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) (x->qs + 16)));
-    const __m256i y0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) y->qs));
-    const __m256i y1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) (y->qs + 16)));
+    const __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->qs));
+    const __m256i x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(x->qs + 16)));
+    const __m256i y0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)y->qs));
+    const __m256i y1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(y->qs + 16)));
     return _mm256_add_epi32(_mm256_madd_epi16(x0, y0), _mm256_madd_epi16(x1, y1));
 }
 

@@ -5,9 +5,7 @@
 #include "qc4w-packw.h"
 #include "ukernels.h"
 
-static size_t block_bytes(size_t nr, size_t group) {
-    return nr * (AQ_X86_QC4W_META + group / 2);
-}
+static size_t block_bytes(size_t nr, size_t group) { return nr * (AQ_X86_QC4W_META + group / 2); }
 
 static size_t packed_size(const struct aq_q4w *w, size_t nr) {
     const size_t tiles = (w->n_rows + nr - 1) / nr;
@@ -37,13 +35,13 @@ static void pack(const struct aq_q4w *w, size_t nr, void *packed) {
                 int32_t wsum = 0;
                 for (size_t e = g * group; e < (g + 1) * group; e++) wsum += code_at(w, r, e) - zw;
                 /* Both fit int16: zw <= 15, |wsum| <= 15 * 128. */
-                const uint32_t p = (uint32_t) (uint16_t) zw | (uint32_t) (uint16_t) wsum << 16;
+                const uint32_t p = (uint32_t)(uint16_t)zw | (uint32_t)(uint16_t)wsum << 16;
                 memcpy(pair + j * sizeof p, &p, sizeof p);
                 memcpy(scale + j * sizeof(uint16_t), &w->scale[gi], sizeof(uint16_t));
                 for (size_t p8 = 0; p8 < group / 8; p8++) {
                     for (size_t c = 0; c < 4; c++) {
                         const size_t e = g * group + 8 * p8 + c;
-                        q[(p8 * nr + j) * 4 + c] = (uint8_t) (code_at(w, r, e) | code_at(w, r, e + 4) << 4);
+                        q[(p8 * nr + j) * 4 + c] = (uint8_t)(code_at(w, r, e) | code_at(w, r, e + 4) << 4);
                     }
                 }
             }

@@ -35,8 +35,8 @@
 /* Low 16 bits -A (A = the group's activation sum, |A| <= 128 * 128), high 16 bits
  * -za: VPMADDWD with the weight pair (zw, wsum) gives -zw * A - za * wsum. */
 static inline int32_t aq_x86_token_pair(int32_t a_sum, int32_t za) {
-    const uint32_t p = (uint32_t) (uint16_t) (0u - (uint32_t) a_sum) | (uint32_t) (uint16_t) (0u - (uint32_t) za) << 16;
-    return (int32_t) p;
+    const uint32_t p = (uint32_t)(uint16_t)(0u - (uint32_t)a_sum) | (uint32_t)(uint16_t)(0u - (uint32_t)za) << 16;
+    return (int32_t)p;
 }
 
 static inline int32_t aq_load_i32(const void *p) {

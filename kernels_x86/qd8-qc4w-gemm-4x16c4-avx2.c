@@ -34,10 +34,10 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
     }
     for (size_t g = 0; g < t->groups; g++, block += block_bytes) {
         /* Rows 0-7 in the first register of each pair, rows 8-15 in the second. */
-        const __m256i wpair[2] = {_mm256_loadu_si256((const __m256i *) block),
-                                  _mm256_loadu_si256((const __m256i *) (block + 32))};
-        const __m256 wscale[2] = {_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (block + NR * 4))),
-                                  _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (block + NR * 4 + 16)))};
+        const __m256i wpair[2] = {_mm256_loadu_si256((const __m256i *)block),
+                                  _mm256_loadu_si256((const __m256i *)(block + 32))};
+        const __m256 wscale[2] = {_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(block + NR * 4))),
+                                  _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(block + NR * 4 + 16)))};
         const uint8_t *q = block + NR * AQ_X86_QC4W_META;
         __m256i isum[MR][2];
         /* The zero-point correction -zw*A - za*wsum starts the sum (exact int32). */
@@ -50,7 +50,7 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
         for (size_t p = 0; p < group / 8; p++) {
             __m256i w_lo[2], w_hi[2];
             for (size_t h = 0; h < 2; h++) {
-                const __m256i packed = _mm256_loadu_si256((const __m256i *) (q + p * NR * 4 + h * 32));
+                const __m256i packed = _mm256_loadu_si256((const __m256i *)(q + p * NR * 4 + h * 32));
                 w_lo[h] = _mm256_and_si256(packed, low_nibbles);
                 w_hi[h] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
             }
@@ -59,8 +59,8 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
                 const __m256i a_lo = _mm256_set1_epi32(aq_load_i32(qa));
                 const __m256i a_hi = _mm256_set1_epi32(aq_load_i32(qa + 4));
                 for (size_t h = 0; h < 2; h++) {
-                    const __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(w_lo[h], a_lo),
-                                                         _mm256_maddubs_epi16(w_hi[h], a_hi));
+                    const __m256i s16 =
+                        _mm256_add_epi16(_mm256_maddubs_epi16(w_lo[h], a_lo), _mm256_maddubs_epi16(w_hi[h], a_hi));
                     isum[i][h] = _mm256_add_epi32(isum[i][h], _mm256_madd_epi16(s16, ones));
                 }
             }

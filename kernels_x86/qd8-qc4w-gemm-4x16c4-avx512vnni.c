@@ -15,7 +15,7 @@
 AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
     const size_t group = t->group, block_bytes = NR * (AQ_X86_QC4W_META + group / 2);
     const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
-    const __mmask16 mask = (__mmask16) ((1u << t->nr) - 1u);
+    const __mmask16 mask = (__mmask16)((1u << t->nr) - 1u);
     const uint8_t *block = t->w;
     __m512 acc[MR];
     for (size_t i = 0; i < mr; i++)
@@ -23,7 +23,7 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
     for (size_t g = 0; g < t->groups; g++, block += block_bytes) {
         const __m512i wpair = _mm512_loadu_si512(block);
         /* f16 -> f32 is exact, as is the reference's aq_fp16_to_fp32. */
-        const __m512 wscale = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) (block + NR * 4)));
+        const __m512 wscale = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(block + NR * 4)));
         const uint8_t *q = block + NR * AQ_X86_QC4W_META;
         __m512i isum[MR];
         /* The zero-point correction -zw*A - za*wsum starts the sum (exact int32). */

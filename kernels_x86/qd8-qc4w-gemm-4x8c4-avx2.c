@@ -31,8 +31,8 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
         }
     }
     for (size_t g = 0; g < t->groups; g++, block += block_bytes) {
-        const __m256i wpair = _mm256_loadu_si256((const __m256i *) block);
-        const __m256 wscale = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (block + NR * 4)));
+        const __m256i wpair = _mm256_loadu_si256((const __m256i *)block);
+        const __m256 wscale = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(block + NR * 4)));
         const uint8_t *q = block + NR * AQ_X86_QC4W_META;
         __m256i isum[MR];
         /* The zero-point correction -zw*A - za*wsum starts the sum (exact int32). */
@@ -46,15 +46,14 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
             __m256i s16[MR];
             for (size_t i = 0; i < mr; i++) s16[i] = _mm256_setzero_si256();
             for (size_t p = p0; p < p0 + 4; p++) {
-                const __m256i packed = _mm256_loadu_si256((const __m256i *) (q + p * NR * 4));
+                const __m256i packed = _mm256_loadu_si256((const __m256i *)(q + p * NR * 4));
                 const __m256i w_lo = _mm256_and_si256(packed, low_nibbles);
                 const __m256i w_hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
                 for (size_t i = 0; i < mr; i++) {
                     const int8_t *qa = a_group + i * t->k + 8 * p;
-                    s16[i] = _mm256_add_epi16(s16[i],
-                                              _mm256_maddubs_epi16(w_lo, _mm256_set1_epi32(aq_load_i32(qa))));
-                    s16[i] = _mm256_add_epi16(
-                        s16[i], _mm256_maddubs_epi16(w_hi, _mm256_set1_epi32(aq_load_i32(qa + 4))));
+                    s16[i] = _mm256_add_epi16(s16[i], _mm256_maddubs_epi16(w_lo, _mm256_set1_epi32(aq_load_i32(qa))));
+                    s16[i] =
+                        _mm256_add_epi16(s16[i], _mm256_maddubs_epi16(w_hi, _mm256_set1_epi32(aq_load_i32(qa + 4))));
                 }
             }
             for (size_t i = 0; i < mr; i++) isum[i] = _mm256_add_epi32(isum[i], _mm256_madd_epi16(s16[i], ones));

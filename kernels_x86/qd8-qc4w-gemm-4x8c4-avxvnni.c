@@ -26,8 +26,8 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
         }
     }
     for (size_t g = 0; g < t->groups; g++, block += block_bytes) {
-        const __m256i wpair = _mm256_loadu_si256((const __m256i *) block);
-        const __m256 wscale = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (block + NR * 4)));
+        const __m256i wpair = _mm256_loadu_si256((const __m256i *)block);
+        const __m256 wscale = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(block + NR * 4)));
         const uint8_t *q = block + NR * AQ_X86_QC4W_META;
         __m256i isum[MR];
         for (size_t i = 0; i < mr; i++) {
@@ -36,7 +36,7 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
         }
         const int8_t *a_group = t->a + (t->g0 + g) * group;
         for (size_t p = 0; p < group / 8; p++) {
-            const __m256i packed = _mm256_loadu_si256((const __m256i *) (q + p * NR * 4));
+            const __m256i packed = _mm256_loadu_si256((const __m256i *)(q + p * NR * 4));
             const __m256i w_lo = _mm256_and_si256(packed, low_nibbles);
             const __m256i w_hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
             for (size_t i = 0; i < mr; i++) {

@@ -23,9 +23,18 @@ const char *aq_version_string(void) {
 
 const char *aq_error_name(aq_error err) {
     static const char *const names[] = {
-        "AQ_OK", "AQ_ERR_INVALID_ARGUMENT", "AQ_ERR_OUT_OF_RANGE", "AQ_ERR_IO", "AQ_ERR_FORMAT",
-        "AQ_ERR_UNSUPPORTED", "AQ_ERR_OUT_OF_MEMORY", "AQ_ERR_STATE", "AQ_ERR_BUFFER_TOO_SMALL",
-        "AQ_ERR_CONTEXT_FULL", "AQ_ERR_THREADS", "AQ_ERR_NUMERIC",
+        "AQ_OK",
+        "AQ_ERR_INVALID_ARGUMENT",
+        "AQ_ERR_OUT_OF_RANGE",
+        "AQ_ERR_IO",
+        "AQ_ERR_FORMAT",
+        "AQ_ERR_UNSUPPORTED",
+        "AQ_ERR_OUT_OF_MEMORY",
+        "AQ_ERR_STATE",
+        "AQ_ERR_BUFFER_TOO_SMALL",
+        "AQ_ERR_CONTEXT_FULL",
+        "AQ_ERR_THREADS",
+        "AQ_ERR_NUMERIC",
     };
     if ((unsigned)err >= sizeof names / sizeof names[0]) return "AQ_ERR_UNKNOWN";
     return names[err];
@@ -135,20 +144,47 @@ aq_error aq_model_get_info(const aq_model *model, aq_model_info what, int64_t *v
         }
     }
     switch (what) {
-    case AQ_INFO_VOCAB_SIZE: *value = c->vocab_size; break;
-    case AQ_INFO_CONTEXT_LENGTH: *value = c->context_length; break;
-    case AQ_INFO_EMBEDDING_LENGTH: *value = c->dim; break;
-    case AQ_INFO_LAYER_COUNT: *value = c->n_layers; break;
-    case AQ_INFO_HEAD_COUNT: *value = c->n_heads; break;
-    case AQ_INFO_HEAD_COUNT_KV: *value = c->n_kv_heads; break;
-    case AQ_INFO_FEED_FORWARD_LENGTH: *value = c->ffn_dim; break;
-    case AQ_INFO_BOS_TOKEN: *value = model->bos; break;
-    case AQ_INFO_EOS_TOKEN: *value = model->eos; break;
-    case AQ_INFO_ADD_BOS: *value = aq_tokenizer_add_bos(model->tokenizer); break;
-    case AQ_INFO_EOT_TOKEN: *value = aq_model_eot_token(model); break;
-    case AQ_INFO_PARAMETER_COUNT: *value = params; break;
-    case AQ_INFO_WEIGHT_BYTES: *value = bytes; break; /* the embedding table is only indexed, one row a token */
-    default: return AQ_ERR_OUT_OF_RANGE;
+    case AQ_INFO_VOCAB_SIZE:
+        *value = c->vocab_size;
+        break;
+    case AQ_INFO_CONTEXT_LENGTH:
+        *value = c->context_length;
+        break;
+    case AQ_INFO_EMBEDDING_LENGTH:
+        *value = c->dim;
+        break;
+    case AQ_INFO_LAYER_COUNT:
+        *value = c->n_layers;
+        break;
+    case AQ_INFO_HEAD_COUNT:
+        *value = c->n_heads;
+        break;
+    case AQ_INFO_HEAD_COUNT_KV:
+        *value = c->n_kv_heads;
+        break;
+    case AQ_INFO_FEED_FORWARD_LENGTH:
+        *value = c->ffn_dim;
+        break;
+    case AQ_INFO_BOS_TOKEN:
+        *value = model->bos;
+        break;
+    case AQ_INFO_EOS_TOKEN:
+        *value = model->eos;
+        break;
+    case AQ_INFO_ADD_BOS:
+        *value = aq_tokenizer_add_bos(model->tokenizer);
+        break;
+    case AQ_INFO_EOT_TOKEN:
+        *value = aq_model_eot_token(model);
+        break;
+    case AQ_INFO_PARAMETER_COUNT:
+        *value = params;
+        break;
+    case AQ_INFO_WEIGHT_BYTES:
+        *value = bytes;
+        break; /* the embedding table is only indexed, one row a token */
+    default:
+        return AQ_ERR_OUT_OF_RANGE;
     }
     return AQ_OK;
 }
@@ -207,13 +243,12 @@ aq_error aq_chat_apply_template(const aq_model *model, const aq_chat_message *me
 
 /* ---- context ---- */
 
-static const struct { double min, max; } param_bounds[] = {
-    [AQ_PARAM_THREADS] = {1, 256},
-    [AQ_PARAM_CONTEXT_LENGTH] = {1, 1 << 20},
-    [AQ_PARAM_TEMPERATURE] = {0, 100},
-    [AQ_PARAM_TOP_K] = {0, 1 << 30},
-    [AQ_PARAM_TOP_P] = {0, 1},
-    [AQ_PARAM_SEED] = {0, 9007199254740992.0},
+static const struct {
+    double min, max;
+} param_bounds[] = {
+    [AQ_PARAM_THREADS] = {1, 256},     [AQ_PARAM_CONTEXT_LENGTH] = {1, 1 << 20},
+    [AQ_PARAM_TEMPERATURE] = {0, 100}, [AQ_PARAM_TOP_K] = {0, 1 << 30},
+    [AQ_PARAM_TOP_P] = {0, 1},         [AQ_PARAM_SEED] = {0, 9007199254740992.0},
     [AQ_PARAM_KV_INT8] = {0, 1},
 };
 #define N_PARAMS ((int)(sizeof param_bounds / sizeof param_bounds[0]))
@@ -246,20 +281,30 @@ const char *aq_context_error_message(const aq_context *ctx) { return ctx ? ctx->
 
 aq_error aq_context_set_param(aq_context *ctx, aq_param param, double value) {
     if (!ctx) return AQ_ERR_INVALID_ARGUMENT;
-    if ((unsigned)param >= N_PARAMS) return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "unknown parameter %d", (int)param);
+    if ((unsigned)param >= N_PARAMS)
+        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "unknown parameter %d", (int)param);
     if (!(value >= param_bounds[param].min && value <= param_bounds[param].max))
-        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "%s = %g is outside [%g, %g]", param_names[param],
-                            value, param_bounds[param].min, param_bounds[param].max);
+        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "%s = %g is outside [%g, %g]", param_names[param], value,
+                            param_bounds[param].min, param_bounds[param].max);
     bool integral = param != AQ_PARAM_TEMPERATURE && param != AQ_PARAM_TOP_P;
     if (integral && value != floor(value))
         return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "%s = %g must be an integer", param_names[param], value);
     switch (param) {
-    case AQ_PARAM_THREADS: return aq_runtime_set_threads(ctx, (int32_t)value);
-    case AQ_PARAM_CONTEXT_LENGTH: return aq_runtime_set_cache(ctx, (int32_t)value, ctx->kv_int8);
-    case AQ_PARAM_KV_INT8: return aq_runtime_set_cache(ctx, ctx->n_ctx, value != 0);
-    case AQ_PARAM_TEMPERATURE: ctx->sampler.temperature = (float)value; break;
-    case AQ_PARAM_TOP_K: ctx->sampler.top_k = (int32_t)value; break;
-    case AQ_PARAM_TOP_P: ctx->sampler.top_p = (float)value; break;
+    case AQ_PARAM_THREADS:
+        return aq_runtime_set_threads(ctx, (int32_t)value);
+    case AQ_PARAM_CONTEXT_LENGTH:
+        return aq_runtime_set_cache(ctx, (int32_t)value, ctx->kv_int8);
+    case AQ_PARAM_KV_INT8:
+        return aq_runtime_set_cache(ctx, ctx->n_ctx, value != 0);
+    case AQ_PARAM_TEMPERATURE:
+        ctx->sampler.temperature = (float)value;
+        break;
+    case AQ_PARAM_TOP_K:
+        ctx->sampler.top_k = (int32_t)value;
+        break;
+    case AQ_PARAM_TOP_P:
+        ctx->sampler.top_p = (float)value;
+        break;
     case AQ_PARAM_SEED:
         ctx->seed = (uint64_t)value;
         aq_sampler_seed(&ctx->sampler, ctx->seed);
@@ -271,14 +316,29 @@ aq_error aq_context_set_param(aq_context *ctx, aq_param param, double value) {
 aq_error aq_context_get_param(const aq_context *ctx, aq_param param, double *value) {
     if (!ctx || !value) return AQ_ERR_INVALID_ARGUMENT;
     switch (param) {
-    case AQ_PARAM_THREADS: *value = ctx->n_threads; break;
-    case AQ_PARAM_CONTEXT_LENGTH: *value = ctx->n_ctx; break;
-    case AQ_PARAM_TEMPERATURE: *value = ctx->sampler.temperature; break;
-    case AQ_PARAM_TOP_K: *value = ctx->sampler.top_k; break;
-    case AQ_PARAM_TOP_P: *value = ctx->sampler.top_p; break;
-    case AQ_PARAM_SEED: *value = (double)ctx->seed; break;
-    case AQ_PARAM_KV_INT8: *value = ctx->kv_int8; break;
-    default: return AQ_ERR_OUT_OF_RANGE;
+    case AQ_PARAM_THREADS:
+        *value = ctx->n_threads;
+        break;
+    case AQ_PARAM_CONTEXT_LENGTH:
+        *value = ctx->n_ctx;
+        break;
+    case AQ_PARAM_TEMPERATURE:
+        *value = ctx->sampler.temperature;
+        break;
+    case AQ_PARAM_TOP_K:
+        *value = ctx->sampler.top_k;
+        break;
+    case AQ_PARAM_TOP_P:
+        *value = ctx->sampler.top_p;
+        break;
+    case AQ_PARAM_SEED:
+        *value = (double)ctx->seed;
+        break;
+    case AQ_PARAM_KV_INT8:
+        *value = ctx->kv_int8;
+        break;
+    default:
+        return AQ_ERR_OUT_OF_RANGE;
     }
     return AQ_OK;
 }
@@ -298,8 +358,10 @@ aq_error aq_forward(aq_context *ctx, const int32_t *tokens, const int32_t *posit
             if (isfinite(row[j])) continue;
             aq_runtime_kv_truncate(ctx, n_kv); /* allowed: at most a prefill this call pruned is undone */
             ctx->n_logit_rows = 0;
-            return aq_set_error(ctx->error, AQ_ERR_NUMERIC, "logit %d of token %d is %g: the weights or activations "
-                                "overflowed", j, i, (double)row[j]);
+            return aq_set_error(ctx->error, AQ_ERR_NUMERIC,
+                                "logit %d of token %d is %g: the weights or activations "
+                                "overflowed",
+                                j, i, (double)row[j]);
         }
     }
     return AQ_OK;
@@ -324,8 +386,7 @@ aq_error aq_sample(aq_context *ctx, int32_t i, int32_t *token) {
     if (!ctx || !token) return AQ_ERR_INVALID_ARGUMENT;
     const float *logits = aq_get_logits(ctx, i);
     if (!logits) return aq_set_error(ctx->error, AQ_ERR_STATE, "no logits row %d: run aq_forward first", i);
-    *token = aq_sampler_sample(&ctx->sampler, logits, ctx->model->cfg.vocab_size, ctx->sample_prob,
-                               ctx->sample_index);
+    *token = aq_sampler_sample(&ctx->sampler, logits, ctx->model->cfg.vocab_size, ctx->sample_prob, ctx->sample_index);
     return AQ_OK;
 }
 

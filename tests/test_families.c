@@ -146,13 +146,15 @@ static void check_golden(const family_file *f, const char *suffix, const char *w
 static void test_logits_match_llamacpp(void **state) {
     (void)state;
     for (size_t i = 0; i < N_FILES; i++)
-        if (k_files[i].llamacpp_tolerance > 0.0f) check_golden(&k_files[i], "logits", "llama.cpp", k_files[i].llamacpp_tolerance);
+        if (k_files[i].llamacpp_tolerance > 0.0f)
+            check_golden(&k_files[i], "logits", "llama.cpp", k_files[i].llamacpp_tolerance);
 }
 
 static void test_logits_match_transformers(void **state) {
     (void)state;
     for (size_t i = 0; i < N_FILES; i++)
-        if (k_files[i].hf_tolerance > 0.0f) check_golden(&k_files[i], "hf.logits", "transformers", k_files[i].hf_tolerance);
+        if (k_files[i].hf_tolerance > 0.0f)
+            check_golden(&k_files[i], "hf.logits", "transformers", k_files[i].hf_tolerance);
 }
 
 /* Token-by-token decoding reproduces the prefill (the cache, RoPE/ALiBi/learned
@@ -251,10 +253,13 @@ static void test_transforms_preserve_the_function(void **state) {
  * weights' error (w4a8 within 1.2 w4a16 + 0.02). */
 static void test_schemes_near_fp32(void **state) {
     (void)state;
-    const struct { const char *scheme; double bound; } cases[] = {
-        {"w4a16", 0.6},         {"w4a8", 0.6},          {"q8_0", 0.06},          {"q4_0", 0.55},
-        {"w4a16,rtn,g64", 0.6}, {"w4a8,rtn,asym", 0.55}, {"w4a8,no-rotate", 0.6}, {"w4a4", 0.8},
-        {"w4a4,rtn,down8", 0.8}, {"w4a8-paper", 0.65},  {"w4a4-paper,rtn", 1.05},
+    const struct {
+        const char *scheme;
+        double bound;
+    } cases[] = {
+        {"w4a16", 0.6},          {"w4a8", 0.6},           {"q8_0", 0.06},           {"q4_0", 0.55},
+        {"w4a16,rtn,g64", 0.6},  {"w4a8,rtn,asym", 0.55}, {"w4a8,no-rotate", 0.6},  {"w4a4", 0.8},
+        {"w4a4,rtn,down8", 0.8}, {"w4a8-paper", 0.65},    {"w4a4-paper,rtn", 1.05},
     };
     for (size_t f = 0; f < N_FILES; f++) {
         size_t n = logit_count(&k_files[f]);
@@ -326,8 +331,8 @@ static void test_pruning(void **state) {
         int64_t n_layers = 0, vocab = vocab_of(m);
         aq_model_get_info(m, AQ_INFO_LAYER_COUNT, &n_layers);
         aq_context *plain = new_context(m), *pruned = new_context(m);
-        assert_int_equal(aq_prune(pruned, 0.5, (int32_t)n_layers - 1, AQ_PRUNE_ATTENTION_TO_FIRST,
-                                  AQ_PRUNE_KEEP_POSITIONS), AQ_OK);
+        assert_int_equal(
+            aq_prune(pruned, 0.5, (int32_t)n_layers - 1, AQ_PRUNE_ATTENTION_TO_FIRST, AQ_PRUNE_KEEP_POSITIONS), AQ_OK);
         assert_int_equal(aq_forward(plain, tokens, NULL, n, 0), AQ_OK);
         assert_int_equal(aq_forward(pruned, tokens, NULL, n, 0), AQ_OK);
         double d = max_abs_diff(aq_get_logits(plain, -1), aq_get_logits(pruned, -1), (size_t)vocab);
@@ -373,7 +378,8 @@ static void test_save_load_round_trip(void **state) {
             assert_int_equal(aq_model_save(m, path), AQ_OK);
             aq_model *back = aq_model_create();
             if (aq_model_load_file(back, path) != AQ_OK)
-                fail_msg("%s %s: %s", k_files[f].name, schemes[s] ? schemes[s] : "as loaded", aq_model_error_message(back));
+                fail_msg("%s %s: %s", k_files[f].name, schemes[s] ? schemes[s] : "as loaded",
+                         aq_model_error_message(back));
             assert_string_equal(aq_model_describe(back), aq_model_describe(m));
             float *a = all_logits(m, tokens, n), *b = all_logits(back, tokens, n);
             assert_memory_equal(a, b, (size_t)n * (size_t)vocab_of(m) * sizeof *a);

@@ -167,8 +167,7 @@ static void write_fixture(const char *path, const fixture_data *d, uint32_t alig
     assert_int_equal(aq_gguf_writer_add_tensor(w, "t.f16", AQ_TENSOR_F16, 1, ne_f16, d->f16, sizeof d->f16), AQ_OK);
     assert_int_equal(aq_gguf_writer_add_tensor(w, "t.bf16", AQ_TENSOR_BF16, 4, ne_bf16, d->bf16, sizeof d->bf16),
                      AQ_OK);
-    assert_int_equal(aq_gguf_writer_add_tensor(w, "t.q4_0", AQ_TENSOR_Q4_0, 2, ne_q4, d->q4_0, sizeof d->q4_0),
-                     AQ_OK);
+    assert_int_equal(aq_gguf_writer_add_tensor(w, "t.q4_0", AQ_TENSOR_Q4_0, 2, ne_q4, d->q4_0, sizeof d->q4_0), AQ_OK);
     assert_int_equal(aq_gguf_writer_write_file(w, path), AQ_OK);
     aq_gguf_writer_free(w);
 }
@@ -220,10 +219,10 @@ static void check_fixture(const aq_gguf *g, const fixture_data *d, uint32_t alig
         const char *key;
         aq_gguf_type type;
         uint64_t n;
-    } arrays[] = {{"arr.u8", AQ_GGUF_UINT8, 3},   {"arr.i8", AQ_GGUF_INT8, 3},      {"arr.u16", AQ_GGUF_UINT16, 2},
-                  {"arr.i16", AQ_GGUF_INT16, 2},  {"arr.u32", AQ_GGUF_UINT32, 3},   {"arr.i32", AQ_GGUF_INT32, 3},
+    } arrays[] = {{"arr.u8", AQ_GGUF_UINT8, 3},    {"arr.i8", AQ_GGUF_INT8, 3},     {"arr.u16", AQ_GGUF_UINT16, 2},
+                  {"arr.i16", AQ_GGUF_INT16, 2},   {"arr.u32", AQ_GGUF_UINT32, 3},  {"arr.i32", AQ_GGUF_INT32, 3},
                   {"arr.f32", AQ_GGUF_FLOAT32, 3}, {"arr.bool", AQ_GGUF_BOOL, 3},   {"arr.u64", AQ_GGUF_UINT64, 2},
-                  {"arr.i64", AQ_GGUF_INT64, 2},  {"arr.f64", AQ_GGUF_FLOAT64, 2}, {"arr.str", AQ_GGUF_STRING, 3},
+                  {"arr.i64", AQ_GGUF_INT64, 2},   {"arr.f64", AQ_GGUF_FLOAT64, 2}, {"arr.str", AQ_GGUF_STRING, 3},
                   {"arr.empty", AQ_GGUF_INT32, 0}};
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) {
         aq_gguf_type type;
@@ -235,21 +234,29 @@ static void check_fixture(const aq_gguf *g, const fixture_data *d, uint32_t alig
 
     int32_t ints[3];
     assert_int_equal(aq_gguf_get_arr_i32(g, "arr.u8", ints, 3), AQ_OK);
-    assert_int_equal(ints[0], 0); assert_int_equal(ints[1], 1); assert_int_equal(ints[2], 255);
+    assert_int_equal(ints[0], 0);
+    assert_int_equal(ints[1], 1);
+    assert_int_equal(ints[2], 255);
     assert_int_equal(aq_gguf_get_arr_i32(g, "arr.i8", ints, 3), AQ_OK);
-    assert_int_equal(ints[0], -128); assert_int_equal(ints[2], 127);
+    assert_int_equal(ints[0], -128);
+    assert_int_equal(ints[2], 127);
     assert_int_equal(aq_gguf_get_arr_i32(g, "arr.u16", ints, 2), AQ_OK);
     assert_int_equal(ints[1], 65535);
     assert_int_equal(aq_gguf_get_arr_i32(g, "arr.i16", ints, 2), AQ_OK);
-    assert_int_equal(ints[0], -32768); assert_int_equal(ints[1], 32767);
+    assert_int_equal(ints[0], -32768);
+    assert_int_equal(ints[1], 32767);
     assert_int_equal(aq_gguf_get_arr_i32(g, "arr.u32", ints, 3), AQ_OK);
     assert_int_equal(ints[2], 2147483647);
     assert_int_equal(aq_gguf_get_arr_i32(g, "arr.i32", ints, 3), AQ_OK);
-    assert_int_equal(ints[0], INT32_MIN); assert_int_equal(ints[1], -1); assert_int_equal(ints[2], INT32_MAX);
+    assert_int_equal(ints[0], INT32_MIN);
+    assert_int_equal(ints[1], -1);
+    assert_int_equal(ints[2], INT32_MAX);
     assert_int_equal(aq_gguf_get_arr_i32(g, "arr.i64", ints, 2), AQ_OK);
-    assert_int_equal(ints[0], -3); assert_int_equal(ints[1], 4);
+    assert_int_equal(ints[0], -3);
+    assert_int_equal(ints[1], 4);
     assert_int_equal(aq_gguf_get_arr_i32(g, "arr.i64.small", ints, 2), AQ_OK);
-    assert_int_equal(ints[0], -7); assert_int_equal(ints[1], 2147483647);
+    assert_int_equal(ints[0], -7);
+    assert_int_equal(ints[1], 2147483647);
     /* A value that does not fit, or a non-integer element type. */
     ints[0] = 99;
     assert_int_equal(aq_gguf_get_arr_i32(g, "arr.u64", ints, 2), AQ_ERR_FORMAT);
@@ -300,19 +307,37 @@ static void test_type_table(void **state) {
         uint32_t type, elems, bytes;
         const char *name;
     } expected[] = {
-        {AQ_TENSOR_F32, 1, 4, "f32"},       {AQ_TENSOR_F16, 1, 2, "f16"},      {AQ_TENSOR_BF16, 1, 2, "bf16"},
-        {AQ_TENSOR_Q4_0, 32, 18, "q4_0"},   {AQ_TENSOR_Q4_1, 32, 20, "q4_1"},  {AQ_TENSOR_Q5_0, 32, 22, "q5_0"},
-        {AQ_TENSOR_Q5_1, 32, 24, "q5_1"},   {AQ_TENSOR_Q8_0, 32, 34, "q8_0"},  {AQ_TENSOR_Q8_1, 32, 36, "q8_1"},
-        {AQ_TENSOR_Q2_K, 256, 84, "q2_K"},  {AQ_TENSOR_Q3_K, 256, 110, "q3_K"}, {AQ_TENSOR_Q4_K, 256, 144, "q4_K"},
-        {AQ_TENSOR_Q5_K, 256, 176, "q5_K"}, {AQ_TENSOR_Q6_K, 256, 210, "q6_K"}, {AQ_TENSOR_Q8_K, 256, 292, "q8_K"},
-        {AQ_TENSOR_I8, 1, 1, "i8"},         {AQ_TENSOR_I16, 1, 2, "i16"},      {AQ_TENSOR_I32, 1, 4, "i32"},
-        {AQ_TENSOR_I64, 1, 8, "i64"},       {AQ_TENSOR_F64, 1, 8, "f64"},
+        {AQ_TENSOR_F32, 1, 4, "f32"},
+        {AQ_TENSOR_F16, 1, 2, "f16"},
+        {AQ_TENSOR_BF16, 1, 2, "bf16"},
+        {AQ_TENSOR_Q4_0, 32, 18, "q4_0"},
+        {AQ_TENSOR_Q4_1, 32, 20, "q4_1"},
+        {AQ_TENSOR_Q5_0, 32, 22, "q5_0"},
+        {AQ_TENSOR_Q5_1, 32, 24, "q5_1"},
+        {AQ_TENSOR_Q8_0, 32, 34, "q8_0"},
+        {AQ_TENSOR_Q8_1, 32, 36, "q8_1"},
+        {AQ_TENSOR_Q2_K, 256, 84, "q2_K"},
+        {AQ_TENSOR_Q3_K, 256, 110, "q3_K"},
+        {AQ_TENSOR_Q4_K, 256, 144, "q4_K"},
+        {AQ_TENSOR_Q5_K, 256, 176, "q5_K"},
+        {AQ_TENSOR_Q6_K, 256, 210, "q6_K"},
+        {AQ_TENSOR_Q8_K, 256, 292, "q8_K"},
+        {AQ_TENSOR_I8, 1, 1, "i8"},
+        {AQ_TENSOR_I16, 1, 2, "i16"},
+        {AQ_TENSOR_I32, 1, 4, "i32"},
+        {AQ_TENSOR_I64, 1, 8, "i64"},
+        {AQ_TENSOR_F64, 1, 8, "f64"},
         /* ggml-common.h's static_asserts: 2-byte f16 d, then the codes and scales */
-        {AQ_TENSOR_IQ2_XXS, 256, 2 + 64, "iq2_xxs"}, {AQ_TENSOR_IQ2_XS, 256, 2 + 64 + 8, "iq2_xs"},
-        {AQ_TENSOR_IQ2_S, 256, 2 + 64 + 16, "iq2_s"}, {AQ_TENSOR_IQ3_XXS, 256, 2 + 96, "iq3_xxs"},
-        {AQ_TENSOR_IQ3_S, 256, 2 + 13 * 8 + 4, "iq3_s"}, {AQ_TENSOR_IQ1_S, 256, 2 + 32 + 16, "iq1_s"},
-        {AQ_TENSOR_IQ1_M, 256, 32 + 16 + 8, "iq1_m"}, {AQ_TENSOR_IQ4_NL, 32, 2 + 16, "iq4_nl"},
-        {AQ_TENSOR_IQ4_XS, 256, 2 + 2 + 4 + 128, "iq4_xs"}, {AQ_TENSOR_TQ1_0, 256, 2 + 4 + 48, "tq1_0"},
+        {AQ_TENSOR_IQ2_XXS, 256, 2 + 64, "iq2_xxs"},
+        {AQ_TENSOR_IQ2_XS, 256, 2 + 64 + 8, "iq2_xs"},
+        {AQ_TENSOR_IQ2_S, 256, 2 + 64 + 16, "iq2_s"},
+        {AQ_TENSOR_IQ3_XXS, 256, 2 + 96, "iq3_xxs"},
+        {AQ_TENSOR_IQ3_S, 256, 2 + 13 * 8 + 4, "iq3_s"},
+        {AQ_TENSOR_IQ1_S, 256, 2 + 32 + 16, "iq1_s"},
+        {AQ_TENSOR_IQ1_M, 256, 32 + 16 + 8, "iq1_m"},
+        {AQ_TENSOR_IQ4_NL, 32, 2 + 16, "iq4_nl"},
+        {AQ_TENSOR_IQ4_XS, 256, 2 + 2 + 4 + 128, "iq4_xs"},
+        {AQ_TENSOR_TQ1_0, 256, 2 + 4 + 48, "tq1_0"},
         {AQ_TENSOR_TQ2_0, 256, 2 + 64, "tq2_0"},
     };
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
@@ -935,8 +960,8 @@ static unsigned touch_everything(const aq_gguf *g) {
         for (uint64_t j = 0; j < t->name.len; j++) sum += (uint8_t)t->name.ptr[j];
         for (uint64_t j = 0; j < t->n_bytes; j++) sum += ((const uint8_t *)t->data)[j];
     }
-    static const char *const keys[] = {"general.architecture", "u32", "f32", "bool.true", "arr.str", "arr.u8",
-                                       "arr.f64", "arr.i64", "arr.u64"};
+    static const char *const keys[] = {
+        "general.architecture", "u32", "f32", "bool.true", "arr.str", "arr.u8", "arr.f64", "arr.i64", "arr.u64"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         uint32_t u;
         float f;

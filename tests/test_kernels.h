@@ -53,11 +53,11 @@ static uint64_t rng_next(uint64_t *state) {
 }
 
 static int rng_int(uint64_t *state, int lo, int hi) { /* [lo, hi] */
-    return lo + (int) (rng_next(state) % (uint64_t) (hi - lo + 1));
+    return lo + (int)(rng_next(state) % (uint64_t)(hi - lo + 1));
 }
 
 static float rng_float(uint64_t *state) { /* U(-1, 1) */
-    return (float) ((double) (rng_next(state) >> 11) * 0x1p-52 - 1.0);
+    return (float)((double)(rng_next(state) >> 11) * 0x1p-52 - 1.0);
 }
 
 static void *xcalloc(size_t count, size_t size) {
@@ -116,14 +116,14 @@ static void q4w_make(struct aq_q4w *w, size_t n_rows, size_t k, size_t group, bo
         if (mode == FILL_EXTREME)
             w->q[i] = (rng_next(rng) & 1) ? 0xFF : (rng_next(rng) & 1) ? 0x00 : 0xF0;
         else
-            w->q[i] = (uint8_t) rng_next(rng);
+            w->q[i] = (uint8_t)rng_next(rng);
     }
     for (size_t i = 0; i < n_rows * groups; i++) {
         const int kind = rng_int(rng, 0, 19);
         /* Mostly normal scales of either sign, sometimes a half subnormal or 0. */
         const float s = kind == 0 ? 0x1p-20f * rng_float(rng) : kind == 1 ? 0.0f : 0.02f * rng_float(rng);
         w->scale[i] = aq_fp32_to_fp16(s);
-        if (asym) w->zero[i] = (uint8_t) (mode == FILL_EXTREME ? ((rng_next(rng) & 1) ? 0 : 15) : rng_int(rng, 0, 15));
+        if (asym) w->zero[i] = (uint8_t)(mode == FILL_EXTREME ? ((rng_next(rng) & 1) ? 0 : 15) : rng_int(rng, 0, 15));
     }
 }
 
@@ -145,11 +145,11 @@ static void qd8_make(struct aq_qd8 *a, size_t m, size_t k, int bits, bool nonzer
     a->zero = xcalloc(m, sizeof(int32_t));
     for (size_t i = 0; i < m * k; i++) {
         if (mode == FILL_EXTREME) {
-            a->q[i] = (int8_t) ((rng_next(rng) & 3) ? qmin : qmax);
+            a->q[i] = (int8_t)((rng_next(rng) & 3) ? qmin : qmax);
         } else {
             /* The ends often, so the int16 accumulation bounds are exercised. */
             const int r = rng_int(rng, 0, 7);
-            a->q[i] = (int8_t) (r == 0 ? qmin : r == 1 ? qmax : rng_int(rng, qmin, qmax));
+            a->q[i] = (int8_t)(r == 0 ? qmin : r == 1 ? qmax : rng_int(rng, qmin, qmax));
         }
     }
     for (size_t t = 0; t < m; t++) {
@@ -180,7 +180,7 @@ static void check_qc4w(const aq_qc4w_gemm_kernel *kern, const struct aq_qd8 *a, 
                 print_error("%s %s: m=%zu n=%zu k=%zu group=%zu asym=%d rows [%zu,%zu): out[%zu][%zu] = %a, "
                             "ref %a\n",
                             kern->name, what, m, w->n_rows, w->k, w->group, w->zero != NULL, n_begin, n_end,
-                            i / out_stride, i % out_stride, (double) out[i], (double) ref[i]);
+                            i / out_stride, i % out_stride, (double)out[i], (double)ref[i]);
                 break;
             }
         }
@@ -217,8 +217,8 @@ static void check_qc4w_ranges(const aq_qc4w_gemm_kernel *kern, size_t m, size_t 
 
 static const struct {
     size_t k, group;
-} qc4w_depths[] = {{32, 32}, {64, 32}, {64, 64}, {96, 32}, {128, 32}, {128, 64}, {128, 128},
-                   {256, 64}, {256, 128}, {288, 32}, {384, 128}};
+} qc4w_depths[] = {{32, 32},   {64, 32},  {64, 64},   {96, 32},  {128, 32}, {128, 64},
+                   {128, 128}, {256, 64}, {256, 128}, {288, 32}, {384, 128}};
 
 /* Every shape around the kernel's tile, weights symmetric and asymmetric,
  * activations 8- and 4-bit, with zero and nonzero zero points (cycling). */
@@ -290,8 +290,8 @@ static void test_qc4w_extremes(void **state) {
 /* ------------------------------------------------------------------------------
  * Float kernels.
  */
-static void check_close(const float *out, const float *ref, const float *bound, size_t m, size_t n_begin,
-                        size_t n_end, size_t out_stride, const char *what, size_t k) {
+static void check_close(const float *out, const float *ref, const float *bound, size_t m, size_t n_begin, size_t n_end,
+                        size_t out_stride, const char *what, size_t k) {
     for (size_t t = 0; t < m; t++)
         for (size_t r = 0; r < out_stride; r++) {
             const size_t i = t * out_stride + r;
@@ -302,7 +302,7 @@ static void check_close(const float *out, const float *ref, const float *bound, 
                 }
             } else if (!(fabsf(out[i] - ref[i]) <= bound[i])) {
                 print_error("%s m=%zu k=%zu: out[%zu][%zu] = %.9g, ref %.9g, bound %.3g\n", what, m, k, t, r,
-                            (double) out[i], (double) ref[i], (double) bound[i]);
+                            (double)out[i], (double)ref[i], (double)bound[i]);
                 fail();
             }
         }
@@ -323,8 +323,8 @@ static void check_f32_gemm(const char *name, aq_f32_gemm_fn fn, size_t m, size_t
     for (size_t t = 0; t < m; t++)
         for (size_t r = n_begin; r < n_end; r++) {
             double s = 0.0;
-            for (size_t e = 0; e < k; e++) s += fabs((double) x[t * x_stride + e] * w[r * k + e]);
-            bound[t * out_stride + r] = (float) (2.0 * (double) (k + 8) * FLT_EPSILON * s);
+            for (size_t e = 0; e < k; e++) s += fabs((double)x[t * x_stride + e] * w[r * k + e]);
+            bound[t * out_stride + r] = (float)(2.0 * (double)(k + 8) * FLT_EPSILON * s);
         }
     check_close(out, ref, bound, m, n_begin, n_end, out_stride, name, k);
     free(x);
@@ -351,8 +351,8 @@ static void test_f32_gemm(void **state) {
     check_f32_gemm(kern->name, kern->fn, 3, 17, 4096, 0, 17, &rng);
 }
 
-static void check_f32_qc4w(const char *name, aq_f32_qc4w_gemm_fn fn, size_t m, size_t n_rows, size_t k,
-                           size_t group, bool asym, size_t n_begin, size_t n_end, uint64_t *rng) {
+static void check_f32_qc4w(const char *name, aq_f32_qc4w_gemm_fn fn, size_t m, size_t n_rows, size_t k, size_t group,
+                           bool asym, size_t n_begin, size_t n_end, uint64_t *rng) {
     const size_t x_stride = k + 5, out_stride = n_rows + 1, groups = k / group;
     struct aq_q4w w;
     q4w_make(&w, n_rows, k, group, asym, FILL_RANDOM, rng);
@@ -371,10 +371,10 @@ static void check_f32_qc4w(const char *name, aq_f32_qc4w_gemm_fn fn, size_t m, s
                 const uint8_t byte = w.q[r * (k / 2) + e / 2];
                 const int code = (e & 1) ? byte >> 4 : byte & 0xF;
                 const int zero = asym ? w.zero[r * groups + e / group] : AQ_Q4W_SYMMETRIC_ZERO;
-                const double wv = aq_fp16_to_fp32(w.scale[r * groups + e / group]) * (double) (code - zero);
-                s += fabs((double) x[t * x_stride + e] * wv);
+                const double wv = aq_fp16_to_fp32(w.scale[r * groups + e / group]) * (double)(code - zero);
+                s += fabs((double)x[t * x_stride + e] * wv);
             }
-            bound[t * out_stride + r] = (float) (2.0 * (double) (k + 8) * FLT_EPSILON * s);
+            bound[t * out_stride + r] = (float)(2.0 * (double)(k + 8) * FLT_EPSILON * s);
         }
     check_close(out, ref, bound, m, n_begin, n_end, out_stride, name, k);
     q4w_free(&w);
@@ -409,7 +409,7 @@ static void make_q8_0(block_q8_0 *b, size_t n_blocks, uint64_t *rng, bool extrem
     for (size_t i = 0; i < n_blocks; i++) {
         b[i].d = aq_fp32_to_fp16(0.01f * rng_float(rng));
         for (size_t j = 0; j < AQ_QK8_0; j++)
-            b[i].qs[j] = (int8_t) (extreme ? ((rng_next(rng) & 1) ? -128 : 127) : rng_int(rng, -128, 127));
+            b[i].qs[j] = (int8_t)(extreme ? ((rng_next(rng) & 1) ? -128 : 127) : rng_int(rng, -128, 127));
     }
 }
 
@@ -417,13 +417,13 @@ static void make_q4_0(block_q4_0 *b, size_t n_blocks, uint64_t *rng, bool extrem
     for (size_t i = 0; i < n_blocks; i++) {
         b[i].d = aq_fp32_to_fp16(0.05f * rng_float(rng));
         for (size_t j = 0; j < AQ_QK4_0 / 2; j++)
-            b[i].qs[j] = extreme ? ((rng_next(rng) & 1) ? 0x00 : 0x0F) : (uint8_t) rng_next(rng);
+            b[i].qs[j] = extreme ? ((rng_next(rng) & 1) ? 0x00 : 0x0F) : (uint8_t)rng_next(rng);
     }
 }
 
 static void check_same(const char *name, size_t n_blocks, float out, float ref) {
     if (memcmp(&ref, &out, sizeof ref) != 0) {
-        print_error("%s blocks=%zu: %a != ref %a\n", name, n_blocks, (double) out, (double) ref);
+        print_error("%s blocks=%zu: %a != ref %a\n", name, n_blocks, (double)out, (double)ref);
         fail();
     }
 }
@@ -470,23 +470,40 @@ static void test_q8_0_q8_0_dot(void **state) {
  * without one. */
 static const char *type_tag(uint32_t type) {
     switch (type) {
-    case AQ_GGML_F16: return "f16";
-    case AQ_GGML_BF16: return "bf16";
-    case AQ_GGML_Q4_0: return "q4_0";
-    case AQ_GGML_Q4_1: return "q4_1";
-    case AQ_GGML_Q5_0: return "q5_0";
-    case AQ_GGML_Q5_1: return "q5_1";
-    case AQ_GGML_Q8_0: return "q8_0";
-    case AQ_GGML_Q8_1: return "q8_1";
-    case AQ_GGML_Q2_K: return "q2_k";
-    case AQ_GGML_Q3_K: return "q3_k";
-    case AQ_GGML_Q4_K: return "q4_k";
-    case AQ_GGML_Q5_K: return "q5_k";
-    case AQ_GGML_Q6_K: return "q6_k";
-    case AQ_GGML_Q8_K: return "q8_k";
-    case AQ_GGML_IQ4_NL: return "iq4_nl";
-    case AQ_GGML_IQ4_XS: return "iq4_xs";
-    default: return NULL;
+    case AQ_GGML_F16:
+        return "f16";
+    case AQ_GGML_BF16:
+        return "bf16";
+    case AQ_GGML_Q4_0:
+        return "q4_0";
+    case AQ_GGML_Q4_1:
+        return "q4_1";
+    case AQ_GGML_Q5_0:
+        return "q5_0";
+    case AQ_GGML_Q5_1:
+        return "q5_1";
+    case AQ_GGML_Q8_0:
+        return "q8_0";
+    case AQ_GGML_Q8_1:
+        return "q8_1";
+    case AQ_GGML_Q2_K:
+        return "q2_k";
+    case AQ_GGML_Q3_K:
+        return "q3_k";
+    case AQ_GGML_Q4_K:
+        return "q4_k";
+    case AQ_GGML_Q5_K:
+        return "q5_k";
+    case AQ_GGML_Q6_K:
+        return "q6_k";
+    case AQ_GGML_Q8_K:
+        return "q8_k";
+    case AQ_GGML_IQ4_NL:
+        return "iq4_nl";
+    case AQ_GGML_IQ4_XS:
+        return "iq4_xs";
+    default:
+        return NULL;
     }
 }
 
@@ -499,10 +516,17 @@ static void put_half(uint8_t *p, float v) {
  * written with finite values, every other byte random. Returns how many. */
 static size_t weight_half_fields(uint32_t type, size_t off[2]) {
     switch (type) {
-    case AQ_GGML_Q4_0: case AQ_GGML_Q5_0: case AQ_GGML_Q8_0: case AQ_GGML_IQ4_NL: case AQ_GGML_IQ4_XS:
+    case AQ_GGML_Q4_0:
+    case AQ_GGML_Q5_0:
+    case AQ_GGML_Q8_0:
+    case AQ_GGML_IQ4_NL:
+    case AQ_GGML_IQ4_XS:
         off[0] = 0;
         return 1;
-    case AQ_GGML_Q4_1: case AQ_GGML_Q5_1: case AQ_GGML_Q4_K: case AQ_GGML_Q5_K:
+    case AQ_GGML_Q4_1:
+    case AQ_GGML_Q5_1:
+    case AQ_GGML_Q4_K:
+    case AQ_GGML_Q5_K:
         off[0] = 0, off[1] = 2;
         return 2;
     case AQ_GGML_Q2_K:
@@ -515,7 +539,7 @@ static size_t weight_half_fields(uint32_t type, size_t off[2]) {
         off[0] = offsetof(block_q6_K, d);
         return 1;
     default:
-        print_error("no test blocks for weight type %u: add it to weight_half_fields\n", (unsigned) type);
+        print_error("no test blocks for weight type %u: add it to weight_half_fields\n", (unsigned)type);
         fail();
         return 0;
     }
@@ -528,14 +552,15 @@ static void make_weight_blocks(uint32_t type, uint8_t *p, size_t n_blocks, uint6
     const aq_block_type *bt = aq_block_type_get(type);
     assert_non_null(bt);
     for (size_t i = 0; i < n_blocks * bt->block_bytes; i++)
-        p[i] = extreme ? ((rng_next(rng) & 1) ? 0xFF : 0x00) : (uint8_t) rng_next(rng);
+        p[i] = extreme ? ((rng_next(rng) & 1) ? 0xFF : 0x00) : (uint8_t)rng_next(rng);
     size_t off[2];
     const size_t n_off = weight_half_fields(type, off);
     for (size_t b = 0; b < n_blocks; b++)
         for (size_t j = 0; j < n_off; j++) {
             const int kind = rng_int(rng, 0, 15);
-            put_half(p + b * bt->block_bytes + off[j],
-                     kind == 0 ? 0.0f : kind == 1 ? 0x1p-20f * rng_float(rng) : 0.05f * rng_float(rng));
+            put_half(p + b * bt->block_bytes + off[j], kind == 0   ? 0.0f
+                                                       : kind == 1 ? 0x1p-20f * rng_float(rng)
+                                                                   : 0.05f * rng_float(rng));
         }
 }
 
@@ -550,16 +575,17 @@ static void make_act_blocks(uint32_t act_type, uint8_t *p, size_t n_blocks, uint
         uint8_t *blk = p + b * block_bytes;
         const size_t qs = act_type == AQ_GGML_Q8_0 ? 2 : 4, n_qs = act_type == AQ_GGML_Q8_K ? AQ_QK_K : AQ_QK8_0;
         for (size_t j = 0; j < n_qs; j++)
-            blk[qs + j] = (uint8_t) (extreme ? ((rng_next(rng) & 1) ? 0x80 : 0x7F) : rng_next(rng));
+            blk[qs + j] = (uint8_t)(extreme ? ((rng_next(rng) & 1) ? 0x80 : 0x7F) : rng_next(rng));
         if (act_type == AQ_GGML_Q8_K) {
             const float d = rng_int(rng, 0, 15) == 0 ? 0.0f : 0.01f * rng_float(rng);
             memcpy(blk, &d, sizeof d);
             const bool true_sums = rng_next(rng) & 1;
             for (size_t g = 0; g < AQ_QK_K / 16; g++) {
                 int32_t sum = 0;
-                for (size_t j = 0; j < 16; j++) sum += (int8_t) blk[qs + 16 * g + j];
-                const int16_t v = (int16_t) (true_sums ? sum : extreme ? ((rng_next(rng) & 1) ? -32768 : 32767)
-                                                                    : rng_int(rng, -32768, 32767));
+                for (size_t j = 0; j < 16; j++) sum += (int8_t)blk[qs + 16 * g + j];
+                const int16_t v = (int16_t)(true_sums ? sum
+                                            : extreme ? ((rng_next(rng) & 1) ? -32768 : 32767)
+                                                      : rng_int(rng, -32768, 32767));
                 memcpy(blk + offsetof(block_q8_K, bsums) + 2 * g, &v, sizeof v);
             }
         } else {
@@ -570,8 +596,8 @@ static void make_act_blocks(uint32_t act_type, uint8_t *p, size_t n_blocks, uint
 }
 
 /* One comparison: rows [n_begin, n_end) of n_rows for m tokens over n_blocks blocks. */
-static void check_block_gemm(const aq_block_gemm_kernel *kern, size_t m, size_t n_rows, size_t n_blocks,
-                             size_t n_begin, size_t n_end, bool extreme, uint64_t *rng) {
+static void check_block_gemm(const aq_block_gemm_kernel *kern, size_t m, size_t n_rows, size_t n_blocks, size_t n_begin,
+                             size_t n_end, bool extreme, uint64_t *rng) {
     const aq_block_type *bt = aq_block_type_get(kern->type);
     const size_t k = n_blocks * bt->block_elems, w_row = n_blocks * bt->block_bytes;
     const size_t a_row = aq_act_row_bytes(bt->act_type, k), out_stride = n_rows + 3;
@@ -590,8 +616,8 @@ static void check_block_gemm(const aq_block_gemm_kernel *kern, size_t m, size_t 
         for (size_t i = 0; i < m * out_stride; i++) {
             if (memcmp(&ref[i], &out[i], sizeof(float)) != 0) {
                 print_error("%s: m=%zu n=%zu blocks=%zu rows [%zu,%zu) extreme=%d: out[%zu][%zu] = %a, ref %a\n",
-                            kern->name, m, n_rows, n_blocks, n_begin, n_end, extreme, i / out_stride,
-                            i % out_stride, (double) out[i], (double) ref[i]);
+                            kern->name, m, n_rows, n_blocks, n_begin, n_end, extreme, i / out_stride, i % out_stride,
+                            (double)out[i], (double)ref[i]);
                 break;
             }
         }
@@ -657,16 +683,28 @@ static void test_act_quantize(void **state) {
             float *x = xcalloc(n, sizeof(float));
             for (size_t i = 0; i < n; i++) {
                 switch (mode) {
-                case 0: x[i] = rng_float(&rng); break;
-                case 1: x[i] = 1e-3f * rng_float(&rng) * (float) (1 + rng_int(&rng, 0, 1000)); break;
+                case 0:
+                    x[i] = rng_float(&rng);
+                    break;
+                case 1:
+                    x[i] = 1e-3f * rng_float(&rng) * (float)(1 + rng_int(&rng, 0, 1000));
+                    break;
                 /* Multiples of 1/2 up to 127 with a block maximum of 127: x * id hits every tie. */
-                case 2: x[i] = (i % block == 0) ? 127.0f : 0.5f * (float) rng_int(&rng, -254, 254); break;
+                case 2:
+                    x[i] = (i % block == 0) ? 127.0f : 0.5f * (float)rng_int(&rng, -254, 254);
+                    break;
                 /* The same with the maximum negative: Q8_K's iscale is then positive. */
-                case 3: x[i] = (i % block == 1) ? -127.0f : 0.5f * (float) rng_int(&rng, -254, 254); break;
+                case 3:
+                    x[i] = (i % block == 1) ? -127.0f : 0.5f * (float)rng_int(&rng, -254, 254);
+                    break;
                 /* Zero blocks, and blocks of one non-zero value. */
-                case 4: x[i] = (i / block) % 2 ? 0.0f : (i % block == 7 ? -3.5f : 0.0f); break;
+                case 4:
+                    x[i] = (i / block) % 2 ? 0.0f : (i % block == 7 ? -3.5f : 0.0f);
+                    break;
                 /* Wide ranges and subnormals. */
-                default: x[i] = ldexpf(rng_float(&rng), rng_int(&rng, -140, 100)); break;
+                default:
+                    x[i] = ldexpf(rng_float(&rng), rng_int(&rng, -140, 100));
+                    break;
                 }
             }
             check_act_quantize(kern, x, n);
@@ -695,7 +733,7 @@ static void check_name(const char *name, const char *family, const char *tile, a
 /* Every list ends with its reference and has no other; names follow the entries'
  * tile sizes and ISA; a qc4w packer writes tiles of exactly n_tile rows. */
 static void test_lists(void **state) {
-    (void) state;
+    (void)state;
     char tile[32];
     for (size_t i = 0; i < aq_qd8_qc4w_gemm_list_size; i++) {
         const aq_qc4w_gemm_kernel *e = &aq_qd8_qc4w_gemm_list[i];
@@ -809,7 +847,7 @@ static size_t expected_index(const void *list, size_t count, size_t entry_size, 
                              aq_cpu_feature want) {
     for (size_t i = 0; i + 1 < count; i++) {
         aq_cpu_feature isa;
-        memcpy(&isa, (const char *) list + i * entry_size + isa_offset, sizeof isa);
+        memcpy(&isa, (const char *)list + i * entry_size + isa_offset, sizeof isa);
         if (want == AQ_CPU_FEATURE_COUNT ? aq_cpu_has(isa) : isa == want) return i;
     }
     return count - 1;
@@ -832,16 +870,16 @@ static void check_choice(const aq_kernels *k, aq_cpu_feature want) {
         const aq_block_gemm_kernel *g = NULL;
         for (size_t i = 0; i < aq_block_gemm_list_size && !g; i++) {
             const aq_block_gemm_kernel *e = &aq_block_gemm_list[i];
-            if (e->type == type && (e->isa == AQ_CPU_NONE ||
-                                    (want == AQ_CPU_FEATURE_COUNT ? aq_cpu_has(e->isa) : e->isa == want)))
+            if (e->type == type &&
+                (e->isa == AQ_CPU_NONE || (want == AQ_CPU_FEATURE_COUNT ? aq_cpu_has(e->isa) : e->isa == want)))
                 g = e;
         }
         assert_ptr_equal(k->block_gemm[type], g);
         const aq_act_quantize_kernel *q = NULL;
         for (size_t i = 0; i < aq_act_quantize_list_size && !q; i++) {
             const aq_act_quantize_kernel *e = &aq_act_quantize_list[i];
-            if (e->type == type && (e->isa == AQ_CPU_NONE ||
-                                    (want == AQ_CPU_FEATURE_COUNT ? aq_cpu_has(e->isa) : e->isa == want)))
+            if (e->type == type &&
+                (e->isa == AQ_CPU_NONE || (want == AQ_CPU_FEATURE_COUNT ? aq_cpu_has(e->isa) : e->isa == want)))
                 q = e;
         }
         assert_ptr_equal(k->act_quantize[type], q);
@@ -863,7 +901,7 @@ static bool listed(aq_cpu_feature f) {
 }
 
 static void test_select(void **state) {
-    (void) state;
+    (void)state;
     aq_kernels k;
     assert_int_equal(aq_kernels_select(NULL, &k), AQ_OK);
     print_message("automatic choice: %s (%s)\n", k.name, k.qc4w_gemm.name);
@@ -878,17 +916,17 @@ static void test_select(void **state) {
 
     /* Each feature name: its kernels where the CPU has it and some list has it. */
     for (unsigned f = AQ_CPU_NONE + 1; f < AQ_CPU_FEATURE_COUNT; f++) {
-        const char *name = aq_cpu_feature_name((aq_cpu_feature) f);
+        const char *name = aq_cpu_feature_name((aq_cpu_feature)f);
         assert_int_equal(aq_cpu_feature_from_name(name), f);
         const aq_error err = aq_kernels_select(name, &k);
-        if (!aq_cpu_has((aq_cpu_feature) f) || !listed((aq_cpu_feature) f)) {
+        if (!aq_cpu_has((aq_cpu_feature)f) || !listed((aq_cpu_feature)f)) {
             assert_int_equal(err, AQ_ERR_UNSUPPORTED);
             continue;
         }
         assert_int_equal(err, AQ_OK);
         print_message("%s: %s\n", name, k.name);
         assert_non_null(strstr(k.name, name));
-        check_choice(&k, (aq_cpu_feature) f);
+        check_choice(&k, (aq_cpu_feature)f);
     }
     assert_int_equal(aq_kernels_select("bogus", &k), AQ_ERR_UNSUPPORTED);
     assert_int_equal(aq_kernels_select("AVX2", &k), AQ_ERR_UNSUPPORTED);
@@ -915,7 +953,7 @@ static void add_test(struct test_list *l, const char *name, const char *suffix, 
     char *full = malloc(len);
     if (!full) abort();
     snprintf(full, len, "%s%s", name, suffix);
-    l->tests[l->count++] = (struct CMUnitTest){.name = full, .test_func = fn, .initial_state = (void *) state};
+    l->tests[l->count++] = (struct CMUnitTest){.name = full, .test_func = fn, .initial_state = (void *)state};
 }
 
 /* Runs the list tests, the dispatch tests and arch_test (what only the caller's
@@ -946,7 +984,7 @@ static int aq_run_kernel_tests(const char *group, CMUnitTestFunction arch_test) 
         if (aq_act_quantize_list[i].isa != AQ_CPU_NONE)
             add_test(&l, aq_act_quantize_list[i].name, "", test_act_quantize, &aq_act_quantize_list[i]);
     const int failed = _cmocka_run_group_tests(group, l.tests, l.count, NULL, NULL);
-    for (size_t i = 0; i < l.count; i++) free((void *) l.tests[i].name);
+    for (size_t i = 0; i < l.count; i++) free((void *)l.tests[i].name);
     free(l.tests);
     return failed;
 }

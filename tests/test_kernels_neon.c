@@ -16,7 +16,7 @@ int main(void) {
 /* Plain NEON is ARMv8-A: always there, so "neon" is always a valid choice; the
  * shim answers no to x86. */
 static void test_arm_features(void **state) {
-    (void) state;
+    (void)state;
     assert_true(aq_cpu_has(AQ_CPU_NEON));
     assert_false(aq_cpu_has(AQ_CPU_AVX2));
     assert_false(aq_cpu_has(AQ_CPU_AVX512VNNI));
@@ -33,7 +33,5 @@ static void test_arm_features(void **state) {
     print_message("this CPU: neondot=%d i8mm=%d\n", aq_cpu_has(AQ_CPU_NEONDOT), aq_cpu_has(AQ_CPU_I8MM));
 }
 
-int main(void) {
-    return aq_run_kernel_tests("aarch64", test_arm_features);
-}
+int main(void) { return aq_run_kernel_tests("aarch64", test_arm_features); }
 #endif /* __aarch64__ */

@@ -14,7 +14,7 @@ int main(void) {
 
 /* The x86-64 lists hold x86 kernels only, and the feature shim answers no to Arm. */
 static void test_x86_features(void **state) {
-    (void) state;
+    (void)state;
     assert_false(aq_cpu_has(AQ_CPU_NEON));
     assert_false(aq_cpu_has(AQ_CPU_NEONDOT));
     assert_false(aq_cpu_has(AQ_CPU_I8MM));
@@ -24,11 +24,9 @@ static void test_x86_features(void **state) {
         const aq_cpu_feature isa = aq_qd8_qc4w_gemm_list[i].isa;
         assert_true(isa == AQ_CPU_AVX2 || isa == AQ_CPU_AVXVNNI || isa == AQ_CPU_AVX512VNNI);
     }
-    print_message("this CPU: avx2=%d avxvnni=%d avx512vnni=%d\n", aq_cpu_has(AQ_CPU_AVX2),
-                  aq_cpu_has(AQ_CPU_AVXVNNI), aq_cpu_has(AQ_CPU_AVX512VNNI));
+    print_message("this CPU: avx2=%d avxvnni=%d avx512vnni=%d\n", aq_cpu_has(AQ_CPU_AVX2), aq_cpu_has(AQ_CPU_AVXVNNI),
+                  aq_cpu_has(AQ_CPU_AVX512VNNI));
 }
 
-int main(void) {
-    return aq_run_kernel_tests("x86-64", test_x86_features);
-}
+int main(void) { return aq_run_kernel_tests("x86-64", test_x86_features); }
 #endif /* __x86_64__ */

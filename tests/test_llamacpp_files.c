@@ -32,12 +32,12 @@ typedef struct fixture_file {
 } fixture_file;
 
 static const fixture_file k_files[] = {
-    {"austen-l1-f32", 0.01f},     {"austen-l1-f16", 0.02f},       {"austen-l1-bf16", 0.05f},
-    {"austen-l1-q4_0", 0.2f},     {"austen-l1-q4_1", 0.2f},       {"austen-l1-q5_0", 0.2f},
-    {"austen-l1-q5_1", 0.2f},     {"austen-l1-q8_0", 0.2f},       {"austen-l1-q2_k", 0.2f},
-    {"austen-l1-q3_k", 0.2f},     {"austen-l1-q4_k", 0.2f},       {"austen-l1-q5_k", 0.2f},
-    {"austen-l1-q6_k", 0.2f},     {"austen-l1-iq4_nl", 0.2f},     {"austen-l1-iq4_xs", 0.2f},
-    {"austen-l1-q4_k_m", 0.2f},   {"austen-l1-q4_0-mix", 0.2f},   {"austen-l1-tied-q4_0", 0.2f},
+    {"austen-l1-f32", 0.01f},      {"austen-l1-f16", 0.02f},     {"austen-l1-bf16", 0.05f},
+    {"austen-l1-q4_0", 0.2f},      {"austen-l1-q4_1", 0.2f},     {"austen-l1-q5_0", 0.2f},
+    {"austen-l1-q5_1", 0.2f},      {"austen-l1-q8_0", 0.2f},     {"austen-l1-q2_k", 0.2f},
+    {"austen-l1-q3_k", 0.2f},      {"austen-l1-q4_k", 0.2f},     {"austen-l1-q5_k", 0.2f},
+    {"austen-l1-q6_k", 0.2f},      {"austen-l1-iq4_nl", 0.2f},   {"austen-l1-iq4_xs", 0.2f},
+    {"austen-l1-q4_k_m", 0.2f},    {"austen-l1-q4_0-mix", 0.2f}, {"austen-l1-tied-q4_0", 0.2f},
     {"austen-l1-tied-q6_k", 0.2f},
 };
 
@@ -203,7 +203,10 @@ static void test_non_finite_scales_are_refused(void **state) {
     const struct {
         const char *name;
         size_t scale_offset; /* of an f16 scale within a block (ggml-common.h's layouts) */
-    } cases[] = {{"austen-l1-q4_0", 0}, {"austen-l1-q6_k", 208}, {"austen-l1-q2_k", 82}, {"austen-l1-iq4_xs", 0},
+    } cases[] = {{"austen-l1-q4_0", 0},
+                 {"austen-l1-q6_k", 208},
+                 {"austen-l1-q2_k", 82},
+                 {"austen-l1-iq4_xs", 0},
                  {"austen-l1-f16", 0}};
     const uint16_t bad[] = {0x7C00, 0xFE00}; /* +inf, a NaN */
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -258,10 +261,8 @@ static void test_unsupported_type_is_named(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_logits_match_llamacpp),
-        cmocka_unit_test(test_perplexity_matches_llamacpp),
-        cmocka_unit_test(test_truncated_files_are_refused),
-        cmocka_unit_test(test_non_finite_scales_are_refused),
+        cmocka_unit_test(test_logits_match_llamacpp),       cmocka_unit_test(test_perplexity_matches_llamacpp),
+        cmocka_unit_test(test_truncated_files_are_refused), cmocka_unit_test(test_non_finite_scales_are_refused),
         cmocka_unit_test(test_unsupported_type_is_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,7 +24,6 @@ typedef struct fixture {
     char root[1024];
 } fixture;
 
-
 static int setup(void **state) {
     fixture *fx = calloc(1, sizeof *fx);
     char path[1024];
@@ -239,7 +238,8 @@ static void test_generation_is_seeded(void **state) {
  * and decoding after it still matches its own prefill. */
 static void test_int8_kv_cache_close_to_float(void **state) {
     fixture *fx = *state;
-    const char *text = " Elizabeth could not help smiling at his easy manners; they were so very different from his sister's.";
+    const char *text =
+        " Elizabeth could not help smiling at his easy manners; they were so very different from his sister's.";
     int32_t tokens[64], n = 0;
     assert_int_equal(aq_tokenize(fx->model, text, strlen(text), 1, tokens, 64, &n), AQ_OK);
     int64_t vocab;

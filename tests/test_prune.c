@@ -187,13 +187,13 @@ static void test_kept_bookkeeping(void **state) {
 
 typedef struct reference {
     const aq_model *m;
-    int32_t n_seq;               /* tokens in the sequence */
-    int32_t n_prompt;            /* the pruned prefill's length */
+    int32_t n_seq;    /* tokens in the sequence */
+    int32_t n_prompt; /* the pruned prefill's length */
     bool renumber;
-    bool present[8][600];        /* (n_layers, n_seq) */
-    int32_t rank[8][600];        /* index of a token among those present at layer l */
-    int32_t score_layer;         /* record the paper's importance at this layer, or -1 */
-    float score[600];            /* sum over heads of the attention token t pays to token 0 */
+    bool present[8][600]; /* (n_layers, n_seq) */
+    int32_t rank[8][600]; /* index of a token among those present at layer l */
+    int32_t score_layer;  /* record the paper's importance at this layer, or -1 */
+    float score[600];     /* sum over heads of the attention token t pays to token 0 */
 } reference;
 
 static void matvec(const aq_matrix *w, const float *x, float *y) {
@@ -237,7 +237,8 @@ static void reference_forward(reference *r, const int32_t *tokens, int32_t first
     float *xn = malloc(sizeof(float) * (size_t)c->ffn_dim), *att = malloc(sizeof(float) * (size_t)q_dim);
     float *g = malloc(sizeof(float) * (size_t)c->ffn_dim), *u = malloc(sizeof(float) * (size_t)c->ffn_dim);
     float *o = malloc(sizeof(float) * (size_t)dim), *score = malloc(sizeof(float) * (size_t)n);
-    for (int32_t t = 0; t < n; t++) memcpy(x + (size_t)t * dim, m->token_embd.f32 + (size_t)tokens[t] * dim, sizeof(float) * dim);
+    for (int32_t t = 0; t < n; t++)
+        memcpy(x + (size_t)t * dim, m->token_embd.f32 + (size_t)tokens[t] * dim, sizeof(float) * dim);
     for (int32_t l = 0; l < c->n_layers; l++) {
         const aq_layer *L = &m->layers[l];
         for (int32_t t = 0; t < n; t++) {
@@ -389,8 +390,10 @@ static void test_dropped_tokens_pay_least_attention_to_first(void **state) {
         float lib = 0.0f;
         for (int32_t h = 0; h < n_heads; h++) lib += ctx->prune_score[(size_t)t * n_heads + h];
         assert_true(fabsf(lib - r->score[t]) < 1e-4f);
-        if (survived[t]) best_kept_loser = fminf(best_kept_loser, r->score[t]);
-        else worst_dropped = fmaxf(worst_dropped, r->score[t]);
+        if (survived[t])
+            best_kept_loser = fminf(best_kept_loser, r->score[t]);
+        else
+            worst_dropped = fmaxf(worst_dropped, r->score[t]);
     }
     /* LOW attention to the first token means dropped */
     assert_true(worst_dropped <= best_kept_loser + 1e-4f);
@@ -412,8 +415,7 @@ static void test_misuse(void **state) {
                          AQ_ERR_OUT_OF_RANGE);
     assert_int_equal(aq_prune(ctx, 0.5, n_layers, AQ_PRUNE_ATTENTION_TO_FIRST, AQ_PRUNE_KEEP_POSITIONS),
                      AQ_ERR_OUT_OF_RANGE);
-    assert_int_equal(aq_prune(ctx, 0.5, -2, AQ_PRUNE_ATTENTION_TO_FIRST, AQ_PRUNE_KEEP_POSITIONS),
-                     AQ_ERR_OUT_OF_RANGE);
+    assert_int_equal(aq_prune(ctx, 0.5, -2, AQ_PRUNE_ATTENTION_TO_FIRST, AQ_PRUNE_KEEP_POSITIONS), AQ_ERR_OUT_OF_RANGE);
     assert_int_equal(aq_prune(ctx, 0.5, -1, (aq_prune_importance)7, AQ_PRUNE_KEEP_POSITIONS), AQ_ERR_OUT_OF_RANGE);
     assert_int_equal(aq_prune(ctx, 0.5, -1, AQ_PRUNE_ATTENTION_TO_FIRST, (aq_prune_positions)7), AQ_ERR_OUT_OF_RANGE);
     /* a refused call leaves pruning off */

@@ -140,14 +140,14 @@ static void test_trip_choices(void **state) {
         s[t * width + 0] = 100.0f * (float)(t % 2 ? 1 : -1) * (float)uniform(); /* the outlier channel */
         s[t * width + 1] = 0.5f * gaussian();                                   /* small */
         s[t * width + 2] = 0.5f * gaussian();
-        s[t * width + 3] = 0.0f;                                                /* silent */
+        s[t * width + 3] = 0.0f; /* silent */
     }
     float scale = 200.0f / 255.0f, f[4];
     aq_trip_choose(s, n, width, scale, 0, 8, 4, NULL, 0, f);
     assert_float_equal(f[0], 1.0f, 0);
     assert_float_equal(f[1], 16.0f, 0); /* 0.5 * 16 * ~3 sigma stays inside +-100 */
     assert_float_equal(f[3], 1.0f, 0);  /* no error to reduce: the smallest factor */
-    int32_t groups[4] = {0, 0, 1, 1}; /* channel 1 shares with the outlier */
+    int32_t groups[4] = {0, 0, 1, 1};   /* channel 1 shares with the outlier */
     aq_trip_choose(s, n, width, scale, 0, 8, 4, groups, 2, f);
     assert_float_equal(f[0], 1.0f, 0);
     assert_float_equal(f[1], 1.0f, 0);
@@ -187,8 +187,10 @@ static void test_scheme_names(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hadamard_is_orthogonal), cmocka_unit_test(test_hadamard_by_hand),
-        cmocka_unit_test(test_gptq_beats_round_to_nearest), cmocka_unit_test(test_trip_choices),
+        cmocka_unit_test(test_hadamard_is_orthogonal),
+        cmocka_unit_test(test_hadamard_by_hand),
+        cmocka_unit_test(test_gptq_beats_round_to_nearest),
+        cmocka_unit_test(test_trip_choices),
         cmocka_unit_test(test_scheme_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,16 +24,15 @@
 #define FP16_ROUNDING 0x1p-11 /* u: relative error of one fp32 -> fp16 rounding */
 
 /* Fails the test with a message when value > bound (also when either is NaN). */
-#define CHECK_LE(value, bound, ...)                                                      \
-    do {                                                                                 \
-        const double check_value_ = (value);                                             \
-        const double check_bound_ = (bound);                                             \
-        if (!(check_value_ <= check_bound_)) {                                           \
-            print_error(__VA_ARGS__);                                                    \
-            print_error(": %.9g exceeds the bound %.9g (%s:%d)\n", check_value_, check_bound_, \
-                        __FILE__, __LINE__);                                             \
-            fail();                                                                      \
-        }                                                                                \
+#define CHECK_LE(value, bound, ...)                                                                                    \
+    do {                                                                                                               \
+        const double check_value_ = (value);                                                                           \
+        const double check_bound_ = (bound);                                                                           \
+        if (!(check_value_ <= check_bound_)) {                                                                         \
+            print_error(__VA_ARGS__);                                                                                  \
+            print_error(": %.9g exceeds the bound %.9g (%s:%d)\n", check_value_, check_bound_, __FILE__, __LINE__);    \
+            fail();                                                                                                    \
+        }                                                                                                              \
     } while (0)
 
 /* ------------------------------------------------------------------------------
@@ -46,21 +45,19 @@ static uint64_t rng_next(uint64_t *state) {
     return z ^ (z >> 31);
 }
 
-static double rng_uniform01(uint64_t *state) {
-    return (double) (rng_next(state) >> 11) * 0x1p-53;
-}
+static double rng_uniform01(uint64_t *state) { return (double)(rng_next(state) >> 11) * 0x1p-53; }
 
 static double rng_gaussian(uint64_t *state) {
-    const double u1 = ((double) (rng_next(state) >> 11) + 1.0) * 0x1p-53; /* (0, 1] */
+    const double u1 = ((double)(rng_next(state) >> 11) + 1.0) * 0x1p-53; /* (0, 1] */
     const double u2 = rng_uniform01(state);
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
 enum distribution {
-    DIST_GAUSSIAN,         /* N(0, 1): typical weights */
-    DIST_UNIFORM,          /* U(-1, 1): many values near the group extremes */
-    DIST_POSITIVE,         /* U(0.5, 1.5): one-signed groups (asymmetric edge case) */
-    DIST_OUTLIERS,         /* N(0, 1) with every 37th value x20: LLM activation outliers */
+    DIST_GAUSSIAN, /* N(0, 1): typical weights */
+    DIST_UNIFORM,  /* U(-1, 1): many values near the group extremes */
+    DIST_POSITIVE, /* U(0.5, 1.5): one-signed groups (asymmetric edge case) */
+    DIST_OUTLIERS, /* N(0, 1) with every 37th value x20: LLM activation outliers */
     DIST_COUNT,
 };
 
@@ -68,16 +65,16 @@ static void fill(float *x, size_t n, enum distribution dist, uint64_t *state) {
     for (size_t i = 0; i < n; i++) {
         switch (dist) {
         case DIST_GAUSSIAN:
-            x[i] = (float) rng_gaussian(state);
+            x[i] = (float)rng_gaussian(state);
             break;
         case DIST_UNIFORM:
-            x[i] = (float) (2.0 * rng_uniform01(state) - 1.0);
+            x[i] = (float)(2.0 * rng_uniform01(state) - 1.0);
             break;
         case DIST_POSITIVE:
-            x[i] = (float) (0.5 + rng_uniform01(state));
+            x[i] = (float)(0.5 + rng_uniform01(state));
             break;
         default:
-            x[i] = (float) rng_gaussian(state) * (i % 37 == 5 ? 20.0f : 1.0f);
+            x[i] = (float)rng_gaussian(state) * (i % 37 == 5 ? 20.0f : 1.0f);
             break;
         }
     }
@@ -133,37 +130,37 @@ static float q4w_scale(const struct aq_q4w *w, size_t r, size_t g) {
     return aq_fp16_to_fp32(w->scale[r * (w->k / w->group) + g]);
 }
 
-static const size_t kGroups[] = { 32, 64, 128 };
-static const size_t kDepths[] = { 32, 64, 96, 128, 160, 256, 384, 4096 };
-static const size_t kRowCounts[] = { 1, 3, 17 };
+static const size_t kGroups[] = {32, 64, 128};
+static const size_t kDepths[] = {32, 64, 96, 128, 160, 256, 384, 4096};
+static const size_t kRowCounts[] = {1, 3, 17};
 #define COUNT(array) (sizeof(array) / sizeof((array)[0]))
 
 /* ==============================================================================
  * fp16 / bf16
  */
 static void test_f16_special_values(void **state) {
-    (void) state;
+    (void)state;
     /* Encodings from the IEEE 754 binary16 definition. */
     assert_int_equal(aq_fp32_to_fp16(0.0f), 0x0000);
     assert_int_equal(aq_fp32_to_fp16(-0.0f), 0x8000);
     assert_int_equal(aq_fp32_to_fp16(1.0f), 0x3C00);
     assert_int_equal(aq_fp32_to_fp16(-2.0f), 0xC000);
     assert_int_equal(aq_fp32_to_fp16(0.5f), 0x3800);
-    assert_int_equal(aq_fp32_to_fp16(65504.0f), 0x7BFF);       /* largest finite */
-    assert_int_equal(aq_fp32_to_fp16(0x1p-14f), 0x0400);       /* smallest normal */
-    assert_int_equal(aq_fp32_to_fp16(0x1p-24f), 0x0001);       /* smallest subnormal */
+    assert_int_equal(aq_fp32_to_fp16(65504.0f), 0x7BFF);        /* largest finite */
+    assert_int_equal(aq_fp32_to_fp16(0x1p-14f), 0x0400);        /* smallest normal */
+    assert_int_equal(aq_fp32_to_fp16(0x1p-24f), 0x0001);        /* smallest subnormal */
     assert_int_equal(aq_fp32_to_fp16(1023 * 0x1p-24f), 0x03FF); /* largest subnormal */
     assert_int_equal(aq_fp32_to_fp16(-0x1p-24f), 0x8001);
     assert_int_equal(aq_fp32_to_fp16(INFINITY), 0x7C00);
     assert_int_equal(aq_fp32_to_fp16(-INFINITY), 0xFC00);
-    assert_int_equal(aq_fp32_to_fp16(FLT_MAX), 0x7C00);         /* overflow -> inf */
-    assert_int_equal(aq_fp32_to_fp16(1e-30f), 0x0000);          /* underflow -> 0 */
-    assert_int_equal(aq_fp32_to_fp16(FLT_TRUE_MIN), 0x0000);    /* fp32 subnormal -> 0 */
+    assert_int_equal(aq_fp32_to_fp16(FLT_MAX), 0x7C00);      /* overflow -> inf */
+    assert_int_equal(aq_fp32_to_fp16(1e-30f), 0x0000);       /* underflow -> 0 */
+    assert_int_equal(aq_fp32_to_fp16(FLT_TRUE_MIN), 0x0000); /* fp32 subnormal -> 0 */
     assert_int_equal(aq_fp32_to_fp16(-1e-30f), 0x8000);
 
     /* NaN must stay NaN (exponent all ones, mantissa non-zero), keeping the sign,
      * even for a payload that lives only in the low fp32 mantissa bits. */
-    const float nans[] = { NAN, -NAN, aq_fp32_from_bits(0x7F800001u), aq_fp32_from_bits(0xFF800001u) };
+    const float nans[] = {NAN, -NAN, aq_fp32_from_bits(0x7F800001u), aq_fp32_from_bits(0xFF800001u)};
     for (size_t i = 0; i < COUNT(nans); i++) {
         const uint16_t h = aq_fp32_to_fp16(nans[i]);
         assert_int_equal(h & 0x7C00, 0x7C00);
@@ -185,12 +182,12 @@ static void test_f16_special_values(void **state) {
 }
 
 static void test_f16_rounding_ties(void **state) {
-    (void) state;
+    (void)state;
     /* Around 1.0 the half ulp is 2^-10; its midpoints are ties, resolved to even. */
-    assert_int_equal(aq_fp32_to_fp16(1.0f + 0x1p-11f), 0x3C00);              /* 0x3C00|0x3C01 -> even */
-    assert_int_equal(aq_fp32_to_fp16(1.0f + 3 * 0x1p-11f), 0x3C02);          /* 0x3C01|0x3C02 -> even */
-    assert_int_equal(aq_fp32_to_fp16(1.0f + 0x1p-11f + 0x1p-20f), 0x3C01);   /* above the tie */
-    assert_int_equal(aq_fp32_to_fp16(1.0f + 0x1p-11f - 0x1p-20f), 0x3C00);   /* below the tie */
+    assert_int_equal(aq_fp32_to_fp16(1.0f + 0x1p-11f), 0x3C00);            /* 0x3C00|0x3C01 -> even */
+    assert_int_equal(aq_fp32_to_fp16(1.0f + 3 * 0x1p-11f), 0x3C02);        /* 0x3C01|0x3C02 -> even */
+    assert_int_equal(aq_fp32_to_fp16(1.0f + 0x1p-11f + 0x1p-20f), 0x3C01); /* above the tie */
+    assert_int_equal(aq_fp32_to_fp16(1.0f + 0x1p-11f - 0x1p-20f), 0x3C00); /* below the tie */
     assert_int_equal(aq_fp32_to_fp16(-(1.0f + 3 * 0x1p-11f)), 0xBC02);
     /* A tie that carries into the exponent: 2 - 2^-11 lies between 0x3BFF (2 - 2^-10)
      * and 0x4000 (2.0); 0x3BFF is odd, so it goes up to 2.0. */
@@ -224,13 +221,13 @@ static double fp16_value_by_formula(uint16_t h) {
 }
 
 static void test_f16_all_halves_roundtrip(void **state) {
-    (void) state;
+    (void)state;
     /* Exhaustive over all 65536 encodings: decoding equals the formula exactly, and
      * encoding the decoded value gives the same bits back (NaN: some NaN of the same
      * sign). */
     for (uint32_t h = 0; h <= 0xFFFF; h++) {
-        const float f = aq_fp16_to_fp32((uint16_t) h);
-        const double expected = fp16_value_by_formula((uint16_t) h);
+        const float f = aq_fp16_to_fp32((uint16_t)h);
+        const double expected = fp16_value_by_formula((uint16_t)h);
         if (isnan(expected)) {
             assert_true(isnan(f));
             const uint16_t back = aq_fp32_to_fp16(f);
@@ -239,7 +236,7 @@ static void test_f16_all_halves_roundtrip(void **state) {
             assert_int_equal(back & 0x8000, h & 0x8000);
             continue;
         }
-        assert_true((double) f == expected);
+        assert_true((double)f == expected);
         assert_int_equal(aq_fp32_to_fp16(f), h);
     }
 }
@@ -249,28 +246,28 @@ static void test_f16_all_halves_roundtrip(void **state) {
  * (values from 65520 on round to inf). Shares no code with aq_fp32_to_fp16. */
 static uint16_t fp16_by_nearest_search(float f) {
     const uint16_t sign = signbit(f) ? 0x8000 : 0;
-    const double magnitude = fabs((double) f);
+    const double magnitude = fabs((double)f);
     if (magnitude >= 65520.0) {
-        return (uint16_t) (sign | 0x7C00);
+        return (uint16_t)(sign | 0x7C00);
     }
     uint32_t lo = 0, hi = 0x7BFF; /* largest encoding with value <= magnitude */
     while (lo < hi) {
         const uint32_t mid = (lo + hi + 1) / 2;
-        if (fp16_value_by_formula((uint16_t) mid) <= magnitude) {
+        if (fp16_value_by_formula((uint16_t)mid) <= magnitude) {
             lo = mid;
         } else {
             hi = mid - 1;
         }
     }
-    const double below = fp16_value_by_formula((uint16_t) lo);
-    const double above = lo == 0x7BFF ? 65536.0 : fp16_value_by_formula((uint16_t) (lo + 1));
+    const double below = fp16_value_by_formula((uint16_t)lo);
+    const double above = lo == 0x7BFF ? 65536.0 : fp16_value_by_formula((uint16_t)(lo + 1));
     const double distance_below = magnitude - below;
     const double distance_above = above - magnitude;
     uint32_t nearest = lo;
     if (distance_above < distance_below || (distance_above == distance_below && (lo & 1))) {
         nearest = lo + 1;
     }
-    return (uint16_t) (sign | nearest);
+    return (uint16_t)(sign | nearest);
 }
 
 static void check_fp16_against_search(uint32_t bits) {
@@ -278,14 +275,14 @@ static void check_fp16_against_search(uint32_t bits) {
     const uint16_t got = aq_fp32_to_fp16(f);
     const uint16_t expected = fp16_by_nearest_search(f);
     if (got != expected) {
-        print_error("fp32 0x%08x (%.9g): got fp16 0x%04x, nearest-even is 0x%04x\n",
-                    (unsigned) bits, (double) f, got, expected);
+        print_error("fp32 0x%08x (%.9g): got fp16 0x%04x, nearest-even is 0x%04x\n", (unsigned)bits, (double)f, got,
+                    expected);
         fail();
     }
 }
 
 static void test_f16_matches_nearest_search(void **state) {
-    (void) state;
+    (void)state;
     /* A strided sweep over all finite fp32 of both signs (the stride is odd, so
      * every low-bit pattern is visited), plus every pattern within 4096 ulps of the
      * boundaries where the encoder changes branch: 2^-25 (rounds to zero below),
@@ -294,7 +291,7 @@ static void test_f16_matches_nearest_search(void **state) {
         check_fp16_against_search(bits);
         check_fp16_against_search(bits | 0x80000000u);
     }
-    const float boundaries[] = { 0x1p-25f, 0x1p-24f, 0x1p-14f, 1.0f, 65504.0f, 65520.0f };
+    const float boundaries[] = {0x1p-25f, 0x1p-24f, 0x1p-14f, 1.0f, 65504.0f, 65520.0f};
     for (size_t i = 0; i < COUNT(boundaries); i++) {
         const uint32_t center = aq_fp32_to_bits(boundaries[i]);
         for (uint32_t bits = center - 4096; bits <= center + 4096; bits++) {
@@ -307,11 +304,11 @@ static void test_f16_matches_nearest_search(void **state) {
  * next encoding; pick the nearer in double, ties to even. */
 static uint16_t bf16_by_nearest(float f) {
     const uint32_t bits = aq_fp32_to_bits(f);
-    const uint16_t truncated = (uint16_t) (bits >> 16);
-    const double value = fabs((double) f);
-    const double below = fabs((double) aq_bf16_to_fp32(truncated));
-    const uint16_t next = (uint16_t) (truncated + 1);
-    const double above = (next & 0x7FFF) == 0x7F80 ? ldexp(1.0, 128) : fabs((double) aq_bf16_to_fp32(next));
+    const uint16_t truncated = (uint16_t)(bits >> 16);
+    const double value = fabs((double)f);
+    const double below = fabs((double)aq_bf16_to_fp32(truncated));
+    const uint16_t next = (uint16_t)(truncated + 1);
+    const double above = (next & 0x7FFF) == 0x7F80 ? ldexp(1.0, 128) : fabs((double)aq_bf16_to_fp32(next));
     if (above - value < value - below || (above - value == value - below && (truncated & 1))) {
         return next;
     }
@@ -319,7 +316,7 @@ static uint16_t bf16_by_nearest(float f) {
 }
 
 static void test_bf16_conversions(void **state) {
-    (void) state;
+    (void)state;
     assert_int_equal(aq_fp32_to_bf16(1.0f), 0x3F80);
     assert_int_equal(aq_fp32_to_bf16(-0.0f), 0x8000);
     /* Ties on the 16 dropped bits go to even; just above a tie goes up. */
@@ -336,11 +333,11 @@ static void test_bf16_conversions(void **state) {
     assert_true(aq_bf16_to_fp32(0xC040) == -3.0f);
     /* Strided sweep of finite values against the nearest-even reference. */
     for (uint32_t bits = 0; bits < 0x7F800000u; bits += 4093) {
-        const uint32_t signs[2] = { 0, 0x80000000u };
+        const uint32_t signs[2] = {0, 0x80000000u};
         for (size_t i = 0; i < 2; i++) {
             const float f = aq_fp32_from_bits(bits | signs[i]);
             if (aq_fp32_to_bf16(f) != bf16_by_nearest(f)) {
-                print_error("bf16 of 0x%08x\n", (unsigned) (bits | signs[i]));
+                print_error("bf16 of 0x%08x\n", (unsigned)(bits | signs[i]));
                 fail();
             }
         }
@@ -351,7 +348,7 @@ static void test_bf16_conversions(void **state) {
  * INT4 group-wise weights
  */
 static void test_q4w_sizes_and_invalid_shapes(void **state) {
-    (void) state;
+    (void)state;
     size_t q_bytes = 0, scale_bytes = 0, zero_bytes = 0;
     /* 3 rows x 96 with groups of 32: 3 * 48 code bytes, 9 groups of 2-byte scales. */
     assert_true(aq_q4w_sizes(3, 96, 32, true, &q_bytes, &scale_bytes, &zero_bytes));
@@ -367,12 +364,12 @@ static void test_q4w_sizes_and_invalid_shapes(void **state) {
 
     /* The quantizer refuses the same shapes, and a zero array that contradicts asym,
      * without touching the output. */
-    float w[64] = { 0 };
+    float w[64] = {0};
     uint8_t q[32];
     uint16_t scale[2];
     uint8_t zero[2];
     memset(q, 0xA5, sizeof(q));
-    struct aq_q4w out = { .n_rows = 0, .q = q, .scale = scale, .zero = NULL };
+    struct aq_q4w out = {.n_rows = 0, .q = q, .scale = scale, .zero = NULL};
     assert_false(aq_q4w_quantize_rtn_ref(w, 1, 64, 48, false, &out));
     assert_false(aq_q4w_quantize_rtn_ref(w, 1, 64, 128, false, &out));
     assert_false(aq_q4w_quantize_rtn_ref(w, 1, 64, 32, true, &out)); /* asym, zero NULL */
@@ -383,7 +380,7 @@ static void test_q4w_sizes_and_invalid_shapes(void **state) {
 }
 
 static void test_q4w_hand_worked_symmetric(void **state) {
-    (void) state;
+    (void)state;
     /* One row, k = 64, groups of 32.
      * Group 0: w0 = -4 has the largest magnitude, so d = -4 / -8 = 0.5 (f16 0x3800,
      *   exact). Codes nearbyint(w / 0.5) + 8: -4 -> 0; 3.5 -> 7 + 8 = 15;
@@ -392,7 +389,7 @@ static void test_q4w_hand_worked_symmetric(void **state) {
      *   Bytes: (0 | 15 << 4) = 0xF0, (15 | 8 << 4) = 0x8F, (10 | 7 << 4) = 0x7A, 0x88...
      * Group 1: w32 = 2 is the largest magnitude and positive: d = 2 / -8 = -0.25
      *   (f16 0xB400). w32 -> -8 + 8 = 0; w33 = -1 -> 4 + 8 = 12. Byte 16 = 0xC0. */
-    float w[64] = { 0 };
+    float w[64] = {0};
     w[0] = -4.0f;
     w[1] = 3.5f;
     w[2] = 3.75f;
@@ -420,7 +417,7 @@ static void test_q4w_hand_worked_symmetric(void **state) {
     /* Dequantized: d * (code - 8), all exact in float. */
     float back[64];
     aq_q4w_dequantize_ref(&q4w, back);
-    const float expected_back[6] = { -4.0f, 3.5f, 3.5f, 0.0f, 1.0f, -0.5f };
+    const float expected_back[6] = {-4.0f, 3.5f, 3.5f, 0.0f, 1.0f, -0.5f};
     for (size_t i = 0; i < 6; i++) {
         assert_true(back[i] == expected_back[i]);
     }
@@ -429,7 +426,7 @@ static void test_q4w_hand_worked_symmetric(void **state) {
 }
 
 static void test_q4w_hand_worked_asymmetric(void **state) {
-    (void) state;
+    (void)state;
     /* Group of 32: w0 = -1, w1 = 2, w2 = 0.5, w3 = 0.3, rest 0. lo = -1, hi = 2,
      * (hi - lo) / 15 = 0.2 -> f16: 0.2 = 1.6 * 2^-3, mantissa 0.6 * 1024 = 614.4 ->
      * 614 = 0x266, so 0x3266 = 1638 / 8192 = 0.199951171875 = s.
@@ -437,7 +434,7 @@ static void test_q4w_hand_worked_asymmetric(void **state) {
      * codes nearbyint(w / s) + 5: -1 -> -5.0012 -> 0; 2 -> 10.0024 -> 15;
      * 0.5 -> 2.5006 -> 3 -> 8; 0.3 -> 1.5004 -> 2 -> 7; 0 -> 5.
      * Bytes: 0xF0, 0x78, then 0x55. */
-    float w[32] = { 0 };
+    float w[32] = {0};
     w[0] = -1.0f;
     w[1] = 2.0f;
     w[2] = 0.5f;
@@ -464,7 +461,7 @@ static void test_q4w_hand_worked_asymmetric(void **state) {
 }
 
 static void test_q4w_zero_and_constant_groups(void **state) {
-    (void) state;
+    (void)state;
     /* Row 0 all zeros (half of them -0), row 1 all 1.5, row 2 all -2; k = 32. */
     float w[3 * 32];
     for (size_t i = 0; i < 32; i++) {
@@ -541,8 +538,8 @@ static void test_q4w_zero_and_constant_groups(void **state) {
  *      about 3% with mean square ~0.6 step^2, i.e. +20% in MSE, +10% in RMS).
  * Float slack in (2): w / s and s * (code - zero) are each rounded once, relative
  * 2^-24, so the bound gets + 2^-22 (|w| + 16 |s|). */
-static void check_q4w_roundtrip(size_t n_rows, size_t k, size_t group, bool asym,
-                                enum distribution dist, uint64_t *rng) {
+static void check_q4w_roundtrip(size_t n_rows, size_t k, size_t group, bool asym, enum distribution dist,
+                                uint64_t *rng) {
     float *w = checked_calloc(n_rows * k, sizeof(float));
     float *back = checked_calloc(n_rows * k, sizeof(float));
     fill(w, n_rows * k, dist, rng);
@@ -570,7 +567,7 @@ static void check_q4w_roundtrip(size_t n_rows, size_t k, size_t group, bool asym
                      "k=%zu group=%zu asym=%d row %zu group %zu: scale", k, group, asym, r, g);
             const int zero = q4w_zero(&q4w, r, g);
             for (size_t i = 0; i < group; i++) {
-                const double error = fabs((double) bg[i] - wg[i]);
+                const double error = fabs((double)bg[i] - wg[i]);
                 const double float_slack = 0x1p-22 * (fabs(wg[i]) + 16.0 * step);
                 const double level = wg[i] / s + zero; /* position on the code grid */
                 double allowed_steps = 0.5;
@@ -578,22 +575,22 @@ static void check_q4w_roundtrip(size_t n_rows, size_t k, size_t group, bool asym
                     allowed_steps = asym ? 0.52 : 1.01;
                 }
                 CHECK_LE(error, allowed_steps * step + float_slack,
-                         "k=%zu group=%zu asym=%d dist=%d element (%zu, %zu) = %g", k, group, asym,
-                         (int) dist, r, g * group + i, (double) wg[i]);
+                         "k=%zu group=%zu asym=%d dist=%d element (%zu, %zu) = %g", k, group, asym, (int)dist, r,
+                         g * group + i, (double)wg[i]);
                 error_square_sum += error * error;
                 noise_square_sum += step * step / 12.0;
             }
         }
     }
     CHECK_LE(sqrt(error_square_sum), 1.3 * sqrt(noise_square_sum),
-             "k=%zu group=%zu asym=%d dist=%d: RMS round-trip error", k, group, asym, (int) dist);
+             "k=%zu group=%zu asym=%d dist=%d: RMS round-trip error", k, group, asym, (int)dist);
     q4w_free(&q4w);
     free(w);
     free(back);
 }
 
 static void test_q4w_roundtrip_error(void **state) {
-    (void) state;
+    (void)state;
     uint64_t rng = 1;
     for (size_t ki = 0; ki < COUNT(kDepths); ki++) {
         for (size_t gi = 0; gi < COUNT(kGroups); gi++) {
@@ -603,8 +600,8 @@ static void test_q4w_roundtrip_error(void **state) {
             for (size_t ri = 0; ri < COUNT(kRowCounts); ri++) {
                 for (int asym = 0; asym <= 1; asym++) {
                     for (int dist = 0; dist < DIST_COUNT; dist++) {
-                        check_q4w_roundtrip(kRowCounts[ri], kDepths[ki], kGroups[gi], asym,
-                                            (enum distribution) dist, &rng);
+                        check_q4w_roundtrip(kRowCounts[ri], kDepths[ki], kGroups[gi], asym, (enum distribution)dist,
+                                            &rng);
                     }
                 }
             }
@@ -616,15 +613,15 @@ static void test_q4w_roundtrip_error(void **state) {
  * INT8 / INT4 activations
  */
 static void test_qd8_dynamic_hand_worked(void **state) {
-    (void) state;
+    (void)state;
     /* 8 bits: amax 254 -> scale 254 / 127 = 2 exactly. x / 2 rounded half to even:
      * 254 -> 127; -127 -> -63.5 -> -64; 1 -> 0.5 -> 0; 3 -> 1.5 -> 2; -5 -> -2.5 -> -2;
      * 0.9 -> 0.45 -> 0. Row 1 (4 bits): amax 14 -> scale 14 / 7 = 2; 14 -> 7;
      * -7 -> -3.5 -> -4; 1 -> 0; 3 -> 2; -5 -> -2; -14 -> -7. */
-    const float x8[6] = { 254.0f, -127.0f, 1.0f, 3.0f, -5.0f, 0.9f };
-    const float x4[6] = { 14.0f, -7.0f, 1.0f, 3.0f, -5.0f, -14.0f };
-    const int8_t expected8[6] = { 127, -64, 0, 2, -2, 0 };
-    const int8_t expected4[6] = { 7, -4, 0, 2, -2, -7 };
+    const float x8[6] = {254.0f, -127.0f, 1.0f, 3.0f, -5.0f, 0.9f};
+    const float x4[6] = {14.0f, -7.0f, 1.0f, 3.0f, -5.0f, -14.0f};
+    const int8_t expected8[6] = {127, -64, 0, 2, -2, 0};
+    const int8_t expected4[6] = {7, -4, 0, 2, -2, -7};
     struct aq_qd8 a;
     qd8_alloc(&a, 1, 6);
     assert_true(aq_qd8_quantize_dynamic_ref(x8, 1, 6, 6, 8, &a));
@@ -639,8 +636,8 @@ static void test_qd8_dynamic_hand_worked(void **state) {
      * exactly. 45.5 / 7 = 6.5 exactly, a tie -> 6; 87.5 / 7 = 12.5 -> 12. (With the
      * rounded reciprocal 1/7 -> 0.142857149 > 1/7 the products would land just above
      * the ties, 6.5000005 and 12.500001, and round to 7 and 13.) */
-    const float x_ties[3] = { 889.0f, 45.5f, -87.5f };
-    const int8_t expected_ties[3] = { 127, 6, -12 };
+    const float x_ties[3] = {889.0f, 45.5f, -87.5f};
+    const int8_t expected_ties[3] = {127, 6, -12};
     assert_true(aq_qd8_quantize_dynamic_ref(x_ties, 1, 3, 3, 8, &a));
     assert_true(a.scale[0] == 7.0f);
     assert_memory_equal(a.q, expected_ties, 3);
@@ -658,7 +655,7 @@ static void test_qd8_dynamic_hand_worked(void **state) {
  * up to one rounding) + float slack 2^-22 (|x| + 128 scale); the element at amax
  * gets +-qmax exactly. */
 static void test_qd8_dynamic_bounds(void **state) {
-    (void) state;
+    (void)state;
     uint64_t rng = 2;
     for (int bits = 4; bits <= 8; bits += 4) {
         const float qmax = bits == 8 ? 127.0f : 7.0f;
@@ -668,7 +665,7 @@ static void test_qd8_dynamic_bounds(void **state) {
                     const size_t k = kDepths[ki], n_rows = kRowCounts[ri], stride = k + 3;
                     float *x = checked_calloc(n_rows * stride, sizeof(float));
                     for (size_t t = 0; t < n_rows; t++) {
-                        fill(x + t * stride, k, (enum distribution) dist, &rng);
+                        fill(x + t * stride, k, (enum distribution)dist, &rng);
                         for (size_t i = k; i < stride; i++) {
                             x[t * stride + i] = 1e30f;
                         }
@@ -691,10 +688,10 @@ static void test_qd8_dynamic_bounds(void **state) {
                         assert_true(a.scale[t] == amax / qmax);
                         assert_int_equal(a.zero[t], 0);
                         const int8_t *q = a.q + t * k;
-                        assert_int_equal(abs(q[amax_index]), (int) qmax);
+                        assert_int_equal(abs(q[amax_index]), (int)qmax);
                         for (size_t i = 0; i < k; i++) {
                             assert_true(q[i] >= -qmax && q[i] <= qmax);
-                            const double error = fabs((double) row[i] - (double) a.scale[t] * q[i]);
+                            const double error = fabs((double)row[i] - (double)a.scale[t] * q[i]);
                             CHECK_LE(error, 0.5 * a.scale[t] + 0x1p-22 * (fabs(row[i]) + 128.0 * a.scale[t]),
                                      "bits=%d k=%zu row %zu element %zu", bits, k, t, i);
                         }
@@ -708,7 +705,7 @@ static void test_qd8_dynamic_bounds(void **state) {
 }
 
 static void test_qd8_dynamic_zero_and_constant_rows(void **state) {
-    (void) state;
+    (void)state;
     /* Row 0 zeros, row 1 -0, row 2 fp32 subnormals (amax / 127 underflows to 0, so
      * the row must be treated as zero rather than divided by 0), row 3 the constant
      * 0.3 (scale 0.3 / qmax; 0.3 / scale = qmax up to a rounding -> every code qmax). */
@@ -731,7 +728,7 @@ static void test_qd8_dynamic_zero_and_constant_rows(void **state) {
                 assert_int_equal(a.q[t * 40 + i], 0);
             }
         }
-        assert_true(a.scale[3] == 0.3f / (float) qmax);
+        assert_true(a.scale[3] == 0.3f / (float)qmax);
         for (size_t i = 0; i < 40; i++) {
             assert_int_equal(a.q[120 + i], qmax);
         }
@@ -740,14 +737,14 @@ static void test_qd8_dynamic_zero_and_constant_rows(void **state) {
 }
 
 static void test_qd8_static_zero_point(void **state) {
-    (void) state;
+    (void)state;
     /* 8 bits, scale 0.5, zero 3: q = clamp(nearbyint(x / 0.5) + 3, -128, 127).
      * 1 -> 2 + 3 = 5; -100 -> -197 -> -128; 100 -> 203 -> 127; 0.25 -> 0.5 -> 0 (even)
      * -> 3; 0.75 -> 1.5 -> 2 -> 5; -1.25 -> -2.5 -> -2 -> 1; -65.5 -> -131 + 3 = -128;
      * -65 -> -130 + 3 = -127. Two rows with stride 9 (one float of padding). */
-    const float x[18] = { 1.0f, -100.0f, 100.0f, 0.25f, 0.75f, -1.25f, -65.5f, -65.0f, 7e30f,
-                          1.0f, -100.0f, 100.0f, 0.25f, 0.75f, -1.25f, -65.5f, -65.0f, 7e30f };
-    const int8_t expected8[8] = { 5, -128, 127, 3, 5, 1, -128, -127 };
+    const float x[18] = {1.0f, -100.0f, 100.0f, 0.25f, 0.75f, -1.25f, -65.5f, -65.0f, 7e30f,
+                         1.0f, -100.0f, 100.0f, 0.25f, 0.75f, -1.25f, -65.5f, -65.0f, 7e30f};
+    const int8_t expected8[8] = {5, -128, 127, 3, 5, 1, -128, -127};
     struct aq_qd8 a;
     qd8_alloc(&a, 2, 8);
     assert_true(aq_qd8_quantize_static_ref(x, 2, 8, 9, 0.5f, 3, 8, &a));
@@ -760,8 +757,8 @@ static void test_qd8_static_zero_point(void **state) {
     /* 4 bits, scale 0.5, zero -2: 5 -> 10 - 2 = 8 -> 7; 0.25 -> 0 -> -2; -3 -> -6 - 2
      * = -8; -4 -> -10 -> -8; 0.75 -> 2 -> 0; -0.25 -> -0.5 -> -0 -> -2; 2 -> 4 - 2 = 2;
      * 1.25 -> 2.5 -> 2 -> 0. */
-    const float x4[8] = { 5.0f, 0.25f, -3.0f, -4.0f, 0.75f, -0.25f, 2.0f, 1.25f };
-    const int8_t expected4[8] = { 7, -2, -8, -8, 0, -2, 2, 0 };
+    const float x4[8] = {5.0f, 0.25f, -3.0f, -4.0f, 0.75f, -0.25f, 2.0f, 1.25f};
+    const int8_t expected4[8] = {7, -2, -8, -8, 0, -2, 2, 0};
     assert_true(aq_qd8_quantize_static_ref(x4, 1, 8, 8, 0.5f, -2, 4, &a));
     assert_int_equal(a.zero[0], -2);
     assert_memory_equal(a.q, expected4, 8);
@@ -785,7 +782,7 @@ static void test_qd8_static_zero_point(void **state) {
  * GEMM
  */
 static void test_gemm_hand_worked(void **state) {
-    (void) state;
+    (void)state;
     /* k = 64, two groups of 32, one weight row, one activation row.
      * Symmetric weights: group 0 codes 9 (value 9 - 8 = 1) with scale 0.5, group 1
      * codes 6 (-2) with scale 1.0. Activations: q = 2 in group 0, -3 in group 1,
@@ -799,20 +796,20 @@ static void test_gemm_hand_worked(void **state) {
     memset(q_sym + 16, 0x66, 16);
     memset(q_asym, 0x44, 16);
     memset(q_asym + 16, 0x88, 16);
-    uint16_t scales[2] = { 0x3800, 0x3C00 };
-    uint8_t zeros[2] = { 3, 10 };
-    const struct aq_q4w w_sym = { 1, 64, 32, q_sym, scales, NULL };
-    const struct aq_q4w w_asym = { 1, 64, 32, q_asym, scales, zeros };
+    uint16_t scales[2] = {0x3800, 0x3C00};
+    uint8_t zeros[2] = {3, 10};
+    const struct aq_q4w w_sym = {1, 64, 32, q_sym, scales, NULL};
+    const struct aq_q4w w_asym = {1, 64, 32, q_asym, scales, zeros};
 
     int8_t qa[64], qa_shifted[64];
     for (size_t i = 0; i < 64; i++) {
         qa[i] = i < 32 ? 2 : -3;
-        qa_shifted[i] = (int8_t) (qa[i] + 1);
+        qa_shifted[i] = (int8_t)(qa[i] + 1);
     }
     float a_scale = 0.25f;
     int32_t a_zero = 0, a_zero_shifted = 1;
-    const struct aq_qd8 a = { 1, 64, qa, &a_scale, &a_zero };
-    const struct aq_qd8 a_shifted = { 1, 64, qa_shifted, &a_scale, &a_zero_shifted };
+    const struct aq_qd8 a = {1, 64, qa, &a_scale, &a_zero};
+    const struct aq_qd8 a_shifted = {1, 64, qa_shifted, &a_scale, &a_zero_shifted};
 
     float out = 0.0f;
     aq_qd8_qc4w_gemm_ref(1, 0, 1, &a, &w_sym, &out, 1);
@@ -833,22 +830,22 @@ static void test_gemm_hand_worked(void **state) {
  *   exact. A rounded product then an add would give round(17 * sa) + acc0 = 0, and
  *   exact arithmetic gives 0 too: only the specified order yields 2^-21. */
 static void test_gemm_accumulates_with_fma(void **state) {
-    (void) state;
+    (void)state;
     uint8_t codes[32];
     memset(codes, 0x88, sizeof(codes));
-    memset(codes, 0x99, 8);        /* group 0: elements 0..15 -> +1 */
-    codes[8] = 0x89;               /* element 16 -> +1: 17 in group 0 */
-    memset(codes + 16, 0x99, 8);   /* group 1: elements 32..47 -> +1 */
-    codes[24] = 0x89;              /* element 48 -> +1: 17 in group 1 */
-    uint16_t scales[2] = { 0x3C00, 0x3C00 };
-    const struct aq_q4w w = { 1, 64, 32, codes, scales, NULL };
+    memset(codes, 0x99, 8);      /* group 0: elements 0..15 -> +1 */
+    codes[8] = 0x89;             /* element 16 -> +1: 17 in group 0 */
+    memset(codes + 16, 0x99, 8); /* group 1: elements 32..47 -> +1 */
+    codes[24] = 0x89;            /* element 48 -> +1: 17 in group 1 */
+    uint16_t scales[2] = {0x3C00, 0x3C00};
+    const struct aq_q4w w = {1, 64, 32, codes, scales, NULL};
     int8_t qa[64];
     for (size_t i = 0; i < 64; i++) {
         qa[i] = i < 32 ? -1 : 1;
     }
     float sa = 1.0f + 0x1p-21f;
     int32_t za = 0;
-    const struct aq_qd8 a8 = { 1, 64, qa, &sa, &za };
+    const struct aq_qd8 a8 = {1, 64, qa, &sa, &za};
     float out = -1.0f;
     aq_qd8_qc4w_gemm_ref(1, 0, 1, &a8, &w, &out, 1);
     assert_true(out == 0x1p-21f);
@@ -858,12 +855,12 @@ struct gemm_case {
     size_t m, n, k, group;
     bool asym;
     int bits;
-    float *x;          /* (m, k) activations */
-    float *w;          /* (n, k) weights */
+    float *x; /* (m, k) activations */
+    float *w; /* (n, k) weights */
     struct aq_q4w q4w;
     struct aq_qd8 qd8;
-    float *w_back;     /* (n, k) dequantized weights */
-    float *out;        /* (m, n) */
+    float *w_back; /* (n, k) dequantized weights */
+    float *out;    /* (m, n) */
 };
 
 static void gemm_case_setup(struct gemm_case *c, uint64_t *rng) {
@@ -906,13 +903,13 @@ static void check_gemm_case(const struct gemm_case *c) {
         for (size_t r = 0; r < c->n; r++) {
             double exact_dequantized = 0.0, magnitude = 0.0, exact_original = 0.0, quant_bound = 0.0;
             for (size_t e = 0; e < c->k; e++) {
-                const double a_back = sa * ((double) c->qd8.q[t * c->k + e] - c->qd8.zero[t]);
+                const double a_back = sa * ((double)c->qd8.q[t * c->k + e] - c->qd8.zero[t]);
                 /* w^ from the documented nibble layout, which must also be what the
                  * dequantizer produced (exact: an 11-bit scale times a small integer). */
                 const size_t g = e / c->group;
-                const double w_back = (double) q4w_scale(&c->q4w, r, g) *
-                                      (q4w_code(&c->q4w, r, e) - q4w_zero(&c->q4w, r, g));
-                assert_true(w_back == (double) c->w_back[r * c->k + e]);
+                const double w_back =
+                    (double)q4w_scale(&c->q4w, r, g) * (q4w_code(&c->q4w, r, e) - q4w_zero(&c->q4w, r, g));
+                assert_true(w_back == (double)c->w_back[r * c->k + e]);
                 const double a = c->x[t * c->k + e];
                 const double w = c->w[r * c->k + e];
                 exact_dequantized += a_back * w_back;
@@ -923,22 +920,22 @@ static void check_gemm_case(const struct gemm_case *c) {
                                fabs(w_back) * (0.5 * sa + 0x1p-22 * (fabs(a) + 128.0 * sa));
             }
             const double got = c->out[t * c->n + r];
-            const double rounding_bound = (double) (groups + 2) * FLT_EPSILON * magnitude;
+            const double rounding_bound = (double)(groups + 2) * FLT_EPSILON * magnitude;
             CHECK_LE(fabs(got - exact_dequantized), rounding_bound,
-                     "m=%zu n=%zu k=%zu group=%zu asym=%d bits=%d out(%zu, %zu) vs dequantized", c->m,
-                     c->n, c->k, c->group, c->asym, c->bits, t, r);
+                     "m=%zu n=%zu k=%zu group=%zu asym=%d bits=%d out(%zu, %zu) vs dequantized", c->m, c->n, c->k,
+                     c->group, c->asym, c->bits, t, r);
             CHECK_LE(fabs(got - exact_original), quant_bound + rounding_bound,
-                     "m=%zu n=%zu k=%zu group=%zu asym=%d bits=%d out(%zu, %zu) vs original", c->m,
-                     c->n, c->k, c->group, c->asym, c->bits, t, r);
+                     "m=%zu n=%zu k=%zu group=%zu asym=%d bits=%d out(%zu, %zu) vs original", c->m, c->n, c->k,
+                     c->group, c->asym, c->bits, t, r);
         }
     }
 }
 
 static void test_qd8_qc4w_gemm_accuracy(void **state) {
-    (void) state;
+    (void)state;
     uint64_t rng = 3;
-    const size_t depths[] = { 32, 64, 96, 128, 160, 256, 4096 };
-    const size_t ms[] = { 1, 3 };
+    const size_t depths[] = {32, 64, 96, 128, 160, 256, 4096};
+    const size_t ms[] = {1, 3};
     for (size_t ki = 0; ki < COUNT(depths); ki++) {
         for (size_t gi = 0; gi < COUNT(kGroups); gi++) {
             if (depths[ki] % kGroups[gi] != 0) {
@@ -948,8 +945,12 @@ static void test_qd8_qc4w_gemm_accuracy(void **state) {
                 for (size_t mi = 0; mi < COUNT(ms); mi++) {
                     for (int asym = 0; asym <= 1; asym++) {
                         for (int bits = 4; bits <= 8; bits += 4) {
-                            struct gemm_case c = { .m = ms[mi], .n = kRowCounts[ni], .k = depths[ki],
-                                                   .group = kGroups[gi], .asym = asym, .bits = bits };
+                            struct gemm_case c = {.m = ms[mi],
+                                                  .n = kRowCounts[ni],
+                                                  .k = depths[ki],
+                                                  .group = kGroups[gi],
+                                                  .asym = asym,
+                                                  .bits = bits};
                             gemm_case_setup(&c, &rng);
                             check_gemm_case(&c);
                             gemm_case_teardown(&c);
@@ -964,10 +965,10 @@ static void test_qd8_qc4w_gemm_accuracy(void **state) {
 /* A column range [n_begin, n_end) with out_stride > n writes exactly those entries,
  * with the same bits as the full GEMM, and nothing else (a sentinel survives). */
 static void test_gemm_column_range_and_stride(void **state) {
-    (void) state;
+    (void)state;
     uint64_t rng = 5;
     const size_t m = 3, n = 17, k = 160, group = 32, stride = n + 5, n_begin = 2, n_end = 13;
-    struct gemm_case c = { .m = m, .n = n, .k = k, .group = group, .asym = true, .bits = 8 };
+    struct gemm_case c = {.m = m, .n = n, .k = k, .group = group, .asym = true, .bits = 8};
     gemm_case_setup(&c, &rng);
     const float sentinel = -12345.0f;
     float *out = checked_calloc(m * stride, sizeof(float));
@@ -994,7 +995,7 @@ static void test_gemm_column_range_and_stride(void **state) {
  * llama.cpp Q4_0 / Q8_0
  */
 static void test_q4_0_hand_worked(void **state) {
-    (void) state;
+    (void)state;
     /* Block 0: x0 = -8 and x18 = 8 tie in magnitude; the first wins, so d = -8 / -8
      * = 1 (f16 0x3C00), id = 1. Nibble = min(15, trunc(x + 8.5)):
      * x0 -8 -> 0; x1 7 -> 15.5 -> 15; x2 0.5 -> 9 (half rounds up); x3 -0.5 -> 8;
@@ -1007,7 +1008,7 @@ static void test_q4_0_hand_worked(void **state) {
      * qs0 = 0x80, qs1 = 0x8F, qs2 = 0x86, rest 0x88.
      * Block 2: zeros: d = 0 / -8 = -0 (f16 0x8000, as ggml stores it), id = 0,
      * all nibbles trunc(8.5) = 8. */
-    float x[96] = { 0 };
+    float x[96] = {0};
     x[0] = -8.0f;
     x[1] = 7.0f;
     x[2] = 0.5f;
@@ -1040,7 +1041,7 @@ static void test_q4_0_hand_worked(void **state) {
      * x18 -> 7. Block 1 -> -0.5 * -8 = 4, -0.5 * 7 = -3.5, -0.5 * -2 = 1. */
     float back[96];
     aq_q4_0_dequantize_ref(blocks, 96, back);
-    const float expected_back[5] = { -8.0f, 7.0f, 1.0f, 0.0f, -8.0f };
+    const float expected_back[5] = {-8.0f, 7.0f, 1.0f, 0.0f, -8.0f};
     for (size_t i = 0; i < 5; i++) {
         assert_true(back[i] == expected_back[i]);
     }
@@ -1050,13 +1051,13 @@ static void test_q4_0_hand_worked(void **state) {
 }
 
 static void test_q8_0_hand_worked(void **state) {
-    (void) state;
+    (void)state;
     /* Block 0: amax 127 -> d = 1, id = 1; roundf (ties away from zero):
      * 127 -> 127; -2.5 -> -3; 2.5 -> 3; 0.49 -> 0; -127 -> -127; 126.5 -> 127.
      * (nearbyint would give -2, 2 and 126: this pins ggml's rounding.)
      * Block 1: amax 254 -> d = 2 (f16 0x4000), id = 0.5: 254 -> 127; 1 -> 0.5 -> 1;
      * -3 -> -1.5 -> -2; 5 -> 2.5 -> 3. */
-    float x[64] = { 0 };
+    float x[64] = {0};
     x[0] = 127.0f;
     x[1] = -2.5f;
     x[2] = 2.5f;
@@ -1071,9 +1072,9 @@ static void test_q8_0_hand_worked(void **state) {
     aq_q8_0_quantize_ref(x, 64, blocks);
     assert_int_equal(blocks[0].d, 0x3C00);
     assert_int_equal(blocks[1].d, 0x4000);
-    int8_t expected[2][32] = { { 0 } };
-    const int8_t block0[6] = { 127, -3, 3, 0, -127, 127 };
-    const int8_t block1[4] = { 127, 1, -2, 3 };
+    int8_t expected[2][32] = {{0}};
+    const int8_t block0[6] = {127, -3, 3, 0, -127, 127};
+    const int8_t block1[4] = {127, 1, -2, 3};
     memcpy(expected[0], block0, sizeof(block0));
     memcpy(expected[1], block1, sizeof(block1));
     assert_memory_equal(blocks[0].qs, expected[0], 32);
@@ -1085,7 +1086,7 @@ static void test_q8_0_hand_worked(void **state) {
 }
 
 static void test_block_dots_hand_worked(void **state) {
-    (void) state;
+    (void)state;
     /* Q4_0 x Q8_0, two blocks.
      * Block 0: q4 d = 0.5, every nibble 10 (value +2); q8 d = 0.25, every qs 3:
      *   isum = 32 * 2 * 3 = 192; (0.5 * 0.25) * 192 = 24.
@@ -1112,7 +1113,7 @@ static void test_block_dots_hand_worked(void **state) {
     a.d = 0x3800;
     b.d = 0x4000;
     for (size_t j = 0; j < 32; j++) {
-        a.qs[j] = (int8_t) ((int) j - 16);
+        a.qs[j] = (int8_t)((int)j - 16);
         b.qs[j] = 1;
     }
     assert_true(aq_q8_0_q8_0_dot_ref(32, &a, &b) == -16.0f);
@@ -1124,7 +1125,7 @@ static void test_block_dots_hand_worked(void **state) {
  * Q8_0 value within 0.5 d + 127 d u < 0.57 d; RMS error of Q4_0 below 1.3x uniform
  * noise |d| / sqrt(12) (same argument as the INT4 weight round trip). */
 static void test_q4_0_q8_0_roundtrip(void **state) {
-    (void) state;
+    (void)state;
     uint64_t rng = 6;
     const size_t n = 4096;
     float *x = checked_calloc(n, sizeof(float));
@@ -1132,14 +1133,14 @@ static void test_q4_0_q8_0_roundtrip(void **state) {
     block_q4_0 *b4 = checked_calloc(n / 32, sizeof(block_q4_0));
     block_q8_0 *b8 = checked_calloc(n / 32, sizeof(block_q8_0));
     for (int dist = 0; dist < DIST_COUNT; dist++) {
-        fill(x, n, (enum distribution) dist, &rng);
+        fill(x, n, (enum distribution)dist, &rng);
         aq_q4_0_quantize_ref(x, n, b4);
         aq_q4_0_dequantize_ref(b4, n, back);
         double error_square_sum = 0.0, noise_square_sum = 0.0;
         for (size_t i = 0; i < n; i++) {
             const double d = fabs(aq_fp16_to_fp32(b4[i / 32].d));
-            const double level = x[i] / (double) aq_fp16_to_fp32(b4[i / 32].d); /* code - 8 */
-            const double error = fabs((double) back[i] - x[i]);
+            const double level = x[i] / (double)aq_fp16_to_fp32(b4[i / 32].d); /* code - 8 */
+            const double error = fabs((double)back[i] - x[i]);
             const double allowed = (level < -8.5 || level > 7.5) ? 1.01 : 0.504;
             CHECK_LE(error, allowed * d + 0x1p-22 * fabs(x[i]), "q4_0 dist=%d element %zu", dist, i);
             error_square_sum += error * error;
@@ -1151,8 +1152,8 @@ static void test_q4_0_q8_0_roundtrip(void **state) {
         aq_q8_0_dequantize_ref(b8, n, back);
         for (size_t i = 0; i < n; i++) {
             const double d = aq_fp16_to_fp32(b8[i / 32].d);
-            CHECK_LE(fabs((double) back[i] - x[i]), 0.57 * d + 0x1p-22 * fabs(x[i]), "q8_0 dist=%d element %zu",
-                     dist, i);
+            CHECK_LE(fabs((double)back[i] - x[i]), 0.57 * d + 0x1p-22 * fabs(x[i]), "q8_0 dist=%d element %zu", dist,
+                     i);
         }
     }
     free(x);
@@ -1165,9 +1166,9 @@ static void test_q4_0_q8_0_roundtrip(void **state) {
  * two roundings (dx * dy, then times an exact isum) and one add, so
  * |dot - exact| <= (nb + 2) eps / 2 * sum |terms|; we allow (nb + 2) eps. */
 static void test_block_dots_vs_dequantized(void **state) {
-    (void) state;
+    (void)state;
     uint64_t rng = 7;
-    const size_t lengths[] = { 32, 64, 160, 4096 };
+    const size_t lengths[] = {32, 64, 160, 4096};
     for (size_t li = 0; li < COUNT(lengths); li++) {
         const size_t n = lengths[li], nb = n / 32;
         float *x = checked_calloc(n, sizeof(float));
@@ -1190,15 +1191,15 @@ static void test_block_dots_vs_dequantized(void **state) {
          * so the double sums below are exact to double precision. */
         double exact4 = 0.0, magnitude4 = 0.0, exact8 = 0.0, magnitude8 = 0.0;
         for (size_t i = 0; i < n; i++) {
-            exact4 += (double) x4[i] * y8[i];
-            magnitude4 += fabs((double) x4[i] * y8[i]);
-            exact8 += (double) x8[i] * y8[i];
-            magnitude8 += fabs((double) x8[i] * y8[i]);
+            exact4 += (double)x4[i] * y8[i];
+            magnitude4 += fabs((double)x4[i] * y8[i]);
+            exact8 += (double)x8[i] * y8[i];
+            magnitude8 += fabs((double)x8[i] * y8[i]);
         }
         const double dot4 = aq_q4_0_q8_0_dot_ref(n, bx4, by8);
         const double dot8 = aq_q8_0_q8_0_dot_ref(n, bx8, by8);
-        CHECK_LE(fabs(dot4 - exact4), (double) (nb + 2) * FLT_EPSILON * magnitude4, "q4_0.q8_0 n=%zu", n);
-        CHECK_LE(fabs(dot8 - exact8), (double) (nb + 2) * FLT_EPSILON * magnitude8, "q8_0.q8_0 n=%zu", n);
+        CHECK_LE(fabs(dot4 - exact4), (double)(nb + 2) * FLT_EPSILON * magnitude4, "q4_0.q8_0 n=%zu", n);
+        CHECK_LE(fabs(dot8 - exact8), (double)(nb + 2) * FLT_EPSILON * magnitude8, "q8_0.q8_0 n=%zu", n);
         free(x);
         free(y);
         free(x4);

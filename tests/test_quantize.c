@@ -50,7 +50,8 @@ static float *prompt_logits(aq_model *m, int32_t *n_out, int64_t *vocab) {
     assert_non_null(ctx);
     assert_int_equal(aq_forward(ctx, tokens, NULL, n, 1), AQ_OK);
     float *out = malloc((size_t)n * (size_t)*vocab * sizeof *out);
-    for (int32_t t = 0; t < n; t++) memcpy(out + (size_t)t * *vocab, aq_get_logits(ctx, t), (size_t)*vocab * sizeof *out);
+    for (int32_t t = 0; t < n; t++)
+        memcpy(out + (size_t)t * *vocab, aq_get_logits(ctx, t), (size_t)*vocab * sizeof *out);
     aq_context_free(ctx);
     *n_out = n;
     return out;
@@ -109,9 +110,17 @@ static void test_quantized_logits_near_fp32(void **state) {
     int64_t vocab;
     float *base = prompt_logits(m, &n, &vocab);
     aq_model_free(m);
-    const struct { const char *scheme; double bound; } cases[] = {
-        {"q8_0", 0.006}, {"q4_0", 0.035}, {"w4a16,rtn", 0.035}, {"w4a8", 0.03}, {"w4a8-paper,rtn", 0.16},
-        {"w4a4,rtn", 0.1}, {"w4a8,rtn,g128,asym,no-rotate", 0.05},
+    const struct {
+        const char *scheme;
+        double bound;
+    } cases[] = {
+        {"q8_0", 0.006},
+        {"q4_0", 0.035},
+        {"w4a16,rtn", 0.035},
+        {"w4a8", 0.03},
+        {"w4a8-paper,rtn", 0.16},
+        {"w4a4,rtn", 0.1},
+        {"w4a8,rtn,g128,asym,no-rotate", 0.05},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int32_t nq;
@@ -196,7 +205,7 @@ static void test_quantize_misuse(void **state) {
     aq_context *ctx = aq_context_create(m);
     assert_int_equal(aq_quantize(m, "q4_0", NULL, 0), AQ_ERR_STATE); /* a live context */
     aq_context_free(ctx);
-    assert_int_equal(aq_quantize(m, "w4a8,rtn", NULL, 0), AQ_OK); /* dynamic RTN needs none */
+    assert_int_equal(aq_quantize(m, "w4a8,rtn", NULL, 0), AQ_OK);    /* dynamic RTN needs none */
     assert_int_equal(aq_quantize(m, "q4_0", NULL, 0), AQ_ERR_STATE); /* already quantized */
     assert_int_equal(aq_model_save(m, "/nonexistent-dir/x.gguf"), AQ_ERR_IO);
     aq_model *unloaded = aq_model_create();

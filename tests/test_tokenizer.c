@@ -25,18 +25,18 @@ static const struct {
     const char *text;
     float score;
 } normal_pieces[] = {
-    {"\xE2\x96\x81", 0}, /* 259 ▁ */
-    {"a", 0},            /* 260 */
-    {"b", 0},            /* 261 */
-    {"c", 0},            /* 262 */
-    {"e", 0},            /* 263 */
-    {"h", 0},            /* 264 */
-    {"l", 0},            /* 265 */
-    {"o", 0},            /* 266 */
-    {"t", 0},            /* 267 */
-    {"ab", -1},          /* 268 */
-    {"bc", -2},          /* 269 */
-    {"abc", -3},         /* 270 */
+    {"\xE2\x96\x81", 0},     /* 259 ▁ */
+    {"a", 0},                /* 260 */
+    {"b", 0},                /* 261 */
+    {"c", 0},                /* 262 */
+    {"e", 0},                /* 263 */
+    {"h", 0},                /* 264 */
+    {"l", 0},                /* 265 */
+    {"o", 0},                /* 266 */
+    {"t", 0},                /* 267 */
+    {"ab", -1},              /* 268 */
+    {"bc", -2},              /* 269 */
+    {"abc", -3},             /* 270 */
     {"\xE2\x96\x81t", -4},   /* 271 ▁t */
     {"he", -5},              /* 272 */
     {"\xE2\x96\x81the", -6}, /* 273 ▁the */
@@ -52,8 +52,32 @@ static const struct {
     {"ab", 5},               /* 283: duplicate text, must be ignored */
 };
 enum {
-    T_SPACE = 259, T_A, T_B, T_C, T_E, T_H, T_L, T_O, T_T, T_AB, T_BC, T_ABC, T_SP_T, T_HE, T_SP_THE,
-    T_LL, T_LO, T_SP_H, T_LT, T_S, T_GT, T_LT_S, T_E_ACUTE, T_CA, T_AB_DUP, SMALL_VOCAB
+    T_SPACE = 259,
+    T_A,
+    T_B,
+    T_C,
+    T_E,
+    T_H,
+    T_L,
+    T_O,
+    T_T,
+    T_AB,
+    T_BC,
+    T_ABC,
+    T_SP_T,
+    T_HE,
+    T_SP_THE,
+    T_LL,
+    T_LO,
+    T_SP_H,
+    T_LT,
+    T_S,
+    T_GT,
+    T_LT_S,
+    T_E_ACUTE,
+    T_CA,
+    T_AB_DUP,
+    SMALL_VOCAB
 };
 
 typedef struct small_vocab {
@@ -65,8 +89,7 @@ typedef struct small_vocab {
     aq_spm_spec spec;
 } small_vocab;
 
-static void small_vocab_init(small_vocab *v, bool add_space_prefix)
-{
+static void small_vocab_init(small_vocab *v, bool add_space_prefix) {
     static const char *const fixed[3] = {"<unk>", "<s>", "</s>"};
     static const int32_t fixed_type[3] = {AQ_TOKEN_UNKNOWN, AQ_TOKEN_CONTROL, AQ_TOKEN_CONTROL};
     for (int i = 0; i < 3; i++) {
@@ -85,14 +108,11 @@ static void small_vocab_init(small_vocab *v, bool add_space_prefix)
         v->scores[i] = normal_pieces[i - N_FIXED].score;
         v->types[i] = AQ_TOKEN_NORMAL;
     }
-    for (int i = 0; i < SMALL_VOCAB; i++)
-        v->lens[i] = strlen(v->pieces[i]);
-    v->spec = (aq_spm_spec){SMALL_VOCAB, v->pieces, v->lens, v->scores, v->types, 1, 2, 0,
-                                  add_space_prefix};
+    for (int i = 0; i < SMALL_VOCAB; i++) v->lens[i] = strlen(v->pieces[i]);
+    v->spec = (aq_spm_spec){SMALL_VOCAB, v->pieces, v->lens, v->scores, v->types, 1, 2, 0, add_space_prefix};
 }
 
-static aq_spm *make_small(bool add_space_prefix)
-{
+static aq_spm *make_small(bool add_space_prefix) {
     small_vocab v;
     small_vocab_init(&v, add_space_prefix);
     aq_spm *tok = NULL;
@@ -103,9 +123,7 @@ static aq_spm *make_small(bool add_space_prefix)
     return tok;
 }
 
-static void expect_ids(const aq_spm *tok, const char *text, size_t len, bool bos, const int32_t *want,
-                       int32_t n_want)
-{
+static void expect_ids(const aq_spm *tok, const char *text, size_t len, bool bos, const int32_t *want, int32_t n_want) {
     int32_t got[64];
     int32_t n = -1;
     assert_int_equal(aq_spm_encode(tok, text, len, bos, got, 64, &n), AQ_OK);
@@ -121,15 +139,14 @@ static void expect_ids(const aq_spm *tok, const char *text, size_t len, bool bos
     }
 }
 
-#define EXPECT(tok, text, ...)                                                                     \
-    do {                                                                                           \
-        const int32_t want_[] = {__VA_ARGS__};                                                     \
-        expect_ids(tok, text, sizeof(text) - 1, false, want_, (int32_t)(sizeof want_ / sizeof want_[0])); \
+#define EXPECT(tok, text, ...)                                                                                         \
+    do {                                                                                                               \
+        const int32_t want_[] = {__VA_ARGS__};                                                                         \
+        expect_ids(tok, text, sizeof(text) - 1, false, want_, (int32_t)(sizeof want_ / sizeof want_[0]));              \
     } while (0)
 
 /* decode(encode(text)) == text, with and without BOS. */
-static void expect_round_trip(const aq_spm *tok, const char *text, size_t len)
-{
+static void expect_round_trip(const aq_spm *tok, const char *text, size_t len) {
     for (int bos = 0; bos < 2; bos++) {
         int32_t n = 0;
         aq_error err = aq_spm_encode(tok, text, len, bos, NULL, 0, &n);
@@ -155,8 +172,7 @@ static void expect_round_trip(const aq_spm *tok, const char *text, size_t len)
     }
 }
 
-static void test_merges_by_score(void **state)
-{
+static void test_merges_by_score(void **state) {
     (void)state;
     aq_spm *tok = make_small(true);
     /* ▁ a b c: ab (-1) beats bc (-2); then ab+c forms abc (-3); bc is stale. */
@@ -178,8 +194,7 @@ static void test_merges_by_score(void **state)
     aq_spm_free(tok);
 }
 
-static void test_no_space_prefix(void **state)
-{
+static void test_no_space_prefix(void **state) {
     (void)state;
     aq_spm *tok = make_small(false);
     /* t h e: only he merges; "the" and "▁t" cannot form. */
@@ -200,8 +215,7 @@ static void test_no_space_prefix(void **state)
     aq_spm_free(tok);
 }
 
-static void test_special_text_stays_text(void **state)
-{
+static void test_special_text_stays_text(void **state) {
     (void)state;
     aq_spm *tok = make_small(true);
     /* ▁ < s >: <s merges, but <s + > would be the control token <s>. */
@@ -215,18 +229,20 @@ static void test_special_text_stays_text(void **state)
     aq_spm_free(tok);
 }
 
-static void test_byte_fallback(void **state)
-{
+static void test_byte_fallback(void **state) {
     (void)state;
     aq_spm *tok = make_small(true);
-    EXPECT(tok, "\xC3\xA9", T_SPACE, T_E_ACUTE);                 /* é is a piece */
-    EXPECT(tok, "\xC3\xA8", T_SPACE, BYTE(0xC3), BYTE(0xA8));    /* è is not */
-    EXPECT(tok, "\xE6\x97\xA5\xE6\x9C\xAC", T_SPACE,             /* 日本 */
+    EXPECT(tok, "\xC3\xA9", T_SPACE, T_E_ACUTE);              /* é is a piece */
+    EXPECT(tok, "\xC3\xA8", T_SPACE, BYTE(0xC3), BYTE(0xA8)); /* è is not */
+    EXPECT(tok, "\xE6\x97\xA5\xE6\x9C\xAC", T_SPACE,          /* 日本 */
            BYTE(0xE6), BYTE(0x97), BYTE(0xA5), BYTE(0xE6), BYTE(0x9C), BYTE(0xAC));
     EXPECT(tok, "a\n", T_SPACE, T_A, BYTE('\n'));
     EXPECT(tok, "a\0b", T_SPACE, T_A, BYTE(0), T_B);
     /* A truncated sequence: E6 97 then 'a'; each stray byte is a character. */
-    EXPECT(tok, "\xE6\x97" "a", T_SPACE, BYTE(0xE6), BYTE(0x97), T_A);
+    EXPECT(tok,
+           "\xE6\x97"
+           "a",
+           T_SPACE, BYTE(0xE6), BYTE(0x97), T_A);
     /* Each space is its own marker (there is no ▁▁ piece). */
     EXPECT(tok, "  a", T_SPACE, T_SPACE, T_SPACE, T_A);
     EXPECT(tok, "a ", T_SPACE, T_A, T_SPACE);
@@ -250,8 +266,7 @@ static void test_byte_fallback(void **state)
     aq_spm_free(tok);
 }
 
-static void test_empty_and_bos(void **state)
-{
+static void test_empty_and_bos(void **state) {
     (void)state;
     aq_spm *tok = make_small(true);
     int32_t ids[4] = {-7, -7, -7, -7};
@@ -279,8 +294,7 @@ static void test_empty_and_bos(void **state)
     aq_spm_free(tok);
 }
 
-static void test_round_trips(void **state)
-{
+static void test_round_trips(void **state) {
     (void)state;
     static const char *const texts[] = {
         "hello",
@@ -290,9 +304,9 @@ static void test_round_trips(void **state)
         "\n",
         "\r\n\t",
         "caf\xC3\xA9 na\xC3\xAFve \xC3\xA8",
-        "\xE6\x97\xA5\xE6\x9C\xAC",                 /* 日本 */
-        "emoji \xF0\x9F\x98\x80\xF0\x9F\x8E\x89!",  /* 😀🎉 */
-        "\xE2\x82\xAC and \xF0\x9D\x84\x9E",        /* € and 𝄞 */
+        "\xE6\x97\xA5\xE6\x9C\xAC",                /* 日本 */
+        "emoji \xF0\x9F\x98\x80\xF0\x9F\x8E\x89!", /* 😀🎉 */
+        "\xE2\x82\xAC and \xF0\x9D\x84\x9E",       /* € and 𝄞 */
         " leading",
         "   three leading",
         "trailing ",
@@ -306,15 +320,13 @@ static void test_round_trips(void **state)
         "abcabcabc ll lll llll ca bca",
     };
     aq_spm *tok = make_small(true);
-    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
-        expect_round_trip(tok, texts[i], strlen(texts[i]));
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) expect_round_trip(tok, texts[i], strlen(texts[i]));
     expect_round_trip(tok, "a\0b\0", 4);
     expect_round_trip(tok, "", 0);
     aq_spm_free(tok);
 }
 
-static void test_pieces(void **state)
-{
+static void test_pieces(void **state) {
     (void)state;
     aq_spm *tok = make_small(true);
     char buf[16];
@@ -356,8 +368,7 @@ static void test_pieces(void **state)
     aq_spm_free(tok);
 }
 
-static void test_capacity(void **state)
-{
+static void test_capacity(void **state) {
     (void)state;
     aq_spm *tok = make_small(true);
     int32_t ids[8] = {0};
@@ -385,8 +396,7 @@ static void test_capacity(void **state)
     aq_spm_free(tok);
 }
 
-static void test_argument_errors(void **state)
-{
+static void test_argument_errors(void **state) {
     (void)state;
     aq_spm *tok = make_small(true);
     int32_t ids[8];
@@ -412,8 +422,7 @@ static void test_argument_errors(void **state)
     aq_spm_free(NULL);
 }
 
-static void expect_create_error(const aq_spm_spec *spec, aq_error want, const char *msg_part)
-{
+static void expect_create_error(const aq_spm_spec *spec, aq_error want, const char *msg_part) {
     aq_spm *tok = (aq_spm *)&tok; /* must be reset to NULL */
     char msg[256] = "";
     assert_int_equal(aq_spm_create(spec, &tok, msg, sizeof msg), want);
@@ -424,8 +433,7 @@ static void expect_create_error(const aq_spm_spec *spec, aq_error want, const ch
     }
 }
 
-static void test_create_validation(void **state)
-{
+static void test_create_validation(void **state) {
     (void)state;
     small_vocab v;
     small_vocab_init(&v, true);
@@ -489,16 +497,14 @@ static void test_create_validation(void **state)
 }
 
 /* A long text must not take quadratic time (a heap, not a rescan per merge). */
-static void test_long_text(void **state)
-{
+static void test_long_text(void **state) {
     (void)state;
     aq_spm *tok = make_small(true);
     const char unit[] = "the hello abc ca\n\xC3\xA9 lll ";
     const size_t unit_len = sizeof unit - 1, repeats = 20000;
     char *text = malloc(unit_len * repeats);
     assert_non_null(text);
-    for (size_t i = 0; i < repeats; i++)
-        memcpy(text + i * unit_len, unit, unit_len);
+    for (size_t i = 0; i < repeats; i++) memcpy(text + i * unit_len, unit, unit_len);
     expect_round_trip(tok, text, unit_len * repeats);
     free(text);
     aq_spm_free(tok);
@@ -506,8 +512,7 @@ static void test_long_text(void **state)
 
 /* ---- golden ids from SentencePiece ---- */
 
-static void append_utf8(char *out, size_t *len, uint32_t cp)
-{
+static void append_utf8(char *out, size_t *len, uint32_t cp) {
     if (cp < 0x80) {
         out[(*len)++] = (char)cp;
     } else if (cp < 0x800) {
@@ -525,15 +530,15 @@ static void append_utf8(char *out, size_t *len, uint32_t cp)
     }
 }
 
-static bool parse_hex4(const char *p, uint32_t *out)
-{
+static bool parse_hex4(const char *p, uint32_t *out) {
     uint32_t v = 0;
     for (int i = 0; i < 4; i++) {
         char c = p[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-        if (d < 0)
-            return false;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0) return false;
         v = v * 16 + (uint32_t)d;
     }
     *out = v;
@@ -542,15 +547,12 @@ static bool parse_hex4(const char *p, uint32_t *out)
 
 /* Decodes the JSON string at *p (which starts with '"') into out (at least
  * as large as the line); returns false on malformed input. */
-static bool parse_json_string(const char **p, char *out, size_t *out_len)
-{
+static bool parse_json_string(const char **p, char *out, size_t *out_len) {
     const char *s = *p;
     *out_len = 0;
-    if (*s++ != '"')
-        return false;
+    if (*s++ != '"') return false;
     while (*s != '"') {
-        if (*s == '\0')
-            return false;
+        if (*s == '\0') return false;
         if (*s != '\\') {
             out[(*out_len)++] = *s++;
             continue;
@@ -558,17 +560,32 @@ static bool parse_json_string(const char **p, char *out, size_t *out_len)
         s++;
         uint32_t cp;
         switch (*s++) {
-        case '"': out[(*out_len)++] = '"'; break;
-        case '\\': out[(*out_len)++] = '\\'; break;
-        case '/': out[(*out_len)++] = '/'; break;
-        case 'b': out[(*out_len)++] = '\b'; break;
-        case 'f': out[(*out_len)++] = '\f'; break;
-        case 'n': out[(*out_len)++] = '\n'; break;
-        case 'r': out[(*out_len)++] = '\r'; break;
-        case 't': out[(*out_len)++] = '\t'; break;
+        case '"':
+            out[(*out_len)++] = '"';
+            break;
+        case '\\':
+            out[(*out_len)++] = '\\';
+            break;
+        case '/':
+            out[(*out_len)++] = '/';
+            break;
+        case 'b':
+            out[(*out_len)++] = '\b';
+            break;
+        case 'f':
+            out[(*out_len)++] = '\f';
+            break;
+        case 'n':
+            out[(*out_len)++] = '\n';
+            break;
+        case 'r':
+            out[(*out_len)++] = '\r';
+            break;
+        case 't':
+            out[(*out_len)++] = '\t';
+            break;
         case 'u':
-            if (!parse_hex4(s, &cp))
-                return false;
+            if (!parse_hex4(s, &cp)) return false;
             s += 4;
             if (cp >= 0xD800 && cp < 0xDC00) {
                 uint32_t low;
@@ -588,8 +605,7 @@ static bool parse_json_string(const char **p, char *out, size_t *out_len)
 }
 
 /* Builds the tokenizer from the GGUF keys as the model loader does. */
-static aq_spm *tokenizer_from_gguf(const aq_gguf *gguf)
-{
+static aq_spm *tokenizer_from_gguf(const aq_gguf *gguf) {
     aq_gguf_type elem;
     uint64_t n = 0;
     assert_int_equal(aq_gguf_get_arr_info(gguf, "tokenizer.ggml.tokens", &elem, &n), AQ_OK);
@@ -615,8 +631,8 @@ static aq_spm *tokenizer_from_gguf(const aq_gguf *gguf)
     assert_int_equal(aq_gguf_get_u32(gguf, "tokenizer.ggml.unknown_token_id", &unk), AQ_OK);
     assert_int_equal(aq_gguf_get_bool(gguf, "tokenizer.ggml.add_space_prefix", &add_space_prefix), AQ_OK);
     assert_true(add_space_prefix);
-    aq_spm_spec spec = {(int32_t)n, pieces, lens, scores, types, (int32_t)bos, (int32_t)eos,
-                              (int32_t)unk, add_space_prefix};
+    aq_spm_spec spec = {(int32_t)n,   pieces,       lens,         scores,          types,
+                        (int32_t)bos, (int32_t)eos, (int32_t)unk, add_space_prefix};
     aq_spm *tok = NULL;
     char msg[256];
     aq_error err = aq_spm_create(&spec, &tok, msg, sizeof msg);
@@ -631,8 +647,7 @@ static aq_spm *tokenizer_from_gguf(const aq_gguf *gguf)
     return tok;
 }
 
-static void test_golden_sentencepiece(void **state)
-{
+static void test_golden_sentencepiece(void **state) {
     (void)state;
     /* Missing files fail the test: the golden comparison is the check
      * against SentencePiece itself, not an optional extra. */
@@ -667,8 +682,7 @@ static void test_golden_sentencepiece(void **state)
         for (;;) {
             char *end;
             long id = strtol(p, &end, 10);
-            if (end == p)
-                break;
+            if (end == p) break;
             assert_true(n_want < 2048);
             want[n_want++] = (int32_t)id;
             p = end;
@@ -676,11 +690,10 @@ static void test_golden_sentencepiece(void **state)
         int32_t n_got = -1;
         assert_int_equal(aq_spm_encode(tok, text, text_len, false, got, 2048, &n_got), AQ_OK);
         bool same = n_got == n_want;
-        for (int32_t i = 0; same && i < n_got; i++)
-            same = got[i] == want[i];
+        for (int32_t i = 0; same && i < n_got; i++) same = got[i] == want[i];
         if (!same) {
-            print_error("golden case %d \"%.*s\": %d tokens, want %d; first difference at", cases + 1,
-                        (int)text_len, text, (int)n_got, (int)n_want);
+            print_error("golden case %d \"%.*s\": %d tokens, want %d; first difference at", cases + 1, (int)text_len,
+                        text, (int)n_got, (int)n_want);
             for (int32_t i = 0; i < n_got && i < n_want; i++) {
                 if (got[i] != want[i]) {
                     print_error(" %d (%d vs %d)", (int)i, (int)got[i], (int)want[i]);
@@ -705,8 +718,7 @@ static void test_golden_sentencepiece(void **state)
     assert_true(cases >= 30);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_merges_by_score),
         cmocka_unit_test(test_no_space_prefix),

@@ -156,7 +156,8 @@ typedef struct parser {
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
-static aq_error report(char *msg, size_t msg_cap, aq_error err, const char *fmt, ...) {
+static aq_error
+report(char *msg, size_t msg_cap, aq_error err, const char *fmt, ...) {
     if (msg != NULL && msg_cap > 0) {
         va_list args;
         va_start(args, fmt);
@@ -172,9 +173,8 @@ static size_t bytes_left(const parser *p) { return p->size - p->pos; }
 
 static aq_error take(parser *p, uint64_t n, const uint8_t **out, const char *what) {
     if (n > bytes_left(p)) {
-        return PARSE_FAIL(p, AQ_ERR_FORMAT,
-                          "truncated file: %s at offset %zu needs %" PRIu64 " bytes, %zu remain", what,
-                          p->pos, n, bytes_left(p));
+        return PARSE_FAIL(p, AQ_ERR_FORMAT, "truncated file: %s at offset %zu needs %" PRIu64 " bytes, %zu remain",
+                          what, p->pos, n, bytes_left(p));
     }
     *out = p->buf + p->pos;
     p->pos += (size_t)n;
@@ -200,8 +200,8 @@ static aq_error read_str(parser *p, aq_gguf_str *out, const char *what) {
     aq_error err = read_u64(p, &len, what);
     if (err != AQ_OK) return err;
     if (len > bytes_left(p)) {
-        return PARSE_FAIL(p, AQ_ERR_FORMAT, "%s at offset %zu: length %" PRIu64 " exceeds the %zu bytes left",
-                          what, p->pos - GGUF_STRING_LEN_BYTES, len, bytes_left(p));
+        return PARSE_FAIL(p, AQ_ERR_FORMAT, "%s at offset %zu: length %" PRIu64 " exceeds the %zu bytes left", what,
+                          p->pos - GGUF_STRING_LEN_BYTES, len, bytes_left(p));
     }
     const uint8_t *bytes = NULL;
     err = take(p, len, &bytes, what);
@@ -214,18 +214,36 @@ static aq_error read_str(parser *p, aq_gguf_str *out, const char *what) {
 /* Bytes of one value of a fixed-size type; 0 for STRING, ARRAY and unknown. */
 static size_t scalar_size(uint32_t type) {
     switch (type) {
-    case AQ_GGUF_UINT8: case AQ_GGUF_INT8: case AQ_GGUF_BOOL: return 1;
-    case AQ_GGUF_UINT16: case AQ_GGUF_INT16: return 2;
-    case AQ_GGUF_UINT32: case AQ_GGUF_INT32: case AQ_GGUF_FLOAT32: return 4;
-    case AQ_GGUF_UINT64: case AQ_GGUF_INT64: case AQ_GGUF_FLOAT64: return 8;
-    default: return 0;
+    case AQ_GGUF_UINT8:
+    case AQ_GGUF_INT8:
+    case AQ_GGUF_BOOL:
+        return 1;
+    case AQ_GGUF_UINT16:
+    case AQ_GGUF_INT16:
+        return 2;
+    case AQ_GGUF_UINT32:
+    case AQ_GGUF_INT32:
+    case AQ_GGUF_FLOAT32:
+        return 4;
+    case AQ_GGUF_UINT64:
+    case AQ_GGUF_INT64:
+    case AQ_GGUF_FLOAT64:
+        return 8;
+    default:
+        return 0;
     }
 }
 
 static bool is_integer_type(uint32_t type) {
     switch (type) {
-    case AQ_GGUF_UINT8: case AQ_GGUF_INT8: case AQ_GGUF_UINT16: case AQ_GGUF_INT16:
-    case AQ_GGUF_UINT32: case AQ_GGUF_INT32: case AQ_GGUF_UINT64: case AQ_GGUF_INT64:
+    case AQ_GGUF_UINT8:
+    case AQ_GGUF_INT8:
+    case AQ_GGUF_UINT16:
+    case AQ_GGUF_INT16:
+    case AQ_GGUF_UINT32:
+    case AQ_GGUF_INT32:
+    case AQ_GGUF_UINT64:
+    case AQ_GGUF_INT64:
         return true;
     default:
         return false;
@@ -238,8 +256,8 @@ static aq_error parse_array(parser *p, gguf_kv *kv) {
     err = read_u64(p, &kv->count, "array length");
     if (err != AQ_OK) return err;
     if (kv->elem_type == AQ_GGUF_ARRAY) {
-        return PARSE_FAIL(p, AQ_ERR_UNSUPPORTED, "key '%.*s': nested arrays are not supported",
-                          (int)kv->key.len, kv->key.ptr);
+        return PARSE_FAIL(p, AQ_ERR_UNSUPPORTED, "key '%.*s': nested arrays are not supported", (int)kv->key.len,
+                          kv->key.ptr);
     }
     kv->value = p->buf + p->pos;
     if (kv->elem_type == AQ_GGUF_STRING) {
@@ -258,8 +276,8 @@ static aq_error parse_array(parser *p, gguf_kv *kv) {
     }
     size_t elem_size = scalar_size(kv->elem_type);
     if (elem_size == 0) {
-        return PARSE_FAIL(p, AQ_ERR_FORMAT, "key '%.*s': unknown array element type %" PRIu32,
-                          (int)kv->key.len, kv->key.ptr, kv->elem_type);
+        return PARSE_FAIL(p, AQ_ERR_FORMAT, "key '%.*s': unknown array element type %" PRIu32, (int)kv->key.len,
+                          kv->key.ptr, kv->elem_type);
     }
     if (kv->count > bytes_left(p) / elem_size) {
         return PARSE_FAIL(p, AQ_ERR_FORMAT, "key '%.*s': %" PRIu64 " elements of %zu bytes exceed the %zu bytes left",
@@ -281,8 +299,8 @@ static aq_error parse_kv(parser *p, gguf_kv *kv) {
     if (kv->type == AQ_GGUF_ARRAY) return parse_array(p, kv);
     size_t size = scalar_size(kv->type);
     if (size == 0) {
-        return PARSE_FAIL(p, AQ_ERR_FORMAT, "key '%.*s': unknown value type %" PRIu32, (int)kv->key.len,
-                          kv->key.ptr, kv->type);
+        return PARSE_FAIL(p, AQ_ERR_FORMAT, "key '%.*s': unknown value type %" PRIu32, (int)kv->key.len, kv->key.ptr,
+                          kv->type);
     }
     return take(p, size, &kv->value, "value");
 }
@@ -325,8 +343,8 @@ static aq_error parse_header_and_kvs(parser *p, aq_gguf *g, uint64_t *n_tensors_
     if (memcmp(magic, "GGUF", 4) != 0) return PARSE_FAIL(p, AQ_ERR_FORMAT, "not a GGUF file (bad magic)");
     err = read_u32(p, &g->version, "version");
     if (err != AQ_OK) return err;
-    uint32_t swapped = (g->version >> 24) | ((g->version >> 8) & 0xff00u) | ((g->version << 8) & 0xff0000u) |
-                       (g->version << 24);
+    uint32_t swapped =
+        (g->version >> 24) | ((g->version >> 8) & 0xff00u) | ((g->version << 8) & 0xff0000u) | (g->version << 24);
     if (g->version != 2 && g->version != 3 && swapped >= 1 && swapped <= 3) {
         return PARSE_FAIL(p, AQ_ERR_UNSUPPORTED, "big-endian GGUF files are not supported");
     }
@@ -342,16 +360,16 @@ static aq_error parse_header_and_kvs(parser *p, aq_gguf *g, uint64_t *n_tensors_
     /* Each bound is at most size / 13, so the sum below cannot overflow. */
     if (n_kv > bytes_left(p) / GGUF_MIN_KV_BYTES || n_tensors > bytes_left(p) / GGUF_MIN_TENSOR_INFO_BYTES ||
         n_kv * GGUF_MIN_KV_BYTES + n_tensors * GGUF_MIN_TENSOR_INFO_BYTES > bytes_left(p)) {
-        return PARSE_FAIL(p, AQ_ERR_FORMAT,
-                          "%" PRIu64 " KVs and %" PRIu64 " tensors cannot fit in the %zu bytes left", n_kv,
-                          n_tensors, bytes_left(p));
+        return PARSE_FAIL(p, AQ_ERR_FORMAT, "%" PRIu64 " KVs and %" PRIu64 " tensors cannot fit in the %zu bytes left",
+                          n_kv, n_tensors, bytes_left(p));
     }
     *n_tensors_out = n_tensors;
 
     if (n_kv > 0) {
         g->kvs = calloc((size_t)n_kv, sizeof *g->kvs);
         g->kv_by_name = malloc((size_t)n_kv * sizeof *g->kv_by_name);
-        if (g->kvs == NULL || g->kv_by_name == NULL) return PARSE_FAIL(p, AQ_ERR_OUT_OF_MEMORY, "out of memory for KVs");
+        if (g->kvs == NULL || g->kv_by_name == NULL)
+            return PARSE_FAIL(p, AQ_ERR_OUT_OF_MEMORY, "out of memory for KVs");
         /* Counted as parsed so that aq_gguf_close frees the string arrays
          * of KVs parsed before a failure. */
         g->n_kv = (size_t)n_kv;
@@ -373,8 +391,7 @@ static aq_error parse_header_and_kvs(parser *p, aq_gguf *g, uint64_t *n_tensors_
         }
         memcpy(&g->alignment, align_kv->value, sizeof g->alignment);
         if (g->alignment == 0 || (g->alignment & (g->alignment - 1)) != 0) {
-            return PARSE_FAIL(p, AQ_ERR_FORMAT, "%s %" PRIu32 " is not a power of two", k_alignment_key,
-                              g->alignment);
+            return PARSE_FAIL(p, AQ_ERR_FORMAT, "%s %" PRIu32 " is not a power of two", k_alignment_key, g->alignment);
         }
     }
     return AQ_OK;
@@ -386,8 +403,8 @@ static aq_error parse_tensor_info(parser *p, aq_gguf_tensor *t) {
     err = read_u32(p, &t->n_dims, "tensor n_dims");
     if (err != AQ_OK) return err;
     if (t->n_dims > GGUF_MAX_DIMS) {
-        return PARSE_FAIL(p, AQ_ERR_FORMAT, "tensor '%.*s' has %" PRIu32 " dimensions (at most %d)",
-                          (int)t->name.len, t->name.ptr, t->n_dims, GGUF_MAX_DIMS);
+        return PARSE_FAIL(p, AQ_ERR_FORMAT, "tensor '%.*s' has %" PRIu32 " dimensions (at most %d)", (int)t->name.len,
+                          t->name.ptr, t->n_dims, GGUF_MAX_DIMS);
     }
     int64_t n_elements = 1;
     for (uint32_t d = 0; d < GGUF_MAX_DIMS; d++) {
@@ -421,14 +438,16 @@ static aq_error place_tensor(parser *p, aq_gguf_tensor *t, uint32_t alignment, c
                           (int)t->name.len, t->name.ptr, t->offset, alignment);
     }
     if (t->offset > data_size) {
-        return PARSE_FAIL(p, AQ_ERR_FORMAT, "tensor '%.*s': offset %" PRIu64 " is past the end of the data (%" PRIu64 " bytes)",
+        return PARSE_FAIL(p, AQ_ERR_FORMAT,
+                          "tensor '%.*s': offset %" PRIu64 " is past the end of the data (%" PRIu64 " bytes)",
                           (int)t->name.len, t->name.ptr, t->offset, data_size);
     }
     t->n_bytes = 0;
     const tensor_type_info *info = find_tensor_type(t->type);
     if (info != NULL) {
         if (t->ne[0] % info->block_elems != 0) {
-            return PARSE_FAIL(p, AQ_ERR_FORMAT, "tensor '%.*s': row of %" PRId64 " is not a multiple of the %s block (%" PRIu32 ")",
+            return PARSE_FAIL(p, AQ_ERR_FORMAT,
+                              "tensor '%.*s': row of %" PRId64 " is not a multiple of the %s block (%" PRIu32 ")",
                               (int)t->name.len, t->name.ptr, t->ne[0], info->name, info->block_elems);
         }
         uint64_t blocks = (uint64_t)(t->ne[0] / info->block_elems);
@@ -439,7 +458,8 @@ static aq_error place_tensor(parser *p, aq_gguf_tensor *t, uint32_t alignment, c
         t->n_bytes = blocks * info->block_bytes * rows;
         if (t->n_bytes > data_size - t->offset) {
             return PARSE_FAIL(p, AQ_ERR_FORMAT,
-                              "tensor '%.*s': %" PRIu64 " bytes at offset %" PRIu64 " run past the end of the data (%" PRIu64 " bytes)",
+                              "tensor '%.*s': %" PRIu64 " bytes at offset %" PRIu64
+                              " run past the end of the data (%" PRIu64 " bytes)",
                               (int)t->name.len, t->name.ptr, t->n_bytes, t->offset, data_size);
         }
     }
@@ -465,7 +485,8 @@ static aq_error parse_tensors(parser *p, aq_gguf *g, uint64_t n_tensors) {
 
     size_t padding = (g->alignment - p->pos % g->alignment) % g->alignment;
     if (padding > bytes_left(p)) {
-        return PARSE_FAIL(p, AQ_ERR_FORMAT, "truncated file: the data section (aligned to %" PRIu32 ") starts past the end",
+        return PARSE_FAIL(p, AQ_ERR_FORMAT,
+                          "truncated file: the data section (aligned to %" PRIu32 ") starts past the end",
                           g->alignment);
     }
     const uint8_t *data = p->buf + p->pos + padding;
@@ -580,15 +601,56 @@ static bool integer_in_range(uint32_t type, const uint8_t *p, int64_t min, uint6
     int64_t s = 0;
     bool is_signed = true;
     switch (type) {
-    case AQ_GGUF_UINT8: { uint8_t v; memcpy(&v, p, sizeof v); u = v; is_signed = false; break; }
-    case AQ_GGUF_UINT16: { uint16_t v; memcpy(&v, p, sizeof v); u = v; is_signed = false; break; }
-    case AQ_GGUF_UINT32: { uint32_t v; memcpy(&v, p, sizeof v); u = v; is_signed = false; break; }
-    case AQ_GGUF_UINT64: { memcpy(&u, p, sizeof u); is_signed = false; break; }
-    case AQ_GGUF_INT8: { int8_t v; memcpy(&v, p, sizeof v); s = v; break; }
-    case AQ_GGUF_INT16: { int16_t v; memcpy(&v, p, sizeof v); s = v; break; }
-    case AQ_GGUF_INT32: { int32_t v; memcpy(&v, p, sizeof v); s = v; break; }
-    case AQ_GGUF_INT64: { memcpy(&s, p, sizeof s); break; }
-    default: return false;
+    case AQ_GGUF_UINT8: {
+        uint8_t v;
+        memcpy(&v, p, sizeof v);
+        u = v;
+        is_signed = false;
+        break;
+    }
+    case AQ_GGUF_UINT16: {
+        uint16_t v;
+        memcpy(&v, p, sizeof v);
+        u = v;
+        is_signed = false;
+        break;
+    }
+    case AQ_GGUF_UINT32: {
+        uint32_t v;
+        memcpy(&v, p, sizeof v);
+        u = v;
+        is_signed = false;
+        break;
+    }
+    case AQ_GGUF_UINT64: {
+        memcpy(&u, p, sizeof u);
+        is_signed = false;
+        break;
+    }
+    case AQ_GGUF_INT8: {
+        int8_t v;
+        memcpy(&v, p, sizeof v);
+        s = v;
+        break;
+    }
+    case AQ_GGUF_INT16: {
+        int16_t v;
+        memcpy(&v, p, sizeof v);
+        s = v;
+        break;
+    }
+    case AQ_GGUF_INT32: {
+        int32_t v;
+        memcpy(&v, p, sizeof v);
+        s = v;
+        break;
+    }
+    case AQ_GGUF_INT64: {
+        memcpy(&s, p, sizeof s);
+        break;
+    }
+    default:
+        return false;
     }
     if (!is_signed) {
         if (u > max) return false;

@@ -14,23 +14,55 @@
 #include "agilequant.h"
 
 typedef enum aq_gguf_type {
-    AQ_GGUF_UINT8 = 0, AQ_GGUF_INT8 = 1, AQ_GGUF_UINT16 = 2, AQ_GGUF_INT16 = 3,
-    AQ_GGUF_UINT32 = 4, AQ_GGUF_INT32 = 5, AQ_GGUF_FLOAT32 = 6, AQ_GGUF_BOOL = 7,
-    AQ_GGUF_STRING = 8, AQ_GGUF_ARRAY = 9, AQ_GGUF_UINT64 = 10, AQ_GGUF_INT64 = 11,
+    AQ_GGUF_UINT8 = 0,
+    AQ_GGUF_INT8 = 1,
+    AQ_GGUF_UINT16 = 2,
+    AQ_GGUF_INT16 = 3,
+    AQ_GGUF_UINT32 = 4,
+    AQ_GGUF_INT32 = 5,
+    AQ_GGUF_FLOAT32 = 6,
+    AQ_GGUF_BOOL = 7,
+    AQ_GGUF_STRING = 8,
+    AQ_GGUF_ARRAY = 9,
+    AQ_GGUF_UINT64 = 10,
+    AQ_GGUF_INT64 = 11,
     AQ_GGUF_FLOAT64 = 12
 } aq_gguf_type;
 
 /* Tensor element types, numbered as ggml numbers them. Our own quantized
  * types (docs/FORMAT.md) take numbers from AQ_TENSOR_OWN_FIRST up. */
 typedef enum aq_tensor_type {
-    AQ_TENSOR_F32 = 0, AQ_TENSOR_F16 = 1, AQ_TENSOR_Q4_0 = 2, AQ_TENSOR_Q4_1 = 3,
-    AQ_TENSOR_Q5_0 = 6, AQ_TENSOR_Q5_1 = 7, AQ_TENSOR_Q8_0 = 8, AQ_TENSOR_Q8_1 = 9,
-    AQ_TENSOR_Q2_K = 10, AQ_TENSOR_Q3_K = 11, AQ_TENSOR_Q4_K = 12, AQ_TENSOR_Q5_K = 13,
-    AQ_TENSOR_Q6_K = 14, AQ_TENSOR_Q8_K = 15, AQ_TENSOR_IQ2_XXS = 16, AQ_TENSOR_IQ2_XS = 17,
-    AQ_TENSOR_IQ3_XXS = 18, AQ_TENSOR_IQ1_S = 19, AQ_TENSOR_IQ4_NL = 20, AQ_TENSOR_IQ3_S = 21,
-    AQ_TENSOR_IQ2_S = 22, AQ_TENSOR_IQ4_XS = 23,
-    AQ_TENSOR_I8 = 24, AQ_TENSOR_I16 = 25, AQ_TENSOR_I32 = 26, AQ_TENSOR_I64 = 27,
-    AQ_TENSOR_F64 = 28, AQ_TENSOR_IQ1_M = 29, AQ_TENSOR_BF16 = 30, AQ_TENSOR_TQ1_0 = 34, AQ_TENSOR_TQ2_0 = 35,
+    AQ_TENSOR_F32 = 0,
+    AQ_TENSOR_F16 = 1,
+    AQ_TENSOR_Q4_0 = 2,
+    AQ_TENSOR_Q4_1 = 3,
+    AQ_TENSOR_Q5_0 = 6,
+    AQ_TENSOR_Q5_1 = 7,
+    AQ_TENSOR_Q8_0 = 8,
+    AQ_TENSOR_Q8_1 = 9,
+    AQ_TENSOR_Q2_K = 10,
+    AQ_TENSOR_Q3_K = 11,
+    AQ_TENSOR_Q4_K = 12,
+    AQ_TENSOR_Q5_K = 13,
+    AQ_TENSOR_Q6_K = 14,
+    AQ_TENSOR_Q8_K = 15,
+    AQ_TENSOR_IQ2_XXS = 16,
+    AQ_TENSOR_IQ2_XS = 17,
+    AQ_TENSOR_IQ3_XXS = 18,
+    AQ_TENSOR_IQ1_S = 19,
+    AQ_TENSOR_IQ4_NL = 20,
+    AQ_TENSOR_IQ3_S = 21,
+    AQ_TENSOR_IQ2_S = 22,
+    AQ_TENSOR_IQ4_XS = 23,
+    AQ_TENSOR_I8 = 24,
+    AQ_TENSOR_I16 = 25,
+    AQ_TENSOR_I32 = 26,
+    AQ_TENSOR_I64 = 27,
+    AQ_TENSOR_F64 = 28,
+    AQ_TENSOR_IQ1_M = 29,
+    AQ_TENSOR_BF16 = 30,
+    AQ_TENSOR_TQ1_0 = 34,
+    AQ_TENSOR_TQ2_0 = 35,
     AQ_TENSOR_OWN_FIRST = 1000
 } aq_tensor_type;
 
@@ -48,10 +80,10 @@ typedef struct aq_gguf_str {
 typedef struct aq_gguf_tensor {
     aq_gguf_str name;
     uint32_t n_dims;
-    int64_t ne[4];     /* ne[0] is the contiguous (row) dimension; unused dims are 1 */
-    uint32_t type;     /* aq_tensor_type */
-    uint64_t offset;   /* from the start of the data section */
-    const void *data;  /* into the buffer; aligned as the file's general.alignment */
+    int64_t ne[4];    /* ne[0] is the contiguous (row) dimension; unused dims are 1 */
+    uint32_t type;    /* aq_tensor_type */
+    uint64_t offset;  /* from the start of the data section */
+    const void *data; /* into the buffer; aligned as the file's general.alignment */
     uint64_t n_bytes;
 } aq_gguf_tensor;
 
@@ -99,13 +131,13 @@ aq_error aq_gguf_writer_set_f32(aq_gguf_writer *w, const char *key, float v);
 aq_error aq_gguf_writer_set_bool(aq_gguf_writer *w, const char *key, bool v);
 aq_error aq_gguf_writer_set_str(aq_gguf_writer *w, const char *key, const char *s, size_t len);
 /* Numeric array of n elements of elem_type (not STRING or ARRAY); data is copied. */
-aq_error aq_gguf_writer_set_arr(aq_gguf_writer *w, const char *key, aq_gguf_type elem_type,
-                                const void *data, uint64_t n);
+aq_error aq_gguf_writer_set_arr(aq_gguf_writer *w, const char *key, aq_gguf_type elem_type, const void *data,
+                                uint64_t n);
 aq_error aq_gguf_writer_set_arr_str(aq_gguf_writer *w, const char *key, const aq_gguf_str *strs, uint64_t n);
 /* Adds a tensor; data (n_bytes, which must match the shape and type) is
  * referenced, not copied, and must live until the file is written. */
-aq_error aq_gguf_writer_add_tensor(aq_gguf_writer *w, const char *name, uint32_t type,
-                                   uint32_t n_dims, const int64_t *ne, const void *data, uint64_t n_bytes);
+aq_error aq_gguf_writer_add_tensor(aq_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
+                                   const int64_t *ne, const void *data, uint64_t n_bytes);
 /* Writes with alignment 32. */
 aq_error aq_gguf_writer_write_file(const aq_gguf_writer *w, const char *path);
 

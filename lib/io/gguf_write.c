@@ -77,11 +77,23 @@ static void buf_str(byte_buf *b, const char *s, uint64_t len) {
 
 static size_t value_size(aq_gguf_type type) {
     switch (type) {
-    case AQ_GGUF_UINT8: case AQ_GGUF_INT8: case AQ_GGUF_BOOL: return 1;
-    case AQ_GGUF_UINT16: case AQ_GGUF_INT16: return 2;
-    case AQ_GGUF_UINT32: case AQ_GGUF_INT32: case AQ_GGUF_FLOAT32: return 4;
-    case AQ_GGUF_UINT64: case AQ_GGUF_INT64: case AQ_GGUF_FLOAT64: return 8;
-    default: return 0;
+    case AQ_GGUF_UINT8:
+    case AQ_GGUF_INT8:
+    case AQ_GGUF_BOOL:
+        return 1;
+    case AQ_GGUF_UINT16:
+    case AQ_GGUF_INT16:
+        return 2;
+    case AQ_GGUF_UINT32:
+    case AQ_GGUF_INT32:
+    case AQ_GGUF_FLOAT32:
+        return 4;
+    case AQ_GGUF_UINT64:
+    case AQ_GGUF_INT64:
+    case AQ_GGUF_FLOAT64:
+        return 8;
+    default:
+        return 0;
     }
 }
 
@@ -248,8 +260,8 @@ aq_error aq_gguf_writer_add_tensor(aq_gguf_writer *w, const char *name, uint32_t
     if (copy == NULL) return AQ_ERR_OUT_OF_MEMORY;
     memcpy(copy, name, name_len + 1);
     writer_tensor *t = &w->tensors[w->n_tensors++];
-    *t = (writer_tensor){.name = copy, .name_len = name_len, .type = type, .n_dims = n_dims, .data = data,
-                         .n_bytes = n_bytes};
+    *t = (writer_tensor){
+        .name = copy, .name_len = name_len, .type = type, .n_dims = n_dims, .data = data, .n_bytes = n_bytes};
     for (uint32_t d = 0; d < GGUF_MAX_DIMS; d++) t->ne[d] = d < n_dims ? ne[d] : 1;
     return AQ_OK;
 }

@@ -11,6 +11,8 @@ void aq_tensor_to_f32(uint32_t type, const void *data, size_t count, float *out)
         return;
     }
     const aq_block_type *bt = aq_block_type_get(type);
-    if (bt) bt->dequantize(data, count, out);
-    else memset(out, 0, count * sizeof(float));
+    if (bt)
+        bt->dequantize(data, count, out);
+    else
+        memset(out, 0, count * sizeof(float));
 }

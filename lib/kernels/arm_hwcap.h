@@ -6,8 +6,8 @@
 #ifndef AQ_ARM_HWCAP_H
 #define AQ_ARM_HWCAP_H
 
-#define AQ_HWCAP_ASIMD (1UL << 1)     /* AT_HWCAP: Advanced SIMD */
-#define AQ_HWCAP_ASIMDDP (1UL << 20)  /* AT_HWCAP: dot product (SDOT, UDOT) */
-#define AQ_HWCAP2_I8MM (1UL << 13)    /* AT_HWCAP2: int8 matrix multiply (SMMLA, ...) */
+#define AQ_HWCAP_ASIMD (1UL << 1)    /* AT_HWCAP: Advanced SIMD */
+#define AQ_HWCAP_ASIMDDP (1UL << 20) /* AT_HWCAP: dot product (SDOT, UDOT) */
+#define AQ_HWCAP2_I8MM (1UL << 13)   /* AT_HWCAP2: int8 matrix multiply (SMMLA, ...) */
 
 #endif /* AQ_ARM_HWCAP_H */

@@ -36,9 +36,7 @@ static bool arm_has_i8mm(void) {
 #endif
 }
 
-static bool x86_has_avx2(void) {
-    return cpuinfo_has_x86_avx2() && cpuinfo_has_x86_fma3() && cpuinfo_has_x86_f16c();
-}
+static bool x86_has_avx2(void) { return cpuinfo_has_x86_avx2() && cpuinfo_has_x86_fma3() && cpuinfo_has_x86_f16c(); }
 
 bool aq_cpu_has(aq_cpu_feature f) {
     if (f == AQ_CPU_NONE) return true;
@@ -69,21 +67,18 @@ bool aq_cpu_has(aq_cpu_feature f) {
 }
 
 static const char *const feature_names[AQ_CPU_FEATURE_COUNT] = {
-    [AQ_CPU_NONE] = "ref",
-    [AQ_CPU_AVX2] = "avx2",
-    [AQ_CPU_AVXVNNI] = "avxvnni",
-    [AQ_CPU_AVX512VNNI] = "avx512vnni",
-    [AQ_CPU_NEON] = "neon",
-    [AQ_CPU_NEONDOT] = "neondot",
+    [AQ_CPU_NONE] = "ref",        [AQ_CPU_AVX2] = "avx2",
+    [AQ_CPU_AVXVNNI] = "avxvnni", [AQ_CPU_AVX512VNNI] = "avx512vnni",
+    [AQ_CPU_NEON] = "neon",       [AQ_CPU_NEONDOT] = "neondot",
     [AQ_CPU_I8MM] = "i8mm",
 };
 
 const char *aq_cpu_feature_name(aq_cpu_feature f) {
-    return (unsigned) f < AQ_CPU_FEATURE_COUNT ? feature_names[f] : "unknown";
+    return (unsigned)f < AQ_CPU_FEATURE_COUNT ? feature_names[f] : "unknown";
 }
 
 aq_cpu_feature aq_cpu_feature_from_name(const char *name) {
     for (unsigned f = 0; f < AQ_CPU_FEATURE_COUNT; f++)
-        if (name && strcmp(name, feature_names[f]) == 0) return (aq_cpu_feature) f;
+        if (name && strcmp(name, feature_names[f]) == 0) return (aq_cpu_feature)f;
     return AQ_CPU_FEATURE_COUNT;
 }

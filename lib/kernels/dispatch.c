@@ -14,7 +14,7 @@ static size_t pick(const void *list, size_t count, size_t entry_size, size_t isa
                    bool *found) {
     for (size_t i = 0; i + 1 < count; i++) {
         aq_cpu_feature isa;
-        memcpy(&isa, (const char *) list + i * entry_size + isa_offset, sizeof isa);
+        memcpy(&isa, (const char *)list + i * entry_size + isa_offset, sizeof isa);
         if (want == AQ_CPU_FEATURE_COUNT ? aq_cpu_has(isa) : isa == want) {
             *found = true;
             return i;
@@ -27,20 +27,20 @@ static size_t pick(const void *list, size_t count, size_t entry_size, size_t isa
  * of that type that pick() would take; the type's reference (isa AQ_CPU_NONE,
  * after every other entry of the list) where none is. Sets *isas bit isa for each
  * non-reference entry taken. */
-#define PICK_PER_TYPE(list, table, want, found, isas)                                                           \
-    do {                                                                                                        \
-        for (size_t i_ = 0; i_ < list##_size; i_++) {                                                           \
-            const uint32_t type_ = list[i_].type;                                                               \
-            const aq_cpu_feature isa_ = list[i_].isa;                                                           \
-            if (type_ >= AQ_BLOCK_TYPE_SLOTS || table[type_]) continue;                                        \
-            if (isa_ == AQ_CPU_NONE) {                                                                          \
-                table[type_] = &list[i_];                                                                       \
-            } else if ((want) == AQ_CPU_FEATURE_COUNT ? aq_cpu_has(isa_) : isa_ == (want)) {                    \
-                table[type_] = &list[i_];                                                                       \
-                *(found) = true;                                                                                \
-                *(isas) |= 1u << isa_;                                                                          \
-            }                                                                                                   \
-        }                                                                                                       \
+#define PICK_PER_TYPE(list, table, want, found, isas)                                                                  \
+    do {                                                                                                               \
+        for (size_t i_ = 0; i_ < list##_size; i_++) {                                                                  \
+            const uint32_t type_ = list[i_].type;                                                                      \
+            const aq_cpu_feature isa_ = list[i_].isa;                                                                  \
+            if (type_ >= AQ_BLOCK_TYPE_SLOTS || table[type_]) continue;                                                \
+            if (isa_ == AQ_CPU_NONE) {                                                                                 \
+                table[type_] = &list[i_];                                                                              \
+            } else if ((want) == AQ_CPU_FEATURE_COUNT ? aq_cpu_has(isa_) : isa_ == (want)) {                           \
+                table[type_] = &list[i_];                                                                              \
+                *(found) = true;                                                                                       \
+                *(isas) |= 1u << isa_;                                                                                 \
+            }                                                                                                          \
+        }                                                                                                              \
     } while (0)
 
 /* "avx2+avxvnni": the features of isas, in the order of aq_cpu_feature; "ref" for none. */
@@ -49,15 +49,14 @@ static void isa_names(unsigned isas, char *buf, size_t cap) {
     buf[0] = '\0';
     for (unsigned f = AQ_CPU_NONE + 1; f < AQ_CPU_FEATURE_COUNT; f++) {
         if (!(isas & (1u << f))) continue;
-        const int n = snprintf(buf + len, cap - len, "%s%s", len ? "+" : "", aq_cpu_feature_name((aq_cpu_feature) f));
-        if (n < 0 || (size_t) n >= cap - len) break;
-        len += (size_t) n;
+        const int n = snprintf(buf + len, cap - len, "%s%s", len ? "+" : "", aq_cpu_feature_name((aq_cpu_feature)f));
+        if (n < 0 || (size_t)n >= cap - len) break;
+        len += (size_t)n;
     }
     if (!len) snprintf(buf, cap, "ref");
 }
 
-#define PICK(type, list, want, found) \
-    (&list[pick(list, list##_size, sizeof(type), offsetof(type, isa), want, found)])
+#define PICK(type, list, want, found) (&list[pick(list, list##_size, sizeof(type), offsetof(type, isa), want, found)])
 
 aq_error aq_kernels_select(const char *override, aq_kernels *k) {
     if (!k) return AQ_ERR_INVALID_ARGUMENT;

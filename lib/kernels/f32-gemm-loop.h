@@ -19,12 +19,12 @@
 
 /* mr rows of x times nr (1..NR) rows of W; all of k. */
 struct aq_f32_gemm_tile {
-    const float *x;   /* row 0 of the x tile; row t at x + t * x_stride */
+    const float *x; /* row 0 of the x tile; row t at x + t * x_stride */
     size_t x_stride;
-    const float *w;   /* row 0 of the W tile; row j at w + j * k */
+    const float *w; /* row 0 of the W tile; row j at w + j * k */
     size_t k;
-    size_t nr;        /* rows of W in this tile, 1..NR */
-    float *out;       /* out[t * out_stride + j] */
+    size_t nr;  /* rows of W in this tile, 1..NR */
+    float *out; /* out[t * out_stride + j] */
     size_t out_stride;
 };
 
@@ -33,11 +33,11 @@ typedef void (*aq_f32_gemm_tile_fn)(size_t mr, const struct aq_f32_gemm_tile *t)
 void aq_f32_gemm_loop(size_t mr_max, size_t nr, aq_f32_gemm_tile_fn tile, size_t m, size_t n_begin, size_t n_end,
                       size_t k, const float *x, size_t x_stride, const float *w, float *out, size_t out_stride);
 
-#define AQ_F32_GEMM_DEFINE(name, MR, NR, tile)                                                                 \
-    static void name##_tile(size_t mr, const struct aq_f32_gemm_tile *t) { AQ_TILE_FOR_MR(MR, mr, tile, t); }  \
-    void name(size_t m, size_t n_begin, size_t n_end, size_t k, const float *x, size_t x_stride, const float *w, \
-              float *out, size_t out_stride) {                                                                  \
-        aq_f32_gemm_loop(MR, NR, name##_tile, m, n_begin, n_end, k, x, x_stride, w, out, out_stride);           \
+#define AQ_F32_GEMM_DEFINE(name, MR, NR, tile)                                                                         \
+    static void name##_tile(size_t mr, const struct aq_f32_gemm_tile *t) { AQ_TILE_FOR_MR(MR, mr, tile, t); }          \
+    void name(size_t m, size_t n_begin, size_t n_end, size_t k, const float *x, size_t x_stride, const float *w,       \
+              float *out, size_t out_stride) {                                                                         \
+        aq_f32_gemm_loop(MR, NR, name##_tile, m, n_begin, n_end, k, x, x_stride, w, out, out_stride);                  \
     }
 
 #endif /* AQ_F32_GEMM_LOOP_H */

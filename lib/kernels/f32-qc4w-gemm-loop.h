@@ -19,12 +19,12 @@
 
 /* mr rows of x times weight rows [r, r + nr); all of k. */
 struct aq_f32_qc4w_gemm_tile {
-    const float *x;   /* row 0 of the x tile; row t at x + t * x_stride */
+    const float *x; /* row 0 of the x tile; row t at x + t * x_stride */
     size_t x_stride;
     const struct aq_q4w *w;
-    size_t r;         /* first weight row */
-    size_t nr;        /* weight rows, 1..NR */
-    float *out;       /* out[t * out_stride + j] for weight row r + j */
+    size_t r;   /* first weight row */
+    size_t nr;  /* weight rows, 1..NR */
+    float *out; /* out[t * out_stride + j] for weight row r + j */
     size_t out_stride;
 };
 
@@ -34,13 +34,11 @@ void aq_f32_qc4w_gemm_loop(size_t mr_max, size_t nr, aq_f32_qc4w_gemm_tile_fn ti
                            size_t n_end, const float *x, size_t x_stride, const struct aq_q4w *w, float *out,
                            size_t out_stride);
 
-#define AQ_F32_QC4W_GEMM_DEFINE(name, MR, NR, tile)                                                            \
-    static void name##_tile(size_t mr, const struct aq_f32_qc4w_gemm_tile *t) {                               \
-        AQ_TILE_FOR_MR(MR, mr, tile, t);                                                                        \
-    }                                                                                                           \
-    void name(size_t m, size_t n_begin, size_t n_end, const float *x, size_t x_stride, const struct aq_q4w *w, \
-              float *out, size_t out_stride) {                                                                  \
-        aq_f32_qc4w_gemm_loop(MR, NR, name##_tile, m, n_begin, n_end, x, x_stride, w, out, out_stride);         \
+#define AQ_F32_QC4W_GEMM_DEFINE(name, MR, NR, tile)                                                                    \
+    static void name##_tile(size_t mr, const struct aq_f32_qc4w_gemm_tile *t) { AQ_TILE_FOR_MR(MR, mr, tile, t); }     \
+    void name(size_t m, size_t n_begin, size_t n_end, const float *x, size_t x_stride, const struct aq_q4w *w,         \
+              float *out, size_t out_stride) {                                                                         \
+        aq_f32_qc4w_gemm_loop(MR, NR, name##_tile, m, n_begin, n_end, x, x_stride, w, out, out_stride);                \
     }
 
 #endif /* AQ_F32_QC4W_GEMM_LOOP_H */

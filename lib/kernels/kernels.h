@@ -104,11 +104,11 @@ typedef struct aq_q8_0_q8_0_dot_kernel {
 typedef void (*aq_block_gemm_fn)(size_t m, size_t n_begin, size_t n_end, size_t k, const void *w, size_t w_row_bytes,
                                  const void *a, size_t a_row_bytes, float *out, size_t out_stride);
 typedef struct aq_block_gemm_kernel {
-    const char *name;   /* "aq_q4_k_q8_k_gemm_4x2__avx2": types, tile (tokens x rows), ISA */
-    uint32_t type;      /* the weight type, AQ_GGML_* (block-types.h) */
+    const char *name; /* "aq_q4_k_q8_k_gemm_4x2__avx2": types, tile (tokens x rows), ISA */
+    uint32_t type;    /* the weight type, AQ_GGML_* (block-types.h) */
     aq_block_gemm_fn fn;
-    size_t m_tile;      /* activation rows per register tile, at most */
-    size_t n_tile;      /* weight rows per register tile when m >= m_tile (more when m is smaller) */
+    size_t m_tile; /* activation rows per register tile, at most */
+    size_t n_tile; /* weight rows per register tile when m >= m_tile (more when m is smaller) */
     aq_cpu_feature isa;
 } aq_block_gemm_kernel;
 

@@ -7,7 +7,7 @@
 /* The reference reads the plain aq_q4w: no packing. */
 static void qd8_qc4w_gemm_ref_unpacked(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a,
                                        const struct aq_q4w *w, const void *packed, float *out, size_t out_stride) {
-    (void) packed;
+    (void)packed;
     aq_qd8_qc4w_gemm_ref(m, n_begin, n_end, a, w, out, out_stride);
 }
 
@@ -15,13 +15,23 @@ static void qd8_qc4w_gemm_ref_unpacked(size_t m, size_t n_begin, size_t n_end, c
 
 const aq_qc4w_gemm_kernel aq_qd8_qc4w_gemm_list[] = {
 #if AQ_ARCH_KERNELS
-#define AQ_QD8_QC4W_GEMM(isa_, mr_, nr_, kr_, gemm_, packw_)                                            \
-    {.name = #gemm_, .packed_size = packw_##_size, .pack = packw_, .gemm = gemm_, .n_tile = nr_,      \
-     .m_tile = mr_, .k_tile = kr_, .isa = isa_},
+#define AQ_QD8_QC4W_GEMM(isa_, mr_, nr_, kr_, gemm_, packw_)                                                           \
+    {.name = #gemm_,                                                                                                   \
+     .packed_size = packw_##_size,                                                                                     \
+     .pack = packw_,                                                                                                   \
+     .gemm = gemm_,                                                                                                    \
+     .n_tile = nr_,                                                                                                    \
+     .m_tile = mr_,                                                                                                    \
+     .k_tile = kr_,                                                                                                    \
+     .isa = isa_},
 #include "qd8-qc4w-gemm.inc"
 #undef AQ_QD8_QC4W_GEMM
 #endif
-    {.name = "aq_qd8_qc4w_gemm_ref", .gemm = qd8_qc4w_gemm_ref_unpacked, .n_tile = 1, .m_tile = 1, .k_tile = 1,
+    {.name = "aq_qd8_qc4w_gemm_ref",
+     .gemm = qd8_qc4w_gemm_ref_unpacked,
+     .n_tile = 1,
+     .m_tile = 1,
+     .k_tile = 1,
      .isa = AQ_CPU_NONE},
 };
 const size_t aq_qd8_qc4w_gemm_list_size = COUNT(aq_qd8_qc4w_gemm_list);
@@ -74,13 +84,13 @@ static void block_gemm_ref(uint32_t type, size_t m, size_t n_begin, size_t n_end
     for (size_t t = 0; t < m; t++)
         for (size_t r = n_begin; r < n_end; r++)
             out[t * out_stride + r] =
-                bt->dot(k, (const uint8_t *) w + r * w_row_bytes, (const uint8_t *) a + t * a_row_bytes);
+                bt->dot(k, (const uint8_t *)w + r * w_row_bytes, (const uint8_t *)a + t * a_row_bytes);
 }
 
-#define BLOCK_GEMM_REF(tag, type_)                                                                              \
-    static void tag##_ref(size_t m, size_t n_begin, size_t n_end, size_t k, const void *w, size_t w_row_bytes, \
-                          const void *a, size_t a_row_bytes, float *out, size_t out_stride) {                  \
-        block_gemm_ref(type_, m, n_begin, n_end, k, w, w_row_bytes, a, a_row_bytes, out, out_stride);          \
+#define BLOCK_GEMM_REF(tag, type_)                                                                                     \
+    static void tag##_ref(size_t m, size_t n_begin, size_t n_end, size_t k, const void *w, size_t w_row_bytes,         \
+                          const void *a, size_t a_row_bytes, float *out, size_t out_stride) {                          \
+        block_gemm_ref(type_, m, n_begin, n_end, k, w, w_row_bytes, a, a_row_bytes, out, out_stride);                  \
     }
 BLOCK_GEMM_REF(f16_f16_gemm, AQ_GGML_F16)
 BLOCK_GEMM_REF(bf16_bf16_gemm, AQ_GGML_BF16)
@@ -98,30 +108,23 @@ BLOCK_GEMM_REF(iq4_nl_q8_0_gemm, AQ_GGML_IQ4_NL)
 BLOCK_GEMM_REF(iq4_xs_q8_k_gemm, AQ_GGML_IQ4_XS)
 #undef BLOCK_GEMM_REF
 
-#define BLOCK_GEMM_REF_ENTRY(tag, type_)                                                                        \
-    {.name = "aq_" #tag "_ref", .type = type_, .fn = tag##_ref, .m_tile = 1, .n_tile = 1, .isa = AQ_CPU_NONE}
+#define BLOCK_GEMM_REF_ENTRY(tag, type_)                                                                               \
+    { .name = "aq_" #tag "_ref", .type = type_, .fn = tag##_ref, .m_tile = 1, .n_tile = 1, .isa = AQ_CPU_NONE }
 
 const aq_block_gemm_kernel aq_block_gemm_list[] = {
 #if AQ_ARCH_KERNELS
-#define AQ_BLOCK_GEMM(isa_, type_, mr_, nr_, fn_)                                                               \
+#define AQ_BLOCK_GEMM(isa_, type_, mr_, nr_, fn_)                                                                      \
     {.name = #fn_, .type = type_, .fn = fn_, .m_tile = mr_, .n_tile = nr_, .isa = isa_},
 #include "block-gemm.inc"
 #undef AQ_BLOCK_GEMM
 #endif
-    BLOCK_GEMM_REF_ENTRY(f16_f16_gemm, AQ_GGML_F16),
-    BLOCK_GEMM_REF_ENTRY(bf16_bf16_gemm, AQ_GGML_BF16),
-    BLOCK_GEMM_REF_ENTRY(q4_0_q8_0_gemm, AQ_GGML_Q4_0),
-    BLOCK_GEMM_REF_ENTRY(q4_1_q8_1_gemm, AQ_GGML_Q4_1),
-    BLOCK_GEMM_REF_ENTRY(q5_0_q8_0_gemm, AQ_GGML_Q5_0),
-    BLOCK_GEMM_REF_ENTRY(q5_1_q8_1_gemm, AQ_GGML_Q5_1),
-    BLOCK_GEMM_REF_ENTRY(q8_0_q8_0_gemm, AQ_GGML_Q8_0),
-    BLOCK_GEMM_REF_ENTRY(q2_k_q8_k_gemm, AQ_GGML_Q2_K),
-    BLOCK_GEMM_REF_ENTRY(q3_k_q8_k_gemm, AQ_GGML_Q3_K),
-    BLOCK_GEMM_REF_ENTRY(q4_k_q8_k_gemm, AQ_GGML_Q4_K),
-    BLOCK_GEMM_REF_ENTRY(q5_k_q8_k_gemm, AQ_GGML_Q5_K),
-    BLOCK_GEMM_REF_ENTRY(q6_k_q8_k_gemm, AQ_GGML_Q6_K),
-    BLOCK_GEMM_REF_ENTRY(iq4_nl_q8_0_gemm, AQ_GGML_IQ4_NL),
-    BLOCK_GEMM_REF_ENTRY(iq4_xs_q8_k_gemm, AQ_GGML_IQ4_XS),
+    BLOCK_GEMM_REF_ENTRY(f16_f16_gemm, AQ_GGML_F16),        BLOCK_GEMM_REF_ENTRY(bf16_bf16_gemm, AQ_GGML_BF16),
+    BLOCK_GEMM_REF_ENTRY(q4_0_q8_0_gemm, AQ_GGML_Q4_0),     BLOCK_GEMM_REF_ENTRY(q4_1_q8_1_gemm, AQ_GGML_Q4_1),
+    BLOCK_GEMM_REF_ENTRY(q5_0_q8_0_gemm, AQ_GGML_Q5_0),     BLOCK_GEMM_REF_ENTRY(q5_1_q8_1_gemm, AQ_GGML_Q5_1),
+    BLOCK_GEMM_REF_ENTRY(q8_0_q8_0_gemm, AQ_GGML_Q8_0),     BLOCK_GEMM_REF_ENTRY(q2_k_q8_k_gemm, AQ_GGML_Q2_K),
+    BLOCK_GEMM_REF_ENTRY(q3_k_q8_k_gemm, AQ_GGML_Q3_K),     BLOCK_GEMM_REF_ENTRY(q4_k_q8_k_gemm, AQ_GGML_Q4_K),
+    BLOCK_GEMM_REF_ENTRY(q5_k_q8_k_gemm, AQ_GGML_Q5_K),     BLOCK_GEMM_REF_ENTRY(q6_k_q8_k_gemm, AQ_GGML_Q6_K),
+    BLOCK_GEMM_REF_ENTRY(iq4_nl_q8_0_gemm, AQ_GGML_IQ4_NL), BLOCK_GEMM_REF_ENTRY(iq4_xs_q8_k_gemm, AQ_GGML_IQ4_XS),
 };
 const size_t aq_block_gemm_list_size = COUNT(aq_block_gemm_list);
 #undef BLOCK_GEMM_REF_ENTRY

@@ -19,9 +19,9 @@ static void activation_sums(size_t mr, const int8_t *a, size_t k, size_t group, 
     }
 }
 
-void aq_qd8_qc4w_gemm_loop(size_t mr_max, size_t nr, size_t meta_bytes, aq_qc4w_tile_fn tile, size_t m,
-                           size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,
-                           const void *packed, float *out, size_t out_stride) {
+void aq_qd8_qc4w_gemm_loop(size_t mr_max, size_t nr, size_t meta_bytes, aq_qc4w_tile_fn tile, size_t m, size_t n_begin,
+                           size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed, float *out,
+                           size_t out_stride) {
     const size_t k = w->k, group = w->group, groups = k / group;
     const size_t block_bytes = nr * (meta_bytes + group / 2);
     int32_t a_sum[MR_LIMIT * AQ_QC4W_GROUP_CHUNK];
@@ -50,7 +50,7 @@ void aq_qd8_qc4w_gemm_loop(size_t mr_max, size_t nr, size_t meta_bytes, aq_qc4w_
                 t.accumulate = g0 > 0;
                 for (size_t n0 = nb0; n0 < nb1; n0 += nr) {
                     t.nr = nb1 - n0 < nr ? nb1 - n0 : nr;
-                    t.w = (const uint8_t *) packed + ((n0 / nr) * groups + g0) * block_bytes;
+                    t.w = (const uint8_t *)packed + ((n0 / nr) * groups + g0) * block_bytes;
                     t.out = out + t0 * out_stride + n0;
                     tile(mr, &t);
                 }

@@ -42,17 +42,17 @@
 /* What one call of a micro-tile computes: mr activation rows times one packed tile
  * of NR weight rows (nr of them stored), over groups [g0, g0 + groups). */
 struct aq_qc4w_tile {
-    const int8_t *a;        /* row 0 of the activation tile; row t starts at a + t * k */
-    size_t k;               /* elements per row */
-    const float *a_scale;   /* a_scale[t] */
-    const int32_t *a_zero;  /* a_zero[t] (za) */
-    const int32_t *a_sum;   /* a_sum[t * groups + g]: sum of row t's codes over group g0 + g, exact */
-    const uint8_t *w;       /* the packed block of group g0 of this tile; groups follow */
-    size_t group;           /* elements per group */
-    size_t g0, groups;      /* the chunk of groups */
-    size_t nr;              /* weight rows to store, 1..NR */
-    bool accumulate;        /* false: start from 0.0f; true: from out (an earlier chunk) */
-    float *out;             /* out[t * out_stride + j] for row j of the tile */
+    const int8_t *a;       /* row 0 of the activation tile; row t starts at a + t * k */
+    size_t k;              /* elements per row */
+    const float *a_scale;  /* a_scale[t] */
+    const int32_t *a_zero; /* a_zero[t] (za) */
+    const int32_t *a_sum;  /* a_sum[t * groups + g]: sum of row t's codes over group g0 + g, exact */
+    const uint8_t *w;      /* the packed block of group g0 of this tile; groups follow */
+    size_t group;          /* elements per group */
+    size_t g0, groups;     /* the chunk of groups */
+    size_t nr;             /* weight rows to store, 1..NR */
+    bool accumulate;       /* false: start from 0.0f; true: from out (an earlier chunk) */
+    float *out;            /* out[t * out_stride + j] for row j of the tile */
     size_t out_stride;
 };
 
@@ -60,16 +60,16 @@ typedef void (*aq_qc4w_tile_fn)(size_t mr, const struct aq_qc4w_tile *t);
 
 /* The family's gemm (aq_qc4w_gemm_kernel) for a kernel with tile mr_max x nr and
  * meta_bytes of metadata per row and group, calling tile with mr <= mr_max. */
-void aq_qd8_qc4w_gemm_loop(size_t mr_max, size_t nr, size_t meta_bytes, aq_qc4w_tile_fn tile, size_t m,
-                           size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,
-                           const void *packed, float *out, size_t out_stride);
+void aq_qd8_qc4w_gemm_loop(size_t mr_max, size_t nr, size_t meta_bytes, aq_qc4w_tile_fn tile, size_t m, size_t n_begin,
+                           size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed, float *out,
+                           size_t out_stride);
 
 /* Defines the kernel `name` from the inline micro-tile `tile(mr, t)`. */
-#define AQ_QD8_QC4W_GEMM_DEFINE(name, MR, NR, META, tile)                                                      \
-    static void name##_tile(size_t mr, const struct aq_qc4w_tile *t) { AQ_TILE_FOR_MR(MR, mr, tile, t); }       \
-    void name(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,           \
-              const void *packed, float *out, size_t out_stride) {                                              \
-        aq_qd8_qc4w_gemm_loop(MR, NR, META, name##_tile, m, n_begin, n_end, a, w, packed, out, out_stride);     \
+#define AQ_QD8_QC4W_GEMM_DEFINE(name, MR, NR, META, tile)                                                              \
+    static void name##_tile(size_t mr, const struct aq_qc4w_tile *t) { AQ_TILE_FOR_MR(MR, mr, tile, t); }              \
+    void name(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,                  \
+              const void *packed, float *out, size_t out_stride) {                                                     \
+        aq_qd8_qc4w_gemm_loop(MR, NR, META, name##_tile, m, n_begin, n_end, a, w, packed, out, out_stride);            \
     }
 
 #endif /* AQ_QD8_QC4W_GEMM_LOOP_H */

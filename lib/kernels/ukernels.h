@@ -13,22 +13,22 @@
 
 #if AQ_ARCH_KERNELS
 
-#define AQ_QD8_QC4W_GEMM(isa, mr, nr, kr, gemm, packw)                                                        \
-    void gemm(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,           \
-              const void *packed, float *out, size_t out_stride);                                               \
-    size_t packw##_size(const struct aq_q4w *w);                                                                 \
+#define AQ_QD8_QC4W_GEMM(isa, mr, nr, kr, gemm, packw)                                                                 \
+    void gemm(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,                  \
+              const void *packed, float *out, size_t out_stride);                                                      \
+    size_t packw##_size(const struct aq_q4w *w);                                                                       \
     void packw(const struct aq_q4w *w, void *packed);
 #include "qd8-qc4w-gemm.inc"
 #undef AQ_QD8_QC4W_GEMM
 
-#define AQ_F32_GEMM(isa, mr, nr, fn)                                                                             \
-    void fn(size_t m, size_t n_begin, size_t n_end, size_t k, const float *x, size_t x_stride, const float *w, \
+#define AQ_F32_GEMM(isa, mr, nr, fn)                                                                                   \
+    void fn(size_t m, size_t n_begin, size_t n_end, size_t k, const float *x, size_t x_stride, const float *w,         \
             float *out, size_t out_stride);
 #include "f32-gemm.inc"
 #undef AQ_F32_GEMM
 
-#define AQ_F32_QC4W_GEMM(isa, mr, nr, fn)                                                                        \
-    void fn(size_t m, size_t n_begin, size_t n_end, const float *x, size_t x_stride, const struct aq_q4w *w,    \
+#define AQ_F32_QC4W_GEMM(isa, mr, nr, fn)                                                                              \
+    void fn(size_t m, size_t n_begin, size_t n_end, const float *x, size_t x_stride, const struct aq_q4w *w,           \
             float *out, size_t out_stride);
 #include "f32-qc4w-gemm.inc"
 #undef AQ_F32_QC4W_GEMM
@@ -41,8 +41,8 @@
 #include "q8_0-q8_0-dot.inc"
 #undef AQ_Q8_0_Q8_0_DOT
 
-#define AQ_BLOCK_GEMM(isa, type, mr, nr, fn)                                                                    \
-    void fn(size_t m, size_t n_begin, size_t n_end, size_t k, const void *w, size_t w_row_bytes, const void *a, \
+#define AQ_BLOCK_GEMM(isa, type, mr, nr, fn)                                                                           \
+    void fn(size_t m, size_t n_begin, size_t n_end, size_t k, const void *w, size_t w_row_bytes, const void *a,        \
             size_t a_row_bytes, float *out, size_t out_stride);
 #include "block-gemm.inc"
 #undef AQ_BLOCK_GEMM
@@ -63,19 +63,35 @@
 /* Calls tile(c, args) with c == mr (1 <= mr <= MR <= 8) as a compile-time constant,
  * so that each instantiation's token loops unroll fully and its accumulators stay
  * in registers. Cases above MR are dead code (MR is a constant). */
-#define AQ_TILE_FOR_MR(MR, mr, tile, args)                                       \
-    do {                                                                         \
-        _Static_assert((MR) >= 1 && (MR) <= 8, "MR must be 1..8");               \
-        switch (mr) {                                                            \
-        case 1: tile(1, args); break;                                            \
-        case 2: if ((MR) >= 2) tile((MR) >= 2 ? 2 : 1, args); break;            \
-        case 3: if ((MR) >= 3) tile((MR) >= 3 ? 3 : 1, args); break;            \
-        case 4: if ((MR) >= 4) tile((MR) >= 4 ? 4 : 1, args); break;            \
-        case 5: if ((MR) >= 5) tile((MR) >= 5 ? 5 : 1, args); break;            \
-        case 6: if ((MR) >= 6) tile((MR) >= 6 ? 6 : 1, args); break;            \
-        case 7: if ((MR) >= 7) tile((MR) >= 7 ? 7 : 1, args); break;            \
-        default: if ((MR) >= 8) tile((MR) >= 8 ? 8 : 1, args); break;           \
-        }                                                                        \
+#define AQ_TILE_FOR_MR(MR, mr, tile, args)                                                                             \
+    do {                                                                                                               \
+        _Static_assert((MR) >= 1 && (MR) <= 8, "MR must be 1..8");                                                     \
+        switch (mr) {                                                                                                  \
+        case 1:                                                                                                        \
+            tile(1, args);                                                                                             \
+            break;                                                                                                     \
+        case 2:                                                                                                        \
+            if ((MR) >= 2) tile((MR) >= 2 ? 2 : 1, args);                                                              \
+            break;                                                                                                     \
+        case 3:                                                                                                        \
+            if ((MR) >= 3) tile((MR) >= 3 ? 3 : 1, args);                                                              \
+            break;                                                                                                     \
+        case 4:                                                                                                        \
+            if ((MR) >= 4) tile((MR) >= 4 ? 4 : 1, args);                                                              \
+            break;                                                                                                     \
+        case 5:                                                                                                        \
+            if ((MR) >= 5) tile((MR) >= 5 ? 5 : 1, args);                                                              \
+            break;                                                                                                     \
+        case 6:                                                                                                        \
+            if ((MR) >= 6) tile((MR) >= 6 ? 6 : 1, args);                                                              \
+            break;                                                                                                     \
+        case 7:                                                                                                        \
+            if ((MR) >= 7) tile((MR) >= 7 ? 7 : 1, args);                                                              \
+            break;                                                                                                     \
+        default:                                                                                                       \
+            if ((MR) >= 8) tile((MR) >= 8 ? 8 : 1, args);                                                              \
+            break;                                                                                                     \
+        }                                                                                                              \
     } while (0)
 
 #endif /* AQ_UKERNELS_H */

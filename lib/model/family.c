@@ -13,18 +13,36 @@ static const aq_family k_families[] = {
      * linear layer, optional rope_freqs.weight (Llama 3's frequency factors). */
     {.name = "llama", .norm = AQ_NORM_RMS, .positions = AQ_POSITIONS_ROPE, .mlp = AQ_MLP_SWIGLU},
     /* Qwen2 and Qwen2.5: biases on Q, K and V (none on the output projection), NeoX RoPE. */
-    {.name = "qwen2", .norm = AQ_NORM_RMS, .positions = AQ_POSITIONS_ROPE_NEOX, .mlp = AQ_MLP_SWIGLU,
+    {.name = "qwen2",
+     .norm = AQ_NORM_RMS,
+     .positions = AQ_POSITIONS_ROPE_NEOX,
+     .mlp = AQ_MLP_SWIGLU,
      .required_biases = AQ_BIAS_QKV},
     /* BLOOM: a LayerNorm on the embedding, fused QKV, ALiBi (llama.cpp fixes its maximum bias at 8). */
-    {.name = "bloom", .norm = AQ_NORM_LAYER, .positions = AQ_POSITIONS_ALIBI, .mlp = AQ_MLP_GELU,
-     .fused_qkv = true, .embedding_norm = true, .alibi_max_bias = 8.0f, .required_biases = AQ_BIAS_ALL,
+    {.name = "bloom",
+     .norm = AQ_NORM_LAYER,
+     .positions = AQ_POSITIONS_ALIBI,
+     .mlp = AQ_MLP_GELU,
+     .fused_qkv = true,
+     .embedding_norm = true,
+     .alibi_max_bias = 8.0f,
+     .required_biases = AQ_BIAS_ALL,
      .output_required = true},
     /* GPT-2: learned absolute positions, fused QKV. */
-    {.name = "gpt2", .norm = AQ_NORM_LAYER, .positions = AQ_POSITIONS_LEARNED, .mlp = AQ_MLP_GELU,
-     .fused_qkv = true, .required_biases = AQ_BIAS_ALL, .output_required = true},
+    {.name = "gpt2",
+     .norm = AQ_NORM_LAYER,
+     .positions = AQ_POSITIONS_LEARNED,
+     .mlp = AQ_MLP_GELU,
+     .fused_qkv = true,
+     .required_biases = AQ_BIAS_ALL,
+     .output_required = true},
     /* OPT (pre-norm): learned positions read at p + 2, ReLU, separate Q/K/V. */
-    {.name = "opt", .norm = AQ_NORM_LAYER, .positions = AQ_POSITIONS_LEARNED, .mlp = AQ_MLP_RELU,
-     .position_offset = 2, .required_biases = AQ_BIAS_ALL},
+    {.name = "opt",
+     .norm = AQ_NORM_LAYER,
+     .positions = AQ_POSITIONS_LEARNED,
+     .mlp = AQ_MLP_RELU,
+     .position_offset = 2,
+     .required_biases = AQ_BIAS_ALL},
 };
 
 const aq_family *aq_family_find(const char *name, size_t len) {

@@ -51,8 +51,7 @@ static aq_error read_rope(aq_model *m, aq_config *c) {
     if (aq_gguf_has_key(m->gguf, family_key(m, "rope.dimension_count", key, sizeof key)) &&
         (err = get_dim(m, key, 2, c->head_dim, &c->rope_dims)))
         return err;
-    if (c->rope_dims % 2 != 0)
-        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "%s = %d is odd", key, c->rope_dims);
+    if (c->rope_dims % 2 != 0) return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "%s = %d is odd", key, c->rope_dims);
     c->rope_theta = 10000.0f;
     if ((err = get_family_f32(m, "rope.freq_base", &c->rope_theta))) return err;
     if (!(c->rope_theta > 1.0f && isfinite(c->rope_theta)))
@@ -61,8 +60,10 @@ static aq_error read_rope(aq_model *m, aq_config *c) {
     bool scaled = true; /* llama.cpp's default scaling type is linear */
     aq_gguf_str type;
     if (aq_gguf_has_key(m->gguf, family_key(m, "rope.scaling.type", key, sizeof key))) {
-        if (aq_gguf_get_str(m->gguf, key, &type) != AQ_OK) return model_error(m, AQ_ERR_FORMAT, "malformed key %s", key);
-        if (type.len == 4 && memcmp(type.ptr, "none", 4) == 0) scaled = false;
+        if (aq_gguf_get_str(m->gguf, key, &type) != AQ_OK)
+            return model_error(m, AQ_ERR_FORMAT, "malformed key %s", key);
+        if (type.len == 4 && memcmp(type.ptr, "none", 4) == 0)
+            scaled = false;
         else if (type.len != 6 || memcmp(type.ptr, "linear", 6) != 0)
             return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "%s = '%.*s': only none and linear RoPE scaling run here",
                                 key, (int)(type.len > 32 ? 32 : type.len), type.ptr);
@@ -106,8 +107,8 @@ static aq_error read_config(aq_model *m, aq_config *c) {
         (err = get_dim(m, key, 1, c->n_heads, &c->n_kv_heads)))
         return err;
     if (c->dim % c->n_heads != 0 || c->n_heads % c->n_kv_heads != 0)
-        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "heads (%d, kv %d) do not divide width %d",
-                            c->n_heads, c->n_kv_heads, c->dim);
+        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "heads (%d, kv %d) do not divide width %d", c->n_heads,
+                            c->n_kv_heads, c->dim);
     c->head_dim = c->dim / c->n_heads;
     if (c->head_dim > AQ_MAX_HEAD_DIM)
         return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "head size %d is larger than %d", c->head_dim,
@@ -117,8 +118,9 @@ static aq_error read_config(aq_model *m, aq_config *c) {
         return err;
     c->norm = f->norm;
     c->norm_eps = 1e-5f;
-    if ((err = get_family_f32(m, f->norm == AQ_NORM_RMS ? "attention.layer_norm_rms_epsilon"
-                                                         : "attention.layer_norm_epsilon", &c->norm_eps)))
+    if ((err = get_family_f32(
+             m, f->norm == AQ_NORM_RMS ? "attention.layer_norm_rms_epsilon" : "attention.layer_norm_epsilon",
+             &c->norm_eps)))
         return err;
     if (!(c->norm_eps > 0.0f && c->norm_eps < 1.0f))
         return aq_set_error(m->error, AQ_ERR_FORMAT, "norm epsilon %g is out of range", (double)c->norm_eps);
@@ -170,8 +172,8 @@ static aq_error load_f32(aq_model *m, const char *name, int64_t rows, int64_t co
         return type_error(m, name, t->type);
     }
     for (size_t i = 0; i < count; i++)
-        if (!isfinite((*out)[i])) return aq_set_error(m->error, AQ_ERR_FORMAT, "tensor %s holds %g at %zu", name,
-                                                      (double)(*out)[i], i);
+        if (!isfinite((*out)[i]))
+            return aq_set_error(m->error, AQ_ERR_FORMAT, "tensor %s holds %g at %zu", name, (double)(*out)[i], i);
     return AQ_OK;
 }
 
@@ -193,17 +195,21 @@ static aq_error load_q4w(aq_model *m, const char *name, int32_t rows, int32_t co
     if (!q || !scale) return model_error(m, AQ_ERR_FORMAT, "missing tensor %s", name);
     int64_t groups = scale->ne[0];
     int64_t group = groups > 0 && cols % groups == 0 ? cols / groups : 0;
-    if (cols % 2 || !has_type_and_shape(q, AQ_TENSOR_I8, rows, cols / 2) || (group != 32 && group != 64 && group != 128) ||
-        !has_type_and_shape(scale, AQ_TENSOR_F16, rows, groups) ||
+    if (cols % 2 || !has_type_and_shape(q, AQ_TENSOR_I8, rows, cols / 2) ||
+        (group != 32 && group != 64 && group != 128) || !has_type_and_shape(scale, AQ_TENSOR_F16, rows, groups) ||
         (zero && !has_type_and_shape(zero, AQ_TENSOR_I8, rows, groups)))
         return model_error(m, AQ_ERR_FORMAT, "INT4 tensor %s has inconsistent parts", name);
     mat->format = AQ_WEIGHTS_Q4W;
-    mat->q4w = (struct aq_q4w){.n_rows = (size_t)rows, .k = (size_t)cols, .group = (size_t)group,
-                               .q = (uint8_t *)q->data, .scale = (uint16_t *)scale->data,
+    mat->q4w = (struct aq_q4w){.n_rows = (size_t)rows,
+                               .k = (size_t)cols,
+                               .group = (size_t)group,
+                               .q = (uint8_t *)q->data,
+                               .scale = (uint16_t *)scale->data,
                                .zero = zero ? (uint8_t *)zero->data : NULL};
     if (zero)
         for (int64_t i = 0; i < rows * groups; i++)
-            if (mat->q4w.zero[i] > 15) return model_error(m, AQ_ERR_FORMAT, "INT4 tensor %s has a zero point above 15", name);
+            if (mat->q4w.zero[i] > 15)
+                return model_error(m, AQ_ERR_FORMAT, "INT4 tensor %s has a zero point above 15", name);
     if (!aq_blocks_finite(aq_block_type_get(AQ_TENSOR_F16), scale->data, (size_t)rows * (size_t)groups))
         return model_error(m, AQ_ERR_FORMAT, "INT4 tensor %s has a scale that is not finite", name);
     return AQ_OK;
@@ -330,8 +336,8 @@ static aq_error load_qkv(aq_model *m, int32_t i, aq_layer *l) {
         l->wv = matrix_rows(&qkv, q_dim + kv_dim, kv_dim);
         return AQ_OK;
     }
-#define LINEAR(suffix, rows, bit, mat)                                          \
-    (snprintf(name, sizeof name, "blk.%d." suffix, (int)i),                     \
+#define LINEAR(suffix, rows, bit, mat)                                                                                 \
+    (snprintf(name, sizeof name, "blk.%d." suffix, (int)i),                                                            \
      load_linear(m, name, rows, c->dim, (need & (bit)) != 0, mat))
     if ((err = LINEAR("attn_q", q_dim, AQ_BIAS_Q, &l->wq)) || (err = LINEAR("attn_k", kv_dim, AQ_BIAS_K, &l->wk)) ||
         (err = LINEAR("attn_v", kv_dim, AQ_BIAS_V, &l->wv)))
@@ -379,7 +385,8 @@ static aq_error read_strings(aq_model *m, const char *key, uint64_t n, const cha
     if (!*out || !*lens) return aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory");
     for (uint64_t i = 0; i < n; i++) {
         aq_gguf_str s;
-        if (aq_gguf_get_arr_str(m->gguf, key, i, &s) != AQ_OK) return model_error(m, AQ_ERR_FORMAT, "malformed %s", key);
+        if (aq_gguf_get_arr_str(m->gguf, key, i, &s) != AQ_OK)
+            return model_error(m, AQ_ERR_FORMAT, "malformed %s", key);
         (*out)[i] = s.ptr;
         (*lens)[i] = s.len;
     }
@@ -401,8 +408,10 @@ static aq_error load_tokenizer(aq_model *m) {
     if (aq_gguf_get_str(g, "tokenizer.ggml.model", &model_name) != AQ_OK)
         return model_error(m, AQ_ERR_FORMAT, "missing key %s", "tokenizer.ggml.model");
     aq_tokenizer_kind kind;
-    if (str_is(model_name, "llama")) kind = AQ_TOKENIZER_SPM;
-    else if (str_is(model_name, "gpt2")) kind = AQ_TOKENIZER_BPE;
+    if (str_is(model_name, "llama"))
+        kind = AQ_TOKENIZER_SPM;
+    else if (str_is(model_name, "gpt2"))
+        kind = AQ_TOKENIZER_BPE;
     else
         return aq_set_error(m->error, AQ_ERR_UNSUPPORTED,
                             "tokenizer model '%.*s' is neither llama (SentencePiece) nor gpt2 (byte-level BPE)",
@@ -418,39 +427,55 @@ static aq_error load_tokenizer(aq_model *m) {
     if (n != (uint64_t)m->cfg.vocab_size)
         return aq_set_error(m->error, AQ_ERR_FORMAT, "vocabulary has %llu tokens but token_embd has %d rows",
                             (unsigned long long)n, m->cfg.vocab_size);
-    if (kind == AQ_TOKENIZER_BPE &&
-        (aq_gguf_get_arr_info(g, "tokenizer.ggml.merges", &elem, &n_merges) != AQ_OK || elem != AQ_GGUF_STRING ||
-         n_merges > (1u << 24)))
+    if (kind == AQ_TOKENIZER_BPE && (aq_gguf_get_arr_info(g, "tokenizer.ggml.merges", &elem, &n_merges) != AQ_OK ||
+                                     elem != AQ_GGUF_STRING || n_merges > (1u << 24)))
         return model_error(m, AQ_ERR_FORMAT, "missing or malformed %s", "tokenizer.ggml.merges");
     const char **pieces = NULL, **merges = NULL;
     uint64_t *lens = NULL, *merge_lens = NULL;
     float *scores = NULL;
     int32_t *types = NULL;
     aq_error err = read_strings(m, "tokenizer.ggml.tokens", n, &pieces, &lens);
-    if (err == AQ_OK && kind == AQ_TOKENIZER_BPE) err = read_strings(m, "tokenizer.ggml.merges", n_merges, &merges, &merge_lens);
+    if (err == AQ_OK && kind == AQ_TOKENIZER_BPE)
+        err = read_strings(m, "tokenizer.ggml.merges", n_merges, &merges, &merge_lens);
     if (err) goto done;
     if (kind == AQ_TOKENIZER_SPM && aq_gguf_has_key(g, "tokenizer.ggml.scores")) {
         scores = malloc(n * sizeof *scores);
         if (!scores || aq_gguf_get_arr_f32(g, "tokenizer.ggml.scores", scores, n) != AQ_OK) {
-            err = model_error(m, scores ? AQ_ERR_FORMAT : AQ_ERR_OUT_OF_MEMORY, "malformed %s", "tokenizer.ggml.scores");
+            err =
+                model_error(m, scores ? AQ_ERR_FORMAT : AQ_ERR_OUT_OF_MEMORY, "malformed %s", "tokenizer.ggml.scores");
             goto done;
         }
     }
     if (aq_gguf_has_key(g, "tokenizer.ggml.token_type")) {
         types = malloc(n * sizeof *types);
         if (!types || aq_gguf_get_arr_i32(g, "tokenizer.ggml.token_type", types, n) != AQ_OK) {
-            err = model_error(m, types ? AQ_ERR_FORMAT : AQ_ERR_OUT_OF_MEMORY, "malformed %s", "tokenizer.ggml.token_type");
+            err = model_error(m, types ? AQ_ERR_FORMAT : AQ_ERR_OUT_OF_MEMORY, "malformed %s",
+                              "tokenizer.ggml.token_type");
             goto done;
         }
     }
     /* SentencePiece's conventional ids when the file names none; a BPE vocabulary has none by default. */
     bool spm = kind == AQ_TOKENIZER_SPM;
-    aq_tokenizer_spec spec = {.kind = kind, .n_vocab = (int32_t)n, .pieces = pieces, .piece_lens = lens,
-                              .types = types, .bos = spm ? 1 : -1, .eos = spm ? 2 : -1, .unk = spm ? 0 : -1,
-                              .add_bos = default_add_bos(kind, pre), .scores = scores, .add_space_prefix = spm,
-                              .n_merges = (int32_t)n_merges, .merges = merges, .merge_lens = merge_lens,
-                              .pre = pre.ptr, .pre_len = pre.len};
-    const struct { const char *key; int32_t *id; } ids[] = {
+    aq_tokenizer_spec spec = {.kind = kind,
+                              .n_vocab = (int32_t)n,
+                              .pieces = pieces,
+                              .piece_lens = lens,
+                              .types = types,
+                              .bos = spm ? 1 : -1,
+                              .eos = spm ? 2 : -1,
+                              .unk = spm ? 0 : -1,
+                              .add_bos = default_add_bos(kind, pre),
+                              .scores = scores,
+                              .add_space_prefix = spm,
+                              .n_merges = (int32_t)n_merges,
+                              .merges = merges,
+                              .merge_lens = merge_lens,
+                              .pre = pre.ptr,
+                              .pre_len = pre.len};
+    const struct {
+        const char *key;
+        int32_t *id;
+    } ids[] = {
         {"tokenizer.ggml.bos_token_id", &spec.bos},
         {"tokenizer.ggml.eos_token_id", &spec.eos},
         {"tokenizer.ggml.unknown_token_id", &spec.unk},
@@ -467,7 +492,10 @@ static aq_error load_tokenizer(aq_model *m) {
     if (spec.bos >= (int32_t)n) spec.bos = -1;
     if (spec.eos >= (int32_t)n) spec.eos = -1;
     if (spec.unk >= (int32_t)n || !spm) spec.unk = -1;
-    const struct { const char *key; bool *flag; } flags[] = {
+    const struct {
+        const char *key;
+        bool *flag;
+    } flags[] = {
         {"tokenizer.ggml.add_space_prefix", &spec.add_space_prefix},
         {"tokenizer.ggml.add_bos_token", &spec.add_bos},
     };

@@ -9,7 +9,9 @@
 void aq_matrix_row(const aq_matrix *w, int32_t r, float *out) {
     size_t cols = (size_t)w->cols;
     switch (w->format) {
-    case AQ_WEIGHTS_F32: memcpy(out, w->f32 + (size_t)r * cols, cols * sizeof(float)); break;
+    case AQ_WEIGHTS_F32:
+        memcpy(out, w->f32 + (size_t)r * cols, cols * sizeof(float));
+        break;
     case AQ_WEIGHTS_BLOCKS:
         w->block_type->dequantize((const uint8_t *)w->blocks + (size_t)r * w->row_bytes, cols, out);
         break;
@@ -30,8 +32,10 @@ void aq_matrix_row(const aq_matrix *w, int32_t r, float *out) {
 int64_t aq_matrix_bytes(const aq_matrix *w, size_t (*packed_size)(const struct aq_q4w *w)) {
     int64_t n = (int64_t)w->rows * w->cols;
     switch (w->format) {
-    case AQ_WEIGHTS_F32: return n * (int64_t)sizeof(float);
-    case AQ_WEIGHTS_BLOCKS: return (int64_t)w->rows * (int64_t)w->row_bytes;
+    case AQ_WEIGHTS_F32:
+        return n * (int64_t)sizeof(float);
+    case AQ_WEIGHTS_BLOCKS:
+        return (int64_t)w->rows * (int64_t)w->row_bytes;
     case AQ_WEIGHTS_Q4W:
         if (w->packed && packed_size) return (int64_t)packed_size(&w->q4w);
         return n / 2 + n / (int64_t)w->q4w.group * (w->q4w.zero ? 3 : 2);

@@ -24,10 +24,10 @@ typedef enum aq_norm_kind {
 } aq_norm_kind;
 
 typedef enum aq_position_kind {
-    AQ_POSITIONS_ROPE = 0,   /* rotary, consecutive pairs (x[2i], x[2i+1]): llama.cpp's NORM */
-    AQ_POSITIONS_ROPE_NEOX,  /* rotary, pairs (x[i], x[i + rope_dims/2]): llama.cpp's NEOX */
-    AQ_POSITIONS_ALIBI,      /* a per-head linear bias on the attention scores */
-    AQ_POSITIONS_LEARNED     /* a learned table added to the token embedding */
+    AQ_POSITIONS_ROPE = 0,  /* rotary, consecutive pairs (x[2i], x[2i+1]): llama.cpp's NORM */
+    AQ_POSITIONS_ROPE_NEOX, /* rotary, pairs (x[i], x[i + rope_dims/2]): llama.cpp's NEOX */
+    AQ_POSITIONS_ALIBI,     /* a per-head linear bias on the attention scores */
+    AQ_POSITIONS_LEARNED    /* a learned table added to the token embedding */
 } aq_position_kind;
 
 typedef enum aq_mlp_kind {
@@ -38,8 +38,12 @@ typedef enum aq_mlp_kind {
 
 /* Linear layers, as bits of aq_family.required_biases. */
 enum {
-    AQ_BIAS_Q = 1 << 0, AQ_BIAS_K = 1 << 1, AQ_BIAS_V = 1 << 2, AQ_BIAS_O = 1 << 3,
-    AQ_BIAS_UP = 1 << 4, AQ_BIAS_DOWN = 1 << 5,
+    AQ_BIAS_Q = 1 << 0,
+    AQ_BIAS_K = 1 << 1,
+    AQ_BIAS_V = 1 << 2,
+    AQ_BIAS_O = 1 << 3,
+    AQ_BIAS_UP = 1 << 4,
+    AQ_BIAS_DOWN = 1 << 5,
     AQ_BIAS_QKV = AQ_BIAS_Q | AQ_BIAS_K | AQ_BIAS_V,
     AQ_BIAS_ALL = AQ_BIAS_QKV | AQ_BIAS_O | AQ_BIAS_UP | AQ_BIAS_DOWN
 };
@@ -48,8 +52,8 @@ enum {
  * forward pass uses. One entry of the table in family.c per value of
  * general.architecture; adding a family is adding an entry. */
 typedef struct aq_family {
-    const char *name;         /* general.architecture, and the prefix of its keys */
-    aq_norm_kind norm;        /* every norm; LayerNorm's have weight and bias */
+    const char *name;  /* general.architecture, and the prefix of its keys */
+    aq_norm_kind norm; /* every norm; LayerNorm's have weight and bias */
     aq_position_kind positions;
     aq_mlp_kind mlp;
     bool fused_qkv;           /* blk.N.attn_qkv: rows [Q; K; V], each head-major */
@@ -67,19 +71,19 @@ const char *aq_family_names(void);
 
 typedef struct aq_config {
     const aq_family *family;
-    int32_t dim;            /* embedding width */
+    int32_t dim; /* embedding width */
     int32_t n_layers;
     int32_t n_heads;
-    int32_t n_kv_heads;     /* grouped-query attention: n_heads is a multiple */
-    int32_t head_dim;       /* dim / n_heads */
+    int32_t n_kv_heads; /* grouped-query attention: n_heads is a multiple */
+    int32_t head_dim;   /* dim / n_heads */
     int32_t ffn_dim;
     int32_t vocab_size;
     int32_t context_length; /* the training context; learned positions: positions below it */
     aq_norm_kind norm;      /* the family's, or RMSNorm once rotation made the residual mean-free */
     float norm_eps;
-    int32_t rope_dims;      /* dimensions of a head RoPE rotates (the first ones) */
+    int32_t rope_dims; /* dimensions of a head RoPE rotates (the first ones) */
     float rope_theta;
-    float rope_freq_scale;  /* linear RoPE scaling: positions times this (1 / rope.scaling.factor) */
+    float rope_freq_scale; /* linear RoPE scaling: positions times this (1 / rope.scaling.factor) */
 } aq_config;
 
 typedef enum aq_weight_format {
@@ -90,15 +94,15 @@ typedef enum aq_weight_format {
 
 /* A weight matrix W of shape (rows, cols) applied as y = W x. */
 typedef struct aq_matrix {
-    int32_t rows, cols;    /* rows 0: absent (w_gate of an MLP without a gate) */
+    int32_t rows, cols; /* rows 0: absent (w_gate of an MLP without a gate) */
     aq_weight_format format;
-    const float *f32;      /* AQ_WEIGHTS_F32: (rows, cols), row-major */
-    struct aq_q4w q4w;     /* AQ_WEIGHTS_Q4W, plain layout */
-    void *packed;          /* q4w in the chosen kernel's tile layout, or NULL */
-    const void *blocks;    /* AQ_WEIGHTS_BLOCKS: rows of row_bytes, in place in the file when loaded */
+    const float *f32;   /* AQ_WEIGHTS_F32: (rows, cols), row-major */
+    struct aq_q4w q4w;  /* AQ_WEIGHTS_Q4W, plain layout */
+    void *packed;       /* q4w in the chosen kernel's tile layout, or NULL */
+    const void *blocks; /* AQ_WEIGHTS_BLOCKS: rows of row_bytes, in place in the file when loaded */
     const aq_block_type *block_type;
     size_t row_bytes;
-    const float *bias;     /* (rows), added to the product, or NULL */
+    const float *bias; /* (rows), added to the product, or NULL */
 } aq_matrix;
 
 /* Row r of w as cols floats (the embedding lookup). */
@@ -117,24 +121,24 @@ typedef enum aq_linear_input {
 } aq_linear_input;
 
 typedef struct aq_act_quant {
-    int32_t bits;      /* 0: float; 8 or 4 */
-    bool is_static;    /* calibrated per-tensor scale and zero; else dynamic per token */
+    int32_t bits;   /* 0: float; 8 or 4 */
+    bool is_static; /* calibrated per-tensor scale and zero; else dynamic per token */
     float scale;
     int32_t zero;
 } aq_act_quant;
 
 typedef struct aq_layer {
-    const float *attn_norm; /* (dim) */
+    const float *attn_norm;   /* (dim) */
     const float *attn_norm_b; /* (dim) LayerNorm's bias, or NULL */
-    aq_matrix wq;           /* (n_heads * head_dim, dim) */
-    aq_matrix wk;           /* (n_kv_heads * head_dim, dim) */
-    aq_matrix wv;           /* (n_kv_heads * head_dim, dim); of a fused attn_qkv, the three are views of it */
-    aq_matrix wo;           /* (dim, n_heads * head_dim) */
-    const float *ffn_norm;  /* (dim) */
-    const float *ffn_norm_b; /* (dim) or NULL */
-    aq_matrix w_gate;       /* (ffn_dim, dim); absent (rows 0) unless the MLP is SwiGLU */
-    aq_matrix w_up;         /* (ffn_dim, dim) */
-    aq_matrix w_down;       /* (dim, ffn_dim) */
+    aq_matrix wq;             /* (n_heads * head_dim, dim) */
+    aq_matrix wk;             /* (n_kv_heads * head_dim, dim) */
+    aq_matrix wv;             /* (n_kv_heads * head_dim, dim); of a fused attn_qkv, the three are views of it */
+    aq_matrix wo;             /* (dim, n_heads * head_dim) */
+    const float *ffn_norm;    /* (dim) */
+    const float *ffn_norm_b;  /* (dim) or NULL */
+    aq_matrix w_gate;         /* (ffn_dim, dim); absent (rows 0) unless the MLP is SwiGLU */
+    aq_matrix w_up;           /* (ffn_dim, dim) */
+    aq_matrix w_down;         /* (dim, ffn_dim) */
     aq_act_quant act[AQ_N_LINEAR_INPUTS];
     float *down_input_scale; /* (ffn_dim) TRIP's power-of-two factors for the down
                               * projection's input, applied at run time; or NULL */
@@ -156,30 +160,29 @@ struct aq_model {
     aq_matrix position_embd; /* learned positions: (context_length + offset, dim), else absent */
     const float *embd_norm;  /* (dim) LayerNorm after the embedding, or NULL */
     const float *embd_norm_b;
-    const float *output_norm;/* (dim) */
+    const float *output_norm;   /* (dim) */
     const float *output_norm_b; /* (dim) or NULL */
-    aq_matrix output;        /* (vocab_size, dim); token_embd when the file has no output */
-    const float *rope_freqs; /* (rope_dims / 2) frequency divisors (Llama 3's rope_freqs.weight), or NULL */
-    float *rope_inv_freq;    /* (rope_dims / 2) angle per position of each pair; RoPE families only */
-    bool embd_norm_folded;   /* rotation folded the embedding norm into token_embd (saved as a key) */
+    aq_matrix output;           /* (vocab_size, dim); token_embd when the file has no output */
+    const float *rope_freqs;    /* (rope_dims / 2) frequency divisors (Llama 3's rope_freqs.weight), or NULL */
+    float *rope_inv_freq;       /* (rope_dims / 2) angle per position of each pair; RoPE families only */
+    bool embd_norm_folded;      /* rotation folded the embedding norm into token_embd (saved as a key) */
     float *down_rotation_signs; /* (ffn_dim) random signs of the online Hadamard
                               * rotation of the down projection's input, or NULL */
-    char scheme[96];         /* the quantization scheme, "" for none */
-    char kernels_override[32]; /* aq_model_set_kernels, else $AQ_KERNELS, else automatic */
+    char scheme[96];            /* the quantization scheme, "" for none */
+    char kernels_override[32];  /* aq_model_set_kernels, else $AQ_KERNELS, else automatic */
     aq_kernels kernels;
     _Atomic int32_t n_contexts; /* alive contexts (quantizing needs none), plus AQ_MODEL_FREED once
                               * aq_model_free came while some were alive: the last one frees the model */
     aq_progress_fn progress;
     void *progress_user;
     aq_tokenizer *tokenizer;
-    int32_t bos, eos;        /* -1 if the vocabulary has none */
+    int32_t bos, eos; /* -1 if the vocabulary has none */
     aq_gguf *gguf;
-    void **owned;            /* buffers the model allocated (converted tensors) */
+    void **owned; /* buffers the model allocated (converted tensors) */
     size_t n_owned;
     char description[AQ_MESSAGE_CAP];
     char error[AQ_MESSAGE_CAP];
 };
-
 
 /* The bit of n_contexts that aq_model_free sets (api.c, runtime/context.c). */
 #define AQ_MODEL_FREED (1 << 30)

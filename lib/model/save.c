@@ -84,19 +84,29 @@ static void config_keys(saver *s, const aq_model *m) {
     if (aq_gguf_get_str(m->gguf, "general.name", &name) == AQ_OK)
         check(s, aq_gguf_writer_set_str(w, "general.name", name.ptr, name.len), "general.name");
     bool rope = f->positions == AQ_POSITIONS_ROPE || f->positions == AQ_POSITIONS_ROPE_NEOX;
-    const struct { const char *suffix; int32_t v; bool write; } dims[] = {
-        {"context_length", c->context_length, true}, {"embedding_length", c->dim, true},
-        {"block_count", c->n_layers, true}, {"feed_forward_length", c->ffn_dim, true},
-        {"rope.dimension_count", c->rope_dims, rope}, {"attention.head_count", c->n_heads, true},
-        {"attention.head_count_kv", c->n_kv_heads, true}, {"vocab_size", c->vocab_size, true},
+    const struct {
+        const char *suffix;
+        int32_t v;
+        bool write;
+    } dims[] = {
+        {"context_length", c->context_length, true},
+        {"embedding_length", c->dim, true},
+        {"block_count", c->n_layers, true},
+        {"feed_forward_length", c->ffn_dim, true},
+        {"rope.dimension_count", c->rope_dims, rope},
+        {"attention.head_count", c->n_heads, true},
+        {"attention.head_count_kv", c->n_kv_heads, true},
+        {"vocab_size", c->vocab_size, true},
     };
     for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
         if (!dims[i].write) continue;
         snprintf(key, sizeof key, "%s.%s", f->name, dims[i].suffix);
         check(s, aq_gguf_writer_set_u32(w, key, (uint32_t)dims[i].v), key);
     }
-    if (f->norm == AQ_NORM_RMS) check(s, aq_gguf_writer_set_f32(w, KEY("attention.layer_norm_rms_epsilon"), c->norm_eps), key);
-    else check(s, aq_gguf_writer_set_f32(w, KEY("attention.layer_norm_epsilon"), c->norm_eps), key);
+    if (f->norm == AQ_NORM_RMS)
+        check(s, aq_gguf_writer_set_f32(w, KEY("attention.layer_norm_rms_epsilon"), c->norm_eps), key);
+    else
+        check(s, aq_gguf_writer_set_f32(w, KEY("attention.layer_norm_epsilon"), c->norm_eps), key);
     if (rope) check(s, aq_gguf_writer_set_f32(w, KEY("rope.freq_base"), c->rope_theta), key);
     if (rope && c->rope_freq_scale != 1.0f) {
         check(s, aq_gguf_writer_set_str(w, KEY("rope.scaling.type"), "linear", 6), key);
@@ -120,7 +130,8 @@ static void tokenizer_keys(saver *s, const aq_model *m) {
     const char *strs[] = {"tokenizer.ggml.model", "tokenizer.ggml.pre"};
     for (size_t i = 0; i < 2; i++) {
         aq_gguf_str v;
-        if (aq_gguf_get_str(g, strs[i], &v) == AQ_OK) check(s, aq_gguf_writer_set_str(s->w, strs[i], v.ptr, v.len), strs[i]);
+        if (aq_gguf_get_str(g, strs[i], &v) == AQ_OK)
+            check(s, aq_gguf_writer_set_str(s->w, strs[i], v.ptr, v.len), strs[i]);
     }
     if (!strings || !scores || !types) {
         check(s, AQ_ERR_OUT_OF_MEMORY, "the vocabulary");
@@ -139,20 +150,23 @@ static void tokenizer_keys(saver *s, const aq_model *m) {
     free(strings);
     free(scores);
     free(types);
-    const char *ids[] = {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.unknown_token_id",
-                         "tokenizer.ggml.padding_token_id", "tokenizer.ggml.eot_token_id"};
+    const char *ids[] = {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
+                         "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.padding_token_id",
+                         "tokenizer.ggml.eot_token_id"};
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         uint32_t v;
         if (aq_gguf_get_u32(g, ids[i], &v) == AQ_OK) check(s, aq_gguf_writer_set_u32(s->w, ids[i], v), ids[i]);
     }
-    const char *flags[] = {"tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_eos_token", "tokenizer.ggml.add_space_prefix"};
+    const char *flags[] = {"tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_eos_token",
+                           "tokenizer.ggml.add_space_prefix"};
     for (size_t i = 0; i < 3; i++) {
         bool v;
         if (aq_gguf_get_bool(g, flags[i], &v) == AQ_OK) check(s, aq_gguf_writer_set_bool(s->w, flags[i], v), flags[i]);
     }
     aq_gguf_str chat;
     if (aq_gguf_get_str(g, "tokenizer.chat_template", &chat) == AQ_OK)
-        check(s, aq_gguf_writer_set_str(s->w, "tokenizer.chat_template", chat.ptr, chat.len), "tokenizer.chat_template");
+        check(s, aq_gguf_writer_set_str(s->w, "tokenizer.chat_template", chat.ptr, chat.len),
+              "tokenizer.chat_template");
 }
 
 static void quantization_keys(saver *s, const aq_model *m, int32_t *bits, int32_t *is_static, float *scale,
@@ -165,7 +179,8 @@ static void quantization_keys(saver *s, const aq_model *m, int32_t *bits, int32_
     check(s, aq_gguf_writer_set_u32(s->w, "agilequant.format_version", AQ_FORMAT_VERSION), "format version");
     check(s, aq_gguf_writer_set_str(s->w, "agilequant.scheme", m->scheme, strlen(m->scheme)), "scheme");
     check(s, aq_gguf_writer_set_arr(s->w, "agilequant.act_bits", AQ_GGUF_INT32, bits, (uint64_t)n), "act_bits");
-    check(s, aq_gguf_writer_set_arr(s->w, "agilequant.act_static", AQ_GGUF_INT32, is_static, (uint64_t)n), "act_static");
+    check(s, aq_gguf_writer_set_arr(s->w, "agilequant.act_static", AQ_GGUF_INT32, is_static, (uint64_t)n),
+          "act_static");
     check(s, aq_gguf_writer_set_arr(s->w, "agilequant.act_scale", AQ_GGUF_FLOAT32, scale, (uint64_t)n), "act_scale");
     check(s, aq_gguf_writer_set_arr(s->w, "agilequant.act_zero", AQ_GGUF_INT32, zero, (uint64_t)n), "act_zero");
     if (m->down_rotation_signs) vector(s, "agilequant.down_rotation_signs", m->down_rotation_signs, m->cfg.ffn_dim);
@@ -228,8 +243,10 @@ static void qkv(saver *s, int32_t i, const aq_layer *l) {
         wp = append(wp, data, (size_t)parts[j]->rows * row_bytes);
         if (b) bp = append(bp, parts[j]->bias, (size_t)parts[j]->rows * sizeof(float));
     }
-    if (fused.format == AQ_WEIGHTS_F32) fused.f32 = (const float *)(const void *)w;
-    else fused.blocks = w;
+    if (fused.format == AQ_WEIGHTS_F32)
+        fused.f32 = (const float *)(const void *)w;
+    else
+        fused.blocks = w;
     fused.bias = (const float *)(const void *)b;
     snprintf(name, sizeof name, "blk.%d.attn_qkv", (int)i);
     linear(s, name, &fused);

@@ -12,9 +12,9 @@ typedef struct scale_fields {
 } scale_fields;
 
 static const scale_fields k_scale_fields[] = {
-    {AQ_TENSOR_Q4_0, 0, 1},   {AQ_TENSOR_Q4_1, 0, 2},  {AQ_TENSOR_Q5_0, 0, 1},   {AQ_TENSOR_Q5_1, 0, 2},
-    {AQ_TENSOR_Q8_0, 0, 1},   {AQ_TENSOR_Q2_K, 80, 2}, {AQ_TENSOR_Q3_K, 108, 1}, {AQ_TENSOR_Q4_K, 0, 2},
-    {AQ_TENSOR_Q5_K, 0, 2},   {AQ_TENSOR_Q6_K, 208, 1}, {AQ_TENSOR_IQ4_NL, 0, 1}, {AQ_TENSOR_IQ4_XS, 0, 1},
+    {AQ_TENSOR_Q4_0, 0, 1}, {AQ_TENSOR_Q4_1, 0, 2},   {AQ_TENSOR_Q5_0, 0, 1},   {AQ_TENSOR_Q5_1, 0, 2},
+    {AQ_TENSOR_Q8_0, 0, 1}, {AQ_TENSOR_Q2_K, 80, 2},  {AQ_TENSOR_Q3_K, 108, 1}, {AQ_TENSOR_Q4_K, 0, 2},
+    {AQ_TENSOR_Q5_K, 0, 2}, {AQ_TENSOR_Q6_K, 208, 1}, {AQ_TENSOR_IQ4_NL, 0, 1}, {AQ_TENSOR_IQ4_XS, 0, 1},
     {AQ_TENSOR_F16, 0, 1},
 };
 

@@ -64,8 +64,8 @@ static void accumulate_hessian(float *h, const float *x, int32_t n_tokens, int32
     }
 }
 
-void aq_calibration_observe(void *calibration, int32_t layer, aq_linear_input site, const float *x,
-                            int32_t n_tokens, int32_t width) {
+void aq_calibration_observe(void *calibration, int32_t layer, aq_linear_input site, const float *x, int32_t n_tokens,
+                            int32_t width) {
     aq_calibration *c = calibration;
     if (layer < 0 || layer >= c->n_layers) return;
     aq_input_stats *s = aq_calibration_input(c, layer, (int32_t)site);

@@ -12,10 +12,10 @@
 
 typedef struct aq_input_stats {
     int32_t width;
-    float min, max;       /* over the whole tensor */
-    float *hessian;       /* (width, width) sum of x x^T, or NULL when not wanted */
-    int64_t n_tokens;     /* rows observed */
-    float *samples;       /* (n_samples, width): every sample_every-th row */
+    float min, max;   /* over the whole tensor */
+    float *hessian;   /* (width, width) sum of x x^T, or NULL when not wanted */
+    int64_t n_tokens; /* rows observed */
+    float *samples;   /* (n_samples, width): every sample_every-th row */
     int32_t n_samples, samples_cap;
 } aq_input_stats;
 
@@ -32,7 +32,7 @@ void aq_calibration_free(aq_calibration *c);
 aq_input_stats *aq_calibration_input(aq_calibration *c, int32_t layer, int32_t kind);
 /* An aq_input_observer for the forward pass (calibration is the user
  * pointer); layer < 0 (the output head) is ignored. */
-void aq_calibration_observe(void *calibration, int32_t layer, aq_linear_input site, const float *x,
-                            int32_t n_tokens, int32_t width);
+void aq_calibration_observe(void *calibration, int32_t layer, aq_linear_input site, const float *x, int32_t n_tokens,
+                            int32_t width);
 
 #endif

@@ -112,7 +112,8 @@ void aq_gptq_quantize(float *w, size_t rows, size_t k, const float *u, const boo
                 if (dead[i]) wr[i] = 0.0f;
         for (size_t g = 0; g < groups; g++) {
             /* Scale and zero point as round-to-nearest would pick them now. */
-            struct aq_q4w one = {.q = qr + g * group / 2, .scale = &out->scale[r * groups + g],
+            struct aq_q4w one = {.q = qr + g * group / 2,
+                                 .scale = &out->scale[r * groups + g],
                                  .zero = asym ? &out->zero[r * groups + g] : NULL};
             aq_q4w_quantize_rtn_ref(wr + g * group, 1, group, group, asym, &one);
             float s = aq_fp16_to_fp32(*one.scale);

@@ -56,10 +56,9 @@ static aq_error make_mutable(aq_model *m) {
     const aq_config *c = &m->cfg;
     size_t dim = (size_t)c->dim;
     /* Each gets its own copy, so folding the norm into a tied output head unties it. */
-    if (!mutable_matrix(m, &m->token_embd) || !mutable_matrix(m, &m->output) ||
-        !mutable_matrix(m, &m->position_embd) || !mutable_vector(m, &m->output_norm, dim) ||
-        !mutable_vector(m, &m->output_norm_b, dim) || !mutable_vector(m, &m->embd_norm, dim) ||
-        !mutable_vector(m, &m->embd_norm_b, dim))
+    if (!mutable_matrix(m, &m->token_embd) || !mutable_matrix(m, &m->output) || !mutable_matrix(m, &m->position_embd) ||
+        !mutable_vector(m, &m->output_norm, dim) || !mutable_vector(m, &m->output_norm_b, dim) ||
+        !mutable_vector(m, &m->embd_norm, dim) || !mutable_vector(m, &m->embd_norm_b, dim))
         return AQ_ERR_OUT_OF_MEMORY;
     for (int32_t i = 0; i < c->n_layers; i++) {
         aq_layer *l = &m->layers[i];
@@ -85,8 +84,8 @@ static aq_error calibrate(aq_model *m, const char *text, size_t len, bool hessia
     aq_tokenizer_encode(m->tokenizer, text, len, add_bos, NULL, 0, &n_tokens);
     int32_t n_chunks = n_tokens / chunk < CALIBRATION_CHUNKS ? n_tokens / chunk : CALIBRATION_CHUNKS;
     if (n_chunks < 1)
-        return aq_set_error(m->error, AQ_ERR_INVALID_ARGUMENT, "calibration text has %d tokens, fewer than one chunk of %d",
-                            n_tokens, chunk);
+        return aq_set_error(m->error, AQ_ERR_INVALID_ARGUMENT,
+                            "calibration text has %d tokens, fewer than one chunk of %d", n_tokens, chunk);
     int32_t *tokens = malloc((size_t)n_tokens * sizeof *tokens);
     aq_context *ctx = aq_runtime_context_create(m);
     aq_error err = AQ_ERR_OUT_OF_MEMORY;
@@ -199,8 +198,12 @@ static aq_error quantize_matrix(aq_model *m, aq_matrix *w, const aq_scheme *s, c
     /* One allocation holds the three arrays, owned by the model. */
     uint8_t *buf = (uint8_t *)aq_model_own_floats(m, NULL, (q_bytes + scale_bytes + zero_bytes + 3) / 4 + 1);
     if (!buf) return AQ_ERR_OUT_OF_MEMORY;
-    struct aq_q4w q = {.n_rows = rows, .k = k, .group = (size_t)s->group, .scale = (uint16_t *)buf,
-                       .q = buf + scale_bytes, .zero = s->asym ? buf + scale_bytes + q_bytes : NULL};
+    struct aq_q4w q = {.n_rows = rows,
+                       .k = k,
+                       .group = (size_t)s->group,
+                       .scale = (uint16_t *)buf,
+                       .q = buf + scale_bytes,
+                       .zero = s->asym ? buf + scale_bytes + q_bytes : NULL};
     if (u)
         aq_gptq_quantize((float *)w->f32, rows, k, u, dead, (size_t)s->group, s->asym, &q);
     else if (!aq_q4w_quantize_rtn_ref(w->f32, rows, k, (size_t)s->group, s->asym, &q))
@@ -213,13 +216,19 @@ static aq_error quantize_matrix(aq_model *m, aq_matrix *w, const aq_scheme *s, c
 /* Weights read by each input kind. */
 static int consumers(aq_layer *l, int kind, aq_matrix **out) {
     switch (kind) {
-    case AQ_INPUT_QKV: out[0] = &l->wq, out[1] = &l->wk, out[2] = &l->wv; return 3;
-    case AQ_INPUT_ATTN_OUT: out[0] = &l->wo; return 1;
+    case AQ_INPUT_QKV:
+        out[0] = &l->wq, out[1] = &l->wk, out[2] = &l->wv;
+        return 3;
+    case AQ_INPUT_ATTN_OUT:
+        out[0] = &l->wo;
+        return 1;
     case AQ_INPUT_FFN_UP:
         if (!aq_matrix_present(&l->w_gate)) return out[0] = &l->w_up, 1;
         out[0] = &l->w_gate, out[1] = &l->w_up;
         return 2;
-    default: out[0] = &l->w_down; return 1;
+    default:
+        out[0] = &l->w_down;
+        return 1;
     }
 }
 
@@ -243,7 +252,8 @@ static aq_error quantize_layer(aq_model *m, int32_t i, const aq_scheme *s, aq_ca
             if (err) {
                 free(u);
                 free(dead);
-                return aq_set_error(m->error, err, "GPTQ: layer %d's input %d has a singular or non-finite Hessian", i, kind);
+                return aq_set_error(m->error, err, "GPTQ: layer %d's input %d has a singular or non-finite Hessian", i,
+                                    kind);
             }
         }
         aq_matrix *mats[3];
@@ -260,13 +270,16 @@ static aq_error quantize_layer(aq_model *m, int32_t i, const aq_scheme *s, aq_ca
 static aq_error quantize_blocks(aq_model *m, aq_matrix *w, uint32_t type) {
     if (!aq_matrix_present(w)) return AQ_OK;
     size_t n = (size_t)w->rows * (size_t)w->cols;
-    if (w->cols % AQ_QK8_0) return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "width %d is not a multiple of 32", w->cols);
+    if (w->cols % AQ_QK8_0)
+        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "width %d is not a multiple of 32", w->cols);
     const aq_block_type *bt = aq_block_type_get(type);
     size_t row_bytes = (size_t)w->cols / bt->block_elems * bt->block_bytes;
     void *buf = aq_model_own_floats(m, NULL, (size_t)w->rows * row_bytes / sizeof(float) + 1);
     if (!buf) return AQ_ERR_OUT_OF_MEMORY;
-    if (type == AQ_TENSOR_Q4_0) aq_q4_0_quantize_ref(w->f32, n, buf);
-    else aq_q8_0_quantize_ref(w->f32, n, buf);
+    if (type == AQ_TENSOR_Q4_0)
+        aq_q4_0_quantize_ref(w->f32, n, buf);
+    else
+        aq_q8_0_quantize_ref(w->f32, n, buf);
     w->blocks = buf;
     w->block_type = bt;
     w->row_bytes = row_bytes;
@@ -301,9 +314,11 @@ aq_error aq_quantize_model(aq_model *m, const char *name, const char *text, size
         } else {
             aq_matrix *mats[AQ_MATRICES_PER_LAYER];
             aq_layer_matrices(&m->layers[i], mats);
-            for (int j = 0; j < AQ_MATRICES_PER_LAYER && err == AQ_OK; j++) err = quantize_blocks(m, mats[j], s.block_type);
+            for (int j = 0; j < AQ_MATRICES_PER_LAYER && err == AQ_OK; j++)
+                err = quantize_blocks(m, mats[j], s.block_type);
         }
-        if (m->progress) m->progress(m->progress_user, 0.5f + 0.5f * (float)(i + 1) / (float)m->cfg.n_layers, "quantizing");
+        if (m->progress)
+            m->progress(m->progress_user, 0.5f + 0.5f * (float)(i + 1) / (float)m->cfg.n_layers, "quantizing");
     }
     aq_calibration_free(cal);
     if (err == AQ_OK) err = aq_model_pack(m);

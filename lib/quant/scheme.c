@@ -8,21 +8,43 @@ typedef struct base_scheme {
     aq_scheme scheme;
 } base_scheme;
 
-#define ALL_INPUTS(b) {b, b, b, b}
+#define ALL_INPUTS(b)                                                                                                  \
+    { b, b, b, b }
 
 /* Each w4 name is our best setting at that width (docs/ACCURACY.md); the
  * -paper names follow the paper: static per-tensor scales with TRIP. */
 static const base_scheme bases[] = {
     {"fp32", {.weights = AQ_WEIGHTS_F32}},
     {"w4a16", {.weights = AQ_WEIGHTS_Q4W, .group = 32, .gptq = true}},
-    {"w4a8", {.weights = AQ_WEIGHTS_Q4W, .group = 32, .gptq = true, .act_bits = ALL_INPUTS(8), .rotate = true,
-              .balance = true}},
-    {"w4a4", {.weights = AQ_WEIGHTS_Q4W, .group = 32, .gptq = true, .act_bits = ALL_INPUTS(4), .rotate = true,
-              .balance = true}},
-    {"w4a8-paper", {.weights = AQ_WEIGHTS_Q4W, .group = 32, .gptq = true, .act_bits = ALL_INPUTS(8),
-                    .act_static = true, .asym = false, .trip = true}},
-    {"w4a4-paper", {.weights = AQ_WEIGHTS_Q4W, .group = 32, .gptq = true, .act_bits = ALL_INPUTS(4),
-                    .act_static = true, .trip = true}},
+    {"w4a8",
+     {.weights = AQ_WEIGHTS_Q4W,
+      .group = 32,
+      .gptq = true,
+      .act_bits = ALL_INPUTS(8),
+      .rotate = true,
+      .balance = true}},
+    {"w4a4",
+     {.weights = AQ_WEIGHTS_Q4W,
+      .group = 32,
+      .gptq = true,
+      .act_bits = ALL_INPUTS(4),
+      .rotate = true,
+      .balance = true}},
+    {"w4a8-paper",
+     {.weights = AQ_WEIGHTS_Q4W,
+      .group = 32,
+      .gptq = true,
+      .act_bits = ALL_INPUTS(8),
+      .act_static = true,
+      .asym = false,
+      .trip = true}},
+    {"w4a4-paper",
+     {.weights = AQ_WEIGHTS_Q4W,
+      .group = 32,
+      .gptq = true,
+      .act_bits = ALL_INPUTS(4),
+      .act_static = true,
+      .trip = true}},
     {"q4_0", {.weights = AQ_WEIGHTS_BLOCKS, .block_type = AQ_TENSOR_Q4_0}},
     {"q8_0", {.weights = AQ_WEIGHTS_BLOCKS, .block_type = AQ_TENSOR_Q8_0}},
 };
@@ -32,23 +54,40 @@ bool aq_scheme_needs_calibration(const aq_scheme *s) {
 }
 
 static bool apply_modifier(aq_scheme *s, const char *mod) {
-    if (!strcmp(mod, "rtn")) s->gptq = false;
-    else if (!strcmp(mod, "gptq")) s->gptq = true;
-    else if (!strcmp(mod, "g32")) s->group = 32;
-    else if (!strcmp(mod, "g64")) s->group = 64;
-    else if (!strcmp(mod, "g128")) s->group = 128;
-    else if (!strcmp(mod, "sym")) s->asym = false;
-    else if (!strcmp(mod, "asym")) s->asym = true;
-    else if (!strcmp(mod, "rotate")) s->rotate = true;
-    else if (!strcmp(mod, "no-rotate")) s->rotate = false;
-    else if (!strcmp(mod, "balance")) s->balance = true;
-    else if (!strcmp(mod, "no-balance")) s->balance = false;
-    else if (!strcmp(mod, "trip")) s->trip = true;
-    else if (!strcmp(mod, "no-trip")) s->trip = false;
-    else if (!strcmp(mod, "static")) s->act_static = true;
-    else if (!strcmp(mod, "dynamic")) s->act_static = false;
-    else if (!strcmp(mod, "down8")) s->act_bits[AQ_INPUT_FFN_DOWN] = 8;
-    else return false;
+    if (!strcmp(mod, "rtn"))
+        s->gptq = false;
+    else if (!strcmp(mod, "gptq"))
+        s->gptq = true;
+    else if (!strcmp(mod, "g32"))
+        s->group = 32;
+    else if (!strcmp(mod, "g64"))
+        s->group = 64;
+    else if (!strcmp(mod, "g128"))
+        s->group = 128;
+    else if (!strcmp(mod, "sym"))
+        s->asym = false;
+    else if (!strcmp(mod, "asym"))
+        s->asym = true;
+    else if (!strcmp(mod, "rotate"))
+        s->rotate = true;
+    else if (!strcmp(mod, "no-rotate"))
+        s->rotate = false;
+    else if (!strcmp(mod, "balance"))
+        s->balance = true;
+    else if (!strcmp(mod, "no-balance"))
+        s->balance = false;
+    else if (!strcmp(mod, "trip"))
+        s->trip = true;
+    else if (!strcmp(mod, "no-trip"))
+        s->trip = false;
+    else if (!strcmp(mod, "static"))
+        s->act_static = true;
+    else if (!strcmp(mod, "dynamic"))
+        s->act_static = false;
+    else if (!strcmp(mod, "down8"))
+        s->act_bits[AQ_INPUT_FFN_DOWN] = 8;
+    else
+        return false;
     return true;
 }
 
@@ -75,8 +114,10 @@ aq_error aq_scheme_parse(const char *name, aq_scheme *s, char *msg, size_t msg_c
         bool allowed = s->weights == AQ_WEIGHTS_Q4W ||
                        (s->weights == AQ_WEIGHTS_F32 && (!strcmp(mod, "rotate") || !strcmp(mod, "balance")));
         if (!allowed || !apply_modifier(s, mod)) {
-            snprintf(msg, msg_cap, "unknown modifier '%s' for scheme %s (rtn, gptq, g32, g64, g128, sym, asym, "
-                     "rotate, no-rotate, balance, no-balance, trip, no-trip, static, dynamic, down8)", mod, found->name);
+            snprintf(msg, msg_cap,
+                     "unknown modifier '%s' for scheme %s (rtn, gptq, g32, g64, g128, sym, asym, "
+                     "rotate, no-rotate, balance, no-balance, trip, no-trip, static, dynamic, down8)",
+                     mod, found->name);
             return AQ_ERR_INVALID_ARGUMENT;
         }
     }

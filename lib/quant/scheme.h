@@ -12,16 +12,16 @@
 #include "model.h"
 
 typedef struct aq_scheme {
-    aq_weight_format weights;  /* F32 (none), Q4W, or BLOCKS of block_type */
-    uint32_t block_type;       /* BLOCKS: AQ_TENSOR_Q4_0 or AQ_TENSOR_Q8_0, by our own quantizers */
-    int32_t group;             /* Q4W group size: 32, 64 or 128 */
-    bool asym;                 /* Q4W zero points */
-    bool gptq;                 /* error-compensating weight quantization (else round to nearest) */
+    aq_weight_format weights;             /* F32 (none), Q4W, or BLOCKS of block_type */
+    uint32_t block_type;                  /* BLOCKS: AQ_TENSOR_Q4_0 or AQ_TENSOR_Q8_0, by our own quantizers */
+    int32_t group;                        /* Q4W group size: 32, 64 or 128 */
+    bool asym;                            /* Q4W zero points */
+    bool gptq;                            /* error-compensating weight quantization (else round to nearest) */
     int32_t act_bits[AQ_N_LINEAR_INPUTS]; /* 0 float, 8 or 4 */
-    bool act_static;           /* calibrated per-tensor scales (the paper), else dynamic per token */
-    bool trip;                 /* power-of-two channel factors (the paper's TRIP) */
-    bool rotate;               /* Hadamard rotations (QuaRot-style) */
-    bool balance;              /* equalize the MLP's up rows against the down columns (before rotating) */
+    bool act_static;                      /* calibrated per-tensor scales (the paper), else dynamic per token */
+    bool trip;                            /* power-of-two channel factors (the paper's TRIP) */
+    bool rotate;                          /* Hadamard rotations (QuaRot-style) */
+    bool balance;                         /* equalize the MLP's up rows against the down columns (before rotating) */
 } aq_scheme;
 
 /* Parses name into s; on failure writes a reason into msg. */

@@ -14,8 +14,6 @@ void aq_alibi_slopes(int32_t n_heads, float max_bias, float *slopes);
 
 /* The bias of a visible key (key_pos <= query_pos); slope 0 (no ALiBi) adds 0.
  * llama.cpp writes -|key_pos - query_pos| into the mask, the same there. */
-static inline float aq_alibi_bias(float slope, float key_pos, float query_pos) {
-    return slope * (key_pos - query_pos);
-}
+static inline float aq_alibi_bias(float slope, float key_pos, float query_pos) { return slope * (key_pos - query_pos); }
 
 #endif

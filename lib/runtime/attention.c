@@ -66,7 +66,8 @@ static void attend(void *arg, size_t tile, size_t h) {
     int32_t first_row = (int32_t)tile * Q;
     int32_t n_rows = task->n_tokens - first_row < Q ? task->n_tokens - first_row : Q;
     float scale = 1.0f / sqrtf((float)hd);
-    float qt[AQ_MAX_HEAD_DIM * Q], acc[Q][AQ_MAX_HEAD_DIM], scores[B][Q], k_row[AQ_MAX_HEAD_DIM], v_row[AQ_MAX_HEAD_DIM];
+    float qt[AQ_MAX_HEAD_DIM * Q], acc[Q][AQ_MAX_HEAD_DIM], scores[B][Q], k_row[AQ_MAX_HEAD_DIM],
+        v_row[AQ_MAX_HEAD_DIM];
     float max_score[Q], denom[Q], first_score[Q], query_pos[Q];
     float slope = ctx->alibi_slopes ? ctx->alibi_slopes[h] : 0.0f;
     int32_t pos[Q], last_slot[Q]; /* a key is visible to query i if at or before both */
@@ -142,10 +143,12 @@ void aq_attention(aq_context *ctx, int32_t layer, int32_t n_tokens) {
     aq_rope_apply(ctx, n_tokens);
     int32_t slot = ctx->kv_len[layer];
     aq_kv_append(ctx, layer, n_tokens);
-    attention_task task = {.ctx = ctx, .layer = layer, .first_slot = slot, .n_tokens = n_tokens,
+    attention_task task = {.ctx = ctx,
+                           .layer = layer,
+                           .first_slot = slot,
+                           .n_tokens = n_tokens,
                            .keep_scores = aq_prune_scores_layer(ctx, layer)};
     size_t tiles = ((size_t)n_tokens + ATTENTION_QUERIES - 1) / ATTENTION_QUERIES;
     pthreadpool_parallelize_2d(ctx->pool, (pthreadpool_task_2d_t)attend, &task, tiles, (size_t)c->n_heads,
                                PTHREADPOOL_FLAG_DISABLE_DENORMALS);
 }
-

@@ -71,11 +71,21 @@ static aq_error reserve_batch(aq_context *ctx, int32_t n_tokens) {
     const aq_config *c = &ctx->model->cfg;
     size_t n = (size_t)n_tokens, q_dim = (size_t)c->n_heads * (size_t)c->head_dim;
     size_t kv_dim = (size_t)c->n_kv_heads * (size_t)c->head_dim;
-    struct { float **buf; size_t floats; } bufs[] = {
-        {&ctx->x, n * (size_t)c->dim}, {&ctx->xn, n * (size_t)c->dim}, {&ctx->q, n * q_dim}, {&ctx->k, n * kv_dim},
-        {&ctx->v, n * kv_dim}, {&ctx->att, n * q_dim}, {&ctx->gate, n * (size_t)c->ffn_dim},
-        {&ctx->up, n * (size_t)c->ffn_dim}, {&ctx->rope, n * (size_t)c->head_dim},
-        {&ctx->prune_score, n * (size_t)c->n_heads}, {&ctx->prune_stats, n * (size_t)c->n_heads * 2},
+    struct {
+        float **buf;
+        size_t floats;
+    } bufs[] = {
+        {&ctx->x, n * (size_t)c->dim},
+        {&ctx->xn, n * (size_t)c->dim},
+        {&ctx->q, n * q_dim},
+        {&ctx->k, n * kv_dim},
+        {&ctx->v, n * kv_dim},
+        {&ctx->att, n * q_dim},
+        {&ctx->gate, n * (size_t)c->ffn_dim},
+        {&ctx->up, n * (size_t)c->ffn_dim},
+        {&ctx->rope, n * (size_t)c->head_dim},
+        {&ctx->prune_score, n * (size_t)c->n_heads},
+        {&ctx->prune_stats, n * (size_t)c->n_heads * 2},
         {&ctx->importance, n},
     };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
@@ -160,7 +170,8 @@ void aq_runtime_context_free(aq_context *ctx) {
     aq_model *model = ctx->model;
     pthreadpool_destroy(ctx->pool);
     free_cache(ctx);
-    float *bufs[] = {ctx->x, ctx->xn, ctx->q, ctx->k, ctx->v, ctx->att, ctx->gate, ctx->up, ctx->rope, ctx->alibi_slopes,
+    float *bufs[] = {ctx->x,      ctx->xn,          ctx->q,           ctx->k,           ctx->v,
+                     ctx->att,    ctx->gate,        ctx->up,          ctx->rope,        ctx->alibi_slopes,
                      ctx->logits, ctx->sample_prob, ctx->prune_score, ctx->prune_stats, ctx->importance};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(ctx->kept);

@@ -15,8 +15,8 @@
 
 /* Called with every linear layer's float input before it is quantized
  * (calibration uses it); layer < 0 is the output head. */
-typedef void (*aq_input_observer)(void *user, int32_t layer, aq_linear_input site, const float *x,
-                                  int32_t n_tokens, int32_t width);
+typedef void (*aq_input_observer)(void *user, int32_t layer, aq_linear_input site, const float *x, int32_t n_tokens,
+                                  int32_t width);
 
 /* No activation blocks are ready (no GGUF type has this number). */
 #define AQ_NO_ACTIVATION_BLOCKS UINT32_MAX
@@ -25,73 +25,73 @@ typedef void (*aq_input_observer)(void *user, int32_t layer, aq_linear_input sit
 typedef enum aq_kv_part { AQ_KV_KEYS = 0, AQ_KV_VALUES } aq_kv_part;
 
 struct aq_context {
-    aq_model *model;         /* shared: only n_contexts is written */
-    pthreadpool_t pool;      /* NULL until the first forward call, and with one thread */
+    aq_model *model;    /* shared: only n_contexts is written */
+    pthreadpool_t pool; /* NULL until the first forward call, and with one thread */
     int32_t n_threads;
-    int32_t n_ctx;           /* KV cache slots */
-    int32_t n_kv;            /* tokens given since the cache was empty (positions consumed); layer 0,
+    int32_t n_ctx; /* KV cache slots */
+    int32_t n_kv;  /* tokens given since the cache was empty (positions consumed); layer 0,
                               * which never loses a token, holds exactly these */
     /* Token pruning leaves deeper layers with fewer cached tokens, so each
      * layer keeps its own slot count and positions; without pruning all
      * layers agree with layer 0. */
-    int32_t *kv_len;         /* (n_layers) slots in use per layer */
-    int32_t *kv_pos;         /* (n_layers, n_ctx) RoPE position of each cached token */
-    bool kv_int8;            /* the cache holds INT8 rows with a scale per (slot, head) */
-    float *k_cache;          /* (n_layers, n_ctx, n_kv_heads * head_dim), float cache */
+    int32_t *kv_len; /* (n_layers) slots in use per layer */
+    int32_t *kv_pos; /* (n_layers, n_ctx) RoPE position of each cached token */
+    bool kv_int8;    /* the cache holds INT8 rows with a scale per (slot, head) */
+    float *k_cache;  /* (n_layers, n_ctx, n_kv_heads * head_dim), float cache */
     float *v_cache;
-    int8_t *k_cache_q8;      /* (n_layers, n_ctx, n_kv_heads * head_dim), INT8 cache */
+    int8_t *k_cache_q8; /* (n_layers, n_ctx, n_kv_heads * head_dim), INT8 cache */
     int8_t *v_cache_q8;
-    float *k_scale;          /* (n_layers, n_ctx, n_kv_heads), INT8 cache */
+    float *k_scale; /* (n_layers, n_ctx, n_kv_heads), INT8 cache */
     float *v_scale;
-    int32_t pruned_prefix;   /* tokens of the pruned prefill at the start of the cache, 0 if none */
+    int32_t pruned_prefix; /* tokens of the pruned prefill at the start of the cache, 0 if none */
 
     /* aq_prune settings */
-    double prune_beta;       /* 0: off */
+    double prune_beta; /* 0: off */
     int32_t prune_first_layer;
     aq_prune_importance prune_importance;
     aq_prune_positions prune_positions;
-    bool pruning;            /* the forward call under way prunes */
-    int32_t pos_shift;       /* subtracted from the given positions at the current layer */
+    bool pruning;      /* the forward call under way prunes */
+    int32_t pos_shift; /* subtracted from the given positions at the current layer */
 
     /* Activations for a batch of up to batch_cap tokens. */
     int32_t batch_cap;
-    float *x;                /* (batch, dim) residual stream */
-    float *xn;               /* (batch, dim) normalized input of a linear layer */
-    float *q;                /* (batch, n_heads * head_dim) */
-    float *k;                /* (batch, n_kv_heads * head_dim) */
-    float *v;                /* (batch, n_kv_heads * head_dim) */
-    float *att;              /* (batch, n_heads * head_dim) attention output */
-    float *gate;             /* (batch, ffn_dim) */
-    float *up;               /* (batch, ffn_dim) */
-    float *rope;             /* (batch, head_dim / 2, 2) cos, sin */
-    float *alibi_slopes;     /* (n_heads) ALiBi families, else NULL */
-    int32_t *pos;            /* (batch) RoPE position of each row at the current layer */
+    float *x;            /* (batch, dim) residual stream */
+    float *xn;           /* (batch, dim) normalized input of a linear layer */
+    float *q;            /* (batch, n_heads * head_dim) */
+    float *k;            /* (batch, n_kv_heads * head_dim) */
+    float *v;            /* (batch, n_kv_heads * head_dim) */
+    float *att;          /* (batch, n_heads * head_dim) attention output */
+    float *gate;         /* (batch, ffn_dim) */
+    float *up;           /* (batch, ffn_dim) */
+    float *rope;         /* (batch, head_dim / 2, 2) cos, sin */
+    float *alibi_slopes; /* (n_heads) ALiBi families, else NULL */
+    int32_t *pos;        /* (batch) RoPE position of each row at the current layer */
     /* Pruning state of the last forward call: rows are compacted as tokens
      * are dropped, so these map rows back to the batch. */
-    int32_t last_batch;      /* tokens of the last forward call */
-    int32_t *kept;           /* (n_layers + 1, batch) batch index of each row at a layer's input */
-    int32_t *n_kept;         /* (n_layers + 1) rows at a layer's input */
-    float *prune_score;      /* (batch, n_heads) attention paid to the first token */
-    float *prune_stats;      /* (batch, n_heads, 2) softmax maximum and denominator */
-    float *importance;       /* (batch) */
-    int32_t *prune_order;    /* (batch) scratch */
-    int32_t *logit_row;      /* (batch) logits row of each batch token, -1 if pruned */
-    bool logits_pruned;      /* logit_row applies to the last forward's logits */
-    struct aq_qd8 qa;        /* quantized linear-layer input (batch, width) */
-    void *qa_blocks;         /* the same input as activation blocks, for llama.cpp's formats */
+    int32_t last_batch;   /* tokens of the last forward call */
+    int32_t *kept;        /* (n_layers + 1, batch) batch index of each row at a layer's input */
+    int32_t *n_kept;      /* (n_layers + 1) rows at a layer's input */
+    float *prune_score;   /* (batch, n_heads) attention paid to the first token */
+    float *prune_stats;   /* (batch, n_heads, 2) softmax maximum and denominator */
+    float *importance;    /* (batch) */
+    int32_t *prune_order; /* (batch) scratch */
+    int32_t *logit_row;   /* (batch) logits row of each batch token, -1 if pruned */
+    bool logits_pruned;   /* logit_row applies to the last forward's logits */
+    struct aq_qd8 qa;     /* quantized linear-layer input (batch, width) */
+    void *qa_blocks;      /* the same input as activation blocks, for llama.cpp's formats */
     bool qa_ready;
-    uint32_t qa_blocks_type; /* the activation type qa_blocks holds, or AQ_NO_ACTIVATION_BLOCKS */
+    uint32_t qa_blocks_type;   /* the activation type qa_blocks holds, or AQ_NO_ACTIVATION_BLOCKS */
     aq_input_observer observe; /* or NULL */
     void *observe_user;
 
-    float *logits;           /* (n_logit_rows, vocab_size) */
-    int32_t logits_cap;      /* rows allocated */
-    int32_t n_logit_rows;    /* rows from the last forward */
+    float *logits;        /* (n_logit_rows, vocab_size) */
+    int32_t logits_cap;   /* rows allocated */
+    int32_t n_logit_rows; /* rows from the last forward */
 
     aq_sampler sampler;
     uint64_t seed;
-    float *sample_prob;      /* (vocab_size) sampler scratch */
-    int32_t *sample_index;   /* (vocab_size) */
+    float *sample_prob;    /* (vocab_size) sampler scratch */
+    int32_t *sample_index; /* (vocab_size) */
     char error[AQ_MESSAGE_CAP];
 };
 

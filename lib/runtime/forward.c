@@ -79,20 +79,19 @@ static aq_error check_tokens(aq_context *ctx, const int32_t *tokens, const int32
                             n_tokens, ctx->n_kv, ctx->n_ctx);
     for (int32_t t = 0; t < n_tokens; t++) {
         if (tokens[t] < 0 || tokens[t] >= vocab)
-            return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "token %d at index %d is outside [0, %d)",
-                                tokens[t], t, vocab);
+            return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "token %d at index %d is outside [0, %d)", tokens[t],
+                                t, vocab);
         if (positions && positions[t] < 0)
-            return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "position %d at index %d is negative",
-                                positions[t], t);
+            return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "position %d at index %d is negative", positions[t],
+                                t);
     }
     /* A table of learned positions has a row for each position below the training context. */
-    int32_t last = positions ? 0 : (ctx->n_kv > 0 ? ctx->kv_pos[ctx->n_kv - 1] + 1 : 0) + n_tokens - 1;
-    for (int32_t t = 0; positions && t < n_tokens; t++) last = positions[t] > last ? positions[t] : last;
-    if (ctx->model->cfg.family->positions == AQ_POSITIONS_LEARNED && n_tokens > 0 &&
-        last >= ctx->model->cfg.context_length)
-        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE,
-                            "position %d is past the %d positions the model learned", last,
-                            ctx->model->cfg.context_length);
+    if (ctx->model->cfg.family->positions != AQ_POSITIONS_LEARNED || n_tokens == 0) return AQ_OK;
+    int32_t last = (ctx->n_kv > 0 ? ctx->kv_pos[ctx->n_kv - 1] + 1 : 0) + n_tokens - 1;
+    for (int32_t t = 0; positions && t < n_tokens; t++) last = t == 0 || positions[t] > last ? positions[t] : last;
+    if (last >= ctx->model->cfg.context_length)
+        return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "position %d is past the %d positions the model learned",
+                            last, ctx->model->cfg.context_length);
     return AQ_OK;
 }
 
@@ -111,8 +110,8 @@ static void embed(aq_context *ctx, const int32_t *tokens, int32_t n_tokens) {
             add_into(x, row, dim);
         }
     }
-    if (m->embd_norm) aq_norm_rows(AQ_NORM_LAYER, ctx->x, ctx->x, m->embd_norm, m->embd_norm_b, n_tokens, c->dim,
-                                   c->norm_eps);
+    if (m->embd_norm)
+        aq_norm_rows(AQ_NORM_LAYER, ctx->x, ctx->x, m->embd_norm, m->embd_norm_b, n_tokens, c->dim, c->norm_eps);
 }
 
 aq_error aq_runtime_forward(aq_context *ctx, const int32_t *tokens, const int32_t *positions, int32_t n_tokens,

@@ -7,9 +7,9 @@
 typedef struct linear_task {
     const aq_kernels *kernels;
     const aq_matrix *w;
-    const float *x;             /* float input (F32 weights, or weight-only quantization) */
-    const struct aq_qd8 *qa;    /* quantized input, for INT4 weights with quantized activations */
-    const uint8_t *qa_blocks;   /* quantized input, for llama.cpp's formats: rows of qa_row_bytes */
+    const float *x;           /* float input (F32 weights, or weight-only quantization) */
+    const struct aq_qd8 *qa;  /* quantized input, for INT4 weights with quantized activations */
+    const uint8_t *qa_blocks; /* quantized input, for llama.cpp's formats: rows of qa_row_bytes */
     size_t qa_row_bytes;
     float *out;
     size_t m;
@@ -29,8 +29,8 @@ static void block_gemm(const linear_task *t, size_t row_begin, size_t row_end) {
     }
     for (size_t tok = 0; tok < t->m; tok++)
         for (size_t r = row_begin; r < row_end; r++)
-            t->out[tok * ld + r] = bt->dot(k, (const uint8_t *)w->blocks + r * w->row_bytes,
-                                           t->qa_blocks + tok * t->qa_row_bytes);
+            t->out[tok * ld + r] =
+                bt->dot(k, (const uint8_t *)w->blocks + r * w->row_bytes, t->qa_blocks + tok * t->qa_row_bytes);
 }
 
 static void linear_rows(void *arg, size_t row_begin, size_t rows) {
@@ -62,8 +62,8 @@ aq_activations aq_linear_input_at(aq_context *ctx, int32_t layer, aq_linear_inpu
     ctx->qa_ready = false;
     ctx->qa_blocks_type = AQ_NO_ACTIVATION_BLOCKS;
     const aq_act_quant *policy = layer >= 0 ? &ctx->model->layers[layer].act[site] : NULL;
-    return (aq_activations){.x = x, .n_tokens = n_tokens, .width = width,
-                            .policy = policy && policy->bits ? policy : NULL};
+    return (aq_activations){
+        .x = x, .n_tokens = n_tokens, .width = width, .policy = policy && policy->bits ? policy : NULL};
 }
 
 /* What the quantized input is for: our INT4 kernels read per-token INT8
@@ -88,8 +88,8 @@ static void quantize_rows(void *arg, size_t t_begin, size_t rows) {
     const float *x = in->x + t_begin * k;
     if (task->format == ACT_QD8) {
         const aq_act_quant *p = in->policy;
-        struct aq_qd8 rows_view = {.q = ctx->qa.q + t_begin * k, .scale = ctx->qa.scale + t_begin,
-                                   .zero = ctx->qa.zero + t_begin};
+        struct aq_qd8 rows_view = {
+            .q = ctx->qa.q + t_begin * k, .scale = ctx->qa.scale + t_begin, .zero = ctx->qa.zero + t_begin};
         if (p->is_static)
             aq_qd8_quantize_static_ref(x, rows, k, k, p->scale, p->zero, p->bits, &rows_view);
         else
@@ -138,4 +138,3 @@ void aq_linear(aq_context *ctx, const aq_matrix *w, const aq_activations *in, fl
     pthreadpool_parallelize_1d_tile_1d(ctx->pool, linear_rows, &task, (size_t)w->rows, tile,
                                        PTHREADPOOL_FLAG_DISABLE_DENORMALS);
 }
-

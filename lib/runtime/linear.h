@@ -8,7 +8,7 @@
 
 /* The input of the next linear layers: a float matrix and how to quantize it. */
 typedef struct aq_activations {
-    const float *x;             /* (n_tokens, width) */
+    const float *x; /* (n_tokens, width) */
     int32_t n_tokens, width;
     const aq_act_quant *policy; /* NULL: float */
 } aq_activations;

@@ -11,8 +11,7 @@ static void rms_norm_row(float *out, const float *x, const float *weight, int32_
 }
 
 /* Mean and variance in double: a row's mean can be large beside its spread. */
-static void layer_norm_row(float *out, const float *x, const float *weight, const float *bias, int32_t n,
-                           float eps) {
+static void layer_norm_row(float *out, const float *x, const float *weight, const float *bias, int32_t n, float eps) {
     double sum = 0.0;
     for (int32_t i = 0; i < n; i++) sum += x[i];
     float mean = (float)(sum / n);
@@ -22,12 +21,14 @@ static void layer_norm_row(float *out, const float *x, const float *weight, cons
     for (int32_t i = 0; i < n; i++) out[i] = (x[i] - mean) * scale * weight[i] + (bias ? bias[i] : 0.0f);
 }
 
-void aq_norm_rows(aq_norm_kind kind, float *out, const float *x, const float *weight, const float *bias,
-                  int32_t rows, int32_t n, float eps) {
+void aq_norm_rows(aq_norm_kind kind, float *out, const float *x, const float *weight, const float *bias, int32_t rows,
+                  int32_t n, float eps) {
     for (size_t t = 0; t < (size_t)rows; t++) {
         const float *xt = x + t * (size_t)n;
         float *ot = out + t * (size_t)n;
-        if (kind == AQ_NORM_RMS) rms_norm_row(ot, xt, weight, n, eps);
-        else layer_norm_row(ot, xt, weight, bias, n, eps);
+        if (kind == AQ_NORM_RMS)
+            rms_norm_row(ot, xt, weight, n, eps);
+        else
+            layer_norm_row(ot, xt, weight, bias, n, eps);
     }
 }

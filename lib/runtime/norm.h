@@ -11,7 +11,7 @@
  * RMSNorm: x / sqrt(mean(x^2) + eps); LayerNorm: (x - mean) / sqrt(var + eps)
  * with the biased variance, as ggml_norm and PyTorch compute it. bias may be
  * NULL (RMSNorm never has one). */
-void aq_norm_rows(aq_norm_kind kind, float *out, const float *x, const float *weight, const float *bias,
-                  int32_t rows, int32_t n, float eps);
+void aq_norm_rows(aq_norm_kind kind, float *out, const float *x, const float *weight, const float *bias, int32_t rows,
+                  int32_t n, float eps);
 
 #endif

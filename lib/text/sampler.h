@@ -18,7 +18,6 @@ void aq_sampler_seed(aq_sampler *s, uint64_t seed);
 double aq_sampler_uniform(aq_sampler *s);
 /* Draws a token from n logits. scratch holds n floats and n int32s (the
  * caller owns it, so sampling never allocates). */
-int32_t aq_sampler_sample(aq_sampler *s, const float *logits, int32_t n, float *scratch_prob,
-                          int32_t *scratch_index);
+int32_t aq_sampler_sample(aq_sampler *s, const float *logits, int32_t n, float *scratch_prob, int32_t *scratch_index);
 
 #endif

@@ -66,8 +66,7 @@ static aq_error index_special(aq_tokenizer *tok, const aq_tokenizer_spec *spec) 
 
 /* The longest special token at text[0..avail) (control and unknown ones
  * only, when control_only), or NULL. */
-static const special_token *match_special(const aq_tokenizer *tok, const char *text, size_t avail,
-                                          bool control_only) {
+static const special_token *match_special(const aq_tokenizer *tok, const char *text, size_t avail, bool control_only) {
     unsigned char b = (unsigned char)text[0];
     for (int32_t i = tok->first[b]; i < tok->n_special && (unsigned char)tok->special[i].text[0] == b; i++) {
         const special_token *s = &tok->special[i];
@@ -91,15 +90,28 @@ aq_error aq_tokenizer_create(const aq_tokenizer_spec *spec, aq_tokenizer **out, 
         return err;
     }
     if (spec->kind == AQ_TOKENIZER_BPE) {
-        aq_bpe_spec bpe = {.n_vocab = spec->n_vocab, .tokens = spec->pieces, .token_lens = spec->piece_lens,
-                           .types = spec->types, .n_merges = spec->n_merges, .merges = spec->merges,
-                           .merge_lens = spec->merge_lens, .pre = spec->pre, .pre_len = spec->pre_len,
-                           .bos = spec->bos, .eos = spec->eos};
+        aq_bpe_spec bpe = {.n_vocab = spec->n_vocab,
+                           .tokens = spec->pieces,
+                           .token_lens = spec->piece_lens,
+                           .types = spec->types,
+                           .n_merges = spec->n_merges,
+                           .merges = spec->merges,
+                           .merge_lens = spec->merge_lens,
+                           .pre = spec->pre,
+                           .pre_len = spec->pre_len,
+                           .bos = spec->bos,
+                           .eos = spec->eos};
         err = aq_bpe_create(&bpe, &tok->bpe, msg, msg_cap);
     } else {
-        aq_spm_spec spm = {.n_vocab = spec->n_vocab, .pieces = spec->pieces, .piece_lens = spec->piece_lens,
-                           .scores = spec->scores, .types = spec->types, .bos = spec->bos, .eos = spec->eos,
-                           .unk = spec->unk, .add_space_prefix = spec->add_space_prefix};
+        aq_spm_spec spm = {.n_vocab = spec->n_vocab,
+                           .pieces = spec->pieces,
+                           .piece_lens = spec->piece_lens,
+                           .scores = spec->scores,
+                           .types = spec->types,
+                           .bos = spec->bos,
+                           .eos = spec->eos,
+                           .unk = spec->unk,
+                           .add_space_prefix = spec->add_space_prefix};
         err = aq_spm_create(&spm, &tok->spm, msg, msg_cap);
     }
     if (err != AQ_OK) {
@@ -121,8 +133,8 @@ void aq_tokenizer_free(aq_tokenizer *tok) {
 
 /* Special tokens in the text are text: a caller that wants <|im_start|> as a
  * token gets it from a chat template, not from what a user typed. */
-aq_error aq_tokenizer_encode(const aq_tokenizer *tok, const char *text, size_t len, bool add_bos,
-                             int32_t *tokens, int32_t capacity, int32_t *n_tokens) {
+aq_error aq_tokenizer_encode(const aq_tokenizer *tok, const char *text, size_t len, bool add_bos, int32_t *tokens,
+                             int32_t capacity, int32_t *n_tokens) {
     if (!tok) return AQ_ERR_INVALID_ARGUMENT;
     if (tok->bpe) return aq_bpe_encode(tok->bpe, text, len, add_bos, false, tokens, capacity, n_tokens);
     return aq_spm_encode(tok->spm, text, len, add_bos, tokens, capacity, n_tokens);
@@ -131,8 +143,8 @@ aq_error aq_tokenizer_encode(const aq_tokenizer *tok, const char *text, size_t l
 /* SentencePiece with special tokens: llama.cpp's way, each stretch of text
  * between two control tokens encoded on its own (so it gets the space prefix
  * again, as llama.cpp gives it after a special token). */
-static aq_error spm_encode_special(const aq_tokenizer *tok, const char *text, size_t len, bool add_bos,
-                                   int32_t *tokens, int32_t capacity, int32_t *n_tokens) {
+static aq_error spm_encode_special(const aq_tokenizer *tok, const char *text, size_t len, bool add_bos, int32_t *tokens,
+                                   int32_t capacity, int32_t *n_tokens) {
     *n_tokens = 0;
     if ((!text && len > 0) || capacity < 0 || (!tokens && capacity > 0)) return AQ_ERR_INVALID_ARGUMENT;
     if (add_bos && tok->bos < 0) return AQ_ERR_UNSUPPORTED;
@@ -146,8 +158,8 @@ static aq_error spm_encode_special(const aq_tokenizer *tok, const char *text, si
         const special_token *s = i < len ? match_special(tok, text + i, len - i, true) : NULL;
         if (i < len && !s) continue;
         int32_t room = count < capacity ? (int32_t)(capacity - count) : 0, got = 0;
-        aq_error err = aq_spm_encode(tok->spm, text + fragment, i - fragment, false, room ? tokens + count : NULL,
-                                     room, &got);
+        aq_error err =
+            aq_spm_encode(tok->spm, text + fragment, i - fragment, false, room ? tokens + count : NULL, room, &got);
         if (err != AQ_OK && err != AQ_ERR_BUFFER_TOO_SMALL) return err;
         count += got;
         if (s) {
