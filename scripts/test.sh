@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks and builds libagilequant and runs its whole test suite four ways:
-#   lint       shellcheck on the scripts and a clang build with every warning an error
-#                               build-ci-clang/
+#   lint       shellcheck on the scripts, scripts/format.sh --check on the C sources, and a clang
+#              build with every warning an error                  build-ci-clang/
 #   native     the default (release) build, warnings as errors     build-ci-native/
 #   asan       AddressSanitizer + UndefinedBehaviorSanitizer      build-ci-asan/
 #   aarch64    cross-built for 64-bit Arm, run under qemu-user     build-ci-aarch64/
@@ -226,6 +226,7 @@ check() {
 if want lint; then
   mapfile -t shell_scripts < <(git ls-files -- '*.sh' .ci/run)
   check shellcheck shellcheck "${shell_scripts[@]}"
+  check clang-format bash scripts/format.sh --check
   # Compiles everything with clang, warnings as errors; the tests run in the gcc builds below.
   CC=clang CXX=clang++ setup_and_compile clang build-ci-clang -Dwerror=true -Dbenchmarks=false
 fi
