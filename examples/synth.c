@@ -20,6 +20,7 @@
 
 #include "f16.h"
 #include "gguf.h"
+#include "prng.h"
 
 typedef struct shape {
     const char *name;
@@ -48,13 +49,6 @@ static void usage(void) {
 typedef struct rng {
     uint64_t s[4];
 } rng;
-
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
@@ -213,7 +207,7 @@ int main(int argc, char **argv) {
 
     rng r;
     uint64_t x = seed;
-    for (int i = 0; i < 4; i++) r.s[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++) r.s[i] = aq_splitmix64(&x);
     arena a = {0};
     aq_gguf_writer *w = aq_gguf_writer_create();
     bool ok = w != NULL;

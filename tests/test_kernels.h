@@ -38,6 +38,7 @@
 
 #include "f16.h"
 #include "kernels.h"
+#include "prng.h"
 #include "quant.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -45,12 +46,7 @@
 /* ------------------------------------------------------------------------------
  * Deterministic random data (splitmix64), state passed explicitly.
  */
-static uint64_t rng_next(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+static uint64_t rng_next(uint64_t *state) { return aq_splitmix64(state); }
 
 static int rng_int(uint64_t *state, int lo, int hi) { /* [lo, hi] */
     return lo + (int)(rng_next(state) % (uint64_t)(hi - lo + 1));

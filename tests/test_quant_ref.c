@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "f16.h"
+#include "prng.h"
 #include "quant.h"
 
 #define FP16_ROUNDING 0x1p-11 /* u: relative error of one fp32 -> fp16 rounding */
@@ -38,12 +39,7 @@
 /* ------------------------------------------------------------------------------
  * Deterministic random data (splitmix64), state passed explicitly.
  */
-static uint64_t rng_next(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+static uint64_t rng_next(uint64_t *state) { return aq_splitmix64(state); }
 
 static double rng_uniform01(uint64_t *state) { return (double)(rng_next(state) >> 11) * 0x1p-53; }
 
