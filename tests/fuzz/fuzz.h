@@ -28,12 +28,12 @@ int fuzz_verbose(void);
 /* A path for a scratch file of this process ($TMPDIR, else /dev/shm or /tmp). */
 void fuzz_temp_path(char *out, size_t cap, const char *name);
 
-#define FUZZ_CHECK(cond)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "%s:%d: fuzz invariant failed: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                                           \
-        }                                                                                      \
+#define FUZZ_CHECK(cond)                                                                                               \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            fprintf(stderr, "%s:%d: fuzz invariant failed: %s\n", __FILE__, __LINE__, #cond);                          \
+            abort();                                                                                                   \
+        }                                                                                                              \
     } while (0)
 
 #endif

@@ -14,7 +14,7 @@
 #include "quant.h"
 
 static const uint32_t k_types[] = {
-    AQ_GGML_F16,  AQ_GGML_BF16, AQ_GGML_Q4_0, AQ_GGML_Q4_1, AQ_GGML_Q5_0, AQ_GGML_Q5_1, AQ_GGML_Q8_0,
+    AQ_GGML_F16,  AQ_GGML_BF16, AQ_GGML_Q4_0, AQ_GGML_Q4_1, AQ_GGML_Q5_0, AQ_GGML_Q5_1,   AQ_GGML_Q8_0,
     AQ_GGML_Q2_K, AQ_GGML_Q3_K, AQ_GGML_Q4_K, AQ_GGML_Q5_K, AQ_GGML_Q6_K, AQ_GGML_IQ4_NL, AQ_GGML_IQ4_XS,
 };
 #define N_TYPES (sizeof k_types / sizeof k_types[0])

@@ -44,8 +44,9 @@ static void run(aq_model *m) {
     if (n > 4) n = 4; /* a short prompt keeps it fast */
     if (n == 0) tokens[n++] = 0;
     err = aq_forward(c, tokens, NULL, n, 1);
-    if (fuzz_verbose()) printf("  %s; forward of %d tokens: %s %s\n", aq_model_describe(m), n, aq_error_name(err),
-                               err ? aq_context_error_message(c) : "");
+    if (fuzz_verbose())
+        printf("  %s; forward of %d tokens: %s %s\n", aq_model_describe(m), n, aq_error_name(err),
+               err ? aq_context_error_message(c) : "");
     if (err == AQ_OK) {
         for (int32_t i = 0; i < n; i++) {
             const float *row = aq_get_logits(c, i);

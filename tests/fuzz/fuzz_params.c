@@ -37,7 +37,8 @@ static void scheme(const char *name) {
     }
     FUZZ_CHECK(s.weights == AQ_WEIGHTS_F32 || s.weights == AQ_WEIGHTS_Q4W || s.weights == AQ_WEIGHTS_BLOCKS);
     if (s.weights == AQ_WEIGHTS_Q4W) FUZZ_CHECK(s.group == 32 || s.group == 64 || s.group == 128);
-    for (int i = 0; i < AQ_N_LINEAR_INPUTS; i++) FUZZ_CHECK(s.act_bits[i] == 0 || s.act_bits[i] == 4 || s.act_bits[i] == 8);
+    for (int i = 0; i < AQ_N_LINEAR_INPUTS; i++)
+        FUZZ_CHECK(s.act_bits[i] == 0 || s.act_bits[i] == 4 || s.act_bits[i] == 8);
     (void)aq_scheme_needs_calibration(&s);
 }
 

@@ -11,8 +11,16 @@
 #include "fuzz.h"
 
 static const char *const k_schemes[] = {
-    "fp32", "q8_0", "q4_0", "w4a16,rtn", "w4a8,rtn", "w4a4,rtn,no-rotate,asym", "w4a8-paper,rtn",
-    "w4a16", "fp32,rotate,balance", "w4a4-paper,rtn,down8",
+    "fp32",
+    "q8_0",
+    "q4_0",
+    "w4a16,rtn",
+    "w4a8,rtn",
+    "w4a4,rtn,no-rotate,asym",
+    "w4a8-paper,rtn",
+    "w4a16",
+    "fp32,rotate,balance",
+    "w4a4-paper,rtn,down8",
 };
 #define N_SCHEMES (sizeof k_schemes / sizeof k_schemes[0])
 

@@ -69,12 +69,22 @@ static aq_tokenizer *load_vocab(const char *file, aq_gguf **gguf_out) {
     (void)aq_gguf_get_u32(g, "tokenizer.ggml.bos_token_id", &bos);
     (void)aq_gguf_get_u32(g, "tokenizer.ggml.eos_token_id", &eos);
     (void)aq_gguf_get_u32(g, "tokenizer.ggml.unknown_token_id", &unk);
-    aq_tokenizer_spec spec = {.kind = spm ? AQ_TOKENIZER_SPM : AQ_TOKENIZER_BPE, .n_vocab = (int32_t)n,
-                              .pieces = pieces, .piece_lens = lens, .types = types,
-                              .bos = bos < n ? (int32_t)bos : -1, .eos = eos < n ? (int32_t)eos : -1,
-                              .unk = spm && unk < n ? (int32_t)unk : -1, .add_bos = spm, .scores = scores,
-                              .add_space_prefix = spm, .n_merges = (int32_t)n_merges, .merges = merges,
-                              .merge_lens = merge_lens, .pre = pre.ptr, .pre_len = pre.len};
+    aq_tokenizer_spec spec = {.kind = spm ? AQ_TOKENIZER_SPM : AQ_TOKENIZER_BPE,
+                              .n_vocab = (int32_t)n,
+                              .pieces = pieces,
+                              .piece_lens = lens,
+                              .types = types,
+                              .bos = bos < n ? (int32_t)bos : -1,
+                              .eos = eos < n ? (int32_t)eos : -1,
+                              .unk = spm && unk < n ? (int32_t)unk : -1,
+                              .add_bos = spm,
+                              .scores = scores,
+                              .add_space_prefix = spm,
+                              .n_merges = (int32_t)n_merges,
+                              .merges = merges,
+                              .merge_lens = merge_lens,
+                              .pre = pre.ptr,
+                              .pre_len = pre.len};
     aq_tokenizer *tok = NULL;
     if (aq_tokenizer_create(&spec, &tok, msg, sizeof msg) != AQ_OK) fail(file, msg);
     free(pieces), free(merges), free(lens), free(merge_lens), free(types), free(scores);

@@ -58,10 +58,12 @@ static void check(aq_error err, const char *what) {
 
 /* The f16 scales of a block (ggml-common.h's layouts), set to small values so
  * that random bytes decode to sane weights. */
-static const struct { uint32_t type; size_t offset, count; } k_scales[] = {
-    {AQ_GGML_Q4_1, 0, 2}, {AQ_GGML_Q5_0, 0, 1}, {AQ_GGML_Q5_1, 0, 2}, {AQ_GGML_Q2_K, 80, 2},
-    {AQ_GGML_Q3_K, 108, 1}, {AQ_GGML_Q4_K, 0, 2}, {AQ_GGML_Q5_K, 0, 2}, {AQ_GGML_Q6_K, 208, 1},
-    {AQ_GGML_IQ4_NL, 0, 1}, {AQ_GGML_IQ4_XS, 0, 1},
+static const struct {
+    uint32_t type;
+    size_t offset, count;
+} k_scales[] = {
+    {AQ_GGML_Q4_1, 0, 2}, {AQ_GGML_Q5_0, 0, 1}, {AQ_GGML_Q5_1, 0, 2},   {AQ_GGML_Q2_K, 80, 2},  {AQ_GGML_Q3_K, 108, 1},
+    {AQ_GGML_Q4_K, 0, 2}, {AQ_GGML_Q5_K, 0, 2}, {AQ_GGML_Q6_K, 208, 1}, {AQ_GGML_IQ4_NL, 0, 1}, {AQ_GGML_IQ4_XS, 0, 1},
 };
 
 /* A (rows, cols) matrix (rows 1: a vector) of random weights in the given type. */
@@ -105,17 +107,55 @@ typedef struct spec {
     const char *file, *family;
     bool bpe;
     int32_t dim, layers, heads, kv_heads, ffn, ctx;
-    uint32_t types[4];  /* token_embd, output, then the matrices of layer i: types[i % 4] */
-    uint32_t downs[4];  /* w_down of layer i: downs[i % 4], or 0 for types[i % 4] (K-quants need ffn 256) */
-    bool biases;        /* every linear layer gets a bias (the families that need them get them anyway) */
+    uint32_t types[4]; /* token_embd, output, then the matrices of layer i: types[i % 4] */
+    uint32_t downs[4]; /* w_down of layer i: downs[i % 4], or 0 for types[i % 4] (K-quants need ffn 256) */
+    bool biases;       /* every linear layer gets a bias (the families that need them get them anyway) */
 } spec;
 
 static void spm_vocab(aq_gguf_writer *w, int32_t *n_vocab) {
     static const char *const pieces[] = {
-        "<unk>", "<s>", "</s>", "<0x0A>", "<0x20>", "<0xC3>", "<0xA9>", "<0xFF>", "\xe2\x96\x81",
-        "a", "b", "c", "d", "e", "f", "g", "h", "i", "l", "m", "n", "o", "p", "r", "s", "t", "u", "w", "y",
-        ",", ".", "!", "\xe2\x96\x81t", "he", "\xe2\x96\x81the", "on", "ce", "\xe2\x96\x81up", "\xe2\x96\x81\x61",
-        "in", "<|im_start|>", "<|im_end|>",
+        "<unk>",
+        "<s>",
+        "</s>",
+        "<0x0A>",
+        "<0x20>",
+        "<0xC3>",
+        "<0xA9>",
+        "<0xFF>",
+        "\xe2\x96\x81",
+        "a",
+        "b",
+        "c",
+        "d",
+        "e",
+        "f",
+        "g",
+        "h",
+        "i",
+        "l",
+        "m",
+        "n",
+        "o",
+        "p",
+        "r",
+        "s",
+        "t",
+        "u",
+        "w",
+        "y",
+        ",",
+        ".",
+        "!",
+        "\xe2\x96\x81t",
+        "he",
+        "\xe2\x96\x81the",
+        "on",
+        "ce",
+        "\xe2\x96\x81up",
+        "\xe2\x96\x81\x61",
+        "in",
+        "<|im_start|>",
+        "<|im_end|>",
     };
     enum { N = sizeof pieces / sizeof pieces[0] };
     aq_gguf_str *toks = keep(N * sizeof *toks);
@@ -143,16 +183,18 @@ static void spm_vocab(aq_gguf_writer *w, int32_t *n_vocab) {
 static void bpe_vocab(aq_gguf_writer *w, const char *pre, int32_t *n_vocab) {
     /* printable ASCII as itself, then GPT-2's characters for space and newline, then merged pieces */
     enum { ASCII = 0x7E - 0x21 + 1 };
-    static const char *const extra[] = {"\xc4\xa0", "\xc4\x8a", "\xc4\xa0t", "he", "\xc4\xa0the", "on", "in",
-                                        "<|endoftext|>"};
+    static const char *const extra[] = {"\xc4\xa0",    "\xc4\x8a", "\xc4\xa0t", "he",
+                                        "\xc4\xa0the", "on",       "in",        "<|endoftext|>"};
     static const char *const merges[] = {"\xc4\xa0 t", "h e", "\xc4\xa0t he", "o n", "i n"};
     enum { N_EXTRA = sizeof extra / sizeof extra[0], N = ASCII + N_EXTRA, N_MERGES = sizeof merges / sizeof merges[0] };
     char *ascii = keep(ASCII);
     aq_gguf_str *toks = keep(N * sizeof *toks), *m = keep(N_MERGES * sizeof *m);
     int32_t *types = keep(N * sizeof *types);
     for (int32_t i = 0; i < N; i++) {
-        if (i < ASCII) ascii[i] = (char)(0x21 + i), toks[i] = (aq_gguf_str){ascii + i, 1};
-        else toks[i] = (aq_gguf_str){extra[i - ASCII], strlen(extra[i - ASCII])};
+        if (i < ASCII)
+            ascii[i] = (char)(0x21 + i), toks[i] = (aq_gguf_str){ascii + i, 1};
+        else
+            toks[i] = (aq_gguf_str){extra[i - ASCII], strlen(extra[i - ASCII])};
         types[i] = i == N - 1 ? 3 : 1;
     }
     for (int32_t i = 0; i < N_MERGES; i++) m[i] = (aq_gguf_str){merges[i], strlen(merges[i])};
@@ -220,12 +262,15 @@ static void write_model(const char *dir, const spec *s) {
         key_f32(w, s, "attention.layer_norm_epsilon", 1e-5f);
     }
     int32_t vocab;
-    if (s->bpe) bpe_vocab(w, !strcmp(s->family, "bloom") ? "bloom" : !strcmp(s->family, "qwen2") ? "qwen2" : "gpt-2", &vocab);
-    else spm_vocab(w, &vocab);
+    if (s->bpe)
+        bpe_vocab(w, !strcmp(s->family, "bloom") ? "bloom" : !strcmp(s->family, "qwen2") ? "qwen2" : "gpt-2", &vocab);
+    else
+        spm_vocab(w, &vocab);
 
     int32_t hd = s->dim / s->heads, q_dim = s->heads * hd, kv_dim = s->kv_heads * hd;
     tensor(w, "token_embd.weight", s->types[0], vocab, s->dim, NAN);
-    if (learned) tensor(w, "position_embd.weight", AQ_TENSOR_F32, s->ctx + (!strcmp(s->family, "opt") ? 2 : 0), s->dim, NAN);
+    if (learned)
+        tensor(w, "position_embd.weight", AQ_TENSOR_F32, s->ctx + (!strcmp(s->family, "opt") ? 2 : 0), s->dim, NAN);
     if (!strcmp(s->family, "bloom")) norm(w, "token_embd_norm", s->dim, true);
     if (!strcmp(s->family, "llama")) tensor(w, "rope_freqs.weight", AQ_TENSOR_F32, 1, hd / 2, 1.0f);
     char name[96];
@@ -297,11 +342,11 @@ static void gguf_seeds(const char *dir) {
     static const int64_t i64[] = {-1, 2, INT64_MAX};
     static const double f64[] = {1.5, -2.0, 1e300};
     static const float f32[] = {0.5f, -1.0f, 3.0f};
-    static const aq_gguf_type types[] = {AQ_GGUF_UINT8, AQ_GGUF_INT16, AQ_GGUF_UINT32, AQ_GGUF_INT64, AQ_GGUF_FLOAT64,
-                                         AQ_GGUF_FLOAT32};
+    static const aq_gguf_type types[] = {AQ_GGUF_UINT8, AQ_GGUF_INT16,   AQ_GGUF_UINT32,
+                                         AQ_GGUF_INT64, AQ_GGUF_FLOAT64, AQ_GGUF_FLOAT32};
     static const void *const arrays[] = {u8, i16, u32, i64, f64, f32};
-    static const char *const keys[] = {"tokenizer.ggml.token_type", "agilequant.act_bits", "tokenizer.ggml.scores",
-                                       "agilequant.act_zero", "agilequant.act_scale", "tokenizer.ggml.merges_f"};
+    static const char *const keys[] = {"tokenizer.ggml.token_type", "agilequant.act_bits",  "tokenizer.ggml.scores",
+                                       "agilequant.act_zero",       "agilequant.act_scale", "tokenizer.ggml.merges_f"};
     for (size_t i = 0; i < 6; i++) check(aq_gguf_writer_set_arr(w, keys[i], types[i], arrays[i], 3), keys[i]);
     aq_gguf_str strs[] = {{"<unk>", 5}, {"", 0}, {"\xe2\x96\x81the", 6}};
     check(aq_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", strs, 3), "strings");
@@ -325,8 +370,12 @@ static void gguf_seeds(const char *dir) {
 /* Tokenizer inputs: a selector byte (vocabulary, mode: fuzz_tokenizer.c), then text or ids. */
 static void tokenizer_seeds(const char *dir) {
     static const char *const texts[] = {
-        "Hello world", " the  cat\n\tsat on the mat.", "caf\xc3\xa9 na\xc3\xafve \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80",
-        "bad \xff\xfe \xc3 \xe2\x82 utf-8", "<s>text</s><|endoftext|><|im_start|>user", "1234567 3.14 --- ''' ",
+        "Hello world",
+        " the  cat\n\tsat on the mat.",
+        "caf\xc3\xa9 na\xc3\xafve \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80",
+        "bad \xff\xfe \xc3 \xe2\x82 utf-8",
+        "<s>text</s><|endoftext|><|im_start|>user",
+        "1234567 3.14 --- ''' ",
     };
     for (int sel = 0; sel < 12; sel++) {
         uint8_t buf[128];
@@ -362,12 +411,17 @@ static void block_seeds(const char *dir) {
 
 /* Parameter inputs: a scheme name, '\n', then (parameter, value) records. */
 static void param_seeds(const char *dir) {
-    static const char *const names[] = {"w4a8", "w4a4-paper,rtn,g128,asym", "q4_0", "fp32,rotate,balance",
-                                        "w4a16,gptq,g64,no-trip,static,down8", "w4a8,bogus"};
-    static const struct { int32_t id; double v; } records[] = {
-        {AQ_PARAM_THREADS, 2}, {AQ_PARAM_TEMPERATURE, 0.5}, {AQ_PARAM_TOP_K, 5}, {AQ_PARAM_TOP_P, 0.9},
-        {AQ_PARAM_SEED, 42}, {AQ_PARAM_CONTEXT_LENGTH, 8}, {AQ_PARAM_KV_INT8, 1}, {AQ_PARAM_THREADS, 1.5},
-        {7, 1}, {AQ_PARAM_TEMPERATURE, -1},
+    static const char *const names[] = {
+        "w4a8",      "w4a4-paper,rtn,g128,asym", "q4_0", "fp32,rotate,balance", "w4a16,gptq,g64,no-trip,static,down8",
+        "w4a8,bogus"};
+    static const struct {
+        int32_t id;
+        double v;
+    } records[] = {
+        {AQ_PARAM_THREADS, 2},      {AQ_PARAM_TEMPERATURE, 0.5}, {AQ_PARAM_TOP_K, 5},
+        {AQ_PARAM_TOP_P, 0.9},      {AQ_PARAM_SEED, 42},         {AQ_PARAM_CONTEXT_LENGTH, 8},
+        {AQ_PARAM_KV_INT8, 1},      {AQ_PARAM_THREADS, 1.5},     {7, 1},
+        {AQ_PARAM_TEMPERATURE, -1},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         uint8_t buf[256];
@@ -403,10 +457,30 @@ int main(int argc, char **argv) {
     const spec specs[] = {
         {"llama-f16-spm.gguf", "llama", false, 16, 1, 2, 1, 32, 64, {F16, F32, F16, F16}, {0}, false},
         {"llama-blocks-spm.gguf", "llama", false, 32, 2, 2, 1, 64, 64, {Q4_0, Q5_1, IQ4_NL, Q8_0}, {0}, true},
-        {"llama-kquants-spm.gguf", "llama", false, 32, 3, 2, 2, 256, 64, {Q4_1, Q5_0, Q4_0, Q4_1},
-         {AQ_TENSOR_Q2_K, AQ_TENSOR_Q3_K, AQ_TENSOR_Q4_K, 0}, false},
-        {"qwen2-kquants-bpe.gguf", "qwen2", true, 32, 3, 4, 2, 256, 64, {Q8_0, IQ4_NL, IQ4_NL, Q4_0},
-         {AQ_TENSOR_Q5_K, AQ_TENSOR_Q6_K, AQ_TENSOR_IQ4_XS, 0}, false},
+        {"llama-kquants-spm.gguf",
+         "llama",
+         false,
+         32,
+         3,
+         2,
+         2,
+         256,
+         64,
+         {Q4_1, Q5_0, Q4_0, Q4_1},
+         {AQ_TENSOR_Q2_K, AQ_TENSOR_Q3_K, AQ_TENSOR_Q4_K, 0},
+         false},
+        {"qwen2-kquants-bpe.gguf",
+         "qwen2",
+         true,
+         32,
+         3,
+         4,
+         2,
+         256,
+         64,
+         {Q8_0, IQ4_NL, IQ4_NL, Q4_0},
+         {AQ_TENSOR_Q5_K, AQ_TENSOR_Q6_K, AQ_TENSOR_IQ4_XS, 0},
+         false},
         {"bloom-f16-bpe.gguf", "bloom", true, 16, 1, 2, 2, 32, 64, {F16, BF16, F16, F16}, {0}, true},
         {"gpt2-q8_0-bpe.gguf", "gpt2", true, 32, 1, 2, 2, 32, 16, {Q8_0, Q4_0, Q8_0, Q8_0}, {0}, true},
         {"opt-f32-bpe.gguf", "opt", true, 16, 1, 2, 2, 32, 16, {F32, F32, F32, F32}, {0}, true},
