@@ -38,7 +38,7 @@ done
 
 pids=()
 for f in bloom opt; do
-    OMP_NUM_THREADS=1 nice -n 19 $py tools/train_family.py $f data/austen-train.txt "$work/$f" \
+    OMP_NUM_THREADS=1 nice -n 19 "$py" tools/train_family.py $f data/austen-train.txt "$work/$f" \
         > models/train-$f.log 2>&1 &
     pids+=($!)
 done
@@ -56,8 +56,10 @@ if [ -n "${LLAMA_CPP_BIN:-}" ]; then
             data/austen-train.txt data/austen-test.txt data/brown-sample.txt
     done
     for c in 128 512; do
+        chunks=()
+        [ $c = 128 ] && chunks=(--chunks 8)
         "$LLAMA_CPP_BIN/llama-perplexity" -m models/austen-bloom.gguf -f data/austen-test.txt -c $c -t 2 \
-            $([ $c = 128 ] && echo --chunks 8) 2>&1 | grep -E "^\[|Final estimate"
+            "${chunks[@]}" 2>&1 | grep -E "^\[|Final estimate"
     done
 fi
 

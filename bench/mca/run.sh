@@ -44,8 +44,8 @@ march_of() {
 }
 # label | source | -march | tokens per tile | weights per loop iteration and token | region
 kernels=()
-while read -r isa mr nr kr gemm; do
-  isa=$(echo "$isa" | sed 's/^AQ_CPU_//' | tr 'A-Z' 'a-z')
+while read -r isa mr nr _kr gemm; do
+  isa=$(echo "$isa" | sed 's/^AQ_CPU_//' | tr '[:upper:]' '[:lower:]')
   tile=${gemm#aq_qd8_qc4w_gemm_}
   tile=${tile%%__*}
   src=kernels_neon/qd8-qc4w-gemm-$tile-$isa.c
