@@ -3,6 +3,7 @@
 #   lint       shellcheck on the scripts, scripts/format.sh --check on the C sources, and a clang
 #              build with every warning an error                  build-ci-clang/
 #   native     the default (release) build, warnings as errors     build-ci-native/
+#              (then the Python package's pytest suite against it)
 #   asan       AddressSanitizer + UndefinedBehaviorSanitizer      build-ci-asan/
 #   aarch64    cross-built for 64-bit Arm, run under qemu-user     build-ci-aarch64/
 #              twice: -cpu cortex-a72 (NEON, no dot product), then -cpu max (dot product, i8mm)
@@ -13,12 +14,12 @@
 # Usage: scripts/test.sh [lint] [native] [asan] [aarch64]     (no argument: all four)
 # First installs the Debian packages it needs (apt-get, through sudo when not root), unless all are
 # already there or AQ_NO_INSTALL=1. Environment: AQ_JOBS (compile and test parallelism, default 2),
-# AQ_QEMU_TIMEOUT_MULTIPLIER (default 4), AQ_ASAN_TIMEOUT_MULTIPLIER (default 2).
+# AQ_QEMU_TIMEOUT_MULTIPLIER (default 10), AQ_ASAN_TIMEOUT_MULTIPLIER (default 2).
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
 jobs=${AQ_JOBS:-2}
-qemu_timeout=${AQ_QEMU_TIMEOUT_MULTIPLIER:-4}
+qemu_timeout=${AQ_QEMU_TIMEOUT_MULTIPLIER:-10}
 asan_timeout=${AQ_ASAN_TIMEOUT_MULTIPLIER:-2}
 export DEBIAN_FRONTEND=noninteractive
 python=/usr/bin/python3 # Debian's own (meson runs on it); not another one earlier on PATH
@@ -73,7 +74,8 @@ build_failed() { # LABEL WHAT SECONDS
 # cross/arm64-deps.sh takes the library out of its .deb instead. libcpuinfo-dev:arm64 clashes with the
 # amd64 one; the arm64 runtime package and the amd64 header are enough (see cross/arm64-deps.sh).
 native_packages=(meson ninja-build pkg-config gcc g++ libc6-dev
-                 libcpuinfo-dev libpthreadpool-dev libcmocka-dev libbenchmark-dev libpcre2-dev)
+                 libcpuinfo-dev libpthreadpool-dev libcmocka-dev libbenchmark-dev libpcre2-dev
+                 python3-pytest python3-numpy)
 lint_packages=(clang clang-format shellcheck)
 cross_packages=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
                 libc6:arm64 libcpuinfo0:arm64 libcmocka0:arm64 libpcre2-8-0:arm64)
@@ -238,6 +240,8 @@ grep -q "option('benchmarks'" meson_options.txt 2>/dev/null && no_bench=(-Dbench
 if want native; then
   setup_and_compile native build-ci-native -Dwerror=true
   [ -f build-ci-native/build.ninja ] && run_tests native build-ci-native testlog
+  # The Python package's tests (bindings/python), on Debian's own python3, against that build.
+  [ -f build-ci-native/build.ninja ] && PYTHON=$python check python bash bindings/python/run_tests.sh build-ci-native
 fi
 
 if want asan; then
