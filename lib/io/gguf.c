@@ -467,6 +467,36 @@ static aq_error place_tensor(parser *p, aq_gguf_tensor *t, uint32_t alignment, c
     return AQ_OK;
 }
 
+typedef struct extent {
+    uint64_t offset, n_bytes;
+    size_t index;
+} extent;
+
+static int compare_extents(const void *a, const void *b) {
+    const extent *x = a, *y = b;
+    return (x->offset > y->offset) - (x->offset < y->offset);
+}
+
+aq_error aq_gguf_check_disjoint(const aq_gguf *g, char *msg, size_t msg_cap) {
+    if (g == NULL || g->n_tensors == 0) return AQ_OK;
+    parser p0 = {g->base, g->size, 0, msg, msg_cap}, *p = &p0;
+    extent *e = malloc(g->n_tensors * sizeof *e);
+    if (e == NULL) return PARSE_FAIL(p, AQ_ERR_OUT_OF_MEMORY, "out of memory for tensor infos");
+    size_t n = 0;
+    for (size_t i = 0; i < g->n_tensors; i++)
+        if (g->tensors[i].n_bytes > 0) e[n++] = (extent){g->tensors[i].offset, g->tensors[i].n_bytes, i};
+    if (n > 1) qsort(e, n, sizeof *e, compare_extents);
+    aq_error err = AQ_OK;
+    for (size_t i = 1; i < n && err == AQ_OK; i++) {
+        if (e[i].offset - e[i - 1].offset >= e[i - 1].n_bytes) continue; /* placed: no overflow */
+        const aq_gguf_tensor *a = &g->tensors[e[i - 1].index], *b = &g->tensors[e[i].index];
+        err = PARSE_FAIL(p, AQ_ERR_FORMAT, "tensors '%.*s' and '%.*s' overlap (offsets %" PRIu64 " and %" PRIu64 ")",
+                         (int)a->name.len, a->name.ptr, (int)b->name.len, b->name.ptr, a->offset, b->offset);
+    }
+    free(e);
+    return err;
+}
+
 static aq_error parse_tensors(parser *p, aq_gguf *g, uint64_t n_tensors) {
     if (n_tensors == 0) return AQ_OK;
     g->tensors = calloc((size_t)n_tensors, sizeof *g->tensors);

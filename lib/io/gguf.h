@@ -95,6 +95,12 @@ aq_error aq_gguf_open_file(const char *path, aq_gguf **out, char *msg, size_t ms
 /* Parses a caller's buffer in place; it must outlive the handle. */
 aq_error aq_gguf_open_memory(const void *data, size_t size, aq_gguf **out, char *msg, size_t msg_cap);
 void aq_gguf_close(aq_gguf *gguf); /* accepts NULL */
+/* AQ_ERR_FORMAT (and a message) if two tensors share bytes. The reader lets
+ * them (each is a read-only view); a model loader refuses them: llama.cpp
+ * reads tensors one after the other and so never accepts such a file, and
+ * one region seen as many tensors (a thousand layers in a small file) would
+ * multiply what the load allocates and computes. */
+aq_error aq_gguf_check_disjoint(const aq_gguf *gguf, char *msg, size_t msg_cap);
 
 uint32_t aq_gguf_version(const aq_gguf *gguf);
 uint32_t aq_gguf_alignment(const aq_gguf *gguf);

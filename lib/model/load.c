@@ -585,6 +585,7 @@ aq_error aq_model_load_gguf(aq_model *m) {
     const char *kernels = m->kernels_override[0] ? m->kernels_override : getenv("AQ_KERNELS");
     aq_error err = aq_kernels_select(kernels, &m->kernels);
     if (err) return aq_set_error(m->error, err, "AQ_KERNELS=%s: no such kernels, or the CPU can't run them", kernels);
+    if ((err = aq_gguf_check_disjoint(m->gguf, m->error, AQ_MESSAGE_CAP))) return err;
     if ((err = read_config(m, c)) || (err = load_embedding(m)) ||
         (err = load_norm(m, "output_norm", &m->output_norm, &m->output_norm_b)))
         return err;
