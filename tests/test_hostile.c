@@ -629,6 +629,29 @@ static void test_overflow_in_the_forward_pass(void **state) {
     free(b.p);
 }
 
+/* Weights beyond what a block format's f16 scale holds: aq_quantize refuses them rather than
+ * write a file that no loader takes (found by the roundtrip fuzz harness). */
+static void test_quantize_refuses_scales_f16_cannot_hold(void **state) {
+    (void)state;
+    const struct {
+        const char *scheme;
+        float weight;
+    } cases[] = {{"q4_0", 1e6f}, {"q8_0", 1e8f}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tweak t = base();
+        t.tensor = "blk.0.ffn_down.weight";
+        t.fill_set = true, t.fill = cases[i].weight;
+        buf b = {0};
+        build(&t, &b);
+        aq_model *m = aq_model_create();
+        assert_int_equal(aq_model_load_memory(m, b.p, b.len), AQ_OK);
+        assert_int_equal(aq_quantize(m, cases[i].scheme, NULL, 0), AQ_ERR_UNSUPPORTED);
+        assert_non_null(strstr(aq_model_error_message(m), "f16 block scale"));
+        aq_model_free(m);
+        free(b.p);
+    }
+}
+
 /* ---- handles ---- */
 
 /* aq_model_free with contexts alive: they go on working, and the last one frees the model
@@ -673,6 +696,7 @@ int main(void) {
         cmocka_unit_test(test_every_truncation),
         cmocka_unit_test(test_non_finite_values_refused_at_load),
         cmocka_unit_test(test_overflow_in_the_forward_pass),
+        cmocka_unit_test(test_quantize_refuses_scales_f16_cannot_hold),
         cmocka_unit_test(test_model_freed_before_its_contexts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

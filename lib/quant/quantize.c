@@ -280,6 +280,13 @@ static aq_error quantize_blocks(aq_model *m, aq_matrix *w, uint32_t type) {
         aq_q4_0_quantize_ref(w->f32, n, buf);
     else
         aq_q8_0_quantize_ref(w->f32, n, buf);
+    /* A block scale above f16's range would be infinite: a file no loader takes (ggml writes it). */
+    if (!aq_blocks_finite(bt, buf, n)) {
+        float amax = 0.0f;
+        for (size_t i = 0; i < n; i++) amax = fmaxf(amax, fabsf(w->f32[i]));
+        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "a weight of magnitude %g overflows %s's f16 block scale",
+                            (double)amax, bt->name);
+    }
     w->blocks = buf;
     w->block_type = bt;
     w->row_bytes = row_bytes;

@@ -19,7 +19,19 @@ static void run(aq_model *m) {
     for (int i = 0; i <= AQ_INFO_EOT_TOKEN; i++) FUZZ_CHECK(aq_model_get_info(m, (aq_model_info)i, &info[i]) == AQ_OK);
     FUZZ_CHECK(info[AQ_INFO_VOCAB_SIZE] > 0);
     FUZZ_CHECK(strlen(aq_model_describe(m)) > 0);
-    (void)aq_model_chat_template_name(m);
+    /* The chat template the file names (tokenizer.chat_template), on a short conversation. */
+    static const aq_chat_message chat[] = {{"system", "Be brief."}, {"user", "Hi <|im_end|>"}, {"assistant", "Hello."}};
+    char prompt[512];
+    size_t prompt_len = 0;
+    aq_error chat_err = aq_chat_apply_template(m, chat, 3, 1, prompt, sizeof prompt, &prompt_len);
+    FUZZ_CHECK(chat_err == AQ_OK || chat_err == AQ_ERR_UNSUPPORTED ||
+               (chat_err == AQ_ERR_BUFFER_TOO_SMALL && prompt_len > sizeof prompt));
+    FUZZ_CHECK((chat_err == AQ_ERR_UNSUPPORTED) == (aq_model_chat_template_name(m)[0] == '\0'));
+    if (chat_err == AQ_OK) {
+        int32_t ids[256], n_ids = 0;
+        aq_error err = aq_tokenize_special(m, prompt, prompt_len, 0, ids, 256, &n_ids);
+        FUZZ_CHECK(err == AQ_OK || err == AQ_ERR_UNSUPPORTED || err == AQ_ERR_BUFFER_TOO_SMALL);
+    }
     (void)aq_model_kernels(m);
 
     static const char text[] = "Once upon a time, <s> the caf\xc3\xa9 \xff!";
