@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Rebuilds the BLOOM- and OPT-architecture Austen models from scratch, seeded:
-# about 70 minutes on a 2-core machine (the two trainings run at once, one
-# thread each, under nice -n 19, so other work takes priority).
+# Rebuilds the BLOOM- and OPT-architecture Austen models from scratch, seeded.
+# The two trainings run at once, one thread each, under nice -n 19 (other work
+# takes priority): planned as about an hour each from a throughput test, they
+# took 1 h 56 min (OPT) and 2 h 15 min (BLOOM) on a 2-core machine whose load
+# average stayed at 10-28 (they got about half the throughput measured).
 #   1. byte-level BPE vocabularies (4096) with Hugging Face tokenizers==0.23.3,
 #      trained twice to check that they are reproducible
 #   2. a 4-layer BLOOM (320 wide, 5 heads) and a 4-layer OPT (256 wide, 4 heads)
