@@ -473,8 +473,56 @@ static void test_bad_metadata_is_named(void **state) {
     aq_model_free(m);
 }
 
+/* The first chunks of the held-out text scored as llama-perplexity does (BOS
+ * first in each chunk where the vocabulary adds one: opt, not bloom), against
+ * PyTorch's figure in data/golden-F-ppl.txt: the tokenizer and the forward
+ * pass together. */
+static double held_out_perplexity(aq_model *m, const char *family, double *want) {
+    size_t len, golden_len;
+    char *text = test_read_source_file("data/austen-test.txt", &len);
+    char relative[256];
+    snprintf(relative, sizeof relative, "data/golden-%s-ppl.txt", family);
+    char *golden = test_read_source_file(relative, &golden_len);
+    assert_non_null(text);
+    assert_non_null(golden);
+    int n_ctx = 0, n_chunks = 0;
+    const char *line = strstr(golden, "\nctx 128 ");
+    assert_non_null(line);
+    assert_int_equal(sscanf(line, "\nctx %d chunks %d ppl %lf", &n_ctx, &n_chunks, want), 3);
+    int64_t vocab = vocab_of(m), bos = -1, add_bos = 0;
+    aq_model_get_info(m, AQ_INFO_BOS_TOKEN, &bos);
+    aq_model_get_info(m, AQ_INFO_ADD_BOS, &add_bos);
+    int32_t n_tokens = 0;
+    aq_tokenize(m, text, len, (int)add_bos, NULL, 0, &n_tokens);
+    int32_t *tokens = malloc((size_t)n_tokens * sizeof *tokens);
+    assert_int_equal(aq_tokenize(m, text, len, (int)add_bos, tokens, n_tokens, &n_tokens), AQ_OK);
+    assert_true(n_tokens >= n_ctx * n_chunks);
+    aq_context *ctx = new_context(m);
+    double nll = 0.0;
+    int count = 0;
+    for (int c = 0; c < n_chunks; c++) {
+        int32_t *chunk = tokens + (size_t)c * (size_t)n_ctx;
+        if (add_bos) chunk[0] = (int32_t)bos;
+        assert_int_equal(aq_kv_truncate(ctx, 0), AQ_OK);
+        assert_int_equal(aq_forward(ctx, chunk, NULL, n_ctx, 1), AQ_OK);
+        for (int j = n_ctx / 2; j < n_ctx - 1; j++) {
+            const float *row = aq_get_logits(ctx, j);
+            double max = row[0], sum = 0.0;
+            for (int64_t v = 1; v < vocab; v++) max = row[v] > max ? row[v] : max;
+            for (int64_t v = 0; v < vocab; v++) sum += exp(row[v] - max);
+            nll += log(sum) - (row[chunk[j + 1]] - max);
+            count++;
+        }
+    }
+    aq_context_free(ctx);
+    free(tokens);
+    free(text);
+    free(golden);
+    return exp(nll / count);
+}
+
 /* The trained BLOOM and OPT models (tools/make_family_models.sh) against
- * PyTorch's logits, when they are in models/ (skipped otherwise). */
+ * PyTorch's logits and perplexity, when they are in models/ (skipped otherwise). */
 static void test_trained_models_match_pytorch(void **state) {
     (void)state;
     const char *families[] = {"bloom", "opt"};
@@ -512,8 +560,11 @@ static void test_trained_models_match_pytorch(void **state) {
             free(tokens);
             free(golden);
         }
-        print_message("austen-%s: max |logit - PyTorch| %.5f over %u prompts\n", families[f], worst, n_cases);
+        double want, ppl = held_out_perplexity(m, families[f], &want);
+        print_message("austen-%s: max |logit - PyTorch| %.5f over %u prompts; perplexity %.4f, PyTorch %.4f\n",
+                      families[f], worst, n_cases, ppl, want);
         assert_true(worst < 2e-3);
+        assert_true(fabs(ppl / want - 1.0) < 1e-3);
         checked++;
         free(blob);
         aq_model_free(m);

@@ -208,16 +208,32 @@ static void norm(saver *s, const char *name, const float *weight, const float *b
     if (bias) vector(s, full, bias, dim);
 }
 
-/* Copies n bytes of src to dst; returns the end of the copy. */
-static uint8_t *append(uint8_t *dst, const void *src, size_t n) {
-    memcpy(dst, src, n);
-    return dst + n;
+static const uint8_t *matrix_data(const aq_matrix *w) {
+    return w->format == AQ_WEIGHTS_F32 ? (const uint8_t *)(const void *)w->f32 : (const uint8_t *)w->blocks;
+}
+
+/* The rows of the three parts (bytes_per_row each, at data[j]) one after
+ * the other: in place when they already follow each other in memory (as
+ * loaded: views of one tensor), else a copy; NULL if out of memory. */
+static const void *concatenated(saver *s, const aq_matrix *const *parts, const uint8_t *const *data,
+                                size_t bytes_per_row) {
+    bool in_place = true;
+    for (int j = 1; j < 3; j++)
+        in_place = in_place && data[j] == data[j - 1] + (size_t)parts[j - 1]->rows * bytes_per_row;
+    if (in_place) return data[0];
+    size_t rows = (size_t)parts[0]->rows + (size_t)parts[1]->rows + (size_t)parts[2]->rows;
+    uint8_t *out = temp(s, rows * bytes_per_row), *p = out;
+    for (int j = 0; out && j < 3; j++) {
+        memcpy(p, data[j], (size_t)parts[j]->rows * bytes_per_row);
+        p += (size_t)parts[j]->rows * bytes_per_row;
+    }
+    return out;
 }
 
 /* A fused family's Q, K and V as one attn_qkv, rows [Q; K; V], when they are
  * float or of one llama.cpp type (else, INT4, as three tensors). */
 static void qkv(saver *s, int32_t i, const aq_layer *l) {
-    const aq_matrix *parts[3] = {&l->wq, &l->wk, &l->wv};
+    const aq_matrix *const parts[3] = {&l->wq, &l->wk, &l->wv};
     char name[96];
     bool same = true;
     for (int j = 1; j < 3; j++)
@@ -231,23 +247,23 @@ static void qkv(saver *s, int32_t i, const aq_layer *l) {
         }
         return;
     }
-    int32_t rows = l->wq.rows + l->wk.rows + l->wv.rows;
     size_t row_bytes = l->wq.format == AQ_WEIGHTS_F32 ? (size_t)l->wq.cols * sizeof(float) : l->wq.row_bytes;
+    const uint8_t *weights[3] = {matrix_data(parts[0]), matrix_data(parts[1]), matrix_data(parts[2])};
     aq_matrix fused = l->wq;
-    fused.rows = rows;
-    uint8_t *w = temp(s, (size_t)rows * row_bytes), *b = l->wq.bias ? temp(s, (size_t)rows * sizeof(float)) : NULL;
-    if (!w || (l->wq.bias && !b)) return;
-    uint8_t *wp = w, *bp = b;
-    for (int j = 0; j < 3; j++) {
-        const void *data = parts[j]->format == AQ_WEIGHTS_F32 ? (const void *)parts[j]->f32 : parts[j]->blocks;
-        wp = append(wp, data, (size_t)parts[j]->rows * row_bytes);
-        if (b) bp = append(bp, parts[j]->bias, (size_t)parts[j]->rows * sizeof(float));
+    fused.rows = l->wq.rows + l->wk.rows + l->wv.rows;
+    const void *w = concatenated(s, parts, weights, row_bytes), *b = NULL;
+    if (l->wq.bias) {
+        const uint8_t *biases[3] = {(const uint8_t *)(const void *)l->wq.bias,
+                                    (const uint8_t *)(const void *)l->wk.bias,
+                                    (const uint8_t *)(const void *)l->wv.bias};
+        if (!(b = concatenated(s, parts, biases, sizeof(float)))) return;
     }
+    if (!w) return;
     if (fused.format == AQ_WEIGHTS_F32)
-        fused.f32 = (const float *)(const void *)w;
+        fused.f32 = w;
     else
         fused.blocks = w;
-    fused.bias = (const float *)(const void *)b;
+    fused.bias = b;
     snprintf(name, sizeof name, "blk.%d.attn_qkv", (int)i);
     linear(s, name, &fused);
 }
