@@ -652,6 +652,23 @@ static void test_quantize_refuses_scales_f16_cannot_hold(void **state) {
     }
 }
 
+/* Weights so large that folding the Hadamard rotation into them overflows: AQ_ERR_NUMERIC, not a
+ * model that computes NaN and saves a file no loader takes (found by the roundtrip harness). */
+static void test_quantize_refuses_transforms_that_overflow(void **state) {
+    (void)state;
+    tweak t = base();
+    t.tensor = "token_embd.weight";
+    t.fill_set = true, t.fill = 3e38f;
+    buf b = {0};
+    build(&t, &b);
+    aq_model *m = aq_model_create();
+    assert_int_equal(aq_model_load_memory(m, b.p, b.len), AQ_OK);
+    assert_int_equal(aq_quantize(m, "fp32,rotate", NULL, 0), AQ_ERR_NUMERIC);
+    assert_non_null(strstr(aq_model_error_message(m), "overflowed"));
+    aq_model_free(m);
+    free(b.p);
+}
+
 /* ---- handles ---- */
 
 /* aq_model_free with contexts alive: they go on working, and the last one frees the model
@@ -697,6 +714,7 @@ int main(void) {
         cmocka_unit_test(test_non_finite_values_refused_at_load),
         cmocka_unit_test(test_overflow_in_the_forward_pass),
         cmocka_unit_test(test_quantize_refuses_scales_f16_cannot_hold),
+        cmocka_unit_test(test_quantize_refuses_transforms_that_overflow),
         cmocka_unit_test(test_model_freed_before_its_contexts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -73,6 +73,46 @@ static aq_error make_mutable(aq_model *m) {
     return AQ_OK;
 }
 
+/* ---- every weight finite ---- */
+
+static bool all_finite(const float *v, size_t n) {
+    for (size_t i = 0; v && i < n; i++)
+        if (!isfinite(v[i])) return false;
+    return true;
+}
+
+static bool matrix_finite(const aq_matrix *w) {
+    if (!aq_matrix_present(w)) return true;
+    if (!all_finite(w->bias, (size_t)w->rows)) return false;
+    return w->format != AQ_WEIGHTS_F32 || all_finite(w->f32, (size_t)w->rows * (size_t)w->cols);
+}
+
+/* Folding norms, rotations and balancing factors into the weights can
+ * overflow (a file's weights may be large and still finite): such a model
+ * would compute NaN, and no loader takes back the file it saves. */
+static aq_error check_finite(aq_model *m, const char *stage) {
+    const aq_config *c = &m->cfg;
+    size_t dim = (size_t)c->dim;
+    const char *what = NULL;
+    if (!matrix_finite(&m->token_embd) || !matrix_finite(&m->output) || !matrix_finite(&m->position_embd))
+        what = "the embedding or the output head";
+    else if (!all_finite(m->output_norm, dim) || !all_finite(m->output_norm_b, dim) || !all_finite(m->embd_norm, dim) ||
+             !all_finite(m->embd_norm_b, dim))
+        what = "a norm";
+    for (int32_t i = 0; i < c->n_layers && !what; i++) {
+        aq_layer *l = &m->layers[i];
+        aq_matrix *mats[AQ_MATRICES_PER_LAYER];
+        aq_layer_matrices(l, mats);
+        for (int j = 0; j < AQ_MATRICES_PER_LAYER; j++)
+            if (!matrix_finite(mats[j])) what = "a layer's weights";
+        if (!all_finite(l->attn_norm, dim) || !all_finite(l->attn_norm_b, dim) || !all_finite(l->ffn_norm, dim) ||
+            !all_finite(l->ffn_norm_b, dim))
+            what = "a layer's norms";
+    }
+    if (!what) return AQ_OK;
+    return aq_set_error(m->error, AQ_ERR_NUMERIC, "%s overflowed: %s came out NaN or infinite", stage, what);
+}
+
 /* ---- calibration ---- */
 
 static aq_error calibrate(aq_model *m, const char *text, size_t len, bool hessians, aq_calibration **out) {
@@ -313,6 +353,7 @@ aq_error aq_quantize_model(aq_model *m, const char *name, const char *text, size
     if ((err = make_mutable(m))) return aq_set_error(m->error, err, "out of memory");
     for (int32_t i = 0; s.balance && i < m->cfg.n_layers; i++) aq_balance_mlp(&m->layers[i], m->cfg.family->mlp);
     if (s.rotate && (err = aq_rotate_model(m))) return aq_set_error(m->error, err, "out of memory");
+    if ((s.rotate || s.balance) && (err = check_finite(m, "folding the rotations and the balancing"))) return err;
     aq_calibration *cal = NULL;
     if (aq_scheme_needs_calibration(&s) && (err = calibrate(m, text, len, s.gptq, &cal))) return err;
     for (int32_t i = 0; i < m->cfg.n_layers && err == AQ_OK; i++) {
@@ -328,6 +369,7 @@ aq_error aq_quantize_model(aq_model *m, const char *name, const char *text, size
             m->progress(m->progress_user, 0.5f + 0.5f * (float)(i + 1) / (float)m->cfg.n_layers, "quantizing");
     }
     aq_calibration_free(cal);
+    if (err == AQ_OK) err = check_finite(m, "quantizing");
     if (err == AQ_OK) err = aq_model_pack(m);
     if (err) return err;
     snprintf(m->scheme, sizeof m->scheme, "%s", name);
