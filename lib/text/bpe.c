@@ -16,8 +16,10 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "bpe.h"
 
+#include "error.h"
+#include "hash.h"
+
 #include <pcre2.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,23 +133,6 @@ struct aq_bpe {
     bool ignore_merges;
 };
 
-static void set_message(char *msg, size_t msg_cap, const char *fmt, ...) {
-    if (msg == NULL || msg_cap == 0) return;
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(msg, msg_cap, fmt, args);
-    va_end(args);
-}
-
-static uint64_t hash_bytes(const char *text, size_t len) {
-    uint64_t h = 14695981039346656037ull; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)text[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 static uint64_t hash_pair(int32_t a, int32_t b) {
     uint64_t x = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b; /* splitmix64 finalizer */
     x ^= x >> 30;
@@ -164,7 +149,7 @@ static const char *token_text(const aq_bpe *bpe, int32_t id, size_t *len) {
 
 /* The normal token spelled text[0..len), or -1. */
 static int32_t lookup_text(const aq_bpe *bpe, const char *text, size_t len) {
-    for (uint64_t slot = hash_bytes(text, len) & bpe->text_mask;; slot = (slot + 1) & bpe->text_mask) {
+    for (uint64_t slot = aq_hash_bytes(text, len) & bpe->text_mask;; slot = (slot + 1) & bpe->text_mask) {
         int32_t id = bpe->text_slots[slot];
         if (id < 0) return -1;
         size_t id_len;
@@ -234,45 +219,45 @@ static bool trie_add(aq_bpe *bpe, int32_t id, int32_t capacity) {
 
 static aq_error validate_spec(const aq_bpe_spec *spec, char *msg, size_t msg_cap) {
     if (spec->n_vocab < 1 || spec->tokens == NULL || spec->token_lens == NULL) {
-        set_message(msg, msg_cap, "bpe: no tokens");
+        aq_format_message(msg, msg_cap, "bpe: no tokens");
         return AQ_ERR_INVALID_ARGUMENT;
     }
     if (spec->n_merges < 0 || (spec->n_merges > 0 && (spec->merges == NULL || spec->merge_lens == NULL))) {
-        set_message(msg, msg_cap, "bpe: merges missing");
+        aq_format_message(msg, msg_cap, "bpe: merges missing");
         return AQ_ERR_INVALID_ARGUMENT;
     }
     if (spec->bos < -1 || spec->bos >= spec->n_vocab || spec->eos < -1 || spec->eos >= spec->n_vocab) {
-        set_message(msg, msg_cap, "bpe: bos %d or eos %d outside the vocabulary of %d", (int)spec->bos, (int)spec->eos,
-                    (int)spec->n_vocab);
+        aq_format_message(msg, msg_cap, "bpe: bos %d or eos %d outside the vocabulary of %d", (int)spec->bos,
+                          (int)spec->eos, (int)spec->n_vocab);
         return AQ_ERR_OUT_OF_RANGE;
     }
     uint64_t total = 0;
     for (int32_t i = 0; i < spec->n_vocab; i++) {
         uint64_t len = spec->token_lens[i];
         if (spec->tokens[i] == NULL && len > 0) {
-            set_message(msg, msg_cap, "bpe: token %d is NULL", (int)i);
+            aq_format_message(msg, msg_cap, "bpe: token %d is NULL", (int)i);
             return AQ_ERR_INVALID_ARGUMENT;
         }
         if (len > SIZE_MAX / 4 - total) {
-            set_message(msg, msg_cap, "bpe: tokens too long");
+            aq_format_message(msg, msg_cap, "bpe: tokens too long");
             return AQ_ERR_FORMAT;
         }
         total += len;
         if (spec->types != NULL && (spec->types[i] < T_NORMAL || spec->types[i] > T_BYTE)) {
-            set_message(msg, msg_cap, "bpe: token %d has type %d, not 1..6", (int)i, (int)spec->types[i]);
+            aq_format_message(msg, msg_cap, "bpe: token %d has type %d, not 1..6", (int)i, (int)spec->types[i]);
             return AQ_ERR_FORMAT;
         }
     }
     for (int32_t i = 0; i < spec->n_merges; i++) {
         if (spec->merges[i] == NULL || spec->merge_lens[i] < 3 || spec->merge_lens[i] > SIZE_MAX / 4 ||
             memchr(spec->merges[i] + 1, ' ', (size_t)spec->merge_lens[i] - 1) == NULL) {
-            set_message(msg, msg_cap, "bpe: merge %d is not \"left right\"", (int)i);
+            aq_format_message(msg, msg_cap, "bpe: merge %d is not \"left right\"", (int)i);
             return AQ_ERR_FORMAT;
         }
     }
     if (find_pre(spec->pre, spec->pre_len) == NULL) {
-        set_message(msg, msg_cap, "bpe: unknown pre-tokenizer \"%.*s\"", (int)(spec->pre_len > 64 ? 64 : spec->pre_len),
-                    spec->pre);
+        aq_format_message(msg, msg_cap, "bpe: unknown pre-tokenizer \"%.*s\"",
+                          (int)(spec->pre_len > 64 ? 64 : spec->pre_len), spec->pre);
         return AQ_ERR_UNSUPPORTED;
     }
     return AQ_OK;
@@ -307,9 +292,9 @@ static aq_error build_merges(aq_bpe *bpe, const aq_bpe_spec *spec) {
 }
 
 aq_error aq_bpe_create(const aq_bpe_spec *spec, aq_bpe **out, char *msg, size_t msg_cap) {
-    set_message(msg, msg_cap, "%s", "");
+    aq_format_message(msg, msg_cap, "%s", "");
     if (out == NULL || spec == NULL) {
-        set_message(msg, msg_cap, "bpe: NULL argument");
+        aq_format_message(msg, msg_cap, "bpe: NULL argument");
         return AQ_ERR_INVALID_ARGUMENT;
     }
     *out = NULL;
@@ -325,7 +310,7 @@ aq_error aq_bpe_create(const aq_bpe_spec *spec, aq_bpe **out, char *msg, size_t 
         int32_t type = spec->types ? spec->types[i] : T_NORMAL;
         if (type == T_CONTROL || type == T_UNKNOWN || type == T_USER) {
             if (spec->token_lens[i] > (uint64_t)(INT32_MAX / 2 - n_added_bytes)) {
-                set_message(msg, msg_cap, "bpe: added tokens too long");
+                aq_format_message(msg, msg_cap, "bpe: added tokens too long");
                 return AQ_ERR_FORMAT;
             }
             n_added_bytes += (int32_t)spec->token_lens[i];
@@ -374,7 +359,7 @@ aq_error aq_bpe_create(const aq_bpe_spec *spec, aq_bpe **out, char *msg, size_t 
         size_t len;
         const char *text = token_text(bpe, i, &len);
         if (lookup_text(bpe, text, len) >= 0) continue; /* a repeated text keeps its first id */
-        uint64_t slot = hash_bytes(text, len) & bpe->text_mask;
+        uint64_t slot = aq_hash_bytes(text, len) & bpe->text_mask;
         while (bpe->text_slots[slot] >= 0) slot = (slot + 1) & bpe->text_mask;
         bpe->text_slots[slot] = i;
     }
@@ -394,7 +379,8 @@ aq_error aq_bpe_create(const aq_bpe_spec *spec, aq_bpe **out, char *msg, size_t 
         if (bpe->re[r] == NULL) {
             PCRE2_UCHAR text[120];
             pcre2_get_error_message(code, text, sizeof text);
-            set_message(msg, msg_cap, "bpe: regular expression %d at %zu: %s", r, (size_t)where, (const char *)text);
+            aq_format_message(msg, msg_cap, "bpe: regular expression %d at %zu: %s", r, (size_t)where,
+                              (const char *)text);
             aq_bpe_free(bpe);
             return AQ_ERR_UNSUPPORTED;
         }
@@ -407,7 +393,7 @@ aq_error aq_bpe_create(const aq_bpe_spec *spec, aq_bpe **out, char *msg, size_t 
 
 out_of_memory:
     aq_bpe_free(bpe);
-    set_message(msg, msg_cap, "bpe: out of memory");
+    aq_format_message(msg, msg_cap, "bpe: out of memory");
     return AQ_ERR_OUT_OF_MEMORY;
 }
 
@@ -634,7 +620,7 @@ static bool cache_grow(encoder *e) {
     if (e->cache != NULL) {
         for (size_t i = 0; i <= e->cache_mask; i++) {
             if (e->cache[i].word == NULL) continue;
-            size_t s = hash_bytes(e->cache[i].word, e->cache[i].len) & (n_slots - 1);
+            size_t s = aq_hash_bytes(e->cache[i].word, e->cache[i].len) & (n_slots - 1);
             while (slots[s].word != NULL) s = (s + 1) & (n_slots - 1);
             slots[s] = e->cache[i];
         }
@@ -652,7 +638,7 @@ static void encode_word(encoder *e, const char *word, size_t len) {
         return;
     }
     if ((e->cache == NULL || 2 * (e->cache_count + 1) > e->cache_mask + 1) && !cache_grow(e)) return;
-    size_t s = hash_bytes(word, len) & e->cache_mask;
+    size_t s = aq_hash_bytes(word, len) & e->cache_mask;
     for (; e->cache[s].word != NULL; s = (s + 1) & e->cache_mask) {
         const cache_entry *c = &e->cache[s];
         if (c->len == len && memcmp(c->word, word, len) == 0) {

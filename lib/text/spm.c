@@ -28,8 +28,10 @@
  */
 #include "spm.h"
 
+#include "error.h"
+#include "hash.h"
+
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,23 +54,6 @@ struct aq_spm {
     uint64_t hash_mask;
 };
 
-static void set_message(char *msg, size_t msg_cap, const char *fmt, ...) {
-    if (msg == NULL || msg_cap == 0) return;
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(msg, msg_cap, fmt, args);
-    va_end(args);
-}
-
-static uint64_t hash_bytes(const char *text, uint64_t len) {
-    uint64_t h = 14695981039346656037ull; /* FNV-1a */
-    for (uint64_t i = 0; i < len; i++) {
-        h ^= (unsigned char)text[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 static const char *piece_text(const aq_spm *tok, int32_t id, uint64_t *len) {
     *len = tok->piece_offset[id + 1] - tok->piece_offset[id];
     return tok->text_pool + tok->piece_offset[id];
@@ -76,7 +61,7 @@ static const char *piece_text(const aq_spm *tok, int32_t id, uint64_t *len) {
 
 /* The id of the mergeable piece spelled text[0..len), or -1. */
 static int32_t lookup_piece(const aq_spm *tok, const char *text, uint64_t len) {
-    for (uint64_t slot = hash_bytes(text, len) & tok->hash_mask;; slot = (slot + 1) & tok->hash_mask) {
+    for (uint64_t slot = aq_hash_bytes(text, len) & tok->hash_mask;; slot = (slot + 1) & tok->hash_mask) {
         int32_t id = tok->hash_slots[slot];
         if (id < 0) return -1;
         uint64_t id_len;
@@ -106,19 +91,19 @@ static int parse_byte_piece(const char *text, uint64_t len) {
 
 static aq_error validate_spec(const aq_spm_spec *spec, char *msg, size_t msg_cap) {
     if (spec->n_vocab < 1) {
-        set_message(msg, msg_cap, "tokenizer: vocabulary size %d, need at least 1", (int)spec->n_vocab);
+        aq_format_message(msg, msg_cap, "tokenizer: vocabulary size %d, need at least 1", (int)spec->n_vocab);
         return AQ_ERR_INVALID_ARGUMENT;
     }
     if (spec->pieces == NULL || spec->piece_lens == NULL) {
-        set_message(msg, msg_cap, "tokenizer: pieces or piece lengths missing");
+        aq_format_message(msg, msg_cap, "tokenizer: pieces or piece lengths missing");
         return AQ_ERR_INVALID_ARGUMENT;
     }
     const int32_t special[3] = {spec->bos, spec->eos, spec->unk};
     const char *special_name[3] = {"bos", "eos", "unknown"};
     for (int i = 0; i < 3; i++) {
         if (special[i] < -1 || special[i] >= spec->n_vocab) {
-            set_message(msg, msg_cap, "tokenizer: %s token %d outside the vocabulary of %d", special_name[i],
-                        (int)special[i], (int)spec->n_vocab);
+            aq_format_message(msg, msg_cap, "tokenizer: %s token %d outside the vocabulary of %d", special_name[i],
+                              (int)special[i], (int)spec->n_vocab);
             return AQ_ERR_OUT_OF_RANGE;
         }
     }
@@ -126,27 +111,27 @@ static aq_error validate_spec(const aq_spm_spec *spec, char *msg, size_t msg_cap
     for (int32_t i = 0; i < spec->n_vocab; i++) {
         uint64_t len = spec->piece_lens[i];
         if (spec->pieces[i] == NULL && len > 0) {
-            set_message(msg, msg_cap, "tokenizer: piece %d is NULL", (int)i);
+            aq_format_message(msg, msg_cap, "tokenizer: piece %d is NULL", (int)i);
             return AQ_ERR_INVALID_ARGUMENT;
         }
         if (len > SIZE_MAX / 2 - total) {
-            set_message(msg, msg_cap, "tokenizer: pieces too long");
+            aq_format_message(msg, msg_cap, "tokenizer: pieces too long");
             return AQ_ERR_FORMAT;
         }
         total += len;
         if (spec->scores != NULL && isnan(spec->scores[i])) {
             /* NaN would make the merge order meaningless. */
-            set_message(msg, msg_cap, "tokenizer: piece %d has a NaN score", (int)i);
+            aq_format_message(msg, msg_cap, "tokenizer: piece %d has a NaN score", (int)i);
             return AQ_ERR_FORMAT;
         }
         if (spec->types == NULL) continue;
         int32_t type = spec->types[i];
         if (type < AQ_TOKEN_NORMAL || type > AQ_TOKEN_BYTE) {
-            set_message(msg, msg_cap, "tokenizer: piece %d has token type %d, not 1..6", (int)i, (int)type);
+            aq_format_message(msg, msg_cap, "tokenizer: piece %d has token type %d, not 1..6", (int)i, (int)type);
             return AQ_ERR_FORMAT;
         }
         if (type == AQ_TOKEN_BYTE && parse_byte_piece(spec->pieces[i], len) < 0) {
-            set_message(msg, msg_cap, "tokenizer: byte piece %d is not of the form <0xNN>", (int)i);
+            aq_format_message(msg, msg_cap, "tokenizer: byte piece %d is not of the form <0xNN>", (int)i);
             return AQ_ERR_FORMAT;
         }
     }
@@ -154,14 +139,14 @@ static aq_error validate_spec(const aq_spm_spec *spec, char *msg, size_t msg_cap
 }
 
 aq_error aq_spm_create(const aq_spm_spec *spec, aq_spm **out, char *msg, size_t msg_cap) {
-    set_message(msg, msg_cap, "%s", "");
+    aq_format_message(msg, msg_cap, "%s", "");
     if (out == NULL) {
-        set_message(msg, msg_cap, "tokenizer: out is NULL");
+        aq_format_message(msg, msg_cap, "tokenizer: out is NULL");
         return AQ_ERR_INVALID_ARGUMENT;
     }
     *out = NULL;
     if (spec == NULL) {
-        set_message(msg, msg_cap, "tokenizer: spec is NULL");
+        aq_format_message(msg, msg_cap, "tokenizer: spec is NULL");
         return AQ_ERR_INVALID_ARGUMENT;
     }
     aq_error err = validate_spec(spec, msg, msg_cap);
@@ -213,7 +198,7 @@ aq_error aq_spm_create(const aq_spm_spec *spec, aq_spm **out, char *msg, size_t 
         }
         if (!can_come_from_text(tok->types[i]) || lookup_piece(tok, text, len) >= 0)
             continue; /* a repeated text keeps its first id */
-        uint64_t slot = hash_bytes(text, len) & tok->hash_mask;
+        uint64_t slot = aq_hash_bytes(text, len) & tok->hash_mask;
         while (tok->hash_slots[slot] >= 0) slot = (slot + 1) & tok->hash_mask;
         tok->hash_slots[slot] = i;
     }
@@ -222,7 +207,7 @@ aq_error aq_spm_create(const aq_spm_spec *spec, aq_spm **out, char *msg, size_t 
 
 out_of_memory:
     aq_spm_free(tok);
-    set_message(msg, msg_cap, "tokenizer: out of memory");
+    aq_format_message(msg, msg_cap, "tokenizer: out of memory");
     return AQ_ERR_OUT_OF_MEMORY;
 }
 
