@@ -1,0 +1,7 @@
+/* q4_0-q8_0-gemm-4x4-avx512vnni.c - llama.cpp Q4_0 weights x Q8_0 activations,
+ * AVX-512 VL/VNNI (EVEX VPDPBUSD / VPDPWSSD on 256 bits, 32 registers, the float
+ * side on 512): tiles of 4 tokens x 4 rows (1 x 16 in decode), each output bit
+ * for bit its reference dot; the tile is q4_0-q8_0-gemm-vnni.h's. */
+#include "q4_0-q8_0-gemm-vnni.h"
+
+AQ_BLOCK_GEMM_DEFINE(aq_q4_0_q8_0_gemm_4x4__avx512vnni, AQ_VNNI_LANES, AQ_VNNI_MR, AQ_QK4_0, aq_q4_0_q8_0_vnni_tile)

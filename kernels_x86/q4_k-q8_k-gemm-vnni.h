@@ -1,0 +1,75 @@
+/* q4_k-q8_k-gemm-vnni.h - the tile of the VNNI Q4_K x Q8_K block GEMMs
+ * (q4_k-q8_k-gemm-4x2-avxvnni.c, q4_k-q8_k-gemm-4x4-avx512vnni.c; ISA and lanes
+ * from block-gemm-vnni.h), each output bit for bit aq_q4_k_q8_k_dot_ref. As
+ * q4_k-q8_k-gemm-4x2-avx2.c, with VPDPWSSD fusing the scale's multiply and the
+ * add: per super-block of 256, each row's codes and 6-bit scales and mins are
+ * unpacked once for the tile's tokens; per sub-block of 32, VPMADDUBSW (code * y
+ * pairs, within int16: |pair| <= 2 * 15 * 128) then VPDPWSSD by the sub-block's
+ * scale accumulate exact int32 partial sums of sc * code * y; the mins meet the
+ * activation's bsums (as the reference reads them) in VPMADDWD. Both sums are
+ * reduced into the lanes, then per lane, as the reference: D = f32(d) * y.d,
+ * Dmin = f32(dmin) * y.d, term = D * (float) isum - Dmin * (float) msum,
+ * sum = sum + term (no fma). */
+#ifndef AQ_Q4_K_Q8_K_GEMM_VNNI_H
+#define AQ_Q4_K_Q8_K_GEMM_VNNI_H
+
+#include "block-gemm-vnni.h"
+#include "quant.h"
+
+AQ_TILE_INLINE void aq_q4_k_q8_k_vnni_tile(size_t mr, const struct aq_block_tile *t) {
+    const size_t nr = AQ_VNNI_LANES / mr;
+    const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
+    aq_vnni_ps acc = aq_vnni_zero();
+    for (size_t b = 0; b < t->n_blocks; b++) {
+        const block_q4_K *x[AQ_VNNI_LANES];
+        const block_q8_K *a[AQ_VNNI_MR];
+        uint8_t sm[AQ_VNNI_LANES][16]; /* per row: scales 0..7, mins 0..7 */
+        uint16_t xd[AQ_VNNI_LANES], xdmin[AQ_VNNI_LANES];
+        float yd[AQ_VNNI_MR];
+        __m256i isum[AQ_VNNI_LANES], msum[AQ_VNNI_LANES];
+        for (size_t i = 0; i < mr; i++) {
+            a[i] = (const block_q8_K *)t->a[i] + b;
+            yd[i] = a[i]->d;
+        }
+        for (size_t r = 0; r < nr; r++) {
+            x[r] = (const block_q4_K *)t->w[r] + b;
+            xd[r] = x[r]->d;
+            xdmin[r] = x[r]->dmin;
+            aq_q4_k_unpack_scales(x[r]->scales, sm[r]);
+            for (size_t i = 0; i < mr; i++) isum[i * nr + r] = _mm256_setzero_si256();
+        }
+        for (size_t c = 0; c < 4; c++) { /* sub-blocks 2 c (low nibbles) and 2 c + 1 (high) */
+            __m256i y_lo[AQ_VNNI_MR], y_hi[AQ_VNNI_MR];
+            for (size_t i = 0; i < mr; i++) {
+                y_lo[i] = _mm256_loadu_si256((const __m256i *)(a[i]->qs + 64 * c));
+                y_hi[i] = _mm256_loadu_si256((const __m256i *)(a[i]->qs + 64 * c + 32));
+            }
+            for (size_t r = 0; r < nr; r++) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(x[r]->qs + 32 * c));
+                const __m256i lo = _mm256_and_si256(v, low_nibbles);
+                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low_nibbles);
+                const __m256i sc_lo = _mm256_set1_epi16(sm[r][2 * c]), sc_hi = _mm256_set1_epi16(sm[r][2 * c + 1]);
+                for (size_t i = 0; i < mr; i++) {
+                    __m256i s = aq_dpwssd(isum[i * nr + r], _mm256_maddubs_epi16(lo, y_lo[i]), sc_lo);
+                    isum[i * nr + r] = aq_dpwssd(s, _mm256_maddubs_epi16(hi, y_hi[i]), sc_hi);
+                }
+            }
+        }
+        for (size_t r = 0; r < nr; r++) {
+            /* [m0, m0, m1, m1, ..., m7, m7]: min k meets bsums 2 k and 2 k + 1. */
+            const __m128i m8 = _mm_loadl_epi64((const __m128i *)(sm[r] + 8));
+            const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+            for (size_t i = 0; i < mr; i++)
+                msum[i * nr + r] = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)a[i]->bsums));
+        }
+        const aq_vnni_ps yd_lanes = aq_vnni_f32_token_lanes(yd, nr);
+        const aq_vnni_ps scale_all = aq_vnni_mul(aq_vnni_f16_lanes(xd, nr, 1), yd_lanes);
+        const aq_vnni_ps scale_min = aq_vnni_mul(aq_vnni_f16_lanes(xdmin, nr, 1), yd_lanes);
+        const aq_vnni_ps scaled = aq_vnni_mul(scale_all, aq_vnni_reduce_cvt(isum));
+        const aq_vnni_ps offset = aq_vnni_mul(scale_min, aq_vnni_reduce_cvt(msum));
+        acc = aq_vnni_add(acc, aq_vnni_sub(scaled, offset));
+    }
+    aq_vnni_store_lanes(acc, mr, nr, t);
+}
+
+#endif
