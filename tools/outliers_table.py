@@ -1,0 +1,324 @@
+#!/usr/bin/env python3
+"""Regenerates docs/OUTLIERS.md: our schemes on a real model's own outliers
+(SmolLM2-135M-Instruct, dequantized to F32) next to llama.cpp's Q4_0 and Q8_0
+of the same F32 file; activation statistics of SmolLM2 and of our trained
+models (tools/activation_stats.py, run in a transformers venv); and the worst
+case over seeded outlier variants (tools/make_outlier_variant.py) per scheme
+and family.
+
+usage: outliers_table.py --build BUILD --llama-bin DIR [--python-hf PY] [--chunks N]
+         [--seeds N] [--jobs 2] [--out docs/OUTLIERS.md]
+BUILD is a release build of this repository (examples/aq-perplexity); DIR holds
+llama.cpp's llama-quantize, llama-perplexity and llama-tokenize; PY is a python
+with torch, transformers and gguf. Results are cached in BUILD/outliers/results.json
+(keyed by model file, text, scheme and chunk count): --fresh ignores the cache."""
+import argparse
+import concurrent.futures
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CTX = 512
+TEXTS = [("Austen held-out", "data/austen-test.txt"), ("Brown", "data/brown-sample.txt")]
+CALIB = "data/austen-train.txt"
+# SmolLM2: schemes that need no calibration pass first (round to nearest), then the calibrated ones;
+# --smol-schemes picks a subset when time is short.
+SMOL_SCHEMES = [
+    ("W4A16, round to nearest", "w4a16,rtn"),
+    ("W4A16, GPTQ (`w4a16`)", "w4a16"),
+    ("W4A8 dynamic per-token, RTN, no rotation or balancing", "w4a8,rtn,no-rotate,no-balance"),
+    ("W4A8 + balancing + rotation, RTN", "w4a8,rtn"),
+    ("W4A8 + balancing + rotation, GPTQ (`w4a8`)", "w4a8"),
+    ("W4A8 paper: static per-tensor + TRIP (`w4a8-paper`)", "w4a8-paper"),
+    ("W4A4 dynamic per-token, RTN, no rotation or balancing", "w4a4,rtn,no-rotate,no-balance"),
+    ("W4A4 + rotation, RTN, no balancing", "w4a4,rtn,no-balance"),
+    ("W4A4 + balancing, RTN, no rotation", "w4a4,rtn,no-rotate"),
+    ("W4A4 + balancing + rotation, RTN", "w4a4,rtn"),
+    ("W4A4 + balancing + rotation, RTN, MLP down input at 8 bits", "w4a4,rtn,down8"),
+    ("W4A4 + balancing + rotation, GPTQ (`w4a4`)", "w4a4"),
+    ("W4A4 paper: static per-tensor + TRIP (`w4a4-paper`)", "w4a4-paper"),
+]
+FAMILIES = [("llama", "models/austen-6m.gguf"), ("bloom", "models/austen-bloom.gguf"),
+            ("opt", "models/austen-opt.gguf")]
+# Random-weight fixtures: only the FP32 check (their perplexity says nothing about quantization).
+FIXTURES = [("gpt2", "data/families/gpt2.gguf", 64), ("qwen2", "data/families/qwen2.gguf", 64),
+            ("llama (GQA)", "data/families/llama3.gguf", 64), ("bloom (F16)", "data/families/bloom.gguf", 64),
+            ("opt", "data/families/opt.gguf", 64)]
+ALL_SITES = "attn_in,ffn_in,vo,mlp,attn_shift,ffn_shift"
+VARIANT_SCHEMES = ["w4a8", "w4a4"]
+# One site at a time (seed 1), to see which site costs what; round to nearest keeps this part quick.
+SITE_SCHEMES = ["w4a4,rtn"]
+SINGLE_SITES = {"llama": ["attn_in", "ffn_in", "vo", "mlp"], "bloom": ["attn_in", "ffn_in", "vo", "attn_shift,ffn_shift"],
+                "opt": ["attn_in", "ffn_in", "vo", "mlp", "attn_shift,ffn_shift"]}
+
+
+class Runner:
+    def __init__(self, args):
+        self.args = args
+        self.dir = os.path.join(args.build, "outliers")
+        os.makedirs(self.dir, exist_ok=True)
+        self.cache_path = os.path.join(self.dir, "results.json")
+        self.cache = {} if args.fresh or not os.path.exists(self.cache_path) else json.load(open(self.cache_path))
+        self.lock = threading.Lock()
+
+    def save(self, key, value):
+        with self.lock:
+            self.cache[key] = value
+            json.dump(self.cache, open(self.cache_path, "w"), indent=1, sort_keys=True)
+
+    def ours(self, model, text, scheme, chunks=None, ctx=CTX):
+        chunks = chunks or self.args.chunks
+        key = f"aq|{os.path.basename(model)}|{os.path.basename(text)}|{scheme}|{ctx}|{chunks}"
+        if key in self.cache or self.args.doc_only:
+            return self.cache.get(key)
+        cmd = ["nice", os.path.join(self.args.build, "examples", "aq-perplexity"), "-m", model, "-f",
+               os.path.join(ROOT, text), "--ctx", str(ctx), "--chunks", str(chunks), "-t", "1"]
+        if scheme != "fp32":
+            cmd += ["--scheme", scheme, "--calib", os.path.join(ROOT, CALIB)]
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        m = re.search(r"Final estimate: PPL = ([0-9.]+)", out.stdout)
+        if not m:
+            sys.exit(f"failed: {' '.join(cmd)}\n{out.stderr[-2000:]}")
+        v = float(m.group(1))
+        print(f"{os.path.basename(model)} {os.path.basename(text)} {scheme}: {v:.4f}", flush=True)
+        self.save(key, v)
+        return v
+
+    def llama(self, model, text):
+        key = f"llama.cpp|{os.path.basename(model)}|{os.path.basename(text)}|{CTX}|{self.args.chunks}"
+        if key in self.cache or self.args.doc_only:
+            return self.cache.get(key)
+        cmd = ["nice", os.path.join(self.args.llama_bin, "llama-perplexity"), "-m", model, "-f",
+               os.path.join(ROOT, text), "-c", str(CTX), "--chunks", str(self.args.chunks), "-t", "1"]
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        m = re.search(r"Final estimate: PPL = ([0-9.]+)", out.stdout + out.stderr)
+        if not m:
+            sys.exit(f"failed: {' '.join(cmd)}\n{out.stderr[-2000:]}")
+        v = float(m.group(1))
+        print(f"llama-perplexity {os.path.basename(model)} {os.path.basename(text)}: {v:.4f}", flush=True)
+        self.save(key, v)
+        return v
+
+    def stats(self, model):
+        """Kept in BUILD/outliers/MODEL.stats.json, as the variant files are: delete it to measure again."""
+        out = os.path.join(self.dir, os.path.basename(model) + ".stats.json")
+        if not os.path.exists(out):
+            if self.args.doc_only:
+                return None
+            subprocess.run(["nice", self.args.python_hf, os.path.join(ROOT, "tools", "activation_stats.py"), model,
+                            os.path.join(ROOT, TEXTS[0][1]), "--llama-bin", self.args.llama_bin, "--chunks", "2",
+                            "--json", out], check=True, capture_output=True)
+        return json.load(open(out))
+
+
+def run(cmd):
+    subprocess.run(cmd, check=True, capture_output=True)
+
+
+def prepare_smollm2(r, args):
+    """F32 reference two ways, and llama.cpp's Q4_0 / Q8_0 of the llama.cpp F32 file."""
+    env = dict(os.environ, AQ_CACHE=os.environ.get("AQ_CACHE", "/work/scratch/aqcache"))
+    q41 = subprocess.run(["bash", os.path.join(ROOT, "tools", "fetch_smollm2.sh")], capture_output=True, text=True,
+                         env=env, check=True).stdout.strip().splitlines()[-1]
+    files = {k: os.path.join(r.dir, f"smollm2-{k}.gguf") for k in ("f32", "aq-f32", "q4_0", "q8_0")}
+    q = os.path.join(args.llama_bin, "llama-quantize")
+    if not os.path.exists(files["f32"]):
+        run([q, "--allow-requantize", q41, files["f32"], "F32"])
+    if not os.path.exists(files["aq-f32"]):
+        run([os.path.join(args.build, "examples", "aq-quantize"), "-m", q41, "-o", files["aq-f32"], "--scheme", "fp32"])
+    for t in ("q4_0", "q8_0"):
+        if not os.path.exists(files[t]):
+            run([q, files["f32"], files[t], t.upper()])
+    return files
+
+
+def num(v, fmt=".3f"):
+    return "not run" if v is None else format(v, fmt)
+
+
+def pct(v, base):
+    if v is None or base is None:
+        return "not run"
+    return f"{v:.3f} ({(v / base - 1) * 100:+.2f}%)"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--llama-bin", required=True)
+    ap.add_argument("--python-hf", default="/work/scratch/hfvenv/bin/python")
+    ap.add_argument("--chunks", type=int, default=2)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--smol-schemes", default=";".join(s for _, s in SMOL_SCHEMES),
+                    help="semicolon-separated subset of the SmolLM2 schemes")
+    ap.add_argument("--fresh", action="store_true")
+    ap.add_argument("--doc-only", action="store_true", help="write the document from the cache, measure nothing")
+    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "OUTLIERS.md"))
+    args = ap.parse_args()
+    args.build = os.path.abspath(args.build)
+    smol_schemes = [(label, s) for label, s in SMOL_SCHEMES if s in args.smol_schemes.split(";")]
+    r = Runner(args)
+    started = time.time()
+    files = prepare_smollm2(r, args)
+
+    variants = {}
+    for fam, path in FAMILIES:
+        for seed in range(1, args.seeds + 1):
+            out = os.path.join(r.dir, f"{fam}-seed{seed}.gguf")
+            if not os.path.exists(out):
+                run([sys.executable, os.path.join(ROOT, "tools", "make_outlier_variant.py"), os.path.join(ROOT, path),
+                     out, "--sites", ALL_SITES, "--seed", str(seed)])
+            variants[(fam, seed)] = out
+    single = {}
+    for fam, path in FAMILIES:
+        for sites in SINGLE_SITES[fam]:
+            out = os.path.join(r.dir, f"{fam}-{sites.replace(',', '+')}-seed1.gguf")
+            if not os.path.exists(out):
+                run([sys.executable, os.path.join(ROOT, "tools", "make_outlier_variant.py"), os.path.join(ROOT, path),
+                     out, "--sites", sites, "--seed", "1"])
+            single[(fam, sites)] = out
+    fixture_files = {}
+    for fam, path, _ in FIXTURES:
+        base = os.path.join(r.dir, f"fixture-{os.path.basename(path)}")
+        var = base.replace(".gguf", "-seed1.gguf")
+        if not os.path.exists(base):
+            run([sys.executable, os.path.join(ROOT, "tools", "make_outlier_variant.py"), os.path.join(ROOT, path), base,
+                 "--sites", "none"])
+        if not os.path.exists(var):
+            run([sys.executable, os.path.join(ROOT, "tools", "make_outlier_variant.py"), os.path.join(ROOT, path), var,
+                 "--sites", ALL_SITES, "--seed", "1"])
+        fixture_files[fam] = (base, var)
+
+    austen, brown = TEXTS[0][1], TEXTS[1][1]
+    jobs = [lambda k=k: r.llama(files[k], austen) for k in ("f32", "q4_0", "q8_0")]
+    jobs += [lambda k=k: r.ours(files[k], austen, "fp32") for k in ("f32", "aq-f32")]
+    for fam, path in FAMILIES:
+        for s in ["fp32"] + VARIANT_SCHEMES:
+            jobs.append(lambda p=path, s=s: r.ours(os.path.join(ROOT, p), austen, s))
+            for seed in range(1, args.seeds + 1):
+                jobs.append(lambda v=variants[(fam, seed)], s=s: r.ours(v, austen, s))
+    jobs += [lambda s=s: r.ours(files["f32"], austen, s) for _, s in smol_schemes]
+    jobs += [lambda k=k: r.llama(files[k], brown) for k in ("f32", "q4_0", "q8_0")]
+    jobs += [lambda: r.ours(files["f32"], brown, "fp32")]
+    jobs += [lambda s=s: r.ours(files["f32"], brown, s) for _, s in smol_schemes]
+    for fam, path in FAMILIES:
+        for s in SITE_SCHEMES:
+            jobs.append(lambda p=path, s=s: r.ours(os.path.join(ROOT, p), austen, s))
+            for sites in SINGLE_SITES[fam]:
+                jobs.append(lambda v=single[(fam, sites)], s=s: r.ours(v, austen, s))
+    for fam, _, ctx in FIXTURES:
+        for f in fixture_files[fam]:
+            jobs.append(lambda f=f, ctx=ctx: r.ours(f, austen, "fp32", 4, ctx))
+    jobs += [lambda p=p: r.stats(os.path.join(ROOT, p)) for _, p in FAMILIES]
+    jobs.append(lambda: r.stats(files["f32"]))
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as ex:
+        for f in [ex.submit(j) for j in jobs]:
+            f.result()
+
+    L = ["# Outliers: a real model's own, and planted ones anywhere", "",
+         f"Generated by `python3 tools/outliers_table.py --build BUILD --llama-bin DIR --chunks {args.chunks} "
+         f"--seeds {args.seeds}` (do not edit by hand). Perplexity as llama-perplexity computes it: context {CTX}, "
+         f"the first {args.chunks} chunks of each text, the second half of each chunk scored; in brackets the change "
+         "against FP32 on the same model and text. Few chunks keep the whole run within an hour on this shared "
+         "machine; changes between schemes are paired (same tokens), but a few tenths of a percent are within noise. "
+         f"Calibration (GPTQ, static scales, TRIP) reads `{CALIB}` (8 chunks of 512 tokens spread over it).", ""]
+
+    L += ["## SmolLM2-135M-Instruct", "",
+          "The Q4_1 file that `tools/fetch_smollm2.sh` fetches, dequantized to F32 by llama.cpp's "
+          "`llama-quantize --allow-requantize IN F32` (the reference); llama.cpp's Q4_0 and Q8_0 are quantized "
+          "from that F32 file and measured by `llama-perplexity` on the same text, context and chunks. "
+          "`aq-quantize --scheme fp32` of the Q4_1 file is the same model: its FP32 perplexity is in the second row.",
+          "", "| model / scheme | name | " + " | ".join(t for t, _ in TEXTS) + " |", "|---|---|" + "---|" * len(TEXTS)]
+    base = {t: r.ours(files["f32"], t, "fp32") for _, t in TEXTS}
+    L.append("| FP32 (llama.cpp's F32 file), aq-perplexity | `fp32` | " +
+             " | ".join(num(base[t]) for _, t in TEXTS) + " |")
+    L.append("| FP32 (`aq-quantize --scheme fp32` of the Q4_1), aq-perplexity | `fp32` | " +
+             pct(r.ours(files["aq-f32"], TEXTS[0][1], "fp32"), base[TEXTS[0][1]]) + " | (Austen only) |")
+    for k, label in (("f32", "llama.cpp F32, llama-perplexity"), ("q8_0", "llama.cpp Q8_0, llama-perplexity"),
+                     ("q4_0", "llama.cpp Q4_0, llama-perplexity")):
+        L.append(f"| {label} | | " + " | ".join(pct(r.llama(files[k], t), base[t]) for _, t in TEXTS) + " |")
+    for label, s in smol_schemes:
+        L.append(f"| {label} | `{s}` | " + " | ".join(pct(r.ours(files["f32"], t, s), base[t]) for _, t in TEXTS) + " |")
+    L.append("")
+
+    L += ["## Activation statistics", "",
+          "Largest input channel over the median channel at each linear layer's input (a channel's magnitude is "
+          "its largest |x| over the first 2 chunks of 512 tokens of the held-out Austen text), computed outside "
+          "the library by `tools/activation_stats.py` (transformers' models loaded from the GGUF, forward hooks; "
+          "its perplexity on those chunks equals aq-perplexity's to 4 decimals on every model). Sites: `qkv` the "
+          "attention input, `o` the attention output projection's input, `up` the MLP up/gate input, `down` the "
+          "MLP down projection's input.", ""]
+    stat_models = [("SmolLM2-135M-Instruct", files["f32"])] + [(f"{os.path.basename(p)} ({fam})", os.path.join(ROOT, p))
+                                                                 for fam, p in FAMILIES]
+    L += ["| model | layers | max over layers: qkv | o | up | down | median over layers: qkv | o | up | down |",
+          "|---|---|---|---|---|---|---|---|---|---|"]
+    import statistics
+    stat_models = [(name, p) for name, p in stat_models if r.stats(p)]
+    for name, p in stat_models:
+        st = r.stats(p)["layers"]
+        mx = [max(l[s]["max_over_median"] for l in st) for s in ("qkv", "o", "up", "down")]
+        md = [statistics.median(l[s]["max_over_median"] for l in st) for s in ("qkv", "o", "up", "down")]
+        L.append(f"| {name} | {len(st)} | " + " | ".join(f"{v:.1f}" for v in mx + md) + " |")
+    L += ["", "Per layer:", ""]
+    for name, p in stat_models:
+        st = r.stats(p)["layers"]
+        L += [f"<details><summary>{name}</summary>", "", "| layer | qkv | o | up | down |", "|---|---|---|---|---|"]
+        L += [f"| {i} | " + " | ".join(f"{l[s]['max_over_median']:.1f} (ch {l[s]['argmax']})"
+                                        for s in ("qkv", "o", "up", "down")) + " |" for i, l in enumerate(st)]
+        L += ["", "</details>", ""]
+
+    L += ["## Worst case over seeded outlier variants", "",
+          f"`tools/make_outlier_variant.py IN OUT --sites {ALL_SITES} --seed S` for S = 1..{args.seeds}: per layer, "
+          "4 random channels at each site the family allows, each with its own factor, log-uniform in [16, 128]: "
+          "the attention norm (weight, and bias for LayerNorm) against the Q/K/V columns (`attn_in`), the MLP norm "
+          "against the up/gate columns (`ffn_in`), V rows against O columns (`vo`), up rows against down columns "
+          "(`mlp`: SwiGLU and ReLU only; not for GELU), and, for LayerNorm families, a large constant added to norm "
+          "bias channels with the readers' biases corrected (`attn_shift`, `ffn_shift`). Held-out Austen text; the "
+          "change is against the unplanted model's FP32 perplexity.", "",
+          "| family (model) | FP32 of the variants (largest relative change) | scheme | unplanted | worst over seeds "
+          "(seed) | each seed |", "|---|---|---|---|---|---|"]
+    text = TEXTS[0][1]
+    for fam, path in FAMILIES:
+        fbase = r.ours(os.path.join(ROOT, path), text, "fp32")
+        fv = [r.ours(variants[(fam, s)], text, "fp32") for s in range(1, args.seeds + 1)]
+        fvar = max((abs(v / fbase - 1) for v in fv if v is not None and fbase), default=None)
+        for i, s in enumerate(VARIANT_SCHEMES):
+            each = [r.ours(variants[(fam, seed)], text, s) for seed in range(1, args.seeds + 1)]
+            done = [j for j in range(len(each)) if each[j] is not None]
+            worst = max(done, key=lambda j: each[j]) if done else None
+            first = f"| {fam} ({os.path.basename(path)}) | {num(fvar, '.1e')} |" if i == 0 else "| | |"
+            L.append(f"{first} `{s}` | {pct(r.ours(os.path.join(ROOT, path), text, s), fbase)} | "
+                     + (f"{pct(each[worst], fbase)} ({worst + 1}) | " if done else "not run | ")
+                     + ", ".join("not run" if v is None else f"{(v / fbase - 1) * 100:+.2f}%" for v in each) + " |")
+    L += ["", "One site at a time (seed 1, the same factors' distribution), round to nearest so that no calibration "
+          "is needed; change against the unplanted model's FP32:", "",
+          "| family | scheme | unplanted | " + " | ".join(sorted({x for v in SINGLE_SITES.values() for x in v},
+                                                              key=lambda x: ALL_SITES.find(x.split(",")[0]))) + " |"]
+    cols = sorted({x for v in SINGLE_SITES.values() for x in v}, key=lambda x: ALL_SITES.find(x.split(",")[0]))
+    L.append("|---|---|---|" + "---|" * len(cols))
+    for fam, path in FAMILIES:
+        fbase = r.ours(os.path.join(ROOT, path), text, "fp32")
+        for s in SITE_SCHEMES:
+            cells = [pct(r.ours(single[(fam, c)], text, s), fbase) if c in SINGLE_SITES[fam] else "n/a" for c in cols]
+            L.append(f"| {fam} | `{s}` | {pct(r.ours(os.path.join(ROOT, path), text, s), fbase)} | " +
+                     " | ".join(cells) + " |")
+    L += ["", "FP32 check on the random-weight fixtures of `data/families` (all sites, seed 1, against `--sites none` "
+          "of the same file; context 64, 4 chunks):", "", "| fixture | FP32 unplanted | FP32 variant | relative change |",
+          "|---|---|---|---|"]
+    for fam, _, ctx in FIXTURES:
+        a, b = (r.ours(f, text, "fp32", 4, ctx) for f in fixture_files[fam])
+        L.append(f"| {fam} | {num(a, '.4f')} | {num(b, '.4f')} | "
+                 f"{num(None if a is None or b is None else abs(b / a - 1), '.1e')} |")
+    L += ["", f"Took {time.time() - started:.0f} s on this machine (cached results not re-measured)."]
+    open(args.out, "w").write("\n".join(L) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
