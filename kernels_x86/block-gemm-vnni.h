@@ -35,18 +35,30 @@ static inline aq_vnni_ps aq_vnni_reduce_cvt(const __m256i s[16]) {
     return _mm512_cvtepi32_ps(sums);
 }
 
-/* Lane t * nr + r = f32(row[r]) (by_row) or f32(token[t]) (!by_row), from halves. */
+/* Lane l of the vector of lanes t * nr + r (nr a power of two): index r (by_row)
+ * or t (!by_row). Constant where nr is. */
+static inline __m512i aq_vnni_lane_index(size_t nr, int by_row) {
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    return by_row ? _mm512_and_si512(lane, _mm512_set1_epi32((int)nr - 1))
+                  : _mm512_srlv_epi32(lane, _mm512_set1_epi32(__builtin_ctzll(nr)));
+}
+
+/* Lane t * nr + r = f32(row[r]) (by_row) or f32(token[t]) (!by_row), from halves:
+ * the nr (or 16 / nr) halves there are, loaded under a mask, moved into place (a
+ * plain load or a broadcast where that is all it takes: decode's 1 x 16). */
 static inline aq_vnni_ps aq_vnni_f16_lanes(const uint16_t *h, size_t nr, int by_row) {
-    uint16_t lanes[16];
-    for (size_t l = 0; l < 16; l++) lanes[l] = h[by_row ? l % nr : l / nr];
-    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)lanes));
+    const size_t n = by_row ? nr : 16 / nr;
+    if (n == 1) return _mm512_set1_ps(_cvtsh_ss(h[0]));
+    if (n == 16) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)h));
+    const __m512 v = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16((__mmask16)((1u << n) - 1), h));
+    return _mm512_permutexvar_ps(aq_vnni_lane_index(nr, by_row), v);
 }
 
 /* Lane t * nr + r = token[t], from floats. */
 static inline aq_vnni_ps aq_vnni_f32_token_lanes(const float *f, size_t nr) {
-    float lanes[16];
-    for (size_t l = 0; l < 16; l++) lanes[l] = f[l / nr];
-    return _mm512_loadu_ps(lanes);
+    if (nr == 16) return _mm512_set1_ps(f[0]);
+    const __m512 v = _mm512_maskz_loadu_ps((__mmask16)((1u << (16 / nr)) - 1), f);
+    return _mm512_permutexvar_ps(aq_vnni_lane_index(nr, 0), v);
 }
 
 /* Stores lane t * nr + r to out[t * out_stride + r] for t < mr, r < t->nr. */
