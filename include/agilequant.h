@@ -7,6 +7,30 @@
  * shared by several contexts; a context (KV cache, logits, sampler state)
  * belongs to one thread at a time.
  *
+ * Threads, precisely:
+ * - A loaded model may be used by any number of threads at once through the
+ *   calls that only read it: aq_model_get_info, aq_model_describe,
+ *   aq_model_kernels, aq_model_scheme, aq_model_chat_template_name,
+ *   aq_tokenize, aq_tokenize_special, aq_detokenize, aq_token_to_piece,
+ *   aq_chat_apply_template, and aq_context_create. They leave no message in
+ *   the model.
+ * - The calls that change a model need it to themselves, with no other call
+ *   on it running: aq_model_load_file, aq_model_load_memory,
+ *   aq_model_set_kernels, aq_model_set_progress, aq_quantize (also with no
+ *   context of it alive) and aq_model_save; aq_model_error_message reads the
+ *   message they leave, so it belongs to the same thread.
+ * - aq_model_free may run on any thread while contexts of the model run on
+ *   others (the last aq_context_free then frees it); no call on the model
+ *   handle may run at the same time or follow.
+ * - A context, and what its calls return (aq_get_logits, messages), is used
+ *   by one thread at a time; calls on it from several threads must be
+ *   serialised by the caller. Its thread pool (AQ_PARAM_THREADS) is its own.
+ *   Contexts of one model do not touch each other: run side by side, each
+ *   computes bit for bit what it computes alone (prefill with or without
+ *   pruning, decoding, sampling; tests/test_threads.c, under ThreadSanitizer).
+ * - aq_version_number, aq_version_string, aq_error_name and aq_param_bounds
+ *   are safe anywhere. The progress callback runs on aq_quantize's thread.
+ *
  * Typical use:
  *   aq_model *m = aq_model_create();
  *   if (aq_model_load_file(m, "model.gguf") != AQ_OK) puts(aq_model_error_message(m));

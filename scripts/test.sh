@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Checks and builds libagilequant and runs its whole test suite four ways:
+# Checks and builds libagilequant and runs its test suite five ways:
 #   lint       shellcheck on the scripts, scripts/format.sh --check on the C sources, and a clang
 #              build with every warning an error                  build-ci-clang/
 #   native     the default (release) build, warnings as errors     build-ci-native/
 #              (then the Python package's pytest suite against it)
 #   asan       AddressSanitizer + UndefinedBehaviorSanitizer      build-ci-asan/
+#   tsan       ThreadSanitizer (gcc's): the library and the test that shares one model between
+#              threads, only those ($tsan_tests)                  build-ci-tsan/
 #   aarch64    cross-built for 64-bit Arm, run under qemu-user     build-ci-aarch64/
 #              twice: -cpu cortex-a72 (NEON, no dot product), then -cpu max (dot product, i8mm)
 # Prints, as its last line, the totals over all those runs: "N passed, N failed" (skips on the line before).
 # A build that fails counts as one failed test (and the tests that did build still run).
 # Exits non-zero when anything failed.
 #
-# Usage: scripts/test.sh [lint] [native] [asan] [aarch64]     (no argument: all four)
+# Usage: scripts/test.sh [lint] [native] [asan] [tsan] [aarch64]     (no argument: all five)
 # First installs the Debian packages it needs (apt-get, through sudo when not root), unless all are
 # already there or AQ_NO_INSTALL=1. Environment: AQ_JOBS (compile and test parallelism, default 2),
 # AQ_QEMU_TIMEOUT_MULTIPLIER (default 10), AQ_ASAN_TIMEOUT_MULTIPLIER (default 2).
@@ -26,11 +28,11 @@ python=/usr/bin/python3 # Debian's own (meson runs on it); not another one earli
 [ -x "$python" ] || python=python3
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(lint native asan aarch64)
+[ ${#stages[@]} -gt 0 ] || stages=(lint native asan tsan aarch64)
 for s in "${stages[@]}"; do
   case $s in
-    lint|native|asan|aarch64) ;;
-    *) echo "usage: $0 [lint] [native] [asan] [aarch64]" >&2; exit 2 ;;
+    lint|native|asan|tsan|aarch64) ;;
+    *) echo "usage: $0 [lint] [native] [asan] [tsan] [aarch64]" >&2; exit 2 ;;
   esac
 done
 want() { local s; for s in "${stages[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
@@ -41,6 +43,7 @@ total_passed=0
 total_failed=0
 total_skipped=0
 report=()
+only_tests=()
 script_start=$SECONDS
 
 # shellcheck disable=SC2317 # invoked through the EXIT trap
@@ -164,7 +167,8 @@ setup_and_compile() {
   return 0
 }
 
-# run_tests LABEL DIR LOGBASE [meson test options...]: runs the suite, adds its results to the totals.
+# run_tests LABEL DIR LOGBASE [meson test options...]: runs the suite (or, when the array only_tests is
+# not empty, those tests only), adds its results to the totals.
 # Results come from meson-logs/LOGBASE.json: OK and EXPECTEDFAIL pass, SKIP is skipped, anything else
 # (FAIL, TIMEOUT, ERROR, UNEXPECTEDPASS, ...) fails. Tests whose program was not built (a compile
 # error) count as failed, and the others still run (meson test refuses to run any test when one
@@ -180,12 +184,15 @@ run_tests() {
     esac
   done < <(meson introspect "$dir" --tests | "$python" -c '
 import json, os, sys
+only = set(sys.argv[1:])
 for t in json.load(sys.stdin):
-    print(("run " if os.path.exists(t["cmd"][0]) else "missing ") + t["name"])')
+    if not only or t["name"] in only:
+        print(("run " if os.path.exists(t["cmd"][0]) else "missing ") + t["name"])' "${only_tests[@]}")
   local rc=0 passed=0 failed=$not_built skipped=0 result
   rm -f "$log"
   if [ ${#names[@]} -gt 0 ]; then
-    [ $not_built -eq 0 ] && names=() # all there: run the whole suite the ordinary way
+    # all there: run the whole suite the ordinary way
+    [ $not_built -eq 0 ] && [ ${#only_tests[@]} -eq 0 ] && names=()
     note "$label: meson test $* ${names[*]}"
     meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes "$jobs" --logbase "$logbase" \
       "$@" "${names[@]}"
@@ -253,6 +260,47 @@ if want asan; then
     ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_summary=1:detect_leaks=1} \
     UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_summary=1:print_stacktrace=1} \
     run_tests asan+ubsan build-ci-asan testlog -t "$asan_timeout"
+fi
+
+# The test that shares one model between threads. Tests of a context's thread pool would only show
+# false reports: Debian's libpthreadpool is not instrumented, so its hand-offs are invisible to TSan.
+tsan_tests=(test_threads)
+if want tsan; then
+  # gcc's ThreadSanitizer maps its shadow memory at fixed addresses: with more bits of mmap
+  # randomization than it was made for (vm.mmap_rnd_bits, raised by newer kernels) a program dies at start
+  # ("unexpected memory mapping"). Then run the tests without address randomization (setarch -R).
+  label=tsan t0=$SECONDS
+  dir=build-ci-tsan
+  note "$label: meson setup $dir (-Db_sanitize=thread), building ${tsan_tests[*]}"
+  if ! { [ -f "$dir/meson-private/coredata.dat" ] || meson setup "$dir" -Dbuildtype=debugoptimized \
+           -Db_sanitize=thread -Db_lundef=false "${no_bench[@]}" > "$dir.setup.log" 2>&1 || {
+           cat "$dir.setup.log"; false; }; }; then
+    build_failed "$label" "meson setup" $((SECONDS - t0))
+  else
+    tsan_targets=()
+    for t in "${tsan_tests[@]}"; do tsan_targets+=("tests/$t"); done
+    if ninja -C "$dir" -j "$jobs" -k 0 "${tsan_targets[@]}"; then
+      report+=("$(printf '%-24s built (%s s)' "$label" $((SECONDS - t0)))")
+    else
+      build_failed "$label" "compile" $((SECONDS - t0))
+    fi
+    # An empty program tells whether ThreadSanitizer can start here at all.
+    tsan_wrap=()
+    probe=$dir/tsan-probe
+    if echo 'int main(void) { return 0; }' | "${CC:-cc}" -fsanitize=thread -x c -o "$probe" - &&
+       ! "$probe" 2> "$probe.log"; then
+      cat "$probe.log"
+      if setarch "$(uname -m)" -R "$probe"; then
+        echo "ThreadSanitizer starts only without address randomization (vm.mmap_rnd_bits =" \
+          "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null)): the tests run under setarch -R"
+        tsan_wrap=(--wrapper "setarch $(uname -m) -R")
+      fi
+    fi
+    only_tests=("${tsan_tests[@]}")
+    TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:history_size=4} \
+      run_tests "$label" "$dir" testlog -t "$asan_timeout" "${tsan_wrap[@]}"
+    only_tests=()
+  fi
 fi
 
 if want aarch64; then
