@@ -35,12 +35,14 @@ AQ_TILE_INLINE void aq_q5_k_q8_k_vnni_tile(size_t mr, const struct aq_block_tile
             aq_q4_k_unpack_scales(x[r]->scales, sm[r]);
             for (size_t i = 0; i < mr; i++) isum[i * nr + r] = _mm256_setzero_si256();
         }
-        for (size_t c = 0; c < 4; c++) { /* sub-blocks 2 c (low nibbles) and 2 c + 1 (high) */
-            const __m256i bit_lo = _mm256_set1_epi8((char)(1u << (2 * c)));
-            const __m256i bit_hi = _mm256_set1_epi8((char)(1u << (2 * c + 1)));
-            for (size_t r = 0; r < nr; r++) {
+        /* Row by row, so that only the row's mr lane sums are live while its codes
+         * are unpacked. */
+        for (size_t r = 0; r < nr; r++) {
+            const __m256i qh = _mm256_loadu_si256((const __m256i *)x[r]->qh);
+            for (size_t c = 0; c < 4; c++) { /* sub-blocks 2 c (low nibbles) and 2 c + 1 (high) */
+                const __m256i bit_lo = _mm256_set1_epi8((char)(1u << (2 * c)));
+                const __m256i bit_hi = _mm256_set1_epi8((char)(1u << (2 * c + 1)));
                 const __m256i v = _mm256_loadu_si256((const __m256i *)(x[r]->qs + 32 * c));
-                const __m256i qh = _mm256_loadu_si256((const __m256i *)x[r]->qh);
                 /* 16 where the sub-block's bit of qh[l] is set. */
                 const __m256i h_lo = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit_lo), bit_lo), sixteen);
                 const __m256i h_hi = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit_hi), bit_hi), sixteen);
@@ -48,7 +50,6 @@ AQ_TILE_INLINE void aq_q5_k_q8_k_vnni_tile(size_t mr, const struct aq_block_tile
                 const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), low_nibbles), h_hi);
                 const __m256i sc_lo = _mm256_set1_epi16(sm[r][2 * c]), sc_hi = _mm256_set1_epi16(sm[r][2 * c + 1]);
                 for (size_t i = 0; i < mr; i++) {
-                    /* Loaded here, not kept: 16 lane sums leave few registers. */
                     const __m256i y_lo = _mm256_loadu_si256((const __m256i *)(a[i]->qs + 64 * c));
                     const __m256i y_hi = _mm256_loadu_si256((const __m256i *)(a[i]->qs + 64 * c + 32));
                     __m256i s = aq_dpwssd(isum[i * nr + r], _mm256_maddubs_epi16(lo, y_lo), sc_lo);

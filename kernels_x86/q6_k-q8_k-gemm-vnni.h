@@ -60,21 +60,24 @@ AQ_TILE_INLINE void aq_q6_k_q8_k_vnni_tile(size_t mr, const struct aq_block_tile
             xd[r] = x[r]->d;
             for (size_t i = 0; i < mr; i++) isum[i * nr + r] = _mm256_setzero_si256();
         }
-        for (size_t h = 0; h < 2; h++) {
-            for (size_t j = 0; j < 4; j++) {
-                __m256i y[AQ_VNNI_MR], bias[AQ_VNNI_MR];
-                for (size_t i = 0; i < mr; i++) {
-                    y[i] = _mm256_loadu_si256((const __m256i *)(a[i]->qs + 128 * h + 32 * j));
-                    bias[i] = _mm256_maddubs_epi16(thirty_two, y[i]);
-                }
-                for (size_t r = 0; r < nr; r++) {
-                    const __m256i qh = _mm256_loadu_si256((const __m256i *)(x[r]->qh + 32 * h));
+        /* 32 * y of every run, once per token; then row by row, so that only the
+         * row's mr lane sums are live while its codes are unpacked. */
+        __m256i bias[8][AQ_VNNI_MR];
+        for (size_t run = 0; run < 8; run++)
+            for (size_t i = 0; i < mr; i++)
+                bias[run][i] =
+                    _mm256_maddubs_epi16(thirty_two, _mm256_loadu_si256((const __m256i *)(a[i]->qs + 32 * run)));
+        for (size_t r = 0; r < nr; r++) {
+            for (size_t h = 0; h < 2; h++) {
+                const __m256i qh = _mm256_loadu_si256((const __m256i *)(x[r]->qh + 32 * h));
+                for (size_t j = 0; j < 4; j++) {
                     const __m256i codes = aq_q6_k_vnni_codes(x[r]->ql + 64 * h, qh, j);
                     /* Elements l < 16 are sub-block 8 h + 2 j, the others 8 h + 2 j + 1. */
                     const int8_t *sc = x[r]->scales + 8 * h + 2 * j;
                     const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
                     for (size_t i = 0; i < mr; i++) {
-                        const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(codes, y[i]), bias[i]);
+                        const __m256i y = _mm256_loadu_si256((const __m256i *)(a[i]->qs + 128 * h + 32 * j));
+                        const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(codes, y), bias[4 * h + j][i]);
                         isum[i * nr + r] = aq_dpwssd(isum[i * nr + r], p, scale);
                     }
                 }
