@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "agilequant.h"
+#include "gguf.h"
 #include "test_util.h"
 
 #define PROMPT " She was the youngest of the two daughters of a most affectionate, indulgent father."
@@ -190,6 +191,68 @@ static void test_save_load_round_trip_is_bit_exact(void **state) {
     }
 }
 
+static int64_t info(const aq_model *m, aq_model_info what) {
+    int64_t v = -1;
+    assert_int_equal(aq_model_get_info(m, what, &v), AQ_OK);
+    return v;
+}
+
+/* The tensor type of `name` in a saved file, or -1 when the file has no such tensor. */
+static int64_t saved_type(const char *path, const char *name) {
+    aq_gguf *g = NULL;
+    char msg[256];
+    assert_int_equal(aq_gguf_open_file(path, &g, msg, sizeof msg), AQ_OK);
+    const aq_gguf_tensor *t = aq_gguf_find_tensor(g, name);
+    int64_t type = t ? (int64_t)t->type : -1;
+    aq_gguf_close(g);
+    return type;
+}
+
+/* The INT4 schemes store the output head and the embedding table as Q8_0
+ * (34 bytes per 32 weights) unless told head-f32: a token then reads
+ * vocab * dim * (4 - 34 / 32) bytes less. A tied head (data/families/llama3.gguf)
+ * stays tied: one Q8_0 table, saved once. */
+static void test_head_quantized(void **state) {
+    (void)state;
+    size_t len;
+    char *calib = calibration_text(&len);
+    aq_model *q8 = load_shipped(), *f32 = load_shipped();
+    assert_int_equal(aq_quantize(q8, "w4a8,rtn", calib, len), AQ_OK);
+    assert_int_equal(aq_quantize(f32, "w4a8,rtn,head-f32", calib, len), AQ_OK);
+    const int64_t vocab = info(q8, AQ_INFO_VOCAB_SIZE), dim = info(q8, AQ_INFO_EMBEDDING_LENGTH);
+    assert_int_equal(info(f32, AQ_INFO_WEIGHT_BYTES) - info(q8, AQ_INFO_WEIGHT_BYTES),
+                     vocab * dim * 4 - vocab * dim / 32 * 34);
+    char path[] = "/tmp/aq-test-head-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(aq_model_save(q8, path), AQ_OK);
+    assert_int_equal(saved_type(path, "output.weight"), AQ_TENSOR_Q8_0);
+    assert_int_equal(saved_type(path, "token_embd.weight"), AQ_TENSOR_Q8_0);
+    assert_int_equal(aq_model_save(f32, path), AQ_OK);
+    assert_int_equal(saved_type(path, "output.weight"), AQ_TENSOR_F32);
+    assert_int_equal(saved_type(path, "token_embd.weight"), AQ_TENSOR_F32);
+    aq_model_free(q8);
+    aq_model_free(f32);
+
+    char tied_path[1024];
+    test_source_path(tied_path, sizeof tied_path, "data/families/llama3.gguf");
+    assert_int_equal(saved_type(tied_path, "output.weight"), -1);
+    aq_model *tied = aq_model_create();
+    assert_int_equal(aq_model_load_file(tied, tied_path), AQ_OK);
+    assert_int_equal(aq_quantize(tied, "w4a16,rtn", NULL, 0), AQ_OK);
+    assert_int_equal(aq_model_save(tied, path), AQ_OK);
+    assert_int_equal(saved_type(path, "token_embd.weight"), AQ_TENSOR_Q8_0);
+    assert_int_equal(saved_type(path, "output.weight"), -1);
+    aq_model *back = aq_model_create();
+    assert_int_equal(aq_model_load_file(back, path), AQ_OK);
+    assert_int_equal(info(back, AQ_INFO_WEIGHT_BYTES), info(tied, AQ_INFO_WEIGHT_BYTES));
+    aq_model_free(back);
+    aq_model_free(tied);
+    close(fd);
+    remove(path);
+    free(calib);
+}
+
 static void test_quantize_misuse(void **state) {
     (void)state;
     aq_model *m = load_shipped();
@@ -200,6 +263,7 @@ static void test_quantize_misuse(void **state) {
     assert_int_equal(aq_quantize(m, "w3a7", calib, len), AQ_ERR_INVALID_ARGUMENT);
     assert_true(strstr(aq_model_error_message(m), "w3a7") != NULL);
     assert_int_equal(aq_quantize(m, "w4a8,bogus", calib, len), AQ_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aq_quantize(m, "fp32,head-q8_0", calib, len), AQ_ERR_INVALID_ARGUMENT);
     assert_int_equal(aq_quantize(m, "w4a8", NULL, 0), AQ_ERR_INVALID_ARGUMENT); /* GPTQ needs calibration */
     assert_int_equal(aq_quantize(m, "w4a8", "too short", 9), AQ_ERR_INVALID_ARGUMENT);
     aq_context *ctx = aq_context_create(m);
@@ -230,6 +294,7 @@ int main(void) {
         cmocka_unit_test(test_quantized_logits_near_fp32),
         cmocka_unit_test(test_save_load_round_trip_is_bit_exact),
         cmocka_unit_test(test_quantize_misuse),
+        cmocka_unit_test(test_head_quantized),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -334,6 +334,23 @@ static aq_error quantize_blocks(aq_model *m, aq_matrix *w, uint32_t type) {
     return AQ_OK;
 }
 
+/* The output head and the embedding table as s->head_type blocks. A head tied
+ * to the table (a file without output.weight) stays tied when the transforms
+ * left the two equal: one table, quantized once, saved once. */
+static aq_error quantize_head(aq_model *m, const aq_scheme *s, bool tied) {
+    if (!s->head_type) return AQ_OK;
+    size_t bytes = (size_t)m->output.rows * (size_t)m->output.cols * sizeof(float);
+    tied = tied && m->output.format == AQ_WEIGHTS_F32 && m->token_embd.format == AQ_WEIGHTS_F32 && !m->output.bias &&
+           m->output.rows == m->token_embd.rows && m->output.cols == m->token_embd.cols &&
+           !memcmp(m->output.f32, m->token_embd.f32, bytes);
+    aq_error err = quantize_blocks(m, &m->token_embd, s->head_type);
+    if (err == AQ_OK && tied)
+        m->output = m->token_embd;
+    else if (err == AQ_OK)
+        err = quantize_blocks(m, &m->output, s->head_type);
+    return err;
+}
+
 aq_error aq_quantize_model(aq_model *m, const char *name, const char *text, size_t len) {
     aq_scheme s;
     char msg[AQ_MESSAGE_CAP];
@@ -350,6 +367,7 @@ aq_error aq_quantize_model(aq_model *m, const char *name, const char *text, size
             if (mats[j]->format == AQ_WEIGHTS_Q4W)
                 return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "the model's weights are INT4 already");
     }
+    bool tied = aq_model_head_tied(m);
     if ((err = make_mutable(m))) return aq_set_error(m->error, err, "out of memory");
     for (int32_t i = 0; s.balance && i < m->cfg.n_layers; i++) aq_balance_mlp(&m->layers[i], m->cfg.family->mlp);
     if (s.rotate && (err = aq_rotate_model(m))) return aq_set_error(m->error, err, "out of memory");
@@ -370,6 +388,7 @@ aq_error aq_quantize_model(aq_model *m, const char *name, const char *text, size
     }
     aq_calibration_free(cal);
     if (err == AQ_OK) err = check_finite(m, "quantizing");
+    if (err == AQ_OK) err = quantize_head(m, &s, tied);
     if (err == AQ_OK) err = aq_model_pack(m);
     if (err) return err;
     snprintf(m->scheme, sizeof m->scheme, "%s", name);
