@@ -150,7 +150,7 @@ static void qc4w_record(size_t m, size_t n_begin, size_t n_end, const struct aq_
                              n_end,
                              arg_ptr(ga, sizeof *ga),
                              arg_ptr(gw, sizeof *gw),
-                             arg_ptr(packed, 0),
+                             packed ? arg_ptr(packed, 0) : 0, /* NULL: a kernel that reads the plain aq_q4w */
                              (uint64_t)(uintptr_t)out,
                              out_stride};
     struct job_rec *j = add_job(args, COUNT(args), out, m * out_stride * sizeof(float));

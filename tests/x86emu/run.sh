@@ -48,6 +48,14 @@ if ! "$py" -c 'import importlib.metadata as m; assert m.version("bochscpu-python
   fi
 fi
 
+# The cp312-abi3 wheel (Python 3.12 and later) names its module for 3.12 only
+# (_bochscpu.cpython-312-*.so), though the module uses only the stable ABI: Python
+# 3.13 (Debian 13) imports it under the abi3 name.
+pkg=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')/bochscpu
+for so in "$pkg"/_bochscpu.cpython-312-*.so; do
+  [ -e "$so" ] && [ ! -e "$pkg/_bochscpu.abi3.so" ] && ln -s "$(basename "$so")" "$pkg/_bochscpu.abi3.so"
+done
+
 # The wheel calls glibc 2.38's __isoc23_* functions: on an older glibc (Debian 12)
 # a small shim provides them, preloaded; a newer one (Debian 13) needs none.
 preload=
