@@ -74,7 +74,7 @@ fi
 # The driver, from the build's own kernel objects, with no C library: a static ELF
 # at 4 MiB, below the image (emu.h).
 "${CC:-cc}" -std=c11 -O2 -ffreestanding -fno-pic -fno-stack-protector -fcf-protection=none -fno-builtin \
-  -nostdlib -static -no-pie -Wl,-Ttext-segment=0x400000 -DAQ_ARCH_KERNELS=1 \
+  -nostdlib -static -Wl,-Ttext-segment=0x400000 -DAQ_ARCH_KERNELS=1 \
   -I"$src" -I"$root/lib/kernels" -I"$root/kernels_ref" -I"$root/kernels_x86" -I"$root/include" \
   "$src/driver.c" "$build/lib/kernels/libaq_kernels.a" -o "$work/driver.elf"
 
