@@ -1,18 +1,39 @@
 #!/usr/bin/env python3
-"""Regenerates docs/ACCURACY.md: perplexity of every quantization scheme on
-the held-out Austen text and on Brown Corpus text, for the shipped model and
-its outlier stress variant. Run through tools/accuracy_table.sh, which builds
-the tools first.
+"""Regenerates docs/ACCURACY.md and docs/accuracy.png. Three sections, each
+rewritten only when named in --sections (the others are kept as they are in
+the file, with the command that made them):
 
-usage: accuracy_table.py BUILD_DIR [--chunks N] [--out docs/ACCURACY.md]"""
+  schemes   every quantization scheme on the shipped model and its outlier
+            stress variant, held-out Austen and Brown text;
+  families  the paper's table (FP32, W4A16, W4A8, W4A8 with pruning, W4A4,
+            the paper's static schemes) on the three shipped families,
+            LLaMA (austen-6m), OPT (austen-opt) and BLOOM (austen-bloom), next
+            to the paper's rows, with the issue's targets checked; it draws
+            docs/accuracy.png (gnuplot);
+  llamacpp  quantizing from a llama.cpp file (llama-quantize Q8_0, Q4_K_M,
+            of austen-6m) against quantizing from the F32 original; only
+            with --llama-bin DIR (llama.cpp's build/bin), skipped otherwise.
+
+usage: accuracy_table.py BUILD_DIR [--sections schemes,families,llamacpp] [--chunks N] [--jobs N]
+                         [--llama-bin DIR] [--work DIR] [--out docs/ACCURACY.md] [--png docs/accuracy.png]
+(or --build BUILD_DIR). tools/accuracy_table.sh builds the tools first."""
 import argparse
+import concurrent.futures
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CALIB = os.path.join(ROOT, "data", "austen-train.txt")
+AUSTEN = ("Austen held-out", os.path.join(ROOT, "data", "austen-test.txt"))
+BROWN = ("Brown", os.path.join(ROOT, "data", "brown-sample.txt"))
+SECTIONS = ("schemes", "families", "llamacpp")
+
 ROWS = [
     ("FP32", "fp32"),
     ("llama.cpp Q8_0 (W8A8, per-32 blocks)", "q8_0"),
@@ -36,45 +57,131 @@ ROWS = [
 # LLaMA-7B, WikiText-2 (../shared/PAPER.md): relative to FP16 5.68
 PAPER = {"w4a16": "+3.0% (GPTQ)", "w4a8-paper": "+8.5%", "w4a4-paper": "+55% (with pruning)"}
 
+# The three shipped families: (short name, file, description, the paper's model and its WikiText-2
+# perplexities from ../shared/PAPER.md: FP16, W4A16, W4A8, W4A8 + pruning, W4A4 + pruning).
+FAMILIES = [
+    ("LLaMA", "austen-6m.gguf", "6 layers, 256 wide, RoPE, SwiGLU", "LLaMA-7B", (5.68, 5.85, 6.16, 6.09, 8.81)),
+    ("OPT", "austen-opt.gguf", "4 layers, 256 wide, learned positions, ReLU", "OPT-6.7B",
+     (10.86, None, 11.43, 11.21, None)),
+    ("BLOOM", "austen-bloom.gguf", "4 layers, 320 wide, ALiBi, GELU", "BLOOM-7.1B",
+     (11.37, None, 11.73, 11.36, None)),
+]
+PRUNE = 0.5  # the fraction of the prompt gone after the last layer: keep 50%
+# (label, scheme, prune beta, index of the paper's figure in FAMILIES or None)
+FAMILY_ROWS = [
+    ("FP32", "fp32", 0, 0),
+    ("FP32, keep 50% of the prompt", "fp32", PRUNE, None),
+    ("W4A16, GPTQ", "w4a16", 0, 1),
+    ("W4A8 paper: static per-tensor + TRIP", "w4a8-paper", 0, 2),
+    ("W4A8 paper, keep 50% of the prompt", "w4a8-paper", PRUNE, 3),
+    ("W4A8 (dynamic per-token, balancing, rotation)", "w4a8", 0, None),
+    ("W4A8, keep 50% of the prompt", "w4a8", PRUNE, None),
+    ("W4A4 paper: static per-tensor + TRIP", "w4a4-paper", 0, None),
+    ("W4A4 paper, keep 50% of the prompt", "w4a4-paper", PRUNE, 4),
+    ("W4A4 (dynamic per-token, balancing, rotation)", "w4a4", 0, None),
+    ("W4A4, keep 50% of the prompt", "w4a4", PRUNE, None),
+]
+# The issue's targets: (what, scheme, prune, largest change against FP32 in percent)
+TARGETS = [("W4A8", "w4a8", 0, 0.5), ("W4A4", "w4a4", 0, 2.0), ("W4A8, keep 50% of the prompt", "w4a8", PRUNE, 2.0)]
+FAMILY_NOTES = """\
+### Rotating LayerNorm models
 
-def perplexity(build, model, text, scheme, chunks):
-    cmd = [os.path.join(build, "examples", "aq-perplexity"), "-m", model, "-f", text, "--ctx", "512",
-           "--chunks", str(chunks)]
-    if scheme != "fp32":
-        cmd += ["--scheme", scheme, "--calib", os.path.join(ROOT, "data", "austen-train.txt")]
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    m = re.search(r"Final estimate: PPL = ([0-9.]+)", out.stdout)
-    if not m:
-        sys.exit(f"failed: {' '.join(cmd)}\n{out.stderr}")
-    return float(m.group(1))
+Rotation needs a norm that commutes with it. RMSNorm does (a rotation keeps the mean square); LayerNorm
+does not (it subtracts the mean, which a rotation moves). For bloom, gpt2 and opt, `lib/quant/transforms.c`
+first makes the model an RMSNorm one with the same function, as QuaRot does: every writer of the residual
+stream (token embedding rows, learned position rows, the attention output and MLP down projections with
+their biases) is centred, `W' = (I - 1 1^T / d) W`, which nothing downstream notices because every reader
+is a LayerNorm that subtracts the mean anyway; the residual is then mean-free, so each LayerNorm equals an
+RMSNorm with the same epsilon, and its weight and bias fold into the matrices that read it (`W diag(g)`,
+`b + W beta`; the final norm's bias becomes a bias of the output head). BLOOM normalizes the embedding
+itself, and that output is not mean-free. Two exact remedies were weighed: centring (and rotating) it at
+run time after every embedding lookup, a per-token step and a second code path; or, since that LayerNorm is
+a function of the token alone, folding it into the embedding table row by row (row t becomes
+`LayerNorm(e_t)`, then centred and rotated). The table is float either way, so the second costs nothing at
+run time and adds no building block: it is the one taken. `tests/test_families.c`
+(`test_transforms_preserve_the_function`) checks on random-weight bloom, gpt2, opt, qwen2 and llama files
+that `fp32,rotate`, `fp32,balance` and `fp32,balance,rotate` leave the logits as they were, up to float
+rounding. Costs: a tied head (BLOOM, OPT) is untied, the head keeping the original rows with the final norm
+folded in, so one more vocabulary x width table is in memory; a rotated file says `agilequant.norm = rms`
+(and, for BLOOM, `agilequant.embedding_norm_folded`), so only this library reads it. Balancing applies to
+ReLU MLPs (OPT: `relu(x / s) = relu(x) / s`, the up bias divided too) and is skipped for GELU (BLOOM,
+GPT-2), which is not homogeneous."""
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("build")
-    ap.add_argument("--chunks", type=int, default=40)
-    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "ACCURACY.md"))
-    ap.add_argument("--outlier-model", default=os.path.join(ap.parse_known_args()[0].build, "austen-6m-outlier.gguf"))
-    args = ap.parse_args()
+def section_marker(name):
+    return f"<!-- section {name}: written by tools/accuracy_table.py --sections {name} -->"
+
+
+class Runner:
+    """Quantizes each (model, scheme) once into a work folder (aq-quantize), then scores the
+    files with aq-perplexity; --jobs of either at a time, one thread each (tokenizing the
+    calibration text is serial, so two one-thread jobs use two cores better than one job)."""
+
+    def __init__(self, build, work, chunks, jobs, reuse):
+        self.build, self.work, self.chunks, self.jobs, self.reuse = build, work, chunks, jobs, reuse
+        self.quantized, self.scores, self.lock = {}, {}, threading.Lock()
+
+    def tool(self, name):
+        return os.path.join(self.build, "examples", name)
+
+    def quantize(self, model, scheme):
+        key = (model, scheme)
+        if scheme == "fp32":
+            self.quantized[key] = model
+            return
+        out = os.path.join(self.work, re.sub(r"[^A-Za-z0-9]+", "-", f"{os.path.basename(model)}-{scheme}") + ".gguf")
+        cmd = ["nice", self.tool("aq-quantize"), "-m", model, "-o", out + ".part", "--scheme", scheme, "--calib", CALIB]
+        if not (self.reuse and os.path.exists(out)):
+            res = subprocess.run(cmd, capture_output=True, text=True)
+            if res.returncode:
+                sys.exit(f"failed: {' '.join(cmd)}\n{res.stderr}")
+            os.replace(out + ".part", out)
+        with self.lock:
+            self.quantized[key] = out
+        print(f"quantized {os.path.basename(model)} {scheme}", flush=True)
+
+    def perplexity(self, model, scheme, text, prune):
+        cmd = ["nice", self.tool("aq-perplexity"), "-m", self.quantized[(model, scheme)], "-f", text, "--ctx", "512",
+               "--chunks", str(self.chunks), "-t", "1"]
+        if prune:
+            cmd += ["--prune", str(prune)]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        m = re.search(r"Final estimate: PPL = ([0-9.]+)", res.stdout)
+        if not m:
+            sys.exit(f"failed: {' '.join(cmd)}\n{res.stderr}")
+        with self.lock:
+            self.scores[(model, scheme, text, prune)] = float(m.group(1))
+        print(f"{os.path.basename(model)} {scheme} {os.path.basename(text)} prune {prune}: {m.group(1)}", flush=True)
+
+    def run(self, wanted):
+        """wanted: (model, scheme, text, prune) tuples; fills self.scores."""
+        wanted = [w for w in dict.fromkeys(wanted) if w not in self.scores]
+        with concurrent.futures.ThreadPoolExecutor(self.jobs) as pool:
+            pairs = [p for p in dict.fromkeys((m, s) for m, s, _, _ in wanted) if p not in self.quantized]
+            list(pool.map(lambda p: self.quantize(*p), pairs))
+            list(pool.map(lambda w: self.perplexity(*w), wanted))
+
+    def change(self, model, scheme, text, prune=0, base_scheme="fp32", base_model=None):
+        v = self.scores[(model, scheme, text, prune)]
+        return v, (v / self.scores[(base_model or model, base_scheme, text, 0)] - 1) * 100
+
+
+def cell(v, pct, base):
+    return f"{v:.3f}" if base else f"{v:.3f} ({pct:+.2f}%)"
+
+
+def schemes_section(r, args, started):
     shipped = os.path.join(ROOT, "models", "austen-6m.gguf")
-    subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "tools", "make_outlier_variant.py"), shipped,
-                    args.outlier_model], check=True, capture_output=True)
-    texts = [("Austen held-out", os.path.join(ROOT, "data", "austen-test.txt")),
-             ("Brown", os.path.join(ROOT, "data", "brown-sample.txt"))]
-    models = [("shipped model", shipped), ("outlier variant", args.outlier_model)]
-    started = time.time()
-    results = {}
-    for _, model in models:
-        for _, text in texts:
-            for _, scheme in ROWS:
-                results[(model, text, scheme)] = perplexity(args.build, model, text, scheme, args.chunks)
-                print(f"{os.path.basename(model)} {os.path.basename(text)} {scheme}: "
-                      f"{results[(model, text, scheme)]:.4f}", flush=True)
+    outlier = os.path.join(r.work, "austen-6m-outlier.gguf")
+    subprocess.run([sys.executable, os.path.join(ROOT, "tools", "make_outlier_variant.py"), shipped, outlier],
+                   check=True, capture_output=True)
+    models = [("shipped model", shipped), ("outlier variant", outlier)]
+    texts = [AUSTEN, BROWN]
+    r.run([(m, s, t, 0) for _, m in models for _, t in texts for _, s in ROWS])
     lines = [
-        "# Accuracy of the quantization schemes",
-        "",
-        "Generated by `tools/accuracy_table.sh` (do not edit by hand). Perplexity as llama.cpp's",
-        f"llama-perplexity computes it (context 512, the first {args.chunks} chunks of each text, the second",
+        "## Quantization schemes on the shipped model and its outlier variant", "",
+        "Perplexity as llama.cpp's llama-perplexity computes it (context 512, the first "
+        f"{args.chunks} chunks of each text, the second",
         "half of each chunk scored); in brackets the change against FP32 on the same model and text.",
         "Calibration (GPTQ, static scales, TRIP) reads `data/austen-train.txt`, never the evaluation text.",
         "The outlier variant is the shipped model with 4 channels of every RMSNorm weight and 8 rows of every",
@@ -82,30 +189,205 @@ def main():
         "(`tools/make_outlier_variant.py`): the same FP32 function, with 7B-like activation outliers.",
         "",
         "Rotation folds each RMSNorm weight into the projections that read it, and balancing (cross-layer",
-        "equalization of each MLP up row against its down column, `lib/quantize.c`) rescales every down-projection",
-        "input channel to the size of the others. Together they undo both of the variant's transforms exactly, so",
-        "`w4a8` and `w4a4` score on the variant what they score on the shipped model, up to float rounding: the",
-        "variant no longer stresses them. The rows without balancing or rotation show what the outliers cost when",
-        "they are not undone.",
+        "equalization of each MLP up row against its down column, `lib/quant/transforms.c`) rescales every",
+        "down-projection input channel to the size of the others. Together they undo both of the variant's",
+        "transforms exactly, so `w4a8` and `w4a4` score on the variant what they score on the shipped model, up to",
+        "float rounding: the variant no longer stresses them. The rows without balancing or rotation show what the",
+        "outliers cost when they are not undone.",
         "Outliers that are not a per-channel rescaling (ones that come with particular tokens, say) are not",
         "undone by these transforms, and this variant does not measure them.",
         "",
     ]
     for mname, model in models:
-        lines += [f"## {mname}", "",
+        lines += [f"### {mname}", "",
                   "| scheme | name | " + " | ".join(t for t, _ in texts) + " | paper, LLaMA-7B |",
                   "|---|---|" + "---|" * len(texts) + "---|"]
         for label, scheme in ROWS:
-            cells = []
-            for _, text in texts:
-                base = results[(model, text, "fp32")]
-                v = results[(model, text, scheme)]
-                cells.append(f"{v:.3f}" if scheme == "fp32" else f"{v:.3f} ({(v / base - 1) * 100:+.2f}%)")
+            cells = [cell(*r.change(model, scheme, text), scheme == "fp32") for _, text in texts]
             lines.append(f"| {label} | `{scheme}` | " + " | ".join(cells) + f" | {PAPER.get(scheme, '')} |")
         lines.append("")
-    lines.append(f"Took {time.time() - started:.0f} s on this machine.")
+    lines.append(f"`{command(args, 'schemes')}`: {time.time() - started:.0f} s on this machine.")
+    return lines
+
+
+def family_models():
+    return [(name, os.path.join(ROOT, "models", f), desc, paper_model, paper)
+            for name, f, desc, paper_model, paper in FAMILIES if os.path.exists(os.path.join(ROOT, "models", f))]
+
+
+def families_section(r, args, started):
+    fams = family_models()
+    text = AUSTEN[1]
+    r.run([(m, s, text, p) for _, m, _, _, _ in fams for _, s, p, _ in FAMILY_ROWS])
+    lines = [
+        "## The paper's table on the three shipped families", "",
+        "Our three trained models, one per family the paper evaluates, on held-out Austen text (context 512, the "
+        f"first {args.chunks} chunks), against the paper's WikiText-2 rows for LLaMA-7B, OPT-6.7B and BLOOM-7.1B "
+        "(`../shared/PAPER.md`; blank where it gives none). In brackets: the change against FP32 of the same "
+        "model. Calibration reads `data/austen-train.txt`. \"Keep 50% of the prompt\": `aq-perplexity --prune 0.5` "
+        "(the paper's importance and schedule from layer n_layers / 2, positions kept; docs/PRUNING.md): each "
+        "chunk's first half is a pruned prefill and its second half, whose predictions are the ones scored, "
+        "attends to what is left of it. The paper's W4A8 and W4A4 are static per-tensor scales with TRIP, ours "
+        "`w4a8-paper` and `w4a4-paper`; its W4A4 figure is with pruning. " + ", ".join(
+            f"{name}: `models/{os.path.basename(m)}` ({desc})" for name, m, desc, _, _ in fams) + ".", "",
+        "| scheme | name | " + " | ".join(f"{name} (ours) | {pm} (paper)" for name, _, _, pm, _ in fams) + " |",
+        "|---|---|" + "---|---|" * len(fams)]
+    for label, scheme, prune, paper_index in FAMILY_ROWS:
+        cells = []
+        for _, model, _, _, paper in fams:
+            cells.append(cell(*r.change(model, scheme, text, prune), scheme == "fp32" and not prune))
+            p = paper[paper_index] if paper_index is not None else None
+            cells.append("" if p is None else f"{p:.2f}" if paper_index == 0 else f"{p:.2f} ({(p / paper[0] - 1) * 100:+.1f}%)")
+        name = f"`{scheme}`" + (f" `--prune {prune}`" if prune else "")
+        lines.append(f"| {label} | {name} | " + " | ".join(cells) + " |")
+    lines += ["", "Targets of the issue (change against FP32):", ""]
+    for what, scheme, prune, limit in TARGETS:
+        for name, model, _, _, _ in fams:
+            v, pct = r.change(model, scheme, text, prune)
+            lines.append(f"- {name}, {what} (`{scheme}`{' --prune ' + str(prune) if prune else ''}): {pct:+.2f}%, "
+                         f"target at most +{limit}%: {'met' if pct <= limit else 'MISSED'}")
+    png = plot_families(r, fams, text, args.png)
+    if png:
+        lines += ["", f"![change in perplexity against FP32 per scheme and family]({os.path.relpath(png, os.path.dirname(args.out))})"]
+    lines += ["", FAMILY_NOTES, "",
+              f"`{command(args, 'families')}`: {time.time() - started:.0f} s on this machine."]
+    return lines
+
+
+def plot_families(r, fams, text, png):
+    """A bar chart of the change in perplexity against FP32, per scheme (x) and family (bars).
+    Bars beyond the axis are cut and carry their value."""
+    gnuplot = shutil.which("gnuplot")
+    if not gnuplot:
+        print("gnuplot not found: no picture (Debian: apt-get install gnuplot-nox)", file=sys.stderr)
+        return None
+    rows = [row for row in FAMILY_ROWS if not (row[1] == "fp32" and not row[2])]
+    top = 10.0
+    width = 0.8 / len(fams)
+    data, labels = [], []
+    for j, (name, model, _, _, _) in enumerate(fams):
+        block = []
+        for i, (_, scheme, prune, _) in enumerate(rows):
+            x = i + (j - (len(fams) - 1) / 2) * width
+            pct = r.change(model, scheme, text, prune)[1]
+            block.append(f"{x:.3f} {min(pct, top):.4f}")
+            if pct > top:
+                labels.append(f'set label "{pct:+.0f}%" at {x:.3f},{top * 0.97:.2f} right rotate by 90 font ",8" '
+                              'textcolor rgb "white" front')
+        data.append("\n".join(block) + "\ne\n")
+    xtics = ", ".join(f'"{scheme}{" keep 50%%" if prune else ""}" {i}' for i, (_, scheme, prune, _) in
+                      enumerate(rows))
+    colors = ["#4477aa", "#ee6677", "#228833", "#ccbb44"]
+    plots = ", ".join(f"'-' using 1:2 with boxes lc rgb '{colors[j % 4]}' title '{name}'"
+                      for j, (name, _, _, _, _) in enumerate(fams))
+    script = "\n".join([
+        "set terminal pngcairo size 1100,560 font ',10'",
+        f"set output '{png}'",
+        "set title 'Change in perplexity against FP32, held-out Austen text (bars above "
+        f"+{top:.0f}% are cut and labelled)'",
+        "set ylabel 'perplexity vs FP32 (%)'",
+        f"set yrange [{min(-1.0, min(r.change(m, s, text, p)[1] for _, m, _, _, _ in fams for _, s, p, _ in rows) - 0.5):.2f}:{top}]",
+        f"set xrange [-0.6:{len(rows) - 0.4}]",
+        f"set xtics ({xtics}) rotate by 30 right",
+        "set grid ytics", "set key top left", "set style fill solid 0.9 border -1",
+        f"set boxwidth {width * 0.95:.3f} absolute", "set xzeroaxis lt -1",
+    ] + labels + [f"plot {plots}"]) + "\n" + "".join(data)
+    subprocess.run([gnuplot], input=script, text=True, check=True)
+    return png
+
+
+def llamacpp_version(bin_dir):
+    out = subprocess.run([os.path.join(bin_dir, "llama-cli"), "--version"], capture_output=True, text=True)
+    m = re.search(r"version: (\d+) \(([0-9a-f]+)\)", out.stdout + out.stderr)
+    return f"build {m.group(1)}, commit {m.group(2)}" if m else "version unknown"
+
+
+def llamacpp_section(r, args, started):
+    shipped = os.path.join(ROOT, "models", "austen-6m.gguf")
+    text = AUSTEN[1]
+    sources = [("F32 (the shipped file)", shipped)]
+    for t in ("Q8_0", "Q4_K_M"):
+        out = os.path.join(r.work, f"austen-6m-{t}.gguf")
+        cmd = [os.path.join(args.llama_bin, "llama-quantize"), shipped, out, t]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode:
+            sys.exit(f"failed: {' '.join(cmd)}\n{res.stderr}")
+        sources.append((f"llama.cpp {t}", out))
+    schemes = ["fp32", "w4a8", "w4a4"]
+    r.run([(m, s, text, 0) for _, m in sources for s in schemes])
+    lines = [
+        "## From a llama.cpp file", "",
+        "A user who only has a file that llama.cpp's `llama-quantize` wrote can still take our schemes: the "
+        "loader reads its weight types and `aq-quantize` dequantizes them, then quantizes. What that costs: "
+        f"`models/austen-6m.gguf` (F32) quantized by llama.cpp ({llamacpp_version(args.llama_bin)}) into Q8_0 and "
+        "Q4_K_M (`llama-quantize IN OUT TYPE`, its default mixture: Q4_K_M keeps some tensors in Q6_K), then "
+        "`aq-quantize --scheme w4a8` / `w4a4` of each, against the same schemes from the F32 file. Held-out "
+        f"Austen text, context 512, the first {args.chunks} chunks; in brackets the change against the F32 file "
+        "as it is. The column \"as loaded\" is the llama.cpp file run as it is.", "",
+        "| source file | as loaded | `w4a8` | `w4a4` |", "|---|---|---|---|"]
+    for label, model in sources:
+        cells = [cell(*r.change(model, s, text, base_model=shipped), model == shipped and s == "fp32")
+                 for s in schemes]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", f"`{command(args, 'llamacpp')}`: {time.time() - started:.0f} s on this machine."]
+    return lines
+
+
+def command(args, section):
+    cmd = f"python3 tools/accuracy_table.py BUILD --sections {section} --chunks {args.chunks}"
+    return cmd + (" --llama-bin DIR" if section == "llamacpp" else "")
+
+
+def kept_sections(path):
+    """The sections of an existing ACCURACY.md, by name, each from its marker to the next."""
+    if not os.path.exists(path):
+        return {}
+    parts = re.split(r"^<!-- section (\w+): .*-->\n", open(path).read(), flags=re.M)
+    return {parts[i]: parts[i + 1].rstrip() for i in range(1, len(parts) - 1, 2)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("build_dir", nargs="?")
+    ap.add_argument("--build")
+    ap.add_argument("--sections", default=",".join(SECTIONS))
+    ap.add_argument("--chunks", type=int, default=12)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--llama-bin", help="llama.cpp's build/bin (llama-quantize, llama-cli) for the llamacpp section")
+    ap.add_argument("--work", help="folder for quantized files (default: a new temporary folder, removed after)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="take quantized files already in --work (left by an interrupted run of the same build)")
+    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "ACCURACY.md"))
+    ap.add_argument("--png", default=os.path.join(ROOT, "docs", "accuracy.png"))
+    args = ap.parse_args()
+    build = os.path.abspath(args.build or args.build_dir or os.path.join(ROOT, "build"))
+    wanted = args.sections.split(",")
+    for s in wanted:
+        if s not in SECTIONS:
+            sys.exit(f"unknown section {s}: one of {', '.join(SECTIONS)}")
+    if "llamacpp" in wanted and not args.llama_bin:
+        print("llamacpp section skipped: it needs --llama-bin DIR (llama.cpp's build/bin)", file=sys.stderr)
+        wanted.remove("llamacpp")
+    work = args.work or tempfile.mkdtemp(prefix="aq-accuracy-")
+    os.makedirs(work, exist_ok=True)
+    r = Runner(build, work, args.chunks, args.jobs, args.reuse)
+    makers = {"schemes": schemes_section, "families": families_section, "llamacpp": llamacpp_section}
+    sections = kept_sections(args.out)
+    for name in SECTIONS:
+        if name in wanted:
+            sections[name] = "\n".join(makers[name](r, args, time.time()))
+    if not args.work:
+        shutil.rmtree(work)
+    lines = ["# Accuracy of the quantization schemes", "",
+             "Generated by `tools/accuracy_table.py` (do not edit by hand); each section says the command that",
+             "wrote it, and `--sections` rewrites some and keeps the others. All of them:",
+             "`python3 tools/accuracy_table.py BUILD --llama-bin LLAMA_CPP/build/bin` (`tools/accuracy_table.sh`",
+             "builds the tools first).", ""]
+    for name in SECTIONS:
+        if name in sections:
+            lines += [section_marker(name), sections[name], ""]
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    open(args.out, "w").write("\n".join(lines) + "\n")
+    open(args.out, "w").write("\n".join(lines))
     print(f"wrote {args.out}")
 
 
