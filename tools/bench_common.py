@@ -56,8 +56,10 @@ def now_utc():
 # The sources we build, and building them
 
 def _git(*args, cwd=ROOT):
+    """git's output without the final newline ('' on failure); leading blanks kept (git status --porcelain
+    starts a line with one)."""
     p = subprocess.run(["git", "-C", cwd] + list(args), text=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    return p.stdout.strip() if p.returncode == 0 else ""
+    return p.stdout.rstrip() if p.returncode == 0 else ""
 
 
 def add_source_args(ap):
