@@ -3,7 +3,7 @@
  * order is each kernel's. Plain C, done once per model. */
 #include "qc4w-packw.h"
 
-#include "f16.h"
+#include "qd8-qc4w-gemm-loop.h"
 #include "ukernels.h"
 
 /* Raw code of element e of row r; 0 for the padding rows past n_rows. */
@@ -13,35 +13,25 @@ static inline uint8_t aq_neon_code(const struct aq_q4w *w, size_t r, size_t e) {
     return (e & 1) ? (uint8_t)(byte >> 4) : (uint8_t)(byte & 0x0F);
 }
 
-/* Writes the metadata of (tile, group g) at dst. */
-static inline void aq_neon_pack_meta(const struct aq_q4w *w, size_t tile, size_t g, uint8_t *dst) {
+/* Writes the metadata of (tile, group g) at dst; returns the bytes written. */
+static inline size_t aq_neon_pack_meta(const struct aq_q4w *w, size_t tile, size_t g, uint8_t *dst) {
     const size_t groups = w->k / w->group;
-    float scale[AQ_NEON_NR];
-    int32_t zero[AQ_NEON_NR];
-    int32_t code_sum[AQ_NEON_NR];
+    uint16_t scale[AQ_NEON_NR];
+    uint8_t zero[AQ_NEON_NR];
     for (size_t j = 0; j < AQ_NEON_NR; j++) {
         const size_t r = tile * AQ_NEON_NR + j;
-        scale[j] = 0.0f;
-        zero[j] = 0;
-        code_sum[j] = 0;
-        if (r >= w->n_rows) continue;
         const size_t gi = r * groups + g;
-        scale[j] = aq_fp16_to_fp32(w->scale[gi]);
-        zero[j] = w->zero != NULL ? w->zero[gi] : AQ_Q4W_SYMMETRIC_ZERO;
-        for (size_t e = g * w->group; e < (g + 1) * w->group; e++) code_sum[j] += aq_neon_code(w, r, e);
+        scale[j] = r < w->n_rows ? w->scale[gi] : 0;
+        zero[j] = r < w->n_rows && w->zero != NULL ? w->zero[gi] : 0;
     }
     memcpy(dst, scale, sizeof scale);
+    if (w->zero == NULL) return sizeof scale;
     memcpy(dst + sizeof scale, zero, sizeof zero);
-    memcpy(dst + sizeof scale + sizeof zero, code_sum, sizeof code_sum);
+    return sizeof scale + sizeof zero;
 }
 
-static size_t packed_size(const struct aq_q4w *w) {
-    const size_t tiles = (w->n_rows + AQ_NEON_NR - 1) / AQ_NEON_NR;
-    return tiles * (w->k / w->group) * aq_neon_group_bytes(w->group);
-}
-
-size_t aq_qc4w_packw_8c4_neon_size(const struct aq_q4w *w) { return packed_size(w); }
-size_t aq_qc4w_packw_8c16_neon_size(const struct aq_q4w *w) { return packed_size(w); }
+size_t aq_qc4w_packw_8c4_neon_size(const struct aq_q4w *w) { return aq_qc4w_packed_bytes(w, AQ_NEON_NR); }
+size_t aq_qc4w_packw_8c16_neon_size(const struct aq_q4w *w) { return aq_qc4w_packed_bytes(w, AQ_NEON_NR); }
 
 /* For aq_qd8_qc4w_gemm_4x8c4__neondot (SDOT by lane): per group, per 4 consecutive
  * k, 16 bytes; byte 4j + i holds row j (0..3) at k + i in its low nibble and row
@@ -52,8 +42,7 @@ void aq_qc4w_packw_8c4_neon(const struct aq_q4w *w, void *packed) {
     uint8_t *dst = packed;
     for (size_t t = 0; t < tiles; t++) {
         for (size_t g = 0; g < groups; g++) {
-            aq_neon_pack_meta(w, t, g, dst);
-            dst += AQ_NEON_META_BYTES;
+            dst += aq_neon_pack_meta(w, t, g, dst);
             for (size_t k4 = g * w->group; k4 < (g + 1) * w->group; k4 += 4) {
                 for (size_t j = 0; j < 4; j++) {
                     for (size_t i = 0; i < 4; i++) {
@@ -75,8 +64,7 @@ void aq_qc4w_packw_8c16_neon(const struct aq_q4w *w, void *packed) {
     uint8_t *dst = packed;
     for (size_t t = 0; t < tiles; t++) {
         for (size_t g = 0; g < groups; g++) {
-            aq_neon_pack_meta(w, t, g, dst);
-            dst += AQ_NEON_META_BYTES;
+            dst += aq_neon_pack_meta(w, t, g, dst);
             for (size_t k16 = g * w->group; k16 < (g + 1) * w->group; k16 += 16) {
                 for (size_t p = 0; p < AQ_NEON_NR / 2; p++) {
                     const size_t r = t * AQ_NEON_NR + 2 * p;

@@ -2,31 +2,29 @@
  * and what their micro-tiles share. Internal.
  *
  * In the blocks of the packer convention (lib/kernels/qd8-qc4w-gemm-loop.h), with
- * NR = AQ_NEON_NR = 8 and AQ_NEON_QC4W_META = 12 bytes of metadata per row: rows
- * are cut into tiles of 8 (the last tile padded with rows of code 0, zero 0,
- * scale 0, which are computed and never stored); per tile, per group g, in order,
- * one block of AQ_NEON_META_BYTES + 4 * group bytes, written by the packers of
- * qc4w-packw.c:
+ * NR = AQ_NEON_NR = 8: rows are cut into tiles of 8 (the last tile padded with
+ * rows of code 0, zero 0, scale +0, which are computed and never stored); per tile,
+ * per group g, in order, one block written by the packers of qc4w-packw.c:
  *
- *   float   scale[8]     f32 of the fp16 scale (exact, so the kernels need no
- *                        fp16 conversion and match aq_fp16_to_fp32 bit for bit)
- *   int32_t zero[8]      the weight zero points (8 for symmetric weights)
- *   int32_t code_sum[8]  sum of the group's raw codes q (0..15), per row
- *   uint8_t nibbles[4 * group]   the raw codes of 8 rows x group, two per byte,
+ *   uint16_t scale[8]    the f16 scales (FCVTL widens them exactly, like
+ *                        aq_fp16_to_fp32, whatever FPCR's flush-to-zero says)
+ *   uint8_t  zero[8]     the weight zero points, only for asymmetric weights
+ *   uint8_t  nibbles[4 * group]   the raw codes of 8 rows x group, two per byte,
  *                        in the order of the kernel's packer (8c4 or 8c16)
  *
  * Why raw codes and corrections instead of (q - zero) in the inner loop: the
  * loop then only masks and shifts nibbles, and the zero points are applied once
- * per group, exactly, in int32:
- *   isum = sum (q - zw)(qa - za)
- *        = sum q*qa - za * code_sum - zw * (sum qa - group * za),
- * with sum qa given by the outer loop (aq_qc4w_tile.a_sum).
- * Every term is computed modulo 2^32 (vector int32 lanes wrap); the true isum
- * fits an int32, so the wrapped result is exact.
+ * per group, exactly, in int32 (the identity of qd8-qc4w-gemm-loop.h):
+ *   isum = S - zw * T - za * C,
+ * with T from the outer loop and the code sums C counted by the kernel only when
+ * a token of the tile has za != 0. Every term is computed modulo 2^32 (vector
+ * int32 lanes wrap); the true isum fits an int32, so the wrapped result is exact.
  */
 #ifndef AQ_KERNELS_NEON_QC4W_PACKW_H
 #define AQ_KERNELS_NEON_QC4W_PACKW_H
 
+#include <arm_neon.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -34,15 +32,24 @@
 #include "quant.h"
 
 #define AQ_NEON_NR 8
-#define AQ_NEON_QC4W_META 12 /* bytes per row: scale, zero, code_sum */
-#define AQ_NEON_META_BYTES (AQ_NEON_NR * AQ_NEON_QC4W_META)
 
-static inline size_t aq_neon_group_bytes(size_t group) { return AQ_NEON_META_BYTES + 4 * group; }
+/* The block's 8 scales as f32, rows 0-3 and 4-7. */
+static inline void aq_neon_block_scales(const uint8_t *block, float32x4_t scale[2]) {
+    uint16_t h[AQ_NEON_NR];
+    memcpy(h, block, sizeof h);
+    scale[0] = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h)));
+    scale[1] = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h + 4)));
+}
 
-/* (uint32_t) arithmetic so that large activation zero points wrap instead of
- * overflowing (UB); see the identity above. */
-static inline int32_t aq_neon_act_term(int32_t act_sum, size_t group, int32_t za) {
-    return (int32_t)((uint32_t)act_sum - (uint32_t)group * (uint32_t)za);
+/* The block's 8 zero points as int32 (all 8 for symmetric weights). */
+static inline void aq_neon_block_zeros(const uint8_t *block, bool asym, int32x4_t zero[2]) {
+    if (!asym) {
+        zero[0] = zero[1] = vdupq_n_s32(AQ_Q4W_SYMMETRIC_ZERO);
+        return;
+    }
+    const uint16x8_t z16 = vmovl_u8(vld1_u8(block + AQ_NEON_NR * sizeof(uint16_t)));
+    zero[0] = vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(z16)));
+    zero[1] = vreinterpretq_s32_u32(vmovl_u16(vget_high_u16(z16)));
 }
 
 /* Stores the 8 results of one tile row, only the first n_valid. */

@@ -11,7 +11,9 @@
  * -128..127, so |product| <= 15 * 128 = 1920; a lane gets 2 products per step,
  * group / 8 <= 16 per group, |sum| <= 30720 < 32768. Each group's int16 lanes are
  * then widened (SADDLP) and reduced; the zero-point correction (qc4w-packw.h)
- * takes the activation sum from the outer loop. Float part as in
+ * takes the activation term from the outer loop. The code sums, when a token has
+ * za != 0, add each row's 16 codes into uint8 lanes: at most 8 steps of 15 per
+ * group of 128, 120 < 256. Float part as in
  * aq_qd8_qc4w_gemm_ref (see the neondot kernel). The outer loop is
  * lib/kernels/qd8-qc4w-gemm-loop.c.
  */
@@ -30,8 +32,10 @@ static inline int32x4_t reduce4(int16x8_t r0, int16x8_t r1, int16x8_t r2, int16x
     return vpaddq_s32(s01, s23);
 }
 
-AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
+/* with_c: some token has za != 0, so the code sums C are counted too. */
+AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c) {
     const size_t group = t->group, k = t->k, n_valid = t->nr;
+    const size_t codes_at = AQ_NEON_NR * aq_qc4w_meta_bytes(t->asym);
     const uint8x16_t low_mask = vdupq_n_u8(0x0F);
     float32x4_t facc[MR][2];
     AQ_FOR_TOKENS(i) {
@@ -46,8 +50,10 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
     }
 
     for (size_t g = 0; g < t->groups; g++) {
-        const uint8_t *meta = t->w + g * aq_neon_group_bytes(group);
-        const uint8_t *nib = meta + AQ_NEON_META_BYTES;
+        const uint8_t *meta = t->w + g * t->block_bytes;
+        const uint8_t *nib = meta + codes_at;
+        uint8x16_t c8[AQ_NEON_NR];
+        for (size_t j = 0; j < AQ_NEON_NR; j++) c8[j] = vdupq_n_u8(0);
         int16x8_t acc[MR][AQ_NEON_NR];
         AQ_FOR_TOKENS(i) {
             for (size_t j = 0; j < AQ_NEON_NR; j++) acc[i][j] = vdupq_n_s16(0);
@@ -64,6 +70,10 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
         const uint8x16_t b = vld1q_u8(nib + 16 * (p));                                                                 \
         const int8x16_t w0 = vreinterpretq_s8_u8(vandq_u8(b, low_mask));                                               \
         const int8x16_t w1 = vreinterpretq_s8_u8(vshrq_n_u8(b, 4));                                                    \
+        if (with_c) {                                                                                                  \
+            c8[2 * (p)] = vaddq_u8(c8[2 * (p)], vreinterpretq_u8_s8(w0));                                              \
+            c8[2 * (p) + 1] = vaddq_u8(c8[2 * (p) + 1], vreinterpretq_u8_s8(w1));                                      \
+        }                                                                                                              \
         AQ_FOR_TOKENS(i) {                                                                                             \
             acc[i][2 * (p)] = vmlal_s8(acc[i][2 * (p)], vget_low_s8(w0), vget_low_s8(av[i]));                          \
             acc[i][2 * (p)] = vmlal_high_s8(acc[i][2 * (p)], w0, av[i]);                                               \
@@ -79,21 +89,28 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
             nib += 64;
             AQ_MCA_END(mr);
         }
-        const float32x4_t scale0 = vld1q_f32((const float *)(const void *)meta);
-        const float32x4_t scale1 = vld1q_f32((const float *)(const void *)meta + 4);
-        const int32x4_t zero0 = vld1q_s32((const int32_t *)(const void *)(meta + 32));
-        const int32x4_t zero1 = vld1q_s32((const int32_t *)(const void *)(meta + 48));
-        const int32x4_t csum0 = vld1q_s32((const int32_t *)(const void *)(meta + 64));
-        const int32x4_t csum1 = vld1q_s32((const int32_t *)(const void *)(meta + 80));
+        float32x4_t scale[2];
+        int32x4_t zero[2], csum[2];
+        aq_neon_block_scales(meta, scale);
+        aq_neon_block_zeros(meta, t->asym, zero);
+        if (with_c) {
+            int16x8_t c16[AQ_NEON_NR];
+            for (size_t j = 0; j < AQ_NEON_NR; j++) c16[j] = vreinterpretq_s16_u16(vpaddlq_u8(c8[j]));
+            csum[0] = reduce4(c16[0], c16[1], c16[2], c16[3]);
+            csum[1] = reduce4(c16[4], c16[5], c16[6], c16[7]);
+        }
         AQ_FOR_TOKENS(i) {
             const int32x4_t d0 = reduce4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);
             const int32x4_t d1 = reduce4(acc[i][4], acc[i][5], acc[i][6], acc[i][7]);
-            const int32_t za = t->a_zero[i];
-            const int32_t act_term = aq_neon_act_term(t->a_sum[i * t->groups + g], group, za);
-            const int32x4_t isum0 = vmlsq_n_s32(vmlsq_n_s32(d0, zero0, act_term), csum0, za);
-            const int32x4_t isum1 = vmlsq_n_s32(vmlsq_n_s32(d1, zero1, act_term), csum1, za);
-            facc[i][0] = vfmaq_f32(facc[i][0], vmulq_n_f32(scale0, t->a_scale[i]), vcvtq_f32_s32(isum0));
-            facc[i][1] = vfmaq_f32(facc[i][1], vmulq_n_f32(scale1, t->a_scale[i]), vcvtq_f32_s32(isum1));
+            const int32_t a_term = t->a_term[i * t->groups + g];
+            int32x4_t isum0 = vmlsq_n_s32(d0, zero[0], a_term);
+            int32x4_t isum1 = vmlsq_n_s32(d1, zero[1], a_term);
+            if (with_c) {
+                isum0 = vmlsq_n_s32(isum0, csum[0], t->a_zero[i]);
+                isum1 = vmlsq_n_s32(isum1, csum[1], t->a_zero[i]);
+            }
+            facc[i][0] = vfmaq_f32(facc[i][0], vmulq_n_f32(scale[0], t->a_scale[i]), vcvtq_f32_s32(isum0));
+            facc[i][1] = vfmaq_f32(facc[i][1], vmulq_n_f32(scale[1], t->a_scale[i]), vcvtq_f32_s32(isum1));
         }
     }
     AQ_FOR_TOKENS(i) {
@@ -109,4 +126,11 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
     }
 }
 
-AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_2x8c16__neon, MR, AQ_NEON_NR, AQ_NEON_QC4W_META, tile)
+AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
+    if (t->za_any)
+        tile_body(mr, t, true);
+    else
+        tile_body(mr, t, false);
+}
+
+AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_2x8c16__neon, MR, AQ_NEON_NR, tile)

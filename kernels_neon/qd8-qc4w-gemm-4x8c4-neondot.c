@@ -8,7 +8,7 @@
  * holds row j (0..3), k + i in its low nibble and row j + 4 in its high nibble,
  * so one AND and one shift give the two SDOT operands of rows 0-3 and rows 4-7.
  * The codes stay raw (0..15, no zero point subtracted) and the zero points are
- * corrected per group (qc4w-packw.h), with the activation sum from the outer loop.
+ * corrected per group (qc4w-packw.h), with the activation term from the outer loop.
  *
  * Float part, exactly aq_qd8_qc4w_gemm_ref's: acc = fma(scale_w * scale_a,
  * (float) isum, acc), groups in order; vmulq rounds like the C multiply,
@@ -23,10 +23,13 @@
 #define MR 4
 
 /* mr (1..MR) tokens against one 8-row tile; inlined with a constant mr so the
- * token loops unroll and the accumulators stay in registers. */
-AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
+ * token loops unroll and the accumulators stay in registers. with_c: some token
+ * has za != 0, so the code sums C are counted too (two SDOTs with bytes of 1). */
+AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c) {
     const size_t group = t->group, k = t->k, n_valid = t->nr;
+    const size_t codes_at = AQ_NEON_NR * aq_qc4w_meta_bytes(t->asym);
     const uint8x16_t low_mask = vdupq_n_u8(0x0F);
+    const int8x16_t one_bytes = vdupq_n_s8(1);
     float32x4_t facc[MR][2];
     AQ_FOR_TOKENS(i) {
         if (t->accumulate) {
@@ -40,8 +43,9 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
     }
 
     for (size_t g = 0; g < t->groups; g++) {
-        const uint8_t *meta = t->w + g * aq_neon_group_bytes(group);
-        const uint8_t *nib = meta + AQ_NEON_META_BYTES;
+        const uint8_t *meta = t->w + g * t->block_bytes;
+        const uint8_t *nib = meta + codes_at;
+        int32x4_t csum[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
         /* dacc[i][0..1]: lanes 0 and 2 of each 16-k step; dacc[i][2..3]: lanes 1 and
          * 3 when mr <= 2, which halves the SDOT dependency chains (latency 4) that
          * bound the decode loop on in-order cores; with more tokens the chains of
@@ -59,6 +63,10 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
         const uint8x16_t p = vld1q_u8(nib + 16 * (lane));                                                              \
         const int8x16_t w_lo = vreinterpretq_s8_u8(vandq_u8(p, low_mask));                                             \
         const int8x16_t w_hi = vreinterpretq_s8_u8(vshrq_n_u8(p, 4));                                                  \
+        if (with_c) {                                                                                                  \
+            csum[0] = vdotq_s32(csum[0], w_lo, one_bytes);                                                             \
+            csum[1] = vdotq_s32(csum[1], w_hi, one_bytes);                                                             \
+        }                                                                                                              \
         AQ_FOR_TOKENS(i) {                                                                                             \
             const size_t set = mr <= 2 && ((lane)&1) ? 2 : 0;                                                          \
             dacc[i][set] = vdotq_laneq_s32(dacc[i][set], w_lo, av[i], lane);                                           \
@@ -73,21 +81,22 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
             nib += 64;
             AQ_MCA_END(mr);
         }
-        const float32x4_t scale0 = vld1q_f32((const float *)(const void *)meta);
-        const float32x4_t scale1 = vld1q_f32((const float *)(const void *)meta + 4);
-        const int32x4_t zero0 = vld1q_s32((const int32_t *)(const void *)(meta + 32));
-        const int32x4_t zero1 = vld1q_s32((const int32_t *)(const void *)(meta + 48));
-        const int32x4_t csum0 = vld1q_s32((const int32_t *)(const void *)(meta + 64));
-        const int32x4_t csum1 = vld1q_s32((const int32_t *)(const void *)(meta + 80));
+        float32x4_t scale[2];
+        int32x4_t zero[2];
+        aq_neon_block_scales(meta, scale);
+        aq_neon_block_zeros(meta, t->asym, zero);
         AQ_FOR_TOKENS(i) {
-            const int32_t za = t->a_zero[i];
-            const int32_t act_term = aq_neon_act_term(t->a_sum[i * t->groups + g], group, za);
+            const int32_t a_term = t->a_term[i * t->groups + g];
             const int32x4_t d0 = mr <= 2 ? vaddq_s32(dacc[i][0], dacc[i][2]) : dacc[i][0];
             const int32x4_t d1 = mr <= 2 ? vaddq_s32(dacc[i][1], dacc[i][3]) : dacc[i][1];
-            const int32x4_t isum0 = vmlsq_n_s32(vmlsq_n_s32(d0, zero0, act_term), csum0, za);
-            const int32x4_t isum1 = vmlsq_n_s32(vmlsq_n_s32(d1, zero1, act_term), csum1, za);
-            facc[i][0] = vfmaq_f32(facc[i][0], vmulq_n_f32(scale0, t->a_scale[i]), vcvtq_f32_s32(isum0));
-            facc[i][1] = vfmaq_f32(facc[i][1], vmulq_n_f32(scale1, t->a_scale[i]), vcvtq_f32_s32(isum1));
+            int32x4_t isum0 = vmlsq_n_s32(d0, zero[0], a_term);
+            int32x4_t isum1 = vmlsq_n_s32(d1, zero[1], a_term);
+            if (with_c) {
+                isum0 = vmlsq_n_s32(isum0, csum[0], t->a_zero[i]);
+                isum1 = vmlsq_n_s32(isum1, csum[1], t->a_zero[i]);
+            }
+            facc[i][0] = vfmaq_f32(facc[i][0], vmulq_n_f32(scale[0], t->a_scale[i]), vcvtq_f32_s32(isum0));
+            facc[i][1] = vfmaq_f32(facc[i][1], vmulq_n_f32(scale[1], t->a_scale[i]), vcvtq_f32_s32(isum1));
         }
     }
     AQ_FOR_TOKENS(i) {
@@ -103,4 +112,11 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
     }
 }
 
-AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x8c4__neondot, MR, AQ_NEON_NR, AQ_NEON_QC4W_META, tile)
+AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
+    if (t->za_any)
+        tile_body(mr, t, true);
+    else
+        tile_body(mr, t, false);
+}
+
+AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x8c4__neondot, MR, AQ_NEON_NR, tile)

@@ -7,7 +7,8 @@
  * Exactness as in the 4x8c4 AVX2 kernel: VPMADDUBSW (u8 codes x s8 activations)
  * gives int16 pairs of at most 15 * 128 * 2 = 3840 in magnitude; the low- and
  * high-nibble pairs are added (7680 < 32767, no saturation) and widened by one
- * VPMADDWD with ones into the int32 sums at each step. */
+ * VPMADDWD with ones into the int32 sums at each step. The code sums (codes x bytes
+ * of 1) stay below 960 in int16 over a group of 128: one VPMADDWD per group. */
 #include <immintrin.h>
 
 #include "qc4w-packw.h"
@@ -16,10 +17,12 @@
 #define MR 4
 #define NR 16
 
-AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
-    const size_t group = t->group, block_bytes = NR * (AQ_X86_QC4W_META + group / 2);
+/* with_c: some token of the tile has za != 0, so the code sums C are needed. */
+AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c) {
+    const size_t group = t->group, codes_at = NR * aq_qc4w_meta_bytes(t->asym);
     const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
     const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i one_bytes = _mm256_set1_epi8(1);
     const uint8_t *block = t->w;
     __m256 acc[MR][2];
     for (size_t i = 0; i < mr; i++) {
@@ -32,20 +35,26 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
             acc[i][1] = _mm256_loadu_ps(tmp + 8);
         }
     }
-    for (size_t g = 0; g < t->groups; g++, block += block_bytes) {
+    for (size_t g = 0; g < t->groups; g++, block += t->block_bytes) {
         /* Rows 0-7 in the first register of each pair, rows 8-15 in the second. */
-        const __m256i wpair[2] = {_mm256_loadu_si256((const __m256i *)block),
-                                  _mm256_loadu_si256((const __m256i *)(block + 32))};
-        const __m256 wscale[2] = {_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(block + NR * 4))),
-                                  _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(block + NR * 4 + 16)))};
-        const uint8_t *q = block + NR * AQ_X86_QC4W_META;
+        const __m256 wscale[2] = {_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)block)),
+                                  _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(block + 16)))};
+        const uint8_t *q = block + codes_at;
         __m256i isum[MR][2];
-        /* The zero-point correction -zw*A - za*wsum starts the sum (exact int32). */
-        for (size_t i = 0; i < mr; i++) {
-            const __m256i pair = _mm256_set1_epi32(aq_x86_token_pair(t->a_sum[i * t->groups + g], t->a_zero[i]));
-            isum[i][0] = _mm256_madd_epi16(wpair[0], pair);
-            isum[i][1] = _mm256_madd_epi16(wpair[1], pair);
+        /* The sum starts from -zw * T (exact modulo 2^32, as every step below). */
+        if (t->asym) {
+            const __m256i zw[2] = {_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(aq_load_i64(block + NR * 2))),
+                                   _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(aq_load_i64(block + NR * 2 + 8)))};
+            for (size_t i = 0; i < mr; i++) {
+                const __m256i neg_term = _mm256_set1_epi32(aq_qc4w_negate(t->a_term[i * t->groups + g]));
+                isum[i][0] = _mm256_mullo_epi32(zw[0], neg_term);
+                isum[i][1] = _mm256_mullo_epi32(zw[1], neg_term);
+            }
+        } else {
+            for (size_t i = 0; i < mr; i++)
+                isum[i][0] = isum[i][1] = _mm256_set1_epi32(aq_qc4w_symmetric_start(t->a_term[i * t->groups + g]));
         }
+        __m256i c16[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
         const int8_t *a_group = t->a + (t->g0 + g) * group;
         for (size_t p = 0; p < group / 8; p++) {
             __m256i w_lo[2], w_hi[2];
@@ -53,6 +62,9 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
                 const __m256i packed = _mm256_loadu_si256((const __m256i *)(q + p * NR * 4 + h * 32));
                 w_lo[h] = _mm256_and_si256(packed, low_nibbles);
                 w_hi[h] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
+                if (with_c)
+                    c16[h] = _mm256_add_epi16(c16[h], _mm256_add_epi16(_mm256_maddubs_epi16(w_lo[h], one_bytes),
+                                                                       _mm256_maddubs_epi16(w_hi[h], one_bytes)));
             }
             for (size_t i = 0; i < mr; i++) {
                 const int8_t *qa = a_group + i * t->k + 8 * p;
@@ -65,10 +77,14 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
                 }
             }
         }
+        const __m256i csum[2] = {_mm256_madd_epi16(c16[0], ones), _mm256_madd_epi16(c16[1], ones)};
         for (size_t i = 0; i < mr; i++) {
             /* The reference's two roundings: the scale product, then the fma. */
             const __m256 a_scale = _mm256_set1_ps(t->a_scale[i]);
             for (size_t h = 0; h < 2; h++) {
+                if (with_c)
+                    isum[i][h] =
+                        _mm256_sub_epi32(isum[i][h], _mm256_mullo_epi32(csum[h], _mm256_set1_epi32(t->a_zero[i])));
                 const __m256 group_scale = _mm256_mul_ps(wscale[h], a_scale);
                 acc[i][h] = _mm256_fmadd_ps(group_scale, _mm256_cvtepi32_ps(isum[i][h]), acc[i][h]);
             }
@@ -88,4 +104,11 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
     }
 }
 
-AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x16c4__avx2, MR, NR, AQ_X86_QC4W_META, tile)
+AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
+    if (t->za_any)
+        tile_body(mr, t, true);
+    else
+        tile_body(mr, t, false);
+}
+
+AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x16c4__avx2, MR, NR, tile)

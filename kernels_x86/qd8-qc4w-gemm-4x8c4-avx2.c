@@ -6,7 +6,9 @@
  * VPMADDUBSW (u8 codes x s8 activations) adds pairs of products into int16 with
  * saturation, which never triggers here: |code * qa| <= 15 * 128, so a pair is at
  * most 3840, and 8 such results summed with VPADDW stay below 30720 < 32767. So
- * 8 VPMADDUBSW share one VPMADDWD (x 1) that widens to int32: exact. */
+ * 8 VPMADDUBSW share one VPMADDWD (x 1) that widens to int32: exact. The code sums
+ * (codes x bytes of 1) reach 4 * 15 a lane per packed vector, at most 960 for a
+ * group of 128: one VPMADDWD per group. */
 #include <immintrin.h>
 
 #include "qc4w-packw.h"
@@ -15,10 +17,12 @@
 #define MR 4
 #define NR 8
 
-AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
-    const size_t group = t->group, block_bytes = NR * (AQ_X86_QC4W_META + group / 2);
+/* with_c: some token of the tile has za != 0, so the code sums C are needed. */
+AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c) {
+    const size_t group = t->group, codes_at = NR * aq_qc4w_meta_bytes(t->asym);
     const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
     const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i one_bytes = _mm256_set1_epi8(1);
     const uint8_t *block = t->w;
     __m256 acc[MR];
     for (size_t i = 0; i < mr; i++) {
@@ -30,16 +34,20 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
             acc[i] = _mm256_loadu_ps(tmp);
         }
     }
-    for (size_t g = 0; g < t->groups; g++, block += block_bytes) {
-        const __m256i wpair = _mm256_loadu_si256((const __m256i *)block);
-        const __m256 wscale = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(block + NR * 4)));
-        const uint8_t *q = block + NR * AQ_X86_QC4W_META;
+    for (size_t g = 0; g < t->groups; g++, block += t->block_bytes) {
+        const __m256 wscale = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)block));
+        const uint8_t *q = block + codes_at;
         __m256i isum[MR];
-        /* The zero-point correction -zw*A - za*wsum starts the sum (exact int32). */
-        for (size_t i = 0; i < mr; i++) {
-            const int32_t pair = aq_x86_token_pair(t->a_sum[i * t->groups + g], t->a_zero[i]);
-            isum[i] = _mm256_madd_epi16(wpair, _mm256_set1_epi32(pair));
+        /* The sum starts from -zw * T (exact modulo 2^32, as every step below). */
+        if (t->asym) {
+            const __m256i zw = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(aq_load_i64(block + NR * 2)));
+            for (size_t i = 0; i < mr; i++)
+                isum[i] = _mm256_mullo_epi32(zw, _mm256_set1_epi32(aq_qc4w_negate(t->a_term[i * t->groups + g])));
+        } else {
+            for (size_t i = 0; i < mr; i++)
+                isum[i] = _mm256_set1_epi32(aq_qc4w_symmetric_start(t->a_term[i * t->groups + g]));
         }
+        __m256i c16 = _mm256_setzero_si256();
         const int8_t *a_group = t->a + (t->g0 + g) * group;
         /* group / 8 is 4, 8 or 16 packed vectors: 8 int16 products per flush. */
         for (size_t p0 = 0; p0 < group / 8; p0 += 4) {
@@ -49,6 +57,9 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
                 const __m256i packed = _mm256_loadu_si256((const __m256i *)(q + p * NR * 4));
                 const __m256i w_lo = _mm256_and_si256(packed, low_nibbles);
                 const __m256i w_hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
+                if (with_c)
+                    c16 = _mm256_add_epi16(c16, _mm256_add_epi16(_mm256_maddubs_epi16(w_lo, one_bytes),
+                                                                 _mm256_maddubs_epi16(w_hi, one_bytes)));
                 for (size_t i = 0; i < mr; i++) {
                     const int8_t *qa = a_group + i * t->k + 8 * p;
                     s16[i] = _mm256_add_epi16(s16[i], _mm256_maddubs_epi16(w_lo, _mm256_set1_epi32(aq_load_i32(qa))));
@@ -58,7 +69,9 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
             }
             for (size_t i = 0; i < mr; i++) isum[i] = _mm256_add_epi32(isum[i], _mm256_madd_epi16(s16[i], ones));
         }
+        const __m256i csum = _mm256_madd_epi16(c16, ones);
         for (size_t i = 0; i < mr; i++) {
+            if (with_c) isum[i] = _mm256_sub_epi32(isum[i], _mm256_mullo_epi32(csum, _mm256_set1_epi32(t->a_zero[i])));
             /* The reference's two roundings: the scale product, then the fma. */
             const __m256 group_scale = _mm256_mul_ps(wscale, _mm256_set1_ps(t->a_scale[i]));
             acc[i] = _mm256_fmadd_ps(group_scale, _mm256_cvtepi32_ps(isum[i]), acc[i]);
@@ -75,4 +88,11 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
     }
 }
 
-AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x8c4__avx2, MR, NR, AQ_X86_QC4W_META, tile)
+AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
+    if (t->za_any)
+        tile_body(mr, t, true);
+    else
+        tile_body(mr, t, false);
+}
+
+AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x8c4__avx2, MR, NR, tile)

@@ -283,6 +283,30 @@ static void test_qc4w_extremes(void **state) {
     }
 }
 
+/* The packed layout streams no more than llama.cpp's Q4_0 does: 4.5 bits a weight
+ * for symmetric groups of 32 (an f16 scale and 16 bytes of codes per 32 weights),
+ * plus one byte of zero point per group for asymmetric ones; fewer bits for larger
+ * groups. Packing needs no particular CPU. */
+static void test_qc4w_packed_bits(void **state) {
+    const aq_qc4w_gemm_kernel *kern = *state;
+    if (!kern->packed_size) skip();
+    uint64_t rng = 0x5EED0004u;
+    const size_t n = 3 * kern->n_tile, k = 256;
+    static const size_t groups[] = {32, 64, 128};
+    for (size_t ig = 0; ig < COUNT(groups); ig++) {
+        for (int asym = 0; asym < 2; asym++) {
+            struct aq_q4w w;
+            q4w_make(&w, n, k, groups[ig], asym, FILL_RANDOM, &rng);
+            const double bits = 8.0 * (double)kern->packed_size(&w) / (double)(n * k);
+            const double q4_0_bits = 4.0 + 16.0 / 32.0, zero_bits = asym ? 8.0 / (double)groups[ig] : 0.0;
+            if (groups[ig] == 32 && !asym) print_message("%s: %.3f bits per weight\n", kern->name, bits);
+            assert_true(bits <= q4_0_bits + zero_bits);
+            if (groups[ig] > 32) assert_true(bits < q4_0_bits + zero_bits);
+            q4w_free(&w);
+        }
+    }
+}
+
 /* ------------------------------------------------------------------------------
  * Float kernels.
  */
@@ -964,6 +988,7 @@ static int aq_run_kernel_tests(const char *group, CMUnitTestFunction arch_test) 
         add_test(&l, e->name, "", test_qc4w_shapes, e);
         add_test(&l, e->name, " long k", test_qc4w_long_k, e);
         add_test(&l, e->name, " extremes", test_qc4w_extremes, e);
+        add_test(&l, e->name, " packed bits", test_qc4w_packed_bits, e);
     }
     for (size_t i = 0; i + 1 < aq_f32_gemm_list_size; i++)
         add_test(&l, aq_f32_gemm_list[i].name, "", test_f32_gemm, &aq_f32_gemm_list[i]);

@@ -5,26 +5,34 @@
 /* Activation rows per tile, at most (the largest MR AQ_TILE_FOR_MR instantiates). */
 #define MR_LIMIT 8
 
-/* a_sum[t * chunk + g] for rows t < mr and groups [g0, g0 + chunk): exact, |sum| <=
- * 128 * group. */
-static void activation_sums(size_t mr, const int8_t *a, size_t k, size_t group, size_t g0, size_t chunk,
-                            int32_t *a_sum) {
+/* a_term[t * chunk + g] = sum of row t's codes over group g0 + g, minus group * za,
+ * for rows t < mr (modulo 2^32, so that no za overflows; the kernels' int32 lanes
+ * wrap the same way). */
+static void activation_terms(size_t mr, const int8_t *a, const int32_t *a_zero, size_t k, size_t group, size_t g0,
+                             size_t chunk, int32_t *a_term) {
     for (size_t t = 0; t < mr; t++) {
+        const uint32_t zero_sum = (uint32_t)group * (uint32_t)a_zero[t];
         for (size_t g = 0; g < chunk; g++) {
             const int8_t *q = a + t * k + (g0 + g) * group;
             int32_t sum = 0;
             for (size_t e = 0; e < group; e++) sum += q[e];
-            a_sum[t * chunk + g] = sum;
+            a_term[t * chunk + g] = (int32_t)((uint32_t)sum - zero_sum);
         }
     }
 }
 
-void aq_qd8_qc4w_gemm_loop(size_t mr_max, size_t nr, size_t meta_bytes, aq_qc4w_tile_fn tile, size_t m, size_t n_begin,
-                           size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed, float *out,
+size_t aq_qc4w_packed_bytes(const struct aq_q4w *w, size_t nr) {
+    const size_t tiles = (w->n_rows + nr - 1) / nr;
+    return tiles * (w->k / w->group) * nr * (aq_qc4w_meta_bytes(w->zero != NULL) + w->group / 2);
+}
+
+void aq_qd8_qc4w_gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, size_t m, size_t n_begin, size_t n_end,
+                           const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed, float *out,
                            size_t out_stride) {
     const size_t k = w->k, group = w->group, groups = k / group;
-    const size_t block_bytes = nr * (meta_bytes + group / 2);
-    int32_t a_sum[MR_LIMIT * AQ_QC4W_GROUP_CHUNK];
+    const bool asym = w->zero != NULL;
+    const size_t block_bytes = nr * (aq_qc4w_meta_bytes(asym) + group / 2);
+    int32_t a_term[MR_LIMIT * AQ_QC4W_GROUP_CHUNK];
     /* Rows per block of about AQ_QC4W_BLOCK_BYTES: a multiple of nr, at least nr. */
     size_t rows_per_block = AQ_QC4W_BLOCK_BYTES / (groups * block_bytes / nr) / nr * nr;
     if (rows_per_block < nr) rows_per_block = nr;
@@ -33,18 +41,23 @@ void aq_qd8_qc4w_gemm_loop(size_t mr_max, size_t nr, size_t meta_bytes, aq_qc4w_
         const size_t nb1 = n_end - nb0 < rows_per_block ? n_end : nb0 + rows_per_block;
         for (size_t t0 = 0; t0 < m; t0 += mr_max) {
             const size_t mr = m - t0 < mr_max ? m - t0 : mr_max;
+            bool za_any = false;
+            for (size_t i = 0; i < mr; i++) za_any = za_any || a->zero[t0 + i] != 0;
             struct aq_qc4w_tile t = {
                 .a = a->q + t0 * k,
                 .k = k,
                 .a_scale = a->scale + t0,
                 .a_zero = a->zero + t0,
-                .a_sum = a_sum,
+                .za_any = za_any,
+                .a_term = a_term,
+                .block_bytes = block_bytes,
+                .asym = asym,
                 .group = group,
                 .out_stride = out_stride,
             };
             for (size_t g0 = 0; g0 < groups; g0 += AQ_QC4W_GROUP_CHUNK) {
                 const size_t chunk = groups - g0 < AQ_QC4W_GROUP_CHUNK ? groups - g0 : AQ_QC4W_GROUP_CHUNK;
-                activation_sums(mr, t.a, k, group, g0, chunk, a_sum);
+                activation_terms(mr, t.a, t.a_zero, k, group, g0, chunk, a_term);
                 t.g0 = g0;
                 t.groups = chunk;
                 t.accumulate = g0 > 0;

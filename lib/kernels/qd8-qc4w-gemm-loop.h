@@ -5,22 +5,32 @@
  * A kernel file holds only its micro-tile and one line:
  *
  *   AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) { ... }
- *   AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x8c4__avx2, MR, NR, META, tile)
+ *   AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x8c4__avx2, MR, NR, tile)
  *
  * The loop does the rest: weight rows in blocks of about AQ_QC4W_BLOCK_BYTES of
  * packed weights (kept in L2 while every activation tile passes over them), the
  * activation rows in tiles of MR (the last one shorter; tile() is instantiated for
  * each constant mr), the rows [n_begin, n_end) in packed tiles of NR (the last one
  * partial: t->nr < NR), the groups in chunks of at most AQ_QC4W_GROUP_CHUNK, and
- * the activation sums per row and group that every kernel's zero-point correction
+ * the activation terms per row and group that every kernel's zero-point correction
  * needs.
  *
  * The packer convention of every qc4w kernel (kernels_x86/qc4w-packw.c,
  * kernels_neon/qc4w-packw.c): rows are cut into tiles of NR, the last one padded
- * with rows that compute 0 and are never stored; per tile, per group in order, one
- * block of NR * (META + group / 2) bytes: META bytes of metadata per row (scales,
- * zero-point terms; their layout is the architecture's, in its qc4w-packw.h), then
- * the NR * group codes, two per byte, in the order the kernel's tile reads them.
+ * with rows of scale +0 (they compute 0 and are never stored); per tile, per group
+ * in order, one block of NR * (aq_qc4w_meta_bytes(asym) + group / 2) bytes:
+ *   uint16_t scale[NR]   the rows' f16 scales, as stored in aq_q4w;
+ *   uint8_t  zero[NR]    the rows' zero points 0..15, only for asymmetric weights;
+ *   the NR * group raw codes 0..15, two per byte, in the order the kernel's tile
+ *   reads them (the architecture's qc4w-packw.h).
+ * So a symmetric group of 32 takes 18 bytes a row, 4.5 bits a weight, as
+ * llama.cpp's Q4_0 does. The codes stay raw and the zero points are corrected once
+ * per group in exact int32 arithmetic (modulo 2^32; the true value fits):
+ *   isum = sum (q - zw)(qa - za) = S - zw * T - za * C,
+ *   S = sum q * qa,  T = sum qa - group * za (the activation term, per token and
+ *   group, from the loop),  C = sum q (the code sum, which a kernel computes from the
+ *   codes it unpacks, only when some za of the tile is not 0: never for dynamic,
+ *   symmetric activations).
  */
 #ifndef AQ_QD8_QC4W_GEMM_LOOP_H
 #define AQ_QD8_QC4W_GEMM_LOOP_H
@@ -34,10 +44,14 @@
 
 /* Target size of a block of packed weight rows. */
 #define AQ_QC4W_BLOCK_BYTES (256 * 1024)
-/* Groups per chunk: bounds the activation sums on the stack (8 rows x 512 x 4 bytes
+/* Groups per chunk: bounds the activation terms on the stack (8 rows x 512 x 4 bytes
  * = 16 KiB). Longer rows are done in chunks, the float accumulators going through
  * out between chunks (an exact store and reload). */
 #define AQ_QC4W_GROUP_CHUNK 512
+
+/* Metadata bytes per weight row and group of the packed layouts: the f16 scale,
+ * and for asymmetric weights the zero point. */
+static inline size_t aq_qc4w_meta_bytes(bool asym) { return asym ? 3 : 2; }
 
 /* What one call of a micro-tile computes: mr activation rows times one packed tile
  * of NR weight rows (nr of them stored), over groups [g0, g0 + groups). */
@@ -46,8 +60,11 @@ struct aq_qc4w_tile {
     size_t k;              /* elements per row */
     const float *a_scale;  /* a_scale[t] */
     const int32_t *a_zero; /* a_zero[t] (za) */
-    const int32_t *a_sum;  /* a_sum[t * groups + g]: sum of row t's codes over group g0 + g, exact */
+    bool za_any;           /* whether some a_zero[t], t < mr, is not 0 (C is needed) */
+    const int32_t *a_term; /* a_term[t * groups + g]: T of row t and group g0 + g (modulo 2^32) */
     const uint8_t *w;      /* the packed block of group g0 of this tile; groups follow */
+    size_t block_bytes;    /* bytes of one packed block (tile x group) */
+    bool asym;             /* whether the blocks carry zero points (else every zw is 8) */
     size_t group;          /* elements per group */
     size_t g0, groups;     /* the chunk of groups */
     size_t nr;             /* weight rows to store, 1..NR */
@@ -56,20 +73,32 @@ struct aq_qc4w_tile {
     size_t out_stride;
 };
 
+/* -v modulo 2^32 (no overflow for any v). */
+static inline int32_t aq_qc4w_negate(int32_t v) { return (int32_t)(0u - (uint32_t)v); }
+
+/* The symmetric weights' zero point times T, negated, as the int32 a kernel starts
+ * a group's sum from (-zw * T with zw = 8, modulo 2^32). */
+static inline int32_t aq_qc4w_symmetric_start(int32_t a_term) {
+    return (int32_t)(0u - (uint32_t)AQ_Q4W_SYMMETRIC_ZERO * (uint32_t)a_term);
+}
+
 typedef void (*aq_qc4w_tile_fn)(size_t mr, const struct aq_qc4w_tile *t);
 
-/* The family's gemm (aq_qc4w_gemm_kernel) for a kernel with tile mr_max x nr and
- * meta_bytes of metadata per row and group, calling tile with mr <= mr_max. */
-void aq_qd8_qc4w_gemm_loop(size_t mr_max, size_t nr, size_t meta_bytes, aq_qc4w_tile_fn tile, size_t m, size_t n_begin,
-                           size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed, float *out,
+/* The family's gemm (aq_qc4w_gemm_kernel) for a kernel with tile mr_max x nr,
+ * calling tile with mr <= mr_max. */
+void aq_qd8_qc4w_gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, size_t m, size_t n_begin, size_t n_end,
+                           const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed, float *out,
                            size_t out_stride);
 
+/* Bytes of the packed layout of w in tiles of nr rows (the packer convention). */
+size_t aq_qc4w_packed_bytes(const struct aq_q4w *w, size_t nr);
+
 /* Defines the kernel `name` from the inline micro-tile `tile(mr, t)`. */
-#define AQ_QD8_QC4W_GEMM_DEFINE(name, MR, NR, META, tile)                                                              \
+#define AQ_QD8_QC4W_GEMM_DEFINE(name, MR, NR, tile)                                                                    \
     static void name##_tile(size_t mr, const struct aq_qc4w_tile *t) { AQ_TILE_FOR_MR(MR, mr, tile, t); }              \
     void name(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,                  \
               const void *packed, float *out, size_t out_stride) {                                                     \
-        aq_qd8_qc4w_gemm_loop(MR, NR, META, name##_tile, m, n_begin, n_end, a, w, packed, out, out_stride);            \
+        aq_qd8_qc4w_gemm_loop(MR, NR, name##_tile, m, n_begin, n_end, a, w, packed, out, out_stride);                  \
     }
 
 #endif /* AQ_QD8_QC4W_GEMM_LOOP_H */
