@@ -57,5 +57,5 @@ want aq-perplexity && run aq-perplexity "$ex/aq-perplexity" -m "$tmp/w4a8.gguf" 
   --chunks 2 -t 2 --kv8
 want aq-perplexity-prune && run aq-perplexity-prune "$ex/aq-perplexity" -m "$synth" -f "$tmp/test.txt" --ctx 32 \
   --chunks 1 -t 1 --prune 0.3 --scheme w4a4 --calib "$tmp/calib.txt"
-want aq-bench && run aq-bench "$ex/aq-bench" -m "$tmp/q4_0.gguf" -p 16 -n 4 -t 1,2 -r 1
+want aq-bench && run aq-bench "$ex/aq-bench" -m "$tmp/q4_0.gguf" -p 16 -n 4 -t 1,2 -r 1 --bw-mib 16
 exit $status
