@@ -123,7 +123,10 @@ AQ_API aq_error aq_model_set_progress(aq_model *model, aq_progress_fn fn, void *
  * formats), "fp32", optionally followed by modifiers such as ",rtn", ",g128",
  * ",asym", ",no-rotate", ",no-trip" (docs/FORMAT.md). Schemes that calibrate
  * (GPTQ, static scales, TRIP) read calibration_text: use training text,
- * never evaluation text. Every context of the model must be freed first.
+ * never evaluation text, at least one chunk of 512 tokens (or of the
+ * model's context length, if shorter); up to 8 chunks are read, spread over
+ * the text. Shorter text gives AQ_ERR_INVALID_ARGUMENT and leaves the model
+ * unquantized. Every context of the model must be freed first.
  * AQ_ERR_NUMERIC: folding the rotations into weights that large overflowed;
  * AQ_ERR_UNSUPPORTED also for weights too large for q4_0/q8_0's f16 scales.
  * After an error past the argument checks the model may be part-way
