@@ -55,4 +55,29 @@ static inline void aq_avx2_store_lanes(__m256 acc, size_t mr, size_t nr, const s
         for (size_t r = 0; r < t->nr; r++) t->out[i * t->out_stride + r] = lanes[i * nr + r];
 }
 
+/* Q6_K codes (AVX2 and VNNI tiles): codes of run j (0..3) of a half: elements 32 j + l, l < 32 (layout in quant.h). */
+static inline __m256i aq_q6_k_codes_avx2(const uint8_t *ql, __m256i qh, size_t j) {
+    const __m256i low_nibbles = _mm256_set1_epi8(0x0F), high_bits = _mm256_set1_epi8(0x30);
+    const __m256i v = _mm256_loadu_si256((const __m256i *)(ql + 32 * (j % 2)));
+    const __m256i low =
+        j < 2 ? _mm256_and_si256(v, low_nibbles) : _mm256_and_si256(_mm256_srli_epi16(v, 4), low_nibbles);
+    /* Bits 2 j, 2 j + 1 of qh[l] to bits 4, 5. */
+    __m256i high;
+    switch (j) {
+    case 0:
+        high = _mm256_slli_epi16(qh, 4);
+        break;
+    case 1:
+        high = _mm256_slli_epi16(qh, 2);
+        break;
+    case 2:
+        high = qh;
+        break;
+    default:
+        high = _mm256_srli_epi16(qh, 2);
+        break;
+    }
+    return _mm256_or_si256(low, _mm256_and_si256(high, high_bits));
+}
+
 #endif /* AQ_BLOCK_GEMM_AVX2_H */

@@ -12,31 +12,6 @@
 
 #define MR 4
 
-/* Codes of run j (0..3) of a half: elements 32 j + l, l < 32 (layout in quant.h). */
-static inline __m256i q6_codes(const uint8_t *ql, __m256i qh, size_t j) {
-    const __m256i low_nibbles = _mm256_set1_epi8(0x0F), high_bits = _mm256_set1_epi8(0x30);
-    const __m256i v = _mm256_loadu_si256((const __m256i *)(ql + 32 * (j % 2)));
-    const __m256i low =
-        j < 2 ? _mm256_and_si256(v, low_nibbles) : _mm256_and_si256(_mm256_srli_epi16(v, 4), low_nibbles);
-    /* Bits 2 j, 2 j + 1 of qh[l] to bits 4, 5. */
-    __m256i high;
-    switch (j) {
-    case 0:
-        high = _mm256_slli_epi16(qh, 4);
-        break;
-    case 1:
-        high = _mm256_slli_epi16(qh, 2);
-        break;
-    case 2:
-        high = qh;
-        break;
-    default:
-        high = _mm256_srli_epi16(qh, 2);
-        break;
-    }
-    return _mm256_or_si256(low, _mm256_and_si256(high, high_bits));
-}
-
 AQ_TILE_INLINE void tile(size_t mr, const struct aq_block_tile *t) {
     const size_t nr = AQ_AVX2_LANES / mr;
     const __m256i thirty_two = _mm256_set1_epi8(32);
@@ -65,7 +40,7 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_block_tile *t) {
                 }
                 for (size_t r = 0; r < nr; r++) {
                     const __m256i qh = _mm256_loadu_si256((const __m256i *)(x[r]->qh + 32 * h));
-                    const __m256i codes = q6_codes(x[r]->ql + 64 * h, qh, j);
+                    const __m256i codes = aq_q6_k_codes_avx2(x[r]->ql + 64 * h, qh, j);
                     /* Elements l < 16 are sub-block 8 h + 2 j, the others 8 h + 2 j + 1. */
                     const int8_t *sc = x[r]->scales + 8 * h + 2 * j;
                     const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
