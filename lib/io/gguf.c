@@ -610,6 +610,18 @@ void aq_gguf_close(aq_gguf *gguf) {
     free(gguf);
 }
 
+void aq_gguf_release(const aq_gguf *gguf, const void *data, size_t n) {
+    if (gguf == NULL || gguf->mapping == NULL || data == NULL) return;
+    uintptr_t map = (uintptr_t)gguf->mapping, start = (uintptr_t)data;
+    if (start < map || start - map > gguf->mapping_size || n > gguf->mapping_size - (start - map)) return;
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0) return;
+    uintptr_t first = (start + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
+    uintptr_t end = (start + n) / (uintptr_t)page * (uintptr_t)page;
+    /* The mapping is private and never written: its pages come back unchanged from the file. */
+    if (end > first) madvise((void *)first, end - first, MADV_DONTNEED);
+}
+
 uint32_t aq_gguf_version(const aq_gguf *gguf) { return gguf != NULL ? gguf->version : 0; }
 uint32_t aq_gguf_alignment(const aq_gguf *gguf) { return gguf != NULL ? gguf->alignment : 0; }
 

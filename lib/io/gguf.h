@@ -95,6 +95,11 @@ aq_error aq_gguf_open_file(const char *path, aq_gguf **out, char *msg, size_t ms
 /* Parses a caller's buffer in place; it must outlive the handle. */
 aq_error aq_gguf_open_memory(const void *data, size_t size, aq_gguf **out, char *msg, size_t msg_cap);
 void aq_gguf_close(aq_gguf *gguf); /* accepts NULL */
+/* Gives back the resident pages wholly inside [data, data + n) when they lie
+ * in the file mapping the handle owns (read again from the file if touched
+ * later): a model quantized layer by layer then holds the source file's
+ * pages of one layer at a time. Anything else (a caller's buffer) is left as it is. */
+void aq_gguf_release(const aq_gguf *gguf, const void *data, size_t n);
 /* AQ_ERR_FORMAT (and a message) if two tensors share bytes. The reader lets
  * them (each is a read-only view); a model loader refuses them: llama.cpp
  * reads tensors one after the other and so never accepts such a file, and

@@ -174,6 +174,8 @@ static aq_error load_f32(aq_model *m, const char *name, int64_t rows, int64_t co
     for (size_t i = 0; i < count; i++)
         if (!isfinite((*out)[i]))
             return aq_set_error(m->error, AQ_ERR_FORMAT, "tensor %s holds %g at %zu", name, (double)(*out)[i], i);
+    /* The check read the whole tensor: its pages go back until a forward pass or quantization reads them. */
+    aq_gguf_release(m->gguf, t->data, count * sizeof(float));
     return AQ_OK;
 }
 
@@ -231,6 +233,7 @@ static aq_error load_matrix(aq_model *m, const char *name, int32_t rows, int32_t
     mat->blocks = t->data;
     if (!aq_blocks_finite(bt, t->data, (size_t)rows * (size_t)cols))
         return aq_set_error(m->error, AQ_ERR_FORMAT, "tensor %s (%s) has a scale that is not finite", name, bt->name);
+    aq_gguf_release(m->gguf, t->data, (size_t)rows * mat->row_bytes);
     return AQ_OK;
 }
 

@@ -16,12 +16,16 @@ static aq_error pack_matrix(aq_model *m, aq_matrix *w) {
     return AQ_OK;
 }
 
+aq_error aq_model_pack_layer(aq_model *m, int32_t i) {
+    aq_error err = AQ_OK;
+    aq_matrix *mats[AQ_MATRICES_PER_LAYER];
+    aq_layer_matrices(&m->layers[i], mats);
+    for (int j = 0; j < AQ_MATRICES_PER_LAYER && err == AQ_OK; j++) err = pack_matrix(m, mats[j]);
+    return err;
+}
+
 aq_error aq_model_pack(aq_model *m) {
     aq_error err = AQ_OK;
-    for (int32_t i = 0; i < m->cfg.n_layers && err == AQ_OK; i++) {
-        aq_matrix *mats[AQ_MATRICES_PER_LAYER];
-        aq_layer_matrices(&m->layers[i], mats);
-        for (int j = 0; j < AQ_MATRICES_PER_LAYER && err == AQ_OK; j++) err = pack_matrix(m, mats[j]);
-    }
+    for (int32_t i = 0; i < m->cfg.n_layers && err == AQ_OK; i++) err = aq_model_pack_layer(m, i);
     return err;
 }

@@ -1,10 +1,18 @@
 /* aq_quantize: turns a loaded full-precision model into a quantized one in
- * memory. In order: optional Hadamard rotations folded into the weights;
- * calibration (an FP32 forward pass over training text, observing every
- * linear layer's input); per layer, static activation scales and TRIP
- * factors; then each weight matrix to INT4 by GPTQ or round-to-nearest, and
- * repacking for the chosen kernel. The function of the FP32 model is
- * unchanged by the rotations and TRIP; only the rounding changes it. */
+ * memory, a layer at a time, so that only one layer is ever F32: what is
+ * outside the layers (embedding, output head) is made F32 and rotated first
+ * and the calibration text embedded; then per layer, its weights are
+ * dequantized from the file, balanced and rotated (folded into its norms),
+ * the calibration activations run through it in FP32 (observing its linear
+ * layers' inputs, and becoming the next layer's input), static activation
+ * scales and TRIP factors chosen, each weight matrix quantized to INT4 by
+ * GPTQ or round-to-nearest and repacked for the chosen kernel, its F32 copy
+ * freed and the file's pages of it given back. The activations pass through
+ * the FP32 layer, not the quantized one, so every layer is calibrated on the
+ * full-precision model's activations, as when the whole model was
+ * calibrated in one forward pass (the result is the same bit for bit). The
+ * function of the FP32 model is unchanged by the rotations and TRIP; only
+ * the rounding changes it. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,22 +33,40 @@
 
 /* ---- mutable copies of the weights (they may live in a read-only mapping) ---- */
 
-/* A matrix of llama.cpp's formats is dequantized: a model from a Q4_K_M file
- * is quantized by our schemes from what that file holds. Its bias, if any, is
- * copied too; an absent matrix (no gate) stays absent. */
-static bool mutable_matrix(aq_model *m, aq_matrix *w) {
+/* An F32 copy of a matrix's weights, made with malloc (*copy) so that it can
+ * be freed once the matrix is quantized; a matrix of llama.cpp's formats is
+ * dequantized: a model from a Q4_K_M file is quantized by our schemes from
+ * what that file holds. Its bias, if any, is copied too, into the model's
+ * own memory; an absent matrix (no gate) stays absent. The file's pages of
+ * the matrix are given back. */
+static bool mutable_matrix(aq_model *m, aq_matrix *w, float **copy) {
+    *copy = NULL;
     if (!aq_matrix_present(w)) return true;
     size_t n = (size_t)w->rows * (size_t)w->cols;
     if (w->bias && !(w->bias = aq_model_own_floats(m, w->bias, (size_t)w->rows))) return false;
-    float *copy = aq_model_own_floats(m, w->format == AQ_WEIGHTS_F32 ? w->f32 : NULL, n);
-    if (!copy) return false;
+    float *f = malloc(n * sizeof *f);
+    if (!f) return false;
     if (w->format == AQ_WEIGHTS_BLOCKS) {
-        for (int32_t r = 0; r < w->rows; r++) aq_matrix_row(w, r, copy + (size_t)r * (size_t)w->cols);
+        for (int32_t r = 0; r < w->rows; r++) aq_matrix_row(w, r, f + (size_t)r * (size_t)w->cols);
+        aq_gguf_release(m->gguf, w->blocks, (size_t)w->rows * w->row_bytes);
         w->format = AQ_WEIGHTS_F32;
         w->blocks = NULL;
         w->block_type = NULL;
+    } else {
+        memcpy(f, w->f32, n * sizeof *f);
+        aq_gguf_release(m->gguf, w->f32, n * sizeof *f);
     }
-    w->f32 = copy;
+    w->f32 = *copy = f;
+    return true;
+}
+
+/* After quantizing: the copy becomes the model's when it is the matrix's
+ * weights (kept F32), else it is freed. After an error the model keeps them
+ * all (aq_quantize's caller frees a part-way quantized model). */
+static bool settle_matrix(aq_model *m, aq_matrix *w, float *copy, bool failed) {
+    if (!copy) return true;
+    if (failed || (w->format == AQ_WEIGHTS_F32 && w->f32 == copy)) return aq_model_own(m, copy) != NULL;
+    free(copy);
     return true;
 }
 
@@ -52,25 +78,34 @@ static bool mutable_vector(aq_model *m, const float **v, size_t n) {
     return copy != NULL;
 }
 
-static aq_error make_mutable(aq_model *m) {
-    const aq_config *c = &m->cfg;
-    size_t dim = (size_t)c->dim;
-    /* Each gets its own copy, so folding the norm into a tied output head unties it. */
-    if (!mutable_matrix(m, &m->token_embd) || !mutable_matrix(m, &m->output) || !mutable_matrix(m, &m->position_embd) ||
-        !mutable_vector(m, &m->output_norm, dim) || !mutable_vector(m, &m->output_norm_b, dim) ||
-        !mutable_vector(m, &m->embd_norm, dim) || !mutable_vector(m, &m->embd_norm_b, dim))
+/* What is outside the layers; copies: token_embd's, output's, position_embd's.
+ * Each gets its own copy, so folding the norm into a tied output head unties it. */
+static aq_error mutable_outside_layers(aq_model *m, float **copies) {
+    size_t dim = (size_t)m->cfg.dim;
+    if (!mutable_matrix(m, &m->token_embd, &copies[0]) || !mutable_matrix(m, &m->output, &copies[1]) ||
+        !mutable_matrix(m, &m->position_embd, &copies[2]) || !mutable_vector(m, &m->output_norm, dim) ||
+        !mutable_vector(m, &m->output_norm_b, dim) || !mutable_vector(m, &m->embd_norm, dim) ||
+        !mutable_vector(m, &m->embd_norm_b, dim))
         return AQ_ERR_OUT_OF_MEMORY;
-    for (int32_t i = 0; i < c->n_layers; i++) {
-        aq_layer *l = &m->layers[i];
-        aq_matrix *mats[AQ_MATRICES_PER_LAYER];
-        aq_layer_matrices(l, mats);
-        for (int j = 0; j < AQ_MATRICES_PER_LAYER; j++)
-            if (!mutable_matrix(m, mats[j])) return AQ_ERR_OUT_OF_MEMORY;
-        if (!mutable_vector(m, &l->attn_norm, dim) || !mutable_vector(m, &l->ffn_norm, dim) ||
-            !mutable_vector(m, &l->attn_norm_b, dim) || !mutable_vector(m, &l->ffn_norm_b, dim))
-            return AQ_ERR_OUT_OF_MEMORY;
-    }
     return AQ_OK;
+}
+
+/* copies: one per matrix, in aq_layer_matrices' order. */
+static aq_error mutable_layer(aq_model *m, aq_layer *l, float **copies) {
+    size_t dim = (size_t)m->cfg.dim;
+    aq_matrix *mats[AQ_MATRICES_PER_LAYER];
+    aq_layer_matrices(l, mats);
+    for (int j = 0; j < AQ_MATRICES_PER_LAYER; j++)
+        if (!mutable_matrix(m, mats[j], &copies[j])) return AQ_ERR_OUT_OF_MEMORY;
+    if (!mutable_vector(m, &l->attn_norm, dim) || !mutable_vector(m, &l->ffn_norm, dim) ||
+        !mutable_vector(m, &l->attn_norm_b, dim) || !mutable_vector(m, &l->ffn_norm_b, dim))
+        return AQ_ERR_OUT_OF_MEMORY;
+    return AQ_OK;
+}
+
+/* A quantized matrix no longer points at its freed F32 copy. */
+static void forget_f32(aq_matrix *w) {
+    if (w->format != AQ_WEIGHTS_F32) w->f32 = NULL;
 }
 
 /* ---- every weight finite ---- */
@@ -90,34 +125,55 @@ static bool matrix_finite(const aq_matrix *w) {
 /* Folding norms, rotations and balancing factors into the weights can
  * overflow (a file's weights may be large and still finite): such a model
  * would compute NaN, and no loader takes back the file it saves. */
-static aq_error check_finite(aq_model *m, const char *stage) {
-    const aq_config *c = &m->cfg;
-    size_t dim = (size_t)c->dim;
+static aq_error check_outside_layers(aq_model *m, const char *stage) {
+    size_t dim = (size_t)m->cfg.dim;
     const char *what = NULL;
     if (!matrix_finite(&m->token_embd) || !matrix_finite(&m->output) || !matrix_finite(&m->position_embd))
         what = "the embedding or the output head";
     else if (!all_finite(m->output_norm, dim) || !all_finite(m->output_norm_b, dim) || !all_finite(m->embd_norm, dim) ||
              !all_finite(m->embd_norm_b, dim))
         what = "a norm";
-    for (int32_t i = 0; i < c->n_layers && !what; i++) {
-        aq_layer *l = &m->layers[i];
-        aq_matrix *mats[AQ_MATRICES_PER_LAYER];
-        aq_layer_matrices(l, mats);
-        for (int j = 0; j < AQ_MATRICES_PER_LAYER; j++)
-            if (!matrix_finite(mats[j])) what = "a layer's weights";
-        if (!all_finite(l->attn_norm, dim) || !all_finite(l->attn_norm_b, dim) || !all_finite(l->ffn_norm, dim) ||
-            !all_finite(l->ffn_norm_b, dim))
-            what = "a layer's norms";
-    }
     if (!what) return AQ_OK;
     return aq_set_error(m->error, AQ_ERR_NUMERIC, "%s overflowed: %s came out NaN or infinite", stage, what);
 }
 
-/* ---- calibration ---- */
+static aq_error check_layer(aq_model *m, aq_layer *l, const char *stage) {
+    size_t dim = (size_t)m->cfg.dim;
+    const char *what = NULL;
+    aq_matrix *mats[AQ_MATRICES_PER_LAYER];
+    aq_layer_matrices(l, mats);
+    for (int j = 0; j < AQ_MATRICES_PER_LAYER; j++)
+        if (!matrix_finite(mats[j])) what = "a layer's weights";
+    if (!all_finite(l->attn_norm, dim) || !all_finite(l->attn_norm_b, dim) || !all_finite(l->ffn_norm, dim) ||
+        !all_finite(l->ffn_norm_b, dim))
+        what = "a layer's norms";
+    if (!what) return AQ_OK;
+    return aq_set_error(m->error, AQ_ERR_NUMERIC, "%s overflowed: %s came out NaN or infinite", stage, what);
+}
 
-static aq_error calibrate(aq_model *m, const char *text, size_t len, bool hessians, aq_calibration **out) {
+/* ---- calibration, a layer at a time ---- */
+
+/* The calibration text's chunks as the residual stream at the current
+ * layer's input: the FP32 model's activations. */
+typedef struct calibration_run {
+    aq_context *ctx;
+    int32_t n_chunks, chunk;
+    int32_t widths[AQ_N_LINEAR_INPUTS];
+    int32_t sample_every;
+    float *x; /* (n_chunks, chunk, dim) */
+} calibration_run;
+
+static void calibration_end(calibration_run *run) {
+    aq_runtime_context_free(run->ctx);
+    free(run->x);
+    *run = (calibration_run){0};
+}
+
+/* Tokenizes the text and embeds its chunks (spread over the whole text, each
+ * starting with BOS as in evaluation). */
+static aq_error calibration_begin(aq_model *m, const char *text, size_t len, calibration_run *run) {
     const aq_config *c = &m->cfg;
-    int32_t widths[AQ_N_LINEAR_INPUTS] = {c->dim, c->n_heads * c->head_dim, c->dim, c->ffn_dim};
+    *run = (calibration_run){.widths = {c->dim, c->n_heads * c->head_dim, c->dim, c->ffn_dim}};
     int32_t chunk = c->context_length < CALIBRATION_CHUNK ? c->context_length : CALIBRATION_CHUNK;
     int32_t n_tokens = 0;
     bool add_bos = aq_tokenizer_add_bos(m->tokenizer);
@@ -127,26 +183,51 @@ static aq_error calibrate(aq_model *m, const char *text, size_t len, bool hessia
         return aq_set_error(m->error, AQ_ERR_INVALID_ARGUMENT,
                             "calibration text has %d tokens, fewer than one chunk of %d", n_tokens, chunk);
     int32_t *tokens = malloc((size_t)n_tokens * sizeof *tokens);
-    aq_context *ctx = aq_runtime_context_create(m);
+    run->ctx = aq_runtime_context_create(m);
+    run->x = malloc((size_t)n_chunks * (size_t)chunk * (size_t)c->dim * sizeof *run->x);
+    run->n_chunks = n_chunks;
+    run->chunk = chunk;
+    run->sample_every = n_chunks * chunk / CALIBRATION_SAMPLES;
     aq_error err = AQ_ERR_OUT_OF_MEMORY;
-    if (!tokens || !ctx) goto done;
+    if (!tokens || !run->ctx || !run->x) goto done;
     if ((err = aq_tokenizer_encode(m->tokenizer, text, len, add_bos, tokens, n_tokens, &n_tokens))) goto done;
-    int32_t sample_every = n_chunks * chunk / CALIBRATION_SAMPLES;
-    if ((err = aq_calibration_create(out, c->n_layers, widths, hessians, CALIBRATION_SAMPLES, sample_every))) goto done;
-    ctx->observe = aq_calibration_observe;
-    ctx->observe_user = *out;
-    /* Chunks spread over the whole text, each starting with BOS as in evaluation. */
     int32_t stride = n_tokens / n_chunks;
     for (int32_t i = 0; i < n_chunks && err == AQ_OK; i++) {
         int32_t *chunk_tokens = tokens + (size_t)i * (size_t)stride;
         chunk_tokens[0] = m->bos >= 0 ? m->bos : chunk_tokens[0];
-        aq_runtime_kv_truncate(ctx, 0);
-        err = aq_runtime_forward(ctx, chunk_tokens, NULL, chunk, false);
-        if (m->progress) m->progress(m->progress_user, 0.5f * (float)(i + 1) / (float)n_chunks, "calibrating");
+        err = aq_runtime_embed(run->ctx, chunk_tokens, chunk, run->x + (size_t)i * (size_t)chunk * (size_t)c->dim);
     }
 done:
-    aq_runtime_context_free(ctx);
     free(tokens);
+    if (err) calibration_end(run);
+    if (err == AQ_ERR_OUT_OF_MEMORY) aq_set_error(m->error, err, "out of memory while calibrating");
+    return err;
+}
+
+/* Statistics of one layer's inputs: the observer sees every layer's, keeps layer's. */
+typedef struct layer_observer {
+    aq_calibration *cal; /* of one layer */
+    int32_t layer;
+} layer_observer;
+
+static void observe_layer(void *user, int32_t layer, aq_linear_input site, const float *x, int32_t n_tokens,
+                          int32_t width) {
+    layer_observer *o = user;
+    if (layer == o->layer) aq_calibration_observe(o->cal, 0, site, x, n_tokens, width);
+}
+
+/* Runs the chunks through layer i (F32), gathering its inputs' statistics
+ * into *out (a calibration of one layer). */
+static aq_error calibrate_layer(aq_model *m, calibration_run *run, int32_t i, bool hessians, aq_calibration **out) {
+    aq_error err = aq_calibration_create(out, 1, run->widths, hessians, CALIBRATION_SAMPLES, run->sample_every);
+    layer_observer observer = {.cal = *out, .layer = i};
+    run->ctx->observe = observe_layer;
+    run->ctx->observe_user = &observer;
+    size_t rows = (size_t)run->chunk * (size_t)m->cfg.dim;
+    for (int32_t c = 0; c < run->n_chunks && err == AQ_OK; c++)
+        err = aq_runtime_forward_layer(run->ctx, i, run->x + (size_t)c * rows, run->chunk);
+    run->ctx->observe = NULL;
+    run->ctx->observe_user = NULL;
     if (err == AQ_ERR_OUT_OF_MEMORY) aq_set_error(m->error, err, "out of memory while calibrating");
     return err;
 }
@@ -272,10 +353,11 @@ static int consumers(aq_layer *l, int kind, aq_matrix **out) {
     }
 }
 
+/* cal: layer i's statistics (a calibration of one layer), or NULL. */
 static aq_error quantize_layer(aq_model *m, int32_t i, const aq_scheme *s, aq_calibration *cal) {
     aq_layer *l = &m->layers[i];
     for (int kind = 0; kind < AQ_N_LINEAR_INPUTS; kind++) {
-        aq_input_stats *stats = cal ? aq_calibration_input(cal, i, kind) : NULL;
+        aq_input_stats *stats = cal ? aq_calibration_input(cal, 0, kind) : NULL;
         aq_act_quant *act = &l->act[kind];
         *act = (aq_act_quant){.bits = s->act_bits[kind], .is_static = s->act_static && s->act_bits[kind] > 0};
         if (act->is_static) static_scale(stats->min, stats->max, act->bits, &act->scale, &act->zero);
@@ -351,6 +433,40 @@ static aq_error quantize_head(aq_model *m, const aq_scheme *s, bool tied) {
     return err;
 }
 
+/* Layer i from the file to quantized and packed, through F32. */
+static aq_error layer_step(aq_model *m, int32_t i, const aq_scheme *s, const aq_rotation *rotation,
+                           calibration_run *run) {
+    aq_layer *l = &m->layers[i];
+    float *copies[AQ_MATRICES_PER_LAYER] = {0};
+    aq_calibration *cal = NULL;
+    aq_error err = mutable_layer(m, l, copies);
+    if (err) aq_set_error(m->error, err, "out of memory");
+    if (err == AQ_OK && s->balance) aq_balance_mlp(l, m->cfg.family->mlp);
+    if (err == AQ_OK && s->rotate && (err = aq_rotate_layer(m, rotation, l)))
+        aq_set_error(m->error, err, "out of memory");
+    if (err == AQ_OK && (s->rotate || s->balance)) err = check_layer(m, l, "folding the rotations and the balancing");
+    if (err == AQ_OK && run->ctx) err = calibrate_layer(m, run, i, s->gptq, &cal);
+    if (err == AQ_OK && (s->weights == AQ_WEIGHTS_Q4W || s->weights == AQ_WEIGHTS_F32)) {
+        err = quantize_layer(m, i, s, cal);
+    } else if (err == AQ_OK) {
+        aq_matrix *mats[AQ_MATRICES_PER_LAYER];
+        aq_layer_matrices(l, mats);
+        for (int j = 0; j < AQ_MATRICES_PER_LAYER && err == AQ_OK; j++)
+            err = quantize_blocks(m, mats[j], s->block_type);
+    }
+    aq_calibration_free(cal);
+    if (err == AQ_OK) err = check_layer(m, l, "quantizing");
+    if (err == AQ_OK) err = aq_model_pack_layer(m, i);
+    aq_matrix *mats[AQ_MATRICES_PER_LAYER];
+    aq_layer_matrices(l, mats);
+    for (int j = 0; j < AQ_MATRICES_PER_LAYER; j++) {
+        if (!settle_matrix(m, mats[j], copies[j], err != AQ_OK) && err == AQ_OK)
+            err = aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory");
+        if (err == AQ_OK) forget_f32(mats[j]);
+    }
+    return err;
+}
+
 aq_error aq_quantize_model(aq_model *m, const char *name, const char *text, size_t len) {
     aq_scheme s;
     char msg[AQ_MESSAGE_CAP];
@@ -368,28 +484,35 @@ aq_error aq_quantize_model(aq_model *m, const char *name, const char *text, size
                 return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "the model's weights are INT4 already");
     }
     bool tied = aq_model_head_tied(m);
-    if ((err = make_mutable(m))) return aq_set_error(m->error, err, "out of memory");
-    for (int32_t i = 0; s.balance && i < m->cfg.n_layers; i++) aq_balance_mlp(&m->layers[i], m->cfg.family->mlp);
-    if (s.rotate && (err = aq_rotate_model(m))) return aq_set_error(m->error, err, "out of memory");
-    if ((s.rotate || s.balance) && (err = check_finite(m, "folding the rotations and the balancing"))) return err;
-    aq_calibration *cal = NULL;
-    if (aq_scheme_needs_calibration(&s) && (err = calibrate(m, text, len, s.gptq, &cal))) return err;
-    for (int32_t i = 0; i < m->cfg.n_layers && err == AQ_OK; i++) {
-        if (s.weights == AQ_WEIGHTS_Q4W || s.weights == AQ_WEIGHTS_F32) {
-            err = quantize_layer(m, i, &s, cal);
-        } else {
-            aq_matrix *mats[AQ_MATRICES_PER_LAYER];
-            aq_layer_matrices(&m->layers[i], mats);
-            for (int j = 0; j < AQ_MATRICES_PER_LAYER && err == AQ_OK; j++)
-                err = quantize_blocks(m, mats[j], s.block_type);
-        }
-        if (m->progress)
-            m->progress(m->progress_user, 0.5f + 0.5f * (float)(i + 1) / (float)m->cfg.n_layers, "quantizing");
+    aq_matrix *outside[] = {&m->token_embd, &m->output, &m->position_embd};
+    float *copies[3] = {0};
+    aq_rotation rotation = {0};
+    calibration_run run = {0};
+    if ((err = mutable_outside_layers(m, copies))) {
+        aq_set_error(m->error, err, "out of memory");
+        goto done;
     }
-    aq_calibration_free(cal);
-    if (err == AQ_OK) err = check_finite(m, "quantizing");
+    if (s.rotate && (err = aq_rotate_begin(m, &rotation))) {
+        aq_set_error(m->error, err, "out of memory");
+        goto done;
+    }
+    if ((s.rotate || s.balance) && (err = check_outside_layers(m, "folding the rotations and the balancing")))
+        goto done;
+    if (aq_scheme_needs_calibration(&s) && (err = calibration_begin(m, text, len, &run))) goto done;
+    for (int32_t i = 0; i < m->cfg.n_layers && err == AQ_OK; i++) {
+        err = layer_step(m, i, &s, &rotation, &run);
+        if (m->progress) m->progress(m->progress_user, (float)(i + 1) / (float)m->cfg.n_layers, "quantizing");
+    }
+    calibration_end(&run);
+    if (err == AQ_OK) err = check_outside_layers(m, "quantizing");
     if (err == AQ_OK) err = quantize_head(m, &s, tied);
-    if (err == AQ_OK) err = aq_model_pack(m);
+done:
+    aq_rotation_free(&rotation);
+    calibration_end(&run);
+    for (size_t j = 0; j < 3; j++)
+        if (!settle_matrix(m, outside[j], copies[j], err != AQ_OK) && err == AQ_OK)
+            err = aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory");
+    for (size_t j = 0; j < 3 && err == AQ_OK; j++) forget_f32(outside[j]);
     if (err) return err;
     snprintf(m->scheme, sizeof m->scheme, "%s", name);
     aq_model_describe_update(m);

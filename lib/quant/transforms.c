@@ -97,10 +97,11 @@ static void set_ones(const float *v, size_t n) {
     for (size_t i = 0; i < n; i++) ((float *)v)[i] = 1.0f;
 }
 
-/* A LayerNorm model made an RMSNorm one with the same function (see the
- * top): the embedding norm folded into the table, every writer centred. The
- * norms' weights and biases stay, for the rotation to fold into the readers. */
-static void centre_residual(aq_model *m) {
+/* The embedding norm folded into the table and the tables centred: the part
+ * of making a LayerNorm model an RMSNorm one (see the top) that is not in a
+ * layer; aq_rotate_layer centres each layer's writers. The norms' weights and
+ * biases stay, for the rotation to fold into the readers. */
+static void centre_embedding(aq_model *m) {
     aq_config *c = &m->cfg;
     if (m->embd_norm) {
         float *table = (float *)m->token_embd.f32;
@@ -111,66 +112,87 @@ static void centre_residual(aq_model *m) {
     }
     centre_rows(&m->token_embd);
     centre_rows(&m->position_embd);
-    for (int32_t i = 0; i < c->n_layers; i++) {
-        centre_writer(&m->layers[i].wo);
-        centre_writer(&m->layers[i].w_down);
-    }
     c->norm = AQ_NORM_RMS;
 }
 
-aq_error aq_rotate_model(aq_model *m) {
+void aq_rotation_free(aq_rotation *r) {
+    free(r->residual);
+    free(r->head);
+    free(r->scratch);
+    *r = (aq_rotation){0};
+}
+
+aq_error aq_rotate_begin(aq_model *m, aq_rotation *r) {
     const aq_config *c = &m->cfg;
     size_t dim = (size_t)c->dim, hd = (size_t)c->head_dim, ffn = (size_t)c->ffn_dim;
     size_t widest = dim > ffn ? dim : ffn;
-    float *residual = malloc(dim * sizeof(float)), *head = malloc(hd * sizeof(float));
-    float *scratch = malloc(widest * sizeof(float));
+    *r = (aq_rotation){.residual = malloc(dim * sizeof(float)),
+                       .head = malloc(hd * sizeof(float)),
+                       .scratch = malloc(widest * sizeof(float)),
+                       .centre = c->norm == AQ_NORM_LAYER};
     float *down = aq_model_own_floats(m, NULL, ffn);
     aq_error err = AQ_ERR_OUT_OF_MEMORY;
-    if (!residual || !head || !scratch || !down) goto done;
-    if (c->norm == AQ_NORM_LAYER) centre_residual(m);
-    aq_random_signs(residual, dim, ROTATION_SEED);
-    aq_random_signs(head, hd, ROTATION_SEED + 1);
+    if (!r->residual || !r->head || !r->scratch || !down) goto fail;
+    if (r->centre) centre_embedding(m);
+    aq_random_signs(r->residual, dim, ROTATION_SEED);
+    aq_random_signs(r->head, hd, ROTATION_SEED + 1);
     aq_random_signs(down, ffn, ROTATION_SEED + 2);
-    rotate_rows(&m->token_embd, residual);
-    rotate_rows(&m->position_embd, residual);
-    if ((err = fold_reader(m, &m->output, m->output_norm, m->output_norm_b, residual))) goto done;
+    rotate_rows(&m->token_embd, r->residual);
+    rotate_rows(&m->position_embd, r->residual);
+    if ((err = fold_reader(m, &m->output, m->output_norm, m->output_norm_b, r->residual))) goto fail;
     set_ones(m->output_norm, dim);
     m->output_norm_b = NULL;
-    for (int32_t i = 0; i < c->n_layers; i++) {
-        aq_layer *l = &m->layers[i];
-        aq_matrix *readers[] = {&l->wq, &l->wk, &l->wv, &l->w_gate, &l->w_up};
-        for (size_t j = 0; j < 5; j++) {
-            const float *g = j < 3 ? l->attn_norm : l->ffn_norm, *beta = j < 3 ? l->attn_norm_b : l->ffn_norm_b;
-            if ((err = fold_reader(m, readers[j], g, beta, residual))) goto done;
-        }
-        set_ones(l->attn_norm, dim);
-        set_ones(l->ffn_norm, dim);
-        l->attn_norm_b = l->ffn_norm_b = NULL;
-        /* Per head, V's output and the output projection's input by R2:
-         * V' = R2 V (columns of each head's rows, and the bias), Wo' = Wo R2^T
-         * (each head's segment of each row). */
-        for (int32_t h = 0; h < c->n_kv_heads; h++) {
-            for (int32_t j = 0; j < l->wv.cols; j++)
-                aq_hadamard_rotate_strided((float *)l->wv.f32 + (size_t)h * hd * (size_t)l->wv.cols + j, hd,
-                                           (size_t)l->wv.cols, head, scratch);
-            if (l->wv.bias) aq_hadamard_rotate((float *)l->wv.bias + (size_t)h * hd, hd, head);
-        }
-        for (int32_t r = 0; r < l->wo.rows; r++)
-            for (int32_t h = 0; h < c->n_heads; h++)
-                aq_hadamard_rotate((float *)l->wo.f32 + (size_t)r * (size_t)l->wo.cols + (size_t)h * hd, hd, head);
-        fold_writer(&l->wo, residual, scratch);
-        /* The down projection's input is rotated online (it follows the MLP's
-         * activation, which no rotation passes through): Wd' = Wd R3^T, each row rotated. */
-        for (int32_t r = 0; r < l->w_down.rows; r++)
-            aq_hadamard_rotate((float *)l->w_down.f32 + (size_t)r * ffn, ffn, down);
-        fold_writer(&l->w_down, residual, scratch);
-    }
     m->down_rotation_signs = down;
-    err = AQ_OK;
-done:
-    free(residual);
-    free(head);
-    free(scratch);
+    return AQ_OK;
+fail:
+    aq_rotation_free(r);
+    return err;
+}
+
+aq_error aq_rotate_layer(aq_model *m, const aq_rotation *r, aq_layer *l) {
+    const aq_config *c = &m->cfg;
+    size_t dim = (size_t)c->dim, hd = (size_t)c->head_dim, ffn = (size_t)c->ffn_dim;
+    const float *residual = r->residual, *head = r->head, *down = m->down_rotation_signs;
+    float *scratch = r->scratch;
+    aq_error err;
+    if (r->centre) {
+        centre_writer(&l->wo);
+        centre_writer(&l->w_down);
+    }
+    aq_matrix *readers[] = {&l->wq, &l->wk, &l->wv, &l->w_gate, &l->w_up};
+    for (size_t j = 0; j < 5; j++) {
+        const float *g = j < 3 ? l->attn_norm : l->ffn_norm, *beta = j < 3 ? l->attn_norm_b : l->ffn_norm_b;
+        if ((err = fold_reader(m, readers[j], g, beta, residual))) return err;
+    }
+    set_ones(l->attn_norm, dim);
+    set_ones(l->ffn_norm, dim);
+    l->attn_norm_b = l->ffn_norm_b = NULL;
+    /* Per head, V's output and the output projection's input by R2:
+     * V' = R2 V (columns of each head's rows, and the bias), Wo' = Wo R2^T
+     * (each head's segment of each row). */
+    for (int32_t h = 0; h < c->n_kv_heads; h++) {
+        for (int32_t j = 0; j < l->wv.cols; j++)
+            aq_hadamard_rotate_strided((float *)l->wv.f32 + (size_t)h * hd * (size_t)l->wv.cols + j, hd,
+                                       (size_t)l->wv.cols, head, scratch);
+        if (l->wv.bias) aq_hadamard_rotate((float *)l->wv.bias + (size_t)h * hd, hd, head);
+    }
+    for (int32_t row = 0; row < l->wo.rows; row++)
+        for (int32_t h = 0; h < c->n_heads; h++)
+            aq_hadamard_rotate((float *)l->wo.f32 + (size_t)row * (size_t)l->wo.cols + (size_t)h * hd, hd, head);
+    fold_writer(&l->wo, residual, scratch);
+    /* The down projection's input is rotated online (it follows the MLP's
+     * activation, which no rotation passes through): Wd' = Wd R3^T, each row rotated. */
+    for (int32_t row = 0; row < l->w_down.rows; row++)
+        aq_hadamard_rotate((float *)l->w_down.f32 + (size_t)row * ffn, ffn, down);
+    fold_writer(&l->w_down, residual, scratch);
+    return AQ_OK;
+}
+
+aq_error aq_rotate_model(aq_model *m) {
+    aq_rotation r;
+    aq_error err = aq_rotate_begin(m, &r);
+    for (int32_t i = 0; err == AQ_OK && i < m->cfg.n_layers; i++) err = aq_rotate_layer(m, &r, &m->layers[i]);
+    aq_rotation_free(&r);
     return err;
 }
 

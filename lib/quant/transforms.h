@@ -11,6 +11,20 @@
  * residual made mean-free). The weights must be mutable (owned) F32. */
 aq_error aq_rotate_model(aq_model *model);
 
+/* The same, a layer at a time, for a model whose layers are made F32 one by
+ * one (quantize.c): aq_rotate_begin rotates what is outside the layers (the
+ * embedding and positions, the output head and its norm; the online signs),
+ * then aq_rotate_layer each layer, in any order; aq_rotate_model is the two.
+ * Each layer touches only its own weights and norms. */
+typedef struct aq_rotation {
+    float *residual, *head; /* random signs of the residual's and the heads' rotations */
+    float *scratch;         /* (max(dim, ffn_dim)) */
+    bool centre;            /* a LayerNorm model: each layer's writers are centred first */
+} aq_rotation;
+aq_error aq_rotate_begin(aq_model *model, aq_rotation *r);
+aq_error aq_rotate_layer(aq_model *model, const aq_rotation *r, aq_layer *layer);
+void aq_rotation_free(aq_rotation *r); /* accepts a zeroed or freed one */
+
 /* Cross-layer equalization of one MLP's up rows against its down columns
  * (SwiGLU and ReLU; a GELU MLP is left as it is). */
 void aq_balance_mlp(aq_layer *layer, aq_mlp_kind mlp);

@@ -117,6 +117,15 @@ aq_error aq_runtime_reserve(aq_context *ctx, int32_t n_tokens, int32_t logit_row
 aq_error aq_runtime_forward(aq_context *ctx, const int32_t *tokens, const int32_t *positions, int32_t n_tokens,
                             bool logits_all);
 
+/* forward.c, for calibration layer by layer (lib/quant/quantize.c): a chunk
+ * of n_tokens at positions 0 .. n_tokens - 1, as aq_runtime_forward on an
+ * empty cache runs it, but one layer at a time. aq_runtime_embed writes the
+ * residual stream's first rows (n_tokens, dim) into x; aq_runtime_forward_layer
+ * runs layer on the rows in x, in place, its cache emptied first. Pruning is
+ * off (the context's n_kv stays 0). */
+aq_error aq_runtime_embed(aq_context *ctx, const int32_t *tokens, int32_t n_tokens, float *x);
+aq_error aq_runtime_forward_layer(aq_context *ctx, int32_t layer, float *x, int32_t n_tokens);
+
 /* kv_cache.c: keeps the first n cached tokens. */
 aq_error aq_runtime_kv_truncate(aq_context *ctx, int32_t n);
 

@@ -114,6 +114,36 @@ static void embed(aq_context *ctx, const int32_t *tokens, int32_t n_tokens) {
         aq_norm_rows(AQ_NORM_LAYER, ctx->x, ctx->x, m->embd_norm, m->embd_norm_b, n_tokens, c->dim, c->norm_eps);
 }
 
+/* Positions 0 .. n_tokens - 1, as a forward call on an empty cache gives them. */
+static aq_error begin_chunk(aq_context *ctx, int32_t n_tokens) {
+    aq_error err = aq_runtime_reserve(ctx, n_tokens, 1);
+    for (int32_t t = 0; err == AQ_OK && t < n_tokens; t++) ctx->pos[t] = t;
+    return err;
+}
+
+aq_error aq_runtime_embed(aq_context *ctx, const int32_t *tokens, int32_t n_tokens, float *x) {
+    aq_error err = check_tokens(ctx, tokens, NULL, n_tokens);
+    if (err == AQ_OK) err = begin_chunk(ctx, n_tokens);
+    if (err) return err;
+    embed(ctx, tokens, n_tokens);
+    memcpy(x, ctx->x, (size_t)n_tokens * (size_t)ctx->model->cfg.dim * sizeof *x);
+    return AQ_OK;
+}
+
+aq_error aq_runtime_forward_layer(aq_context *ctx, int32_t layer, float *x, int32_t n_tokens) {
+    aq_error err = begin_chunk(ctx, n_tokens);
+    if (err) return err;
+    size_t bytes = (size_t)n_tokens * (size_t)ctx->model->cfg.dim * sizeof *x;
+    memcpy(ctx->x, x, bytes);
+    aq_rope_tables(ctx, n_tokens);
+    aq_prune_begin(ctx, n_tokens);
+    ctx->pruning = false;
+    ctx->kv_len[layer] = 0;
+    layer_forward(ctx, layer, n_tokens);
+    memcpy(x, ctx->x, bytes);
+    return AQ_OK;
+}
+
 aq_error aq_runtime_forward(aq_context *ctx, const int32_t *tokens, const int32_t *positions, int32_t n_tokens,
                             bool logits_all) {
     const aq_model *m = ctx->model;
