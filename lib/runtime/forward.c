@@ -49,9 +49,9 @@ static int32_t layer_forward(aq_context *ctx, int32_t i, int32_t n_tokens) {
 
     aq_norm_rows(c->norm, ctx->xn, ctx->x, l->attn_norm, l->attn_norm_b, n_tokens, c->dim, c->norm_eps);
     aq_activations in = aq_linear_input_at(ctx, i, AQ_INPUT_QKV, ctx->xn, n_tokens, c->dim);
-    aq_linear(ctx, &l->wq, &in, ctx->q);
-    aq_linear(ctx, &l->wk, &in, ctx->k);
-    aq_linear(ctx, &l->wv, &in, ctx->v);
+    const aq_matrix *qkv[] = {&l->wq, &l->wk, &l->wv};
+    float *qkv_out[] = {ctx->q, ctx->k, ctx->v};
+    aq_linear_group(ctx, 3, qkv, &in, qkv_out);
     aq_attention(ctx, i, n_tokens);
     n_tokens = aq_prune_after_attention(ctx, i, n_tokens);
     size_t residual = (size_t)n_tokens * (size_t)c->dim;
@@ -62,8 +62,10 @@ static int32_t layer_forward(aq_context *ctx, int32_t i, int32_t n_tokens) {
 
     aq_norm_rows(c->norm, ctx->xn, ctx->x, l->ffn_norm, l->ffn_norm_b, n_tokens, c->dim, c->norm_eps);
     in = aq_linear_input_at(ctx, i, AQ_INPUT_FFN_UP, ctx->xn, n_tokens, c->dim);
-    if (aq_matrix_present(&l->w_gate)) aq_linear(ctx, &l->w_gate, &in, ctx->gate);
-    aq_linear(ctx, &l->w_up, &in, ctx->up);
+    bool gated = aq_matrix_present(&l->w_gate);
+    const aq_matrix *gate_up[] = {gated ? &l->w_gate : &l->w_up, &l->w_up};
+    float *gate_up_out[] = {gated ? ctx->gate : ctx->up, ctx->up};
+    aq_linear_group(ctx, gated ? 2 : 1, gate_up, &in, gate_up_out);
     mlp_hidden_task hidden = {.ctx = ctx, .layer = l};
     pthreadpool_parallelize_1d(ctx->pool, mlp_hidden, &hidden, (size_t)n_tokens, PTHREADPOOL_FLAG_DISABLE_DENORMALS);
     in = aq_linear_input_at(ctx, i, AQ_INPUT_FFN_DOWN, ctx->gate, n_tokens, c->ffn_dim);

@@ -3,6 +3,9 @@
 /* Output rows handed to one thread at a time: enough to amortize the
  * dispatch, few enough to balance two to eight threads. */
 #define GEMM_ROWS_PER_TASK 16
+/* Batches of at most this many tokens are split by DECODE_TASKS_PER_THREAD. */
+#define DECODE_TOKENS 4
+#define DECODE_TASKS_PER_THREAD 4
 
 typedef struct linear_task {
     const aq_kernels *kernels;
@@ -118,7 +121,16 @@ static void quantize_input(aq_context *ctx, const aq_activations *in, act_format
     }
 }
 
-void aq_linear(aq_context *ctx, const aq_matrix *w, const aq_activations *in, float *out) {
+/* Whether a's input, prepared for w, also serves b: the same format and,
+ * for llama.cpp's formats, the same activation type. */
+static bool same_input(const aq_matrix *a, const aq_matrix *b) {
+    if (a->format != b->format) return false;
+    return a->format != AQ_WEIGHTS_BLOCKS || a->block_type->act_type == b->block_type->act_type;
+}
+
+/* Prepares the input w reads (quantized once for every matrix of a site) and
+ * returns the task for w. */
+static linear_task prepare(aq_context *ctx, const aq_matrix *w, const aq_activations *in, float *out) {
     linear_task task = {.kernels = &ctx->model->kernels, .w = w, .x = in->x, .out = out, .m = (size_t)in->n_tokens};
     if (w->format == AQ_WEIGHTS_Q4W && in->policy) {
         if (!ctx->qa_ready) quantize_input(ctx, in, ACT_QD8, 0);
@@ -132,9 +144,61 @@ void aq_linear(aq_context *ctx, const aq_matrix *w, const aq_activations *in, fl
         task.qa_blocks = ctx->qa_blocks;
         task.qa_row_bytes = aq_act_row_bytes(act_type, (size_t)in->width);
     }
+    return task;
+}
+
+/* Rows per task. Prefill: GEMM_ROWS_PER_TASK. A few tokens: about
+ * DECODE_TASKS_PER_THREAD tasks a thread, since every task pays the kernel
+ * loop's set-up (the activation terms of the whole row, for INT4 weights)
+ * and a matrix-vector task of 16 rows is too small to amortize it. */
+static size_t rows_per_task(const aq_context *ctx, const aq_matrix *w, size_t m) {
     size_t tile = GEMM_ROWS_PER_TASK;
+    if (m <= DECODE_TOKENS) {
+        size_t threads = ctx->pool ? pthreadpool_get_threads_count(ctx->pool) : 1;
+        size_t even = ((size_t)w->rows + threads * DECODE_TASKS_PER_THREAD - 1) / (threads * DECODE_TASKS_PER_THREAD);
+        tile = even > tile ? even : tile;
+    }
     size_t n_tile = ctx->model->kernels.qc4w_gemm.n_tile;
     if (w->format == AQ_WEIGHTS_Q4W && n_tile > 1) tile = (tile + n_tile - 1) / n_tile * n_tile;
-    pthreadpool_parallelize_1d_tile_1d(ctx->pool, linear_rows, &task, (size_t)w->rows, tile,
-                                       PTHREADPOOL_FLAG_DISABLE_DENORMALS);
+    return tile;
+}
+
+/* Matrices that read one input, run as one parallel region. */
+typedef struct linear_group {
+    linear_task task[AQ_LINEAR_GROUP_MAX];
+    size_t tile[AQ_LINEAR_GROUP_MAX];
+    size_t tasks[AQ_LINEAR_GROUP_MAX]; /* tasks of each matrix */
+    size_t n;
+} linear_group;
+
+static void group_rows(void *arg, size_t index) {
+    const linear_group *g = arg;
+    size_t i = 0;
+    while (index >= g->tasks[i]) index -= g->tasks[i++];
+    size_t rows = (size_t)g->task[i].w->rows, begin = index * g->tile[i];
+    linear_rows((void *)&g->task[i], begin, rows - begin < g->tile[i] ? rows - begin : g->tile[i]);
+}
+
+void aq_linear_group(aq_context *ctx, size_t n, const aq_matrix *const *w, const aq_activations *in,
+                     float *const *out) {
+    linear_group g = {.n = 0};
+    size_t total = 0;
+    bool fused[AQ_LINEAR_GROUP_MAX] = {false};
+    for (size_t i = 0; i < n && i < AQ_LINEAR_GROUP_MAX; i++) {
+        /* A matrix whose input differs from the first one's runs on its own, after the others. */
+        if (i > 0 && !same_input(w[0], w[i])) continue;
+        fused[i] = true;
+        size_t j = g.n++;
+        g.task[j] = prepare(ctx, w[i], in, out[i]);
+        g.tile[j] = rows_per_task(ctx, w[i], g.task[j].m);
+        g.tasks[j] = ((size_t)w[i]->rows + g.tile[j] - 1) / g.tile[j];
+        total += g.tasks[j];
+    }
+    pthreadpool_parallelize_1d(ctx->pool, group_rows, &g, total, PTHREADPOOL_FLAG_DISABLE_DENORMALS);
+    for (size_t i = 1; i < n; i++)
+        if (i >= AQ_LINEAR_GROUP_MAX || !fused[i]) aq_linear(ctx, w[i], in, out[i]);
+}
+
+void aq_linear(aq_context *ctx, const aq_matrix *w, const aq_activations *in, float *out) {
+    aq_linear_group(ctx, 1, &w, in, &out);
 }

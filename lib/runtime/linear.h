@@ -22,4 +22,11 @@ aq_activations aq_linear_input_at(aq_context *ctx, int32_t layer, aq_linear_inpu
 /* out (n_tokens, w->rows) = in (n_tokens, w->cols) W^T (+ w->bias), over the thread pool. */
 void aq_linear(aq_context *ctx, const aq_matrix *w, const aq_activations *in, float *out);
 
+#define AQ_LINEAR_GROUP_MAX 3
+
+/* out[i] = in W[i]^T (+ bias) for n matrices that read the same input (Q, K, V;
+ * gate and up): up to AQ_LINEAR_GROUP_MAX of them in one parallel region, so
+ * decode waits on the pool once, not n times. */
+void aq_linear_group(aq_context *ctx, size_t n, const aq_matrix *const *w, const aq_activations *in, float *const *out);
+
 #endif
