@@ -732,6 +732,89 @@ static void test_act_quantize(void **state) {
         }
 }
 
+/* Dynamic qd8 quantizers: bit for bit aq_qd8_quantize_dynamic_ref (codes, scales,
+ * zero points) at 8 and 4 bits, on row lengths around the SIMD widths and tails,
+ * strided rows, and rows with ties (x / scale exactly k + 1/2: nearbyintf's
+ * round-to-even), zeros, NaN and infinities, subnormals and wide ranges. */
+static void check_qd8_quantize(const aq_qd8_quantize_kernel *kern, const float *x, size_t n_rows, size_t k,
+                               size_t stride, int bits) {
+    struct aq_qd8 ref = {0}, out = {0};
+    struct aq_qd8 *both[] = {&ref, &out};
+    for (size_t i = 0; i < 2; i++) {
+        both[i]->q = xcalloc(n_rows * k + 1, 1);
+        both[i]->scale = xcalloc(n_rows, sizeof(float));
+        both[i]->zero = xcalloc(n_rows, sizeof(int32_t));
+        memset(both[i]->q, 0x5A, n_rows * k + 1);
+        memset(both[i]->zero, 0x5A, n_rows * sizeof(int32_t));
+    }
+    assert_true(aq_qd8_quantize_dynamic_ref(x, n_rows, k, stride, bits, &ref));
+    assert_true(kern->fn(x, n_rows, k, stride, bits, &out));
+    assert_int_equal(out.n_rows, n_rows);
+    assert_int_equal(out.k, k);
+    for (size_t t = 0; t < n_rows; t++) {
+        if (memcmp(&ref.scale[t], &out.scale[t], sizeof(float)) != 0 || ref.zero[t] != out.zero[t]) {
+            print_error("%s: k=%zu bits=%d row %zu: scale %a zero %d, ref %a %d\n", kern->name, k, bits, t,
+                        (double)out.scale[t], out.zero[t], (double)ref.scale[t], ref.zero[t]);
+            fail();
+        }
+    }
+    for (size_t i = 0; i < n_rows * k + 1; i++)
+        if (ref.q[i] != out.q[i]) {
+            print_error("%s: k=%zu bits=%d: code %zu = %d, ref %d\n", kern->name, k, bits, i, out.q[i], ref.q[i]);
+            fail();
+        }
+    for (size_t i = 0; i < 2; i++) {
+        free(both[i]->q);
+        free(both[i]->scale);
+        free(both[i]->zero);
+    }
+}
+
+static void test_qd8_quantize(void **state) {
+    const aq_qd8_quantize_kernel *kern = *state;
+    require(kern->isa, kern->name);
+    uint64_t rng = 0x5EED00D8u;
+    const size_t ks[] = {1, 3, 4, 7, 8, 9, 31, 32, 33, 63, 64, 65, 100, 2048, 2051};
+    for (size_t ik = 0; ik < COUNT(ks); ik++)
+        for (int bits = 4; bits <= 8; bits += 4)
+            for (int mode = 0; mode < 6; mode++) {
+                const size_t k = ks[ik], n_rows = 3, stride = k + (mode % 2);
+                float *x = xcalloc(n_rows * stride, sizeof(float));
+                const float qmax = bits == 8 ? 127.0f : 7.0f;
+                for (size_t i = 0; i < n_rows * stride; i++) {
+                    switch (mode) {
+                    case 0:
+                        x[i] = rng_float(&rng);
+                        break;
+                    /* Multiples of 1/2 with a row maximum of qmax: x / scale hits every tie. */
+                    case 1:
+                        x[i] = i % stride == k / 2 ? -qmax : 0.5f * (float)rng_int(&rng, -2 * (int)qmax, 2 * (int)qmax);
+                        break;
+                    /* Zero rows, and rows of one non-zero value. */
+                    case 2:
+                        x[i] = (i / stride) % 2 ? 0.0f : (i % stride == k - 1 ? -3.5f : 0.0f);
+                        break;
+                    /* A NaN and an infinity in some rows (an infinite maximum: scale inf, codes NaN -> qmin). */
+                    case 3:
+                        x[i] = rng_float(&rng);
+                        if (i % stride == k / 3) x[i] = (i / stride) == 1 ? INFINITY : NAN;
+                        if (i % stride == k - 1 && i / stride == 2) x[i] = -INFINITY;
+                        break;
+                    /* Wide ranges and subnormals. */
+                    default:
+                        x[i] = ldexpf(rng_float(&rng), rng_int(&rng, -140, 100));
+                        break;
+                    }
+                }
+                check_qd8_quantize(kern, x, n_rows, k, stride, bits);
+                free(x);
+            }
+    /* Other widths are refused, as by the reference. */
+    struct aq_qd8 a = {0};
+    float one = 1.0f;
+    assert_false(kern->fn(&one, 1, 1, 1, 5, &a));
+}
+
 /* ------------------------------------------------------------------------------
  * The lists themselves.
  */
@@ -917,6 +1000,7 @@ static bool listed(aq_cpu_feature f) {
     for (size_t i = 0; i + 1 < aq_q8_0_q8_0_dot_list_size; i++) found = found || aq_q8_0_q8_0_dot_list[i].isa == f;
     for (size_t i = 0; i < aq_block_gemm_list_size; i++) found = found || aq_block_gemm_list[i].isa == f;
     for (size_t i = 0; i < aq_act_quantize_list_size; i++) found = found || aq_act_quantize_list[i].isa == f;
+    for (size_t i = 0; i + 1 < aq_qd8_quantize_list_size; i++) found = found || aq_qd8_quantize_list[i].isa == f;
     return found;
 }
 
@@ -998,6 +1082,8 @@ static int aq_run_kernel_tests(const char *group, CMUnitTestFunction arch_test) 
         add_test(&l, aq_q4_0_q8_0_dot_list[i].name, "", test_q4_0_q8_0_dot, &aq_q4_0_q8_0_dot_list[i]);
     for (size_t i = 0; i + 1 < aq_q8_0_q8_0_dot_list_size; i++)
         add_test(&l, aq_q8_0_q8_0_dot_list[i].name, "", test_q8_0_q8_0_dot, &aq_q8_0_q8_0_dot_list[i]);
+    for (size_t i = 0; i + 1 < aq_qd8_quantize_list_size; i++)
+        add_test(&l, aq_qd8_quantize_list[i].name, "", test_qd8_quantize, &aq_qd8_quantize_list[i]);
     for (size_t i = 0; i < aq_block_gemm_list_size; i++)
         if (aq_block_gemm_list[i].isa != AQ_CPU_NONE)
             add_test(&l, aq_block_gemm_list[i].name, "", test_block_gemm, &aq_block_gemm_list[i]);

@@ -71,6 +71,7 @@ aq_error aq_kernels_select(const char *override, aq_kernels *k) {
     const aq_f32_qc4w_gemm_kernel *w4a16 = PICK(aq_f32_qc4w_gemm_kernel, aq_f32_qc4w_gemm_list, want, &found);
     const aq_q4_0_q8_0_dot_kernel *q4_0 = PICK(aq_q4_0_q8_0_dot_kernel, aq_q4_0_q8_0_dot_list, want, &found);
     const aq_q8_0_q8_0_dot_kernel *q8_0 = PICK(aq_q8_0_q8_0_dot_kernel, aq_q8_0_q8_0_dot_list, want, &found);
+    const aq_qd8_quantize_kernel *qd8q = PICK(aq_qd8_quantize_kernel, aq_qd8_quantize_list, want, &found);
     aq_kernels chosen;
     memset(&chosen, 0, sizeof chosen);
     unsigned block_isas = 0, act_isas = 0;
@@ -85,6 +86,7 @@ aq_error aq_kernels_select(const char *override, aq_kernels *k) {
     k->f32_qc4w_gemm = w4a16->fn;
     k->q4_0_q8_0_dot = q4_0->fn;
     k->q8_0_q8_0_dot = q8_0->fn;
+    k->qd8_quantize = qd8q->fn;
     if (!found) {
         strcpy(k->name, "ref");
     } else {

@@ -124,6 +124,16 @@ typedef struct aq_act_quantize_kernel {
     aq_cpu_feature isa;
 } aq_act_quantize_kernel;
 
+/* The activation side of our INT4 kernels: dynamic per-row INT8 (or INT4-range)
+ * quantization, with aq_qd8_quantize_dynamic_ref's signature and bits (quant.h). */
+typedef bool (*aq_qd8_quantize_fn)(const float *x, size_t n_rows, size_t k, size_t x_stride, int bits,
+                                   struct aq_qd8 *out);
+typedef struct aq_qd8_quantize_kernel {
+    const char *name; /* "aq_qd8_quantize__avx2" */
+    aq_qd8_quantize_fn fn;
+    aq_cpu_feature isa;
+} aq_qd8_quantize_kernel;
+
 /* Slots of the per-type tables below: GGUF type ids are smaller. */
 #define AQ_BLOCK_TYPE_SLOTS 32
 
@@ -144,6 +154,8 @@ extern const aq_block_gemm_kernel aq_block_gemm_list[];
 extern const size_t aq_block_gemm_list_size;
 extern const aq_act_quantize_kernel aq_act_quantize_list[];
 extern const size_t aq_act_quantize_list_size;
+extern const aq_qd8_quantize_kernel aq_qd8_quantize_list[];
+extern const size_t aq_qd8_quantize_list_size;
 
 /* ------------------------------------------------------------------------------
  * The table: one kernel per family. */
@@ -161,6 +173,7 @@ typedef struct aq_kernels {
     /* Indexed by activation type (AQ_GGML_Q8_0, Q8_1, Q8_K): the chosen entry of
      * aq_act_quantize_list, NULL for the others. */
     const aq_act_quantize_kernel *act_quantize[AQ_BLOCK_TYPE_SLOTS];
+    aq_qd8_quantize_fn qd8_quantize;
 } aq_kernels;
 
 /* Fills k, per family (per type for the block GEMMs and the activation quantizers),

@@ -145,3 +145,13 @@ const aq_act_quantize_kernel aq_act_quantize_list[] = {
     {.name = "aq_q8_k_quantize_ref", .type = AQ_GGML_Q8_K, .fn = q8_k_quantize_ref, .isa = AQ_CPU_NONE},
 };
 const size_t aq_act_quantize_list_size = COUNT(aq_act_quantize_list);
+
+const aq_qd8_quantize_kernel aq_qd8_quantize_list[] = {
+#if AQ_ARCH_KERNELS
+#define AQ_QD8_QUANTIZE(isa_, fn_) {.name = #fn_, .fn = fn_, .isa = isa_},
+#include "qd8-quantize.inc"
+#undef AQ_QD8_QUANTIZE
+#endif
+    {.name = "aq_qd8_quantize_ref", .fn = aq_qd8_quantize_dynamic_ref, .isa = AQ_CPU_NONE},
+};
+const size_t aq_qd8_quantize_list_size = COUNT(aq_qd8_quantize_list);

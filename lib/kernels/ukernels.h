@@ -51,6 +51,11 @@
 #include "act-quantize.inc"
 #undef AQ_ACT_QUANTIZE
 
+#define AQ_QD8_QUANTIZE(isa, fn)                                                                                       \
+    bool fn(const float *x, size_t n_rows, size_t k, size_t x_stride, int bits, struct aq_qd8 *out);
+#include "qd8-quantize.inc"
+#undef AQ_QD8_QUANTIZE
+
 #endif /* AQ_ARCH_KERNELS */
 
 /* ------------------------------------------------------------------------------

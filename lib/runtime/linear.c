@@ -96,7 +96,7 @@ static void quantize_rows(void *arg, size_t t_begin, size_t rows) {
         if (p->is_static)
             aq_qd8_quantize_static_ref(x, rows, k, k, p->scale, p->zero, p->bits, &rows_view);
         else
-            aq_qd8_quantize_dynamic_ref(x, rows, k, k, p->bits, &rows_view);
+            ctx->model->kernels.qd8_quantize(x, rows, k, k, p->bits, &rows_view);
     } else {
         size_t row_bytes = aq_act_row_bytes(task->block_type, k);
         const aq_act_quantize_kernel *q =
