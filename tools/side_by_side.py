@@ -431,6 +431,8 @@ def main():
     for t in threads:
         w(f"| {t} | {len(bw[t])} | {bwm[t][0]:.2f} ± {bwm[t][1]:.2f} |")
     w("")
+    w("Where a generated token's time goes (perf, ours and llama-bench's on the same file): "
+      "[PROFILE.md](PROFILE.md), from `tools/profile_decode.py`.\n")
     if have_plot:
         w(f"![tokens per second against threads, {shapes[0]}](tokens_per_second.png)\n")
         w(f"`tokens_per_second.png`: the {shapes[0]} rows above against the thread count (error bars: sd).\n")
