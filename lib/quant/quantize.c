@@ -169,6 +169,18 @@ static void calibration_end(calibration_run *run) {
     *run = (calibration_run){0};
 }
 
+/* Below about 2^26 multiply-adds a chunk, calibration runs on one thread: a
+ * pool hands every linear layer, the attention and the MLP to its threads,
+ * which costs microseconds a hand-off on an idle machine and a time slice on
+ * a busy one, more than a small model's chunk takes on one core (the
+ * roundtrip fuzz harness, on tiny models, spent 84% of its time waiting in
+ * the pool). The result is the same on any number of threads. */
+static int32_t calibration_threads(const aq_config *c, int32_t chunk, int32_t threads) {
+    double q_dim = (double)c->n_heads * c->head_dim, kv_dim = (double)c->n_kv_heads * c->head_dim;
+    double per_token = (double)c->n_layers * c->dim * (2.0 * q_dim + 2.0 * kv_dim + 3.0 * c->ffn_dim);
+    return per_token * chunk < (double)(1 << 26) ? 1 : threads;
+}
+
 /* Tokenizes the text and embeds its chunks (spread over the whole text, each
  * starting with BOS as in evaluation). */
 static aq_error calibration_begin(aq_model *m, const char *text, size_t len, calibration_run *run) {
@@ -190,6 +202,7 @@ static aq_error calibration_begin(aq_model *m, const char *text, size_t len, cal
     run->sample_every = n_chunks * chunk / CALIBRATION_SAMPLES;
     aq_error err = AQ_ERR_OUT_OF_MEMORY;
     if (!tokens || !run->ctx || !run->x) goto done;
+    aq_runtime_set_threads(run->ctx, calibration_threads(c, chunk, run->ctx->n_threads));
     if ((err = aq_tokenizer_encode(m->tokenizer, text, len, add_bos, tokens, n_tokens, &n_tokens))) goto done;
     int32_t stride = n_tokens / n_chunks;
     for (int32_t i = 0; i < n_chunks && err == AQ_OK; i++) {
