@@ -178,7 +178,12 @@ setup_and_compile() {
 run_tests() {
   local label=$1 dir=$2 logbase=$3 t0=$SECONDS
   shift 3
-  local log="$dir/meson-logs/$logbase.json" names=() not_built=0 line
+  local log="$dir/meson-logs/$logbase.json" names=() not_built=0 line option previous=
+  # With --wrapper W (the tsan stage's setarch), meson test names its log LOGBASE-basename(W).json.
+  for option in "$@"; do
+    [ "$previous" = --wrapper ] && log="$dir/meson-logs/$logbase-$(basename "${option%% *}").json"
+    previous=$option
+  done
   while IFS= read -r line; do
     case $line in
       run\ *) names+=("${line#run }") ;;
@@ -296,11 +301,14 @@ if want tsan; then
   label=tsan t0=$SECONDS
   dir=build-ci-tsan
   note "$label: meson setup $dir (-Db_sanitize=thread), building ${tsan_tests[*]}"
+  setup_log=$(mktemp) # not next to $dir: a file there is no build folder, and .gitignore misses it
   if ! { [ -f "$dir/meson-private/coredata.dat" ] || meson setup "$dir" -Dbuildtype=debugoptimized \
-           -Db_sanitize=thread -Db_lundef=false "${no_bench[@]}" > "$dir.setup.log" 2>&1 || {
-           cat "$dir.setup.log"; false; }; }; then
+           -Db_sanitize=thread -Db_lundef=false "${no_bench[@]}" > "$setup_log" 2>&1 || {
+           cat "$setup_log"; false; }; }; then
+    rm -f "$setup_log"
     build_failed "$label" "meson setup" $((SECONDS - t0))
   else
+    rm -f "$setup_log"
     tsan_targets=()
     for t in "${tsan_tests[@]}"; do tsan_targets+=("tests/$t"); done
     if ninja -C "$dir" -j "$jobs" -k 0 "${tsan_targets[@]}"; then
@@ -318,6 +326,8 @@ if want tsan; then
         echo "ThreadSanitizer starts only without address randomization (vm.mmap_rnd_bits =" \
           "$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null)): the tests run under setarch -R"
         tsan_wrap=(--wrapper "setarch $(uname -m) -R")
+      else
+        echo "ThreadSanitizer does not start here, not even under setarch -R: the tests will fail"
       fi
     fi
     only_tests=("${tsan_tests[@]}")
