@@ -13,6 +13,7 @@
  * calibrated in one forward pass (the result is the same bit for bit). The
  * function of the FP32 model is unchanged by the rotations and TRIP; only
  * the rounding changes it. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,14 +249,22 @@ static aq_error calibrate_layer(aq_model *m, calibration_run *run, int32_t i, bo
 /* ---- per-layer quantization ---- */
 
 /* Asymmetric min-max scale and zero point over [qmin, qmax], the range
- * widened to hold 0 so that 0 is exact. */
-static void static_scale(float min, float max, int bits, float *scale, int32_t *zero) {
+ * widened to hold 0 so that 0 is exact. False for a range wider than a float
+ * holds (its scale would be infinite). A range so narrow that its scale is
+ * subnormal (zero where denormals are off, as in the pool's tasks) takes
+ * scale 1: its values quantize to the zero point. The roundtrip fuzz harness
+ * found the latter: activations of at most 7e-45 gave a scale of 0 and a zero
+ * point of 0/0, cast to int. */
+static bool static_scale(float min, float max, int bits, float *scale, int32_t *zero) {
     float qmin = -(float)(1 << (bits - 1)), qmax = (float)((1 << (bits - 1)) - 1);
     min = min < 0.0f ? min : 0.0f;
     max = max > 0.0f ? max : 0.0f;
     *scale = max > min ? (max - min) / (qmax - qmin) : 1.0f;
+    if (!isfinite(*scale)) return false;
+    if (*scale < FLT_MIN) *scale = 1.0f;
     float z = qmin - nearbyintf(min / *scale);
     *zero = (int32_t)(z < qmin ? qmin : z > qmax ? qmax : z);
+    return true;
 }
 
 /* v' = v * factors, elementwise (a norm's weight or bias; NULL stays NULL). */
@@ -373,7 +382,9 @@ static aq_error quantize_layer(aq_model *m, int32_t i, const aq_scheme *s, aq_ca
         aq_input_stats *stats = cal ? aq_calibration_input(cal, 0, kind) : NULL;
         aq_act_quant *act = &l->act[kind];
         *act = (aq_act_quant){.bits = s->act_bits[kind], .is_static = s->act_static && s->act_bits[kind] > 0};
-        if (act->is_static) static_scale(stats->min, stats->max, act->bits, &act->scale, &act->zero);
+        if (act->is_static && !static_scale(stats->min, stats->max, act->bits, &act->scale, &act->zero))
+            return aq_set_error(m->error, AQ_ERR_NUMERIC,
+                                "calibration overflowed: layer %d's input %d spans more than a float holds", i, kind);
         aq_error err;
         if (s->trip && act->is_static && (err = apply_trip(m, l, kind, stats, act))) return err;
         if (s->weights != AQ_WEIGHTS_Q4W) continue;
