@@ -1,7 +1,7 @@
 /* kernels.h - the kernel table the library runs with, the kernel lists it is chosen
  * from, and the one call that chooses. Internal.
  *
- * Seven kernel families, one signature each. Each family has ONE list, best first:
+ * Eight kernel families, one signature each. Each family has ONE list, best first:
  * the entries of kernels_x86/<family>.inc or kernels_neon/<family>.inc (whichever
  * architecture this build is for), then the portable reference of kernels_ref/.
  * Every entry names the CPU feature it needs (cpu_features.h). The same list feeds
