@@ -92,14 +92,34 @@ const Q4Weights &GetQ4(const Shape &s) {
     return *slot;
 }
 
-// The kernel's packed copy of the weights, per (shape, packing function).
-const void *GetPacked(const Shape &s, const aq_qc4w_gemm_kernel &kern) {
+// 3-bit weights of one shape (the w3a8 scheme's grid, group 32), quantized once.
+const Q4Weights &GetQ3(const Shape &s) {
+    static std::map<std::pair<size_t, size_t>, std::unique_ptr<Q4Weights>> cache;
+    auto &slot = cache[{s.rows, s.k}];
+    if (!slot) {
+        slot = std::make_unique<Q4Weights>();
+        size_t qb, sb, zb;
+        aq_q4w_sizes(s.rows, s.k, 32, false, &qb, &sb, &zb);
+        slot->q.resize(qb);
+        slot->scale.resize(sb);
+        slot->w.q = slot->q.data();
+        slot->w.scale = slot->scale.data();
+        slot->w.zero = nullptr;
+        std::vector<float> f = RandomFloats(s.rows * s.k, 1);
+        aq_q3w_quantize_rtn_ref(f.data(), s.rows, s.k, 32, &slot->w);
+    }
+    return *slot;
+}
+
+// The kernel's packed copy of the weights (4-bit, or 3-bit for a qc3w kernel), per
+// (shape, packing function).
+const void *GetPacked(const Shape &s, const aq_qc4w_gemm_kernel &kern, bool three_bit = false) {
     if (!kern.packed_size) return nullptr;
     static std::map<std::tuple<size_t, size_t, void *>, std::vector<uint8_t>> cache;
     auto key = std::make_tuple(s.rows, s.k, reinterpret_cast<void *>(kern.pack));
     auto it = cache.find(key);
     if (it == cache.end()) {
-        const aq_q4w &w = GetQ4(s).w;
+        const aq_q4w &w = three_bit ? GetQ3(s).w : GetQ4(s).w;
         std::vector<uint8_t> buf(kern.packed_size(&w) + 64);
         kern.pack(&w, buf.data());
         it = cache.emplace(key, std::move(buf)).first;
@@ -132,6 +152,22 @@ void SetCounters(benchmark::State &state, size_t m, const Shape &s, double weigh
 void BM_Qc4wGemm(benchmark::State &state, const aq_qc4w_gemm_kernel *kern, Shape s, size_t m) {
     const aq_q4w &w = GetQ4(s).w;
     const void *packed = GetPacked(s, *kern);
+    Activations act(m, s.k);
+    std::vector<float> out(m * s.rows);
+    for (auto _ : state) {
+        kern->gemm(m, 0, s.rows, &act.a, &w, packed, out.data(), s.rows);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    double bytes = kern->packed_size ? static_cast<double>(kern->packed_size(&w))
+                                     : static_cast<double>(s.rows * s.k / 2 + s.rows * s.k / 32 * 2);
+    SetCounters(state, m, s, bytes);
+}
+
+// qd8 x qc3w: the W3A8 linear layer (3.5 bits a weight packed).
+void BM_Qc3wGemm(benchmark::State &state, const aq_qc4w_gemm_kernel *kern, Shape s, size_t m) {
+    const aq_q4w &w = GetQ3(s).w;
+    const void *packed = GetPacked(s, *kern, true);
     Activations act(m, s.k);
     std::vector<float> out(m * s.rows);
     for (auto _ : state) {
@@ -292,6 +328,8 @@ template <typename Kernel, typename Fn> void RegisterKernel(const char *family, 
 void RegisterAll() {
     for (size_t i = 0; i < aq_qd8_qc4w_gemm_list_size; i++)
         RegisterKernel("qc4w", aq_qd8_qc4w_gemm_list[i], BM_Qc4wGemm);
+    for (size_t i = 0; i < aq_qd8_qc3w_gemm_list_size; i++)
+        RegisterKernel("qc3w", aq_qd8_qc3w_gemm_list[i], BM_Qc3wGemm);
     for (size_t i = 0; i < aq_f32_gemm_list_size; i++) RegisterKernel("f32", aq_f32_gemm_list[i], BM_F32Gemm);
     for (size_t i = 0; i < aq_f32_qc4w_gemm_list_size; i++)
         RegisterKernel("w4a16", aq_f32_qc4w_gemm_list[i], BM_F32Qc4wGemm);

@@ -71,6 +71,43 @@ bool aq_q4w_quantize_rtn_ref(const float *w, size_t n_rows, size_t k, size_t gro
 void aq_q4w_dequantize_ref(const struct aq_q4w *w, float *out);
 
 /* ------------------------------------------------------------------------------
+ * 3-bit weights ("qc3w", scheme w3a8): symmetric, group-wise, held in an aq_q4w
+ * whose every code lies in AQ_Q3W_CODE_MIN..AQ_Q3W_CODE_MAX (4..11) and whose
+ * zero is NULL. The 3-bit code is c = q - 4 (0..7) and the value
+ * aq_fp16_to_fp32(scale) * (q - 8) = scale * (c - 4): levels -4..3, the 4-bit
+ * grid's middle eight. So every reference of the 4-bit format (dequantizer,
+ * GEMMs, GPTQ's update) serves it unchanged, and only the packed layouts of the
+ * qc3w kernels (lib/kernels/qd8-qc3w-gemm-loop.h) and the file (docs/FORMAT.md:
+ * 3 bits a weight plus the f16 scale, 3.5 a weight for groups of 32) hold 3 bits.
+ */
+#define AQ_Q3W_CODE_MIN 4
+#define AQ_Q3W_CODE_MAX 11
+
+/* Round-to-nearest 3-bit quantization into out (arrays as aq_q4w_sizes() gives for
+ * asym false; out->zero must be NULL). Per group, m = the element of largest
+ * magnitude (first on ties) with its sign, and the scale is chosen among
+ * f16(m / -4 * f) for f = 1, 31/32, 30/32, ..., 20/32 (12 candidates, in this
+ * order): the one with the least sum of squared errors sum (w - s * (q - 8))^2 over
+ * the group (float, elements in order; the first on ties), where s is the f16-
+ * rounded candidate and q = clamp(nearbyintf(w / s) + 8, 4, 11). Clipping the
+ * largest element pays at 3 bits: the grid's step is twice the 4-bit one. A group
+ * whose scale rounds to 0 stores +0 and codes 8. Returns false, writing nothing,
+ * for an invalid shape (as aq_q4w_quantize_rtn_ref) or a non-NULL out->zero. */
+bool aq_q3w_quantize_rtn_ref(const float *w, size_t n_rows, size_t k, size_t group, struct aq_q4w *out);
+
+/* Whether w is a valid 3-bit matrix: zero NULL and every code in 4..11. */
+bool aq_q3w_codes_valid(const struct aq_q4w *w);
+
+/* The file's 3-bit planes (docs/FORMAT.md), AQ_Q3W_ROW_BYTES(k) bytes a row: first
+ * k / 4 bytes of low bits (element 4j + i in bits 2i, 2i + 1 of byte j), then k / 8
+ * bytes of high bits (element 8j + i in bit i of byte j), of c = q - 4. k is a
+ * multiple of 32. */
+#define AQ_Q3W_ROW_BYTES(k) ((k) / 4 + (k) / 8)
+void aq_q3w_to_planes(const struct aq_q4w *w, uint8_t *planes);
+/* The inverse: w->n_rows and w->k set, w->q allocated (n_rows * k / 2 bytes). */
+void aq_q3w_from_planes(const uint8_t *planes, struct aq_q4w *w);
+
+/* ------------------------------------------------------------------------------
  * INT8 (or INT4 held in int8) activations, one scale and zero point per row
  * ("qd8": quantized dynamically per token; a static per-tensor scheme repeats the
  * same scale and zero in every row). a ~= scale * (q - zero).
@@ -124,6 +161,13 @@ bool aq_qd8_quantize_static_ref(const float *x, size_t n_rows, size_t k, size_t 
  * and |qa - za| <= 255 (128 * 15 * 255 < 2^24).
  */
 void aq_qd8_qc4w_gemm_ref(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,
+                          float *out, size_t out_stride);
+
+/* qd8 x qc3w: the GEMM above for a 3-bit matrix (aq_q3w_codes_valid), written on
+ * the 3-bit codes c = q - 4 with the zero point 4, which is the same arithmetic:
+ * isum = sum (c - 4) * (qa - za) per group, then the same fma, groups in order. The
+ * answer key of the qc3w kernels. */
+void aq_qd8_qc3w_gemm_ref(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,
                           float *out, size_t out_stride);
 
 /* FP32 activations x INT4 weights (weight-only quantization, W4A16), rows of x

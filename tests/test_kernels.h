@@ -308,6 +308,143 @@ static void test_qc4w_packed_bits(void **state) {
 }
 
 /* ------------------------------------------------------------------------------
+ * qd8 x qc3w: 3-bit weights (codes 4..11 in an aq_q4w, symmetric).
+ */
+
+/* Random 3-bit weights; FILL_EXTREME: codes 4 and 11 only (levels -4 and 3). */
+static void q3w_make(struct aq_q4w *w, size_t n_rows, size_t k, size_t group, enum fill_mode mode, uint64_t *rng) {
+    q4w_make(w, n_rows, k, group, false, FILL_RANDOM, rng);
+    for (size_t i = 0; i < n_rows * k / 2; i++) {
+        int c[2];
+        for (int h = 0; h < 2; h++)
+            c[h] = mode == FILL_EXTREME ? ((rng_next(rng) & 1) ? AQ_Q3W_CODE_MAX : AQ_Q3W_CODE_MIN)
+                                        : rng_int(rng, AQ_Q3W_CODE_MIN, AQ_Q3W_CODE_MAX);
+        w->q[i] = (uint8_t)(c[0] | c[1] << 4);
+    }
+}
+
+/* As check_qc4w, against aq_qd8_qc3w_gemm_ref, which must itself agree with the
+ * 4-bit reference on these codes (the format's definition, quant.h). */
+static void check_qc3w(const aq_qc4w_gemm_kernel *kern, const struct aq_qd8 *a, const struct aq_q4w *w,
+                       const void *packed, size_t m, size_t n_begin, size_t n_end, size_t out_stride,
+                       const char *what) {
+    float *ref = xcalloc(m * out_stride, sizeof(float)), *ref4 = xcalloc(m * out_stride, sizeof(float));
+    float *out = xcalloc(m * out_stride, sizeof(float));
+    fill_sentinel(ref, m * out_stride);
+    fill_sentinel(ref4, m * out_stride);
+    fill_sentinel(out, m * out_stride);
+    aq_qd8_qc3w_gemm_ref(m, n_begin, n_end, a, w, ref, out_stride);
+    aq_qd8_qc4w_gemm_ref(m, n_begin, n_end, a, w, ref4, out_stride);
+    assert_memory_equal(ref, ref4, m * out_stride * sizeof(float));
+    kern->gemm(m, n_begin, n_end, a, w, packed, out, out_stride);
+    if (memcmp(ref, out, m * out_stride * sizeof(float)) != 0) {
+        for (size_t i = 0; i < m * out_stride; i++) {
+            if (memcmp(&ref[i], &out[i], sizeof(float)) != 0) {
+                print_error("%s %s: m=%zu n=%zu k=%zu group=%zu rows [%zu,%zu): out[%zu][%zu] = %a, ref %a\n",
+                            kern->name, what, m, w->n_rows, w->k, w->group, n_begin, n_end, i / out_stride,
+                            i % out_stride, (double)out[i], (double)ref[i]);
+                break;
+            }
+        }
+        fail();
+    }
+    free(ref);
+    free(ref4);
+    free(out);
+}
+
+static void check_qc3w_ranges(const aq_qc4w_gemm_kernel *kern, size_t m, size_t n_rows, size_t k, size_t group,
+                              int bits, bool nonzero_za, enum fill_mode mode, uint64_t *rng) {
+    struct aq_q4w w;
+    struct aq_qd8 a;
+    q3w_make(&w, n_rows, k, group, mode, rng);
+    qd8_make(&a, m, k, bits, nonzero_za, mode, rng);
+    void *packed = pack_for(kern, &w);
+    check_qc3w(kern, &a, &w, packed, m, 0, n_rows, n_rows + 3, "full");
+    const size_t nb = n_rows > 2 * kern->n_tile ? kern->n_tile : 0;
+    const size_t ne = n_rows % 2 ? n_rows : n_rows - 1;
+    if (ne > nb) check_qc3w(kern, &a, &w, packed, m, nb, ne, n_rows + 5, "sub-range");
+    free(packed);
+    q4w_free(&w);
+    qd8_free(&a);
+}
+
+/* Every shape around the kernel's tile, activations 8- and 4-bit, with zero and
+ * nonzero zero points (cycling). */
+static void test_qc3w_shapes(void **state) {
+    const aq_qc4w_gemm_kernel *kern = *state;
+    require(kern->isa, kern->name);
+    size_t ms[7], ns[7];
+    const size_t n_m = sizes_around(kern->m_tile, 17, ms), n_n = sizes_around(kern->n_tile, 64, ns);
+    uint64_t rng = 0x5EED0031u;
+    unsigned variant = 0;
+    for (size_t im = 0; im < n_m; im++)
+        for (size_t in = 0; in < n_n; in++)
+            for (size_t ik = 0; ik < COUNT(qc4w_depths); ik++, variant++)
+                check_qc3w_ranges(kern, ms[im], ns[in], qc4w_depths[ik].k, qc4w_depths[ik].group, variant & 1 ? 4 : 8,
+                                  (variant >> 1) & 1, FILL_RANDOM, &rng);
+}
+
+/* k = 4096 for every group, and 16416 with group 32 (more than one group chunk). */
+static void test_qc3w_long_k(void **state) {
+    const aq_qc4w_gemm_kernel *kern = *state;
+    require(kern->isa, kern->name);
+    uint64_t rng = 0x5EED0032u;
+    const size_t m = kern->m_tile + 1, n = 2 * kern->n_tile + 1;
+    static const size_t groups[] = {32, 64, 128};
+    for (size_t ig = 0; ig < COUNT(groups); ig++)
+        for (int za = 0; za < 2; za++)
+            check_qc3w_ranges(kern, za ? m : 1, n, 4096, groups[ig], 8, za, FILL_RANDOM, &rng);
+    check_qc3w_ranges(kern, m, n, 16416, 32, 8, true, FILL_RANDOM, &rng);
+    check_qc3w_ranges(kern, 1, n, 16416, 32, 8, false, FILL_RANDOM, &rng);
+}
+
+/* Codes 4/11 against activations -128/127 with za at the ends: the int16 bounds;
+ * and all codes 11 (or 4) against all activations -128 (or 127). */
+static void test_qc3w_extremes(void **state) {
+    const aq_qc4w_gemm_kernel *kern = *state;
+    require(kern->isa, kern->name);
+    uint64_t rng = 0x5EED0033u;
+    const size_t m = kern->m_tile + 1, n = kern->n_tile + 1;
+    static const size_t groups[] = {32, 64, 128};
+    for (size_t ig = 0; ig < COUNT(groups); ig++)
+        for (int za = 0; za < 2; za++) check_qc3w_ranges(kern, m, n, 256, groups[ig], 8, za, FILL_EXTREME, &rng);
+    for (int sign = 0; sign < 4; sign++) {
+        struct aq_q4w w;
+        struct aq_qd8 a;
+        q3w_make(&w, n, 256, 128, FILL_RANDOM, &rng);
+        qd8_make(&a, m, 256, 8, true, FILL_RANDOM, &rng);
+        memset(w.q, sign & 2 ? 0xBB : 0x44, n * 128);
+        memset(a.q, sign & 1 ? 0x7F : 0x80, m * 256);
+        a.zero[0] = sign & 1 ? -128 : 127;
+        a.zero[1] = 0;
+        void *packed = pack_for(kern, &w);
+        check_qc3w(kern, &a, &w, packed, m, 0, n, n, "all codes at one end");
+        free(packed);
+        q4w_free(&w);
+        qd8_free(&a);
+    }
+}
+
+/* The packed layout takes 3.5 bits a weight for groups of 32 (an f16 scale and
+ * 12 bytes of codes per 32 weights), fewer for larger groups. */
+static void test_qc3w_packed_bits(void **state) {
+    const aq_qc4w_gemm_kernel *kern = *state;
+    if (!kern->packed_size) skip();
+    uint64_t rng = 0x5EED0034u;
+    const size_t n = 3 * kern->n_tile, k = 256;
+    static const size_t groups[] = {32, 64, 128};
+    for (size_t ig = 0; ig < COUNT(groups); ig++) {
+        struct aq_q4w w;
+        q3w_make(&w, n, k, groups[ig], FILL_RANDOM, &rng);
+        const double bits = 8.0 * (double)kern->packed_size(&w) / (double)(n * k);
+        if (groups[ig] == 32) print_message("%s: %.3f bits per weight\n", kern->name, bits);
+        assert_true(bits <= 3.0 + 16.0 / (double)groups[ig]);
+        q4w_free(&w);
+    }
+}
+
+/* ------------------------------------------------------------------------------
  * Float kernels.
  */
 static void check_close(const float *out, const float *ref, const float *bound, size_t m, size_t n_begin, size_t n_end,
@@ -855,6 +992,22 @@ static void test_lists(void **state) {
             assert_int_equal(e->packed_size(&w), 2 * one);
         }
     }
+    for (size_t i = 0; i < aq_qd8_qc3w_gemm_list_size; i++) {
+        const aq_qc4w_gemm_kernel *e = &aq_qd8_qc3w_gemm_list[i];
+        assert_int_equal(e->isa == AQ_CPU_NONE, i + 1 == aq_qd8_qc3w_gemm_list_size);
+        snprintf(tile, sizeof tile, "%zux%zuc%zu", e->m_tile, e->n_tile, e->k_tile);
+        check_name(e->name, "qd8_qc3w_gemm", tile, e->isa);
+        assert_true(e->m_tile >= 1 && e->m_tile <= 8 && e->n_tile >= 1);
+        assert_int_equal(e->packed_size == NULL, e->pack == NULL);
+        if (e->packed_size) {
+            struct aq_q4w w = {.n_rows = 1, .k = 256, .group = 64};
+            const size_t one = e->packed_size(&w);
+            w.n_rows = e->n_tile;
+            assert_int_equal(e->packed_size(&w), one);
+            w.n_rows = e->n_tile + 1;
+            assert_int_equal(e->packed_size(&w), 2 * one);
+        }
+    }
     for (size_t i = 0; i < aq_f32_gemm_list_size; i++) {
         const aq_f32_gemm_kernel *e = &aq_f32_gemm_list[i];
         assert_int_equal(e->isa == AQ_CPU_NONE, i + 1 == aq_f32_gemm_list_size);
@@ -922,6 +1075,8 @@ static void check_table(const aq_kernels *k) {
     uint64_t rng = 0x5EED0008u;
     check_qc4w_ranges(&k->qc4w_gemm, 5, 33, 256, 64, true, 8, true, FILL_RANDOM, &rng);
     check_qc4w_ranges(&k->qc4w_gemm, 1, 17, 128, 32, false, 4, false, FILL_RANDOM, &rng);
+    check_qc3w_ranges(&k->qc3w_gemm, 5, 33, 256, 64, 8, true, FILL_RANDOM, &rng);
+    check_qc3w_ranges(&k->qc3w_gemm, 1, 17, 128, 32, 8, false, FILL_RANDOM, &rng);
     check_f32_gemm("table f32_gemm", k->f32_gemm, 5, 17, 100, 0, 17, &rng);
     check_f32_qc4w("table f32_qc4w_gemm", k->f32_qc4w_gemm, 5, 17, 256, 64, true, 0, 17, &rng);
     block_q4_0 x4[9];
@@ -964,6 +1119,10 @@ static void check_choice(const aq_kernels *k, aq_cpu_feature want) {
     assert_ptr_equal(k->qc4w_gemm.gemm, qc4w->gemm);
     assert_ptr_equal(k->qc4w_gemm.pack, qc4w->pack);
     assert_int_equal(k->qc4w_gemm.n_tile, qc4w->n_tile);
+    const aq_qc4w_gemm_kernel *qc3w = EXPECTED(aq_qc4w_gemm_kernel, aq_qd8_qc3w_gemm_list, want);
+    assert_string_equal(k->qc3w_gemm.name, qc3w->name);
+    assert_ptr_equal(k->qc3w_gemm.gemm, qc3w->gemm);
+    assert_ptr_equal(k->qc3w_gemm.pack, qc3w->pack);
     assert_ptr_equal(k->f32_gemm, EXPECTED(aq_f32_gemm_kernel, aq_f32_gemm_list, want)->fn);
     assert_ptr_equal(k->f32_qc4w_gemm, EXPECTED(aq_f32_qc4w_gemm_kernel, aq_f32_qc4w_gemm_list, want)->fn);
     assert_ptr_equal(k->q4_0_q8_0_dot, EXPECTED(aq_q4_0_q8_0_dot_kernel, aq_q4_0_q8_0_dot_list, want)->fn);
@@ -994,6 +1153,7 @@ static void check_choice(const aq_kernels *k, aq_cpu_feature want) {
 static bool listed(aq_cpu_feature f) {
     bool found = false;
     for (size_t i = 0; i + 1 < aq_qd8_qc4w_gemm_list_size; i++) found = found || aq_qd8_qc4w_gemm_list[i].isa == f;
+    for (size_t i = 0; i + 1 < aq_qd8_qc3w_gemm_list_size; i++) found = found || aq_qd8_qc3w_gemm_list[i].isa == f;
     for (size_t i = 0; i + 1 < aq_f32_gemm_list_size; i++) found = found || aq_f32_gemm_list[i].isa == f;
     for (size_t i = 0; i + 1 < aq_f32_qc4w_gemm_list_size; i++) found = found || aq_f32_qc4w_gemm_list[i].isa == f;
     for (size_t i = 0; i + 1 < aq_q4_0_q8_0_dot_list_size; i++) found = found || aq_q4_0_q8_0_dot_list[i].isa == f;
@@ -1073,6 +1233,13 @@ static int aq_run_kernel_tests(const char *group, CMUnitTestFunction arch_test) 
         add_test(&l, e->name, " long k", test_qc4w_long_k, e);
         add_test(&l, e->name, " extremes", test_qc4w_extremes, e);
         add_test(&l, e->name, " packed bits", test_qc4w_packed_bits, e);
+    }
+    for (size_t i = 0; i + 1 < aq_qd8_qc3w_gemm_list_size; i++) {
+        const aq_qc4w_gemm_kernel *e = &aq_qd8_qc3w_gemm_list[i];
+        add_test(&l, e->name, "", test_qc3w_shapes, e);
+        add_test(&l, e->name, " long k", test_qc3w_long_k, e);
+        add_test(&l, e->name, " extremes", test_qc3w_extremes, e);
+        add_test(&l, e->name, " packed bits", test_qc3w_packed_bits, e);
     }
     for (size_t i = 0; i + 1 < aq_f32_gemm_list_size; i++)
         add_test(&l, aq_f32_gemm_list[i].name, "", test_f32_gemm, &aq_f32_gemm_list[i]);

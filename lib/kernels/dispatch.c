@@ -67,6 +67,7 @@ aq_error aq_kernels_select(const char *override, aq_kernels *k) {
     }
     bool found = false;
     const aq_qc4w_gemm_kernel *qc4w = PICK(aq_qc4w_gemm_kernel, aq_qd8_qc4w_gemm_list, want, &found);
+    const aq_qc4w_gemm_kernel *qc3w = PICK(aq_qc4w_gemm_kernel, aq_qd8_qc3w_gemm_list, want, &found);
     const aq_f32_gemm_kernel *f32 = PICK(aq_f32_gemm_kernel, aq_f32_gemm_list, want, &found);
     const aq_f32_qc4w_gemm_kernel *w4a16 = PICK(aq_f32_qc4w_gemm_kernel, aq_f32_qc4w_gemm_list, want, &found);
     const aq_q4_0_q8_0_dot_kernel *q4_0 = PICK(aq_q4_0_q8_0_dot_kernel, aq_q4_0_q8_0_dot_list, want, &found);
@@ -82,6 +83,7 @@ aq_error aq_kernels_select(const char *override, aq_kernels *k) {
 
     *k = chosen;
     k->qc4w_gemm = *qc4w;
+    k->qc3w_gemm = *qc3w;
     k->f32_gemm = f32->fn;
     k->f32_qc4w_gemm = w4a16->fn;
     k->q4_0_q8_0_dot = q4_0->fn;
@@ -90,13 +92,14 @@ aq_error aq_kernels_select(const char *override, aq_kernels *k) {
     if (!found) {
         strcpy(k->name, "ref");
     } else {
-        /* Feature names have at most 10 characters: at most 53 + 13 + 2 * 47 in all. */
+        /* Feature names have at most 10 characters: at most 59 + 18 + 2 * 47 in all. */
         char blocks[48], act[48];
         isa_names(block_isas, blocks, sizeof blocks);
         isa_names(act_isas, act, sizeof act);
-        snprintf(k->name, sizeof k->name, "qc4w:%s f32:%s w4a16:%s q4_0:%s q8_0:%s blocks:%s actq:%s",
+        snprintf(k->name, sizeof k->name, "qc4w:%s f32:%s w4a16:%s q4_0:%s q8_0:%s blocks:%s actq:%s qc3w:%s",
                  aq_cpu_feature_name(qc4w->isa), aq_cpu_feature_name(f32->isa), aq_cpu_feature_name(w4a16->isa),
-                 aq_cpu_feature_name(q4_0->isa), aq_cpu_feature_name(q8_0->isa), blocks, act);
+                 aq_cpu_feature_name(q4_0->isa), aq_cpu_feature_name(q8_0->isa), blocks, act,
+                 aq_cpu_feature_name(qc3w->isa));
     }
     return AQ_OK;
 }

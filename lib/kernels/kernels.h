@@ -141,6 +141,10 @@ typedef struct aq_qd8_quantize_kernel {
  * The lists, best first; the last entry of each is the reference (isa AQ_CPU_NONE). */
 extern const aq_qc4w_gemm_kernel aq_qd8_qc4w_gemm_list[];
 extern const size_t aq_qd8_qc4w_gemm_list_size;
+/* qd8 x qc3w: 3-bit weights (kernels_ref/quant.h) in the same signature and
+ * contract, each entry's gemm bit for bit aq_qd8_qc3w_gemm_ref. */
+extern const aq_qc4w_gemm_kernel aq_qd8_qc3w_gemm_list[];
+extern const size_t aq_qd8_qc3w_gemm_list_size;
 extern const aq_f32_gemm_kernel aq_f32_gemm_list[];
 extern const size_t aq_f32_gemm_list_size;
 extern const aq_f32_qc4w_gemm_kernel aq_f32_qc4w_gemm_list[];
@@ -165,6 +169,7 @@ typedef struct aq_kernels {
     aq_f32_gemm_fn f32_gemm;
     aq_f32_qc4w_gemm_fn f32_qc4w_gemm;
     aq_qc4w_gemm_kernel qc4w_gemm;
+    aq_qc4w_gemm_kernel qc3w_gemm; /* for 3-bit weights (aq_matrix.q3w) */
     aq_q4_0_q8_0_dot_fn q4_0_q8_0_dot;
     aq_q8_0_q8_0_dot_fn q8_0_q8_0_dot;
     /* Indexed by weight type (AQ_GGML_*): the chosen entry of aq_block_gemm_list, NULL

@@ -36,6 +36,35 @@ const aq_qc4w_gemm_kernel aq_qd8_qc4w_gemm_list[] = {
 };
 const size_t aq_qd8_qc4w_gemm_list_size = COUNT(aq_qd8_qc4w_gemm_list);
 
+static void qd8_qc3w_gemm_ref_unpacked(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a,
+                                       const struct aq_q4w *w, const void *packed, float *out, size_t out_stride) {
+    (void)packed;
+    aq_qd8_qc3w_gemm_ref(m, n_begin, n_end, a, w, out, out_stride);
+}
+
+const aq_qc4w_gemm_kernel aq_qd8_qc3w_gemm_list[] = {
+#if AQ_ARCH_KERNELS
+#define AQ_QD8_QC3W_GEMM(isa_, mr_, nr_, kr_, gemm_, packw_)                                                           \
+    {.name = #gemm_,                                                                                                   \
+     .packed_size = packw_##_size,                                                                                     \
+     .pack = packw_,                                                                                                   \
+     .gemm = gemm_,                                                                                                    \
+     .n_tile = nr_,                                                                                                    \
+     .m_tile = mr_,                                                                                                    \
+     .k_tile = kr_,                                                                                                    \
+     .isa = isa_},
+#include "qd8-qc3w-gemm.inc"
+#undef AQ_QD8_QC3W_GEMM
+#endif
+    {.name = "aq_qd8_qc3w_gemm_ref",
+     .gemm = qd8_qc3w_gemm_ref_unpacked,
+     .n_tile = 1,
+     .m_tile = 1,
+     .k_tile = 1,
+     .isa = AQ_CPU_NONE},
+};
+const size_t aq_qd8_qc3w_gemm_list_size = COUNT(aq_qd8_qc3w_gemm_list);
+
 const aq_f32_gemm_kernel aq_f32_gemm_list[] = {
 #if AQ_ARCH_KERNELS
 #define AQ_F32_GEMM(isa_, mr_, nr_, fn_) {.name = #fn_, .fn = fn_, .m_tile = mr_, .n_tile = nr_, .isa = isa_},

@@ -2,6 +2,8 @@
  * qd8-qc4w-gemm-loop.h). Plain C: the ISA code is all in the micro-tiles. */
 #include "qd8-qc4w-gemm-loop.h"
 
+#include "qd8-qc3w-gemm-loop.h"
+
 /* Activation rows per tile, at most (the largest MR AQ_TILE_FOR_MR instantiates). */
 #define MR_LIMIT 8
 
@@ -26,12 +28,12 @@ size_t aq_qc4w_packed_bytes(const struct aq_q4w *w, size_t nr) {
     return tiles * (w->k / w->group) * nr * (aq_qc4w_meta_bytes(w->zero != NULL) + w->group / 2);
 }
 
-void aq_qd8_qc4w_gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, size_t m, size_t n_begin, size_t n_end,
-                           const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed, float *out,
-                           size_t out_stride) {
+/* The loop of both layouts: block_bytes per tile and group (qc4w or qc3w). */
+static void gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, size_t m, size_t n_begin, size_t n_end,
+                      const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed, float *out, size_t out_stride,
+                      size_t block_bytes) {
     const size_t k = w->k, group = w->group, groups = k / group;
     const bool asym = w->zero != NULL;
-    const size_t block_bytes = nr * (aq_qc4w_meta_bytes(asym) + group / 2);
     int32_t a_term[MR_LIMIT * AQ_QC4W_GROUP_CHUNK];
     /* Rows per block of about AQ_QC4W_BLOCK_BYTES: a multiple of nr, at least nr. */
     size_t rows_per_block = AQ_QC4W_BLOCK_BYTES / (groups * block_bytes / nr) / nr * nr;
@@ -70,4 +72,23 @@ void aq_qd8_qc4w_gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, size_
             }
         }
     }
+}
+
+void aq_qd8_qc4w_gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, size_t m, size_t n_begin, size_t n_end,
+                           const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed, float *out,
+                           size_t out_stride) {
+    const size_t block_bytes = nr * (aq_qc4w_meta_bytes(w->zero != NULL) + w->group / 2);
+    gemm_loop(mr_max, nr, tile, m, n_begin, n_end, a, w, packed, out, out_stride, block_bytes);
+}
+
+size_t aq_qc3w_packed_bytes(const struct aq_q4w *w, size_t nr) {
+    const size_t tiles = (w->n_rows + nr - 1) / nr;
+    return tiles * (w->k / w->group) * nr * (sizeof(uint16_t) + 3 * w->group / 8);
+}
+
+void aq_qd8_qc3w_gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, size_t m, size_t n_begin, size_t n_end,
+                           const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed, float *out,
+                           size_t out_stride) {
+    const size_t block_bytes = nr * (sizeof(uint16_t) + 3 * w->group / 8);
+    gemm_loop(mr_max, nr, tile, m, n_begin, n_end, a, w, packed, out, out_stride, block_bytes);
 }

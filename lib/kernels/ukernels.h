@@ -21,6 +21,14 @@
 #include "qd8-qc4w-gemm.inc"
 #undef AQ_QD8_QC4W_GEMM
 
+#define AQ_QD8_QC3W_GEMM(isa, mr, nr, kr, gemm, packw)                                                                 \
+    void gemm(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,                  \
+              const void *packed, float *out, size_t out_stride);                                                      \
+    size_t packw##_size(const struct aq_q4w *w);                                                                       \
+    void packw(const struct aq_q4w *w, void *packed);
+#include "qd8-qc3w-gemm.inc"
+#undef AQ_QD8_QC3W_GEMM
+
 #define AQ_F32_GEMM(isa, mr, nr, fn)                                                                                   \
     void fn(size_t m, size_t n_begin, size_t n_end, size_t k, const float *x, size_t x_stride, const float *w,         \
             float *out, size_t out_stride);

@@ -1,0 +1,130 @@
+/* qd8-qc3w-gemm-2x8c4-neon.c - INT8 activations x 3-bit weights on baseline
+ * ARMv8-A NEON (no dot product: Cortex-A72 / Raspberry Pi 4, Cortex-A53).
+ *
+ * Tile: 2 tokens x 8 weight rows. Weights packed by aq_qc3w_packw_8c4 (the layout
+ * of the SDOT tile, lib/kernels/qd8-qc3w-gemm-loop.h): code vector s of a sub-block
+ * of 32 k unpacks, per half (rows 0-3, rows 4-7), into 16 bytes 0..7, 4 rows x
+ * 4 k; SMULL / SMLAL2 against the token's 4 activations repeated 4 times give
+ * int16 lanes (row, k) of rows 0-1 and rows 2-3.
+ *
+ * Why int16 accumulation is exact: |code * qa| <= 7 * 128 = 896 and a lane gets one
+ * product per code vector, group / 4 <= 32 per group: |sum| <= 28672 < 32768.
+ * Each group's lanes are then widened (SADDLP) and reduced per row. The code sums,
+ * when a token has za != 0, add the codes into uint8 lanes: at most 32 steps of 7
+ * per group of 128, 224 < 256. Float part as in aq_qd8_qc3w_gemm_ref (see the
+ * neondot kernel). The outer loop is lib/kernels/qd8-qc4w-gemm-loop.c.
+ */
+#include <arm_neon.h>
+
+#include "qc4w-packw.h"
+#include "qd8-qc3w-gemm-loop.h"
+
+#define MR 2
+
+/* Rows 0-1 (lanes 4 each) and rows 2-3 of one half: [sum r0, sum r1, sum r2, sum r3]. */
+static inline int32x4_t reduce_half(int16x8_t r01, int16x8_t r23) {
+    return vpaddq_s32(vpaddlq_s16(r01), vpaddlq_s16(r23));
+}
+
+/* with_c: some token has za != 0, so the code sums C are counted too. */
+AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c) {
+    const size_t group = t->group, k = t->k, n_valid = t->nr;
+    const uint8x16_t two_bits = vdupq_n_u8(0x03), bit2 = vdupq_n_u8(0x04);
+    float32x4_t facc[MR][2];
+    AQ_FOR_TOKENS(i) {
+        if (t->accumulate) {
+            float row[AQ_NEON_NR];
+            aq_neon_load_row(row, t->out + i * t->out_stride, n_valid);
+            facc[i][0] = vld1q_f32(row);
+            facc[i][1] = vld1q_f32(row + 4);
+        } else {
+            facc[i][0] = facc[i][1] = vdupq_n_f32(0.0f);
+        }
+    }
+
+    for (size_t g = 0; g < t->groups; g++) {
+        const uint8_t *meta = t->w + g * t->block_bytes;
+        const uint8_t *sub = meta + AQ_NEON_NR * sizeof(uint16_t);
+        uint8x16_t c8[2] = {vdupq_n_u8(0), vdupq_n_u8(0)};
+        /* acc[i][2 half + 0]: rows 4 half + 0, 1; acc[i][2 half + 1]: rows 4 half + 2, 3 */
+        int16x8_t acc[MR][4];
+        AQ_FOR_TOKENS(i) { acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = vdupq_n_s16(0); }
+        const int8_t *a_group = t->a + (t->g0 + g) * group;
+        for (size_t kk = 0; kk < group; kk += AQ_QC3W_SUB, sub += AQ_QC3W_SUB_BYTES) {
+            AQ_MCA_BEGIN(mr, "neon3");
+            const uint8x16_t l0[2] = {vld1q_u8(sub), vld1q_u8(sub + 16)};
+            const uint8x16_t l1[2] = {vld1q_u8(sub + 32), vld1q_u8(sub + 48)};
+            const uint8x16_t h[2] = {vld1q_u8(sub + 64), vld1q_u8(sub + 80)};
+/* USHL by a signed count (negative: right), constant here: one shift or none. */
+#define HIGH(s, x) vshlq_u8(x, vdupq_n_s8(2 - (s)))
+#define LOW(s, x) vshlq_u8(x, vdupq_n_s8(-2 * ((s) % 4)))
+#define STEP(s, l)                                                                                                     \
+    do {                                                                                                               \
+        int8x16_t av[MR];                                                                                              \
+        AQ_FOR_TOKENS(i) {                                                                                             \
+            int32_t four;                                                                                              \
+            memcpy(&four, a_group + i * k + kk + 4 * (s), sizeof four);                                                \
+            av[i] = vreinterpretq_s8_s32(vdupq_n_s32(four));                                                           \
+        }                                                                                                              \
+        for (size_t half = 0; half < 2; half++) {                                                                      \
+            const int8x16_t w =                                                                                        \
+                vreinterpretq_s8_u8(vorrq_u8(vandq_u8(LOW(s, l[half]), two_bits), vandq_u8(HIGH(s, h[half]), bit2)));  \
+            if (with_c) c8[half] = vaddq_u8(c8[half], vreinterpretq_u8_s8(w));                                         \
+            AQ_FOR_TOKENS(i) {                                                                                         \
+                acc[i][2 * half] = vmlal_s8(acc[i][2 * half], vget_low_s8(w), vget_low_s8(av[i]));                     \
+                acc[i][2 * half + 1] = vmlal_high_s8(acc[i][2 * half + 1], w, av[i]);                                  \
+            }                                                                                                          \
+        }                                                                                                              \
+    } while (0)
+            STEP(0, l0);
+            STEP(1, l0);
+            STEP(2, l0);
+            STEP(3, l0);
+            STEP(4, l1);
+            STEP(5, l1);
+            STEP(6, l1);
+            STEP(7, l1);
+#undef STEP
+#undef LOW
+#undef HIGH
+            AQ_MCA_END(mr);
+        }
+        float32x4_t scale[2];
+        aq_neon_block_scales(meta, scale);
+        int32x4_t csum[2];
+        if (with_c)
+            for (size_t half = 0; half < 2; half++)
+                csum[half] = vreinterpretq_s32_u32(vpaddlq_u16(vpaddlq_u8(c8[half])));
+        AQ_FOR_TOKENS(i) {
+            const int32x4_t start = vdupq_n_s32(aq_qc3w_symmetric_start(t->a_term[i * t->groups + g]));
+            int32x4_t isum0 = vaddq_s32(reduce_half(acc[i][0], acc[i][1]), start);
+            int32x4_t isum1 = vaddq_s32(reduce_half(acc[i][2], acc[i][3]), start);
+            if (with_c) {
+                isum0 = vmlsq_n_s32(isum0, csum[0], t->a_zero[i]);
+                isum1 = vmlsq_n_s32(isum1, csum[1], t->a_zero[i]);
+            }
+            facc[i][0] = vfmaq_f32(facc[i][0], vmulq_n_f32(scale[0], t->a_scale[i]), vcvtq_f32_s32(isum0));
+            facc[i][1] = vfmaq_f32(facc[i][1], vmulq_n_f32(scale[1], t->a_scale[i]), vcvtq_f32_s32(isum1));
+        }
+    }
+    AQ_FOR_TOKENS(i) {
+        if (n_valid == AQ_NEON_NR) {
+            vst1q_f32(t->out + i * t->out_stride, facc[i][0]);
+            vst1q_f32(t->out + i * t->out_stride + 4, facc[i][1]);
+        } else {
+            float row[AQ_NEON_NR];
+            vst1q_f32(row, facc[i][0]);
+            vst1q_f32(row + 4, facc[i][1]);
+            aq_neon_store_row(t->out + i * t->out_stride, row, n_valid);
+        }
+    }
+}
+
+AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
+    if (t->za_any)
+        tile_body(mr, t, true);
+    else
+        tile_body(mr, t, false);
+}
+
+AQ_QD8_QC3W_GEMM_DEFINE(aq_qd8_qc3w_gemm_2x8c4__neon, MR, AQ_NEON_NR, tile)

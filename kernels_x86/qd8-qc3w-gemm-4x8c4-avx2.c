@@ -1,0 +1,98 @@
+/* qd8-qc3w-gemm-4x8c4-avx2.c - INT8 activations x 3-bit weights with AVX2: up to 4
+ * activation rows x 8 weight rows per register tile, 4 k per int32 lane, weights
+ * packed by aq_qc3w_packw_8c4 (lib/kernels/qd8-qc3w-gemm-loop.h). Bit-exact twin of
+ * aq_qd8_qc3w_gemm_ref; the outer loop is lib/kernels/qd8-qc4w-gemm-loop.c.
+ *
+ * Each 32-byte code vector unpacks from the planes into bytes 0..7 laid out as the
+ * 4-bit tile's w_lo / w_hi (qd8-qc4w-gemm-4x8c4-avx2.c), and the products follow
+ * its structure: VPMADDUBSW (u8 codes x s8 activations) into int16 pairs, |pair|
+ * <= 2 * 7 * 128 = 1792, 8 of them per sub-block of 32 summed with VPADDW stay
+ * below 14336, then one VPMADDWD (x 1) widens to int32: exact. The code sums
+ * (codes x bytes of 1) reach 14 a lane per vector, 448 for a group of 128. */
+#include <immintrin.h>
+
+#include "qc4w-packw.h"
+#include "qd8-qc3w-gemm-loop.h"
+
+#define MR 4
+#define NR AQ_QC3W_NR
+
+/* Code vector s (0..7) of a sub-block: low bits from plane l (L_{s/4} shifted
+ * right by 2 (s % 4)), the high bit (bit s of h) moved to bit 2. */
+#define CODES(s, l, h)                                                                                                 \
+    _mm256_or_si256(                                                                                                   \
+        _mm256_and_si256(_mm256_srli_epi16(l, 2 * ((s) % 4)), two_bits),                                               \
+        _mm256_and_si256((s) < 2 ? _mm256_slli_epi16(h, (2 - (s)) & 7) : _mm256_srli_epi16(h, ((s)-2) & 7), bit2))
+
+/* with_c: some token of the tile has za != 0, so the code sums C are needed. */
+AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c) {
+    const size_t group = t->group;
+    const __m256i two_bits = _mm256_set1_epi8(0x03);
+    const __m256i bit2 = _mm256_set1_epi8(0x04);
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i one_bytes = _mm256_set1_epi8(1);
+    const uint8_t *block = t->w;
+    __m256 acc[MR];
+    for (size_t i = 0; i < mr; i++) {
+        if (!t->accumulate) {
+            acc[i] = _mm256_setzero_ps();
+        } else {
+            float tmp[NR] = {0};
+            for (size_t j = 0; j < t->nr; j++) tmp[j] = t->out[i * t->out_stride + j];
+            acc[i] = _mm256_loadu_ps(tmp);
+        }
+    }
+    for (size_t g = 0; g < t->groups; g++, block += t->block_bytes) {
+        const __m256 wscale = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)block));
+        const uint8_t *sub = block + NR * sizeof(uint16_t);
+        __m256i isum[MR];
+        for (size_t i = 0; i < mr; i++)
+            isum[i] = _mm256_set1_epi32(aq_qc3w_symmetric_start(t->a_term[i * t->groups + g]));
+        __m256i c16 = _mm256_setzero_si256();
+        const int8_t *a_group = t->a + (t->g0 + g) * group;
+        for (size_t b = 0; b < group / AQ_QC3W_SUB; b++, sub += AQ_QC3W_SUB_BYTES) {
+            const __m256i l0 = _mm256_loadu_si256((const __m256i *)sub);
+            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(sub + 32));
+            const __m256i h = _mm256_loadu_si256((const __m256i *)(sub + 64));
+            const __m256i w[8] = {CODES(0, l0, h), CODES(1, l0, h), CODES(2, l0, h), CODES(3, l0, h),
+                                  CODES(4, l1, h), CODES(5, l1, h), CODES(6, l1, h), CODES(7, l1, h)};
+            if (with_c)
+                for (size_t s = 0; s < 8; s += 2)
+                    c16 = _mm256_add_epi16(c16, _mm256_add_epi16(_mm256_maddubs_epi16(w[s], one_bytes),
+                                                                 _mm256_maddubs_epi16(w[s + 1], one_bytes)));
+            const int8_t *a_sub = a_group + b * AQ_QC3W_SUB;
+            for (size_t i = 0; i < mr; i++) {
+                const int8_t *qa = a_sub + i * t->k;
+                __m256i s16 = _mm256_setzero_si256();
+                for (size_t s = 0; s < 8; s++)
+                    s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(w[s], _mm256_set1_epi32(aq_load_i32(qa + 4 * s))));
+                isum[i] = _mm256_add_epi32(isum[i], _mm256_madd_epi16(s16, ones));
+            }
+        }
+        const __m256i csum = _mm256_madd_epi16(c16, ones);
+        for (size_t i = 0; i < mr; i++) {
+            if (with_c) isum[i] = _mm256_sub_epi32(isum[i], _mm256_mullo_epi32(csum, _mm256_set1_epi32(t->a_zero[i])));
+            /* The reference's two roundings: the scale product, then the fma. */
+            const __m256 group_scale = _mm256_mul_ps(wscale, _mm256_set1_ps(t->a_scale[i]));
+            acc[i] = _mm256_fmadd_ps(group_scale, _mm256_cvtepi32_ps(isum[i]), acc[i]);
+        }
+    }
+    for (size_t i = 0; i < mr; i++) {
+        if (t->nr == NR) {
+            _mm256_storeu_ps(t->out + i * t->out_stride, acc[i]);
+        } else {
+            float tmp[NR];
+            _mm256_storeu_ps(tmp, acc[i]);
+            for (size_t j = 0; j < t->nr; j++) t->out[i * t->out_stride + j] = tmp[j];
+        }
+    }
+}
+
+AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
+    if (t->za_any)
+        tile_body(mr, t, true);
+    else
+        tile_body(mr, t, false);
+}
+
+AQ_QD8_QC3W_GEMM_DEFINE(aq_qd8_qc3w_gemm_4x8c4__avx2, MR, NR, tile)
