@@ -24,7 +24,7 @@ static void usage(FILE *out) {
     fprintf(out, "usage: aq-perplexity -m MODEL -f TEXT [--ctx N] [--chunks N] [-t THREADS]\n"
                  "                     [--scheme NAME --calib TRAINING_TEXT]\n"
                  "  --scheme quantizes MODEL in memory first (w4a16, w4a8, w4a4, w4a8-paper, w4a4-paper,\n"
-                 "  q4_0, q8_0, with modifiers: see docs/FORMAT.md); --calib is the text it calibrates on.\n"
+                 "  w3a8, q4_0, q8_0, with modifiers: see docs/FORMAT.md); --calib is the text it calibrates on.\n"
                  "  [--prune BETA [--prune-layer L] [--prune-importance first|received] [--prune-renumber]] [--kv8]\n"
                  "  --kv8 keeps the KV cache in INT8 (a scale per token and head).\n"
                  "  --prune: token pruning (docs/PRUNING.md). Each chunk of N tokens is run as a prefill of\n"

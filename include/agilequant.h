@@ -119,7 +119,8 @@ AQ_API aq_error aq_model_set_progress(aq_model *model, aq_progress_fn fn, void *
 
 /* Quantizes a loaded full-precision model in place. scheme: "w4a16", "w4a8",
  * "w4a4" (our best setting at each width), "w4a8-paper", "w4a4-paper" (the
- * paper's static per-tensor scales with TRIP), "q4_0", "q8_0" (llama.cpp's
+ * paper's static per-tensor scales with TRIP), "w3a8" (3-bit weights, the
+ * w4a8 recipe on a 3-bit grid), "q4_0", "q8_0" (llama.cpp's
  * formats), "fp32", optionally followed by modifiers such as ",rtn", ",g128",
  * ",asym", ",no-rotate", ",no-trip" (docs/FORMAT.md). Schemes that calibrate
  * (GPTQ, static scales, TRIP) read calibration_text: use training text,

@@ -1207,8 +1207,81 @@ static void test_block_dots_vs_dequantized(void **state) {
     }
 }
 
+/* 3-bit weights: codes in 4..11, no zero points; the clipping search is never
+ * worse than the unclipped scale m / -4 (the squared error computed here, in
+ * double, on both grids); a group of zeros stores scale +0 and codes 8. */
+static void test_q3w_rtn(void **state) {
+    (void)state;
+    enum { ROWS = 5, K = 256, GROUP = 32 };
+    float w[ROWS * K];
+    uint64_t rng = 0x3B17u;
+    for (size_t i = 0; i < ROWS * K; i++) w[i] = (float)((double)(aq_splitmix64(&rng) >> 11) * 0x1p-53 - 0.5);
+    for (size_t i = 0; i < GROUP; i++) w[K + i] = 0.0f; /* row 1, group 0 */
+    w[2 * K + 3] = 4.0f;                                /* row 2, group 0: one outlier */
+    uint8_t q[ROWS * K / 2];
+    uint16_t scale[ROWS * K / GROUP];
+    struct aq_q4w out = {.q = q, .scale = scale, .zero = NULL};
+    assert_true(aq_q3w_quantize_rtn_ref(w, ROWS, K, GROUP, &out));
+    assert_true(aq_q3w_codes_valid(&out));
+    assert_int_equal(scale[K / GROUP], 0);
+    for (size_t i = 0; i < GROUP / 2; i++) assert_int_equal(q[K / 2 + i], 0x88);
+    bool some_clipped = false;
+    for (size_t r = 0; r < ROWS; r++)
+        for (size_t g = 0; g < K / GROUP; g++) {
+            const float *x = w + r * K + g * GROUP;
+            float m = 0.0f;
+            for (size_t i = 0; i < GROUP; i++)
+                if (fabsf(x[i]) > fabsf(m)) m = x[i];
+            if (m == 0.0f) continue;
+            const float s0 = aq_fp16_to_fp32(aq_fp32_to_fp16(m / -4.0f));
+            const float s = aq_fp16_to_fp32(scale[r * (K / GROUP) + g]);
+            double e0 = 0.0, e = 0.0;
+            for (size_t i = 0; i < GROUP; i++) {
+                const size_t el = r * K + g * GROUP + i;
+                const int code = (el & 1) ? q[el / 2] >> 4 : q[el / 2] & 15;
+                double l0 = nearbyint((double)x[i] / s0);
+                l0 = l0 < -4 ? -4 : l0 > 3 ? 3 : l0;
+                e0 += ((double)x[i] - s0 * l0) * ((double)x[i] - s0 * l0);
+                e += ((double)x[i] - s * (code - 8)) * ((double)x[i] - s * (code - 8));
+            }
+            assert_true(e <= e0 * (1.0 + 1e-5));
+            some_clipped = some_clipped || s != s0;
+        }
+    assert_true(some_clipped);
+    out.zero = q; /* 3-bit weights have none */
+    assert_false(aq_q3w_quantize_rtn_ref(w, ROWS, K, GROUP, &out));
+    out.zero = NULL;
+    assert_false(aq_q3w_quantize_rtn_ref(w, ROWS, K, 48, &out));
+    q[0] = 0x3C; /* code 3: below the 3-bit range */
+    assert_false(aq_q3w_codes_valid(&out));
+}
+
+/* The file's planes, on a row whose 3-bit codes are e % 8: low-bit bytes 0xE4
+ * (codes 0,1,2,3 and 4,5,6,7 both have low bits 0,1,2,3), high-bit bytes 0xF0;
+ * and a random matrix survives the round trip. */
+static void test_q3w_planes(void **state) {
+    (void)state;
+    enum { K = 64 };
+    uint8_t q[2 * K / 2], planes[2 * AQ_Q3W_ROW_BYTES(K)];
+    uint16_t scale[4] = {0};
+    for (size_t e = 0; e < K; e += 2) q[e / 2] = (uint8_t)((4 + e % 8) | (4 + (e + 1) % 8) << 4);
+    uint64_t rng = 0x3B18u;
+    for (size_t i = K / 2; i < K; i++)
+        q[i] = (uint8_t)((4 + aq_splitmix64(&rng) % 8) | (4 + aq_splitmix64(&rng) % 8) << 4);
+    struct aq_q4w w = {.n_rows = 2, .k = K, .group = 32, .q = q, .scale = scale};
+    aq_q3w_to_planes(&w, planes);
+    for (size_t j = 0; j < K / 4; j++) assert_int_equal(planes[j], 0xE4);
+    for (size_t j = 0; j < K / 8; j++) assert_int_equal(planes[K / 4 + j], 0xF0);
+    uint8_t back[2 * K / 2];
+    struct aq_q4w v = {.n_rows = 2, .k = K, .group = 32, .q = back, .scale = scale};
+    aq_q3w_from_planes(planes, &v);
+    assert_memory_equal(back, q, sizeof q);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_q3w_rtn),
+        cmocka_unit_test(test_q3w_planes),
         cmocka_unit_test(test_f16_special_values),
         cmocka_unit_test(test_f16_rounding_ties),
         cmocka_unit_test(test_f16_all_halves_roundtrip),

@@ -142,7 +142,7 @@ static void test_quantized_logits_near_fp32(void **state) {
 /* A quantized model saved as GGUF loads back computing the same bits. */
 static void test_save_load_round_trip_is_bit_exact(void **state) {
     (void)state;
-    const char *schemes[] = {"w4a8-paper", "w4a4,rtn,asym,g64", "q4_0", "q8_0", "w4a16,rtn"};
+    const char *schemes[] = {"w4a8-paper", "w4a4,rtn,asym,g64", "q4_0", "q8_0", "w4a16,rtn", "w3a8,rtn,g64"};
     for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
         aq_model *m = load_shipped();
         size_t len;
@@ -263,6 +263,7 @@ static void test_quantize_misuse(void **state) {
     assert_int_equal(aq_quantize(m, "w3a7", calib, len), AQ_ERR_INVALID_ARGUMENT);
     assert_true(strstr(aq_model_error_message(m), "w3a7") != NULL);
     assert_int_equal(aq_quantize(m, "w4a8,bogus", calib, len), AQ_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aq_quantize(m, "w3a8,asym", calib, len), AQ_ERR_INVALID_ARGUMENT); /* 3 bits: symmetric */
     assert_int_equal(aq_quantize(m, "fp32,head-q8_0", calib, len), AQ_ERR_INVALID_ARGUMENT);
     assert_int_equal(aq_quantize(m, "w4a8", NULL, 0), AQ_ERR_INVALID_ARGUMENT); /* GPTQ needs calibration */
     assert_int_equal(aq_quantize(m, "w4a8", "too short", 9), AQ_ERR_INVALID_ARGUMENT);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerates docs/ACCURACY.md and docs/accuracy.png. Three sections, each
+"""Regenerates docs/ACCURACY.md and docs/accuracy.png. Four sections, each
 rewritten only when named in --sections (the others are kept as they are in
 the file, with the command that made them):
 
@@ -10,11 +10,13 @@ the file, with the command that made them):
             LLaMA (austen-6m), OPT (austen-opt) and BLOOM (austen-bloom), next
             to the paper's rows, with the issue's targets checked; it draws
             docs/accuracy.png (gnuplot);
+  w3a8      3-bit weights (`w3a8`) beside W4A8 on the three shipped families,
+            held-out Austen and Brown, with the issue's W3A8 target checked;
   llamacpp  quantizing from a llama.cpp file (llama-quantize Q8_0, Q4_K_M,
             of austen-6m) against quantizing from the F32 original; only
             with --llama-bin DIR (llama.cpp's build/bin), skipped otherwise.
 
-usage: accuracy_table.py BUILD_DIR [--sections schemes,families,llamacpp] [--chunks N] [--jobs N]
+usage: accuracy_table.py BUILD_DIR [--sections schemes,families,llamacpp,w3a8] [--chunks N] [--jobs N]
                          [--llama-bin DIR] [--work DIR] [--out docs/ACCURACY.md] [--png docs/accuracy.png]
 (or --build BUILD_DIR). tools/accuracy_table.sh builds the tools first."""
 import argparse
@@ -32,7 +34,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CALIB = os.path.join(ROOT, "data", "austen-train.txt")
 AUSTEN = ("Austen held-out", os.path.join(ROOT, "data", "austen-test.txt"))
 BROWN = ("Brown", os.path.join(ROOT, "data", "brown-sample.txt"))
-SECTIONS = ("schemes", "families", "llamacpp")
+SECTIONS = ("schemes", "families", "llamacpp", "w3a8")
 
 ROWS = [
     ("FP32", "fp32"),
@@ -210,6 +212,44 @@ def schemes_section(r, args, started):
     return lines
 
 
+# 3-bit weights: (label, scheme); the target of issue 14: W3A8 within +3% of FP32 on the shipped models.
+W3_ROWS = [
+    ("FP32", "fp32"),
+    ("W4A8 (`w4a8`, for comparison)", "w4a8"),
+    ("W3A8, round to nearest (clipped scale)", "w3a8,rtn"),
+    ("W3A8, GPTQ (`w3a8`)", "w3a8"),
+]
+W3_TARGET = ("W3A8", "w3a8", 3.0)
+
+
+def w3a8_section(r, args, started):
+    fams = family_models()
+    texts = [AUSTEN, BROWN]
+    r.run([(m, s, t, 0) for _, m, _, _, _ in fams for _, t in texts for _, s in W3_ROWS])
+    lines = [
+        "## 3-bit weights on the three shipped families", "",
+        "`w3a8`: the `w4a8` recipe (MLP balancing, Hadamard rotations, GPTQ, dynamic per-token INT8 activations, "
+        "Q8_0 head and embedding) on a 3-bit grid: symmetric groups of 32, levels -4..3, each group's f16 scale the "
+        "best of 12 clipped candidates by squared error (`kernels_ref/q3w.c`), 3.5 bits a weight in the kernels' "
+        "packed layout and in the file (docs/FORMAT.md). Perplexity at context 512, the first "
+        f"{args.chunks} chunks of each text; in brackets the change against FP32 of the same model. Calibration "
+        "reads `data/austen-train.txt`.", "",
+        "| model | scheme | name | " + " | ".join(t for t, _ in texts) + " |",
+        "|---|---|---|" + "---|" * len(texts)]
+    for name, model, _, _, _ in fams:
+        for label, scheme in W3_ROWS:
+            cells = [cell(*r.change(model, scheme, text), scheme == "fp32") for _, text in texts]
+            lines.append(f"| {name} | {label} | `{scheme}` | " + " | ".join(cells) + " |")
+    what, scheme, limit = W3_TARGET
+    lines += ["", "Target of issue 14 (change against FP32, held-out Austen):", ""]
+    for name, model, _, _, _ in fams:
+        v, pct = r.change(model, scheme, AUSTEN[1])
+        lines.append(f"- {name}, {what} (`{scheme}`): {pct:+.2f}%, target at most +{limit}%: "
+                     f"{'met' if pct <= limit else 'MISSED'}")
+    lines += ["", f"`{command(args, 'w3a8')}`: {time.time() - started:.0f} s on this machine."]
+    return lines
+
+
 def family_models():
     return [(name, os.path.join(ROOT, "models", f), desc, paper_model, paper)
             for name, f, desc, paper_model, paper in FAMILIES if os.path.exists(os.path.join(ROOT, "models", f))]
@@ -371,7 +411,8 @@ def main():
     work = args.work or tempfile.mkdtemp(prefix="aq-accuracy-")
     os.makedirs(work, exist_ok=True)
     r = Runner(build, work, args.chunks, args.jobs, args.reuse)
-    makers = {"schemes": schemes_section, "families": families_section, "llamacpp": llamacpp_section}
+    makers = {"schemes": schemes_section, "families": families_section, "llamacpp": llamacpp_section,
+              "w3a8": w3a8_section}
     sections = kept_sections(args.out)
     for name in SECTIONS:
         if name in wanted:

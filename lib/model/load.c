@@ -217,10 +217,41 @@ static aq_error load_q4w(aq_model *m, const char *name, int32_t rows, int32_t co
     return AQ_OK;
 }
 
+/* Our 3-bit layout: NAME.q3 (the bit planes, AQ_Q3W_ROW_BYTES(cols) bytes a row)
+ * and NAME.q3scale (f16 per group), unpacked into the plain aq_q4w (codes 4..11)
+ * that the model keeps beside the kernel's packed copy. */
+static aq_error load_q3w(aq_model *m, const char *name, int32_t rows, int32_t cols, const aq_gguf_tensor *q,
+                         aq_matrix *mat) {
+    const aq_gguf_tensor *scale = find_part(m, name, "q3scale");
+    int64_t groups = scale ? scale->ne[0] : 0;
+    int64_t group = groups > 0 && cols % groups == 0 ? cols / groups : 0;
+    if (!scale || cols % 32 || (group != 32 && group != 64 && group != 128) ||
+        !has_type_and_shape(q, AQ_TENSOR_I8, rows, (int64_t)AQ_Q3W_ROW_BYTES(cols)) ||
+        !has_type_and_shape(scale, AQ_TENSOR_F16, rows, groups))
+        return model_error(m, AQ_ERR_FORMAT, "3-bit tensor %s has inconsistent parts", name);
+    if (!aq_blocks_finite(aq_block_type_get(AQ_TENSOR_F16), scale->data, (size_t)rows * (size_t)groups))
+        return model_error(m, AQ_ERR_FORMAT, "3-bit tensor %s has a scale that is not finite", name);
+    size_t q_bytes = (size_t)rows * (size_t)cols / 2;
+    uint8_t *codes = (uint8_t *)aq_model_own_floats(m, NULL, (q_bytes + sizeof(float) - 1) / sizeof(float));
+    if (!codes) return aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory for tensor %s", name);
+    mat->format = AQ_WEIGHTS_Q4W;
+    mat->q3w = true;
+    mat->q4w = (struct aq_q4w){.n_rows = (size_t)rows,
+                               .k = (size_t)cols,
+                               .group = (size_t)group,
+                               .q = codes,
+                               .scale = (uint16_t *)scale->data,
+                               .zero = NULL};
+    aq_q3w_from_planes(q->data, &mat->q4w);
+    return AQ_OK;
+}
+
 static aq_error load_matrix(aq_model *m, const char *name, int32_t rows, int32_t cols, aq_matrix *mat) {
     mat->rows = rows;
     mat->cols = cols;
     const aq_gguf_tensor *t = aq_gguf_find_tensor(m->gguf, name);
+    const aq_gguf_tensor *q3 = t ? NULL : find_part(m, name, "q3");
+    if (q3) return load_q3w(m, name, rows, cols, q3, mat);
     if (!t) return load_q4w(m, name, rows, cols, mat);
     if (t->type == AQ_TENSOR_F32) return load_f32(m, name, rows, cols, &mat->f32);
     const aq_block_type *bt = aq_block_type_get(t->type);
@@ -330,7 +361,7 @@ static aq_error load_qkv(aq_model *m, int32_t i, aq_layer *l) {
     aq_error err;
     char q_name[96];
     snprintf(q_name, sizeof q_name, "blk.%d.attn_q.weight", (int)i);
-    bool separate = aq_gguf_find_tensor(m->gguf, q_name) || find_part(m, q_name, "q4");
+    bool separate = aq_gguf_find_tensor(m->gguf, q_name) || find_part(m, q_name, "q4") || find_part(m, q_name, "q3");
     if (aq_gguf_find_tensor(m->gguf, full) || (c->family->fused_qkv && !separate)) {
         aq_matrix qkv = {0};
         if ((err = load_linear(m, name, q_dim + 2 * kv_dim, c->dim, (need & AQ_BIAS_QKV) != 0, &qkv))) return err;
@@ -592,7 +623,8 @@ aq_error aq_model_load_gguf(aq_model *m) {
     if ((err = read_config(m, c)) || (err = load_embedding(m)) ||
         (err = load_norm(m, "output_norm", &m->output_norm, &m->output_norm_b)))
         return err;
-    if (aq_gguf_find_tensor(m->gguf, "output.weight") || find_part(m, "output.weight", "q4")) {
+    if (aq_gguf_find_tensor(m->gguf, "output.weight") || find_part(m, "output.weight", "q4") ||
+        find_part(m, "output.weight", "q3")) {
         if ((err = load_linear(m, "output", c->vocab_size, c->dim, false, &m->output))) return err;
     } else {
         m->output = m->token_embd; /* tied embeddings */

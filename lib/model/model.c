@@ -37,6 +37,8 @@ int64_t aq_matrix_bytes(const aq_matrix *w, size_t (*packed_size)(const struct a
     case AQ_WEIGHTS_BLOCKS:
         return (int64_t)w->rows * (int64_t)w->row_bytes;
     case AQ_WEIGHTS_Q4W:
+        /* 3-bit: the codes' planes and the f16 scales (the packed layout pads only the last tile). */
+        if (w->q3w) return n * 3 / 8 + n / (int64_t)w->q4w.group * 2;
         if (w->packed && packed_size) return (int64_t)packed_size(&w->q4w);
         return n / 2 + n / (int64_t)w->q4w.group * (w->q4w.zero ? 3 : 2);
     }

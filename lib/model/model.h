@@ -99,6 +99,7 @@ typedef struct aq_matrix {
     const float *f32;   /* AQ_WEIGHTS_F32: (rows, cols), row-major */
     struct aq_q4w q4w;  /* AQ_WEIGHTS_Q4W, plain layout */
     void *packed;       /* q4w in the chosen kernel's tile layout, or NULL */
+    bool q3w;           /* AQ_WEIGHTS_Q4W holding 3-bit codes (quant.h): packed for and run by the qc3w kernels */
     const void *blocks; /* AQ_WEIGHTS_BLOCKS: rows of row_bytes, in place in the file when loaded */
     const aq_block_type *block_type;
     size_t row_bytes;

@@ -5,8 +5,11 @@
 #include "model.h"
 
 static aq_error pack_matrix(aq_model *m, aq_matrix *w) {
-    const aq_qc4w_gemm_kernel *kernel = &m->kernels.qc4w_gemm;
+    const aq_qc4w_gemm_kernel *kernel = w->q3w ? &m->kernels.qc3w_gemm : &m->kernels.qc4w_gemm;
     if (w->format != AQ_WEIGHTS_Q4W || !kernel->packed_size) return AQ_OK;
+    /* The 3-bit layout has no zero points and 3 bits a code: anything else would be packed wrong. */
+    if (w->q3w && !aq_q3w_codes_valid(&w->q4w))
+        return aq_set_error(m->error, AQ_ERR_FORMAT, "3-bit weights with a zero point or a code outside 4..11");
     /* Rounded up to whole floats, plus slack for the kernels' vector loads. */
     size_t floats = kernel->packed_size(&w->q4w) / sizeof(float) + 16;
     void *packed = aq_model_own_floats(m, NULL, floats);

@@ -59,6 +59,17 @@ static void matrix(saver *s, const char *name, const aq_matrix *w) {
         break;
     case AQ_WEIGHTS_Q4W: {
         size_t groups = cols / w->q4w.group;
+        if (w->q3w) { /* 3-bit: the bit planes (3 bits a weight) and the scales */
+            uint8_t *planes = temp(s, rows * AQ_Q3W_ROW_BYTES(cols));
+            if (!planes) break;
+            aq_q3w_to_planes(&w->q4w, planes);
+            snprintf(part, sizeof part, "%s.q3", name);
+            tensor(s, part, AQ_TENSOR_I8, w->rows, (int64_t)AQ_Q3W_ROW_BYTES(cols), planes,
+                   rows * AQ_Q3W_ROW_BYTES(cols));
+            snprintf(part, sizeof part, "%s.q3scale", name);
+            tensor(s, part, AQ_TENSOR_F16, w->rows, (int64_t)groups, w->q4w.scale, rows * groups * 2);
+            break;
+        }
         snprintf(part, sizeof part, "%s.q4", name);
         tensor(s, part, AQ_TENSOR_I8, w->rows, (int64_t)cols / 2, w->q4w.q, rows * cols / 2);
         snprintf(part, sizeof part, "%s.q4scale", name);

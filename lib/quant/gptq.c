@@ -98,8 +98,10 @@ done:
     return result;
 }
 
-void aq_gptq_quantize(float *w, size_t rows, size_t k, const float *u, const bool *dead, size_t group, bool asym,
-                      struct aq_q4w *out) {
+/* w3: the 3-bit grid (codes 4..11, symmetric; aq_q3w_quantize_rtn_ref's scales). */
+static void gptq_quantize(float *w, size_t rows, size_t k, const float *u, const bool *dead, size_t group, bool asym,
+                          bool w3, struct aq_q4w *out) {
+    const float code_min = w3 ? (float)AQ_Q3W_CODE_MIN : 0.0f, code_max = w3 ? (float)AQ_Q3W_CODE_MAX : 15.0f;
     out->n_rows = rows;
     out->k = k;
     out->group = group;
@@ -115,14 +117,17 @@ void aq_gptq_quantize(float *w, size_t rows, size_t k, const float *u, const boo
             struct aq_q4w one = {.q = qr + g * group / 2,
                                  .scale = &out->scale[r * groups + g],
                                  .zero = asym ? &out->zero[r * groups + g] : NULL};
-            aq_q4w_quantize_rtn_ref(wr + g * group, 1, group, group, asym, &one);
+            if (w3)
+                aq_q3w_quantize_rtn_ref(wr + g * group, 1, group, group, &one);
+            else
+                aq_q4w_quantize_rtn_ref(wr + g * group, 1, group, group, asym, &one);
             float s = aq_fp16_to_fp32(*one.scale);
             int zero = asym ? *one.zero : AQ_Q4W_SYMMETRIC_ZERO;
             for (size_t i = g * group; i < (g + 1) * group; i++) {
                 int q = zero;
                 if (s != 0.0f) {
                     float level = nearbyintf(wr[i] / s) + (float)zero;
-                    q = level < 0.0f ? 0 : level > 15.0f ? 15 : (int)level;
+                    q = level < code_min ? (int)code_min : level > code_max ? (int)code_max : (int)level;
                 }
                 set_nibble(qr, i, q);
                 float dequantized = s * (float)(q - zero);
@@ -132,4 +137,14 @@ void aq_gptq_quantize(float *w, size_t rows, size_t k, const float *u, const boo
             }
         }
     }
+}
+
+void aq_gptq_quantize(float *w, size_t rows, size_t k, const float *u, const bool *dead, size_t group, bool asym,
+                      struct aq_q4w *out) {
+    gptq_quantize(w, rows, k, u, dead, group, asym, false, out);
+}
+
+void aq_gptq_quantize_w3(float *w, size_t rows, size_t k, const float *u, const bool *dead, size_t group,
+                         struct aq_q4w *out) {
+    gptq_quantize(w, rows, k, u, dead, group, false, true, out);
 }

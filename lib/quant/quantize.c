@@ -347,11 +347,15 @@ static aq_error quantize_matrix(aq_model *m, aq_matrix *w, const aq_scheme *s, c
                        .scale = (uint16_t *)buf,
                        .q = buf + scale_bytes,
                        .zero = s->asym ? buf + scale_bytes + q_bytes : NULL};
-    if (u)
+    if (u && s->w3)
+        aq_gptq_quantize_w3((float *)w->f32, rows, k, u, dead, (size_t)s->group, &q);
+    else if (u)
         aq_gptq_quantize((float *)w->f32, rows, k, u, dead, (size_t)s->group, s->asym, &q);
-    else if (!aq_q4w_quantize_rtn_ref(w->f32, rows, k, (size_t)s->group, s->asym, &q))
+    else if (s->w3 ? !aq_q3w_quantize_rtn_ref(w->f32, rows, k, (size_t)s->group, &q)
+                   : !aq_q4w_quantize_rtn_ref(w->f32, rows, k, (size_t)s->group, s->asym, &q))
         return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "cannot quantize a (%zu, %zu) matrix", rows, k);
     w->q4w = q;
+    w->q3w = s->w3;
     w->format = AQ_WEIGHTS_Q4W;
     return AQ_OK;
 }

@@ -51,6 +51,16 @@ static const base_scheme bases[] = {
       .act_bits = ALL_INPUTS(4),
       .act_static = true,
       .trip = true}},
+    /* 3 bits: the w4a8 recipe on the 3-bit grid (docs/ACCURACY.md). */
+    {"w3a8",
+     {.weights = AQ_WEIGHTS_Q4W,
+      .group = 32,
+      .gptq = true,
+      .head_type = AQ_TENSOR_Q8_0,
+      .act_bits = ALL_INPUTS(8),
+      .rotate = true,
+      .balance = true,
+      .w3 = true}},
     {"q4_0", {.weights = AQ_WEIGHTS_BLOCKS, .block_type = AQ_TENSOR_Q4_0}},
     {"q8_0", {.weights = AQ_WEIGHTS_BLOCKS, .block_type = AQ_TENSOR_Q8_0}},
 };
@@ -114,7 +124,8 @@ aq_error aq_scheme_parse(const char *name, aq_scheme *s, char *msg, size_t msg_c
     for (size_t i = 0; base && i < sizeof bases / sizeof bases[0]; i++)
         if (!strcmp(base, bases[i].name)) found = &bases[i];
     if (!found) {
-        snprintf(msg, msg_cap, "unknown scheme '%s' (fp32, w4a16, w4a8, w4a4, w4a8-paper, w4a4-paper, q4_0, q8_0)",
+        snprintf(msg, msg_cap,
+                 "unknown scheme '%s' (fp32, w4a16, w4a8, w4a4, w4a8-paper, w4a4-paper, w3a8, q4_0, q8_0)",
                  base ? base : "");
         return AQ_ERR_INVALID_ARGUMENT;
     }
@@ -122,7 +133,9 @@ aq_error aq_scheme_parse(const char *name, aq_scheme *s, char *msg, size_t msg_c
     for (char *mod = strtok_r(NULL, ",", &save); mod; mod = strtok_r(NULL, ",", &save)) {
         /* fp32 takes only the function-preserving transforms, so that tests can check they are */
         bool head = !strcmp(mod, "head-q8_0") || !strcmp(mod, "head-f32");
-        bool allowed = s->weights == AQ_WEIGHTS_Q4W || (s->weights == AQ_WEIGHTS_BLOCKS && head) ||
+        /* The 3-bit layout has no zero points. */
+        bool allowed = (s->weights == AQ_WEIGHTS_Q4W && !(s->w3 && !strcmp(mod, "asym"))) ||
+                       (s->weights == AQ_WEIGHTS_BLOCKS && head) ||
                        (s->weights == AQ_WEIGHTS_F32 && (!strcmp(mod, "rotate") || !strcmp(mod, "balance")));
         if (!allowed || !apply_modifier(s, mod)) {
             snprintf(msg, msg_cap,

@@ -46,7 +46,8 @@ static void linear_rows(void *arg, size_t row_begin, size_t rows) {
         break;
     case AQ_WEIGHTS_Q4W:
         if (t->qa)
-            t->kernels->qc4w_gemm.gemm(t->m, row_begin, row_end, t->qa, &w->q4w, w->packed, t->out, ld);
+            (w->q3w ? &t->kernels->qc3w_gemm : &t->kernels->qc4w_gemm)
+                ->gemm(t->m, row_begin, row_end, t->qa, &w->q4w, w->packed, t->out, ld);
         else
             t->kernels->f32_qc4w_gemm(t->m, row_begin, row_end, t->x, k, &w->q4w, t->out, ld);
         break;
@@ -158,7 +159,7 @@ static size_t rows_per_task(const aq_context *ctx, const aq_matrix *w, size_t m)
         size_t even = ((size_t)w->rows + threads * DECODE_TASKS_PER_THREAD - 1) / (threads * DECODE_TASKS_PER_THREAD);
         tile = even > tile ? even : tile;
     }
-    size_t n_tile = ctx->model->kernels.qc4w_gemm.n_tile;
+    size_t n_tile = (w->q3w ? ctx->model->kernels.qc3w_gemm : ctx->model->kernels.qc4w_gemm).n_tile;
     if (w->format == AQ_WEIGHTS_Q4W && n_tile > 1) tile = (tile + n_tile - 1) / n_tile * n_tile;
     return tile;
 }
