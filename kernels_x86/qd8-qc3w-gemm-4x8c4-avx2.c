@@ -11,24 +11,16 @@
  * (codes x bytes of 1) reach 14 a lane per vector, 448 for a group of 128. */
 #include <immintrin.h>
 
+#include "qc3w-unpack-avx2.h"
 #include "qc4w-packw.h"
 #include "qd8-qc3w-gemm-loop.h"
 
 #define MR 4
 #define NR AQ_QC3W_NR
 
-/* Code vector s (0..7) of a sub-block: low bits from plane l (L_{s/4} shifted
- * right by 2 (s % 4)), the high bit (bit s of h) moved to bit 2. */
-#define CODES(s, l, h)                                                                                                 \
-    _mm256_or_si256(                                                                                                   \
-        _mm256_and_si256(_mm256_srli_epi16(l, 2 * ((s) % 4)), two_bits),                                               \
-        _mm256_and_si256((s) < 2 ? _mm256_slli_epi16(h, (2 - (s)) & 7) : _mm256_srli_epi16(h, ((s)-2) & 7), bit2))
-
 /* with_c: some token of the tile has za != 0, so the code sums C are needed. */
 AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c) {
     const size_t group = t->group;
-    const __m256i two_bits = _mm256_set1_epi8(0x03);
-    const __m256i bit2 = _mm256_set1_epi8(0x04);
     const __m256i ones = _mm256_set1_epi16(1);
     const __m256i one_bytes = _mm256_set1_epi8(1);
     const uint8_t *block = t->w;
@@ -51,11 +43,8 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
         __m256i c16 = _mm256_setzero_si256();
         const int8_t *a_group = t->a + (t->g0 + g) * group;
         for (size_t b = 0; b < group / AQ_QC3W_SUB; b++, sub += AQ_QC3W_SUB_BYTES) {
-            const __m256i l0 = _mm256_loadu_si256((const __m256i *)sub);
-            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(sub + 32));
-            const __m256i h = _mm256_loadu_si256((const __m256i *)(sub + 64));
-            const __m256i w[8] = {CODES(0, l0, h), CODES(1, l0, h), CODES(2, l0, h), CODES(3, l0, h),
-                                  CODES(4, l1, h), CODES(5, l1, h), CODES(6, l1, h), CODES(7, l1, h)};
+            __m256i w[8];
+            aq_qc3w_unpack_avx2(sub, w);
             if (with_c)
                 for (size_t s = 0; s < 8; s += 2)
                     c16 = _mm256_add_epi16(c16, _mm256_add_epi16(_mm256_maddubs_epi16(w[s], one_bytes),

@@ -46,6 +46,12 @@ static void run(const struct emu_job *j) {
 #include "qd8-qc4w-gemm.inc"
 #undef AQ_QD8_QC4W_GEMM
     };
+    static void (*const qc3w[])(size_t, size_t, size_t, const struct aq_qd8 *, const struct aq_q4w *, const void *,
+                                float *, size_t) = {
+#define AQ_QD8_QC3W_GEMM(isa, mr, nr, kr, gemm, packw) gemm,
+#include "qd8-qc3w-gemm.inc"
+#undef AQ_QD8_QC3W_GEMM
+    };
     static const aq_block_gemm_fn block[] = {
 #define AQ_BLOCK_GEMM(isa, type, mr, nr, fn) fn,
 #include "block-gemm.inc"
@@ -60,6 +66,10 @@ static void run(const struct emu_job *j) {
     switch (j->family) {
     case EMU_QD8_QC4W_GEMM:
         qc4w[j->index](a[0], a[1], a[2], (const struct aq_qd8 *)a[3], (const struct aq_q4w *)a[4], (const void *)a[5],
+                       (float *)a[6], a[7]);
+        break;
+    case EMU_QD8_QC3W_GEMM:
+        qc3w[j->index](a[0], a[1], a[2], (const struct aq_qd8 *)a[3], (const struct aq_q4w *)a[4], (const void *)a[5],
                        (float *)a[6], a[7]);
         break;
     case EMU_BLOCK_GEMM:

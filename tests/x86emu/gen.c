@@ -141,8 +141,9 @@ static const void *struct_in_image(const void *s, size_t bytes) {
     return memcpy(copy, s, bytes);
 }
 
-static void qc4w_record(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,
-                        const void *packed, float *out, size_t out_stride) {
+/* A qd8 x qc4w or qc3w call as a job; the expected bytes are the family's reference's. */
+static void gemm_record(const aq_qc4w_gemm_kernel *ref, size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a,
+                        const struct aq_q4w *w, const void *packed, float *out, size_t out_stride) {
     const struct aq_qd8 *ga = struct_in_image(a, sizeof *a);
     const struct aq_q4w *gw = struct_in_image(w, sizeof *w);
     const uint64_t args[] = {m,
@@ -154,8 +155,20 @@ static void qc4w_record(size_t m, size_t n_begin, size_t n_end, const struct aq_
                              (uint64_t)(uintptr_t)out,
                              out_stride};
     struct job_rec *j = add_job(args, COUNT(args), out, m * out_stride * sizeof(float));
-    aq_qd8_qc4w_gemm_list[aq_qd8_qc4w_gemm_list_size - 1].gemm(m, n_begin, n_end, a, w, NULL, out, out_stride);
+    ref->gemm(m, n_begin, n_end, a, w, NULL, out, out_stride);
     keep_expected(j);
+}
+
+static void qc4w_record(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,
+                        const void *packed, float *out, size_t out_stride) {
+    gemm_record(&aq_qd8_qc4w_gemm_list[aq_qd8_qc4w_gemm_list_size - 1], m, n_begin, n_end, a, w, packed, out,
+                out_stride);
+}
+
+static void qc3w_record(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,
+                        const void *packed, float *out, size_t out_stride) {
+    gemm_record(&aq_qd8_qc3w_gemm_list[aq_qd8_qc3w_gemm_list_size - 1], m, n_begin, n_end, a, w, packed, out,
+                out_stride);
 }
 
 static void block_gemm_record(size_t m, size_t n_begin, size_t n_end, size_t k, const void *w, size_t w_row,
@@ -219,6 +232,17 @@ static void record_all(FILE *tsv) {
         test_qc4w_shapes(&state);
         test_qc4w_long_k(&state);
         test_qc4w_extremes(&state);
+    }
+    for (size_t i = 0; i + 1 < aq_qd8_qc3w_gemm_list_size; i++) {
+        const aq_qc4w_gemm_kernel *e = &aq_qd8_qc3w_gemm_list[i];
+        if (!begin(tsv, EMU_QD8_QC3W_GEMM, i, e->name, e->isa)) continue;
+        aq_qc4w_gemm_kernel stand_in = *e;
+        stand_in.gemm = qc3w_record;
+        stand_in.isa = AQ_CPU_NONE;
+        void *state = &stand_in;
+        test_qc3w_shapes(&state);
+        test_qc3w_long_k(&state);
+        test_qc3w_extremes(&state);
     }
     for (size_t i = 0; i < aq_block_gemm_list_size; i++) {
         const aq_block_gemm_kernel *e = &aq_block_gemm_list[i];
