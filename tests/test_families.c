@@ -248,7 +248,7 @@ static void test_transforms_preserve_the_function(void **state) {
 /* Every scheme runs on every family and stays near FP32 (relative RMS logit
  * error). Random weights make these models chaotic, so 4-bit errors are ten
  * times the trained models' (q8_0 0.017-0.040, W4 0.17-0.44, W4A4 0.28-0.55,
- * w4a4-paper,rtn up to 0.74, w3a8 0.29-0.65 measured): the bounds are about 1.4 times the
+ * w4a4-paper,rtn up to 0.74, w3a8,rtn 0.34-0.62 measured): the bounds are about 1.4 times the
  * largest, and quantizing the activations to 8 bits must add little to the
  * weights' error (w4a8 within 1.2 w4a16 + 0.02). */
 static void test_schemes_near_fp32(void **state) {
@@ -257,19 +257,13 @@ static void test_schemes_near_fp32(void **state) {
         const char *scheme;
         double bound;
     } cases[] = {
-        {"w4a16", 0.6},
-        {"w4a8", 0.6},
-        {"q8_0", 0.06},
-        {"q4_0", 0.55},
-        {"w4a16,rtn,g64", 0.6},
-        {"w4a8,rtn,asym", 0.55},
-        {"w4a8,no-rotate", 0.6},
-        {"w4a4", 0.8},
-        {"w4a4,rtn,down8", 0.8},
-        {"w4a8-paper", 0.65},
-        {"w4a4-paper,rtn", 1.05},
-        {"w4a8,rtn,asym,no-rotate,no-balance", 0.55},
-        {"w3a8", 0.9},
+        {"w4a16", 0.6},           {"w4a8", 0.6},
+        {"q8_0", 0.06},           {"q4_0", 0.55},
+        {"w4a16,rtn,g64", 0.6},   {"w4a8,rtn,asym", 0.55},
+        {"w4a8,no-rotate", 0.6},  {"w4a4", 0.8},
+        {"w4a4,rtn,down8", 0.8},  {"w4a8-paper", 0.65},
+        {"w4a4-paper,rtn", 1.05}, {"w4a8,rtn,asym,no-rotate,no-balance", 0.55},
+        {"w3a8,rtn", 0.9},
     };
     for (size_t f = 0; f < N_FILES; f++) {
         size_t n = logit_count(&k_files[f]);
