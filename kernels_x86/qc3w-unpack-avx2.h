@@ -13,7 +13,7 @@
 #define AQ_QC3W_CODES_AVX2(s, l, h)                                                                                    \
     _mm256_or_si256(                                                                                                   \
         _mm256_and_si256(_mm256_srli_epi16(l, 2 * ((s) % 4)), _mm256_set1_epi8(0x03)),                                 \
-        _mm256_and_si256((s) < 2 ? _mm256_slli_epi16(h, (2 - (s)) & 7) : _mm256_srli_epi16(h, ((s)-2) & 7),           \
+        _mm256_and_si256((s) < 2 ? _mm256_slli_epi16(h, (2 - (s)) & 7) : _mm256_srli_epi16(h, ((s)-2) & 7),            \
                          _mm256_set1_epi8(0x04)))
 
 /* The 8 code vectors of the sub-block at sub (96 bytes: L0, L1, H): bytes 0..7 at
