@@ -24,9 +24,13 @@ static void usage(FILE *out) {
     fprintf(out, "usage: aq-perplexity -m MODEL -f TEXT [--ctx N] [--chunks N] [-t THREADS]\n"
                  "                     [--scheme NAME --calib TRAINING_TEXT]\n"
                  "  --scheme quantizes MODEL in memory first (w4a16, w4a8, w4a4, w4a8-paper, w4a4-paper,\n"
-                 "  w3a8, q4_0, q8_0, with modifiers: see docs/FORMAT.md); --calib is the text it calibrates on.\n"
-                 "  [--prune BETA [--prune-layer L] [--prune-importance first|received] [--prune-renumber]] [--kv8]\n"
-                 "  --kv8 keeps the KV cache in INT8 (a scale per token and head).\n"
+                 "  w4a4kv4, w4a8kv4, w3a8, q4_0, q8_0, with modifiers: see docs/FORMAT.md); --calib is the text it\n"
+                 "  calibrates on.\n"
+                 "  [--prune BETA [--prune-layer L] [--prune-importance first|received] [--prune-renumber]]\n"
+                 "  [--kv8 | --kv-bits 32|8|4]\n"
+                 "  --kv8 (--kv-bits 8) keeps the KV cache in INT8 (a scale per token and head), --kv-bits 4 in\n"
+                 "  INT4 (a scale and a minimum per token and head, keys rotated), --kv-bits 32 in float;\n"
+                 "  default: what the model's scheme records (w4a4kv4: 4), else float.\n"
                  "  --prune: token pruning (docs/PRUNING.md). Each chunk of N tokens is run as a prefill of\n"
                  "  its first N/2 tokens, pruned so that a fraction BETA of them is gone after the last layer\n"
                  "  (layers L.. prune, default n_layers/2), then its last N - N/2 tokens as one unpruned batch\n"
@@ -76,7 +80,7 @@ static double negative_log_likelihood(const float *logits, int32_t n_vocab, int3
 
 int main(int argc, char **argv) {
     const char *model_path = NULL, *text_path = NULL, *scheme = NULL, *calib_path = NULL;
-    int32_t n_ctx = 512, max_chunks = -1, threads = 0, prune_layer = -1, kv_int8 = 0;
+    int32_t n_ctx = 512, max_chunks = -1, threads = 0, prune_layer = -1, kv_bits = 0;
     double prune_beta = -1.0; /* < 0: one batch a chunk, no pruning */
     aq_prune_importance prune_importance = AQ_PRUNE_ATTENTION_TO_FIRST;
     aq_prune_positions prune_positions = AQ_PRUNE_KEEP_POSITIONS;
@@ -91,7 +95,7 @@ int main(int argc, char **argv) {
             continue;
         }
         if (!strcmp(a, "--kv8")) {
-            kv_int8 = 1;
+            kv_bits = 8;
             continue;
         }
         if (!(v = args_value(TOOL, argc, argv, &i))) return 2;
@@ -108,6 +112,8 @@ int main(int argc, char **argv) {
             ok = args_int(TOOL, a, v, 1, 256, &threads);
         else if (!strcmp(a, "--scheme"))
             scheme = v;
+        else if (!strcmp(a, "--kv-bits"))
+            ok = args_int(TOOL, a, v, 4, 32, &kv_bits);
         else if (!strcmp(a, "--calib"))
             calib_path = v;
         else if (!strcmp(a, "--prune"))
@@ -171,7 +177,7 @@ int main(int argc, char **argv) {
     }
     if ((threads > 0 && aq_context_set_param(ctx, AQ_PARAM_THREADS, threads) != AQ_OK) ||
         aq_context_set_param(ctx, AQ_PARAM_CONTEXT_LENGTH, n_ctx) != AQ_OK ||
-        aq_context_set_param(ctx, AQ_PARAM_KV_INT8, kv_int8) != AQ_OK) {
+        (kv_bits && aq_context_set_param(ctx, AQ_PARAM_KV_BITS, kv_bits) != AQ_OK)) {
         fprintf(stderr, "aq-perplexity: %s\n", aq_context_error_message(ctx));
         goto out;
     }

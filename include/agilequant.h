@@ -231,8 +231,13 @@ typedef enum aq_param {
     AQ_PARAM_TOP_K = 3,          /* [0, 1<<30], default 40; 0 disables */
     AQ_PARAM_TOP_P = 4,          /* [0, 1], default 0.95; 1 disables */
     AQ_PARAM_SEED = 5,           /* [0, 2^53], default 0; resets the sampler's generator */
-    AQ_PARAM_KV_INT8 = 6         /* [0, 1], default 0; 1 stores the KV cache as INT8 (a scale per
-                                  * token and head: a quarter of the memory); clears the cache */
+    AQ_PARAM_KV_INT8 = 6,        /* [0, 1], default 0; 1 stores the KV cache as INT8 (a scale per
+                                  * token and head: a quarter of the memory), 0 as float; clears the
+                                  * cache; reads 1 only for an INT8 cache */
+    AQ_PARAM_KV_BITS = 7         /* 32, 8 or 4: the KV cache as float, INT8 (as AQ_PARAM_KV_INT8) or
+                                  * INT4 (a scale and a minimum per token and head, keys and queries
+                                  * rotated per head: an eighth of the memory); default 32, or what
+                                  * the model's scheme records (w4a4kv4: 4); clears the cache */
 } aq_param;
 
 AQ_API aq_error aq_param_bounds(aq_param param, double *min_value, double *max_value);

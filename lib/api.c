@@ -249,7 +249,7 @@ static const struct {
     [AQ_PARAM_THREADS] = {1, 256},     [AQ_PARAM_CONTEXT_LENGTH] = {1, 1 << 20},
     [AQ_PARAM_TEMPERATURE] = {0, 100}, [AQ_PARAM_TOP_K] = {0, 1 << 30},
     [AQ_PARAM_TOP_P] = {0, 1},         [AQ_PARAM_SEED] = {0, 9007199254740992.0},
-    [AQ_PARAM_KV_INT8] = {0, 1},
+    [AQ_PARAM_KV_INT8] = {0, 1},       [AQ_PARAM_KV_BITS] = {4, 32},
 };
 #define N_PARAMS ((int)(sizeof param_bounds / sizeof param_bounds[0]))
 static const char *const param_names[] = {
@@ -260,6 +260,7 @@ static const char *const param_names[] = {
     [AQ_PARAM_TOP_P] = "AQ_PARAM_TOP_P",
     [AQ_PARAM_SEED] = "AQ_PARAM_SEED",
     [AQ_PARAM_KV_INT8] = "AQ_PARAM_KV_INT8",
+    [AQ_PARAM_KV_BITS] = "AQ_PARAM_KV_BITS",
 };
 _Static_assert(sizeof param_names / sizeof param_names[0] == N_PARAMS, "a name for every parameter");
 
@@ -293,9 +294,13 @@ aq_error aq_context_set_param(aq_context *ctx, aq_param param, double value) {
     case AQ_PARAM_THREADS:
         return aq_runtime_set_threads(ctx, (int32_t)value);
     case AQ_PARAM_CONTEXT_LENGTH:
-        return aq_runtime_set_cache(ctx, (int32_t)value, ctx->kv_int8);
+        return aq_runtime_set_cache(ctx, (int32_t)value, ctx->kv_bits);
     case AQ_PARAM_KV_INT8:
-        return aq_runtime_set_cache(ctx, ctx->n_ctx, value != 0);
+        return aq_runtime_set_cache(ctx, ctx->n_ctx, value != 0 ? 8 : 32);
+    case AQ_PARAM_KV_BITS:
+        if (value != 4 && value != 8 && value != 32)
+            return aq_set_error(ctx->error, AQ_ERR_OUT_OF_RANGE, "AQ_PARAM_KV_BITS = %g is not 4, 8 or 32", value);
+        return aq_runtime_set_cache(ctx, ctx->n_ctx, (int32_t)value);
     case AQ_PARAM_TEMPERATURE:
         ctx->sampler.temperature = (float)value;
         break;
@@ -335,7 +340,10 @@ aq_error aq_context_get_param(const aq_context *ctx, aq_param param, double *val
         *value = (double)ctx->seed;
         break;
     case AQ_PARAM_KV_INT8:
-        *value = ctx->kv_int8;
+        *value = ctx->kv_bits == 8;
+        break;
+    case AQ_PARAM_KV_BITS:
+        *value = ctx->kv_bits;
         break;
     default:
         return AQ_ERR_OUT_OF_RANGE;

@@ -33,7 +33,7 @@ typedef struct setting {
     double temperature; /* 0: greedy */
     uint64_t seed;
     double prune_beta; /* 0: no pruning */
-    int kv_int8;
+    int kv_bits;       /* 0: the model's default */
 } setting;
 
 /* Debian's libpthreadpool is not built with ThreadSanitizer: the atomics and
@@ -56,8 +56,8 @@ typedef struct setting {
 static const setting k_settings[WORKERS] = {
     {.threads = 1, .temperature = 0},
     {.threads = POOL, .temperature = 0.8, .seed = 7, .prune_beta = 0.5},
-    {.threads = 1, .temperature = 1.0, .seed = 11, .kv_int8 = 1},
-    {.threads = POOL, .temperature = 0, .prune_beta = 0.3, .kv_int8 = 1},
+    {.threads = 1, .temperature = 1.0, .seed = 11, .kv_bits = 8},
+    {.threads = POOL, .temperature = 0, .prune_beta = 0.3, .kv_bits = 4},
 };
 
 /* What a setting computes: the prompt's last logits, the prompt tokens that
@@ -91,7 +91,7 @@ static int configure(aq_context *c, const setting *w) {
            aq_context_set_param(c, AQ_PARAM_THREADS, w->threads) == AQ_OK &&
            aq_context_set_param(c, AQ_PARAM_TEMPERATURE, w->temperature) == AQ_OK &&
            aq_context_set_param(c, AQ_PARAM_SEED, (double)w->seed) == AQ_OK &&
-           aq_context_set_param(c, AQ_PARAM_KV_INT8, w->kv_int8) == AQ_OK &&
+           (!w->kv_bits || aq_context_set_param(c, AQ_PARAM_KV_BITS, w->kv_bits) == AQ_OK) &&
            aq_prune(c, w->prune_beta, -1, AQ_PRUNE_ATTENTION_TO_FIRST, AQ_PRUNE_KEEP_POSITIONS) == AQ_OK;
 }
 

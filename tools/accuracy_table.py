@@ -82,9 +82,12 @@ FAMILY_ROWS = [
     ("W4A4 paper, keep 50% of the prompt", "w4a4-paper", PRUNE, 4),
     ("W4A4 (dynamic per-token, balancing, rotation)", "w4a4", 0, None),
     ("W4A4, keep 50% of the prompt", "w4a4", PRUNE, None),
+    ("W4A8KV4 (`w4a8` with the 4-bit KV cache)", "w4a8kv4", 0, None),
+    ("W4A4KV4 (`w4a4` with the 4-bit KV cache)", "w4a4kv4", 0, None),
 ]
 # The issue's targets: (what, scheme, prune, largest change against FP32 in percent)
-TARGETS = [("W4A8", "w4a8", 0, 0.5), ("W4A4", "w4a4", 0, 2.0), ("W4A8, keep 50% of the prompt", "w4a8", PRUNE, 2.0)]
+TARGETS = [("W4A8", "w4a8", 0, 0.5), ("W4A4", "w4a4", 0, 2.0), ("W4A8, keep 50% of the prompt", "w4a8", PRUNE, 2.0),
+           ("W4A4KV4", "w4a4kv4", 0, 1.5)]
 FAMILY_NOTES = """\
 ### Rotating LayerNorm models
 

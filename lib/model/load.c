@@ -280,6 +280,11 @@ static aq_error load_quantization(aq_model *m) {
         return model_error(m, AQ_ERR_FORMAT, "malformed %s", "agilequant.scheme");
     memcpy(m->scheme, scheme.ptr, scheme.len);
     m->scheme[scheme.len] = '\0';
+    uint32_t kv_bits = 0;
+    if (aq_gguf_has_key(g, "agilequant.kv_bits") &&
+        (aq_gguf_get_u32(g, "agilequant.kv_bits", &kv_bits) != AQ_OK || (kv_bits != 8 && kv_bits != 4)))
+        return model_error(m, AQ_ERR_FORMAT, "malformed %s (8 or 4)", "agilequant.kv_bits");
+    m->kv_bits = (int32_t)kv_bits;
     size_t n = (size_t)m->cfg.n_layers * AQ_N_LINEAR_INPUTS;
     int32_t *bits = malloc(n * sizeof *bits), *is_static = malloc(n * sizeof *is_static);
     int32_t *zero = malloc(n * sizeof *zero);

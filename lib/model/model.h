@@ -170,6 +170,7 @@ struct aq_model {
     float *down_rotation_signs; /* (ffn_dim) random signs of the online Hadamard
                               * rotation of the down projection's input, or NULL */
     char scheme[96];            /* the quantization scheme, "" for none */
+    int32_t kv_bits;            /* the scheme's KV cache width (8 or 4; 0: float): new contexts take it */
     char kernels_override[32];  /* aq_model_set_kernels, else $AQ_KERNELS, else automatic */
     aq_kernels kernels;
     _Atomic int32_t n_contexts; /* alive contexts (quantizing needs none), plus AQ_MODEL_FREED once

@@ -194,6 +194,7 @@ static void quantization_keys(saver *s, const aq_model *m, int32_t *bits, int32_
           "act_static");
     check(s, aq_gguf_writer_set_arr(s->w, "agilequant.act_scale", AQ_GGUF_FLOAT32, scale, (uint64_t)n), "act_scale");
     check(s, aq_gguf_writer_set_arr(s->w, "agilequant.act_zero", AQ_GGUF_INT32, zero, (uint64_t)n), "act_zero");
+    if (m->kv_bits) check(s, aq_gguf_writer_set_u32(s->w, "agilequant.kv_bits", (uint32_t)m->kv_bits), "kv_bits");
     if (m->down_rotation_signs) vector(s, "agilequant.down_rotation_signs", m->down_rotation_signs, m->cfg.ffn_dim);
     /* A rotated LayerNorm model: RMSNorms without bias, the embedding norm in the table. */
     if (m->cfg.norm != m->cfg.family->norm) check(s, aq_gguf_writer_set_str(s->w, "agilequant.norm", "rms", 3), "norm");

@@ -543,6 +543,7 @@ done:
     for (size_t j = 0; j < 3 && err == AQ_OK; j++) forget_f32(outside[j]);
     if (err) return err;
     snprintf(m->scheme, sizeof m->scheme, "%s", name);
+    m->kv_bits = s.kv_bits;
     aq_model_describe_update(m);
     return AQ_OK;
 }

@@ -34,6 +34,27 @@ static const base_scheme bases[] = {
       .act_bits = ALL_INPUTS(4),
       .rotate = true,
       .balance = true}},
+    /* w4a4 or w4a8 with a 4-bit KV cache (QuaRot's W4A4KV4): rotation is what
+     * makes 4-bit keys and values work (the values' per-head rotation is folded
+     * into V and the output projection; the keys' is applied at run time). */
+    {"w4a4kv4",
+     {.weights = AQ_WEIGHTS_Q4W,
+      .group = 32,
+      .gptq = true,
+      .head_type = AQ_TENSOR_Q8_0,
+      .act_bits = ALL_INPUTS(4),
+      .rotate = true,
+      .balance = true,
+      .kv_bits = 4}},
+    {"w4a8kv4",
+     {.weights = AQ_WEIGHTS_Q4W,
+      .group = 32,
+      .gptq = true,
+      .head_type = AQ_TENSOR_Q8_0,
+      .act_bits = ALL_INPUTS(8),
+      .rotate = true,
+      .balance = true,
+      .kv_bits = 4}},
     {"w4a8-paper",
      {.weights = AQ_WEIGHTS_Q4W,
       .group = 32,
@@ -125,7 +146,8 @@ aq_error aq_scheme_parse(const char *name, aq_scheme *s, char *msg, size_t msg_c
         if (!strcmp(base, bases[i].name)) found = &bases[i];
     if (!found) {
         snprintf(msg, msg_cap,
-                 "unknown scheme '%s' (fp32, w4a16, w4a8, w4a4, w4a8-paper, w4a4-paper, w3a8, q4_0, q8_0)",
+                 "unknown scheme '%s' (fp32, w4a16, w4a8, w4a4, w4a4kv4, w4a8kv4, w4a8-paper, w4a4-paper, w3a8, "
+                 "q4_0, q8_0)",
                  base ? base : "");
         return AQ_ERR_INVALID_ARGUMENT;
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alibi.h"
+#include "hadamard.h"
 #include "kv_cache.h"
 #include "prune.h"
 #include "rope.h"
@@ -138,9 +139,32 @@ static void attend(void *arg, size_t tile, size_t h) {
     }
 }
 
+/* x <- R x for each of n rows of head_dim floats. */
+static void rotate_heads(float *x, size_t n, size_t hd, const float *signs) {
+    for (size_t r = 0; r < n; r++) aq_hadamard_rotate(x + r * hd, hd, signs);
+}
+
+/* x <- R^T x for each of n rows: R = H D / sqrt(b) with H symmetric, so
+ * R^T x = D (H x / sqrt(b)), H x / sqrt(b) being R with all signs +1. */
+static void unrotate_heads(float *x, size_t n, size_t hd, const float *signs, const float *ones) {
+    for (size_t r = 0; r < n; r++) {
+        aq_hadamard_rotate(x + r * hd, hd, ones);
+        for (size_t d = 0; d < hd; d++) x[r * hd + d] *= signs[d];
+    }
+}
+
 void aq_attention(aq_context *ctx, int32_t layer, int32_t n_tokens) {
     const aq_config *c = &ctx->model->cfg;
+    size_t hd = (size_t)c->head_dim, n = (size_t)n_tokens;
     aq_rope_apply(ctx, n_tokens);
+    /* The INT4 cache (QuaRot): the same rotation of each head's query and key
+     * leaves q.k as it was and spreads a key's few large channels (RoPE pairs
+     * that carry most of the norm) over the whole head before 4-bit rounding. */
+    if (ctx->kv_signs) {
+        rotate_heads(ctx->q, n * (size_t)c->n_heads, hd, ctx->kv_signs);
+        rotate_heads(ctx->k, n * (size_t)c->n_kv_heads, hd, ctx->kv_signs);
+        if (ctx->kv_rotate_values) rotate_heads(ctx->v, n * (size_t)c->n_kv_heads, hd, ctx->kv_signs);
+    }
     int32_t slot = ctx->kv_len[layer];
     aq_kv_append(ctx, layer, n_tokens);
     attention_task task = {.ctx = ctx,
@@ -151,4 +175,10 @@ void aq_attention(aq_context *ctx, int32_t layer, int32_t n_tokens) {
     size_t tiles = ((size_t)n_tokens + ATTENTION_QUERIES - 1) / ATTENTION_QUERIES;
     pthreadpool_parallelize_2d(ctx->pool, (pthreadpool_task_2d_t)attend, &task, tiles, (size_t)c->n_heads,
                                PTHREADPOOL_FLAG_DISABLE_DENORMALS);
+    /* Rotated values give a rotated output: back to what the output projection reads. */
+    if (ctx->kv_rotate_values) {
+        float ones[AQ_MAX_HEAD_DIM];
+        for (size_t d = 0; d < hd; d++) ones[d] = 1.0f;
+        unrotate_heads(ctx->att, n * (size_t)c->n_heads, hd, ctx->kv_signs, ones);
+    }
 }

@@ -7,6 +7,7 @@
 
 #include "alibi.h"
 #include "context.h"
+#include "hadamard.h"
 
 /* The KV cache of a new context covers the model's context, up to this. */
 #define DEFAULT_CONTEXT 4096
@@ -30,33 +31,54 @@ aq_error aq_runtime_set_threads(aq_context *ctx, int32_t n) {
 
 static void free_cache(aq_context *ctx) {
     free(ctx->k_cache), free(ctx->v_cache), free(ctx->k_cache_q8), free(ctx->v_cache_q8);
+    free(ctx->k_cache_q4), free(ctx->v_cache_q4), free(ctx->k_min), free(ctx->v_min), free(ctx->kv_signs);
     free(ctx->k_scale), free(ctx->v_scale), free(ctx->kv_pos), free(ctx->kv_len);
 }
 
-aq_error aq_runtime_set_cache(aq_context *ctx, int32_t n, bool int8) {
+/* The signs of the INT4 cache's per-head rotation: any fixed choice works, as
+ * queries and keys take the same one. */
+#define KV_ROTATION_SEED 0x4B56
+
+aq_error aq_runtime_set_cache(aq_context *ctx, int32_t n, int32_t bits) {
     const aq_config *c = &ctx->model->cfg;
     size_t rows = (size_t)c->n_layers * (size_t)n * (size_t)c->n_kv_heads, values = rows * (size_t)c->head_dim;
-    aq_context fresh = {.kv_int8 = int8};
-    if (int8) {
+    aq_context fresh = {.kv_bits = bits};
+    bool ok = true;
+    if (bits == 8) {
         fresh.k_cache_q8 = malloc(values), fresh.v_cache_q8 = malloc(values);
-        fresh.k_scale = malloc(rows * sizeof(float)), fresh.v_scale = malloc(rows * sizeof(float));
+        ok = fresh.k_cache_q8 && fresh.v_cache_q8;
+    } else if (bits == 4) {
+        size_t bytes = rows * AQ_KV_Q4_BYTES(c->head_dim);
+        fresh.k_cache_q4 = malloc(bytes), fresh.v_cache_q4 = malloc(bytes);
+        fresh.k_min = malloc(rows * sizeof(float)), fresh.v_min = malloc(rows * sizeof(float));
+        fresh.kv_signs = malloc((size_t)c->head_dim * sizeof(float));
+        ok = fresh.k_cache_q4 && fresh.v_cache_q4 && fresh.k_min && fresh.v_min && fresh.kv_signs;
+        if (fresh.kv_signs) aq_random_signs(fresh.kv_signs, (size_t)c->head_dim, KV_ROTATION_SEED);
     } else {
         fresh.k_cache = malloc(values * sizeof(float)), fresh.v_cache = malloc(values * sizeof(float));
+        ok = fresh.k_cache && fresh.v_cache;
+    }
+    if (bits == 8 || bits == 4) {
+        fresh.k_scale = malloc(rows * sizeof(float)), fresh.v_scale = malloc(rows * sizeof(float));
+        ok = ok && fresh.k_scale && fresh.v_scale;
     }
     fresh.kv_pos = malloc((size_t)c->n_layers * (size_t)n * sizeof(int32_t));
     fresh.kv_len = calloc((size_t)c->n_layers, sizeof(int32_t));
-    bool ok = fresh.kv_pos && fresh.kv_len &&
-              (int8 ? fresh.k_cache_q8 && fresh.v_cache_q8 && fresh.k_scale && fresh.v_scale
-                    : fresh.k_cache && fresh.v_cache);
-    if (!ok) {
+    if (!ok || !fresh.kv_pos || !fresh.kv_len) {
         free_cache(&fresh);
         return aq_set_error(ctx->error, AQ_ERR_OUT_OF_MEMORY, "out of memory for a KV cache of %d tokens", n);
     }
     free_cache(ctx);
-    ctx->kv_int8 = int8;
+    ctx->kv_bits = bits;
     ctx->k_cache = fresh.k_cache, ctx->v_cache = fresh.v_cache;
     ctx->k_cache_q8 = fresh.k_cache_q8, ctx->v_cache_q8 = fresh.v_cache_q8;
+    ctx->k_cache_q4 = fresh.k_cache_q4, ctx->v_cache_q4 = fresh.v_cache_q4;
     ctx->k_scale = fresh.k_scale, ctx->v_scale = fresh.v_scale;
+    ctx->k_min = fresh.k_min, ctx->v_min = fresh.v_min;
+    ctx->kv_signs = fresh.kv_signs;
+    /* aq_rotate_model folds a per-head rotation into V and the output
+     * projection, and always leaves the down projection's online signs. */
+    ctx->kv_rotate_values = bits == 4 && !ctx->model->down_rotation_signs;
     ctx->kv_pos = fresh.kv_pos;
     ctx->kv_len = fresh.kv_len;
     ctx->n_ctx = n;
@@ -156,7 +178,8 @@ aq_context *aq_runtime_context_create(aq_model *model) {
     }
     bool slopes_ok = ctx->alibi_slopes || model->cfg.family->positions != AQ_POSITIONS_ALIBI;
     ctx->n_threads = threads; /* the pool starts at the first forward call (aq_runtime_reserve) */
-    if (!slopes_ok || !ctx->sample_prob || !ctx->sample_index || aq_runtime_set_cache(ctx, n_ctx, false) != AQ_OK) {
+    if (!slopes_ok || !ctx->sample_prob || !ctx->sample_index ||
+        aq_runtime_set_cache(ctx, n_ctx, model->kv_bits ? model->kv_bits : 32) != AQ_OK) {
         aq_runtime_context_free(ctx);
         return NULL;
     }

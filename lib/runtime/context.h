@@ -21,6 +21,9 @@ typedef void (*aq_input_observer)(void *user, int32_t layer, aq_linear_input sit
 /* No activation blocks are ready (no GGUF type has this number). */
 #define AQ_NO_ACTIVATION_BLOCKS UINT32_MAX
 
+/* Bytes of an INT4 KV cache row of n values: two codes a byte. */
+#define AQ_KV_Q4_BYTES(n) (((size_t)(n) + 1) / 2)
+
 /* Which half of a KV cache row. */
 typedef enum aq_kv_part { AQ_KV_KEYS = 0, AQ_KV_VALUES } aq_kv_part;
 
@@ -36,13 +39,26 @@ struct aq_context {
      * layers agree with layer 0. */
     int32_t *kv_len; /* (n_layers) slots in use per layer */
     int32_t *kv_pos; /* (n_layers, n_ctx) RoPE position of each cached token */
-    bool kv_int8;    /* the cache holds INT8 rows with a scale per (slot, head) */
+    int32_t kv_bits; /* 32: float cache; 8: INT8 rows with a scale per (slot, head); 4: INT4 rows
+                      * with a scale and a minimum per (slot, head), keys (and queries) rotated */
     float *k_cache;  /* (n_layers, n_ctx, n_kv_heads * head_dim), float cache */
     float *v_cache;
     int8_t *k_cache_q8; /* (n_layers, n_ctx, n_kv_heads * head_dim), INT8 cache */
     int8_t *v_cache_q8;
-    float *k_scale; /* (n_layers, n_ctx, n_kv_heads), INT8 cache */
+    uint8_t *k_cache_q4; /* (n_layers, n_ctx, n_kv_heads, AQ_KV_Q4_BYTES(head_dim)), INT4 cache */
+    uint8_t *v_cache_q4;
+    float *k_scale; /* (n_layers, n_ctx, n_kv_heads), INT8 and INT4 caches */
     float *v_scale;
+    float *k_min; /* (n_layers, n_ctx, n_kv_heads), INT4 cache: the value of code 0 */
+    float *v_min;
+    /* INT4 cache: the random signs of the Hadamard rotation R of each head
+     * (head_dim) applied to queries and keys after RoPE, so q.k is unchanged
+     * and a key's outlier channels are spread over the head; NULL otherwise. */
+    float *kv_signs;
+    /* INT4 cache of a model whose V and output projection carry no folded
+     * per-head rotation: values are rotated by R before caching and the
+     * attention output rotated back. */
+    bool kv_rotate_values;
     int32_t pruned_prefix; /* tokens of the pruned prefill at the start of the cache, 0 if none */
 
     /* aq_prune settings */
@@ -107,8 +123,8 @@ void aq_runtime_context_free(aq_context *ctx);
  * call (aq_runtime_reserve, which reports AQ_ERR_THREADS if it cannot). One
  * thread has no pool: pthreadpool runs the tasks on the caller. */
 aq_error aq_runtime_set_threads(aq_context *ctx, int32_t n_threads);
-/* Reallocates an empty KV cache of n slots per layer, float or INT8. */
-aq_error aq_runtime_set_cache(aq_context *ctx, int32_t n, bool int8);
+/* Reallocates an empty KV cache of n slots per layer of bits 32 (float), 8 or 4. */
+aq_error aq_runtime_set_cache(aq_context *ctx, int32_t n, int32_t bits);
 
 /* Grows the batch buffers to n_tokens rows and the logits to logit_rows. */
 aq_error aq_runtime_reserve(aq_context *ctx, int32_t n_tokens, int32_t logit_rows);

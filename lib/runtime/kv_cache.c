@@ -8,9 +8,15 @@ const float *aq_kv_row(const aq_context *ctx, aq_kv_part part, int32_t layer, in
     const aq_config *c = &ctx->model->cfg;
     size_t hd = (size_t)c->head_dim;
     size_t row = ((size_t)layer * (size_t)ctx->n_ctx + (size_t)slot) * (size_t)c->n_kv_heads + (size_t)kv_head;
-    if (!ctx->kv_int8) return (part == AQ_KV_VALUES ? ctx->v_cache : ctx->k_cache) + row * hd;
-    const int8_t *q = (part == AQ_KV_VALUES ? ctx->v_cache_q8 : ctx->k_cache_q8) + row * hd;
-    float scale = (part == AQ_KV_VALUES ? ctx->v_scale : ctx->k_scale)[row];
+    bool values = part == AQ_KV_VALUES;
+    float scale = ctx->kv_bits == 32 ? 0.0f : (values ? ctx->v_scale : ctx->k_scale)[row];
+    if (ctx->kv_bits == 4) {
+        aq_kv_dequantize_q4((values ? ctx->v_cache_q4 : ctx->k_cache_q4) + row * AQ_KV_Q4_BYTES(hd), hd, scale,
+                            (values ? ctx->v_min : ctx->k_min)[row], scratch);
+        return scratch;
+    }
+    if (ctx->kv_bits == 32) return (values ? ctx->v_cache : ctx->k_cache) + row * hd;
+    const int8_t *q = (values ? ctx->v_cache_q8 : ctx->k_cache_q8) + row * hd;
     for (size_t d = 0; d < hd; d++) scratch[d] = scale * (float)q[d];
     return scratch;
 }
@@ -33,14 +39,45 @@ static void quantize_rows(const float *src, size_t rows, size_t hd, int8_t *dst,
     }
 }
 
+void aq_kv_quantize_q4(const float *x, size_t n, uint8_t *codes, float *scale, float *min) {
+    float lo = INFINITY, hi = -INFINITY;
+    bool finite = true;
+    for (size_t d = 0; d < n; d++) {
+        lo = fminf(lo, x[d]), hi = fmaxf(hi, x[d]);
+        finite = finite && isfinite(x[d]);
+    }
+    float s = finite ? (hi - lo) / 15.0f : NAN;
+    *scale = s;
+    *min = finite ? lo : NAN;
+    memset(codes, 0, AQ_KV_Q4_BYTES(n));
+    if (!(s > 0.0f)) return; /* a constant row is its minimum; a NaN one stays NaN */
+    for (size_t d = 0; d < n; d++) {
+        float q = nearbyintf((x[d] - lo) / s);
+        uint8_t code = (uint8_t)(q < 0.0f ? 0.0f : q > 15.0f ? 15.0f : q);
+        codes[d / 2] |= (uint8_t)(code << (4 * (d % 2)));
+    }
+}
+
+void aq_kv_dequantize_q4(const uint8_t *codes, size_t n, float scale, float min, float *out) {
+    for (size_t d = 0; d < n; d++) out[d] = min + scale * (float)((codes[d / 2] >> (4 * (d % 2))) & 15);
+}
+
 void aq_kv_append(aq_context *ctx, int32_t layer, int32_t n_tokens) {
     const aq_config *c = &ctx->model->cfg;
     int32_t slot = ctx->kv_len[layer];
     size_t hd = (size_t)c->head_dim, rows = (size_t)n_tokens * (size_t)c->n_kv_heads;
     size_t first = ((size_t)layer * (size_t)ctx->n_ctx + (size_t)slot) * (size_t)c->n_kv_heads;
-    if (ctx->kv_int8) {
+    if (ctx->kv_bits == 8) {
         quantize_rows(ctx->k, rows, hd, ctx->k_cache_q8 + first * hd, ctx->k_scale + first);
         quantize_rows(ctx->v, rows, hd, ctx->v_cache_q8 + first * hd, ctx->v_scale + first);
+    } else if (ctx->kv_bits == 4) {
+        size_t bytes = AQ_KV_Q4_BYTES(hd);
+        for (size_t r = 0; r < rows; r++) {
+            aq_kv_quantize_q4(ctx->k + r * hd, hd, ctx->k_cache_q4 + (first + r) * bytes, ctx->k_scale + first + r,
+                              ctx->k_min + first + r);
+            aq_kv_quantize_q4(ctx->v + r * hd, hd, ctx->v_cache_q4 + (first + r) * bytes, ctx->v_scale + first + r,
+                              ctx->v_min + first + r);
+        }
     } else {
         memcpy(ctx->k_cache + first * hd, ctx->k, rows * hd * sizeof(float));
         memcpy(ctx->v_cache + first * hd, ctx->v, rows * hd * sizeof(float));

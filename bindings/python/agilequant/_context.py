@@ -21,6 +21,7 @@ _PARAMS = {
     "top_p": (4, float),
     "seed": (5, int),
     "kv_int8": (6, bool),
+    "kv_bits": (7, int),
 }
 
 PRUNE_IMPORTANCE = {"attention_to_first": 0, "attention_received": 1}
@@ -61,9 +62,10 @@ class Context:
     """Per-session state over a Model: the KV cache, the last logits, the sampler.
 
     Context(model, threads=..., context_length=..., temperature=..., top_k=...,
-    top_p=..., seed=..., kv_int8=...): unset parameters keep the library's
-    defaults (threads: the number of cores; context_length: min(the model's,
-    4096); temperature 0.8; top_k 40; top_p 0.95; seed 0; kv_int8 False).
+    top_p=..., seed=..., kv_int8=..., kv_bits=...): unset parameters keep the
+    library's defaults (threads: the number of cores; context_length: min(the
+    model's, 4096); temperature 0.8; top_k 40; top_p 0.95; seed 0; kv_int8
+    False; kv_bits 32, float, or what the model's scheme records: 4 for w4a4kv4).
     Each is also a property (ctx.temperature = 0).
 
     A context belongs to one thread at a time. It keeps its model alive; it is
@@ -177,6 +179,7 @@ class Context:
     top_p = _param_property("top_p")
     seed = _param_property("seed")
     kv_int8 = _param_property("kv_int8")
+    kv_bits = _param_property("kv_bits")
 
     # ---- running ----
 
