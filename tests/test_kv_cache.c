@@ -85,7 +85,8 @@ static void test_q4_round_trip_is_exact(void **state) {
             size_t n = sizes[s];
             float x[130], back[130], expect_back[130];
             uint8_t codes[65], expect[65] = {0};
-            for (size_t d = 0; d < n; d++) x[d] = (float)((double)(aq_splitmix64(&rng) >> 40) / 16777216.0 * 4.0 - 2.0 + trial);
+            for (size_t d = 0; d < n; d++)
+                x[d] = (float)((double)(aq_splitmix64(&rng) >> 40) / 16777216.0 * 4.0 - 2.0 + trial);
             if (trial == 3) x[n / 2] *= 50.0f; /* an outlier */
             float scale, min;
             aq_kv_quantize_q4(x, n, codes, &scale, &min);
@@ -314,8 +315,8 @@ static void test_scheme_records_kv_bits(void **state) {
         assert_int_equal(aq_forward(q8, tokens, NULL, n, 0), AQ_OK);
         double rel = relative_rms(before, aq_get_logits(f, -1), (size_t)vocab);
         double rel8 = relative_rms(aq_get_logits(q8, -1), aq_get_logits(f, -1), (size_t)vocab);
-        print_message("%s: cache of %g bits against float, relative RMS %.5f (INT8 cache: %.5f)\n", schemes[s], v,
-                      rel, rel8);
+        print_message("%s: cache of %g bits against float, relative RMS %.5f (INT8 cache: %.5f)\n", schemes[s], v, rel,
+                      rel8);
         /* Rounding activations to 4 bits amplifies any change: there even the
          * INT8 cache moves the logits by ~0.12 (perplexity is the measure there,
          * docs/ACCURACY.md); with 8-bit activations the cache's own error shows. */
