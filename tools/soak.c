@@ -13,15 +13,18 @@
 
 enum { FIRST_REPORT = 1000 };
 
-/* VmRSS and VmHWM in kB; 0 when /proc cannot say. */
-static void memory_kb(long *rss, long *hwm) {
-    *rss = *hwm = 0;
+/* VmRSS, VmHWM and the anonymous part of VmRSS (RssAnon) in kB; 0 when
+ * /proc cannot say. A leak grows RssAnon; the file-backed rest (the model's
+ * mapping, the libraries) may shrink whenever the kernel reclaims it. */
+static void memory_kb(long *rss, long *hwm, long *anon) {
+    *rss = *hwm = *anon = 0;
     FILE *f = fopen("/proc/self/status", "r");
     if (!f) return;
     char line[256];
     while (fgets(line, sizeof line, f)) {
         sscanf(line, "VmRSS: %ld", rss);
         sscanf(line, "VmHWM: %ld", hwm);
+        sscanf(line, "RssAnon: %ld", anon);
     }
     fclose(f);
 }
@@ -72,7 +75,7 @@ int main(int argc, char **argv) {
     int32_t n_kv = 1;
     if (aq_forward(ctx, kv, NULL, 1, 0) != AQ_OK) return fail("forward", aq_context_error_message(ctx));
 
-    long shifts = 0, rss_first = 0, hwm_first = 0;
+    long shifts = 0, rss_first = 0, hwm_first = 0, anon_first = 0;
     for (long generated = 0; generated < total;) {
         int32_t next;
         if (aq_sample(ctx, -1, &next) != AQ_OK) return fail("sample", aq_context_error_message(ctx));
@@ -86,14 +89,15 @@ int main(int argc, char **argv) {
         }
         kv[n_kv++] = next;
         if (aq_forward(ctx, &next, NULL, 1, 0) != AQ_OK) return fail("forward", aq_context_error_message(ctx));
-        if (++generated == FIRST_REPORT) memory_kb(&rss_first, &hwm_first);
+        if (++generated == FIRST_REPORT) memory_kb(&rss_first, &hwm_first, &anon_first);
     }
-    long rss = 0, hwm = 0;
-    memory_kb(&rss, &hwm);
-    printf("%-12s tokens %ld  shifts %ld  after %d: VmRSS %ld kB VmHWM %ld kB  after %ld: VmRSS %ld kB VmHWM %ld kB"
-           "  RSS change %+.2f%%\n",
-           scheme, total, shifts, FIRST_REPORT, rss_first, hwm_first, total, rss, hwm,
-           rss_first ? 100.0 * (double)(rss - rss_first) / (double)rss_first : 0.0);
+    long rss = 0, hwm = 0, anon = 0;
+    memory_kb(&rss, &hwm, &anon);
+    printf("%-12s tokens %ld  shifts %ld  after %d: VmRSS %ld kB VmHWM %ld kB RssAnon %ld kB  after %ld: VmRSS %ld kB"
+           " VmHWM %ld kB RssAnon %ld kB  RSS change %+.2f%%  RssAnon change %+.2f%%\n",
+           scheme, total, shifts, FIRST_REPORT, rss_first, hwm_first, anon_first, total, rss, hwm, anon,
+           rss_first ? 100.0 * (double)(rss - rss_first) / (double)rss_first : 0.0,
+           anon_first ? 100.0 * (double)(anon - anon_first) / (double)anon_first : 0.0);
     free(kv);
     aq_context_free(ctx);
     aq_model_free(model);

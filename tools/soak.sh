@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Soak: at every quantization scheme, 100,000 generated tokens on models/austen-6m.gguf with the KV
 # cache full the whole time (context shift, as aq-chat does; an error stops the run and fails it),
-# and the process's resident memory (VmRSS, VmHWM) after 1,000 tokens and at the end.
+# and the process's resident memory (VmRSS, VmHWM, and RssAnon, VmRSS's anonymous part, where a leak would
+# show: the file-backed rest may shrink when the kernel reclaims it) after 1,000 tokens and at the end.
 # Target: VmRSS at the end within 1% of its value after 1,000 tokens.
 #
 # Usage: tools/soak.sh BUILD_DIR [TOKENS [CONTEXT [SCHEME...]]]
