@@ -27,11 +27,11 @@ static float gaussian(void) {
 }
 
 /* R is orthogonal: norms and dot products survive, and R applied to the
- * rows of W and to x leaves W x unchanged. Widths that are not powers of two
- * use blocks. */
+ * rows of W and to x leaves W x unchanged. Widths 4p x 2^k (p an odd prime,
+ * 4p - 1 prime) are mixed whole; others (9, 7 x 64) use blocks. */
 static void test_hadamard_is_orthogonal(void **state) {
     (void)state;
-    const size_t widths[] = {1, 2, 8, 32, 256, 768, 96};
+    const size_t widths[] = {1, 2, 8, 32, 256, 768, 96, 12, 20, 44, 576, 1536, 320, 5632, 9, 448};
     for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
         size_t n = widths[wi];
         float *signs = malloc(n * sizeof *signs), *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
@@ -64,6 +64,35 @@ static void test_hadamard_is_orthogonal(void **state) {
     int positive = 0;
     for (int i = 0; i < 64; i++) positive += a[i] > 0;
     assert_true(positive > 16 && positive < 48);
+}
+
+/* A full-width rotation spreads one channel evenly over all n: every entry
+ * of R e_j has magnitude 1 / sqrt(n) (H has entries +-1). The blocked one
+ * spreads it over its block only. */
+static void test_hadamard_full_width(void **state) {
+    (void)state;
+    const size_t widths[] = {12, 20, 44, 96, 320, 576, 1536, 5632};
+    for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
+        size_t n = widths[wi];
+        assert_true(aq_hadamard_full_width(n));
+        float *signs = malloc(n * sizeof *signs), *x = malloc(n * sizeof *x);
+        aq_random_signs(signs, n, 7);
+        for (size_t j = 0; j < n; j += n / 4 + 1) {
+            for (size_t i = 0; i < n; i++) x[i] = i == j ? 1.0f : 0.0f;
+            aq_hadamard_rotate(x, n, signs);
+            for (size_t i = 0; i < n; i++) assert_float_equal(fabsf(x[i]), 1.0f / sqrtf((float)n), 1e-6f);
+            for (size_t i = 0; i < n; i++) x[i] = i == j ? 1.0f : 0.0f;
+            aq_hadamard_rotate_blocked(x, n, signs);
+            size_t nonzero = 0;
+            for (size_t i = 0; i < n; i++) nonzero += x[i] != 0.0f;
+            assert_int_equal(nonzero, n & (~n + 1));
+        }
+        free(signs);
+        free(x);
+    }
+    assert_false(aq_hadamard_full_width(9));
+    assert_false(aq_hadamard_full_width(448));
+    assert_true(aq_hadamard_full_width(256));
 }
 
 /* A 4-element transform worked by hand: H4 (1,0,0,0) / 2 = (1,1,1,1) / 2. */
@@ -160,9 +189,14 @@ static void test_scheme_names(void **state) {
     aq_scheme s;
     char msg[256];
     assert_int_equal(aq_scheme_parse("w4a8", &s, msg, sizeof msg), AQ_OK);
-    assert_true(s.weights == AQ_WEIGHTS_Q4W && s.act_bits[0] == 8 && s.rotate && s.balance && s.gptq && !s.act_static);
+    assert_true(s.weights == AQ_WEIGHTS_Q4W && s.act_bits[0] == 8 && s.rotate && s.balance && s.balance_vo && s.gptq &&
+                !s.act_static && !s.rotate_blocked);
     assert_int_equal(aq_scheme_parse("w4a4,no-balance", &s, msg, sizeof msg), AQ_OK);
-    assert_true(s.act_bits[0] == 4 && s.rotate && !s.balance);
+    assert_true(s.act_bits[0] == 4 && s.rotate && !s.balance && !s.balance_vo);
+    assert_int_equal(aq_scheme_parse("w4a4,no-balance-vo,rotate-blocked,only-o,head-f32", &s, msg, sizeof msg), AQ_OK);
+    assert_true(s.balance && !s.balance_vo && s.rotate && s.rotate_blocked && s.head_type == 0);
+    assert_true(s.act_bits[0] == 0 && s.act_bits[1] == 4 && s.act_bits[2] == 0 && s.act_bits[3] == 0);
+    assert_int_equal(aq_scheme_parse("w4a4,only-all", &s, msg, sizeof msg), AQ_ERR_INVALID_ARGUMENT);
     assert_int_equal(aq_scheme_parse("w4a4-paper", &s, msg, sizeof msg), AQ_OK);
     assert_true(s.act_bits[3] == 4 && s.act_static && s.trip && !s.rotate && !s.balance);
     assert_int_equal(aq_scheme_parse("w4a4,rtn,g128,asym,no-rotate,down8", &s, msg, sizeof msg), AQ_OK);
@@ -187,11 +221,9 @@ static void test_scheme_names(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hadamard_is_orthogonal),
-        cmocka_unit_test(test_hadamard_by_hand),
-        cmocka_unit_test(test_gptq_beats_round_to_nearest),
-        cmocka_unit_test(test_trip_choices),
-        cmocka_unit_test(test_scheme_names),
+        cmocka_unit_test(test_hadamard_is_orthogonal), cmocka_unit_test(test_hadamard_by_hand),
+        cmocka_unit_test(test_hadamard_full_width),    cmocka_unit_test(test_gptq_beats_round_to_nearest),
+        cmocka_unit_test(test_trip_choices),           cmocka_unit_test(test_scheme_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 
 #include "agilequant.h"
 #include "gguf.h"
+#include "model.h"
 #include "test_util.h"
 
 #define PROMPT " She was the youngest of the two daughters of a most affectionate, indulgent father."
@@ -91,7 +92,8 @@ static void test_rotation_and_balancing_preserve_the_function(void **state) {
     int64_t vocab;
     float *base = prompt_logits(m, &n, &vocab);
     aq_model_free(m);
-    const char *transforms[] = {"fp32,rotate", "fp32,balance", "fp32,balance,rotate"};
+    const char *transforms[] = {"fp32,rotate",     "fp32,balance",        "fp32,balance,rotate",
+                                "fp32,balance-vo", "fp32,rotate-blocked", "fp32,balance,balance-vo,rotate"};
     for (size_t i = 0; i < sizeof transforms / sizeof transforms[0]; i++) {
         float *transformed = quantized_logits(transforms[i], &n, &vocab);
         /* float rounding of O(width) extra operations per value */
@@ -99,6 +101,92 @@ static void test_rotation_and_balancing_preserve_the_function(void **state) {
         free(transformed);
     }
     free(base);
+}
+
+/* Outliers planted at the attention output projection's input as
+ * tools/make_outlier_variant.py's `vo` site plants them: per layer, 4 seeded
+ * channels of V scaled by factors log-uniform in [16, 128], the output
+ * projection's columns that read them divided by the same (the function is
+ * unchanged). */
+static void plant_vo_outliers(aq_model *m, uint64_t seed) {
+    const aq_config *c = &m->cfg;
+    uint64_t state = seed;
+    int32_t hd = c->head_dim, rep = c->n_heads / c->n_kv_heads;
+    for (int32_t i = 0; i < c->n_layers; i++) {
+        aq_layer *l = &m->layers[i];
+        assert_int_equal(l->wv.format, AQ_WEIGHTS_F32);
+        assert_int_equal(l->wo.format, AQ_WEIGHTS_F32);
+        float *v = aq_model_own_floats(m, l->wv.f32, (size_t)l->wv.rows * (size_t)l->wv.cols);
+        float *o = aq_model_own_floats(m, l->wo.f32, (size_t)l->wo.rows * (size_t)l->wo.cols);
+        assert_true(v && o && !l->wv.bias);
+        l->wv.f32 = v, l->wo.f32 = o;
+        for (int k = 0; k < 4; k++) {
+            int32_t ch = (int32_t)(aq_splitmix64(&state) % (uint64_t)(c->n_kv_heads * hd));
+            double u = (double)(aq_splitmix64(&state) >> 11) / 9007199254740992.0;
+            float f = (float)exp(log(16.0) + u * log(8.0));
+            for (int32_t j = 0; j < l->wv.cols; j++) v[(size_t)ch * (size_t)l->wv.cols + (size_t)j] *= f;
+            for (int32_t h = 0; h < rep; h++)
+                for (int32_t r = 0; r < l->wo.rows; r++)
+                    o[(size_t)r * (size_t)l->wo.cols + (size_t)(ch / hd * rep * hd + h * hd + ch % hd)] /= f;
+        }
+    }
+}
+
+static double relative_rms_error(const float *q, const float *base, size_t n) {
+    float *diff = malloc(n * sizeof *diff);
+    for (size_t j = 0; j < n; j++) diff[j] = q[j] - base[j];
+    double rel = rms(diff, n) / rms(base, n);
+    free(diff);
+    return rel;
+}
+
+/* The shipped model with planted V/O outliers, quantized by scheme (NULL: FP32). */
+static float *planted_logits(const char *scheme, int32_t *n, int64_t *vocab) {
+    aq_model *m = load_shipped();
+    plant_vo_outliers(m, 1);
+    if (scheme) {
+        size_t len;
+        char *calib = calibration_text(&len);
+        assert_int_equal(aq_quantize(m, scheme, calib, len), AQ_OK);
+        free(calib);
+    }
+    float *logits = prompt_logits(m, n, vocab);
+    aq_model_free(m);
+    return logits;
+}
+
+/* V/O balancing undoes outliers at the output projection's input: W4A4 of
+ * the planted model stays as near FP32 as W4A4 of the unplanted one (within
+ * 25%), while without the balancing the planted channels cost it more than
+ * that (so the test can fail). Measured (relative RMS logit error): unplanted
+ * 0.0455, planted 0.0455 (balancing divides the planted factors out), planted
+ * without V/O balancing 0.204. */
+static void test_vo_outliers_held(void **state) {
+    (void)state;
+    aq_model *m = load_shipped();
+    int32_t n, np;
+    int64_t vocab;
+    float *base = prompt_logits(m, &n, &vocab);
+    aq_model_free(m);
+    float *planted = planted_logits(NULL, &np, &vocab);
+    assert_int_equal(np, n);
+    size_t count = (size_t)n * (size_t)vocab;
+    assert_true(max_abs_diff(base, planted, count) < 1e-3); /* the planting is function-preserving */
+    float *plain = quantized_logits("w4a4,rtn", &np, &vocab);
+    float *held = planted_logits("w4a4,rtn", &np, &vocab);
+    float *unheld = planted_logits("w4a4,rtn,no-balance-vo", &np, &vocab);
+    double e_plain = relative_rms_error(plain, base, count), e_held = relative_rms_error(held, base, count),
+           e_unheld = relative_rms_error(unheld, base, count);
+    print_message(
+        "w4a4,rtn relative RMS logit error: unplanted %.4f, planted %.4f, planted without V/O balancing %.4f\n",
+        e_plain, e_held, e_unheld);
+    assert_true(e_held < 1.25 * e_plain);
+    assert_true(e_unheld > 1.25 * e_plain);
+    free(base);
+    free(planted);
+    free(plain);
+    free(held);
+    free(unheld);
 }
 
 /* Each scheme's logits stay near FP32's. Bounds: about twice the relative
@@ -293,6 +381,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rotation_and_balancing_preserve_the_function),
         cmocka_unit_test(test_quantized_logits_near_fp32),
+        cmocka_unit_test(test_vo_outliers_held),
         cmocka_unit_test(test_save_load_round_trip_is_bit_exact),
         cmocka_unit_test(test_quantize_misuse),
         cmocka_unit_test(test_head_quantized),

@@ -164,7 +164,8 @@ static void check_scheme(const char *file, const char *scheme) {
     aq_model *ref = load(file);
     make_model_f32(ref);
     for (int32_t i = 0; s.balance && i < ref->cfg.n_layers; i++) aq_balance_mlp(&ref->layers[i], ref->cfg.family->mlp);
-    if (s.rotate) assert_int_equal(aq_rotate_model(ref), AQ_OK);
+    for (int32_t i = 0; s.balance_vo && i < ref->cfg.n_layers; i++) aq_balance_attention(&ref->layers[i], &ref->cfg);
+    if (s.rotate) assert_int_equal(aq_rotate_model(ref, s.rotate_blocked), AQ_OK);
     aq_calibration *cal = s.gptq ? calibrate_whole(ref, text, len) : NULL;
     for (int32_t i = 0; i < ref->cfg.n_layers; i++) {
         aq_layer *l = &ref->layers[i], *g = &got->layers[i];

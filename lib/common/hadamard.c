@@ -4,7 +4,65 @@
 
 #include "prng.h"
 
-static size_t block_size(size_t n) { return n & (~n + 1); } /* largest power of two dividing n */
+/* Paley's construction gives a Hadamard matrix of order q + 1 for every prime
+ * q = 3 mod 4; we use it for q = 4p - 1 with p an odd prime, so that the
+ * order 4p times a power of two covers widths like 576 = 12 x 12 x 4
+ * (SmolLM2), 1536 = 12 x 128, 320 = 20 x 16 and 5632 = 44 x 128. */
+#define MAX_ORDER 64
+#define MAX_FACTORS 8
+
+typedef struct plan {
+    size_t pow2;    /* the Walsh-Hadamard factor (the innermost, contiguous axis) */
+    size_t n_dense; /* Paley factors, outermost first */
+    size_t order[MAX_FACTORS];
+} plan;
+
+static bool is_prime(size_t q) {
+    if (q < 2) return false;
+    for (size_t d = 2; d * d <= q; d++)
+        if (q % d == 0) return false;
+    return true;
+}
+
+/* n = order[0] x ... x pow2 with every order 4p (p an odd prime, 4p - 1
+ * prime, 4p <= MAX_ORDER); false if n has no such factorization. */
+static bool make_plan(size_t n, plan *p) {
+    size_t odd = n, pow2 = 1;
+    while (odd && odd % 2 == 0) odd /= 2, pow2 *= 2;
+    p->n_dense = 0;
+    for (size_t f = 3; odd > 1; f += 2) {
+        while (odd % f == 0) {
+            if (!is_prime(4 * f - 1) || 4 * f > MAX_ORDER || pow2 % 4 || p->n_dense == MAX_FACTORS) return false;
+            p->order[p->n_dense++] = 4 * f;
+            pow2 /= 4;
+            odd /= f;
+        }
+    }
+    p->pow2 = pow2;
+    return true;
+}
+
+/* Paley I: H = I + [[0, 1^T], [-1, Q]] with Q[i][j] the Legendre symbol of
+ * j - i modulo q (Q is antisymmetric as q = 3 mod 4); H H^T = (q + 1) I. */
+static void paley(size_t order, signed char *h) {
+    size_t q = order - 1;
+    bool square[MAX_ORDER] = {false};
+    for (size_t i = 1; i < q; i++) square[i * i % q] = true;
+    for (size_t i = 0; i < order; i++) {
+        for (size_t j = 0; j < order; j++) {
+            int s; /* the skew-symmetric part */
+            if (i == j)
+                s = 0;
+            else if (i == 0)
+                s = 1;
+            else if (j == 0)
+                s = -1;
+            else
+                s = square[(j - i + q) % q] ? 1 : -1;
+            h[i * order + j] = (signed char)(s + (i == j ? 1 : 0));
+        }
+    }
+}
 
 /* In-place fast Walsh-Hadamard transform of b elements (b a power of two). */
 static void fwht(float *x, size_t b) {
@@ -19,7 +77,26 @@ static void fwht(float *x, size_t b) {
     }
 }
 
-void aq_hadamard_rotate(float *x, size_t n, const float *signs) {
+/* x viewed as [outer][order][inner]: x <- H x along the middle axis. */
+static void dense_axis(float *x, size_t n, size_t order, size_t inner, const signed char *h) {
+    float in[MAX_ORDER], out[MAX_ORDER];
+    for (size_t o = 0; o < n; o += order * inner) {
+        for (size_t b = 0; b < inner; b++) {
+            float *v = x + o + b;
+            for (size_t j = 0; j < order; j++) in[j] = v[j * inner];
+            for (size_t i = 0; i < order; i++) {
+                float s = 0.0f;
+                for (size_t j = 0; j < order; j++) s += (float)h[i * order + j] * in[j];
+                out[i] = s;
+            }
+            for (size_t i = 0; i < order; i++) v[i * inner] = out[i];
+        }
+    }
+}
+
+static size_t block_size(size_t n) { return n & (~n + 1); } /* largest power of two dividing n */
+
+void aq_hadamard_rotate_blocked(float *x, size_t n, const float *signs) {
     size_t b = block_size(n);
     float norm = 1.0f / sqrtf((float)b);
     for (size_t i = 0; i < n; i++) x[i] *= signs[i];
@@ -27,10 +104,28 @@ void aq_hadamard_rotate(float *x, size_t n, const float *signs) {
     for (size_t i = 0; i < n; i++) x[i] *= norm;
 }
 
-void aq_hadamard_rotate_strided(float *x, size_t n, size_t stride, const float *signs, float *scratch) {
-    for (size_t i = 0; i < n; i++) scratch[i] = x[i * stride];
-    aq_hadamard_rotate(scratch, n, signs);
-    for (size_t i = 0; i < n; i++) x[i * stride] = scratch[i];
+bool aq_hadamard_full_width(size_t n) {
+    plan p;
+    return n > 0 && make_plan(n, &p);
+}
+
+void aq_hadamard_rotate(float *x, size_t n, const float *signs) {
+    plan p;
+    if (!make_plan(n, &p)) {
+        aq_hadamard_rotate_blocked(x, n, signs);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) x[i] *= signs[i];
+    signed char h[MAX_ORDER * MAX_ORDER];
+    size_t inner = n;
+    for (size_t f = 0; f < p.n_dense; f++) {
+        inner /= p.order[f];
+        paley(p.order[f], h);
+        dense_axis(x, n, p.order[f], inner, h);
+    }
+    for (size_t start = 0; start < n; start += p.pow2) fwht(x + start, p.pow2);
+    float norm = 1.0f / sqrtf((float)n);
+    for (size_t i = 0; i < n; i++) x[i] *= norm;
 }
 
 void aq_random_signs(float *signs, size_t n, uint64_t seed) {

@@ -273,8 +273,9 @@ static aq_error load_quantization(aq_model *m) {
     aq_gguf *g = m->gguf;
     uint32_t version;
     if (!aq_gguf_has_key(g, "agilequant.format_version")) return AQ_OK;
-    if (aq_gguf_get_u32(g, "agilequant.format_version", &version) != AQ_OK || version != 1)
+    if (aq_gguf_get_u32(g, "agilequant.format_version", &version) != AQ_OK || (version != 1 && version != 2))
         return model_error(m, AQ_ERR_UNSUPPORTED, "unsupported %s", "agilequant.format_version");
+    m->down_rotation_blocked = version == 1;
     aq_gguf_str scheme;
     if (aq_gguf_get_str(g, "agilequant.scheme", &scheme) != AQ_OK || scheme.len == 0 || scheme.len >= sizeof m->scheme)
         return model_error(m, AQ_ERR_FORMAT, "malformed %s", "agilequant.scheme");

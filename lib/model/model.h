@@ -169,6 +169,8 @@ struct aq_model {
     bool embd_norm_folded;      /* rotation folded the embedding norm into token_embd (saved as a key) */
     float *down_rotation_signs; /* (ffn_dim) random signs of the online Hadamard
                               * rotation of the down projection's input, or NULL */
+    bool down_rotation_blocked; /* a file of format version 1: that rotation is blocked
+                                 * (aq_hadamard_rotate_blocked), not full width */
     char scheme[96];            /* the quantization scheme, "" for none */
     int32_t kv_bits;            /* the scheme's KV cache width (8 or 4; 0: float): new contexts take it */
     char kernels_override[32];  /* aq_model_set_kernels, else $AQ_KERNELS, else automatic */

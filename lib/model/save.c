@@ -6,8 +6,6 @@
 
 #include "model.h"
 
-#define AQ_FORMAT_VERSION 1
-
 typedef struct saver {
     aq_gguf_writer *w;
     aq_error err;
@@ -187,7 +185,9 @@ static void quantization_keys(saver *s, const aq_model *m, int32_t *bits, int32_
         const aq_act_quant *a = &m->layers[i / AQ_N_LINEAR_INPUTS].act[i % AQ_N_LINEAR_INPUTS];
         bits[i] = a->bits, is_static[i] = a->is_static, scale[i] = a->scale, zero[i] = a->zero;
     }
-    check(s, aq_gguf_writer_set_u32(s->w, "agilequant.format_version", AQ_FORMAT_VERSION), "format version");
+    /* Version 2: the online rotation of the down projection's input is full width (hadamard.h). */
+    check(s, aq_gguf_writer_set_u32(s->w, "agilequant.format_version", m->down_rotation_blocked ? 1 : 2),
+          "format version");
     check(s, aq_gguf_writer_set_str(s->w, "agilequant.scheme", m->scheme, strlen(m->scheme)), "scheme");
     check(s, aq_gguf_writer_set_arr(s->w, "agilequant.act_bits", AQ_GGUF_INT32, bits, (uint64_t)n), "act_bits");
     check(s, aq_gguf_writer_set_arr(s->w, "agilequant.act_static", AQ_GGUF_INT32, is_static, (uint64_t)n),

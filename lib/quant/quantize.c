@@ -470,9 +470,11 @@ static aq_error layer_step(aq_model *m, int32_t i, const aq_scheme *s, const aq_
     aq_error err = mutable_layer(m, l, copies);
     if (err) aq_set_error(m->error, err, "out of memory");
     if (err == AQ_OK && s->balance) aq_balance_mlp(l, m->cfg.family->mlp);
+    if (err == AQ_OK && s->balance_vo) aq_balance_attention(l, &m->cfg);
     if (err == AQ_OK && s->rotate && (err = aq_rotate_layer(m, rotation, l)))
         aq_set_error(m->error, err, "out of memory");
-    if (err == AQ_OK && (s->rotate || s->balance)) err = check_layer(m, l, "folding the rotations and the balancing");
+    if (err == AQ_OK && (s->rotate || s->balance || s->balance_vo))
+        err = check_layer(m, l, "folding the rotations and the balancing");
     if (err == AQ_OK && run->ctx) err = calibrate_layer(m, run, i, s->gptq, &cal);
     if (err == AQ_OK && (s->weights == AQ_WEIGHTS_Q4W || s->weights == AQ_WEIGHTS_F32)) {
         err = quantize_layer(m, i, s, cal);
@@ -520,7 +522,7 @@ aq_error aq_quantize_model(aq_model *m, const char *name, const char *text, size
         aq_set_error(m->error, err, "out of memory");
         goto done;
     }
-    if (s.rotate && (err = aq_rotate_begin(m, &rotation))) {
+    if (s.rotate && (err = aq_rotate_begin(m, &rotation, s.rotate_blocked))) {
         aq_set_error(m->error, err, "out of memory");
         goto done;
     }

@@ -25,7 +25,8 @@ static const base_scheme bases[] = {
       .head_type = AQ_TENSOR_Q8_0,
       .act_bits = ALL_INPUTS(8),
       .rotate = true,
-      .balance = true}},
+      .balance = true,
+      .balance_vo = true}},
     {"w4a4",
      {.weights = AQ_WEIGHTS_Q4W,
       .group = 32,
@@ -33,7 +34,8 @@ static const base_scheme bases[] = {
       .head_type = AQ_TENSOR_Q8_0,
       .act_bits = ALL_INPUTS(4),
       .rotate = true,
-      .balance = true}},
+      .balance = true,
+      .balance_vo = true}},
     /* w4a4 or w4a8 with a 4-bit KV cache (QuaRot's W4A4KV4): rotation is what
      * makes 4-bit keys and values work (the values' per-head rotation is folded
      * into V and the output projection; the keys' is applied at run time). */
@@ -90,6 +92,19 @@ bool aq_scheme_needs_calibration(const aq_scheme *s) {
     return s->weights == AQ_WEIGHTS_Q4W && (s->gptq || s->act_static || s->trip);
 }
 
+/* only-qkv, only-o, only-up, only-down: that input's activations quantized,
+ * the others float (to see which input loses most). */
+static bool only_site(aq_scheme *s, const char *mod) {
+    static const char *const sites[AQ_N_LINEAR_INPUTS] = {"only-qkv", "only-o", "only-up", "only-down"};
+    for (int k = 0; k < AQ_N_LINEAR_INPUTS; k++) {
+        if (strcmp(mod, sites[k])) continue;
+        for (int j = 0; j < AQ_N_LINEAR_INPUTS; j++)
+            if (j != k) s->act_bits[j] = 0;
+        return true;
+    }
+    return false;
+}
+
 static bool apply_modifier(aq_scheme *s, const char *mod) {
     if (!strcmp(mod, "rtn"))
         s->gptq = false;
@@ -112,7 +127,13 @@ static bool apply_modifier(aq_scheme *s, const char *mod) {
     else if (!strcmp(mod, "balance"))
         s->balance = true;
     else if (!strcmp(mod, "no-balance"))
-        s->balance = false;
+        s->balance = s->balance_vo = false;
+    else if (!strcmp(mod, "balance-vo"))
+        s->balance_vo = true;
+    else if (!strcmp(mod, "no-balance-vo"))
+        s->balance_vo = false;
+    else if (!strcmp(mod, "rotate-blocked"))
+        s->rotate = s->rotate_blocked = true;
     else if (!strcmp(mod, "trip"))
         s->trip = true;
     else if (!strcmp(mod, "no-trip"))
@@ -128,7 +149,7 @@ static bool apply_modifier(aq_scheme *s, const char *mod) {
     else if (!strcmp(mod, "head-f32"))
         s->head_type = 0;
     else
-        return false;
+        return only_site(s, mod);
     return true;
 }
 
@@ -158,13 +179,15 @@ aq_error aq_scheme_parse(const char *name, aq_scheme *s, char *msg, size_t msg_c
         /* The 3-bit layout has no zero points. */
         bool allowed = (s->weights == AQ_WEIGHTS_Q4W && !(s->w3 && !strcmp(mod, "asym"))) ||
                        (s->weights == AQ_WEIGHTS_BLOCKS && head) ||
-                       (s->weights == AQ_WEIGHTS_F32 && (!strcmp(mod, "rotate") || !strcmp(mod, "balance")));
+                       (s->weights == AQ_WEIGHTS_F32 && (!strcmp(mod, "rotate") || !strcmp(mod, "balance") ||
+                                                         !strcmp(mod, "balance-vo") || !strcmp(mod, "rotate-blocked")));
         if (!allowed || !apply_modifier(s, mod)) {
-            snprintf(msg, msg_cap,
-                     "unknown modifier '%s' for scheme %s (rtn, gptq, g32, g64, g128, sym, asym, "
-                     "rotate, no-rotate, balance, no-balance, trip, no-trip, static, dynamic, down8, head-q8_0, "
-                     "head-f32)",
-                     mod, found->name);
+            snprintf(
+                msg, msg_cap,
+                "unknown modifier '%s' for scheme %s (rtn, gptq, g32, g64, g128, sym, asym, "
+                "rotate, rotate-blocked, no-rotate, balance, no-balance, balance-vo, no-balance-vo, trip, no-trip, "
+                "static, dynamic, down8, only-qkv, only-o, only-up, only-down, head-q8_0, head-f32)",
+                mod, found->name);
             return AQ_ERR_INVALID_ARGUMENT;
         }
     }

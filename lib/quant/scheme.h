@@ -21,7 +21,9 @@ typedef struct aq_scheme {
     bool act_static;                      /* calibrated per-tensor scales (the paper), else dynamic per token */
     bool trip;                            /* power-of-two channel factors (the paper's TRIP) */
     bool rotate;                          /* Hadamard rotations (QuaRot-style) */
+    bool rotate_blocked;                  /* rotations in power-of-two blocks (format version 1), not full width */
     bool balance;                         /* equalize the MLP's up rows against the down columns (before rotating) */
+    bool balance_vo;                      /* the same for attention: V's rows against O's columns */
     uint32_t head_type;                   /* output head and embedding table: AQ_TENSOR_Q8_0, or 0 to keep them float */
     bool w3;                              /* Q4W on the 3-bit grid (symmetric), run by the qc3w kernels */
     int32_t kv_bits;                      /* the KV cache width contexts of the model default to: 4, 8, 0 (float) */

@@ -22,6 +22,18 @@
 
 #define ROTATION_SEED 0x5EED
 
+/* x <- R x, R blocked as in files of format version 1 or full width. */
+static void rotate(float *x, size_t n, const float *signs, bool blocked) {
+    (blocked ? aq_hadamard_rotate_blocked : aq_hadamard_rotate)(x, n, signs);
+}
+
+/* The same on a strided vector (x[0], x[stride], ...), using scratch of n floats. */
+static void rotate_strided(float *x, size_t n, size_t stride, const float *signs, bool blocked, float *scratch) {
+    for (size_t i = 0; i < n; i++) scratch[i] = x[i * stride];
+    rotate(scratch, n, signs, blocked);
+    for (size_t i = 0; i < n; i++) x[i * stride] = scratch[i];
+}
+
 /* W' = W diag(factors) */
 static void multiply_columns(aq_matrix *w, const float *factors) {
     float *f = (float *)w->f32;
@@ -43,7 +55,8 @@ static float *writable_bias(aq_model *m, aq_matrix *w) {
 /* A matrix that reads the normalized residual g * n + beta (beta NULL for
  * RMSNorm): W' = W diag(g) R^T, each row scaled by g, then rotated; the bias
  * becomes b + W beta. */
-static aq_error fold_reader(aq_model *m, aq_matrix *w, const float *norm, const float *beta, const float *signs) {
+static aq_error fold_reader(aq_model *m, aq_matrix *w, const float *norm, const float *beta, const float *signs,
+                            bool blocked) {
     if (!aq_matrix_present(w)) return AQ_OK;
     size_t cols = (size_t)w->cols;
     if (beta) {
@@ -56,21 +69,21 @@ static aq_error fold_reader(aq_model *m, aq_matrix *w, const float *norm, const 
         }
     }
     multiply_columns(w, norm);
-    for (int32_t r = 0; r < w->rows; r++) aq_hadamard_rotate((float *)w->f32 + (size_t)r * cols, cols, signs);
+    for (int32_t r = 0; r < w->rows; r++) rotate((float *)w->f32 + (size_t)r * cols, cols, signs, blocked);
     return AQ_OK;
 }
 
 /* A matrix that writes the residual: W' = R W, each column rotated; b' = R b. */
-static void fold_writer(aq_matrix *w, const float *signs, float *scratch) {
+static void fold_writer(aq_matrix *w, const float *signs, bool blocked, float *scratch) {
     for (int32_t j = 0; j < w->cols; j++)
-        aq_hadamard_rotate_strided((float *)w->f32 + j, (size_t)w->rows, (size_t)w->cols, signs, scratch);
-    if (w->bias) aq_hadamard_rotate((float *)w->bias, (size_t)w->rows, signs);
+        rotate_strided((float *)w->f32 + j, (size_t)w->rows, (size_t)w->cols, signs, blocked, scratch);
+    if (w->bias) rotate((float *)w->bias, (size_t)w->rows, signs, blocked);
 }
 
 /* Rows of a table added to the residual (embedding, positions): x' = R x. */
-static void rotate_rows(aq_matrix *w, const float *signs) {
+static void rotate_rows(aq_matrix *w, const float *signs, bool blocked) {
     for (int32_t r = 0; aq_matrix_present(w) && r < w->rows; r++)
-        aq_hadamard_rotate((float *)w->f32 + (size_t)r * (size_t)w->cols, (size_t)w->cols, signs);
+        rotate((float *)w->f32 + (size_t)r * (size_t)w->cols, (size_t)w->cols, signs, blocked);
 }
 
 static void subtract_mean(float *v, size_t n, size_t stride) {
@@ -122,14 +135,15 @@ void aq_rotation_free(aq_rotation *r) {
     *r = (aq_rotation){0};
 }
 
-aq_error aq_rotate_begin(aq_model *m, aq_rotation *r) {
+aq_error aq_rotate_begin(aq_model *m, aq_rotation *r, bool blocked) {
     const aq_config *c = &m->cfg;
     size_t dim = (size_t)c->dim, hd = (size_t)c->head_dim, ffn = (size_t)c->ffn_dim;
     size_t widest = dim > ffn ? dim : ffn;
     *r = (aq_rotation){.residual = malloc(dim * sizeof(float)),
                        .head = malloc(hd * sizeof(float)),
                        .scratch = malloc(widest * sizeof(float)),
-                       .centre = c->norm == AQ_NORM_LAYER};
+                       .centre = c->norm == AQ_NORM_LAYER,
+                       .blocked = blocked};
     float *down = aq_model_own_floats(m, NULL, ffn);
     aq_error err = AQ_ERR_OUT_OF_MEMORY;
     if (!r->residual || !r->head || !r->scratch || !down) goto fail;
@@ -137,12 +151,13 @@ aq_error aq_rotate_begin(aq_model *m, aq_rotation *r) {
     aq_random_signs(r->residual, dim, ROTATION_SEED);
     aq_random_signs(r->head, hd, ROTATION_SEED + 1);
     aq_random_signs(down, ffn, ROTATION_SEED + 2);
-    rotate_rows(&m->token_embd, r->residual);
-    rotate_rows(&m->position_embd, r->residual);
-    if ((err = fold_reader(m, &m->output, m->output_norm, m->output_norm_b, r->residual))) goto fail;
+    rotate_rows(&m->token_embd, r->residual, blocked);
+    rotate_rows(&m->position_embd, r->residual, blocked);
+    if ((err = fold_reader(m, &m->output, m->output_norm, m->output_norm_b, r->residual, blocked))) goto fail;
     set_ones(m->output_norm, dim);
     m->output_norm_b = NULL;
     m->down_rotation_signs = down;
+    m->down_rotation_blocked = blocked;
     return AQ_OK;
 fail:
     aq_rotation_free(r);
@@ -154,6 +169,7 @@ aq_error aq_rotate_layer(aq_model *m, const aq_rotation *r, aq_layer *l) {
     size_t dim = (size_t)c->dim, hd = (size_t)c->head_dim, ffn = (size_t)c->ffn_dim;
     const float *residual = r->residual, *head = r->head, *down = m->down_rotation_signs;
     float *scratch = r->scratch;
+    bool blocked = r->blocked;
     aq_error err;
     if (r->centre) {
         centre_writer(&l->wo);
@@ -162,7 +178,7 @@ aq_error aq_rotate_layer(aq_model *m, const aq_rotation *r, aq_layer *l) {
     aq_matrix *readers[] = {&l->wq, &l->wk, &l->wv, &l->w_gate, &l->w_up};
     for (size_t j = 0; j < 5; j++) {
         const float *g = j < 3 ? l->attn_norm : l->ffn_norm, *beta = j < 3 ? l->attn_norm_b : l->ffn_norm_b;
-        if ((err = fold_reader(m, readers[j], g, beta, residual))) return err;
+        if ((err = fold_reader(m, readers[j], g, beta, residual, blocked))) return err;
     }
     set_ones(l->attn_norm, dim);
     set_ones(l->ffn_norm, dim);
@@ -172,25 +188,25 @@ aq_error aq_rotate_layer(aq_model *m, const aq_rotation *r, aq_layer *l) {
      * (each head's segment of each row). */
     for (int32_t h = 0; h < c->n_kv_heads; h++) {
         for (int32_t j = 0; j < l->wv.cols; j++)
-            aq_hadamard_rotate_strided((float *)l->wv.f32 + (size_t)h * hd * (size_t)l->wv.cols + j, hd,
-                                       (size_t)l->wv.cols, head, scratch);
-        if (l->wv.bias) aq_hadamard_rotate((float *)l->wv.bias + (size_t)h * hd, hd, head);
+            rotate_strided((float *)l->wv.f32 + (size_t)h * hd * (size_t)l->wv.cols + j, hd, (size_t)l->wv.cols, head,
+                           blocked, scratch);
+        if (l->wv.bias) rotate((float *)l->wv.bias + (size_t)h * hd, hd, head, blocked);
     }
     for (int32_t row = 0; row < l->wo.rows; row++)
         for (int32_t h = 0; h < c->n_heads; h++)
-            aq_hadamard_rotate((float *)l->wo.f32 + (size_t)row * (size_t)l->wo.cols + (size_t)h * hd, hd, head);
-    fold_writer(&l->wo, residual, scratch);
+            rotate((float *)l->wo.f32 + (size_t)row * (size_t)l->wo.cols + (size_t)h * hd, hd, head, blocked);
+    fold_writer(&l->wo, residual, blocked, scratch);
     /* The down projection's input is rotated online (it follows the MLP's
      * activation, which no rotation passes through): Wd' = Wd R3^T, each row rotated. */
     for (int32_t row = 0; row < l->w_down.rows; row++)
-        aq_hadamard_rotate((float *)l->w_down.f32 + (size_t)row * ffn, ffn, down);
-    fold_writer(&l->w_down, residual, scratch);
+        rotate((float *)l->w_down.f32 + (size_t)row * ffn, ffn, down, blocked);
+    fold_writer(&l->w_down, residual, blocked, scratch);
     return AQ_OK;
 }
 
-aq_error aq_rotate_model(aq_model *m) {
+aq_error aq_rotate_model(aq_model *m, bool blocked) {
     aq_rotation r;
-    aq_error err = aq_rotate_begin(m, &r);
+    aq_error err = aq_rotate_begin(m, &r, blocked);
     for (int32_t i = 0; err == AQ_OK && i < m->cfg.n_layers; i++) err = aq_rotate_layer(m, &r, &m->layers[i]);
     aq_rotation_free(&r);
     return err;
@@ -217,5 +233,33 @@ void aq_balance_mlp(aq_layer *l, aq_mlp_kind mlp) {
         for (size_t c = 0; c < dim; c++) up[j * dim + c] /= s;
         if (up_bias) up_bias[j] /= s;
         for (size_t r = 0; r < down_rows; r++) down[r * ffn + j] *= s;
+    }
+}
+
+/* The same equalization for attention: its output is sum_t a_t (V x_t + b)
+ * with weights a_t that do not depend on V, so it is linear in each row of V
+ * and its bias. Dividing V's row j by s_j and multiplying by s_j the output
+ * projection's columns that read channel j (one per query head sharing the
+ * KV head) leaves the function unchanged; s_j = sqrt(max|V_j| / max|O_:,j|)
+ * gives both the same range. This takes a large value channel (QuaRot's and
+ * SpinQuant's V/O site) back to the size of the others before the per-head
+ * rotation spreads what is left over the head. */
+void aq_balance_attention(aq_layer *l, const aq_config *c) {
+    if (!aq_matrix_present(&l->wv) || !aq_matrix_present(&l->wo)) return;
+    float *v = (float *)l->wv.f32, *o = (float *)l->wo.f32, *v_bias = (float *)l->wv.bias;
+    size_t v_cols = (size_t)l->wv.cols, o_rows = (size_t)l->wo.rows, o_cols = (size_t)l->wo.cols;
+    size_t hd = (size_t)c->head_dim, rep = (size_t)(c->n_heads / c->n_kv_heads);
+    for (size_t ch = 0; ch < (size_t)c->n_kv_heads * hd; ch++) {
+        size_t first = ch / hd * rep * hd + ch % hd; /* O's column for the first query head on this KV head */
+        float v_max = 0.0f, o_max = 0.0f;
+        for (size_t j = 0; j < v_cols; j++) v_max = fmaxf(v_max, fabsf(v[ch * v_cols + j]));
+        for (size_t h = 0; h < rep; h++)
+            for (size_t r = 0; r < o_rows; r++) o_max = fmaxf(o_max, fabsf(o[r * o_cols + first + h * hd]));
+        if (!(v_max > 0.0f) || !(o_max > 0.0f) || !isfinite(v_max) || !isfinite(o_max)) continue;
+        float s = sqrtf(v_max / o_max);
+        for (size_t j = 0; j < v_cols; j++) v[ch * v_cols + j] /= s;
+        if (v_bias) v_bias[ch] /= s;
+        for (size_t h = 0; h < rep; h++)
+            for (size_t r = 0; r < o_rows; r++) o[r * o_cols + first + h * hd] *= s;
     }
 }

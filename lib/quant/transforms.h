@@ -8,8 +8,10 @@
 /* Folds Hadamard rotations into the weights and the norms (which become
  * ones, without bias), and sets the model's online rotation of the down
  * projection's input. A LayerNorm model becomes an RMSNorm one first (its
- * residual made mean-free). The weights must be mutable (owned) F32. */
-aq_error aq_rotate_model(aq_model *model);
+ * residual made mean-free). The weights must be mutable (owned) F32. blocked:
+ * every rotation in power-of-two blocks (aq_hadamard_rotate_blocked), as
+ * files of format version 1 have it. */
+aq_error aq_rotate_model(aq_model *model, bool blocked);
 
 /* The same, a layer at a time, for a model whose layers are made F32 one by
  * one (quantize.c): aq_rotate_begin rotates what is outside the layers (the
@@ -20,13 +22,22 @@ typedef struct aq_rotation {
     float *residual, *head; /* random signs of the residual's and the heads' rotations */
     float *scratch;         /* (max(dim, ffn_dim)) */
     bool centre;            /* a LayerNorm model: each layer's writers are centred first */
+    bool blocked;           /* rotations in power-of-two blocks (format version 1) */
 } aq_rotation;
-aq_error aq_rotate_begin(aq_model *model, aq_rotation *r);
+aq_error aq_rotate_begin(aq_model *model, aq_rotation *r, bool blocked);
 aq_error aq_rotate_layer(aq_model *model, const aq_rotation *r, aq_layer *layer);
 void aq_rotation_free(aq_rotation *r); /* accepts a zeroed or freed one */
 
 /* Cross-layer equalization of one MLP's up rows against its down columns
  * (SwiGLU and ReLU; a GELU MLP is left as it is). */
 void aq_balance_mlp(aq_layer *layer, aq_mlp_kind mlp);
+
+/* The same for attention: V's rows against the output projection's columns
+ * that read them. */
+void aq_balance_attention(aq_layer *layer, const aq_config *cfg);
+
+/* The same for attention: V's rows against the output projection's columns
+ * that read them. */
+void aq_balance_attention(aq_layer *layer, const aq_config *cfg);
 
 #endif

@@ -37,7 +37,8 @@ static void mlp_hidden(void *arg, size_t t) {
     size_t ffn = (size_t)m->cfg.ffn_dim;
     float *h = task->ctx->gate + t * ffn;
     aq_mlp_activation(m->cfg.family->mlp, h, task->ctx->up + t * ffn, ffn);
-    if (m->down_rotation_signs) aq_hadamard_rotate(h, ffn, m->down_rotation_signs);
+    if (m->down_rotation_signs)
+        (m->down_rotation_blocked ? aq_hadamard_rotate_blocked : aq_hadamard_rotate)(h, ffn, m->down_rotation_signs);
     if (task->layer->down_input_scale)
         for (size_t i = 0; i < ffn; i++) h[i] *= task->layer->down_input_scale[i];
 }
