@@ -1,14 +1,19 @@
 #include "hadamard.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "prng.h"
 
 /* Paley's construction gives a Hadamard matrix of order q + 1 for every prime
  * q = 3 mod 4; we use it for q = 4p - 1 with p an odd prime, so that the
  * order 4p times a power of two covers widths like 576 = 12 x 12 x 4
- * (SmolLM2), 1536 = 12 x 128, 320 = 20 x 16 and 5632 = 44 x 128. */
-#define MAX_ORDER 64
+ * (SmolLM2), 1536 = 12 x 128 and 320 = 20 x 16. */
+/* Orders 12 and 20 only: 44 would mix TinyLlama's 5632 = 44 x 128 whole but
+ * made its online rotation about 4 times as slow as the blocked one (a
+ * dense 44 x 44 factor), which decode speed cannot spare. */
+#define MAX_ORDER 20
+#define CHUNK 64 /* elements of the inner axis transformed together (vectorized) */
 #define MAX_FACTORS 8
 
 typedef struct plan {
@@ -44,7 +49,7 @@ static bool make_plan(size_t n, plan *p) {
 
 /* Paley I: H = I + [[0, 1^T], [-1, Q]] with Q[i][j] the Legendre symbol of
  * j - i modulo q (Q is antisymmetric as q = 3 mod 4); H H^T = (q + 1) I. */
-static void paley(size_t order, signed char *h) {
+static void paley(size_t order, float *h) {
     size_t q = order - 1;
     bool square[MAX_ORDER] = {false};
     for (size_t i = 1; i < q; i++) square[i * i % q] = true;
@@ -59,7 +64,7 @@ static void paley(size_t order, signed char *h) {
                 s = -1;
             else
                 s = square[(j - i + q) % q] ? 1 : -1;
-            h[i * order + j] = (signed char)(s + (i == j ? 1 : 0));
+            h[i * order + j] = (float)(s + (i == j ? 1 : 0));
         }
     }
 }
@@ -77,19 +82,24 @@ static void fwht(float *x, size_t b) {
     }
 }
 
-/* x viewed as [outer][order][inner]: x <- H x along the middle axis. */
-static void dense_axis(float *x, size_t n, size_t order, size_t inner, const signed char *h) {
-    float in[MAX_ORDER], out[MAX_ORDER];
+/* x viewed as [outer][order][inner]: x <- H x along the middle axis, CHUNK
+ * inner elements at a time so that the innermost loop runs over contiguous
+ * floats. */
+static void dense_axis(float *x, size_t n, size_t order, size_t inner, const float *h) {
+    float in[MAX_ORDER][CHUNK];
     for (size_t o = 0; o < n; o += order * inner) {
-        for (size_t b = 0; b < inner; b++) {
-            float *v = x + o + b;
-            for (size_t j = 0; j < order; j++) in[j] = v[j * inner];
+        for (size_t b0 = 0; b0 < inner; b0 += CHUNK) {
+            size_t w = inner - b0 < CHUNK ? inner - b0 : CHUNK;
+            float *v = x + o + b0;
+            for (size_t j = 0; j < order; j++) memcpy(in[j], v + j * inner, w * sizeof(float));
             for (size_t i = 0; i < order; i++) {
-                float s = 0.0f;
-                for (size_t j = 0; j < order; j++) s += (float)h[i * order + j] * in[j];
-                out[i] = s;
+                float acc[CHUNK] = {0};
+                for (size_t j = 0; j < order; j++) {
+                    float hij = h[i * order + j];
+                    for (size_t b = 0; b < w; b++) acc[b] += hij * in[j][b];
+                }
+                memcpy(v + i * inner, acc, w * sizeof(float));
             }
-            for (size_t i = 0; i < order; i++) v[i * inner] = out[i];
         }
     }
 }
@@ -116,7 +126,7 @@ void aq_hadamard_rotate(float *x, size_t n, const float *signs) {
         return;
     }
     for (size_t i = 0; i < n; i++) x[i] *= signs[i];
-    signed char h[MAX_ORDER * MAX_ORDER];
+    float h[MAX_ORDER * MAX_ORDER];
     size_t inner = n;
     for (size_t f = 0; f < p.n_dense; f++) {
         inner /= p.order[f];

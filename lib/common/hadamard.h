@@ -1,6 +1,6 @@
 /* Randomized Hadamard rotations (QuaRot-style): R = H D / sqrt(n), with D a
  * diagonal of random signs and H a Hadamard matrix of order n, the Kronecker
- * product of Paley matrices of orders 4p (12, 20, 44, ...) and a
+ * product of Paley matrices of orders 12 and 20 and a
  * Walsh-Hadamard matrix, so that widths like 576 or 1536 are mixed whole.
  * A width with no such factorization falls back to the blocked rotation. R
  * is orthogonal, so rotating both a weight row and its input leaves their
