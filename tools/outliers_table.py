@@ -29,7 +29,7 @@ CALIB = "data/austen-train.txt"
 # SmolLM2: schemes that need no calibration pass first (round to nearest), then the calibrated ones;
 # --smol-schemes picks a subset when time is short.
 SMOL_SCHEMES = [
-    ("FP32 with the rotation and balancing folded in (the same function)", "fp32,rotate,balance"),
+    ("FP32 with the rotation and both balancings folded in (the same function)", "fp32,rotate,balance,balance-vo"),
     ("W4A16, round to nearest", "w4a16,rtn"),
     ("W4A16, round to nearest, asymmetric (an integer zero point)", "w4a16,rtn,asym"),
     ("W4A16, round to nearest, rotation in 64-wide blocks (format version 1)", "w4a16,rtn,rotate-blocked"),
@@ -202,6 +202,12 @@ def findings(r, files, variants, single, smol_schemes, args):
                    "projection's input (2473 times the median channel) was spread over its 512-wide block only, and "
                    "one per-token scale had to cover that block's share. The weights alone gain too: "
                    f"{fig('w4a16,rtn,rotate-blocked')} blocked, {fig('w4a16,rtn,rotate')} full width.")
+    if all(k in got for k in ("w4a8,rtn", "w4a8,rtn,no-balance-vo", "w4a16,rtn,rotate",
+                              "w4a16,rtn,rotate,balance,balance-vo")):
+        out.append(f"- On SmolLM2 the balancings cost more than they give: {fig('w4a8,rtn,no-balance-vo')} (MLP only) "
+                   f"against {fig('w4a8,rtn')} (MLP and V/O), and the weights alone {fig('w4a16,rtn,rotate')} "
+                   f"against {fig('w4a16,rtn,rotate,balance,balance-vo')}: its channels are not planted, and "
+                   "moving a factor from one matrix to the other makes one of them harder to round.")
     sites = {k: got.get(f"w4a4,rtn,only-{k}") for k in ("qkv", "o", "up", "down")}
     wbase = got.get("w4a16,rtn,rotate,balance,balance-vo")
     if wbase is not None and any(v is not None for v in sites.values()):
@@ -361,7 +367,11 @@ def main():
           "The Q4_1 file that `tools/fetch_smollm2.sh` fetches, dequantized to F32 by llama.cpp's "
           "`llama-quantize --allow-requantize IN F32` (the reference); llama.cpp's Q4_0 and Q8_0 are quantized "
           "from that F32 file and measured by `llama-perplexity` on the same text, context and chunks. "
-          "`aq-quantize --scheme fp32` of the Q4_1 file is the same model: its FP32 perplexity is in the second row.",
+          "`aq-quantize --scheme fp32` of the Q4_1 file is the same model: its FP32 perplexity is in the second row. "
+          "The rows named `rotate-blocked` were measured before the full-width rotation and V/O balancing existed "
+          "(commit f8b87a1, as `w4a16,rtn,rotate`, `w4a8,rtn`, `w4a4,rtn` and `w4a4,rtn,down8`, whose rotation was "
+          "then the blocked one and whose balancing the MLP's only), and kept in the cache under the names that "
+          "give the same function now.",
           "", "| model / scheme | name | " + " | ".join(t for t, _ in TEXTS) + " |", "|---|---|" + "---|" * len(TEXTS)]
     base = {t: r.ours(files["f32"], t, "fp32") for _, t in TEXTS}
     L.append("| FP32 (llama.cpp's F32 file), aq-perplexity | `fp32` | " +
