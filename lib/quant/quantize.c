@@ -382,6 +382,9 @@ static int consumers(aq_layer *l, int kind, aq_matrix **out) {
 /* cal: layer i's statistics (a calibration of one layer), or NULL. */
 static aq_error quantize_layer(aq_model *m, int32_t i, const aq_scheme *s, aq_calibration *cal) {
     aq_layer *l = &m->layers[i];
+    /* Every input's scales and TRIP factors come before any weight is
+     * quantized: the attention output's factors fold into V's rows, which
+     * the QKV input quantizes. */
     for (int kind = 0; kind < AQ_N_LINEAR_INPUTS; kind++) {
         aq_input_stats *stats = cal ? aq_calibration_input(cal, 0, kind) : NULL;
         aq_act_quant *act = &l->act[kind];
@@ -391,7 +394,10 @@ static aq_error quantize_layer(aq_model *m, int32_t i, const aq_scheme *s, aq_ca
                                 "calibration overflowed: layer %d's input %d spans more than a float holds", i, kind);
         aq_error err;
         if (s->trip && act->is_static && (err = apply_trip(m, l, kind, stats, act))) return err;
-        if (s->weights != AQ_WEIGHTS_Q4W) continue;
+    }
+    for (int kind = 0; kind < AQ_N_LINEAR_INPUTS && s->weights == AQ_WEIGHTS_Q4W; kind++) {
+        aq_input_stats *stats = cal ? aq_calibration_input(cal, 0, kind) : NULL;
+        aq_error err = AQ_OK;
         float *u = NULL;
         bool *dead = NULL;
         if (s->gptq && stats) {
