@@ -364,11 +364,11 @@ if want aarch64; then
           cortex-a72:"asimd=1 dotprod=0 i8mm=0"|max:"asimd=1 dotprod=1 i8mm=1") ;;
           *) build_failed "aarch64-$cpu" "CPU model check" 0 ;;
         esac
-        # The whole-model quantize and prune tests run once, on -cpu max: what differs between the two
-        # CPUs is which kernels are chosen, and every kernel is checked bit for bit on both by the kernel
-        # tests (under qemu those two tests take most of the stage's time).
+        # The whole-model quantize, prune and KV-cache tests run once, on -cpu max: what differs between
+        # the two CPUs is which kernels are chosen, and every kernel is checked bit for bit on both by the
+        # kernel tests (under qemu these tests take most of the stage's time).
         skip_tests=()
-        [ "$cpu" = cortex-a72 ] && skip_tests=(test_quantize test_prune)
+        [ "$cpu" = cortex-a72 ] && skip_tests=(test_quantize test_prune test_kv_cache)
         QEMU_CPU=$cpu run_tests "aarch64 -cpu $cpu" build-ci-aarch64 "testlog-$cpu" -t "$qemu_timeout"
         skip_tests=()
       done
