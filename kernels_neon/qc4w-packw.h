@@ -10,7 +10,7 @@
  *                        aq_fp16_to_fp32, whatever FPCR's flush-to-zero says)
  *   uint8_t  zero[8]     the weight zero points, only for asymmetric weights
  *   uint8_t  nibbles[4 * group]   the raw codes of 8 rows x group, two per byte,
- *                        in the order of the kernel's packer (8c4 or 8c16)
+ *                        in the order of the kernel's packer (8c4, 8c16 or 8c8)
  *
  * Why raw codes and corrections instead of (q - zero) in the inner loop: the
  * loop then only masks and shifts nibbles, and the zero points are applied once

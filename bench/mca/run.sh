@@ -38,7 +38,7 @@ march_of() {
   case $1 in
     neon) echo armv8-a ;;
     neondot) echo armv8.2-a+dotprod ;;
-    i8mm) echo armv8.6-a+i8mm ;;
+    i8mm) echo armv8.2-a+dotprod+i8mm ;;
     *) echo "run.sh: no -march known for ISA $1" >&2; exit 1 ;;
   esac
 }

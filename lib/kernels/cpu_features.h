@@ -20,7 +20,7 @@ typedef enum aq_cpu_feature {
     AQ_CPU_AVX512VNNI, /* AVX2 + FMA3 + F16C + AVX-512 F/BW/VL/VNNI */
     AQ_CPU_NEON,       /* AArch64 Advanced SIMD, part of ARMv8-A: every aarch64 CPU */
     AQ_CPU_NEONDOT,    /* + ARMv8.2 dot product (SDOT) */
-    AQ_CPU_I8MM,       /* + ARMv8.6 int8 matrix multiply (SMMLA); no kernel uses it yet */
+    AQ_CPU_I8MM,       /* + ARMv8.6 int8 matrix multiply (SMMLA), optional from ARMv8.2 */
     AQ_CPU_FEATURE_COUNT
 } aq_cpu_feature;
 
