@@ -9,7 +9,8 @@
 #   tsan       ThreadSanitizer (gcc's): the library and the test that shares one model between
 #              threads, only those ($tsan_tests)                  build-ci-tsan/
 #   aarch64    cross-built for 64-bit Arm, run under qemu-user     build-ci-aarch64/
-#              twice: -cpu cortex-a72 (NEON, no dot product), then -cpu max (dot product, i8mm)
+#              three times: -cpu cortex-a72 (NEON, no dot product), -cpu cortex-a76 (dot product, no
+#              i8mm; the kernel tests only), then -cpu max (dot product, i8mm)
 # Prints, as its last line, the totals over all those runs: "N passed, N failed" (skips on the line before).
 # A build that fails counts as one failed test (and the tests that did build still run).
 # Exits non-zero when anything failed.
@@ -357,13 +358,21 @@ if want aarch64; then
       # qemu-user takes the CPU model from QEMU_CPU; check that it does before trusting the runs.
       probe=build-ci-aarch64/hwcap-probe
       aarch64-linux-gnu-gcc -O2 -o "$probe" cross/hwcap-probe.c
-      for cpu in cortex-a72 max; do
+      for cpu in cortex-a72 cortex-a76 max; do
         got=$(QEMU_CPU=$cpu qemu-aarch64 "$probe" 2>&1)
         echo "qemu -cpu $cpu: $got"
         case "$cpu:$got" in
-          cortex-a72:"asimd=1 dotprod=0 i8mm=0"|max:"asimd=1 dotprod=1 i8mm=1") ;;
+          cortex-a72:"asimd=1 dotprod=0 i8mm=0"|cortex-a76:"asimd=1 dotprod=1 i8mm=0"|max:"asimd=1 dotprod=1 i8mm=1") ;;
           *) build_failed "aarch64-$cpu" "CPU model check" 0 ;;
         esac
+        # cortex-a76: the dot product without i8mm, where dispatch must not take the SMMLA kernel
+        # (test_kernels_neon checks that against the HWCAP words); only the kernel tests run there.
+        if [ "$cpu" = cortex-a76 ]; then
+          only_tests=(test_kernels_neon)
+          QEMU_CPU=$cpu run_tests "aarch64 -cpu $cpu" build-ci-aarch64 "testlog-$cpu" -t "$qemu_timeout"
+          only_tests=()
+          continue
+        fi
         # The whole-model quantize, prune and KV-cache tests run once, on -cpu max: what differs between
         # the two CPUs is which kernels are chosen, and every kernel is checked bit for bit on both by the
         # kernel tests (under qemu these tests take most of the stage's time).
