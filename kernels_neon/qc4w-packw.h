@@ -52,18 +52,6 @@ static inline void aq_neon_block_zeros(const uint8_t *block, bool asym, int32x4_
     zero[1] = vreinterpretq_s32_u32(vmovl_u16(vget_high_u16(z16)));
 }
 
-/* Stores the 8 results of one tile row, only the first n_valid. */
-static inline void aq_neon_store_row(float *dst, const float *vals, size_t n_valid) {
-    memcpy(dst, vals, n_valid * sizeof(float));
-}
-
-/* Loads the first n_valid of a tile row's 8 results (an earlier group chunk's),
- * the rest 0. */
-static inline void aq_neon_load_row(float vals[AQ_NEON_NR], const float *src, size_t n_valid) {
-    memset(vals, 0, AQ_NEON_NR * sizeof(float));
-    memcpy(vals, src, n_valid * sizeof(float));
-}
-
 /* Loop over the tile's tokens i < mr, written with the constant bound MR (the
  * kernel's token tile) and a guard: each kernel's tile function is inlined with
  * a constant mr, but clang optimizes the callee first and, with a bound of mr,

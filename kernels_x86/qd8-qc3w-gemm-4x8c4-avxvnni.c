@@ -10,6 +10,7 @@
 #include "qc3w-unpack-avx2.h"
 #include "qc4w-packw.h"
 #include "qd8-qc3w-gemm-loop.h"
+#include "qd8-tile-avx2.h"
 
 #define MR 4
 #define NR AQ_QC3W_NR
@@ -20,15 +21,7 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
     const __m256i ones = _mm256_set1_epi8(1);
     const uint8_t *block = t->w;
     __m256 acc[MR];
-    for (size_t i = 0; i < mr; i++) {
-        if (!t->accumulate) {
-            acc[i] = _mm256_setzero_ps();
-        } else {
-            float tmp[NR] = {0};
-            for (size_t j = 0; j < t->nr; j++) tmp[j] = t->out[i * t->out_stride + j];
-            acc[i] = _mm256_loadu_ps(tmp);
-        }
-    }
+    for (size_t i = 0; i < mr; i++) aq_avx2_acc_start(&acc[i], 1, t, i);
     for (size_t g = 0; g < t->groups; g++, block += t->block_bytes) {
         const __m256 wscale = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)block));
         const uint8_t *sub = block + NR * sizeof(uint16_t);
@@ -49,28 +42,11 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
                     isum[i] = _mm256_dpbusd_avx_epi32(isum[i], w[s], _mm256_set1_epi32(aq_load_i32(qa + 4 * s)));
             }
         }
-        for (size_t i = 0; i < mr; i++) {
-            if (with_c) isum[i] = _mm256_sub_epi32(isum[i], _mm256_mullo_epi32(csum, _mm256_set1_epi32(t->a_zero[i])));
-            const __m256 group_scale = _mm256_mul_ps(wscale, _mm256_set1_ps(t->a_scale[i]));
-            acc[i] = _mm256_fmadd_ps(group_scale, _mm256_cvtepi32_ps(isum[i]), acc[i]);
-        }
+        for (size_t i = 0; i < mr; i++) aq_avx2_group_end(&acc[i], t, i, wscale, isum[i], csum, with_c);
     }
-    for (size_t i = 0; i < mr; i++) {
-        if (t->nr == NR) {
-            _mm256_storeu_ps(t->out + i * t->out_stride, acc[i]);
-        } else {
-            float tmp[NR];
-            _mm256_storeu_ps(tmp, acc[i]);
-            for (size_t j = 0; j < t->nr; j++) t->out[i * t->out_stride + j] = tmp[j];
-        }
-    }
+    for (size_t i = 0; i < mr; i++) aq_avx2_acc_store(t, i, &acc[i], 1);
 }
 
-AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
-    if (t->za_any)
-        tile_body(mr, t, true);
-    else
-        tile_body(mr, t, false);
-}
+AQ_QC4W_TILE_WITH_C(tile, tile_body)
 
 AQ_QD8_QC3W_GEMM_DEFINE(aq_qd8_qc3w_gemm_4x8c4__avxvnni, MR, NR, tile)

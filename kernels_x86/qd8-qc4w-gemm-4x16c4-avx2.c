@@ -13,6 +13,7 @@
 
 #include "qc4w-packw.h"
 #include "qd8-qc4w-gemm-loop.h"
+#include "qd8-tile-avx2.h"
 
 #define MR 4
 #define NR 16
@@ -25,35 +26,14 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
     const __m256i one_bytes = _mm256_set1_epi8(1);
     const uint8_t *block = t->w;
     __m256 acc[MR][2];
-    for (size_t i = 0; i < mr; i++) {
-        if (!t->accumulate) {
-            acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-        } else {
-            float tmp[NR] = {0};
-            for (size_t j = 0; j < t->nr; j++) tmp[j] = t->out[i * t->out_stride + j];
-            acc[i][0] = _mm256_loadu_ps(tmp);
-            acc[i][1] = _mm256_loadu_ps(tmp + 8);
-        }
-    }
+    for (size_t i = 0; i < mr; i++) aq_avx2_acc_start(acc[i], 2, t, i);
     for (size_t g = 0; g < t->groups; g++, block += t->block_bytes) {
         /* Rows 0-7 in the first register of each pair, rows 8-15 in the second. */
         const __m256 wscale[2] = {_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)block)),
                                   _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(block + 16)))};
         const uint8_t *q = block + codes_at;
         __m256i isum[MR][2];
-        /* The sum starts from -zw * T (exact modulo 2^32, as every step below). */
-        if (t->asym) {
-            const __m256i zw[2] = {_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(aq_load_i64(block + NR * 2))),
-                                   _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(aq_load_i64(block + NR * 2 + 8)))};
-            for (size_t i = 0; i < mr; i++) {
-                const __m256i neg_term = _mm256_set1_epi32(aq_qc4w_negate(t->a_term[i * t->groups + g]));
-                isum[i][0] = _mm256_mullo_epi32(zw[0], neg_term);
-                isum[i][1] = _mm256_mullo_epi32(zw[1], neg_term);
-            }
-        } else {
-            for (size_t i = 0; i < mr; i++)
-                isum[i][0] = isum[i][1] = _mm256_set1_epi32(aq_qc4w_symmetric_start(t->a_term[i * t->groups + g]));
-        }
+        aq_avx2_qc4w_start(isum[0], mr, 2, t, block, g);
         __m256i c16[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
         const int8_t *a_group = t->a + (t->g0 + g) * group;
         for (size_t p = 0; p < group / 8; p++) {
@@ -78,37 +58,12 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
             }
         }
         const __m256i csum[2] = {_mm256_madd_epi16(c16[0], ones), _mm256_madd_epi16(c16[1], ones)};
-        for (size_t i = 0; i < mr; i++) {
-            /* The reference's two roundings: the scale product, then the fma. */
-            const __m256 a_scale = _mm256_set1_ps(t->a_scale[i]);
-            for (size_t h = 0; h < 2; h++) {
-                if (with_c)
-                    isum[i][h] =
-                        _mm256_sub_epi32(isum[i][h], _mm256_mullo_epi32(csum[h], _mm256_set1_epi32(t->a_zero[i])));
-                const __m256 group_scale = _mm256_mul_ps(wscale[h], a_scale);
-                acc[i][h] = _mm256_fmadd_ps(group_scale, _mm256_cvtepi32_ps(isum[i][h]), acc[i][h]);
-            }
-        }
+        for (size_t i = 0; i < mr; i++)
+            for (size_t h = 0; h < 2; h++) aq_avx2_group_end(&acc[i][h], t, i, wscale[h], isum[i][h], csum[h], with_c);
     }
-    for (size_t i = 0; i < mr; i++) {
-        float *o = t->out + i * t->out_stride;
-        if (t->nr == NR) {
-            _mm256_storeu_ps(o, acc[i][0]);
-            _mm256_storeu_ps(o + 8, acc[i][1]);
-        } else {
-            float tmp[NR];
-            _mm256_storeu_ps(tmp, acc[i][0]);
-            _mm256_storeu_ps(tmp + 8, acc[i][1]);
-            for (size_t j = 0; j < t->nr; j++) o[j] = tmp[j];
-        }
-    }
+    for (size_t i = 0; i < mr; i++) aq_avx2_acc_store(t, i, acc[i], 2);
 }
 
-AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
-    if (t->za_any)
-        tile_body(mr, t, true);
-    else
-        tile_body(mr, t, false);
-}
+AQ_QC4W_TILE_WITH_C(tile, tile_body)
 
 AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x16c4__avx2, MR, NR, tile)

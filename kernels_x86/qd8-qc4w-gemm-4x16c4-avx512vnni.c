@@ -59,11 +59,6 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
     for (size_t i = 0; i < mr; i++) _mm512_mask_storeu_ps(t->out + i * t->out_stride, mask, acc[i]);
 }
 
-AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
-    if (t->za_any)
-        tile_body(mr, t, true);
-    else
-        tile_body(mr, t, false);
-}
+AQ_QC4W_TILE_WITH_C(tile, tile_body)
 
 AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x16c4__avx512vnni, MR, NR, tile)

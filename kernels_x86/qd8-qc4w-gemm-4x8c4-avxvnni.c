@@ -7,6 +7,7 @@
 
 #include "qc4w-packw.h"
 #include "qd8-qc4w-gemm-loop.h"
+#include "qd8-tile-avx2.h"
 
 #define MR 4
 #define NR 8
@@ -18,28 +19,12 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
     const __m256i ones = _mm256_set1_epi8(1);
     const uint8_t *block = t->w;
     __m256 acc[MR];
-    for (size_t i = 0; i < mr; i++) {
-        if (!t->accumulate) {
-            acc[i] = _mm256_setzero_ps();
-        } else {
-            float tmp[NR] = {0};
-            for (size_t j = 0; j < t->nr; j++) tmp[j] = t->out[i * t->out_stride + j];
-            acc[i] = _mm256_loadu_ps(tmp);
-        }
-    }
+    for (size_t i = 0; i < mr; i++) aq_avx2_acc_start(&acc[i], 1, t, i);
     for (size_t g = 0; g < t->groups; g++, block += t->block_bytes) {
         const __m256 wscale = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)block));
         const uint8_t *q = block + codes_at;
         __m256i isum[MR];
-        /* The sum starts from -zw * T (exact modulo 2^32, as every step below). */
-        if (t->asym) {
-            const __m256i zw = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(aq_load_i64(block + NR * 2)));
-            for (size_t i = 0; i < mr; i++)
-                isum[i] = _mm256_mullo_epi32(zw, _mm256_set1_epi32(aq_qc4w_negate(t->a_term[i * t->groups + g])));
-        } else {
-            for (size_t i = 0; i < mr; i++)
-                isum[i] = _mm256_set1_epi32(aq_qc4w_symmetric_start(t->a_term[i * t->groups + g]));
-        }
+        aq_avx2_qc4w_start(isum, mr, 1, t, block, g);
         __m256i csum = _mm256_setzero_si256();
         const int8_t *a_group = t->a + (t->g0 + g) * group;
         for (size_t p = 0; p < group / 8; p++) {
@@ -53,28 +38,11 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
                 isum[i] = _mm256_dpbusd_avx_epi32(isum[i], w_hi, _mm256_set1_epi32(aq_load_i32(qa + 4)));
             }
         }
-        for (size_t i = 0; i < mr; i++) {
-            if (with_c) isum[i] = _mm256_sub_epi32(isum[i], _mm256_mullo_epi32(csum, _mm256_set1_epi32(t->a_zero[i])));
-            const __m256 group_scale = _mm256_mul_ps(wscale, _mm256_set1_ps(t->a_scale[i]));
-            acc[i] = _mm256_fmadd_ps(group_scale, _mm256_cvtepi32_ps(isum[i]), acc[i]);
-        }
+        for (size_t i = 0; i < mr; i++) aq_avx2_group_end(&acc[i], t, i, wscale, isum[i], csum, with_c);
     }
-    for (size_t i = 0; i < mr; i++) {
-        if (t->nr == NR) {
-            _mm256_storeu_ps(t->out + i * t->out_stride, acc[i]);
-        } else {
-            float tmp[NR];
-            _mm256_storeu_ps(tmp, acc[i]);
-            for (size_t j = 0; j < t->nr; j++) t->out[i * t->out_stride + j] = tmp[j];
-        }
-    }
+    for (size_t i = 0; i < mr; i++) aq_avx2_acc_store(t, i, &acc[i], 1);
 }
 
-AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
-    if (t->za_any)
-        tile_body(mr, t, true);
-    else
-        tile_body(mr, t, false);
-}
+AQ_QC4W_TILE_WITH_C(tile, tile_body)
 
 AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x8c4__avxvnni, MR, NR, tile)

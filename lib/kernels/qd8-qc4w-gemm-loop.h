@@ -2,9 +2,10 @@
  * once (qd8-qc4w-gemm-loop.c, plain C), and the micro-tile contract an ISA file
  * fills. Internal to lib/kernels and the kernel folders.
  *
- * A kernel file holds only its micro-tile and one line:
+ * A kernel file holds only its micro-tile and two lines:
  *
- *   AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) { ... }
+ *   AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c) { ... }
+ *   AQ_QC4W_TILE_WITH_C(tile, tile_body)
  *   AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x8c4__avx2, MR, NR, tile)
  *
  * The loop does the rest: weight rows in blocks of about AQ_QC4W_BLOCK_BYTES of
@@ -92,6 +93,18 @@ void aq_qd8_qc4w_gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, size_
 
 /* Bytes of the packed layout of w in tiles of nr rows (the packer convention). */
 size_t aq_qc4w_packed_bytes(const struct aq_q4w *w, size_t nr);
+
+/* Defines the micro-tile `tile(mr, t)` from `body(mr, t, with_c)`, instantiated
+ * with a constant with_c: the code sums C are counted only in the instantiation
+ * for tiles where some za is not 0 (never for dynamic, symmetric activations), so
+ * the other one's inner loop does no work for them. */
+#define AQ_QC4W_TILE_WITH_C(tile, body)                                                                                \
+    AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {                                                \
+        if (t->za_any)                                                                                                 \
+            body(mr, t, true);                                                                                         \
+        else                                                                                                           \
+            body(mr, t, false);                                                                                        \
+    }
 
 /* Defines the kernel `name` from the inline micro-tile `tile(mr, t)`. */
 #define AQ_QD8_QC4W_GEMM_DEFINE(name, MR, NR, tile)                                                                    \
