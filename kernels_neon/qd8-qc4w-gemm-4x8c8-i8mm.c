@@ -17,13 +17,15 @@
  * are corrected per group (qc4w-packw.h), exactly as in the dot-product tile.
  *
  * Float part, exactly aq_qd8_qc4w_gemm_ref's (and the dot-product tile's):
- * acc = fma(scale_w * scale_a, (float) isum, acc), groups in order. The outer
+ * acc = fma(scale_w * scale_a, (float) isum, acc), groups in order
+ * (qd8-tile-neon.h). The outer
  * loop is lib/kernels/qd8-qc4w-gemm-loop.c.
  */
 #include <arm_neon.h>
 
 #include "qc4w-packw.h"
 #include "qd8-qc4w-gemm-loop.h"
+#include "qd8-tile-neon.h"
 
 #define MR 4
 #define PAIRS (MR / 2)
@@ -45,21 +47,12 @@ static inline int32x4_t zip2_64(int32x4_t a, int32x4_t b) {
  * some token has za != 0, so the code sums C are counted too (SMMLA with bytes of
  * 1 as the activations: each row pair's two sums, twice). */
 AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c) {
-    const size_t group = t->group, k = t->k, n_valid = t->nr;
+    const size_t group = t->group, k = t->k;
     const size_t codes_at = AQ_NEON_NR * aq_qc4w_meta_bytes(t->asym);
     const uint8x16_t low_mask = vdupq_n_u8(0x0F);
     const int8x16_t one_bytes = vdupq_n_s8(1);
     float32x4_t facc[MR][2];
-    AQ_FOR_TOKENS(i) {
-        if (t->accumulate) {
-            float row[AQ_NEON_NR];
-            aq_neon_load_row(row, t->out + i * t->out_stride, n_valid);
-            facc[i][0] = vld1q_f32(row);
-            facc[i][1] = vld1q_f32(row + 4);
-        } else {
-            facc[i][0] = facc[i][1] = vdupq_n_f32(0.0f);
-        }
-    }
+    AQ_FOR_TOKENS(i) aq_neon_acc_start(facc[i], t, i);
 
     for (size_t g = 0; g < t->groups; g++) {
         const uint8_t *meta = t->w + g * t->block_bytes;
@@ -123,34 +116,14 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
         aq_neon_block_zeros(meta, t->asym, zero);
         AQ_FOR_TOKENS(i) {
             const int32_t a_term = t->a_term[i * t->groups + g];
-            int32x4_t isum0 = vmlsq_n_s32(dacc[i][0], zero[0], a_term);
-            int32x4_t isum1 = vmlsq_n_s32(dacc[i][1], zero[1], a_term);
-            if (with_c) {
-                isum0 = vmlsq_n_s32(isum0, csum[0], t->a_zero[i]);
-                isum1 = vmlsq_n_s32(isum1, csum[1], t->a_zero[i]);
-            }
-            facc[i][0] = vfmaq_f32(facc[i][0], vmulq_n_f32(scale[0], t->a_scale[i]), vcvtq_f32_s32(isum0));
-            facc[i][1] = vfmaq_f32(facc[i][1], vmulq_n_f32(scale[1], t->a_scale[i]), vcvtq_f32_s32(isum1));
+            const int32x4_t isum0 = vmlsq_n_s32(dacc[i][0], zero[0], a_term);
+            const int32x4_t isum1 = vmlsq_n_s32(dacc[i][1], zero[1], a_term);
+            aq_neon_group_end(facc[i], t, i, scale, isum0, isum1, csum, with_c);
         }
     }
-    AQ_FOR_TOKENS(i) {
-        if (n_valid == AQ_NEON_NR) {
-            vst1q_f32(t->out + i * t->out_stride, facc[i][0]);
-            vst1q_f32(t->out + i * t->out_stride + 4, facc[i][1]);
-        } else {
-            float row[AQ_NEON_NR];
-            vst1q_f32(row, facc[i][0]);
-            vst1q_f32(row + 4, facc[i][1]);
-            aq_neon_store_row(t->out + i * t->out_stride, row, n_valid);
-        }
-    }
+    AQ_FOR_TOKENS(i) aq_neon_acc_store(t, i, facc[i]);
 }
 
-AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
-    if (t->za_any)
-        tile_body(mr, t, true);
-    else
-        tile_body(mr, t, false);
-}
+AQ_QC4W_TILE_WITH_C(tile, tile_body)
 
 AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x8c8__i8mm, MR, AQ_NEON_NR, tile)

@@ -5,9 +5,9 @@
  *
  * The end of a group is the reference's float part, exactly: per group, in order,
  * acc = fma(scale_w * scale_a, (float) isum, acc); vmulq rounds like the C
- * multiply, vcvtq_f32_s32 like the int -> float cast, vfmaq like fmaf. The four
- * NEON tiles (qc4w and qc3w, SDOT and plain NEON) read the activation scale and
- * zero point only here.
+ * multiply, vcvtq_f32_s32 like the int -> float cast, vfmaq like fmaf. The NEON
+ * tiles (qc4w: i8mm, SDOT, plain NEON; qc3w: SDOT, plain NEON) read the activation
+ * scale and zero point only here.
  */
 #ifndef AQ_KERNELS_NEON_QD8_TILE_NEON_H
 #define AQ_KERNELS_NEON_QD8_TILE_NEON_H
