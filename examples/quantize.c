@@ -15,6 +15,7 @@ static void usage(FILE *out) {
                  "  modifiers after commas:\n"
                  "  rtn gptq g32 g64 g128 sym asym rotate no-rotate trip no-trip static dynamic down8\n"
                  "  head-q8_0 (default: output head and embedding as Q8_0) head-f32\n"
+                 "  head-int4 (output head as INT4 with INT8 input; a tied embedding table too)\n"
                  "  (docs/FORMAT.md). --calib: text to calibrate on; use training text, never test text.\n");
 }
 

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "agilequant.h"
+#include "f16.h"
 #include "gguf.h"
 #include "model.h"
 #include "test_util.h"
@@ -341,6 +342,110 @@ static void test_head_quantized(void **state) {
     free(calib);
 }
 
+/* Logits of PROMPT from m, checked to be those of m saved to path and loaded
+ * back, bit for bit; the file stays at path. */
+static float *round_trip_logits(aq_model *m, const char *path, int32_t *n, int64_t *vocab) {
+    float *before = prompt_logits(m, n, vocab);
+    assert_int_equal(aq_model_save(m, path), AQ_OK);
+    aq_model *back = aq_model_create();
+    assert_int_equal(aq_model_load_file(back, path), AQ_OK);
+    int32_t n_back;
+    int64_t vocab_back;
+    float *after = prompt_logits(back, &n_back, &vocab_back);
+    assert_int_equal(n_back, *n);
+    assert_memory_equal(before, after, (size_t)*n * (size_t)*vocab * sizeof *before);
+    aq_model_free(back);
+    free(after);
+    return before;
+}
+
+/* head-int4: the output head as INT4 (codes, f16 scales per group of 32),
+ * read with INT8 activations; the untied embedding table stays Q8_0, a tied
+ * one is the INT4 head itself and still gives the embedding its rows. The
+ * logits move a little from those of the same model with a float head (a
+ * 4-bit head is an approximation, not a no-op), and a file holds it: saved
+ * and loaded back, the model gives the same logits. */
+static void test_head_int4(void **state) {
+    (void)state;
+    size_t len;
+    char *calib = calibration_text(&len);
+    char path[] = "/tmp/aq-test-head4-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    aq_model *h4 = load_shipped(), *f32 = load_shipped();
+    assert_int_equal(aq_quantize(h4, "w4a8,rtn,head-int4", calib, len), AQ_OK);
+    assert_int_equal(aq_quantize(f32, "w4a8,rtn,head-f32", calib, len), AQ_OK);
+    assert_int_equal(h4->output.format, AQ_WEIGHTS_Q4W);
+    assert_true(h4->output.packed != NULL || h4->kernels.qc4w_gemm.packed_size == NULL);
+    int32_t n;
+    int64_t vocab;
+    float *base = prompt_logits(f32, &n, &vocab);
+    float *head4 = round_trip_logits(h4, path, &n, &vocab);
+    double rel = relative_rms_error(head4, base, (size_t)n * (size_t)vocab);
+    assert_true(rel > 0.0 && rel < 0.05);
+    assert_int_equal(saved_type(path, "output.weight.q4"), AQ_TENSOR_I8);
+    assert_int_equal(saved_type(path, "output.weight.q4scale"), AQ_TENSOR_F16);
+    assert_int_equal(saved_type(path, "output.weight"), -1);
+    assert_int_equal(saved_type(path, "token_embd.weight"), AQ_TENSOR_Q8_0);
+    free(base);
+    free(head4);
+    aq_model_free(h4);
+    aq_model_free(f32);
+
+    char tied_path[1024];
+    test_source_path(tied_path, sizeof tied_path, "data/families/llama3.gguf");
+    aq_model *tied = aq_model_create(), *tied_f32 = aq_model_create();
+    assert_int_equal(aq_model_load_file(tied, tied_path), AQ_OK);
+    assert_int_equal(aq_model_load_file(tied_f32, tied_path), AQ_OK);
+    assert_int_equal(aq_quantize(tied, "w4a16,rtn,head-int4", NULL, 0), AQ_OK);
+    assert_int_equal(aq_quantize(tied_f32, "w4a16,rtn,head-f32", NULL, 0), AQ_OK);
+    assert_int_equal(tied->token_embd.format, AQ_WEIGHTS_Q4W);
+    base = prompt_logits(tied_f32, &n, &vocab);
+    head4 = round_trip_logits(tied, path, &n, &vocab);
+    rel = relative_rms_error(head4, base, (size_t)n * (size_t)vocab);
+    /* A random-weight fixture: its INT4 layers alone (w4a16,rtn,head-f32 against
+     * fp32) move its logits by 0.38 relative RMS; the INT4 table, 0.34. */
+    assert_true(rel > 0.0 && rel < 0.5);
+    assert_int_equal(saved_type(path, "token_embd.weight.q4"), AQ_TENSOR_I8);
+    /* The embedding's rows are the file's codes and scales: scale * (q - 8), element 2j in the low nibble. */
+    aq_gguf *g = NULL;
+    char msg[256];
+    assert_int_equal(aq_gguf_open_file(path, &g, msg, sizeof msg), AQ_OK);
+    const aq_gguf_tensor *q = aq_gguf_find_tensor(g, "token_embd.weight.q4");
+    const aq_gguf_tensor *scale = aq_gguf_find_tensor(g, "token_embd.weight.q4scale");
+    assert_non_null(q);
+    assert_non_null(scale);
+    assert_null(aq_gguf_find_tensor(g, "token_embd.weight.q4zero")); /* symmetric: zero 8 */
+    const int32_t dim = tied->cfg.dim, groups = (int32_t)scale->ne[0];
+    float *row = malloc((size_t)dim * sizeof *row);
+    for (int32_t r = 0; r < tied->cfg.vocab_size; r += 37) {
+        aq_matrix_row(&tied->token_embd, r, row);
+        for (int32_t j = 0; j < dim; j++) {
+            uint8_t byte = ((const uint8_t *)q->data)[(size_t)r * (size_t)dim / 2 + (size_t)j / 2];
+            int code = j % 2 ? byte >> 4 : byte & 15;
+            float s = aq_fp16_to_fp32(
+                ((const uint16_t *)scale->data)[(size_t)r * (size_t)groups + (size_t)(j / (dim / groups))]);
+            assert_true(row[j] == s * (float)(code - 8));
+        }
+    }
+    free(row);
+    aq_gguf_close(g);
+    assert_int_equal(saved_type(path, "token_embd.weight"), -1);
+    assert_int_equal(saved_type(path, "output.weight"), -1);
+    assert_int_equal(saved_type(path, "output.weight.q4"), -1);
+    free(base);
+    free(head4);
+    aq_model_free(tied);
+    aq_model_free(tied_f32);
+
+    aq_model *m = load_shipped();
+    assert_int_equal(aq_quantize(m, "q4_0,head-int4", NULL, 0), AQ_ERR_INVALID_ARGUMENT); /* INT4 schemes only */
+    aq_model_free(m);
+    close(fd);
+    remove(path);
+    free(calib);
+}
+
 static void test_quantize_misuse(void **state) {
     (void)state;
     aq_model *m = load_shipped();
@@ -385,6 +490,7 @@ int main(void) {
         cmocka_unit_test(test_save_load_round_trip_is_bit_exact),
         cmocka_unit_test(test_quantize_misuse),
         cmocka_unit_test(test_head_quantized),
+        cmocka_unit_test(test_head_int4),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -604,8 +604,11 @@ static aq_error load_embedding(aq_model *m) {
     aq_config *c = &m->cfg;
     const aq_family *f = c->family;
     const aq_gguf_tensor *embd = aq_gguf_find_tensor(m->gguf, "token_embd.weight");
+    int64_t width = c->dim;
+    /* An INT4 table (a tied head under head-int4) is stored as its parts, two weights a byte. */
+    if (!embd && (embd = find_part(m, "token_embd.weight", "q4"))) width = c->dim / 2;
     if (!embd) return model_error(m, AQ_ERR_FORMAT, "missing tensor %s", "token_embd.weight");
-    if (embd->ne[1] < 1 || embd->ne[1] > (1 << 24) || embd->ne[0] != c->dim)
+    if (embd->ne[1] < 1 || embd->ne[1] > (1 << 24) || embd->ne[0] != width)
         return model_error(m, AQ_ERR_FORMAT, "bad vocabulary size in %s", "token_embd.weight");
     c->vocab_size = (int32_t)embd->ne[1];
     aq_error err = load_matrix(m, "token_embd.weight", c->vocab_size, c->dim, &m->token_embd);

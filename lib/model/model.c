@@ -16,7 +16,7 @@ void aq_matrix_row(const aq_matrix *w, int32_t r, float *out) {
         w->block_type->dequantize((const uint8_t *)w->blocks + (size_t)r * w->row_bytes, cols, out);
         break;
     case AQ_WEIGHTS_Q4W: {
-        /* Our INT4 is never an embedding table; a one-row view dequantizes it all the same. */
+        /* An INT4 table (a tied head under head-int4): a one-row view of the plain layout. */
         size_t groups = cols / w->q4w.group;
         struct aq_q4w row = w->q4w;
         row.n_rows = 1;

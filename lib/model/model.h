@@ -225,6 +225,8 @@ bool aq_blocks_finite(const aq_block_type *bt, const void *data, size_t n);
 aq_error aq_model_pack(aq_model *model);
 /* The same for layer i alone (quantization packs each layer as it is made). */
 aq_error aq_model_pack_layer(aq_model *model, int32_t i);
+/* The same for the output head (INT4 with head-int4). */
+aq_error aq_model_pack_head(aq_model *model);
 
 /* save.c: writes the model as GGUF (docs/FORMAT.md); msg gets the reason on failure. */
 aq_error aq_model_save_gguf(const aq_model *model, const char *path, char *msg);

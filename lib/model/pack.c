@@ -27,8 +27,10 @@ aq_error aq_model_pack_layer(aq_model *m, int32_t i) {
     return err;
 }
 
+aq_error aq_model_pack_head(aq_model *m) { return pack_matrix(m, &m->output); }
+
 aq_error aq_model_pack(aq_model *m) {
     aq_error err = AQ_OK;
     for (int32_t i = 0; i < m->cfg.n_layers && err == AQ_OK; i++) err = aq_model_pack_layer(m, i);
-    return err;
+    return err == AQ_OK ? aq_model_pack_head(m) : err;
 }

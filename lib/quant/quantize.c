@@ -450,20 +450,28 @@ static aq_error quantize_blocks(aq_model *m, aq_matrix *w, uint32_t type) {
     return AQ_OK;
 }
 
-/* The output head and the embedding table as s->head_type blocks. A head tied
- * to the table (a file without output.weight) stays tied when the transforms
- * left the two equal: one table, quantized once, saved once. */
+/* The output head and the embedding table as s->head_type blocks, or with
+ * head-int4 the head as INT4 (round to nearest: calibration ran layer by
+ * layer and has no statistics of the head's input) and the table as
+ * s->head_type. A head tied to the table (a file without output.weight) stays
+ * tied when the transforms left the two equal: one table, quantized once,
+ * saved once; an INT4 table still gives the embedding its rows. */
 static aq_error quantize_head(aq_model *m, const aq_scheme *s, bool tied) {
     if (!s->head_type) return AQ_OK;
     size_t bytes = (size_t)m->output.rows * (size_t)m->output.cols * sizeof(float);
     tied = tied && m->output.format == AQ_WEIGHTS_F32 && m->token_embd.format == AQ_WEIGHTS_F32 && !m->output.bias &&
            m->output.rows == m->token_embd.rows && m->output.cols == m->token_embd.cols &&
            !memcmp(m->output.f32, m->token_embd.f32, bytes);
-    aq_error err = quantize_blocks(m, &m->token_embd, s->head_type);
+    aq_scheme head = *s;
+    head.w3 = false; /* 3-bit weights keep a 4-bit head */
+    aq_error err = s->head_q4w && tied ? quantize_matrix(m, &m->token_embd, &head, NULL, NULL)
+                                       : quantize_blocks(m, &m->token_embd, s->head_type);
     if (err == AQ_OK && tied)
         m->output = m->token_embd;
     else if (err == AQ_OK)
-        err = quantize_blocks(m, &m->output, s->head_type);
+        err = s->head_q4w ? quantize_matrix(m, &m->output, &head, NULL, NULL)
+                          : quantize_blocks(m, &m->output, s->head_type);
+    if (err == AQ_OK) err = aq_model_pack_head(m);
     return err;
 }
 

@@ -148,9 +148,11 @@ static bool apply_modifier(aq_scheme *s, const char *mod) {
     else if (!strcmp(mod, "down8"))
         s->act_bits[AQ_INPUT_FFN_DOWN] = 8;
     else if (!strcmp(mod, "head-q8_0"))
-        s->head_type = AQ_TENSOR_Q8_0;
+        s->head_type = AQ_TENSOR_Q8_0, s->head_q4w = false;
     else if (!strcmp(mod, "head-f32"))
-        s->head_type = 0;
+        s->head_type = 0, s->head_q4w = false;
+    else if (!strcmp(mod, "head-int4"))
+        s->head_type = AQ_TENSOR_Q8_0, s->head_q4w = true;
     else
         return only_site(s, mod);
     return true;
@@ -189,7 +191,7 @@ aq_error aq_scheme_parse(const char *name, aq_scheme *s, char *msg, size_t msg_c
                 msg, msg_cap,
                 "unknown modifier '%s' for scheme %s (rtn, gptq, g32, g64, g128, sym, asym, "
                 "rotate, rotate-blocked, no-rotate, balance, no-balance, balance-vo, no-balance-vo, trip, no-trip, "
-                "static, dynamic, down8, only-qkv, only-o, only-up, only-down, head-q8_0, head-f32)",
+                "static, dynamic, down8, only-qkv, only-o, only-up, only-down, head-q8_0, head-f32, head-int4)",
                 mod, found->name);
             return AQ_ERR_INVALID_ARGUMENT;
         }

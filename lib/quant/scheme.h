@@ -25,6 +25,7 @@ typedef struct aq_scheme {
     bool balance;                         /* equalize the MLP's up rows against the down columns (before rotating) */
     bool balance_vo;                      /* the same for attention: V's rows against O's columns */
     uint32_t head_type;                   /* output head and embedding table: AQ_TENSOR_Q8_0, or 0 to keep them float */
+    bool head_q4w;                        /* head-int4: the head (and a table tied to it) INT4, its input INT8 */
     bool w3;                              /* Q4W on the 3-bit grid (symmetric), run by the qc3w kernels */
     int32_t kv_bits;                      /* the KV cache width contexts of the model default to: 4, 8, 0 (float) */
 } aq_scheme;

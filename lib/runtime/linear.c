@@ -65,7 +65,11 @@ aq_activations aq_linear_input_at(aq_context *ctx, int32_t layer, aq_linear_inpu
     if (ctx->observe) ctx->observe(ctx->observe_user, layer, site, x, n_tokens, width);
     ctx->qa_ready = false;
     ctx->qa_blocks_type = AQ_NO_ACTIVATION_BLOCKS;
-    const aq_act_quant *policy = layer >= 0 ? &ctx->model->layers[layer].act[site] : NULL;
+    /* An INT4 output head (head-int4) reads INT8 per token, through the qd8-qc4w kernels. */
+    static const aq_act_quant head_int8 = {.bits = 8};
+    const aq_act_quant *policy = layer >= 0                                    ? &ctx->model->layers[layer].act[site]
+                                 : ctx->model->output.format == AQ_WEIGHTS_Q4W ? &head_int8
+                                                                               : NULL;
     return (aq_activations){
         .x = x, .n_tokens = n_tokens, .width = width, .policy = policy && policy->bits ? policy : NULL};
 }

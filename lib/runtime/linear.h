@@ -13,9 +13,9 @@ typedef struct aq_activations {
     const aq_act_quant *policy; /* NULL: float */
 } aq_activations;
 
-/* The input at a site of a layer (layer < 0: the output head, always float
- * activations). Shows it to the context's observer, and marks any earlier
- * quantized input stale. */
+/* The input at a site of a layer (layer < 0: the output head, float
+ * activations unless the head is INT4). Shows it to the context's observer,
+ * and marks any earlier quantized input stale. */
 aq_activations aq_linear_input_at(aq_context *ctx, int32_t layer, aq_linear_input site, const float *x,
                                   int32_t n_tokens, int32_t width);
 
