@@ -446,6 +446,85 @@ static void test_head_int4(void **state) {
     free(calib);
 }
 
+/* RTN INT4 (the scheme's symmetric groups of 32) of the (rows, cols) floats w, dequantized into out. */
+static void rtn_roundtrip(const float *w, size_t rows, size_t cols, float *out) {
+    size_t q_bytes, scale_bytes, zero_bytes;
+    assert_true(aq_q4w_sizes(rows, cols, 32, false, &q_bytes, &scale_bytes, &zero_bytes));
+    struct aq_q4w q = {.n_rows = rows, .k = cols, .group = 32, .q = malloc(q_bytes), .scale = malloc(scale_bytes)};
+    assert_true(aq_q4w_quantize_rtn_ref(w, rows, cols, 32, false, &q));
+    aq_q4w_dequantize_ref(&q, out);
+    free(q.q);
+    free(q.scale);
+}
+
+static float *matrix_floats(const aq_matrix *w) {
+    float *f = malloc((size_t)w->rows * (size_t)w->cols * sizeof *f);
+    for (int32_t r = 0; r < w->rows; r++) aq_matrix_row(w, r, f + (size_t)r * (size_t)w->cols);
+    return f;
+}
+
+/* TRIP (w4a4-paper) folds the attention output's power-of-two factors f into
+ * V's rows (times f) and the output projection's columns (divided by f), so
+ * that O V is unchanged. Both must happen before either matrix is quantized:
+ * commit 6a86768 fixed an order that quantized V (with the QKV input) first,
+ * leaving V's rows unscaled while O's columns were divided (BLOOM w4a4-paper:
+ * perplexity 195.456, 185.603 once fixed). Round to nearest of a row scaled by
+ * a power of two is the scaled rounding, exactly, so against the original
+ * weights (V's columns divided by the QKV input's factors, read off the
+ * scaled norm weight) each quantized V row must be RTN(V row) times a power
+ * of two p, and O must be RTN(O with each column divided by its V row's p),
+ * bit for bit; some p must differ from 1 (else the test saw no TRIP factor). */
+static void test_trip_factors_reach_v_rows(void **state) {
+    (void)state;
+    size_t len;
+    char *calib = calibration_text(&len);
+    aq_model *orig = load_shipped(), *q = load_shipped();
+    assert_int_equal(aq_quantize(q, "w4a4-paper,rtn", calib, len), AQ_OK);
+    const aq_config *c = &q->cfg;
+    const int32_t hd = c->head_dim, rep = c->n_heads / c->n_kv_heads, dim = c->dim;
+    int scaled_rows = 0;
+    for (int32_t i = 0; i < c->n_layers; i++) {
+        const aq_layer *lo = &orig->layers[i], *lq = &q->layers[i];
+        assert_int_equal(lq->wv.format, AQ_WEIGHTS_Q4W);
+        assert_int_equal(lq->wo.format, AQ_WEIGHTS_Q4W);
+        const size_t v_rows = (size_t)lq->wv.rows, o_rows = (size_t)lq->wo.rows, o_cols = (size_t)lq->wo.cols;
+        float *v = matrix_floats(&lo->wv), *o = matrix_floats(&lo->wo);
+        float *vq = matrix_floats(&lq->wv), *oq = matrix_floats(&lq->wo);
+        float *expect_v = malloc(v_rows * (size_t)dim * sizeof *expect_v);
+        float *expect_o = malloc(o_rows * o_cols * sizeof *expect_o);
+        float *p = malloc(v_rows * sizeof *p);
+        for (int32_t j = 0; j < dim; j++) {
+            assert_true(lo->attn_norm[j] != 0.0f);
+            float f = lq->attn_norm[j] / lo->attn_norm[j]; /* the QKV input's factor */
+            for (size_t r = 0; r < v_rows; r++) v[r * (size_t)dim + (size_t)j] /= f;
+        }
+        rtn_roundtrip(v, v_rows, (size_t)dim, expect_v);
+        for (size_t r = 0; r < v_rows; r++) {
+            const float *got = vq + r * (size_t)dim, *want = expect_v + r * (size_t)dim;
+            size_t j = 0;
+            while (j < (size_t)dim && want[j] == 0.0f) j++;
+            assert_true(j < (size_t)dim);
+            p[r] = got[j] / want[j];
+            int e;
+            assert_true(frexpf(p[r], &e) == 0.5f); /* a power of two */
+            for (j = 0; j < (size_t)dim; j++) assert_true(got[j] == p[r] * want[j]);
+            scaled_rows += p[r] != 1.0f;
+        }
+        for (size_t r = 0; r < o_rows; r++)
+            for (size_t j = 0; j < o_cols; j++) {
+                size_t kv_row = j / (size_t)hd / (size_t)rep * (size_t)hd + j % (size_t)hd;
+                o[r * o_cols + j] /= p[kv_row];
+            }
+        rtn_roundtrip(o, o_rows, o_cols, expect_o);
+        assert_memory_equal(oq, expect_o, o_rows * o_cols * sizeof *oq);
+        free(v), free(o), free(vq), free(oq), free(expect_v), free(expect_o), free(p);
+    }
+    assert_true(scaled_rows > 0);
+    aq_model_free(orig);
+    aq_model_free(q);
+    free(calib);
+}
+
 static void test_quantize_misuse(void **state) {
     (void)state;
     aq_model *m = load_shipped();
@@ -491,6 +570,7 @@ int main(void) {
         cmocka_unit_test(test_quantize_misuse),
         cmocka_unit_test(test_head_quantized),
         cmocka_unit_test(test_head_int4),
+        cmocka_unit_test(test_trip_factors_reach_v_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
