@@ -15,7 +15,11 @@
 # runs of one shape each, side by side, fill one table); AQ_MEMORY_ONLY, a
 # list of steps (quantize-ours quantize-theirs quantize-gptq load-ours
 # load-theirs run-ours run-theirs), runs only those. The table is rewritten
-# after every measurement; a cell not measured yet reads "-".
+# after every measurement; a cell not measured yet reads "-". Running is
+# -p 128 -n 32 on the 1.1B shape and -p 16 -n 4 on the 7B one (it shows that
+# the 7B shape runs and what it holds; on a shared 2-core machine a longer run
+# would take most of an hour and change no peak). llama.cpp's steps of a shape
+# run before ours, so that its cheap cells fill first.
 set -euo pipefail
 usage="usage: tools/memory_table.sh BUILD LLAMA_CPP_BIN [WORK]"
 build=$(realpath "${1:?$usage}")
@@ -28,12 +32,17 @@ out=$root/docs/MEMORY.md
 mkdir -p "$work"
 commit=$(git -C "$llama/../.." rev-parse --short=9 HEAD 2>/dev/null || echo unknown)
 
-# measure KEY COMMAND...: runs it under /usr/bin/time -v and keeps its peak RSS
-# in GB (10^9 bytes) in WORK/KEY.rss; the table is then rewritten.
+# measure KEY [--makes FILE] COMMAND...: runs it under /usr/bin/time -v and
+# keeps its peak RSS in GB (10^9 bytes) in WORK/KEY.rss; the table is then
+# rewritten. A step that --makes a file the later steps read is reused only
+# while that file is there.
 measure() {
-    local key=$1 log=$work/$1.time
+    local key=$1 log=$work/$1.time makes=
     shift
-    if [ "${AQ_MEMORY_REUSE:-0}" = 1 ] && [ -s "$work/$key.rss" ]; then return; fi
+    if [ "$1" = --makes ]; then makes=$2; shift 2; fi
+    if [ "${AQ_MEMORY_REUSE:-0}" = 1 ] && [ -s "$work/$key.rss" ] && { [ -z "$makes" ] || [ -s "$makes" ]; }; then
+        return
+    fi
     if [ -n "${AQ_MEMORY_ONLY:-}" ] && [[ " $AQ_MEMORY_ONLY " != *" ${key#*-} "* ]]; then return; fi
     echo "$key: $*" >&2
     if ! nice /usr/bin/time -v "$@" >"$work/$key.out" 2>"$log"; then
@@ -61,7 +70,7 @@ files with F16 matrices (random weights: only sizes and memory mean anything her
 ours / llama.cpp's on the same F16 file: ours quantized with `aq-quantize --scheme w4a8,rtn` (INT4
 weights, Q8_0 output head and embedding), llama.cpp's with `llama-quantize F16 Q4_0`. Loading is
 `aq-bench -p 0 -n 1 -r 1 -t 2 --bw-mib 0` / `llama-bench -p 0 -n 1 -r 1 -t 2` on the quantized file
-(the model and one generated token), running the same with `-p 128 -n 32`. GPTQ is
+(the model and one generated token), running the same with `-p 128 -n 32` (1.1B) or `-p 16 -n 4` (7B). GPTQ is
 `aq-quantize --scheme w4a8` calibrating on `data/austen-train.txt` (8 chunks of 512 tokens), which
 llama.cpp has no counterpart of. The target of issue 11: quantizing within the F16 file plus the
 quantized one.
@@ -94,16 +103,18 @@ for shape in $shapes; do
     f16=$work/synth-$shape-f16.gguf
     ours=$work/synth-$shape-w4a8-rtn.gguf
     theirs=$work/synth-$shape-q4_0.gguf
+    run=(-p 128 -n 32)
+    [ "$shape" = llama7b ] && run=(-p 16 -n 4)
     [ -s "$f16" ] || "$build/examples/aq-synth" --preset "$shape" -o "$f16" >/dev/null
     keep_size "$shape-f16" "$f16"
-    measure "$shape-quantize-ours" "$build/examples/aq-quantize" -m "$f16" -o "$ours" --scheme w4a8,rtn
-    keep_size "$shape-ours" "$ours"
-    measure "$shape-quantize-theirs" "$llama/llama-quantize" "$f16" "$theirs" Q4_0
+    measure "$shape-quantize-theirs" --makes "$theirs" "$llama/llama-quantize" "$f16" "$theirs" Q4_0
     keep_size "$shape-theirs" "$theirs"
-    measure "$shape-load-ours" "$build/examples/aq-bench" -m "$ours" -p 0 -n 1 -r 1 -t 2 --bw-mib 0
     measure "$shape-load-theirs" "$llama/llama-bench" -m "$theirs" -p 0 -n 1 -r 1 -t 2
-    measure "$shape-run-ours" "$build/examples/aq-bench" -m "$ours" -p 128 -n 32 -r 1 -t 2 --bw-mib 0
-    measure "$shape-run-theirs" "$llama/llama-bench" -m "$theirs" -p 128 -n 32 -r 1 -t 2
+    measure "$shape-run-theirs" "$llama/llama-bench" -m "$theirs" "${run[@]}" -r 1 -t 2
+    measure "$shape-quantize-ours" --makes "$ours" "$build/examples/aq-quantize" -m "$f16" -o "$ours" --scheme w4a8,rtn
+    keep_size "$shape-ours" "$ours"
+    measure "$shape-load-ours" "$build/examples/aq-bench" -m "$ours" -p 0 -n 1 -r 1 -t 2 --bw-mib 0
+    measure "$shape-run-ours" "$build/examples/aq-bench" -m "$ours" "${run[@]}" -r 1 -t 2 --bw-mib 0
     if [ "$shape" = tinyllama ]; then
         measure "$shape-quantize-gptq" "$build/examples/aq-quantize" -m "$f16" -o "$work/gptq.gguf" --scheme w4a8 \
             --calib "$calib"
