@@ -16,6 +16,7 @@
  */
 #include <arm_neon.h>
 
+#include "qc3w-unpack-neon.h"
 #include "qc4w-packw.h"
 #include "qd8-qc3w-gemm-loop.h"
 #include "qd8-tile-neon.h"
@@ -30,7 +31,6 @@ static inline int32x4_t reduce_half(int16x8_t r01, int16x8_t r23) {
 /* with_c: some token has za != 0, so the code sums C are counted too. */
 AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c) {
     const size_t group = t->group, k = t->k;
-    const uint8x16_t two_bits = vdupq_n_u8(0x03), bit2 = vdupq_n_u8(0x04);
     float32x4_t facc[MR][2];
     AQ_FOR_TOKENS(i) aq_neon_acc_start(facc[i], t, i);
 
@@ -44,13 +44,8 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
         const int8_t *a_group = t->a + (t->g0 + g) * group;
         for (size_t kk = 0; kk < group; kk += AQ_QC3W_SUB, sub += AQ_QC3W_SUB_BYTES) {
             AQ_MCA_BEGIN(mr, "neon3");
-            const uint8x16_t l0[2] = {vld1q_u8(sub), vld1q_u8(sub + 16)};
-            const uint8x16_t l1[2] = {vld1q_u8(sub + 32), vld1q_u8(sub + 48)};
-            const uint8x16_t h[2] = {vld1q_u8(sub + 64), vld1q_u8(sub + 80)};
-/* USHL by a signed count (negative: right), constant here: one shift or none. */
-#define HIGH(s, x) vshlq_u8(x, vdupq_n_s8(2 - (s)))
-#define LOW(s, x) vshlq_u8(x, vdupq_n_s8(-2 * ((s) % 4)))
-#define STEP(s, l)                                                                                                     \
+            const struct aq_qc3w_planes_neon planes = aq_qc3w_load_planes_neon(sub);
+#define STEP(s)                                                                                                        \
     do {                                                                                                               \
         int8x16_t av[MR];                                                                                              \
         AQ_FOR_TOKENS(i) {                                                                                             \
@@ -59,8 +54,7 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
             av[i] = vreinterpretq_s8_s32(vdupq_n_s32(four));                                                           \
         }                                                                                                              \
         for (size_t half = 0; half < 2; half++) {                                                                      \
-            const int8x16_t w =                                                                                        \
-                vreinterpretq_s8_u8(vorrq_u8(vandq_u8(LOW(s, l[half]), two_bits), vandq_u8(HIGH(s, h[half]), bit2)));  \
+            const int8x16_t w = AQ_QC3W_CODES_NEON(planes, s, half);                                                   \
             if (with_c) c8[half] = vaddq_u8(c8[half], vreinterpretq_u8_s8(w));                                         \
             AQ_FOR_TOKENS(i) {                                                                                         \
                 acc[i][2 * half] = vmlal_s8(acc[i][2 * half], vget_low_s8(w), vget_low_s8(av[i]));                     \
@@ -68,17 +62,15 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
             }                                                                                                          \
         }                                                                                                              \
     } while (0)
-            STEP(0, l0);
-            STEP(1, l0);
-            STEP(2, l0);
-            STEP(3, l0);
-            STEP(4, l1);
-            STEP(5, l1);
-            STEP(6, l1);
-            STEP(7, l1);
+            STEP(0);
+            STEP(1);
+            STEP(2);
+            STEP(3);
+            STEP(4);
+            STEP(5);
+            STEP(6);
+            STEP(7);
 #undef STEP
-#undef LOW
-#undef HIGH
             AQ_MCA_END(mr);
         }
         float32x4_t scale[2];

@@ -17,6 +17,7 @@
  */
 #include <arm_neon.h>
 
+#include "qc3w-unpack-neon.h"
 #include "qc4w-packw.h"
 #include "qd8-qc3w-gemm-loop.h"
 #include "qd8-tile-neon.h"
@@ -26,7 +27,6 @@
 /* with_c: some token has za != 0, so the code sums C are counted too. */
 AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c) {
     const size_t group = t->group, k = t->k;
-    const uint8x16_t two_bits = vdupq_n_u8(0x03), bit2 = vdupq_n_u8(0x04);
     const int8x16_t one_bytes = vdupq_n_s8(1);
     float32x4_t facc[MR][2];
     AQ_FOR_TOKENS(i) aq_neon_acc_start(facc[i], t, i);
@@ -45,20 +45,12 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
                 av[i][0] = vld1q_s8(a_group + i * k + kk);
                 av[i][1] = vld1q_s8(a_group + i * k + kk + 16);
             }
-            /* [half]: rows 0-3, rows 4-7 */
-            const uint8x16_t l0[2] = {vld1q_u8(sub), vld1q_u8(sub + 16)};
-            const uint8x16_t l1[2] = {vld1q_u8(sub + 32), vld1q_u8(sub + 48)};
-            const uint8x16_t h[2] = {vld1q_u8(sub + 64), vld1q_u8(sub + 80)};
+            const struct aq_qc3w_planes_neon planes = aq_qc3w_load_planes_neon(sub);
             /* Code vector s; the SDOT lane must be a constant: eight explicit steps. */
-/* USHL by a signed count (negative: right), constant here: one shift or none. */
-#define HIGH(s, x) vshlq_u8(x, vdupq_n_s8(2 - (s)))
-#define LOW(s, x) vshlq_u8(x, vdupq_n_s8(-2 * ((s) % 4)))
-#define STEP(s, l)                                                                                                     \
+#define STEP(s)                                                                                                        \
     do {                                                                                                               \
         int8x16_t w[2];                                                                                                \
-        for (size_t half = 0; half < 2; half++)                                                                        \
-            w[half] =                                                                                                  \
-                vreinterpretq_s8_u8(vorrq_u8(vandq_u8(LOW(s, l[half]), two_bits), vandq_u8(HIGH(s, h[half]), bit2)));  \
+        for (size_t half = 0; half < 2; half++) w[half] = AQ_QC3W_CODES_NEON(planes, s, half);                         \
         if (with_c) {                                                                                                  \
             csum[0] = vdotq_s32(csum[0], w[0], one_bytes);                                                             \
             csum[1] = vdotq_s32(csum[1], w[1], one_bytes);                                                             \
@@ -68,17 +60,15 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
             dacc[i][1] = vdotq_laneq_s32(dacc[i][1], w[1], av[i][(s) / 4], (s) % 4);                                   \
         }                                                                                                              \
     } while (0)
-            STEP(0, l0);
-            STEP(1, l0);
-            STEP(2, l0);
-            STEP(3, l0);
-            STEP(4, l1);
-            STEP(5, l1);
-            STEP(6, l1);
-            STEP(7, l1);
+            STEP(0);
+            STEP(1);
+            STEP(2);
+            STEP(3);
+            STEP(4);
+            STEP(5);
+            STEP(6);
+            STEP(7);
 #undef STEP
-#undef LOW
-#undef HIGH
             AQ_MCA_END(mr);
         }
         float32x4_t scale[2];
