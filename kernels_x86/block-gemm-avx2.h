@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "block-gemm-loop.h"
+#include "quant.h"
 
 #define AQ_AVX2_LANES 8
 
@@ -53,6 +54,26 @@ static inline void aq_avx2_store_lanes(__m256 acc, size_t mr, size_t nr, const s
     _mm256_storeu_ps(lanes, acc);
     for (size_t i = 0; i < mr; i++)
         for (size_t r = 0; r < t->nr; r++) t->out[i * t->out_stride + r] = lanes[i * nr + r];
+}
+
+/* Q4_K and Q5_K (AVX2 and VNNI tiles): the mins' side of super-block a[i] x row r,
+ * msum[i * nr + r] = int32 lanes summing to sum_k min_k * (bsums[2 k] + bsums[2 k + 1]),
+ * with row r's 8 unpacked mins at sm + 16 r + 8 (aq_q4_k_unpack_scales). */
+static inline void aq_q4_k_min_sums_avx2(__m256i *msum, const uint8_t *sm, const block_q8_K *const *a, size_t mr,
+                                         size_t nr) {
+    for (size_t r = 0; r < nr; r++) {
+        /* [m0, m0, m1, m1, ..., m7, m7]: min k meets bsums 2 k and 2 k + 1. */
+        const __m128i m8 = _mm_loadl_epi64((const __m128i *)(sm + 16 * r + 8));
+        const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+        for (size_t i = 0; i < mr; i++)
+            msum[i * nr + r] = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)a[i]->bsums));
+    }
+}
+
+/* Q5_K (AVX2 and VNNI tiles): the fifth bit of the codes of sub-block k, 16 in each
+ * byte l where bit k of qh[l] is set (bit: 1 << k in every byte), else 0. */
+static inline __m256i aq_q5_k_high_avx2(__m256i qh, __m256i bit) {
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit), _mm256_set1_epi8(16));
 }
 
 /* Q6_K codes (AVX2 and VNNI tiles): codes of run j (0..3) of a half: elements 32 j + l, l < 32 (layout in quant.h). */

@@ -1,10 +1,12 @@
 /* q4_k-q8_k-gemm-vnni.h - the tile of the VNNI Q4_K x Q8_K block GEMMs
  * (q4_k-q8_k-gemm-4x2-avxvnni.c, q4_k-q8_k-gemm-4x4-avx512vnni.c; ISA and lanes
- * from block-gemm-vnni.h), each output bit for bit aq_q4_k_q8_k_dot_ref. As
- * q4_k-q8_k-gemm-4x2-avx2.c, with VPDPWSSD fusing the scale's multiply and the
- * add: per super-block of 256, each row's codes and 6-bit scales and mins are
- * unpacked once for the tile's tokens; per sub-block of 32, VPMADDUBSW (code * y
- * pairs, within int16: |pair| <= 2 * 15 * 128) then VPDPWSSD by the sub-block's
+ * from block-gemm-vnni.h) and, with AQ_Q5_K defined, of Q5_K x Q8_K
+ * (q5_k-q8_k-gemm-*vnni.c), each output bit for bit aq_q4_k_q8_k_dot_ref /
+ * aq_q5_k_q8_k_dot_ref. As q4_k-q8_k-gemm-avx2.h, with VPDPWSSD fusing the
+ * scale's multiply and the add: per super-block of 256, each row's codes (Q5_K:
+ * plus 16 where bit k of qh[l] is set) and 6-bit scales and mins are unpacked once
+ * for the tile's tokens; per sub-block of 32, VPMADDUBSW (code * y pairs, within
+ * int16: |pair| <= 2 * 31 * 128) then VPDPWSSD by the sub-block's
  * scale accumulate exact int32 partial sums of sc * code * y; the mins meet the
  * activation's bsums (as the reference reads them) in VPMADDWD. Both sums are
  * reduced into the lanes, then per lane, as the reference: D = f32(d) * y.d,
@@ -16,12 +18,18 @@
 #include "block-gemm-vnni.h"
 #include "quant.h"
 
+#ifdef AQ_Q5_K
+typedef block_q5_K aq_kquant_block;
+#else
+typedef block_q4_K aq_kquant_block;
+#endif
+
 AQ_TILE_INLINE void aq_q4_k_q8_k_vnni_tile(size_t mr, const struct aq_block_tile *t) {
     const size_t nr = AQ_VNNI_LANES / mr;
     const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
     aq_vnni_ps acc = aq_vnni_zero();
     for (size_t b = 0; b < t->n_blocks; b++) {
-        const block_q4_K *x[AQ_VNNI_LANES];
+        const aq_kquant_block *x[AQ_VNNI_LANES];
         const block_q8_K *a[AQ_VNNI_MR];
         uint8_t sm[AQ_VNNI_LANES][16]; /* per row: scales 0..7, mins 0..7 */
         uint16_t xd[AQ_VNNI_LANES], xdmin[AQ_VNNI_LANES];
@@ -32,7 +40,7 @@ AQ_TILE_INLINE void aq_q4_k_q8_k_vnni_tile(size_t mr, const struct aq_block_tile
             yd[i] = a[i]->d;
         }
         for (size_t r = 0; r < nr; r++) {
-            x[r] = (const block_q4_K *)t->w[r] + b;
+            x[r] = (const aq_kquant_block *)t->w[r] + b;
             xd[r] = x[r]->d;
             xdmin[r] = x[r]->dmin;
             aq_q4_k_unpack_scales(x[r]->scales, sm[r]);
@@ -41,10 +49,23 @@ AQ_TILE_INLINE void aq_q4_k_q8_k_vnni_tile(size_t mr, const struct aq_block_tile
         /* Row by row, so that only the row's mr lane sums are live while its codes
          * are unpacked. */
         for (size_t r = 0; r < nr; r++) {
+#ifdef AQ_Q5_K
+            const __m256i qh = _mm256_loadu_si256((const __m256i *)x[r]->qh);
+#endif
             for (size_t c = 0; c < 4; c++) { /* sub-blocks 2 c (low nibbles) and 2 c + 1 (high) */
+#ifdef AQ_Q5_K
+                const __m256i bit_lo = _mm256_set1_epi8((char)(1u << (2 * c)));
+                const __m256i bit_hi = _mm256_set1_epi8((char)(1u << (2 * c + 1)));
+#endif
                 const __m256i v = _mm256_loadu_si256((const __m256i *)(x[r]->qs + 32 * c));
+#ifdef AQ_Q5_K
+                const __m256i h_lo = aq_q5_k_high_avx2(qh, bit_lo), h_hi = aq_q5_k_high_avx2(qh, bit_hi);
+                const __m256i lo = _mm256_or_si256(_mm256_and_si256(v, low_nibbles), h_lo);
+                const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), low_nibbles), h_hi);
+#else
                 const __m256i lo = _mm256_and_si256(v, low_nibbles);
                 const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low_nibbles);
+#endif
                 const __m256i sc_lo = _mm256_set1_epi16(sm[r][2 * c]), sc_hi = _mm256_set1_epi16(sm[r][2 * c + 1]);
                 for (size_t i = 0; i < mr; i++) {
                     const __m256i y_lo = _mm256_loadu_si256((const __m256i *)(a[i]->qs + 64 * c));
@@ -54,13 +75,7 @@ AQ_TILE_INLINE void aq_q4_k_q8_k_vnni_tile(size_t mr, const struct aq_block_tile
                 }
             }
         }
-        for (size_t r = 0; r < nr; r++) {
-            /* [m0, m0, m1, m1, ..., m7, m7]: min k meets bsums 2 k and 2 k + 1. */
-            const __m128i m8 = _mm_loadl_epi64((const __m128i *)(sm[r] + 8));
-            const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
-            for (size_t i = 0; i < mr; i++)
-                msum[i * nr + r] = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)a[i]->bsums));
-        }
+        aq_q4_k_min_sums_avx2(msum, sm[0], a, mr, nr);
         const aq_vnni_ps yd_lanes = aq_vnni_f32_token_lanes(yd, nr);
         const aq_vnni_ps scale_all = aq_vnni_mul(aq_vnni_f16_lanes(xd, nr, 1), yd_lanes);
         const aq_vnni_ps scale_min = aq_vnni_mul(aq_vnni_f16_lanes(xdmin, nr, 1), yd_lanes);
