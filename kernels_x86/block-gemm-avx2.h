@@ -56,6 +56,14 @@ static inline void aq_avx2_store_lanes(__m256 acc, size_t mr, size_t nr, const s
         for (size_t r = 0; r < t->nr; r++) t->out[i * t->out_stride + r] = lanes[i * nr + r];
 }
 
+/* Q4_0 / Q4_1 codes (AVX2 and VNNI tiles): the 32 codes 0..15 of a block's 16 bytes
+ * qs, elements 0..15 from the low nibbles, 16..31 from the high ones. */
+static inline __m256i aq_q4_codes_avx2(const uint8_t *qs) {
+    const __m128i low_nibbles = _mm_set1_epi8(0x0F);
+    const __m128i v = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), low_nibbles), _mm_and_si128(v, low_nibbles));
+}
+
 /* Q4_K and Q5_K (AVX2 and VNNI tiles): the mins' side of super-block a[i] x row r,
  * msum[i * nr + r] = int32 lanes summing to sum_k min_k * (bsums[2 k] + bsums[2 k + 1]),
  * with row r's 8 unpacked mins at sm + 16 r + 8 (aq_q4_k_unpack_scales). */

@@ -12,7 +12,6 @@
 
 AQ_TILE_INLINE void tile(size_t mr, const struct aq_block_tile *t) {
     const size_t nr = AQ_AVX2_LANES / mr;
-    const __m128i low_nibbles = _mm_set1_epi8(0x0F);
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc = _mm256_setzero_ps();
     for (size_t b = 0; b < t->n_blocks; b++) {
@@ -26,10 +25,7 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_block_tile *t) {
         }
         for (size_t r = 0; r < nr; r++) {
             const block_q4_1 *x = (const block_q4_1 *)t->w[r] + b;
-            const __m128i v = _mm_loadu_si128((const __m128i *)x->qs);
-            /* Elements 0..15 are the low nibbles, 16..31 the high ones. */
-            const __m256i codes =
-                _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), low_nibbles), _mm_and_si128(v, low_nibbles));
+            const __m256i codes = aq_q4_codes_avx2(x->qs);
             dx[r] = x->d;
             mx[r] = x->m;
             for (size_t i = 0; i < mr; i++) s[i * nr + r] = _mm256_madd_epi16(_mm256_maddubs_epi16(codes, y[i]), ones);
