@@ -4,66 +4,54 @@
 #include "kernels.h"
 #include "ukernels.h"
 
-/* The reference reads the plain aq_q4w: no packing. */
-static void qd8_qc4w_gemm_ref_unpacked(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a,
-                                       const struct aq_q4w *w, const void *packed, float *out, size_t out_stride) {
-    (void)packed;
-    aq_qd8_qc4w_gemm_ref(m, n_begin, n_end, a, w, out, out_stride);
-}
+/* The qd8 x qc4w and qd8 x qc3w families share the kernel struct: one entry macro,
+ * and for each reference, which reads the plain aq_q4w (no packing), a wrapper
+ * with the family's signature and its entry. */
+#define QC4W_GEMM_ENTRY(isa_, mr_, nr_, kr_, gemm_, packw_)                                                            \
+    {.name = #gemm_,                                                                                                   \
+     .packed_size = packw_##_size,                                                                                     \
+     .pack = packw_,                                                                                                   \
+     .gemm = gemm_,                                                                                                    \
+     .n_tile = nr_,                                                                                                    \
+     .m_tile = mr_,                                                                                                    \
+     .k_tile = kr_,                                                                                                    \
+     .isa = isa_},
+#define QC4W_GEMM_REF(ref_)                                                                                            \
+    static void ref_##_unpacked(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a,                        \
+                                const struct aq_q4w *w, const void *packed, float *out, size_t out_stride) {           \
+        (void)packed;                                                                                                  \
+        ref_(m, n_begin, n_end, a, w, out, out_stride);                                                                \
+    }
+#define QC4W_GEMM_REF_ENTRY(ref_)                                                                                      \
+    { .name = #ref_, .gemm = ref_##_unpacked, .n_tile = 1, .m_tile = 1, .k_tile = 1, .isa = AQ_CPU_NONE }
+
+QC4W_GEMM_REF(aq_qd8_qc4w_gemm_ref)
+QC4W_GEMM_REF(aq_qd8_qc3w_gemm_ref)
 
 #define COUNT(list) (sizeof(list) / sizeof((list)[0]))
 
 const aq_qc4w_gemm_kernel aq_qd8_qc4w_gemm_list[] = {
 #if AQ_ARCH_KERNELS
-#define AQ_QD8_QC4W_GEMM(isa_, mr_, nr_, kr_, gemm_, packw_)                                                           \
-    {.name = #gemm_,                                                                                                   \
-     .packed_size = packw_##_size,                                                                                     \
-     .pack = packw_,                                                                                                   \
-     .gemm = gemm_,                                                                                                    \
-     .n_tile = nr_,                                                                                                    \
-     .m_tile = mr_,                                                                                                    \
-     .k_tile = kr_,                                                                                                    \
-     .isa = isa_},
+#define AQ_QD8_QC4W_GEMM QC4W_GEMM_ENTRY
 #include "qd8-qc4w-gemm.inc"
 #undef AQ_QD8_QC4W_GEMM
 #endif
-    {.name = "aq_qd8_qc4w_gemm_ref",
-     .gemm = qd8_qc4w_gemm_ref_unpacked,
-     .n_tile = 1,
-     .m_tile = 1,
-     .k_tile = 1,
-     .isa = AQ_CPU_NONE},
+    QC4W_GEMM_REF_ENTRY(aq_qd8_qc4w_gemm_ref),
 };
 const size_t aq_qd8_qc4w_gemm_list_size = COUNT(aq_qd8_qc4w_gemm_list);
 
-static void qd8_qc3w_gemm_ref_unpacked(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a,
-                                       const struct aq_q4w *w, const void *packed, float *out, size_t out_stride) {
-    (void)packed;
-    aq_qd8_qc3w_gemm_ref(m, n_begin, n_end, a, w, out, out_stride);
-}
-
 const aq_qc4w_gemm_kernel aq_qd8_qc3w_gemm_list[] = {
 #if AQ_ARCH_KERNELS
-#define AQ_QD8_QC3W_GEMM(isa_, mr_, nr_, kr_, gemm_, packw_)                                                           \
-    {.name = #gemm_,                                                                                                   \
-     .packed_size = packw_##_size,                                                                                     \
-     .pack = packw_,                                                                                                   \
-     .gemm = gemm_,                                                                                                    \
-     .n_tile = nr_,                                                                                                    \
-     .m_tile = mr_,                                                                                                    \
-     .k_tile = kr_,                                                                                                    \
-     .isa = isa_},
+#define AQ_QD8_QC3W_GEMM QC4W_GEMM_ENTRY
 #include "qd8-qc3w-gemm.inc"
 #undef AQ_QD8_QC3W_GEMM
 #endif
-    {.name = "aq_qd8_qc3w_gemm_ref",
-     .gemm = qd8_qc3w_gemm_ref_unpacked,
-     .n_tile = 1,
-     .m_tile = 1,
-     .k_tile = 1,
-     .isa = AQ_CPU_NONE},
+    QC4W_GEMM_REF_ENTRY(aq_qd8_qc3w_gemm_ref),
 };
 const size_t aq_qd8_qc3w_gemm_list_size = COUNT(aq_qd8_qc3w_gemm_list);
+#undef QC4W_GEMM_REF_ENTRY
+#undef QC4W_GEMM_REF
+#undef QC4W_GEMM_ENTRY
 
 const aq_f32_gemm_kernel aq_f32_gemm_list[] = {
 #if AQ_ARCH_KERNELS
