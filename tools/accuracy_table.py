@@ -68,6 +68,9 @@ FAMILIES = [
     ("BLOOM", "austen-bloom.gguf", "4 layers, 320 wide, ALiBi, GELU", "BLOOM-7.1B",
      (11.37, None, 11.73, 11.36, None)),
 ]
+# W4A4 perplexities of the rotation methods on LLaMA-2-7B, WikiText-2, and its FP16 (../shared/PAPER.md).
+ROTATION_METHODS = [("QuaRot", 6.10), ("SpinQuant", 5.96)]
+ROTATION_FP16 = 5.47
 PRUNE = 0.5  # the fraction of the prompt gone after the last layer: keep 50%
 # (label, scheme, prune beta, index of the paper's figure in FAMILIES or None)
 FAMILY_ROWS = [
@@ -286,6 +289,12 @@ def families_section(r, args, started):
             cells.append("" if p is None else f"{p:.2f}" if paper_index == 0 else f"{p:.2f} ({(p / paper[0] - 1) * 100:+.1f}%)")
         name = f"`{scheme}`" + (f" `--prune {prune}`" if prune else "")
         lines.append(f"| {label} | {name} | " + " | ".join(cells) + " |")
+    lines += ["", "Published rotation methods, W4A4 on LLaMA-2-7B, WikiText-2 (`../shared/PAPER.md`): " + ", ".join(
+        f"{name} {p:.2f} ({(p / ROTATION_FP16 - 1) * 100:+.1f}% against FP16 {ROTATION_FP16})"
+        for name, p in ROTATION_METHODS) + "; ours, change against FP32 on held-out Austen:", ""]
+    for label, scheme in (("W4A4", "w4a4"), ("W4A4KV4", "w4a4kv4")):
+        lines.append(f"- {label} (`{scheme}`): " + ", ".join(
+            f"{name} {r.change(model, scheme, text)[1]:+.2f}%" for name, model, _, _, _ in fams))
     lines += ["", "Targets of the issue (change against FP32):", ""]
     for what, scheme, prune, limit in TARGETS:
         for name, model, _, _, _ in fams:
