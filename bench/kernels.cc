@@ -9,7 +9,8 @@
 // kernel table names it (qc4w, f32, w4a16, q4_0, q8_0) or, for the block GEMMs
 // of llama.cpp's formats, the weight type (q4_0, q4_K, ...), e.g.
 // qc4w/aq_qd8_qc4w_gemm_4x8c4__avx2/llama7b_qkvo/4096x4096/m:1 or
-// q4_K/aq_q4_k_q8_k_gemm_4x2__avx2/tinyllama_qo/2048x2048/m:64; the activation
+// q4_K/aq_q4_k_q8_k_gemm_4x2__avx2/tinyllama_qo/2048x2048/m:64 (the repacked
+// ones beside them: q4_0/aq_q4_0x8_q8_0_gemm_4x8__avx2/...); the activation
 // quantizers as actq/<kernel>/k:<k>/m:<tokens>.
 //
 // Shapes are the linear layers of LLaMA-7B and TinyLlama-1.1B (rows x k, as
@@ -257,31 +258,64 @@ size_t HalfFields(uint32_t type, size_t off[2]) {
     }
 }
 
-void BM_BlockGemm(benchmark::State &state, const aq_block_gemm_kernel *kern, Shape s, size_t m) {
-    const aq_block_type *bt = aq_block_type_get(kern->type);
-    const size_t w_row = s.k / bt->block_elems * bt->block_bytes, a_row = aq_act_row_bytes(bt->act_type, s.k);
-    std::vector<uint8_t> w(s.rows * w_row);
+// Random weight blocks of a type (finite f16 scales) and m rows of activations
+// quantized by the reference quantizer of its activation type: the same data for
+// the plain tiles and the repacked ones.
+struct BlockOperands {
+    size_t w_row, a_row;
+    std::vector<uint8_t> w;
+    std::vector<uint32_t> a; // 4-byte aligned: Q8_K holds floats
+};
+
+BlockOperands MakeBlockOperands(uint32_t type, const Shape &s, size_t m) {
+    const aq_block_type *bt = aq_block_type_get(type);
+    BlockOperands o;
+    o.w_row = s.k / bt->block_elems * bt->block_bytes;
+    o.a_row = aq_act_row_bytes(bt->act_type, s.k);
+    o.w.resize(s.rows * o.w_row);
     std::mt19937 gen(7);
-    for (uint8_t &b : w) b = static_cast<uint8_t>(gen());
+    for (uint8_t &b : o.w) b = static_cast<uint8_t>(gen());
     size_t off[2];
-    const size_t n_off = HalfFields(kern->type, off);
+    const size_t n_off = HalfFields(type, off);
     std::vector<float> d = RandomFloats(s.rows * s.k / bt->block_elems * 2, 8);
     for (size_t b = 0, i = 0; b < s.rows * s.k / bt->block_elems; b++)
         for (size_t j = 0; j < n_off; j++, i++) {
             const uint16_t h = aq_fp32_to_fp16(0.01f * d[i]);
-            std::memcpy(w.data() + b * bt->block_bytes + off[j], &h, sizeof h);
+            std::memcpy(o.w.data() + b * bt->block_bytes + off[j], &h, sizeof h);
         }
     std::vector<float> xf = RandomFloats(m * s.k, 6);
-    std::vector<uint32_t> a((m * a_row + 3) / 4); /* 4-byte aligned: Q8_K holds floats */
+    o.a.resize((m * o.a_row + 3) / 4);
     for (size_t t = 0; t < m; t++)
-        aq_act_quantize_ref(bt->act_type, xf.data() + t * s.k, s.k, reinterpret_cast<uint8_t *>(a.data()) + t * a_row);
+        aq_act_quantize_ref(bt->act_type, xf.data() + t * s.k, s.k,
+                            reinterpret_cast<uint8_t *>(o.a.data()) + t * o.a_row);
+    return o;
+}
+
+void BM_BlockGemm(benchmark::State &state, const aq_block_gemm_kernel *kern, Shape s, size_t m) {
+    const BlockOperands o = MakeBlockOperands(kern->type, s, m);
     std::vector<float> out(m * s.rows);
     for (auto _ : state) {
-        kern->fn(m, 0, s.rows, s.k, w.data(), w_row, a.data(), a_row, out.data(), s.rows);
+        kern->fn(m, 0, s.rows, s.k, o.w.data(), o.w_row, o.a.data(), o.a_row, out.data(), s.rows);
         benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();
     }
-    SetCounters(state, m, s, static_cast<double>(w.size()));
+    SetCounters(state, m, s, static_cast<double>(o.w.size()));
+}
+
+// The same product on the weights repacked into groups of 8 rows, as the model
+// does at load (the shapes' row counts are multiples of 8); timed without the
+// packing, which the model pays once.
+void BM_BlockGemmX8(benchmark::State &state, const aq_block_gemm_x8_kernel *kern, Shape s, size_t m) {
+    const BlockOperands o = MakeBlockOperands(kern->type, s, m);
+    std::vector<uint8_t> packed(o.w.size());
+    kern->pack(s.rows, s.k / aq_block_type_get(kern->type)->block_elems, o.w.data(), o.w_row, packed.data());
+    std::vector<float> out(m * s.rows);
+    for (auto _ : state) {
+        kern->fn(m, 0, s.rows, s.k, packed.data(), o.w_row, o.a.data(), o.a_row, out.data(), s.rows);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    SetCounters(state, m, s, static_cast<double>(packed.size()));
 }
 
 // The activation quantizers of llama.cpp's formats, per row of k floats.
@@ -345,6 +379,11 @@ void RegisterAll() {
         for (size_t j = 0; j < aq_block_gemm_list_size; j++)
             has_simd = has_simd || (aq_block_gemm_list[j].type == e.type && aq_block_gemm_list[j].isa != AQ_CPU_NONE);
         if (e.isa != AQ_CPU_NONE || has_simd) RegisterKernel(aq_block_type_get(e.type)->name, e, BM_BlockGemm);
+    }
+    // Repacked block GEMMs, under their weight type's name beside its plain tiles.
+    for (size_t i = 0; i < aq_block_gemm_x8_list_size; i++) {
+        const aq_block_gemm_x8_kernel &e = aq_block_gemm_x8_list[i];
+        RegisterKernel(aq_block_type_get(e.type)->name, e, BM_BlockGemmX8);
     }
     for (size_t i = 0; i < aq_act_quantize_list_size; i++) {
         const aq_act_quantize_kernel &e = aq_act_quantize_list[i];

@@ -807,6 +807,69 @@ static void test_block_gemm(void **state) {
     check_block_gemm(kern, 1, 19, long_blocks, 3, 18, true, &rng);
 }
 
+/* Repacked groups of 8 rows: the source rows packed by the entry's packer, rows
+ * [n_begin, n_end) (multiples of 8) for m tokens against the type's reference dot
+ * on the source rows; every other out entry untouched. */
+static void check_block_gemm_x8(const aq_block_gemm_x8_kernel *kern, size_t m, size_t n_rows, size_t n_blocks,
+                                size_t n_begin, size_t n_end, bool extreme, uint64_t *rng) {
+    const aq_block_type *bt = aq_block_type_get(kern->type);
+    const size_t k = n_blocks * bt->block_elems, w_row = n_blocks * bt->block_bytes;
+    const size_t a_row = aq_act_row_bytes(bt->act_type, k), out_stride = n_rows + 3;
+    const size_t groups = n_rows / AQ_X8_ROWS;
+    uint8_t *w_buf = xcalloc(n_rows * w_row + 2, 1), *w = w_buf + 2; /* rows 2-byte aligned, as in a file */
+    uint8_t *packed = xcalloc(groups * AQ_X8_ROWS * w_row, 1);
+    uint8_t *a = xcalloc(m * a_row, 1);
+    make_weight_blocks(kern->type, w, n_rows * n_blocks, rng, extreme);
+    make_act_blocks(bt->act_type, a, m * n_blocks, rng, extreme);
+    kern->pack(n_rows, n_blocks, w, w_row, packed);
+    float *ref = xcalloc(m * out_stride, sizeof(float)), *out = xcalloc(m * out_stride, sizeof(float));
+    fill_sentinel(ref, m * out_stride);
+    fill_sentinel(out, m * out_stride);
+    for (size_t t = 0; t < m; t++)
+        for (size_t r = n_begin; r < n_end; r++) ref[t * out_stride + r] = bt->dot(k, w + r * w_row, a + t * a_row);
+    kern->fn(m, n_begin, n_end, k, packed, w_row, a, a_row, out, out_stride);
+    if (memcmp(ref, out, m * out_stride * sizeof(float)) != 0) {
+        for (size_t i = 0; i < m * out_stride; i++) {
+            if (memcmp(&ref[i], &out[i], sizeof(float)) != 0) {
+                print_error("%s: m=%zu n=%zu blocks=%zu rows [%zu,%zu) extreme=%d: out[%zu][%zu] = %a, ref %a\n",
+                            kern->name, m, n_rows, n_blocks, n_begin, n_end, extreme, i / out_stride, i % out_stride,
+                            (double)out[i], (double)ref[i]);
+                break;
+            }
+        }
+        fail();
+    }
+    free(w_buf);
+    free(packed);
+    free(a);
+    free(ref);
+    free(out);
+}
+
+/* m = 1..9 (a full tile, every smaller one, a tile and a tail), 1..5 groups of 8
+ * rows with a few rows left over (the packer leaves them alone), 1..7 blocks and
+ * a long row of 131, sub-ranges as threads get them, extremes. The reference
+ * entry is tested too: it is the answer key of the others and reads its own
+ * layout, so it must agree with the source rows' dot. */
+static void test_block_gemm_x8(void **state) {
+    const aq_block_gemm_x8_kernel *kern = *state;
+    require(kern->isa, kern->name);
+    uint64_t rng = 0x5EED000Au ^ kern->type;
+    static const size_t ns[] = {8, 13, 16, 24, 47};
+    unsigned variant = 0;
+    for (size_t m = 1; m <= 9; m++)
+        for (size_t in = 0; in < COUNT(ns); in++)
+            for (size_t nb = 1; nb <= 7; nb++, variant++) {
+                const size_t n = ns[in], whole = n / AQ_X8_ROWS * AQ_X8_ROWS;
+                check_block_gemm_x8(kern, m, n, nb, 0, whole, false, &rng);
+                if (whole >= 24 && variant % 3 == 0) check_block_gemm_x8(kern, m, n, nb, 8, whole - 8, false, &rng);
+                if (variant % 4 == 0) check_block_gemm_x8(kern, m, n, nb, 0, whole, true, &rng);
+            }
+    check_block_gemm_x8(kern, 6, 40, 131, 0, 40, false, &rng);
+    check_block_gemm_x8(kern, 1, 43, 131, 8, 40, true, &rng);
+    check_block_gemm_x8(kern, 64, 16, 9, 0, 16, false, &rng);
+}
+
 /* Activation quantizers: bit for bit aq_act_quantize_ref on 1..7 blocks of random
  * values, rows with ties (x * id exactly k + 1/2 for Q8_0 / Q8_1's roundf; halves
  * for Q8_K's round-to-even), zero blocks, a lone extreme, and wide ranges. */
@@ -1050,6 +1113,24 @@ static void test_lists(void **state) {
         assert_true(e->m_tile >= 1 && e->m_tile <= 8 && e->n_tile >= 1);
     }
     seen_ref = false;
+    for (size_t i = 0; i < aq_block_gemm_x8_list_size; i++) {
+        const aq_block_gemm_x8_kernel *e = &aq_block_gemm_x8_list[i];
+        const aq_block_type *bt = aq_block_type_get(e->type);
+        assert_non_null(bt);
+        assert_non_null(e->pack);
+        seen_ref = seen_ref || e->isa == AQ_CPU_NONE;
+        assert_true(e->isa == AQ_CPU_NONE || !seen_ref);
+        size_t refs = 0;
+        for (size_t j = 0; j < aq_block_gemm_x8_list_size; j++)
+            refs += aq_block_gemm_x8_list[j].type == e->type && aq_block_gemm_x8_list[j].isa == AQ_CPU_NONE;
+        assert_int_equal(refs, 1);
+        char family[32];
+        snprintf(family, sizeof family, "%sx8_%s_gemm", type_tag(e->type), type_tag(bt->act_type));
+        snprintf(tile, sizeof tile, "%zux8", e->m_tile);
+        check_name(e->name, family, tile, e->isa);
+        assert_true(e->m_tile >= 1 && e->m_tile <= 8);
+    }
+    seen_ref = false;
     for (size_t i = 0; i < aq_act_quantize_list_size; i++) {
         const aq_act_quantize_kernel *e = &aq_act_quantize_list[i];
         assert_true(e->type == AQ_GGML_Q8_0 || e->type == AQ_GGML_Q8_1 || e->type == AQ_GGML_Q8_K);
@@ -1089,6 +1170,8 @@ static void check_table(const aq_kernels *k) {
     for (uint32_t type = 0; type < AQ_BLOCK_TYPE_SLOTS; type++) {
         const aq_block_gemm_kernel *e = k->block_gemm[type];
         if (e && e->isa != AQ_CPU_NONE) check_block_gemm(e, 5, 11, 3, 1, 11, false, &rng);
+        const aq_block_gemm_x8_kernel *x8 = k->block_gemm_x8[type];
+        if (x8 && x8->isa != AQ_CPU_NONE) check_block_gemm_x8(x8, 5, 27, 3, 8, 24, false, &rng);
         const aq_act_quantize_kernel *q = k->act_quantize[type];
         if (q && q->isa != AQ_CPU_NONE) {
             float x[2 * AQ_QK_K];
@@ -1137,6 +1220,14 @@ static void check_choice(const aq_kernels *k, aq_cpu_feature want) {
                 g = e;
         }
         assert_ptr_equal(k->block_gemm[type], g);
+        const aq_block_gemm_x8_kernel *x8 = NULL;
+        for (size_t i = 0; i < aq_block_gemm_x8_list_size && !x8; i++) {
+            const aq_block_gemm_x8_kernel *e = &aq_block_gemm_x8_list[i];
+            if (e->type == type &&
+                (e->isa == AQ_CPU_NONE || (want == AQ_CPU_FEATURE_COUNT ? aq_cpu_has(e->isa) : e->isa == want)))
+                x8 = e;
+        }
+        assert_ptr_equal(k->block_gemm_x8[type], x8);
         const aq_act_quantize_kernel *q = NULL;
         for (size_t i = 0; i < aq_act_quantize_list_size && !q; i++) {
             const aq_act_quantize_kernel *e = &aq_act_quantize_list[i];
@@ -1159,6 +1250,7 @@ static bool listed(aq_cpu_feature f) {
     for (size_t i = 0; i + 1 < aq_q4_0_q8_0_dot_list_size; i++) found = found || aq_q4_0_q8_0_dot_list[i].isa == f;
     for (size_t i = 0; i + 1 < aq_q8_0_q8_0_dot_list_size; i++) found = found || aq_q8_0_q8_0_dot_list[i].isa == f;
     for (size_t i = 0; i < aq_block_gemm_list_size; i++) found = found || aq_block_gemm_list[i].isa == f;
+    for (size_t i = 0; i < aq_block_gemm_x8_list_size; i++) found = found || aq_block_gemm_x8_list[i].isa == f;
     for (size_t i = 0; i < aq_act_quantize_list_size; i++) found = found || aq_act_quantize_list[i].isa == f;
     for (size_t i = 0; i + 1 < aq_qd8_quantize_list_size; i++) found = found || aq_qd8_quantize_list[i].isa == f;
     return found;
@@ -1253,6 +1345,8 @@ static int aq_run_kernel_tests(const char *group, CMUnitTestFunction arch_test) 
     for (size_t i = 0; i < aq_block_gemm_list_size; i++)
         if (aq_block_gemm_list[i].isa != AQ_CPU_NONE)
             add_test(&l, aq_block_gemm_list[i].name, "", test_block_gemm, &aq_block_gemm_list[i]);
+    for (size_t i = 0; i < aq_block_gemm_x8_list_size; i++)
+        add_test(&l, aq_block_gemm_x8_list[i].name, "", test_block_gemm_x8, &aq_block_gemm_x8_list[i]);
     for (size_t i = 0; i < aq_act_quantize_list_size; i++)
         if (aq_act_quantize_list[i].isa != AQ_CPU_NONE)
             add_test(&l, aq_act_quantize_list[i].name, "", test_act_quantize, &aq_act_quantize_list[i]);

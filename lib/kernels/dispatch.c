@@ -77,6 +77,7 @@ aq_error aq_kernels_select(const char *override, aq_kernels *k) {
     memset(&chosen, 0, sizeof chosen);
     unsigned block_isas = 0, act_isas = 0;
     PICK_PER_TYPE(aq_block_gemm_list, chosen.block_gemm, want, &found, &block_isas);
+    PICK_PER_TYPE(aq_block_gemm_x8_list, chosen.block_gemm_x8, want, &found, &block_isas);
     PICK_PER_TYPE(aq_act_quantize_list, chosen.act_quantize, want, &found, &act_isas);
     /* A feature no list has a kernel for (e.g. "avx512vnni" on aarch64) is not a choice. */
     if (want != AQ_CPU_FEATURE_COUNT && want != AQ_CPU_NONE && !found) return AQ_ERR_UNSUPPORTED;

@@ -1,7 +1,7 @@
 /* kernels.h - the kernel table the library runs with, the kernel lists it is chosen
  * from, and the one call that chooses. Internal.
  *
- * Eight kernel families, one signature each. Each family has ONE list, best first:
+ * Nine kernel families, one signature each. Each family has ONE list, best first:
  * the entries of kernels_x86/<family>.inc or kernels_neon/<family>.inc (whichever
  * architecture this build is for), then the portable reference of kernels_ref/.
  * Every entry names the CPU feature it needs (cpu_features.h). The same list feeds
@@ -35,6 +35,7 @@
 #include "block-types.h"
 #include "cpu_features.h"
 #include "f32-gemm.h"
+#include "q4_0x8.h"
 #include "quant.h"
 
 /* ------------------------------------------------------------------------------
@@ -112,6 +113,25 @@ typedef struct aq_block_gemm_kernel {
     aq_cpu_feature isa;
 } aq_block_gemm_kernel;
 
+/* llama.cpp's formats repacked at load into groups of 8 rows interleaved
+ * (q4_0x8.h), so that a tile's 8 rows sit in the lanes of one vector: per source
+ * weight type, its kernels best first, then its reference. fn has the block GEMM's
+ * signature and contract (each output the reference dot's bits) on the packed
+ * buffer: group g of 8 rows at w + g * 8 * w_row_bytes (w_row_bytes: the source
+ * row's bytes), n_begin and n_end multiples of 8. pack writes rows [0, n_rows -
+ * n_rows % 8) of the source into that buffer, (n_rows / 8) * 8 * w_row_bytes bytes:
+ * the layouts keep the file's size, so repacking moves memory, never adds to it
+ * once the file's pages are released. The rows left over run the plain list. */
+typedef void (*aq_block_pack_x8_fn)(size_t n_rows, size_t n_blocks, const void *w, size_t w_row_bytes, void *out);
+typedef struct aq_block_gemm_x8_kernel {
+    const char *name; /* "aq_q4_0x8_q8_0_gemm_4x8__avx2": types, tile (tokens x rows), ISA */
+    uint32_t type;    /* the source weight type, AQ_GGML_* */
+    aq_block_pack_x8_fn pack;
+    aq_block_gemm_fn fn;
+    size_t m_tile; /* activation rows per register tile, at most (8 weight rows each) */
+    aq_cpu_feature isa;
+} aq_block_gemm_x8_kernel;
+
 /* The activation side of llama.cpp's formats: n floats (a multiple of the block)
  * into blocks of the entry's type (Q8_0, Q8_1, Q8_K), bit for bit as
  * aq_act_quantize_ref (llama.cpp's reference rounding). One list for the three
@@ -156,6 +176,8 @@ extern const size_t aq_q8_0_q8_0_dot_list_size;
 /* Per type, the references last (one per type, isa AQ_CPU_NONE). */
 extern const aq_block_gemm_kernel aq_block_gemm_list[];
 extern const size_t aq_block_gemm_list_size;
+extern const aq_block_gemm_x8_kernel aq_block_gemm_x8_list[];
+extern const size_t aq_block_gemm_x8_list_size;
 extern const aq_act_quantize_kernel aq_act_quantize_list[];
 extern const size_t aq_act_quantize_list_size;
 extern const aq_qd8_quantize_kernel aq_qd8_quantize_list[];
@@ -175,6 +197,10 @@ typedef struct aq_kernels {
     /* Indexed by weight type (AQ_GGML_*): the chosen entry of aq_block_gemm_list, NULL
      * for a type the list does not have. */
     const aq_block_gemm_kernel *block_gemm[AQ_BLOCK_TYPE_SLOTS];
+    /* Indexed by weight type: the chosen entry of aq_block_gemm_x8_list, NULL for a
+     * type it does not have. The model repacks a type's matrices only when this is
+     * a SIMD entry (the reference path reads the file's layout). */
+    const aq_block_gemm_x8_kernel *block_gemm_x8[AQ_BLOCK_TYPE_SLOTS];
     /* Indexed by activation type (AQ_GGML_Q8_0, Q8_1, Q8_K): the chosen entry of
      * aq_act_quantize_list, NULL for the others. */
     const aq_act_quantize_kernel *act_quantize[AQ_BLOCK_TYPE_SLOTS];

@@ -146,6 +146,22 @@ const aq_block_gemm_kernel aq_block_gemm_list[] = {
 const size_t aq_block_gemm_list_size = COUNT(aq_block_gemm_list);
 #undef BLOCK_GEMM_REF_ENTRY
 
+const aq_block_gemm_x8_kernel aq_block_gemm_x8_list[] = {
+#if AQ_ARCH_KERNELS
+#define AQ_BLOCK_GEMM_X8(isa_, type_, mr_, fn_, pack_)                                                                 \
+    {.name = #fn_, .type = type_, .pack = pack_, .fn = fn_, .m_tile = mr_, .isa = isa_},
+#include "block-gemm-x8.inc"
+#undef AQ_BLOCK_GEMM_X8
+#endif
+    {.name = "aq_q4_0x8_q8_0_gemm_ref",
+     .type = AQ_GGML_Q4_0,
+     .pack = aq_q4_0x8_pack_ref,
+     .fn = aq_q4_0x8_q8_0_gemm_ref,
+     .m_tile = 1,
+     .isa = AQ_CPU_NONE},
+};
+const size_t aq_block_gemm_x8_list_size = COUNT(aq_block_gemm_x8_list);
+
 /* The activation quantizers' references (quant.h), with the family's signature. */
 static void q8_0_quantize_ref(const float *x, size_t n, void *blocks) { aq_q8_0_quantize_ref(x, n, blocks); }
 static void q8_1_quantize_ref(const float *x, size_t n, void *blocks) { aq_q8_1_quantize_ref(x, n, blocks); }

@@ -55,6 +55,12 @@
 #include "block-gemm.inc"
 #undef AQ_BLOCK_GEMM
 
+#define AQ_BLOCK_GEMM_X8(isa, type, mr, fn, pack)                                                                      \
+    void fn(size_t m, size_t n_begin, size_t n_end, size_t k, const void *w, size_t w_row_bytes, const void *a,        \
+            size_t a_row_bytes, float *out, size_t out_stride);
+#include "block-gemm-x8.inc"
+#undef AQ_BLOCK_GEMM_X8
+
 #define AQ_ACT_QUANTIZE(isa, type, fn) void fn(const float *x, size_t n, void *blocks);
 #include "act-quantize.inc"
 #undef AQ_ACT_QUANTIZE

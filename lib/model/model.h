@@ -103,6 +103,11 @@ typedef struct aq_matrix {
     const void *blocks; /* AQ_WEIGHTS_BLOCKS: rows of row_bytes, in place in the file when loaded */
     const aq_block_type *block_type;
     size_t row_bytes;
+    /* AQ_WEIGHTS_BLOCKS: rows [0, x8_rows) (a multiple of 8) repacked into groups of 8
+     * rows for kernels.block_gemm_x8 (kernels_ref/q4_0x8.h), owned by the model; the
+     * rest read from blocks. NULL when the type or the kernels have no such layout. */
+    const void *x8;
+    size_t x8_rows;
     const float *bias; /* (rows), added to the product, or NULL */
 } aq_matrix;
 

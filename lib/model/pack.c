@@ -1,5 +1,7 @@
 /* Repacking of INT4 weights into the tile layout of the GEMM kernel that
- * dispatch chose, once, at load or after quantization. */
+ * dispatch chose, once, at load or after quantization; and of llama.cpp's
+ * blocks into groups of 8 rows where the chosen kernels have such a layout
+ * for the type (kernels_ref/q4_0x8.h). */
 #include <stdlib.h>
 
 #include "model.h"
@@ -19,15 +21,40 @@ static aq_error pack_matrix(aq_model *m, aq_matrix *w) {
     return AQ_OK;
 }
 
+/* Rows [0, rows - rows % 8) into a buffer the model owns: as many bytes as the
+ * file holds for them (the layouts keep 18 bytes a Q4_0 block), after which the
+ * file's pages of the tensor are given back, so the weights are resident once
+ * (a forward pass faults back in only the pages of the rows left over). Only for
+ * a SIMD entry: the reference reads the file's layout as well as its own. */
+static aq_error pack_blocks_x8(aq_model *m, aq_matrix *w) {
+    if (w->format != AQ_WEIGHTS_BLOCKS || w->x8 || w->rows < AQ_X8_ROWS) return AQ_OK;
+    const uint32_t type = w->block_type->type;
+    const aq_block_gemm_x8_kernel *g = type < AQ_BLOCK_TYPE_SLOTS ? m->kernels.block_gemm_x8[type] : NULL;
+    if (!g || g->isa == AQ_CPU_NONE) return AQ_OK;
+    const size_t rows = (size_t)w->rows / AQ_X8_ROWS * AQ_X8_ROWS, bytes = rows * w->row_bytes;
+    void *packed = aq_model_own_floats(m, NULL, (bytes + sizeof(float) - 1) / sizeof(float));
+    if (!packed) return aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory while repacking weights");
+    g->pack(rows, (size_t)w->cols / w->block_type->block_elems, w->blocks, w->row_bytes, packed);
+    w->x8 = packed;
+    w->x8_rows = rows;
+    aq_gguf_release(m->gguf, w->blocks, bytes);
+    return AQ_OK;
+}
+
 aq_error aq_model_pack_layer(aq_model *m, int32_t i) {
     aq_error err = AQ_OK;
     aq_matrix *mats[AQ_MATRICES_PER_LAYER];
     aq_layer_matrices(&m->layers[i], mats);
-    for (int j = 0; j < AQ_MATRICES_PER_LAYER && err == AQ_OK; j++) err = pack_matrix(m, mats[j]);
+    for (int j = 0; j < AQ_MATRICES_PER_LAYER && err == AQ_OK; j++)
+        if ((err = pack_matrix(m, mats[j])) == AQ_OK) err = pack_blocks_x8(m, mats[j]);
     return err;
 }
 
-aq_error aq_model_pack_head(aq_model *m) { return pack_matrix(m, &m->output); }
+aq_error aq_model_pack_head(aq_model *m) {
+    aq_error err = pack_matrix(m, &m->output);
+    /* A head tied to the embedding is a copy of its matrix: the embedding's lookups keep reading the file. */
+    return err == AQ_OK ? pack_blocks_x8(m, &m->output) : err;
+}
 
 aq_error aq_model_pack(aq_model *m) {
     aq_error err = AQ_OK;

@@ -18,10 +18,10 @@ typedef struct linear_task {
     size_t m;
 } linear_task;
 
-/* Rows [row_begin, row_end) of llama.cpp's formats times the task's m
- * activation rows: the kernel table's block GEMM for the type (tiles of tokens
- * x rows, each output the reference dot's bits), else the reference dot. */
-static void block_gemm(const linear_task *t, size_t row_begin, size_t row_end) {
+/* Rows [row_begin, row_end) of llama.cpp's formats, in the file's layout, times
+ * the task's m activation rows: the kernel table's block GEMM for the type (tiles
+ * of tokens x rows, each output the reference dot's bits), else the reference dot. */
+static void block_gemm_plain(const linear_task *t, size_t row_begin, size_t row_end) {
     const aq_matrix *w = t->w;
     const size_t k = (size_t)w->cols, ld = (size_t)w->rows;
     const aq_block_type *bt = w->block_type;
@@ -34,6 +34,25 @@ static void block_gemm(const linear_task *t, size_t row_begin, size_t row_end) {
         for (size_t r = row_begin; r < row_end; r++)
             t->out[tok * ld + r] =
                 bt->dot(k, (const uint8_t *)w->blocks + r * w->row_bytes, t->qa_blocks + tok * t->qa_row_bytes);
+}
+
+/* The same, where the model repacked the matrix's rows into groups of 8
+ * (aq_matrix.x8): the whole groups in [row_begin, row_end) run the repacked
+ * kernel (the same bits), the rows around them the plain path. */
+static void block_gemm(const linear_task *t, size_t row_begin, size_t row_end) {
+    const aq_matrix *w = t->w;
+    const size_t k = (size_t)w->cols, ld = (size_t)w->rows;
+    const aq_block_type *bt = w->block_type;
+    const size_t x8_begin = (row_begin + AQ_X8_ROWS - 1) / AQ_X8_ROWS * AQ_X8_ROWS;
+    const size_t x8_end = (row_end < w->x8_rows ? row_end : w->x8_rows) / AQ_X8_ROWS * AQ_X8_ROWS;
+    if (w->x8 && x8_begin < x8_end) {
+        t->kernels->block_gemm_x8[bt->type]->fn(t->m, x8_begin, x8_end, k, w->x8, w->row_bytes, t->qa_blocks,
+                                                t->qa_row_bytes, t->out, ld);
+        if (row_begin < x8_begin) block_gemm_plain(t, row_begin, x8_begin);
+        if (x8_end < row_end) block_gemm_plain(t, x8_end, row_end);
+        return;
+    }
+    block_gemm_plain(t, row_begin, row_end);
 }
 
 static void linear_rows(void *arg, size_t row_begin, size_t rows) {
@@ -165,6 +184,8 @@ static size_t rows_per_task(const aq_context *ctx, const aq_matrix *w, size_t m)
     }
     size_t n_tile = (w->q3w ? ctx->model->kernels.qc3w_gemm : ctx->model->kernels.qc4w_gemm).n_tile;
     if (w->format == AQ_WEIGHTS_Q4W && n_tile > 1) tile = (tile + n_tile - 1) / n_tile * n_tile;
+    /* Repacked rows: whole groups of 8 a task, so that only a matrix's last rows take the plain path. */
+    if (w->format == AQ_WEIGHTS_BLOCKS && w->x8) tile = (tile + AQ_X8_ROWS - 1) / AQ_X8_ROWS * AQ_X8_ROWS;
     return tile;
 }
 
