@@ -143,18 +143,19 @@ static float *run_logits(aq_model *m, const int32_t *tokens, int32_t n, int thre
     return all;
 }
 
-/* Q4_0 matrices repacked at load into groups of 8 rows (kernels_ref/q4_0x8.h)
- * give the same logits, bit for bit, as the reference path that reads the
+/* Q4_0 and Q8_0 matrices repacked at load into groups of 8 rows (kernels_ref/
+ * q4_0x8.h, q8_0x8.h) give the same logits, bit for bit, as the reference path that reads the
  * file's layout, in prefill and decode, on 1 and 3 threads (3 cuts the rows
  * at other places). Where this CPU has a repacked kernel the test checks that
  * the model did repack, and runs once more with the last group of two matrices
  * handed back to the plain path, as the rows of a matrix whose row count is
  * not a multiple of 8 are. */
-static void test_repacked_q4_0_same_logits(void **state) {
+static void test_repacked_same_logits(void **state) {
     (void)state;
     int32_t tokens[N_TOKENS];
     assert_int_equal(read_ids("data/llamacpp/tokens.txt", tokens, N_TOKENS), N_TOKENS);
-    const char *names[] = {"austen-l1-q4_0", "austen-l1-q4_0-mix", "austen-l1-tied-q4_0"};
+    const char *names[] = {"austen-l1-q4_0", "austen-l1-q4_0-mix", "austen-l1-tied-q4_0", "austen-l1-q8_0"};
+    const uint32_t types[] = {AQ_GGML_Q4_0, AQ_GGML_Q4_0, AQ_GGML_Q4_0, AQ_GGML_Q8_0};
     for (size_t f = 0; f < sizeof names / sizeof names[0]; f++) {
         aq_model *ref = aq_model_create();
         assert_non_null(ref);
@@ -165,11 +166,11 @@ static void test_repacked_q4_0_same_logits(void **state) {
         assert_int_equal(aq_model_load_file(ref, path), AQ_OK);
         assert_null(ref->layers[0].wq.x8);
         aq_model *m = load(names[f]);
-        const aq_block_gemm_x8_kernel *x8 = m->kernels.block_gemm_x8[AQ_GGML_Q4_0];
+        const aq_block_gemm_x8_kernel *x8 = m->kernels.block_gemm_x8[types[f]];
         const bool repacks = x8 && x8->isa != AQ_CPU_NONE;
         aq_matrix *wq = &m->layers[0].wq, *head = &m->output;
-        if (repacks && wq->format == AQ_WEIGHTS_BLOCKS && wq->block_type->type == AQ_GGML_Q4_0) assert_non_null(wq->x8);
-        print_message("%-22s repacked Q4_0: %s\n", names[f], repacks ? x8->name : "no (reference kernels)");
+        if (repacks && wq->format == AQ_WEIGHTS_BLOCKS && wq->block_type->type == types[f]) assert_non_null(wq->x8);
+        print_message("%-22s repacked: %s\n", names[f], repacks ? x8->name : "no (reference kernels)");
         for (int round = 0; round < (repacks ? 2 : 1); round++) {
             if (round == 1) {
                 if (wq->x8) wq->x8_rows -= AQ_X8_ROWS;
@@ -328,7 +329,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_logits_match_llamacpp),       cmocka_unit_test(test_perplexity_matches_llamacpp),
         cmocka_unit_test(test_truncated_files_are_refused), cmocka_unit_test(test_non_finite_scales_are_refused),
-        cmocka_unit_test(test_unsupported_type_is_named),   cmocka_unit_test(test_repacked_q4_0_same_logits),
+        cmocka_unit_test(test_unsupported_type_is_named),   cmocka_unit_test(test_repacked_same_logits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -159,6 +159,12 @@ const aq_block_gemm_x8_kernel aq_block_gemm_x8_list[] = {
      .fn = aq_q4_0x8_q8_0_gemm_ref,
      .m_tile = 1,
      .isa = AQ_CPU_NONE},
+    {.name = "aq_q8_0x8_q8_0_gemm_ref",
+     .type = AQ_GGML_Q8_0,
+     .pack = aq_q8_0x8_pack_ref,
+     .fn = aq_q8_0x8_q8_0_gemm_ref,
+     .m_tile = 1,
+     .isa = AQ_CPU_NONE},
 };
 const size_t aq_block_gemm_x8_list_size = COUNT(aq_block_gemm_x8_list);
 
