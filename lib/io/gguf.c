@@ -610,10 +610,15 @@ void aq_gguf_close(aq_gguf *gguf) {
     free(gguf);
 }
 
-void aq_gguf_release(const aq_gguf *gguf, const void *data, size_t n) {
-    if (gguf == NULL || gguf->mapping == NULL || data == NULL) return;
+bool aq_gguf_in_mapping(const aq_gguf *gguf, const void *data, size_t n) {
+    if (gguf == NULL || gguf->mapping == NULL || data == NULL) return false;
     uintptr_t map = (uintptr_t)gguf->mapping, start = (uintptr_t)data;
-    if (start < map || start - map > gguf->mapping_size || n > gguf->mapping_size - (start - map)) return;
+    return start >= map && start - map <= gguf->mapping_size && n <= gguf->mapping_size - (start - map);
+}
+
+void aq_gguf_release(const aq_gguf *gguf, const void *data, size_t n) {
+    if (!aq_gguf_in_mapping(gguf, data, n)) return;
+    uintptr_t start = (uintptr_t)data;
     long page = sysconf(_SC_PAGESIZE);
     if (page <= 0) return;
     uintptr_t first = (start + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;

@@ -100,6 +100,9 @@ void aq_gguf_close(aq_gguf *gguf); /* accepts NULL */
  * later): a model quantized layer by layer then holds the source file's
  * pages of one layer at a time. Anything else (a caller's buffer) is left as it is. */
 void aq_gguf_release(const aq_gguf *gguf, const void *data, size_t n);
+/* Whether the n bytes at data lie in the file mapping the handle owns (not in a
+ * caller's buffer, nor in memory the model made): those aq_gguf_release can give back. */
+bool aq_gguf_in_mapping(const aq_gguf *gguf, const void *data, size_t n);
 /* AQ_ERR_FORMAT (and a message) if two tensors share bytes. The reader lets
  * them (each is a read-only view); a model loader refuses them: llama.cpp
  * reads tensors one after the other and so never accepts such a file, and

@@ -22,16 +22,19 @@ static aq_error pack_matrix(aq_model *m, aq_matrix *w) {
 }
 
 /* Rows [0, rows - rows % 8) into a buffer the model owns: as many bytes as the
- * file holds for them (the layouts keep 18 bytes a Q4_0 block), after which the
- * file's pages of the tensor are given back, so the weights are resident once
- * (a forward pass faults back in only the pages of the rows left over). Only for
- * a SIMD entry: the reference reads the file's layout as well as its own. */
+ * file holds for them (the layouts keep the file's bytes a block), after which
+ * the file's pages of the tensor are given back, so the weights are resident once
+ * (a forward pass faults back in only the pages of the rows left over). Only
+ * blocks in the file mapping: a model loaded from a caller's buffer, or quantized
+ * in memory, would hold its weights twice. Only for a SIMD entry: the reference
+ * reads the file's layout as well as its own. */
 static aq_error pack_blocks_x8(aq_model *m, aq_matrix *w) {
     if (w->format != AQ_WEIGHTS_BLOCKS || w->x8 || w->rows < AQ_X8_ROWS) return AQ_OK;
     const uint32_t type = w->block_type->type;
     const aq_block_gemm_x8_kernel *g = type < AQ_BLOCK_TYPE_SLOTS ? m->kernels.block_gemm_x8[type] : NULL;
     if (!g || g->isa == AQ_CPU_NONE) return AQ_OK;
     const size_t rows = (size_t)w->rows / AQ_X8_ROWS * AQ_X8_ROWS, bytes = rows * w->row_bytes;
+    if (!aq_gguf_in_mapping(m->gguf, w->blocks, bytes)) return AQ_OK;
     void *packed = aq_model_own_floats(m, NULL, (bytes + sizeof(float) - 1) / sizeof(float));
     if (!packed) return aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory while repacking weights");
     g->pack(rows, (size_t)w->cols / w->block_type->block_elems, w->blocks, w->row_bytes, packed);
