@@ -191,6 +191,43 @@ static void test_repacked_same_logits(void **state) {
     }
 }
 
+/* A model whose Q8_0 matrices were repacked at load, then quantized in memory to
+ * q4_0: the repacked copies go with the blocks they were made from (a stale one
+ * would be read as the new blocks' layout), and the logits are, bit for bit,
+ * those of the same file loaded from memory (never repacked) and quantized. */
+static void test_repacked_then_quantized(void **state) {
+    (void)state;
+    static const char text[] = "It is a truth universally acknowledged, that a single man in possession of a good "
+                               "fortune, must be in want of a wife. However little known the feelings or views of "
+                               "such a man may be on his first entering a neighbourhood, this truth is so well fixed.";
+    int32_t tokens[N_TOKENS];
+    assert_int_equal(read_ids("data/llamacpp/tokens.txt", tokens, N_TOKENS), N_TOKENS);
+    size_t len = 0;
+    char *bytes = test_read_source_file("data/llamacpp/austen-l1-q8_0.gguf", &len);
+    assert_non_null(bytes);
+    aq_model *plain = aq_model_create();
+    assert_non_null(plain);
+    assert_int_equal(aq_model_load_memory(plain, bytes, len), AQ_OK);
+    assert_null(plain->layers[0].wq.x8);
+    aq_model *m = load("austen-l1-q8_0");
+    const aq_block_gemm_x8_kernel *x8 = m->kernels.block_gemm_x8[AQ_GGML_Q8_0];
+    if (x8 && x8->isa != AQ_CPU_NONE) assert_non_null(m->layers[0].wq.x8);
+    for (aq_model **p = (aq_model *[]){plain, m, NULL}; *p; p++) {
+        aq_error err = aq_quantize(*p, "q4_0", text, sizeof text - 1);
+        if (err != AQ_OK) fail_msg("q4_0: %s: %s", aq_error_name(err), aq_model_error_message(*p));
+        assert_int_equal((*p)->layers[0].wq.block_type->type, AQ_GGML_Q4_0);
+        assert_null((*p)->layers[0].wq.x8);
+    }
+    float *want = run_logits(plain, tokens, N_TOKENS, 1), *got = run_logits(m, tokens, N_TOKENS, 1);
+    if (memcmp(want, got, (size_t)N_TOKENS * VOCAB * sizeof(float)) != 0)
+        fail_msg("quantized after repacking: logits differ from the model never repacked");
+    free(want);
+    free(got);
+    aq_model_free(m);
+    aq_model_free(plain);
+    free(bytes);
+}
+
 /* llama-perplexity's method: chunk k is tokens [k c, (k + 1) c) with BOS first,
  * from an empty cache; the second half of each chunk is scored. */
 static double perplexity(aq_model *m, const int32_t *text_tokens) {
@@ -330,6 +367,7 @@ int main(void) {
         cmocka_unit_test(test_logits_match_llamacpp),       cmocka_unit_test(test_perplexity_matches_llamacpp),
         cmocka_unit_test(test_truncated_files_are_refused), cmocka_unit_test(test_non_finite_scales_are_refused),
         cmocka_unit_test(test_unsupported_type_is_named),   cmocka_unit_test(test_repacked_same_logits),
+        cmocka_unit_test(test_repacked_then_quantized),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -92,6 +92,15 @@ void *aq_model_own(aq_model *m, void *buf) {
     return buf;
 }
 
+void aq_model_free_owned(aq_model *m, const void *buf) {
+    for (size_t i = 0; buf && i < m->n_owned; i++)
+        if (m->owned[i] == buf) {
+            free(m->owned[i]);
+            m->owned[i] = m->owned[--m->n_owned];
+            return;
+        }
+}
+
 float *aq_model_own_floats(aq_model *m, const float *src, size_t n) {
     float *dst = aq_model_own(m, malloc(n * sizeof *dst));
     if (dst && src) memcpy(dst, src, n * sizeof *dst);

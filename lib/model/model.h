@@ -222,6 +222,8 @@ int64_t aq_model_vector_floats(const aq_model *model);
 void *aq_model_own(aq_model *model, void *buf);
 /* n floats owned by the model, a copy of src unless src is NULL. */
 float *aq_model_own_floats(aq_model *model, const float *src, size_t n);
+/* Frees a buffer the model owns before the model goes (NULL or not owned: nothing). */
+void aq_model_free_owned(aq_model *model, const void *buf);
 
 /* validate.c: whether the n values of a tensor of block type bt have only finite scales. */
 bool aq_blocks_finite(const aq_block_type *bt, const void *data, size_t n);

@@ -53,6 +53,10 @@ static bool mutable_matrix(aq_model *m, aq_matrix *w, float **copy) {
         w->format = AQ_WEIGHTS_F32;
         w->blocks = NULL;
         w->block_type = NULL;
+        /* The repacked copy of the old blocks goes with them (the matrix may come back as other blocks). */
+        aq_model_free_owned(m, w->x8);
+        w->x8 = NULL;
+        w->x8_rows = 0;
     } else {
         memcpy(f, w->f32, n * sizeof *f);
         aq_gguf_release(m->gguf, w->f32, n * sizeof *f);
