@@ -12,11 +12,14 @@ the file, with the command that made them):
             docs/accuracy.png (gnuplot);
   w3a8      3-bit weights (`w3a8`) beside W4A8 on the three shipped families,
             held-out Austen and Brown, with the issue's W3A8 target checked;
+  head      the output head as INT4 (`head-int4`) against the default Q8_0
+            head, on the three shipped families and SmolLM2-135M-Instruct
+            (tools/fetch_smollm2.sh; skipped if it cannot be had);
   llamacpp  quantizing from a llama.cpp file (llama-quantize Q8_0, Q4_K_M,
             of austen-6m) against quantizing from the F32 original; only
             with --llama-bin DIR (llama.cpp's build/bin), skipped otherwise.
 
-usage: accuracy_table.py BUILD_DIR [--sections schemes,families,llamacpp,w3a8] [--chunks N] [--jobs N]
+usage: accuracy_table.py BUILD_DIR [--sections schemes,families,llamacpp,w3a8,head] [--chunks N] [--jobs N]
                          [--llama-bin DIR] [--work DIR] [--out docs/ACCURACY.md] [--png docs/accuracy.png]
 (or --build BUILD_DIR). tools/accuracy_table.sh builds the tools first."""
 import argparse
@@ -34,7 +37,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CALIB = os.path.join(ROOT, "data", "austen-train.txt")
 AUSTEN = ("Austen held-out", os.path.join(ROOT, "data", "austen-test.txt"))
 BROWN = ("Brown", os.path.join(ROOT, "data", "brown-sample.txt"))
-SECTIONS = ("schemes", "families", "llamacpp", "w3a8")
+SECTIONS = ("schemes", "families", "llamacpp", "w3a8", "head")
 
 ROWS = [
     ("FP32", "fp32"),
@@ -259,6 +262,68 @@ def w3a8_section(r, args, started):
     return lines
 
 
+# The output head at 4 bits: (label, scheme), each head-int4 row after the scheme it modifies.
+HEAD_ROWS = [
+    ("FP32", "fp32"),
+    ("W4A8, Q8_0 head (`w4a8`)", "w4a8"),
+    ("W4A8, INT4 head (`w4a8,head-int4`)", "w4a8,head-int4"),
+    ("W4A4, Q8_0 head (`w4a4`)", "w4a4"),
+    ("W4A4, INT4 head (`w4a4,head-int4`)", "w4a4,head-int4"),
+]
+
+
+def smollm2_f32(r):
+    """SmolLM2-135M-Instruct as F32 (its Q4_1 file dequantized by `aq-quantize --scheme fp32`), or None."""
+    got = subprocess.run(["bash", os.path.join(ROOT, "tools", "fetch_smollm2.sh")], capture_output=True, text=True)
+    if got.returncode:
+        print(f"SmolLM2 skipped: tools/fetch_smollm2.sh failed\n{got.stderr}", file=sys.stderr)
+        return None
+    out = os.path.join(r.work, "smollm2-f32.gguf")
+    if not (r.reuse and os.path.exists(out)):
+        cmd = ["nice", r.tool("aq-quantize"), "-m", got.stdout.split("\n")[-2], "-o", out, "--scheme", "fp32"]
+        subprocess.run(cmd, check=True, capture_output=True)
+    return out
+
+
+def head_section(r, args, started):
+    models = [(name, m) for name, m, _, _, _ in family_models()]
+    smol = smollm2_f32(r)
+    texts = [AUSTEN, BROWN]
+    wanted = [(m, s, t, 0) for _, m in models for _, t in texts for _, s in HEAD_ROWS]
+    # SmolLM2 (135M) costs minutes a run here: the W4A8 pair, on Austen only
+    smol_rows = HEAD_ROWS[:3]
+    if smol:
+        models.append(("SmolLM2-135M-Instruct", smol))
+        wanted += [(smol, s, AUSTEN[1], 0) for _, s in smol_rows]
+    r.run(wanted)
+    lines = [
+        "## A 4-bit output head", "",
+        "`head-int4` stores the output head in our INT4 layout (symmetric groups of 32, round to nearest: "
+        "calibration runs a layer at a time and has no statistics of the head's input) and quantizes its input "
+        "to INT8 per token, so the head runs on the same qd8-qc4w kernels as the layers, 4.5 bits a weight "
+        "instead of Q8_0's 8.5. The embedding table stays Q8_0 (the rotations untie a tied head; a head still tied "
+        "is one INT4 table, docs/FORMAT.md). Perplexity at context 512, the first "
+        f"{args.chunks} chunks of each text; in brackets the change against FP32 of the same model. Calibration "
+        "reads `data/austen-train.txt`. SmolLM2-135M-Instruct (a real model, 30 layers, width 576, vocabulary "
+        "49,152: its head is a fifth of its weights) is its Q4_1 file (tools/fetch_smollm2.sh) dequantized to "
+        "F32 by `aq-quantize --scheme fp32`, held-out Austen only, the W4A8 pair only.", "",
+        "| model | scheme | name | " + " | ".join(t for t, _ in texts) + " |",
+        "|---|---|---|" + "---|" * len(texts)]
+    for name, model in models:
+        for label, scheme in (smol_rows if model == smol else HEAD_ROWS):
+            cells = [cell(*r.change(model, scheme, text), scheme == "fp32")
+                     if (model, scheme, text, 0) in r.scores else "" for _, text in texts]
+            lines.append(f"| {name} | {label} | `{scheme}` | " + " | ".join(cells) + " |")
+    lines += ["", "What the INT4 head adds to the change against FP32, held-out Austen (percentage points):", ""]
+    for name, model in models:
+        for _, scheme in (smol_rows if model == smol else HEAD_ROWS)[2::2]:
+            base = scheme.split(",")[0]
+            lines.append(f"- {name}, `{scheme}` against `{base}`: "
+                         f"{r.change(model, scheme, AUSTEN[1])[1] - r.change(model, base, AUSTEN[1])[1]:+.2f}")
+    lines += ["", f"`{command(args, 'head')}`: {time.time() - started:.0f} s on this machine."]
+    return lines
+
+
 def family_models():
     return [(name, os.path.join(ROOT, "models", f), desc, paper_model, paper)
             for name, f, desc, paper_model, paper in FAMILIES if os.path.exists(os.path.join(ROOT, "models", f))]
@@ -427,7 +492,7 @@ def main():
     os.makedirs(work, exist_ok=True)
     r = Runner(build, work, args.chunks, args.jobs, args.reuse)
     makers = {"schemes": schemes_section, "families": families_section, "llamacpp": llamacpp_section,
-              "w3a8": w3a8_section}
+              "w3a8": w3a8_section, "head": head_section}
     sections = kept_sections(args.out)
     for name in SECTIONS:
         if name in wanted:
