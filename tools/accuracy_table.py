@@ -14,7 +14,7 @@ the file, with the command that made them):
             held-out Austen and Brown, with the issue's W3A8 target checked;
   head      the output head as INT4 (`head-int4`) against the default Q8_0
             head, on the three shipped families and SmolLM2-135M-Instruct
-            (tools/fetch_smollm2.sh; skipped if it cannot be had);
+            (tools/fetch_smollm2.sh; only with --llama-bin DIR);
   llamacpp  quantizing from a llama.cpp file (llama-quantize Q8_0, Q4_K_M,
             of austen-6m) against quantizing from the F32 original; only
             with --llama-bin DIR (llama.cpp's build/bin), skipped otherwise.
@@ -131,6 +131,7 @@ class Runner:
     def __init__(self, build, work, chunks, jobs, reuse):
         self.build, self.work, self.chunks, self.jobs, self.reuse = build, work, chunks, jobs, reuse
         self.quantized, self.scores, self.lock = {}, {}, threading.Lock()
+        self.chunks_for = {}  # models scored on fewer chunks than the others
 
     def tool(self, name):
         return os.path.join(self.build, "examples", name)
@@ -153,7 +154,7 @@ class Runner:
 
     def perplexity(self, model, scheme, text, prune):
         cmd = ["nice", self.tool("aq-perplexity"), "-m", self.quantized[(model, scheme)], "-f", text, "--ctx", "512",
-               "--chunks", str(self.chunks), "-t", "1"]
+               "--chunks", str(self.chunks_for.get(model, self.chunks)), "-t", "1"]
         if prune:
             cmd += ["--prune", str(prune)]
         res = subprocess.run(cmd, capture_output=True, text=True)
@@ -272,26 +273,33 @@ HEAD_ROWS = [
 ]
 
 
-def smollm2_f32(r):
-    """SmolLM2-135M-Instruct as F32 (its Q4_1 file dequantized by `aq-quantize --scheme fp32`), or None."""
+def smollm2_f32(r, args):
+    """SmolLM2-135M-Instruct as F32 (its Q4_1 file dequantized by llama.cpp's `llama-quantize
+    --allow-requantize ... F32`: a file of ours would say it is quantized already), or None."""
+    if not args.llama_bin:
+        print("SmolLM2 skipped: it needs --llama-bin DIR (llama-quantize makes its F32 file)", file=sys.stderr)
+        return None
     got = subprocess.run(["bash", os.path.join(ROOT, "tools", "fetch_smollm2.sh")], capture_output=True, text=True)
     if got.returncode:
         print(f"SmolLM2 skipped: tools/fetch_smollm2.sh failed\n{got.stderr}", file=sys.stderr)
         return None
     out = os.path.join(r.work, "smollm2-f32.gguf")
     if not (r.reuse and os.path.exists(out)):
-        cmd = ["nice", r.tool("aq-quantize"), "-m", got.stdout.split("\n")[-2], "-o", out, "--scheme", "fp32"]
+        cmd = ["nice", os.path.join(args.llama_bin, "llama-quantize"), "--allow-requantize",
+               got.stdout.strip().split("\n")[-1], out, "F32"]
         subprocess.run(cmd, check=True, capture_output=True)
+    r.chunks_for[out] = args.smollm2_chunks
     return out
 
 
 def head_section(r, args, started):
     models = [(name, m) for name, m, _, _, _ in family_models()]
-    smol = smollm2_f32(r)
+    smol = smollm2_f32(r, args)
     texts = [AUSTEN, BROWN]
     wanted = [(m, s, t, 0) for _, m in models for _, t in texts for _, s in HEAD_ROWS]
-    # SmolLM2 (135M) costs minutes a run here: the W4A8 pair, on Austen only
-    smol_rows = HEAD_ROWS[:3]
+    # SmolLM2 (135M) costs minutes a run here: the W4A8 pair, round to nearest, on Austen only
+    smol_rows = [("FP32", "fp32"), ("W4A8 RTN, Q8_0 head (`w4a8,rtn`)", "w4a8,rtn"),
+                 ("W4A8 RTN, INT4 head (`w4a8,rtn,head-int4`)", "w4a8,rtn,head-int4")]
     if smol:
         models.append(("SmolLM2-135M-Instruct", smol))
         wanted += [(smol, s, AUSTEN[1], 0) for _, s in smol_rows]
@@ -306,7 +314,9 @@ def head_section(r, args, started):
         f"{args.chunks} chunks of each text; in brackets the change against FP32 of the same model. Calibration "
         "reads `data/austen-train.txt`. SmolLM2-135M-Instruct (a real model, 30 layers, width 576, vocabulary "
         "49,152: its head is a fifth of its weights) is its Q4_1 file (tools/fetch_smollm2.sh) dequantized to "
-        "F32 by `aq-quantize --scheme fp32`, held-out Austen only, the W4A8 pair only.", "",
+        "F32 by llama.cpp's `llama-quantize --allow-requantize`, held-out Austen only, the first "
+        f"{args.smollm2_chunks} chunks, the W4A8 pair with round to nearest only (GPTQ and more text take this "
+        "shared machine too long for one run).", "",
         "| model | scheme | name | " + " | ".join(t for t, _ in texts) + " |",
         "|---|---|---|" + "---|" * len(texts)]
     for name, model in models:
@@ -317,7 +327,7 @@ def head_section(r, args, started):
     lines += ["", "What the INT4 head adds to the change against FP32, held-out Austen (percentage points):", ""]
     for name, model in models:
         for _, scheme in (smol_rows if model == smol else HEAD_ROWS)[2::2]:
-            base = scheme.split(",")[0]
+            base = scheme.replace(",head-int4", "")
             lines.append(f"- {name}, `{scheme}` against `{base}`: "
                          f"{r.change(model, scheme, AUSTEN[1])[1] - r.change(model, base, AUSTEN[1])[1]:+.2f}")
     lines += ["", f"`{command(args, 'head')}`: {time.time() - started:.0f} s on this machine."]
@@ -455,7 +465,9 @@ def llamacpp_section(r, args, started):
 
 def command(args, section):
     cmd = f"python3 tools/accuracy_table.py BUILD --sections {section} --chunks {args.chunks}"
-    return cmd + (" --llama-bin DIR" if section == "llamacpp" else "")
+    if section == "head":
+        cmd += f" --smollm2-chunks {args.smollm2_chunks}"
+    return cmd + (" --llama-bin DIR" if section in ("llamacpp", "head") else "")
 
 
 def kept_sections(path):
@@ -473,6 +485,7 @@ def main():
     ap.add_argument("--sections", default=",".join(SECTIONS))
     ap.add_argument("--chunks", type=int, default=12)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--smollm2-chunks", type=int, default=4, help="head section: chunks of SmolLM2's text")
     ap.add_argument("--llama-bin", help="llama.cpp's build/bin (llama-quantize, llama-cli) for the llamacpp section")
     ap.add_argument("--work", help="folder for quantized files (default: a new temporary folder, removed after)")
     ap.add_argument("--reuse", action="store_true",
