@@ -9,12 +9,18 @@
  * once a row). Then per lane f32(dx) * f32(dy), times (float) isum, added in block
  * order (the reference's roundings, no fma). */
 #include <immintrin.h>
-#include <string.h>
 
 #include "block-gemm-x8-loop.h"
 #include "quant.h"
 
 #define MR 4
+
+#define MADD_CHUNK(s, codes, y16, c)                                                                                   \
+    do {                                                                                                               \
+        const __m256i yc_ = _mm256_permute4x64_epi64(y16[(c) / 4], ((c) % 4) * 0x55);                                  \
+        s[0] = _mm256_add_epi32(s[0], _mm256_madd_epi16(codes[c][0], yc_));                                            \
+        s[1] = _mm256_add_epi32(s[1], _mm256_madd_epi16(codes[c][1], yc_));                                            \
+    } while (0)
 
 AQ_TILE_INLINE void tile(size_t mr, const struct aq_x8_tile *t) {
     const block_q8_0x8 *x = (const block_q8_0x8 *)t->w;
@@ -29,18 +35,18 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_x8_tile *t) {
         const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)x[b].d));
         for (size_t i = 0; i < mr; i++) {
             const block_q8_0 *y = (const block_q8_0 *)t->a[i] + b;
-            int16_t y16[AQ_QK8_0];
-            _mm256_storeu_si256((__m256i *)y16, _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)y->qs)));
-            _mm256_storeu_si256((__m256i *)(y16 + 16),
-                                _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(y->qs + 16))));
+            /* Elements 0..15 and 16..31 as int16; chunk c multiplies their 64-bit unit c % 4, broadcast. */
+            const __m256i y16[2] = {_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)y->qs)),
+                                    _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(y->qs + 16)))};
             __m256i s[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
-            for (size_t c = 0; c < 8; c++) {
-                int64_t four;
-                memcpy(&four, y16 + 4 * c, sizeof four);
-                const __m256i yc = _mm256_set1_epi64x(four);
-                s[0] = _mm256_add_epi32(s[0], _mm256_madd_epi16(codes[c][0], yc));
-                s[1] = _mm256_add_epi32(s[1], _mm256_madd_epi16(codes[c][1], yc));
-            }
+            MADD_CHUNK(s, codes, y16, 0);
+            MADD_CHUNK(s, codes, y16, 1);
+            MADD_CHUNK(s, codes, y16, 2);
+            MADD_CHUNK(s, codes, y16, 3);
+            MADD_CHUNK(s, codes, y16, 4);
+            MADD_CHUNK(s, codes, y16, 5);
+            MADD_CHUNK(s, codes, y16, 6);
+            MADD_CHUNK(s, codes, y16, 7);
             /* Halves [r0 r1 r4 r5 | r2 r3 r6 r7], then rows in order. */
             const __m256i isum = _mm256_permute4x64_epi64(_mm256_hadd_epi32(s[0], s[1]), 0xD8);
             const __m256 scale = _mm256_mul_ps(dx, _mm256_set1_ps(_cvtsh_ss(y->d)));
