@@ -213,11 +213,41 @@ static void test_opt_rtn_matches_whole_model(void **state) {
     check_scheme("models/austen-opt.gguf", "w4a4,rtn,g64");
 }
 
+/* The Hessian adds one token at a time in token order, entry by entry, as
+ * the plain loop below does: the same bits, on widths and token counts that
+ * leave tails of the blocked accumulation. */
+static void test_hessian_matches_token_loop(void **state) {
+    (void)state;
+    const int32_t widths[AQ_N_LINEAR_INPUTS] = {37, 8, 16, 67};
+    const int32_t calls[] = {19, 8, 1};
+    aq_calibration *cal = NULL;
+    assert_int_equal(aq_calibration_create(&cal, 1, widths, true, 4, 1), AQ_OK);
+    for (int kind = 0; kind < AQ_N_LINEAR_INPUTS; kind++) {
+        size_t w = (size_t)widths[kind];
+        float *expected = calloc(w * w, sizeof *expected), *x = malloc(19 * w * sizeof *x);
+        assert_true(expected && x);
+        uint32_t seed = 7u + (uint32_t)kind;
+        for (size_t c = 0; c < sizeof calls / sizeof calls[0]; c++) {
+            for (size_t e = 0; e < (size_t)calls[c] * w; e++) {
+                seed = seed * 1664525u + 1013904223u;
+                x[e] = (float)((int32_t)(seed >> 8) - (1 << 23)) / (float)(1 << 20);
+            }
+            aq_calibration_observe(cal, 0, (aq_linear_input)kind, x, calls[c], (int32_t)w);
+            for (int32_t t = 0; t < calls[c]; t++)
+                for (size_t i = 0; i < w; i++)
+                    for (size_t j = 0; j <= i; j++) expected[i * w + j] += x[t * w + i] * x[t * w + j];
+        }
+        assert_memory_equal(aq_calibration_input(cal, 0, kind)->hessian, expected, w * w * sizeof *expected);
+        free(expected);
+        free(x);
+    }
+    aq_calibration_free(cal);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_llama_rtn_matches_whole_model),
-        cmocka_unit_test(test_bloom_gptq_matches_whole_model),
-        cmocka_unit_test(test_llama3_gptq_matches_whole_model),
+        cmocka_unit_test(test_hessian_matches_token_loop),     cmocka_unit_test(test_llama_rtn_matches_whole_model),
+        cmocka_unit_test(test_bloom_gptq_matches_whole_model), cmocka_unit_test(test_llama3_gptq_matches_whole_model),
         cmocka_unit_test(test_opt_rtn_matches_whole_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
