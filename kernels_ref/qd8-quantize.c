@@ -31,6 +31,28 @@ static int8_t clamp_to_code(float level, struct code_range range) {
     return (int8_t)(above_min < range.max ? above_min : range.max);
 }
 
+/* Quantizes n values of x onto levels symmetric about 0 with one scale: amax
+ * maps onto qmax (127 or 7), so -qmax..qmax are used, qmin stays free, and +amax
+ * and -amax are both exact levels. Returns the scale. */
+static float quantize_run(const float *x, size_t n, struct code_range range, int8_t *q) {
+    float amax = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        const float magnitude = fabsf(x[i]);
+        amax = magnitude > amax ? magnitude : amax; /* a NaN is skipped, as fmaxf would */
+    }
+    const float scale = amax / range.max;
+    if (scale == 0.0f) {
+        for (size_t i = 0; i < n; i++) {
+            q[i] = 0; /* nothing to divide by, and every level would be 0 anyway */
+        }
+        return scale;
+    }
+    for (size_t i = 0; i < n; i++) {
+        q[i] = clamp_to_code(nearbyintf(x[i] / scale), range);
+    }
+    return scale;
+}
+
 bool aq_qd8_quantize_dynamic_ref(const float *x, size_t n_rows, size_t k, size_t x_stride, int bits,
                                  struct aq_qd8 *out) {
     struct code_range range;
@@ -40,27 +62,28 @@ bool aq_qd8_quantize_dynamic_ref(const float *x, size_t n_rows, size_t k, size_t
     out->n_rows = n_rows;
     out->k = k;
     for (size_t t = 0; t < n_rows; t++) {
-        const float *row = x + t * x_stride;
-        int8_t *q = out->q + t * k;
-        float amax = 0.0f;
-        for (size_t i = 0; i < k; i++) {
-            const float magnitude = fabsf(row[i]);
-            amax = magnitude > amax ? magnitude : amax; /* a NaN is skipped, as fmaxf would */
-        }
-        /* Symmetric: scale maps amax onto qmax (127 or 7); -qmax..qmax are used and
-         * qmin stays free, so +amax and -amax are both exact levels. */
-        const float scale = amax / range.max;
-        out->scale[t] = scale;
+        out->scale[t] = quantize_run(x + t * x_stride, k, range, out->q + t * k);
         out->zero[t] = 0;
-        if (scale == 0.0f) {
-            for (size_t i = 0; i < k; i++) {
-                q[i] = 0; /* nothing to divide by, and every level would be 0 anyway */
-            }
-            continue;
+    }
+    return true;
+}
+
+bool aq_qd8_quantize_grouped_ref(const float *x, size_t n_rows, size_t k, size_t x_stride, int bits, size_t group,
+                                 struct aq_qd8 *out) {
+    struct code_range range;
+    if (!code_range_for_bits(bits, &range) || group == 0 || k % group != 0) {
+        return false;
+    }
+    out->n_rows = n_rows;
+    out->k = k;
+    out->group = group;
+    const size_t groups = k / group;
+    for (size_t t = 0; t < n_rows; t++) {
+        for (size_t g = 0; g < groups; g++) {
+            out->scale[t * groups + g] =
+                quantize_run(x + t * x_stride + g * group, group, range, out->q + t * k + g * group);
         }
-        for (size_t i = 0; i < k; i++) {
-            q[i] = clamp_to_code(nearbyintf(row[i] / scale), range);
-        }
+        out->zero[t] = 0;
     }
     return true;
 }

@@ -110,17 +110,22 @@ void aq_q3w_from_planes(const uint8_t *planes, struct aq_q4w *w);
 /* ------------------------------------------------------------------------------
  * INT8 (or INT4 held in int8) activations, one scale and zero point per row
  * ("qd8": quantized dynamically per token; a static per-tensor scheme repeats the
- * same scale and zero in every row). a ~= scale * (q - zero).
+ * same scale and zero in every row). a ~= scale * (q - zero). With group > 0 a
+ * row has k / group scales, one per run of group consecutive features (Atom's and
+ * QServe's group-wise activation scales): a[t][e] ~= scale[t * (k / group) + e /
+ * group] * (q - zero[t]).
  */
 struct aq_qd8 {
     size_t n_rows; /* tokens */
     size_t k;      /* features */
     int8_t *q;     /* (n_rows, k) in [-128, 127] for 8 bits, [-8, 7] for 4 bits */
-    float *scale;  /* (n_rows) */
+    float *scale;  /* (n_rows) when group is 0, else (n_rows, k / group) */
     int32_t *zero; /* (n_rows) */
+    size_t group;  /* 0: one scale per row; else features per scale (divides k) */
 };
 
-/* Sizes the caller allocates: q n_rows * k bytes, scale and zero n_rows each. */
+/* Sizes the caller allocates: q n_rows * k bytes, scale n_rows (times k / group
+ * when grouped) and zero n_rows. */
 
 /* Dynamic symmetric per-row quantization of n_rows rows of k floats, row i starting
  * at x + i * x_stride (x_stride >= k, in floats). bits 8: levels [-128, 127] with
@@ -131,6 +136,14 @@ struct aq_qd8 {
  * gets scale 0 and q 0. Sets out->n_rows and out->k. Returns false (writing
  * nothing) when bits is not 8 or 4. */
 bool aq_qd8_quantize_dynamic_ref(const float *x, size_t n_rows, size_t k, size_t x_stride, int bits,
+                                 struct aq_qd8 *out);
+
+/* The same per run of group features: each group of each row is quantized as
+ * aq_qd8_quantize_dynamic_ref quantizes a row (amax, scale = amax / qmax, the
+ * division, the zero-scale case), its scale stored at scale[t * (k / group) + g];
+ * zero is 0. Sets out->n_rows, out->k and out->group. Returns false (writing
+ * nothing) unless bits is 8 or 4 and group is positive and divides k. */
+bool aq_qd8_quantize_grouped_ref(const float *x, size_t n_rows, size_t k, size_t x_stride, int bits, size_t group,
                                  struct aq_qd8 *out);
 
 /* Static quantization with a given scale and zero point (from calibration):
@@ -152,8 +165,11 @@ bool aq_qd8_quantize_static_ref(const float *x, size_t n_rows, size_t k, size_t 
  *   for (g = 0; g < k / group; g++) {                 // groups in order
  *       int32_t isum = sum over the group's elements e of
  *                      (int32_t) (qw[r][e] - zw[r][g]) * (int32_t) (qa[t][e] - za[t]);
- *       acc = fmaf(aq_fp16_to_fp32(scale_w[r][g]) * a->scale[t], (float) isum, acc);
+ *       acc = fmaf(aq_fp16_to_fp32(scale_w[r][g]) * a_scale, (float) isum, acc);
  *   }
+ *   a_scale = a->scale[t] when a->group is 0, else a->scale[t * (k / a->group) +
+ *   g * group / a->group]: a->group must then be a multiple of the weight group,
+ *   so that each weight group lies in one activation group.
  *   out[t * out_stride + r] = acc;
  *
  * isum is exact (any order of the integer adds gives the same value); (float) isum

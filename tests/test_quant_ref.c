@@ -644,6 +644,76 @@ static void test_qd8_dynamic_hand_worked(void **state) {
     qd8_free(&a);
 }
 
+/* Group-wise activation scales: each group of a row is quantized exactly as
+ * the per-row quantizer quantizes that group taken as a row of its own; bad
+ * groups and widths are refused without writing. */
+static void test_qd8_grouped(void **state) {
+    (void)state;
+    enum { ROWS = 3, K = 192, STRIDE = 200 };
+    float x[ROWS * STRIDE];
+    uint64_t rng = 11;
+    fill(x, ROWS * STRIDE, DIST_OUTLIERS, &rng);
+    for (size_t i = 0; i < 64; i++) x[STRIDE + i] = 0.0f; /* row 1, group 0 of 64: all zero */
+    const size_t groups[] = {32, 64, 96, 192};
+    for (int bits = 4; bits <= 8; bits += 4) {
+        for (size_t gi = 0; gi < COUNT(groups); gi++) {
+            const size_t group = groups[gi], n = K / group;
+            int8_t q[ROWS * K], q_one[K];
+            float scale[ROWS * K / 32], scale_one;
+            int32_t zero[ROWS] = {5, 5, 5}, zero_one;
+            struct aq_qd8 a = {.q = q, .scale = scale, .zero = zero};
+            assert_true(aq_qd8_quantize_grouped_ref(x, ROWS, K, STRIDE, bits, group, &a));
+            assert_true(a.n_rows == ROWS && a.k == K && a.group == group);
+            for (size_t t = 0; t < ROWS; t++) {
+                assert_int_equal(zero[t], 0);
+                for (size_t g = 0; g < n; g++) {
+                    struct aq_qd8 one = {.q = q_one, .scale = &scale_one, .zero = &zero_one};
+                    assert_true(aq_qd8_quantize_dynamic_ref(x + t * STRIDE + g * group, 1, group, group, bits, &one));
+                    assert_true(scale[t * n + g] == scale_one);
+                    assert_memory_equal(q + t * K + g * group, q_one, group);
+                }
+            }
+            if (group == 64) assert_true(scale[n] == 0.0f);
+        }
+    }
+    float scale[ROWS * K / 32];
+    int8_t q[ROWS * K];
+    int32_t zero[ROWS];
+    struct aq_qd8 a = {.q = q, .scale = scale, .zero = zero};
+    scale[0] = 123.0f;
+    assert_false(aq_qd8_quantize_grouped_ref(x, ROWS, K, STRIDE, 8, 0, &a));
+    assert_false(aq_qd8_quantize_grouped_ref(x, ROWS, K, STRIDE, 8, 128, &a)); /* does not divide 192 */
+    assert_false(aq_qd8_quantize_grouped_ref(x, ROWS, K, STRIDE, 5, 32, &a));
+    assert_true(scale[0] == 123.0f && a.group == 0);
+}
+
+/* The 3-bit GEMM reads the same group-wise activation scales: on a symmetric
+ * matrix whose codes are all 3-bit ones it gives the 4-bit GEMM's bits. */
+static void test_qd8_grouped_qc3w(void **state) {
+    (void)state;
+    enum { M = 3, N = 5, K = 256, GROUP = 32, ACT_GROUP = 64 };
+    float x[M * K], w[N * K], out3[M * N], out4[M * N];
+    uint64_t rng = 13;
+    fill(x, M * K, DIST_OUTLIERS, &rng);
+    fill(w, N * K, DIST_GAUSSIAN, &rng);
+    uint8_t q[N * K / 2];
+    uint16_t wscale[N * K / GROUP];
+    struct aq_q4w q3 = {.q = q, .scale = wscale, .zero = NULL};
+    assert_true(aq_q3w_quantize_rtn_ref(w, N, K, GROUP, &q3));
+    int8_t qa[M * K];
+    float ascale[M * K / ACT_GROUP];
+    int32_t zero[M];
+    struct aq_qd8 a = {.q = qa, .scale = ascale, .zero = zero};
+    assert_true(aq_qd8_quantize_grouped_ref(x, M, K, K, 4, ACT_GROUP, &a));
+    aq_qd8_qc3w_gemm_ref(M, 0, N, &a, &q3, out3, N);
+    aq_qd8_qc4w_gemm_ref(M, 0, N, &a, &q3, out4, N);
+    assert_memory_equal(out3, out4, sizeof out3);
+    /* and differs from reading one scale per row (the test can fail) */
+    a.group = 0;
+    aq_qd8_qc4w_gemm_ref(M, 0, N, &a, &q3, out4, N);
+    assert_memory_not_equal(out3, out4, sizeof out3);
+}
+
 /* Random rows of many lengths with a row stride larger than k (the gap holds 1e30,
  * which would wreck the scale if it were read). Bounds: scale = amax / qmax
  * exactly (one IEEE division, as specified); every |x - scale * q| <= scale / 2
@@ -804,8 +874,8 @@ static void test_gemm_hand_worked(void **state) {
     }
     float a_scale = 0.25f;
     int32_t a_zero = 0, a_zero_shifted = 1;
-    const struct aq_qd8 a = {1, 64, qa, &a_scale, &a_zero};
-    const struct aq_qd8 a_shifted = {1, 64, qa_shifted, &a_scale, &a_zero_shifted};
+    const struct aq_qd8 a = {1, 64, qa, &a_scale, &a_zero, 0};
+    const struct aq_qd8 a_shifted = {1, 64, qa_shifted, &a_scale, &a_zero_shifted, 0};
 
     float out = 0.0f;
     aq_qd8_qc4w_gemm_ref(1, 0, 1, &a, &w_sym, &out, 1);
@@ -841,7 +911,7 @@ static void test_gemm_accumulates_with_fma(void **state) {
     }
     float sa = 1.0f + 0x1p-21f;
     int32_t za = 0;
-    const struct aq_qd8 a8 = {1, 64, qa, &sa, &za};
+    const struct aq_qd8 a8 = {1, 64, qa, &sa, &za, 0};
     float out = -1.0f;
     aq_qd8_qc4w_gemm_ref(1, 0, 1, &a8, &w, &out, 1);
     assert_true(out == 0x1p-21f);
@@ -849,6 +919,7 @@ static void test_gemm_accumulates_with_fma(void **state) {
 
 struct gemm_case {
     size_t m, n, k, group;
+    size_t act_group; /* 0: one activation scale per row */
     bool asym;
     int bits;
     float *x; /* (m, k) activations */
@@ -870,7 +941,14 @@ static void gemm_case_setup(struct gemm_case *c, uint64_t *rng) {
     assert_true(aq_q4w_quantize_rtn_ref(c->w, c->n, c->k, c->group, c->asym, &c->q4w));
     aq_q4w_dequantize_ref(&c->q4w, c->w_back);
     qd8_alloc(&c->qd8, c->m, c->k);
-    assert_true(aq_qd8_quantize_dynamic_ref(c->x, c->m, c->k, c->k, c->bits, &c->qd8));
+    if (c->act_group) {
+        free(c->qd8.scale);
+        c->qd8.scale = checked_calloc(c->m * (c->k / c->act_group), sizeof(float));
+        assert_true(aq_qd8_quantize_grouped_ref(c->x, c->m, c->k, c->k, c->bits, c->act_group, &c->qd8));
+        assert_true(c->qd8.group == c->act_group);
+    } else {
+        assert_true(aq_qd8_quantize_dynamic_ref(c->x, c->m, c->k, c->k, c->bits, &c->qd8));
+    }
     aq_qd8_qc4w_gemm_ref(c->m, 0, c->n, &c->qd8, &c->q4w, c->out, c->n);
 }
 
@@ -895,10 +973,12 @@ static void gemm_case_teardown(struct gemm_case *c) {
 static void check_gemm_case(const struct gemm_case *c) {
     const size_t groups = c->k / c->group;
     for (size_t t = 0; t < c->m; t++) {
-        const double sa = c->qd8.scale[t];
         for (size_t r = 0; r < c->n; r++) {
             double exact_dequantized = 0.0, magnitude = 0.0, exact_original = 0.0, quant_bound = 0.0;
             for (size_t e = 0; e < c->k; e++) {
+                /* The element's activation scale, from the documented layout. */
+                const double sa =
+                    c->act_group ? c->qd8.scale[t * (c->k / c->act_group) + e / c->act_group] : c->qd8.scale[t];
                 const double a_back = sa * ((double)c->qd8.q[t * c->k + e] - c->qd8.zero[t]);
                 /* w^ from the documented nibble layout, which must also be what the
                  * dequantizer produced (exact: an 11-bit scale times a small integer). */
@@ -918,11 +998,11 @@ static void check_gemm_case(const struct gemm_case *c) {
             const double got = c->out[t * c->n + r];
             const double rounding_bound = (double)(groups + 2) * FLT_EPSILON * magnitude;
             CHECK_LE(fabs(got - exact_dequantized), rounding_bound,
-                     "m=%zu n=%zu k=%zu group=%zu asym=%d bits=%d out(%zu, %zu) vs dequantized", c->m, c->n, c->k,
-                     c->group, c->asym, c->bits, t, r);
+                     "m=%zu n=%zu k=%zu group=%zu act_group=%zu asym=%d bits=%d out(%zu, %zu) vs dequantized", c->m,
+                     c->n, c->k, c->group, c->act_group, c->asym, c->bits, t, r);
             CHECK_LE(fabs(got - exact_original), quant_bound + rounding_bound,
-                     "m=%zu n=%zu k=%zu group=%zu asym=%d bits=%d out(%zu, %zu) vs original", c->m, c->n, c->k,
-                     c->group, c->asym, c->bits, t, r);
+                     "m=%zu n=%zu k=%zu group=%zu act_group=%zu asym=%d bits=%d out(%zu, %zu) vs original", c->m, c->n,
+                     c->k, c->group, c->act_group, c->asym, c->bits, t, r);
         }
     }
 }
@@ -941,15 +1021,21 @@ static void test_qd8_qc4w_gemm_accuracy(void **state) {
                 for (size_t mi = 0; mi < COUNT(ms); mi++) {
                     for (int asym = 0; asym <= 1; asym++) {
                         for (int bits = 4; bits <= 8; bits += 4) {
-                            struct gemm_case c = {.m = ms[mi],
-                                                  .n = kRowCounts[ni],
-                                                  .k = depths[ki],
-                                                  .group = kGroups[gi],
-                                                  .asym = asym,
-                                                  .bits = bits};
-                            gemm_case_setup(&c, &rng);
-                            check_gemm_case(&c);
-                            gemm_case_teardown(&c);
+                            /* Per row, one activation scale per weight group, and one per two. */
+                            const size_t act_groups[] = {0, kGroups[gi], 2 * kGroups[gi]};
+                            for (size_t ai = 0; ai < COUNT(act_groups); ai++) {
+                                if (act_groups[ai] && depths[ki] % act_groups[ai] != 0) continue;
+                                struct gemm_case c = {.m = ms[mi],
+                                                      .n = kRowCounts[ni],
+                                                      .k = depths[ki],
+                                                      .group = kGroups[gi],
+                                                      .act_group = act_groups[ai],
+                                                      .asym = asym,
+                                                      .bits = bits};
+                                gemm_case_setup(&c, &rng);
+                                check_gemm_case(&c);
+                                gemm_case_teardown(&c);
+                            }
                         }
                     }
                 }
@@ -1296,6 +1382,8 @@ int main(void) {
         cmocka_unit_test(test_qd8_dynamic_bounds),
         cmocka_unit_test(test_qd8_dynamic_zero_and_constant_rows),
         cmocka_unit_test(test_qd8_static_zero_point),
+        cmocka_unit_test(test_qd8_grouped),
+        cmocka_unit_test(test_qd8_grouped_qc3w),
         cmocka_unit_test(test_gemm_hand_worked),
         cmocka_unit_test(test_gemm_accumulates_with_fma),
         cmocka_unit_test(test_qd8_qc4w_gemm_accuracy),

@@ -200,17 +200,14 @@ static void test_quantized_logits_near_fp32(void **state) {
     int64_t vocab;
     float *base = prompt_logits(m, &n, &vocab);
     aq_model_free(m);
+    /* fp32,a4: float weights with 4-bit activations, one scale per token, no rotation (0.115 here) */
     const struct {
         const char *scheme;
         double bound;
     } cases[] = {
-        {"q8_0", 0.006},
-        {"q4_0", 0.035},
-        {"w4a16,rtn", 0.035},
-        {"w4a8", 0.03},
-        {"w4a8-paper,rtn", 0.16},
-        {"w4a4,rtn", 0.1},
-        {"w4a8,rtn,g128,asym,no-rotate", 0.05},
+        {"q8_0", 0.006},        {"q4_0", 0.035},          {"w4a16,rtn", 0.035},
+        {"w4a8", 0.03},         {"w4a8-paper,rtn", 0.16}, {"w4a4,rtn", 0.1},
+        {"w4a4,rtn,ag32", 0.1}, {"fp32,a4", 0.2},         {"w4a8,rtn,g128,asym,no-rotate", 0.05},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int32_t nq;
@@ -231,7 +228,8 @@ static void test_quantized_logits_near_fp32(void **state) {
 /* A quantized model saved as GGUF loads back computing the same bits. */
 static void test_save_load_round_trip_is_bit_exact(void **state) {
     (void)state;
-    const char *schemes[] = {"w4a8-paper", "w4a4,rtn,asym,g64", "q4_0", "q8_0", "w4a16,rtn", "w3a8,rtn,g64"};
+    const char *schemes[] = {"w4a8-paper", "w4a4,rtn,asym,g64", "q4_0",          "q8_0",
+                             "w4a16,rtn",  "w3a8,rtn,g64",      "w4a4,rtn,ag32", "fp32,a4,ag64"};
     for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
         aq_model *m = load_shipped();
         size_t len;
@@ -537,6 +535,9 @@ static void test_quantize_misuse(void **state) {
     assert_int_equal(aq_quantize(m, "w4a8,bogus", calib, len), AQ_ERR_INVALID_ARGUMENT);
     assert_int_equal(aq_quantize(m, "w3a8,asym", calib, len), AQ_ERR_INVALID_ARGUMENT); /* 3 bits: symmetric */
     assert_int_equal(aq_quantize(m, "fp32,head-q8_0", calib, len), AQ_ERR_INVALID_ARGUMENT);
+    /* activation groups: dynamic scales only, whole weight groups each */
+    assert_int_equal(aq_quantize(m, "w4a8,rtn,static,ag32", calib, len), AQ_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aq_quantize(m, "w4a8,rtn,g64,ag32", calib, len), AQ_ERR_INVALID_ARGUMENT);
     assert_int_equal(aq_quantize(m, "w4a8", NULL, 0), AQ_ERR_INVALID_ARGUMENT); /* GPTQ needs calibration */
     assert_int_equal(aq_quantize(m, "w4a8", "too short", 9), AQ_ERR_INVALID_ARGUMENT);
     aq_context *ctx = aq_context_create(m);

@@ -268,6 +268,25 @@ static aq_error load_matrix(aq_model *m, const char *name, int32_t rows, int32_t
     return AQ_OK;
 }
 
+/* Whether input site of layer i can take its activation group: every INT4
+ * matrix reading it has whole activation groups in a row, each holding whole
+ * weight groups (the kernels apply one activation scale per weight group). */
+static bool act_group_fits(aq_model *m, int32_t i, int site) {
+    aq_matrix *mats[AQ_MATRICES_PER_LAYER];
+    aq_layer_matrices(&m->layers[i], mats);
+    /* wq, wk, wv read the attention input; wo its output; gate and up the MLP input; down its activation. */
+    static const int site_of[AQ_MATRICES_PER_LAYER] = {AQ_INPUT_QKV,      AQ_INPUT_QKV,    AQ_INPUT_QKV,
+                                                       AQ_INPUT_ATTN_OUT, AQ_INPUT_FFN_UP, AQ_INPUT_FFN_UP,
+                                                       AQ_INPUT_FFN_DOWN};
+    size_t group = (size_t)m->layers[i].act[site].group;
+    for (int j = 0; j < AQ_MATRICES_PER_LAYER; j++) {
+        const aq_matrix *w = mats[j];
+        if (site_of[j] != site || w->rows == 0 || w->format != AQ_WEIGHTS_Q4W) continue;
+        if ((size_t)w->cols % group != 0 || group % w->q4w.group != 0) return false;
+    }
+    return true;
+}
+
 /* The run-time settings of a quantized model (docs/FORMAT.md). */
 static aq_error load_quantization(aq_model *m) {
     aq_gguf *g = m->gguf;
@@ -286,6 +305,11 @@ static aq_error load_quantization(aq_model *m) {
         (aq_gguf_get_u32(g, "agilequant.kv_bits", &kv_bits) != AQ_OK || (kv_bits != 8 && kv_bits != 4)))
         return model_error(m, AQ_ERR_FORMAT, "malformed %s (8 or 4)", "agilequant.kv_bits");
     m->kv_bits = (int32_t)kv_bits;
+    uint32_t act_group = 0;
+    if (aq_gguf_has_key(g, "agilequant.act_group") &&
+        (aq_gguf_get_u32(g, "agilequant.act_group", &act_group) != AQ_OK || act_group == 0 || act_group % 32 != 0 ||
+         act_group > 4096))
+        return model_error(m, AQ_ERR_FORMAT, "malformed %s", "agilequant.act_group");
     size_t n = (size_t)m->cfg.n_layers * AQ_N_LINEAR_INPUTS;
     int32_t *bits = malloc(n * sizeof *bits), *is_static = malloc(n * sizeof *is_static);
     int32_t *zero = malloc(n * sizeof *zero);
@@ -304,8 +328,13 @@ static aq_error load_quantization(aq_model *m) {
                       (!is_static[i] || (bits[i] && scale[i] > 0.0f && isfinite(scale[i]) &&
                                          zero[i] >= -(1 << (bits[i] - 1)) && zero[i] < (1 << (bits[i] - 1))));
             if (!ok) err = model_error(m, AQ_ERR_FORMAT, "bad activation setting in %s", "agilequant.act_*");
-            m->layers[i / AQ_N_LINEAR_INPUTS].act[i % AQ_N_LINEAR_INPUTS] =
-                (aq_act_quant){.bits = bits[i], .is_static = is_static[i] != 0, .scale = scale[i], .zero = zero[i]};
+            aq_act_quant *a = &m->layers[i / AQ_N_LINEAR_INPUTS].act[i % AQ_N_LINEAR_INPUTS];
+            *a = (aq_act_quant){.bits = bits[i], .is_static = is_static[i] != 0, .scale = scale[i], .zero = zero[i]};
+            if (bits[i] && !is_static[i]) a->group = (int32_t)act_group;
+            if (err == AQ_OK && a->group &&
+                !act_group_fits(m, (int32_t)(i / AQ_N_LINEAR_INPUTS), (int)(i % AQ_N_LINEAR_INPUTS)))
+                err = model_error(m, AQ_ERR_FORMAT, "%s does not fit the INT4 matrices' widths and groups",
+                                  "agilequant.act_group");
         }
     }
     if (err == AQ_OK && aq_gguf_find_tensor(g, "agilequant.down_rotation_signs"))

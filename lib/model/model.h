@@ -131,6 +131,7 @@ typedef struct aq_act_quant {
     bool is_static; /* calibrated per-tensor scale and zero; else dynamic per token */
     float scale;
     int32_t zero;
+    int32_t group; /* dynamic: features per activation scale (a multiple of the weight group), 0: one per token */
 } aq_act_quant;
 
 typedef struct aq_layer {

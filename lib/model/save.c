@@ -195,6 +195,13 @@ static void quantization_keys(saver *s, const aq_model *m, int32_t *bits, int32_
     check(s, aq_gguf_writer_set_arr(s->w, "agilequant.act_scale", AQ_GGUF_FLOAT32, scale, (uint64_t)n), "act_scale");
     check(s, aq_gguf_writer_set_arr(s->w, "agilequant.act_zero", AQ_GGUF_INT32, zero, (uint64_t)n), "act_zero");
     if (m->kv_bits) check(s, aq_gguf_writer_set_u32(s->w, "agilequant.kv_bits", (uint32_t)m->kv_bits), "kv_bits");
+    /* One group size for every dynamic input (aq_quantize_model sets them so). */
+    int32_t act_group = 0;
+    for (int32_t i = 0; i < n; i++) {
+        const aq_act_quant *a = &m->layers[i / AQ_N_LINEAR_INPUTS].act[i % AQ_N_LINEAR_INPUTS];
+        if (a->group) act_group = a->group;
+    }
+    if (act_group) check(s, aq_gguf_writer_set_u32(s->w, "agilequant.act_group", (uint32_t)act_group), "act_group");
     if (m->down_rotation_signs) vector(s, "agilequant.down_rotation_signs", m->down_rotation_signs, m->cfg.ffn_dim);
     /* A rotated LayerNorm model: RMSNorms without bias, the embedding norm in the table. */
     if (m->cfg.norm != m->cfg.family->norm) check(s, aq_gguf_writer_set_str(s->w, "agilequant.norm", "rms", 3), "norm");

@@ -393,6 +393,7 @@ static aq_error quantize_layer(aq_model *m, int32_t i, const aq_scheme *s, aq_ca
         aq_input_stats *stats = cal ? aq_calibration_input(cal, 0, kind) : NULL;
         aq_act_quant *act = &l->act[kind];
         *act = (aq_act_quant){.bits = s->act_bits[kind], .is_static = s->act_static && s->act_bits[kind] > 0};
+        if (act->bits && !act->is_static) act->group = s->act_group;
         if (act->is_static && !static_scale(stats->min, stats->max, act->bits, &act->scale, &act->zero))
             return aq_set_error(m->error, AQ_ERR_NUMERIC,
                                 "calibration overflowed: layer %d's input %d spans more than a float holds", i, kind);
@@ -522,6 +523,11 @@ aq_error aq_quantize_model(aq_model *m, const char *name, const char *text, size
     if (err) return aq_set_error(m->error, err, "%s", msg);
     if (m->scheme[0]) return aq_set_error(m->error, AQ_ERR_STATE, "the model is already quantized (%s)", m->scheme);
     if (m->n_contexts) return aq_set_error(m->error, AQ_ERR_STATE, "free the model's %d contexts first", m->n_contexts);
+    const aq_config *c = &m->cfg;
+    if (s.act_group && (c->dim % s.act_group || (c->n_heads * c->head_dim) % s.act_group || c->ffn_dim % s.act_group))
+        return aq_set_error(m->error, AQ_ERR_INVALID_ARGUMENT,
+                            "activation groups of %d do not divide the model's widths (%d, %d, %d)", (int)s.act_group,
+                            (int)c->dim, (int)(c->n_heads * c->head_dim), (int)c->ffn_dim);
     if (aq_scheme_needs_calibration(&s) && (!text || len == 0))
         return aq_set_error(m->error, AQ_ERR_INVALID_ARGUMENT, "scheme %s needs calibration text", name);
     for (int32_t i = 0; i < m->cfg.n_layers; i++) {

@@ -145,6 +145,14 @@ static bool apply_modifier(aq_scheme *s, const char *mod) {
         s->act_static = true;
     else if (!strcmp(mod, "dynamic"))
         s->act_static = false;
+    else if (!strcmp(mod, "a8") || !strcmp(mod, "a4"))
+        for (int k = 0; k < AQ_N_LINEAR_INPUTS; k++) s->act_bits[k] = mod[1] - '0';
+    else if (!strcmp(mod, "ag32"))
+        s->act_group = 32;
+    else if (!strcmp(mod, "ag64"))
+        s->act_group = 64;
+    else if (!strcmp(mod, "ag128"))
+        s->act_group = 128;
     else if (!strcmp(mod, "down8"))
         s->act_bits[AQ_INPUT_FFN_DOWN] = 8;
     else if (!strcmp(mod, "head-q8_0"))
@@ -179,22 +187,32 @@ aq_error aq_scheme_parse(const char *name, aq_scheme *s, char *msg, size_t msg_c
     }
     *s = found->scheme;
     for (char *mod = strtok_r(NULL, ",", &save); mod; mod = strtok_r(NULL, ",", &save)) {
-        /* fp32 takes only the function-preserving transforms, so that tests can check they are */
+        /* fp32 takes only the function-preserving transforms (so that tests can check they are) and quantized
+         * activations (to measure their error alone) */
         bool head = !strcmp(mod, "head-q8_0") || !strcmp(mod, "head-f32");
         /* The 3-bit layout has no zero points. */
         bool allowed = (s->weights == AQ_WEIGHTS_Q4W && !(s->w3 && !strcmp(mod, "asym"))) ||
                        (s->weights == AQ_WEIGHTS_BLOCKS && head) ||
-                       (s->weights == AQ_WEIGHTS_F32 && (!strcmp(mod, "rotate") || !strcmp(mod, "balance") ||
-                                                         !strcmp(mod, "balance-vo") || !strcmp(mod, "rotate-blocked")));
+                       (s->weights == AQ_WEIGHTS_F32 &&
+                        (!strcmp(mod, "rotate") || !strcmp(mod, "balance") || !strcmp(mod, "balance-vo") ||
+                         !strcmp(mod, "rotate-blocked") || !strncmp(mod, "ag", 2) || !strcmp(mod, "a8") ||
+                         !strcmp(mod, "a4") || !strncmp(mod, "only-", 5)));
         if (!allowed || !apply_modifier(s, mod)) {
             snprintf(
                 msg, msg_cap,
                 "unknown modifier '%s' for scheme %s (rtn, gptq, g32, g64, g128, sym, asym, "
                 "rotate, rotate-blocked, no-rotate, balance, no-balance, balance-vo, no-balance-vo, trip, no-trip, "
-                "static, dynamic, down8, only-qkv, only-o, only-up, only-down, head-q8_0, head-f32, head-int4)",
+                "static, dynamic, a8, a4, ag32, ag64, ag128, down8, only-qkv, only-o, only-up, only-down, head-q8_0, "
+                "head-f32, head-int4)",
                 mod, found->name);
             return AQ_ERR_INVALID_ARGUMENT;
         }
+    }
+    /* The kernels apply one activation scale per weight group. */
+    if (s->act_group && (s->act_static || s->act_group % (s->group ? s->group : 32) != 0)) {
+        snprintf(msg, msg_cap, "activation groups (ag%d) need dynamic scales and a multiple of the weight group (g%d)",
+                 (int)s->act_group, (int)s->group);
+        return AQ_ERR_INVALID_ARGUMENT;
     }
     return AQ_OK;
 }

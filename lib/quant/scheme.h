@@ -19,15 +19,16 @@ typedef struct aq_scheme {
     bool gptq;                            /* error-compensating weight quantization (else round to nearest) */
     int32_t act_bits[AQ_N_LINEAR_INPUTS]; /* 0 float, 8 or 4 */
     bool act_static;                      /* calibrated per-tensor scales (the paper), else dynamic per token */
-    bool trip;                            /* power-of-two channel factors (the paper's TRIP) */
-    bool rotate;                          /* Hadamard rotations (QuaRot-style) */
-    bool rotate_blocked;                  /* rotations in power-of-two blocks (format version 1), not full width */
-    bool balance;                         /* equalize the MLP's up rows against the down columns (before rotating) */
-    bool balance_vo;                      /* the same for attention: V's rows against O's columns */
-    uint32_t head_type;                   /* output head and embedding table: AQ_TENSOR_Q8_0, or 0 to keep them float */
-    bool head_q4w;                        /* head-int4: the head (and a table tied to it) INT4, its input INT8 */
-    bool w3;                              /* Q4W on the 3-bit grid (symmetric), run by the qc3w kernels */
-    int32_t kv_bits;                      /* the KV cache width contexts of the model default to: 4, 8, 0 (float) */
+    int32_t act_group;   /* dynamic: one activation scale per token and run of act_group features; 0: per token */
+    bool trip;           /* power-of-two channel factors (the paper's TRIP) */
+    bool rotate;         /* Hadamard rotations (QuaRot-style) */
+    bool rotate_blocked; /* rotations in power-of-two blocks (format version 1), not full width */
+    bool balance;        /* equalize the MLP's up rows against the down columns (before rotating) */
+    bool balance_vo;     /* the same for attention: V's rows against O's columns */
+    uint32_t head_type;  /* output head and embedding table: AQ_TENSOR_Q8_0, or 0 to keep them float */
+    bool head_q4w;       /* head-int4: the head (and a table tied to it) INT4, its input INT8 */
+    bool w3;             /* Q4W on the 3-bit grid (symmetric), run by the qc3w kernels */
+    int32_t kv_bits;     /* the KV cache width contexts of the model default to: 4, 8, 0 (float) */
 } aq_scheme;
 
 /* Parses name into s; on failure writes a reason into msg. */

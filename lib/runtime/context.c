@@ -121,12 +121,20 @@ static aq_error reserve_batch(aq_context *ctx, int32_t n_tokens) {
     if (pos) ctx->pos = pos;
     int8_t *qa = realloc(ctx->qa.q, n * width);
     if (qa) ctx->qa.q = qa;
-    float *qa_scale = realloc(ctx->qa.scale, n * sizeof(float));
+    /* Group-wise activation scales: at most one per weight group (32 features), plus the per-token one. */
+    float *qa_scale = realloc(ctx->qa.scale, n * (width / 32 + 1) * sizeof(float));
     if (qa_scale) ctx->qa.scale = qa_scale;
     int32_t *qa_zero = realloc(ctx->qa.zero, n * sizeof(int32_t));
     if (qa_zero) ctx->qa.zero = qa_zero;
-    /* Activation rows of llama.cpp's formats take at most 2 bytes an element (F16, BF16). */
-    void *blocks = realloc(ctx->qa_blocks, n * aq_act_row_bytes(AQ_TENSOR_F16, width));
+    /* Activation rows of llama.cpp's formats take at most 2 bytes an element (F16, BF16); float
+     * weights with quantized activations (to measure the activations' error alone) read them back
+     * as floats from the same buffer. */
+    size_t row_bytes = aq_act_row_bytes(AQ_TENSOR_F16, width);
+    for (int32_t i = 0; i < c->n_layers; i++)
+        for (int k = 0; k < AQ_N_LINEAR_INPUTS; k++)
+            if (ctx->model->layers[i].act[k].bits && ctx->model->layers[i].wq.format == AQ_WEIGHTS_F32)
+                row_bytes = width * sizeof(float);
+    void *blocks = realloc(ctx->qa_blocks, n * row_bytes);
     if (blocks) ctx->qa_blocks = blocks;
     size_t layers = (size_t)c->n_layers + 1;
     int32_t *kept = realloc(ctx->kept, layers * n * sizeof *kept);

@@ -64,7 +64,10 @@ static void linear_rows(void *arg, size_t row_begin, size_t rows) {
         t->kernels->f32_gemm(t->m, row_begin, row_end, k, t->x, k, w->f32, t->out, ld);
         break;
     case AQ_WEIGHTS_Q4W:
-        if (t->qa)
+        if (t->qa && t->qa->group) /* group-wise activation scales: the reference kernels only, for now */
+            (w->q3w ? aq_qd8_qc3w_gemm_ref : aq_qd8_qc4w_gemm_ref)(t->m, row_begin, row_end, t->qa, &w->q4w, t->out,
+                                                                   ld);
+        else if (t->qa)
             (w->q3w ? &t->kernels->qc3w_gemm : &t->kernels->qc4w_gemm)
                 ->gemm(t->m, row_begin, row_end, t->qa, &w->q4w, w->packed, t->out, ld);
         else
@@ -115,9 +118,12 @@ static void quantize_rows(void *arg, size_t t_begin, size_t rows) {
     const float *x = in->x + t_begin * k;
     if (task->format == ACT_QD8) {
         const aq_act_quant *p = in->policy;
+        size_t scales = p->group ? k / (size_t)p->group : 1;
         struct aq_qd8 rows_view = {
-            .q = ctx->qa.q + t_begin * k, .scale = ctx->qa.scale + t_begin, .zero = ctx->qa.zero + t_begin};
-        if (p->is_static)
+            .q = ctx->qa.q + t_begin * k, .scale = ctx->qa.scale + t_begin * scales, .zero = ctx->qa.zero + t_begin};
+        if (p->group)
+            aq_qd8_quantize_grouped_ref(x, rows, k, k, p->bits, (size_t)p->group, &rows_view);
+        else if (p->is_static)
             aq_qd8_quantize_static_ref(x, rows, k, k, p->scale, p->zero, p->bits, &rows_view);
         else
             ctx->model->kernels.qd8_quantize(x, rows, k, k, p->bits, &rows_view);
@@ -142,6 +148,7 @@ static void quantize_input(aq_context *ctx, const aq_activations *in, act_format
     if (format == ACT_QD8) {
         ctx->qa.n_rows = (size_t)in->n_tokens;
         ctx->qa.k = (size_t)in->width;
+        ctx->qa.group = (size_t)in->policy->group;
     }
 }
 
@@ -152,11 +159,31 @@ static bool same_input(const aq_matrix *a, const aq_matrix *b) {
     return a->format != AQ_WEIGHTS_BLOCKS || a->block_type->act_type == b->block_type->act_type;
 }
 
+/* The quantized input as floats, into ctx->qa_blocks: what float weights read
+ * when only the activations are quantized (the fp32 scheme with a8 or a4). */
+static const float *dequantized_input(aq_context *ctx) {
+    const struct aq_qd8 *a = &ctx->qa;
+    float *x = ctx->qa_blocks;
+    size_t scales = a->group ? a->k / a->group : 1;
+    for (size_t t = 0; t < a->n_rows; t++)
+        for (size_t e = 0; e < a->k; e++)
+            x[t * a->k + e] = a->scale[t * scales + (a->group ? e / a->group : 0)] *
+                              (float)((int32_t)a->q[t * a->k + e] - a->zero[t]);
+    return x;
+}
+
 /* Prepares the input w reads (quantized once for every matrix of a site) and
  * returns the task for w. */
 static linear_task prepare(aq_context *ctx, const aq_matrix *w, const aq_activations *in, float *out) {
     linear_task task = {.kernels = &ctx->model->kernels, .w = w, .x = in->x, .out = out, .m = (size_t)in->n_tokens};
-    if (w->format == AQ_WEIGHTS_Q4W && in->policy) {
+    if (w->format == AQ_WEIGHTS_F32 && in->policy) {
+        if (!ctx->qa_ready) {
+            quantize_input(ctx, in, ACT_QD8, 0);
+            dequantized_input(ctx);
+        }
+        ctx->qa_ready = true;
+        task.x = ctx->qa_blocks;
+    } else if (w->format == AQ_WEIGHTS_Q4W && in->policy) {
         if (!ctx->qa_ready) quantize_input(ctx, in, ACT_QD8, 0);
         ctx->qa_ready = true;
         task.qa = &ctx->qa;
