@@ -55,6 +55,23 @@ SMOL_SCHEMES = [
     ("the same, only the MLP input (gate/up) at 4 bits", "w4a4,rtn,only-up"),
     ("the same, only the down projection's input at 4 bits", "w4a4,rtn,only-down"),
     ("W4A4, GPTQ, full-width rotation, MLP and V/O balancing (`w4a4`)", "w4a4"),
+    # Group-wise activation scales (one per token and 32 features) next to per-token ones.
+    ("W4A8 dynamic, one scale per token and 32 features, RTN, no rotation or balancing",
+     "w4a8,rtn,no-rotate,no-balance,ag32"),
+    ("W4A8 dynamic, one scale per token and 32 features, GPTQ, no rotation or balancing",
+     "w4a8,no-rotate,no-balance,ag32"),
+    ("W4A8, one scale per token and 32 features, RTN, full-width rotation, MLP and V/O balancing", "w4a8,rtn,ag32"),
+    ("W4A4, one scale per token and 32 features, RTN, full-width rotation, MLP and V/O balancing", "w4a4,rtn,ag32"),
+    # The activations' error alone: float weights, activations quantized and read back as floats.
+    ("float weights, 8-bit activations per token", "fp32,a8"),
+    ("float weights, 8-bit activations per token and 32 features", "fp32,a8,ag32"),
+    ("float weights, 4-bit activations per token", "fp32,a4"),
+    ("float weights, 4-bit activations per token and 32 features", "fp32,a4,ag32"),
+    ("float weights, 4-bit activations per token, full-width rotation", "fp32,a4,rotate"),
+    ("float weights, 4-bit activations per token and 32 features, full-width rotation", "fp32,a4,rotate,ag32"),
+    ("float weights, 4-bit activations per token, rotation and both balancings (the activations of `w4a4,rtn`)",
+     "fp32,a4,rotate,balance,balance-vo"),
+    ("the same, one scale per token and 32 features", "fp32,a4,rotate,balance,balance-vo,ag32"),
 ]
 FAMILIES = [("llama", "models/austen-6m.gguf"), ("bloom", "models/austen-bloom.gguf"),
             ("opt", "models/austen-opt.gguf")]
