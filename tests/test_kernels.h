@@ -1290,6 +1290,64 @@ static void test_select(void **state) {
 }
 
 /* ------------------------------------------------------------------------------
+ * Group-wise activation scales (a->group: one scale per token and act_group
+ * features, a multiple of the weight group): bit for bit the reference, whose
+ * scale index is written out in quant.h, on every tile shape.
+ */
+static void check_act_group_ranges(const aq_qc4w_gemm_kernel *kern, bool w3, size_t m, size_t n_rows, size_t k,
+                                   size_t group, size_t act_group, bool asym, int bits, bool nonzero_za,
+                                   uint64_t *rng) {
+    struct aq_q4w w;
+    struct aq_qd8 a;
+    if (w3)
+        q3w_make(&w, n_rows, k, group, FILL_RANDOM, rng);
+    else
+        q4w_make(&w, n_rows, k, group, asym, FILL_RANDOM, rng);
+    qd8_make(&a, m, k, bits, nonzero_za, FILL_RANDOM, rng);
+    free(a.scale);
+    a.group = act_group;
+    a.scale = xcalloc(m * (k / act_group), sizeof(float));
+    /* Scales far apart, so that reading another group's scale changes the result. */
+    for (size_t i = 0; i < m * (k / act_group); i++) a.scale[i] = ldexpf(1.0f + rng_float(rng), rng_int(rng, -12, 4));
+    void *packed = pack_for(kern, &w);
+    const size_t nb = n_rows > 2 * kern->n_tile ? kern->n_tile : 0, ne = n_rows % 2 ? n_rows : n_rows - 1;
+    if (w3) {
+        check_qc3w(kern, &a, &w, packed, m, 0, n_rows, n_rows + 3, "act groups");
+        if (ne > nb) check_qc3w(kern, &a, &w, packed, m, nb, ne, n_rows + 5, "act groups, sub-range");
+    } else {
+        check_qc4w(kern, &a, &w, packed, m, 0, n_rows, n_rows + 3, "act groups");
+        if (ne > nb) check_qc4w(kern, &a, &w, packed, m, nb, ne, n_rows + 5, "act groups, sub-range");
+    }
+    free(packed);
+    q4w_free(&w);
+    qd8_free(&a);
+}
+
+static void run_act_groups(const aq_qc4w_gemm_kernel *kern, bool w3) {
+    require(kern->isa, kern->name);
+    size_t ms[7], ns[7];
+    const size_t n_m = sizes_around(kern->m_tile, 17, ms), n_n = sizes_around(kern->n_tile, 64, ns);
+    uint64_t rng = w3 ? 0x5EED00A3u : 0x5EED00A4u;
+    unsigned variant = 0;
+    for (size_t im = 0; im < n_m; im++)
+        for (size_t in = 0; in < n_n; in++)
+            for (size_t ik = 0; ik < COUNT(qc4w_depths); ik++)
+                for (size_t mult = 1; mult <= 4; mult *= 2, variant++) {
+                    const size_t k = qc4w_depths[ik].k, group = qc4w_depths[ik].group, act_group = mult * group;
+                    if (k % act_group != 0) continue;
+                    check_act_group_ranges(kern, w3, ms[im], ns[in], k, group, act_group, !w3 && (variant & 1),
+                                           (variant >> 1) & 1 ? 4 : 8, (variant >> 2) & 1, &rng);
+                }
+    /* Rows longer than a chunk of the per-token loop, and 4096-wide ones. */
+    check_act_group_ranges(kern, w3, kern->m_tile + 1, 2 * kern->n_tile + 1, 16416, 32, 32, !w3, 8, false, &rng);
+    check_act_group_ranges(kern, w3, 1, 2 * kern->n_tile + 1, 4096, 32, 128, false, 4, false, &rng);
+}
+
+static void test_qc4w_act_groups(void **state) { run_act_groups(*state, false); }
+
+static void test_qc3w_act_groups(void **state) { run_act_groups(*state, true); }
+
+/* ------------------------------------------------------------------------------
  * The test list: one test per listed kernel and shape set, named after the kernel.
  */
 struct test_list {
@@ -1324,6 +1382,7 @@ static int aq_run_kernel_tests(const char *group, CMUnitTestFunction arch_test) 
         add_test(&l, e->name, " long k", test_qc4w_long_k, e);
         add_test(&l, e->name, " extremes", test_qc4w_extremes, e);
         add_test(&l, e->name, " packed bits", test_qc4w_packed_bits, e);
+        add_test(&l, e->name, " act groups", test_qc4w_act_groups, e);
     }
     for (size_t i = 0; i + 1 < aq_qd8_qc3w_gemm_list_size; i++) {
         const aq_qc4w_gemm_kernel *e = &aq_qd8_qc3w_gemm_list[i];
@@ -1331,6 +1390,7 @@ static int aq_run_kernel_tests(const char *group, CMUnitTestFunction arch_test) 
         add_test(&l, e->name, " long k", test_qc3w_long_k, e);
         add_test(&l, e->name, " extremes", test_qc3w_extremes, e);
         add_test(&l, e->name, " packed bits", test_qc3w_packed_bits, e);
+        add_test(&l, e->name, " act groups", test_qc3w_act_groups, e);
     }
     for (size_t i = 0; i + 1 < aq_f32_gemm_list_size; i++)
         add_test(&l, aq_f32_gemm_list[i].name, "", test_f32_gemm, &aq_f32_gemm_list[i]);

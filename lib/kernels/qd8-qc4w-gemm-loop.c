@@ -35,6 +35,12 @@ static void gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, size_t m, 
     const size_t k = w->k, group = w->group, groups = k / group;
     const bool asym = w->zero != NULL;
     int32_t a_term[MR_LIMIT * AQ_QC4W_GROUP_CHUNK];
+    /* Group-wise activation scales (a->group, a multiple of the weight group):
+     * a chunk is one activation group, whose scales the tiles read as the
+     * per-token ones, and the accumulators pass through out between chunks as
+     * they do for long rows. Per-token scales keep the long chunks. */
+    const size_t chunk_max = a->group ? (a->group > group ? a->group / group : 1) : AQ_QC4W_GROUP_CHUNK;
+    float chunk_scale[MR_LIMIT];
     /* Rows per block of about AQ_QC4W_BLOCK_BYTES: a multiple of nr, at least nr. */
     size_t rows_per_block = AQ_QC4W_BLOCK_BYTES / (groups * block_bytes / nr) / nr * nr;
     if (rows_per_block < nr) rows_per_block = nr;
@@ -57,9 +63,14 @@ static void gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, size_t m, 
                 .group = group,
                 .out_stride = out_stride,
             };
-            for (size_t g0 = 0; g0 < groups; g0 += AQ_QC4W_GROUP_CHUNK) {
-                const size_t chunk = groups - g0 < AQ_QC4W_GROUP_CHUNK ? groups - g0 : AQ_QC4W_GROUP_CHUNK;
+            for (size_t g0 = 0; g0 < groups; g0 += chunk_max) {
+                const size_t chunk = groups - g0 < chunk_max ? groups - g0 : chunk_max;
                 activation_terms(mr, t.a, t.a_zero, k, group, g0, chunk, a_term);
+                if (a->group) {
+                    for (size_t i = 0; i < mr; i++)
+                        chunk_scale[i] = a->scale[(t0 + i) * (k / a->group) + g0 * group / a->group];
+                    t.a_scale = chunk_scale;
+                }
                 t.g0 = g0;
                 t.groups = chunk;
                 t.accumulate = g0 > 0;

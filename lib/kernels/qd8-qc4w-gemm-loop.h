@@ -12,7 +12,8 @@
  * packed weights (kept in L2 while every activation tile passes over them), the
  * activation rows in tiles of MR (the last one shorter; tile() is instantiated for
  * each constant mr), the rows [n_begin, n_end) in packed tiles of NR (the last one
- * partial: t->nr < NR), the groups in chunks of at most AQ_QC4W_GROUP_CHUNK, and
+ * partial: t->nr < NR), the groups in chunks of at most AQ_QC4W_GROUP_CHUNK (or
+ * one activation group each, for group-wise activation scales), and
  * the activation terms per row and group that every kernel's zero-point correction
  * needs.
  *
@@ -59,7 +60,7 @@ static inline size_t aq_qc4w_meta_bytes(bool asym) { return asym ? 3 : 2; }
 struct aq_qc4w_tile {
     const int8_t *a;       /* row 0 of the activation tile; row t starts at a + t * k */
     size_t k;              /* elements per row */
-    const float *a_scale;  /* a_scale[t] */
+    const float *a_scale;  /* a_scale[t]: of the chunk's groups (one activation group when a->group is set) */
     const int32_t *a_zero; /* a_zero[t] (za) */
     bool za_any;           /* whether some a_zero[t], t < mr, is not 0 (C is needed) */
     const int32_t *a_term; /* a_term[t * groups + g]: T of row t and group g0 + g (modulo 2^32) */

@@ -64,10 +64,7 @@ static void linear_rows(void *arg, size_t row_begin, size_t rows) {
         t->kernels->f32_gemm(t->m, row_begin, row_end, k, t->x, k, w->f32, t->out, ld);
         break;
     case AQ_WEIGHTS_Q4W:
-        if (t->qa && t->qa->group) /* group-wise activation scales: the reference kernels only, for now */
-            (w->q3w ? aq_qd8_qc3w_gemm_ref : aq_qd8_qc4w_gemm_ref)(t->m, row_begin, row_end, t->qa, &w->q4w, t->out,
-                                                                   ld);
-        else if (t->qa)
+        if (t->qa)
             (w->q3w ? &t->kernels->qc3w_gemm : &t->kernels->qc4w_gemm)
                 ->gemm(t->m, row_begin, row_end, t->qa, &w->q4w, w->packed, t->out, ld);
         else
