@@ -72,6 +72,10 @@ SMOL_SCHEMES = [
     ("float weights, 4-bit activations per token, rotation and both balancings (the activations of `w4a4,rtn`)",
      "fp32,a4,rotate,balance,balance-vo"),
     ("the same, one scale per token and 32 features", "fp32,a4,rotate,balance,balance-vo,ag32"),
+    ("the same, only the attention input (Q/K/V) quantized", "fp32,a4,rotate,balance,balance-vo,ag32,only-qkv"),
+    ("the same, only the output projection's input quantized", "fp32,a4,rotate,balance,balance-vo,ag32,only-o"),
+    ("the same, only the MLP input (gate/up) quantized", "fp32,a4,rotate,balance,balance-vo,ag32,only-up"),
+    ("the same, only the down projection's input quantized", "fp32,a4,rotate,balance,balance-vo,ag32,only-down"),
 ]
 FAMILIES = [("llama", "models/austen-6m.gguf"), ("bloom", "models/austen-bloom.gguf"),
             ("opt", "models/austen-opt.gguf")]
@@ -232,6 +236,24 @@ def findings(r, files, variants, single, smol_schemes, args):
         worst = max((k for k in sites if sites[k] is not None), key=lambda k: sites[k])
         out.append(f"- SmolLM2, one input's activations at 4 bits at a time (weights as `w4a4,rtn`, whose weights alone "
                    f"cost {wbase:+.2f}%): {txt}. The `{worst}` input loses most.")
+    split = ["fp32,a8", "fp32,a8,ag32", "fp32,a4", "fp32,a4,ag32", "fp32,a4,rotate", "fp32,a4,rotate,ag32",
+             "fp32,a4,rotate,balance,balance-vo", "fp32,a4,rotate,balance,balance-vo,ag32"]
+    if any(k in got for k in split):
+        out.append("- Weights and activations apart (SmolLM2): float weights with the activations quantized and read "
+                   "back as floats (`fp32,a8`, `fp32,a4`: the activations' error alone) against 4-bit weights with "
+                   f"float activations ({fig('w4a16,rtn')}, {fig('w4a16')} with GPTQ, "
+                   f"{fig('w4a16,rtn,rotate,balance,balance-vo')} with the transforms of `w4a4,rtn`). Activations "
+                   "alone: " + ", ".join(fig(k) for k in split if k in got) + ". One scale per token is what "
+                   "breaks 4-bit activations here: a token's few large channels set the scale of all 576 or 1536, "
+                   "and the rest round to 0; a scale per 32 features (`ag32`) confines each large channel to its "
+                   "own group, without a rotation.")
+    ag = ["w4a8,rtn,no-rotate,no-balance,ag32", "w4a8,no-rotate,no-balance,ag32", "w4a8,rtn,ag32", "w4a4,rtn,ag32"]
+    if any(k in got for k in ag):
+        out.append("- Group-wise activation scales with 4-bit weights (`ag32`: one dynamic scale per token and 32 "
+                   "input features, as Atom and QServe; the qd8 GEMMs take a chunk of weight groups per "
+                   "activation group and read its scales as the per-token ones, bit for bit the reference): "
+                   + ", ".join(fig(k) for k in ag if k in got) + f"; per token: {fig('w4a8,rtn,no-rotate,no-balance')}, "
+                   f"{fig('w4a8,rtn')}, {fig('w4a4,rtn')}.")
     rounding = r.rounding(files["f32"])
     if rounding and "w4a16,rtn" in got and "w4a16,rtn,rotate" in got:
         ms = rounding["matrices"]
@@ -279,8 +301,8 @@ def findings(r, files, variants, single, smol_schemes, args):
                "outlier; all are exact in FP32 (`test_families`: max |logit - fp32| <= 4e-5 on every family). "
                "`rotate-blocked` stays to read files of format version 1 and to compare. Not done: an online "
                "per-head Hadamard across heads (QuaRot's) on the output projection's input (the per-head rotation "
-               "is folded into V and O, and balancing covers the planted site); group-wise activation scales (the "
-               "kernels take one scale per token; not measured); a Paley factor of order 44 (TinyLlama's "
+               "is folded into V and O, and balancing covers the planted site); group-wise activation scales as a "
+               "default (`ag32` is a modifier: see the SmolLM2 rows); a Paley factor of order 44 (TinyLlama's "
                "5632 = 44 x 128 would be mixed whole, but its online rotation took about 4 times as long as the "
                "blocked one, so 5632 stays blocked).")
     if q40 is not None and "w4a16,rtn" in got:
