@@ -136,6 +136,7 @@ static void qd8_make(struct aq_qd8 *a, size_t m, size_t k, int bits, bool nonzer
     const int qmin = bits == 8 ? -128 : -8, qmax = bits == 8 ? 127 : 7;
     a->n_rows = m;
     a->k = k;
+    a->group = 0; /* one scale per token */
     a->q = xcalloc(m * k, 1);
     a->scale = xcalloc(m, sizeof(float));
     a->zero = xcalloc(m, sizeof(int32_t));

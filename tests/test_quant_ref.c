@@ -100,6 +100,7 @@ static void q4w_free(struct aq_q4w *w) {
 }
 
 static void qd8_alloc(struct aq_qd8 *a, size_t n_rows, size_t k) {
+    a->group = 0; /* one scale per row */
     a->q = checked_calloc(n_rows * k, sizeof(int8_t));
     a->scale = checked_calloc(n_rows, sizeof(float));
     a->zero = checked_calloc(n_rows, sizeof(int32_t));

@@ -232,6 +232,7 @@ static void record_all(FILE *tsv) {
         test_qc4w_shapes(&state);
         test_qc4w_long_k(&state);
         test_qc4w_extremes(&state);
+        test_qc4w_act_groups(&state);
     }
     for (size_t i = 0; i + 1 < aq_qd8_qc3w_gemm_list_size; i++) {
         const aq_qc4w_gemm_kernel *e = &aq_qd8_qc3w_gemm_list[i];
@@ -243,6 +244,7 @@ static void record_all(FILE *tsv) {
         test_qc3w_shapes(&state);
         test_qc3w_long_k(&state);
         test_qc3w_extremes(&state);
+        test_qc3w_act_groups(&state);
     }
     for (size_t i = 0; i < aq_block_gemm_list_size; i++) {
         const aq_block_gemm_kernel *e = &aq_block_gemm_list[i];
