@@ -243,10 +243,16 @@ def findings(r, files, variants, single, smol_schemes, args):
                    "back as floats (`fp32,a8`, `fp32,a4`: the activations' error alone) against 4-bit weights with "
                    f"float activations ({fig('w4a16,rtn')}, {fig('w4a16')} with GPTQ, "
                    f"{fig('w4a16,rtn,rotate,balance,balance-vo')} with the transforms of `w4a4,rtn`). Activations "
-                   "alone: " + ", ".join(fig(k) for k in split if k in got) + ". One scale per token is what "
-                   "breaks 4-bit activations here: a token's few large channels set the scale of all 576 or 1536, "
-                   "and the rest round to 0; a scale per 32 features (`ag32`) confines each large channel to its "
-                   "own group, without a rotation.")
+                   "alone: " + ", ".join(fig(k) for k in split if k in got) + ". Without a rotation, one scale per "
+                   "token is what breaks 4-bit activations: a token's few large channels set the scale of all 576 or "
+                   "1536 features and the rest round to 0; a scale per 32 features (`ag32`) confines each large "
+                   "channel to its own group. 8-bit activations cost little either way, and least per group.")
+        one = {k: got.get(f"fp32,a4,rotate,balance,balance-vo,ag32,only-{k}") for k in ("qkv", "o", "up", "down")}
+        if any(v is not None for v in one.values()):
+            worst = max((k for k in one if one[k] is not None), key=lambda k: one[k])
+            out.append("- The same, one input's activations at 4 bits at a time (float weights, the transforms of "
+                       "`w4a4,rtn`, `ag32`): " + ", ".join(f"{k} {v:+.2f}%" for k, v in one.items() if v is not None)
+                       + f". The `{worst}` input loses most.")
     ag = ["w4a8,rtn,no-rotate,no-balance,ag32", "w4a8,no-rotate,no-balance,ag32", "w4a8,rtn,ag32", "w4a4,rtn,ag32"]
     if any(k in got for k in ag):
         out.append("- Group-wise activation scales with 4-bit weights (`ag32`: one dynamic scale per token and 32 "
@@ -305,6 +311,13 @@ def findings(r, files, variants, single, smol_schemes, args):
                "default (`ag32` is a modifier: see the SmolLM2 rows); a Paley factor of order 44 (TinyLlama's "
                "5632 = 44 x 128 would be mixed whole, but its online rotation took about 4 times as long as the "
                "blocked one, so 5632 stays blocked).")
+    w8 = {k: v for k, v in got.items() if k.startswith("w4a8,") or k == "w4a8"}
+    w4 = {k: v for k, v in got.items() if (k.startswith("w4a4,") or k == "w4a4") and "only-" not in k}
+    if q40 is not None and w8 and w4:
+        b8, b4 = min(w8, key=w8.get), min(w4, key=w4.get)
+        out.append(f"- SmolLM2's targets, best measured: W4A8 {fig(b8)} against llama.cpp's Q4_0 {q40:+.2f}% ("
+                   + ("met" if w8[b8] <= q40 else f"missed by {w8[b8] - q40:.2f} points") + f"); W4A4 {fig(b4)} "
+                   "against +10% (" + ("met" if w4[b4] <= 10 else f"missed by {w4[b4] - 10:.2f} points") + ").")
     if q40 is not None and "w4a16,rtn" in got:
         out.append(f"- SmolLM2's targets: W4A4 <= +10% is below what its 4-bit weights alone cost here "
                    f"({fig('w4a16,rtn')}, llama.cpp's Q4_0 {q40:+.2f}%): the F32 reference is a dequantized Q4_1 "
