@@ -106,7 +106,10 @@ def parse_kernel_lists(src):
                         act = ggml[0]
                 else:
                     types = parts[:-1]
-                    if op == "dot" and types:
+                    if role == "act-quantize" and types:
+                        # our own activation formats: <activations>-quantize.inc
+                        act = types[0]
+                    elif op == "dot" and types:
                         # ggml's naming: vec_dot_<weights>_<activations>
                         weight, act = types[0].upper(), (types[1].upper() if len(types) > 1 else types[0].upper())
                     elif op == "gemm" and types:
