@@ -14,8 +14,6 @@ void aq_qd8_qc4w_gemm_ref(size_t m, size_t n_begin, size_t n_end, const struct a
     for (size_t t = 0; t < m; t++) {
         const int8_t *qa = a->q + t * a->k;
         const int32_t za = a->zero[t];
-        /* This row's first activation scale: one a row, or k / a->group of them. */
-        const size_t a_row = a->group ? t * (k / a->group) : t;
         for (size_t r = n_begin; r < n_end; r++) {
             const uint8_t *qw = w->q + r * (k / 2);
             float acc = 0.0f;
@@ -30,7 +28,7 @@ void aq_qd8_qc4w_gemm_ref(size_t m, size_t n_begin, size_t n_end, const struct a
                 }
                 /* One rounding for the combined scale, one (fused) for the add. */
                 const float group_scale =
-                    aq_fp16_to_fp32(w->scale[group_index]) * a->scale[a_row + (a->group ? g * group / a->group : 0)];
+                    aq_fp16_to_fp32(w->scale[group_index]) * a->scale[aq_qd8_scale_index(a, t, g * group)];
                 acc = fmaf(group_scale, (float)isum, acc);
             }
             out[t * out_stride + r] = acc;

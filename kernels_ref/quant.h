@@ -124,6 +124,11 @@ struct aq_qd8 {
     size_t group;  /* 0: one scale per row; else features per scale (divides k) */
 };
 
+/* Where in a->scale the scale of token t's feature e is. */
+static inline size_t aq_qd8_scale_index(const struct aq_qd8 *a, size_t t, size_t e) {
+    return a->group ? t * (a->k / a->group) + e / a->group : t;
+}
+
 /* Sizes the caller allocates: q n_rows * k bytes, scale n_rows (times k / group
  * when grouped) and zero n_rows. */
 

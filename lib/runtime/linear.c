@@ -158,15 +158,12 @@ static bool same_input(const aq_matrix *a, const aq_matrix *b) {
 
 /* The quantized input as floats, into ctx->qa_blocks: what float weights read
  * when only the activations are quantized (the fp32 scheme with a8 or a4). */
-static const float *dequantized_input(aq_context *ctx) {
+static void dequantize_input(aq_context *ctx) {
     const struct aq_qd8 *a = &ctx->qa;
     float *x = ctx->qa_blocks;
-    size_t scales = a->group ? a->k / a->group : 1;
     for (size_t t = 0; t < a->n_rows; t++)
         for (size_t e = 0; e < a->k; e++)
-            x[t * a->k + e] = a->scale[t * scales + (a->group ? e / a->group : 0)] *
-                              (float)((int32_t)a->q[t * a->k + e] - a->zero[t]);
-    return x;
+            x[t * a->k + e] = a->scale[aq_qd8_scale_index(a, t, e)] * (float)((int32_t)a->q[t * a->k + e] - a->zero[t]);
 }
 
 /* Prepares the input w reads (quantized once for every matrix of a site) and
@@ -176,7 +173,7 @@ static linear_task prepare(aq_context *ctx, const aq_matrix *w, const aq_activat
     if (w->format == AQ_WEIGHTS_F32 && in->policy) {
         if (!ctx->qa_ready) {
             quantize_input(ctx, in, ACT_QD8, 0);
-            dequantized_input(ctx);
+            dequantize_input(ctx);
         }
         ctx->qa_ready = true;
         task.x = ctx->qa_blocks;
