@@ -373,11 +373,12 @@ if want aarch64; then
           only_tests=()
           continue
         fi
-        # The whole-model quantize, prune and KV-cache tests run once, on -cpu max: what differs between
-        # the two CPUs is which kernels are chosen, and every kernel is checked bit for bit on both by the
-        # kernel tests (under qemu these tests take most of the stage's time).
+        # The whole-model quantize, prune, KV-cache and model-family tests run once, on -cpu max: what
+        # differs between the two CPUs is which kernels are chosen, and every kernel is checked bit for bit
+        # on both by the kernel tests (under qemu these tests take most of the stage's time; test_families
+        # alone took 506 s on cortex-a72).
         skip_tests=()
-        [ "$cpu" = cortex-a72 ] && skip_tests=(test_quantize test_prune test_kv_cache)
+        [ "$cpu" = cortex-a72 ] && skip_tests=(test_quantize test_prune test_kv_cache test_families)
         QEMU_CPU=$cpu run_tests "aarch64 -cpu $cpu" build-ci-aarch64 "testlog-$cpu" -t "$qemu_timeout"
         skip_tests=()
       done
