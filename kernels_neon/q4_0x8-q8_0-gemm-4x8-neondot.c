@@ -1,65 +1,7 @@
 /* q4_0x8-q8_0-gemm-4x8-neondot.c - llama.cpp Q4_0 weights repacked into groups of
  * 8 rows (q4_0x8.h) x Q8_0 activations, the dot product extension (SDOT, built with
- * -march=armv8.2-a+dotprod): tiles of up to 4 tokens x the group's 8 rows (1 x 8 in
- * decode), each output bit for bit aq_q4_0_q8_0_dot_ref. A chunk's 32 bytes are
- * rows 0..3 then 4..7, 4 bytes a row, so SDOT by element c of the activations
- * (elements 4c .. 4c + 3 for the low nibbles, 16 + 4c .. for the high ones) adds
- * each row's 4 products to its own int32 lane: no reduction across lanes. The
- * codes 0..15 are non-negative int8, so isum = sum(code * y) - 8 * sum(y), exact;
- * then per lane f32(dx) * f32(dy), times (float) isum, added in block order (the
- * reference's roundings, no fma). */
-#include <arm_neon.h>
-
-#include "block-gemm-x8-loop.h"
-#include "quant.h"
-
-#define MR 4
-
-/* codes[c][h][g]: chunk c, low (h 0) or high (h 1) nibbles, rows 4g .. 4g + 3. */
-#define DOT_CHUNK(s, codes, ylo, yhi, c)                                                                               \
-    do {                                                                                                               \
-        s[0] = vdotq_laneq_s32(s[0], codes[c][0][0], ylo, c);                                                          \
-        s[1] = vdotq_laneq_s32(s[1], codes[c][0][1], ylo, c);                                                          \
-        s[0] = vdotq_laneq_s32(s[0], codes[c][1][0], yhi, c);                                                          \
-        s[1] = vdotq_laneq_s32(s[1], codes[c][1][1], yhi, c);                                                          \
-    } while (0)
-
-AQ_TILE_INLINE void tile(size_t mr, const struct aq_x8_tile *t) {
-    const uint8x16_t low_nibbles = vdupq_n_u8(0x0F);
-    const block_q4_0x8 *x = (const block_q4_0x8 *)t->w;
-    float32x4_t acc[MR][2];
-    for (size_t i = 0; i < mr; i++) acc[i][0] = acc[i][1] = vdupq_n_f32(0.0f);
-    for (size_t b = 0; b < t->n_blocks; b++) {
-        int8x16_t codes[4][2][2];
-        for (size_t c = 0; c < 4; c++)
-            for (size_t g = 0; g < 2; g++) {
-                const uint8x16_t v = vld1q_u8(x[b].qs + 32 * c + 16 * g);
-                codes[c][0][g] = vreinterpretq_s8_u8(vandq_u8(v, low_nibbles));
-                codes[c][1][g] = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
-            }
-        const float32x4_t dx[2] = {vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(x[b].d))),
-                                   vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(x[b].d + 4)))};
-        for (size_t i = 0; i < mr; i++) {
-            const block_q8_0 *y = (const block_q8_0 *)t->a[i] + b;
-            const int8x16_t ylo = vld1q_s8(y->qs), yhi = vld1q_s8(y->qs + AQ_QK8_0 / 2);
-            int32x4_t s[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
-            DOT_CHUNK(s, codes, ylo, yhi, 0);
-            DOT_CHUNK(s, codes, ylo, yhi, 1);
-            DOT_CHUNK(s, codes, ylo, yhi, 2);
-            DOT_CHUNK(s, codes, ylo, yhi, 3);
-            const int32x4_t bias = vdupq_n_s32(8 * ((int32_t)vaddlvq_s8(ylo) + (int32_t)vaddlvq_s8(yhi)));
-            const float32x4_t dy = vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(y->d)));
-            for (size_t g = 0; g < 2; g++) {
-                const float32x4_t scale = vmulq_f32(dx[g], dy);
-                const float32x4_t term = vmulq_f32(scale, vcvtq_f32_s32(vsubq_s32(s[g], bias)));
-                acc[i][g] = vaddq_f32(acc[i][g], term);
-            }
-        }
-    }
-    for (size_t i = 0; i < mr; i++) {
-        vst1q_f32(t->out + i * t->out_stride, acc[i][0]);
-        vst1q_f32(t->out + i * t->out_stride + 4, acc[i][1]);
-    }
-}
+ * -march=armv8.2-a+dotprod): the tile of q4_0x8-q8_0-gemm-4x8.h, bit for bit
+ * aq_q4_0_q8_0_dot_ref per output. */
+#include "q4_0x8-q8_0-gemm-4x8.h"
 
 AQ_BLOCK_GEMM_X8_DEFINE(aq_q4_0x8_q8_0_gemm_4x8__neondot, MR, AQ_QK4_0, tile)

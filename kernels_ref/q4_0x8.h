@@ -25,8 +25,7 @@
 #include <stdint.h>
 
 #include "quant.h"
-
-#define AQ_X8_ROWS 8
+#include "x8.h"
 
 typedef struct aq_block_q4_0x8 {
     uint16_t d[AQ_X8_ROWS];                /* IEEE half scale of row r's block */

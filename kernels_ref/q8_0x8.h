@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "q4_0x8.h"
 #include "quant.h"
+#include "x8.h"
 
 typedef struct aq_block_q8_0x8 {
     uint16_t d[AQ_X8_ROWS];           /* IEEE half scale of row r's block */
