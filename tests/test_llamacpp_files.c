@@ -143,9 +143,9 @@ static float *run_logits(aq_model *m, const int32_t *tokens, int32_t n, int thre
     return all;
 }
 
-/* Q4_0 and Q8_0 matrices repacked at load into groups of 8 rows (kernels_ref/
- * q4_0x8.h, q8_0x8.h) give the same logits, bit for bit, as the reference path that reads the
- * file's layout, in prefill and decode, on 1 and 3 threads (3 cuts the rows
+/* Q4_0, Q8_0, Q4_K and Q5_K matrices repacked at load into groups of 8 rows
+ * (kernels_ref/q4_0x8.h, q8_0x8.h, q4_kx8.h) give the same logits, bit for bit,
+ * as the reference path that reads the file's layout, in prefill and decode, on 1 and 3 threads (3 cuts the rows
  * at other places). Where this CPU has a repacked kernel the test checks that
  * the model did repack, and runs once more with the last group of two matrices
  * handed back to the plain path, as the rows of a matrix whose row count is
@@ -154,8 +154,9 @@ static void test_repacked_same_logits(void **state) {
     (void)state;
     int32_t tokens[N_TOKENS];
     assert_int_equal(read_ids("data/llamacpp/tokens.txt", tokens, N_TOKENS), N_TOKENS);
-    const char *names[] = {"austen-l1-q4_0", "austen-l1-q4_0-mix", "austen-l1-tied-q4_0", "austen-l1-q8_0"};
-    const uint32_t types[] = {AQ_GGML_Q4_0, AQ_GGML_Q4_0, AQ_GGML_Q4_0, AQ_GGML_Q8_0};
+    const char *names[] = {"austen-l1-q4_0", "austen-l1-q4_0-mix", "austen-l1-tied-q4_0",
+                           "austen-l1-q8_0", "austen-l1-q4_k",     "austen-l1-q5_k"};
+    const uint32_t types[] = {AQ_GGML_Q4_0, AQ_GGML_Q4_0, AQ_GGML_Q4_0, AQ_GGML_Q8_0, AQ_GGML_Q4_K, AQ_GGML_Q5_K};
     for (size_t f = 0; f < sizeof names / sizeof names[0]; f++) {
         aq_model *ref = aq_model_create();
         assert_non_null(ref);

@@ -36,6 +36,7 @@
 #include "cpu_features.h"
 #include "f32-gemm.h"
 #include "q4_0x8.h"
+#include "q4_kx8.h"
 #include "q8_0x8.h"
 #include "quant.h"
 

@@ -165,6 +165,18 @@ const aq_block_gemm_x8_kernel aq_block_gemm_x8_list[] = {
      .fn = aq_q8_0x8_q8_0_gemm_ref,
      .m_tile = 1,
      .isa = AQ_CPU_NONE},
+    {.name = "aq_q4_kx8_q8_k_gemm_ref",
+     .type = AQ_GGML_Q4_K,
+     .pack = aq_q4_kx8_pack_ref,
+     .fn = aq_q4_kx8_q8_k_gemm_ref,
+     .m_tile = 1,
+     .isa = AQ_CPU_NONE},
+    {.name = "aq_q5_kx8_q8_k_gemm_ref",
+     .type = AQ_GGML_Q5_K,
+     .pack = aq_q5_kx8_pack_ref,
+     .fn = aq_q5_kx8_q8_k_gemm_ref,
+     .m_tile = 1,
+     .isa = AQ_CPU_NONE},
 };
 const size_t aq_block_gemm_x8_list_size = COUNT(aq_block_gemm_x8_list);
 
