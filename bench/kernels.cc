@@ -14,8 +14,10 @@
 // quantizers as actq/<kernel>/k:<k>/m:<tokens>.
 //
 // Shapes are the linear layers of LLaMA-7B and TinyLlama-1.1B (rows x k, as
-// out = W x with W rows x k), with m = 1 token (decode: a matrix-vector
-// product, bandwidth-bound) and m = 64 tokens (prefill: compute-bound).
+// out = W x with W rows x k; TinyLlama's output head too, the biggest matrix,
+// Q6_K in llama.cpp's default Q4_0 / Q4_K_M / Q5_K_M files), with m = 1 token
+// (decode: a matrix-vector product, bandwidth-bound), m = 4 (one prefill tile
+// of the 4-token kernels) and m = 64 tokens (prefill: compute-bound).
 // Counters: GOPS = 2 m rows k / time (multiply and add counted separately)
 // and GB/s = weight bytes the kernel reads / time. One thread: the forward
 // pass splits rows across threads, so per-thread speed is what matters here.
@@ -53,11 +55,11 @@ struct Shape {
 };
 
 const Shape kShapes[] = {
-    {"llama7b", "qkvo", 4096, 4096},   {"llama7b", "gate_up", 11008, 4096}, {"llama7b", "down", 4096, 11008},
-    {"tinyllama", "qo", 2048, 2048},   {"tinyllama", "kv", 256, 2048},      {"tinyllama", "gate_up", 5632, 2048},
-    {"tinyllama", "down", 2048, 5632},
+    {"llama7b", "qkvo", 4096, 4096},   {"llama7b", "gate_up", 11008, 4096},  {"llama7b", "down", 4096, 11008},
+    {"tinyllama", "qo", 2048, 2048},   {"tinyllama", "kv", 256, 2048},       {"tinyllama", "gate_up", 5632, 2048},
+    {"tinyllama", "down", 2048, 5632}, {"tinyllama", "output", 32000, 2048},
 };
-const size_t kTokens[] = {1, 64};
+const size_t kTokens[] = {1, 4, 64};
 
 std::vector<float> RandomFloats(size_t n, uint32_t seed) {
     std::mt19937 gen(seed);

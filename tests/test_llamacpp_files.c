@@ -143,20 +143,23 @@ static float *run_logits(aq_model *m, const int32_t *tokens, int32_t n, int thre
     return all;
 }
 
-/* Q4_0, Q8_0, Q4_K and Q5_K matrices repacked at load into groups of 8 rows
- * (kernels_ref/q4_0x8.h, q8_0x8.h, q4_kx8.h) give the same logits, bit for bit,
+/* Q4_0, Q8_0, Q4_K, Q5_K and Q6_K matrices repacked at load into groups of 8 rows
+ * (kernels_ref/q4_0x8.h, q8_0x8.h, q4_kx8.h, q6_kx8.h) give the same logits, bit for bit,
  * as the reference path that reads the file's layout, in prefill and decode, on 1 and 3 threads (3 cuts the rows
  * at other places). Where this CPU has a repacked kernel the test checks that
- * the model did repack, and runs once more with the last group of two matrices
- * handed back to the plain path, as the rows of a matrix whose row count is
- * not a multiple of 8 are. */
+ * the model did repack (the Q4_0 and Q4_K_M mixes' heads are Q6_K, as in llama.cpp's
+ * default Q4_0, Q4_K_M and Q5_K_M files; Q4_K_M's attn_v and ffn_down too), and runs once more with the last group of two
+ * matrices handed back to the plain path, as the rows of a matrix whose row count
+ * is not a multiple of 8 are. */
 static void test_repacked_same_logits(void **state) {
     (void)state;
     int32_t tokens[N_TOKENS];
     assert_int_equal(read_ids("data/llamacpp/tokens.txt", tokens, N_TOKENS), N_TOKENS);
-    const char *names[] = {"austen-l1-q4_0", "austen-l1-q4_0-mix", "austen-l1-tied-q4_0",
-                           "austen-l1-q8_0", "austen-l1-q4_k",     "austen-l1-q5_k"};
-    const uint32_t types[] = {AQ_GGML_Q4_0, AQ_GGML_Q4_0, AQ_GGML_Q4_0, AQ_GGML_Q8_0, AQ_GGML_Q4_K, AQ_GGML_Q5_K};
+    const char *names[] = {"austen-l1-q4_0", "austen-l1-q4_0-mix",  "austen-l1-tied-q4_0",
+                           "austen-l1-q8_0", "austen-l1-q4_k",      "austen-l1-q5_k",
+                           "austen-l1-q6_k", "austen-l1-tied-q6_k", "austen-l1-q4_k_m"};
+    const uint32_t types[] = {AQ_GGML_Q4_0, AQ_GGML_Q4_0, AQ_GGML_Q4_0, AQ_GGML_Q8_0, AQ_GGML_Q4_K,
+                              AQ_GGML_Q5_K, AQ_GGML_Q6_K, AQ_GGML_Q6_K, AQ_GGML_Q4_K};
     for (size_t f = 0; f < sizeof names / sizeof names[0]; f++) {
         aq_model *ref = aq_model_create();
         assert_non_null(ref);
@@ -171,8 +174,12 @@ static void test_repacked_same_logits(void **state) {
         const bool repacks = x8 && x8->isa != AQ_CPU_NONE;
         aq_matrix *wq = &m->layers[0].wq, *head = &m->output;
         if (repacks && wq->format == AQ_WEIGHTS_BLOCKS && wq->block_type->type == types[f]) assert_non_null(wq->x8);
-        print_message("%-22s repacked: %s\n", names[f], repacks ? x8->name : "no (reference kernels)");
-        for (int round = 0; round < (repacks ? 2 : 1); round++) {
+        const aq_block_gemm_x8_kernel *head_x8 =
+            head->format == AQ_WEIGHTS_BLOCKS ? m->kernels.block_gemm_x8[head->block_type->type] : NULL;
+        if (head_x8 && head_x8->isa != AQ_CPU_NONE) assert_non_null(head->x8);
+        print_message("%-22s repacked: %s, head %s\n", names[f], repacks ? x8->name : "no (reference kernels)",
+                      head->x8 ? head_x8->name : "not repacked");
+        for (int round = 0; round < (repacks || head->x8 ? 2 : 1); round++) {
             if (round == 1) {
                 if (wq->x8) wq->x8_rows -= AQ_X8_ROWS;
                 if (head->x8) head->x8_rows -= AQ_X8_ROWS;

@@ -37,6 +37,7 @@
 #include "f32-gemm.h"
 #include "q4_0x8.h"
 #include "q4_kx8.h"
+#include "q6_kx8.h"
 #include "q8_0x8.h"
 #include "quant.h"
 

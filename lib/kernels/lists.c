@@ -177,6 +177,12 @@ const aq_block_gemm_x8_kernel aq_block_gemm_x8_list[] = {
      .fn = aq_q5_kx8_q8_k_gemm_ref,
      .m_tile = 1,
      .isa = AQ_CPU_NONE},
+    {.name = "aq_q6_kx8_q8_k_gemm_ref",
+     .type = AQ_GGML_Q6_K,
+     .pack = aq_q6_kx8_pack_ref,
+     .fn = aq_q6_kx8_q8_k_gemm_ref,
+     .m_tile = 1,
+     .isa = AQ_CPU_NONE},
 };
 const size_t aq_block_gemm_x8_list_size = COUNT(aq_block_gemm_x8_list);
 
