@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "q4_0x8.h"
+#include "x8.h"
 #include "quant.h"
 
 typedef struct aq_block_q6_Kx8 {
