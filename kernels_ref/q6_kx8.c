@@ -44,15 +44,15 @@ void aq_q6_kx8_pack_ref(size_t n_rows, size_t n_blocks, const void *w, size_t w_
                     const unsigned ql_shift = 4 * (unsigned)(q / 2), qh_shift = 2 * (unsigned)q;
                     for (size_t u = 0; u < 4; u++)
                         for (size_t n = 0; n < 4; n++) {
-                            const unsigned lo = (ql[4 * u + n] >> ql_shift) & 0x0F;
-                            const unsigned hi = (ql[16 + 4 * u + n] >> ql_shift) & 0x0F;
+                            const unsigned lo = ((unsigned)ql[4 * u + n] >> ql_shift) & 0x0Fu;
+                            const unsigned hi = ((unsigned)ql[16 + 4 * u + n] >> ql_shift) & 0x0Fu;
                             x->ql[32 * (4 * j + u) + 4 * r + n] = (uint8_t)(lo | hi << 4);
                         }
                     for (size_t v = 0; v < 2; v++)
                         for (size_t n = 0; n < 4; n++) {
                             unsigned bits = 0;
                             for (size_t s = 0; s < 4; s++)
-                                bits |= ((qh[16 * v + 4 * s + n] >> qh_shift) & 3) << (2 * s);
+                                bits |= (((unsigned)qh[16 * v + 4 * s + n] >> qh_shift) & 3u) << (2 * s);
                             x->qh[32 * (2 * j + v) + 4 * r + n] = (uint8_t)bits;
                         }
                 }
