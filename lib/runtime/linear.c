@@ -192,13 +192,17 @@ static linear_task prepare(aq_context *ctx, const aq_matrix *w, const aq_activat
     return task;
 }
 
-/* Rows per task. Prefill: GEMM_ROWS_PER_TASK. A few tokens: about
- * DECODE_TASKS_PER_THREAD tasks a thread, since every task pays the kernel
- * loop's set-up (the activation terms of the whole row, for INT4 weights)
- * and a matrix-vector task of 16 rows is too small to amortize it. */
-static size_t rows_per_task(const aq_context *ctx, const aq_matrix *w, size_t m) {
+/* Rows per task. Prefill: GEMM_ROWS_PER_TASK. A few tokens, and INT4 weights
+ * with quantized input at any m: about DECODE_TASKS_PER_THREAD tasks a thread,
+ * since every task pays the kernel loop's set-up (the activation terms of every
+ * token's whole row, for INT4 weights: in prefill, 16-row tasks spent 16% of the
+ * time there) and a matrix-vector task of 16 rows is too small to amortize it;
+ * long tasks also let the loop keep its blocks of weight rows in L2. */
+static size_t rows_per_task(const aq_context *ctx, const linear_task *task) {
+    const aq_matrix *w = task->w;
+    const size_t m = task->m;
     size_t tile = GEMM_ROWS_PER_TASK;
-    if (m <= DECODE_TOKENS) {
+    if (m <= DECODE_TOKENS || task->qa) {
         size_t threads = ctx->pool ? pthreadpool_get_threads_count(ctx->pool) : 1;
         size_t even = ((size_t)w->rows + threads * DECODE_TASKS_PER_THREAD - 1) / (threads * DECODE_TASKS_PER_THREAD);
         tile = even > tile ? even : tile;
@@ -237,7 +241,7 @@ void aq_linear_group(aq_context *ctx, size_t n, const aq_matrix *const *w, const
         fused[i] = true;
         size_t j = g.n++;
         g.task[j] = prepare(ctx, w[i], in, out[i]);
-        g.tile[j] = rows_per_task(ctx, w[i], g.task[j].m);
+        g.tile[j] = rows_per_task(ctx, &g.task[j]);
         g.tasks[j] = ((size_t)w[i]->rows + g.tile[j] - 1) / g.tile[j];
         total += g.tasks[j];
     }
