@@ -23,10 +23,17 @@ static struct x8_place place(size_t r, size_t e) {
                              .qh_shift = 2 * (unsigned)s};
 }
 
+static uint32_t load32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
 /* Unit j of a row comes from one half h = j / 4 and one quarter q = j % 4 of the
  * source (aq_q6_k_dequantize_ref's walk): element l of the unit is the nibble
- * 4 (q / 2) of ql[64 h + 32 (q % 2) + l] and bits 2 q of qh[32 h + l]. Byte by
- * byte, not element by element: the model packs every Q6_K matrix at load. */
+ * 4 (q / 2) of ql[64 h + 32 (q % 2) + l] and bits 2 q of qh[32 h + l]. A quad's
+ * 4 bytes at a time, each byte's bits kept in its byte by the masks (so on either
+ * byte order): the model packs every Q6_K matrix at load. */
 void aq_q6_kx8_pack_ref(size_t n_rows, size_t n_blocks, const void *w, size_t w_row_bytes, void *out) {
     block_q6_Kx8 *dst = out;
     for (size_t g = 0; g < n_rows / AQ_X8_ROWS; g++)
@@ -42,19 +49,18 @@ void aq_q6_kx8_pack_ref(size_t n_rows, size_t n_blocks, const void *w, size_t w_
                     const size_t h = j / 4, q = j % 4;
                     const uint8_t *ql = src.ql + 64 * h + 32 * (q % 2), *qh = src.qh + 32 * h;
                     const unsigned ql_shift = 4 * (unsigned)(q / 2), qh_shift = 2 * (unsigned)q;
-                    for (size_t u = 0; u < 4; u++)
-                        for (size_t n = 0; n < 4; n++) {
-                            const unsigned lo = ((unsigned)ql[4 * u + n] >> ql_shift) & 0x0Fu;
-                            const unsigned hi = ((unsigned)ql[16 + 4 * u + n] >> ql_shift) & 0x0Fu;
-                            x->ql[32 * (4 * j + u) + 4 * r + n] = (uint8_t)(lo | hi << 4);
-                        }
-                    for (size_t v = 0; v < 2; v++)
-                        for (size_t n = 0; n < 4; n++) {
-                            unsigned bits = 0;
-                            for (size_t s = 0; s < 4; s++)
-                                bits |= (((unsigned)qh[16 * v + 4 * s + n] >> qh_shift) & 3u) << (2 * s);
-                            x->qh[32 * (2 * j + v) + 4 * r + n] = (uint8_t)bits;
-                        }
+                    for (size_t u = 0; u < 4; u++) {
+                        const uint32_t lo = (load32(ql + 4 * u) >> ql_shift) & 0x0F0F0F0Fu;
+                        const uint32_t hi = (load32(ql + 16 + 4 * u) >> ql_shift) & 0x0F0F0F0Fu;
+                        const uint32_t v = lo | hi << 4;
+                        memcpy(&x->ql[32 * (4 * j + u) + 4 * r], &v, sizeof v);
+                    }
+                    for (size_t v = 0; v < 2; v++) {
+                        uint32_t bits = 0;
+                        for (size_t s = 0; s < 4; s++)
+                            bits |= ((load32(qh + 16 * v + 4 * s) >> qh_shift) & 0x03030303u) << (2 * s);
+                        memcpy(&x->qh[32 * (2 * j + v) + 4 * r], &bits, sizeof bits);
+                    }
                 }
             }
         }
