@@ -18,7 +18,12 @@
 #define MR 4
 #define NR 8
 
-/* with_c: some token of the tile has za != 0, so the code sums C are needed. */
+/* with_c: some token of the tile has za != 0, so the code sums C are needed.
+ * A group is done 32 k at a time: the 4 packed vectors' codes unpacked once into
+ * 8 registers, then each token's 8 VPMADDUBSW summed in one int16 register and
+ * widened into its int32 sum, so that only the codes, the int32 sums and one
+ * token's partial sum are live in the inner loop (the earlier order, one int16
+ * sum per token across the vectors, kept 4 more and spilled to the stack). */
 AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c) {
     const size_t group = t->group, codes_at = NR * aq_qc4w_meta_bytes(t->asym);
     const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
@@ -28,7 +33,6 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
     __m256 acc[MR];
     for (size_t i = 0; i < mr; i++) aq_avx2_acc_start(&acc[i], 1, t, i);
     for (size_t g = 0; g < t->groups; g++, block += t->block_bytes) {
-        const __m256 wscale = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)block));
         const uint8_t *q = block + codes_at;
         __m256i isum[MR];
         aq_avx2_qc4w_start(isum, mr, 1, t, block, g);
@@ -36,25 +40,29 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
         const int8_t *a_group = t->a + (t->g0 + g) * group;
         /* group / 8 is 4, 8 or 16 packed vectors: 8 int16 products per flush. */
         for (size_t p0 = 0; p0 < group / 8; p0 += 4) {
-            __m256i s16[MR];
-            for (size_t i = 0; i < mr; i++) s16[i] = _mm256_setzero_si256();
-            for (size_t p = p0; p < p0 + 4; p++) {
-                const __m256i packed = _mm256_loadu_si256((const __m256i *)(q + p * NR * 4));
-                const __m256i w_lo = _mm256_and_si256(packed, low_nibbles);
-                const __m256i w_hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
-                if (with_c)
-                    c16 = _mm256_add_epi16(c16, _mm256_add_epi16(_mm256_maddubs_epi16(w_lo, one_bytes),
-                                                                 _mm256_maddubs_epi16(w_hi, one_bytes)));
-                for (size_t i = 0; i < mr; i++) {
-                    const int8_t *qa = a_group + i * t->k + 8 * p;
-                    s16[i] = _mm256_add_epi16(s16[i], _mm256_maddubs_epi16(w_lo, _mm256_set1_epi32(aq_load_i32(qa))));
-                    s16[i] =
-                        _mm256_add_epi16(s16[i], _mm256_maddubs_epi16(w_hi, _mm256_set1_epi32(aq_load_i32(qa + 4))));
-                }
+            __m256i codes[8]; /* vector c: [c] its low nibbles (k 8c..8c+3), [4 + c] its high ones */
+            for (size_t c = 0; c < 4; c++) {
+                const __m256i packed = _mm256_loadu_si256((const __m256i *)(q + (p0 + c) * NR * 4));
+                codes[c] = _mm256_and_si256(packed, low_nibbles);
+                codes[4 + c] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
             }
-            for (size_t i = 0; i < mr; i++) isum[i] = _mm256_add_epi32(isum[i], _mm256_madd_epi16(s16[i], ones));
+            if (with_c)
+                for (size_t c = 0; c < 8; c++) c16 = _mm256_add_epi16(c16, _mm256_maddubs_epi16(codes[c], one_bytes));
+            for (size_t i = 0; i < mr; i++) {
+                const int8_t *qa = a_group + i * t->k + 8 * p0;
+                __m256i s16 = _mm256_maddubs_epi16(codes[0], _mm256_set1_epi32(aq_load_i32(qa)));
+                s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(codes[4], _mm256_set1_epi32(aq_load_i32(qa + 4))));
+                for (size_t c = 1; c < 4; c++) {
+                    s16 = _mm256_add_epi16(s16,
+                                           _mm256_maddubs_epi16(codes[c], _mm256_set1_epi32(aq_load_i32(qa + 8 * c))));
+                    s16 = _mm256_add_epi16(
+                        s16, _mm256_maddubs_epi16(codes[4 + c], _mm256_set1_epi32(aq_load_i32(qa + 8 * c + 4))));
+                }
+                isum[i] = _mm256_add_epi32(isum[i], _mm256_madd_epi16(s16, ones));
+            }
         }
         const __m256i csum = _mm256_madd_epi16(c16, ones);
+        const __m256 wscale = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)block));
         for (size_t i = 0; i < mr; i++) aq_avx2_group_end(&acc[i], t, i, wscale, isum[i], csum, with_c);
     }
     for (size_t i = 0; i < mr; i++) aq_avx2_acc_store(t, i, &acc[i], 1);
