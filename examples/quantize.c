@@ -14,6 +14,7 @@ static void usage(FILE *out) {
                  "  per-tensor scales with TRIP), w3a8 (3-bit weights), q4_0 q8_0 (llama.cpp's formats);\n"
                  "  modifiers after commas:\n"
                  "  rtn gptq g32 g64 g128 sym asym rotate no-rotate trip no-trip static dynamic down8\n"
+                 "  clip (weight scales searched for least error) clip-act (weighted by calibration)\n"
                  "  ag32 ag64 ag128 (activation scales per token and group of features)\n"
                  "  head-q8_0 (default: output head and embedding as Q8_0) head-f32\n"
                  "  head-int4 (output head as INT4 with INT8 input; a tied embedding table too)\n"

@@ -67,6 +67,21 @@ bool aq_q4w_sizes(size_t n_rows, size_t k, size_t group, bool asym, size_t *q_by
  *   scale +0 and q = zero point (8; in the asymmetric case zero is stored as 8). */
 bool aq_q4w_quantize_rtn_ref(const float *w, size_t n_rows, size_t k, size_t group, bool asym, struct aq_q4w *out);
 
+/* The same format, each group's scale (and zero point) searched for the least
+ * weighted squared error sum over the group of importance[i] (w[i] - s (q[i] - zero))^2
+ * (importance NULL: every weight 1; else k entries, one per column, e.g. the mean
+ * square of the input channel the column reads, as llama.cpp's imatrix). Candidates,
+ * in order: round to nearest's own choice (above), then for f = 36/32, 35/32, ...,
+ * 20/32 the f16 rounding of f times round to nearest's scale (symmetric: m / -8 * f,
+ * zero 8; asymmetric: (hi - lo) f / 15 with the zero point that anchors the range at
+ * lo, at hi, or centres it, each clamped to 0..15), each followed by the f16 rounding
+ * of the least-squares scale for the codes it gave; q is always the nearest code on
+ * the grid of the f16 scale stored. The first candidate of least error wins, so the
+ * result's weighted error is never above round to nearest's. Returns false, as
+ * aq_q4w_quantize_rtn_ref, for an invalid shape. */
+bool aq_q4w_quantize_search_ref(const float *w, size_t n_rows, size_t k, size_t group, bool asym,
+                                const float *importance, struct aq_q4w *out);
+
 /* out (n_rows x k, row stride k) = aq_fp16_to_fp32(scale) * (float) (q - zero). */
 void aq_q4w_dequantize_ref(const struct aq_q4w *w, float *out);
 

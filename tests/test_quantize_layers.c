@@ -121,13 +121,19 @@ static void check_matrix(aq_matrix *w, const aq_scheme *s, const aq_input_stats 
     uint16_t *scale = malloc(scale_bytes);
     struct aq_q4w ref = {
         .n_rows = rows, .k = k, .group = (size_t)s->group, .q = q, .scale = scale, .zero = s->asym ? zero : NULL};
-    if (stats) {
+    const float *importance = s->weight_search == AQ_SEARCH_ACT ? stats->sum_sq : NULL;
+    if (s->gptq) {
         float *u = malloc(k * k * sizeof *u);
         bool *dead = malloc(k * sizeof *dead);
         assert_int_equal(aq_gptq_prepare(stats->hessian, k, u, dead), AQ_OK);
-        aq_gptq_quantize((float *)w->f32, rows, k, u, dead, (size_t)s->group, s->asym, &ref);
+        if (s->weight_search)
+            aq_gptq_quantize_search((float *)w->f32, rows, k, u, dead, (size_t)s->group, s->asym, importance, &ref);
+        else
+            aq_gptq_quantize((float *)w->f32, rows, k, u, dead, (size_t)s->group, s->asym, &ref);
         free(u);
         free(dead);
+    } else if (s->weight_search) {
+        assert_true(aq_q4w_quantize_search_ref(w->f32, rows, k, (size_t)s->group, s->asym, importance, &ref));
     } else {
         assert_true(aq_q4w_quantize_rtn_ref(w->f32, rows, k, (size_t)s->group, s->asym, &ref));
     }
@@ -166,7 +172,7 @@ static void check_scheme(const char *file, const char *scheme) {
     for (int32_t i = 0; s.balance && i < ref->cfg.n_layers; i++) aq_balance_mlp(&ref->layers[i], ref->cfg.family->mlp);
     for (int32_t i = 0; s.balance_vo && i < ref->cfg.n_layers; i++) aq_balance_attention(&ref->layers[i], &ref->cfg);
     if (s.rotate) assert_int_equal(aq_rotate_model(ref, s.rotate_blocked), AQ_OK);
-    aq_calibration *cal = s.gptq ? calibrate_whole(ref, text, len) : NULL;
+    aq_calibration *cal = aq_scheme_needs_calibration(&s) ? calibrate_whole(ref, text, len) : NULL;
     for (int32_t i = 0; i < ref->cfg.n_layers; i++) {
         aq_layer *l = &ref->layers[i], *g = &got->layers[i];
         aq_matrix *by_input[AQ_N_LINEAR_INPUTS][3] = {
@@ -244,11 +250,27 @@ static void test_hessian_matches_token_loop(void **state) {
     aq_calibration_free(cal);
 }
 
+/* Searched scales: weighted by the inputs' mean squares with round to nearest (the channels' sums of squares
+ * gathered layer by layer equal the whole-model pass's), and plain least squares under GPTQ, asymmetric. */
+static void test_llama_clip_act_matches_whole_model(void **state) {
+    (void)state;
+    check_scheme("models/austen-6m.gguf", "w4a8,rtn,clip-act");
+}
+
+static void test_llama3_gptq_clip_matches_whole_model(void **state) {
+    (void)state;
+    check_scheme("data/families/llama3.gguf", "w4a8,clip,asym");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hessian_matches_token_loop),     cmocka_unit_test(test_llama_rtn_matches_whole_model),
-        cmocka_unit_test(test_bloom_gptq_matches_whole_model), cmocka_unit_test(test_llama3_gptq_matches_whole_model),
+        cmocka_unit_test(test_hessian_matches_token_loop),
+        cmocka_unit_test(test_llama_rtn_matches_whole_model),
+        cmocka_unit_test(test_bloom_gptq_matches_whole_model),
+        cmocka_unit_test(test_llama3_gptq_matches_whole_model),
         cmocka_unit_test(test_opt_rtn_matches_whole_model),
+        cmocka_unit_test(test_llama_clip_act_matches_whole_model),
+        cmocka_unit_test(test_llama3_gptq_clip_matches_whole_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@ void aq_calibration_free(aq_calibration *c) {
     if (!c) return;
     for (int32_t i = 0; i < c->n_layers * AQ_N_LINEAR_INPUTS; i++) {
         free(c->inputs[i].hessian);
+        free(c->inputs[i].sum_sq);
         free(c->inputs[i].samples);
     }
     free(c->inputs);
@@ -40,8 +41,9 @@ aq_error aq_calibration_create(aq_calibration **out, int32_t n_layers, const int
             s->max = -FLT_MAX;
             s->samples_cap = max_samples;
             s->samples = malloc((size_t)max_samples * w * sizeof(float));
+            s->sum_sq = calloc(w, sizeof(float));
             if (hessians) s->hessian = calloc(w * w, sizeof(float));
-            if (!s->samples || (hessians && !s->hessian)) {
+            if (!s->samples || !s->sum_sq || (hessians && !s->hessian)) {
                 aq_calibration_free(c);
                 return AQ_ERR_OUT_OF_MEMORY;
             }
@@ -100,6 +102,8 @@ void aq_calibration_observe(void *calibration, int32_t layer, aq_linear_input si
         s->min = x[i] < s->min ? x[i] : s->min;
         s->max = x[i] > s->max ? x[i] : s->max;
     }
+    for (size_t t = 0; t < (size_t)n_tokens; t++)
+        for (size_t j = 0; j < (size_t)width; j++) s->sum_sq[j] += x[t * (size_t)width + j] * x[t * (size_t)width + j];
     if (s->hessian) accumulate_hessian(s->hessian, x, n_tokens, width);
     for (int32_t t = 0; t < n_tokens; t++) {
         if ((s->n_tokens + t) % c->sample_every == 0 && s->n_samples < s->samples_cap)

@@ -14,6 +14,7 @@ typedef struct aq_input_stats {
     int32_t width;
     float min, max;   /* over the whole tensor */
     float *hessian;   /* (width, width) sum of x x^T, or NULL when not wanted */
+    float *sum_sq;    /* (width) sum of x^2 per channel: the diagonal of the Hessian, always kept */
     int64_t n_tokens; /* rows observed */
     float *samples;   /* (n_samples, width): every sample_every-th row */
     int32_t n_samples, samples_cap;

@@ -120,8 +120,10 @@ done:
 }
 
 /* w3: the 3-bit grid (codes 4..11, symmetric; aq_q3w_quantize_rtn_ref's scales). */
+/* search: each group's scale as aq_q4w_quantize_search_ref picks it (importance: k entries or NULL), on the
+ * error-updated weights; else as round to nearest picks it. */
 static void gptq_quantize(float *w, size_t rows, size_t k, const float *u, const bool *dead, size_t group, bool asym,
-                          bool w3, struct aq_q4w *out) {
+                          bool w3, bool search, const float *importance, struct aq_q4w *out) {
     const float code_min = w3 ? (float)AQ_Q3W_CODE_MIN : 0.0f, code_max = w3 ? (float)AQ_Q3W_CODE_MAX : 15.0f;
     out->n_rows = rows;
     out->k = k;
@@ -140,6 +142,9 @@ static void gptq_quantize(float *w, size_t rows, size_t k, const float *u, const
                                  .zero = asym ? &out->zero[r * groups + g] : NULL};
             if (w3)
                 aq_q3w_quantize_rtn_ref(wr + g * group, 1, group, group, &one);
+            else if (search)
+                aq_q4w_quantize_search_ref(wr + g * group, 1, group, group, asym,
+                                           importance ? importance + g * group : NULL, &one);
             else
                 aq_q4w_quantize_rtn_ref(wr + g * group, 1, group, group, asym, &one);
             float s = aq_fp16_to_fp32(*one.scale);
@@ -162,10 +167,15 @@ static void gptq_quantize(float *w, size_t rows, size_t k, const float *u, const
 
 void aq_gptq_quantize(float *w, size_t rows, size_t k, const float *u, const bool *dead, size_t group, bool asym,
                       struct aq_q4w *out) {
-    gptq_quantize(w, rows, k, u, dead, group, asym, false, out);
+    gptq_quantize(w, rows, k, u, dead, group, asym, false, false, NULL, out);
+}
+
+void aq_gptq_quantize_search(float *w, size_t rows, size_t k, const float *u, const bool *dead, size_t group, bool asym,
+                             const float *importance, struct aq_q4w *out) {
+    gptq_quantize(w, rows, k, u, dead, group, asym, false, true, importance, out);
 }
 
 void aq_gptq_quantize_w3(float *w, size_t rows, size_t k, const float *u, const bool *dead, size_t group,
                          struct aq_q4w *out) {
-    gptq_quantize(w, rows, k, u, dead, group, false, true, out);
+    gptq_quantize(w, rows, k, u, dead, group, false, true, false, NULL, out);
 }

@@ -25,6 +25,11 @@ aq_error aq_gptq_prepare(const float *hessian, size_t k, float *u, bool *dead);
 void aq_gptq_quantize(float *w, size_t rows, size_t k, const float *u, const bool *dead, size_t group, bool asym,
                       struct aq_q4w *out);
 
+/* The same with each group's scale searched (aq_q4w_quantize_search_ref, quant.h) on the updated weights,
+ * weighted by importance (k entries, or NULL for none). */
+void aq_gptq_quantize_search(float *w, size_t rows, size_t k, const float *u, const bool *dead, size_t group, bool asym,
+                             const float *importance, struct aq_q4w *out);
+
 /* The same on the 3-bit grid (codes 4..11 of a symmetric aq_q4w, quant.h); out
  * as aq_q4w_sizes() says for asym false, out->zero NULL. */
 void aq_gptq_quantize_w3(float *w, size_t rows, size_t k, const float *u, const bool *dead, size_t group,

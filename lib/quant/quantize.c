@@ -332,12 +332,15 @@ static aq_error apply_trip(aq_model *m, aq_layer *l, int kind, aq_input_stats *s
         break;
     }
     scale_hessian(s->hessian, f, s->width);
+    for (int32_t j = 0; j < s->width; j++) s->sum_sq[j] *= f[j] * f[j];
     free(kv_channel);
     return AQ_OK;
 }
 
-/* u, dead: GPTQ's factor of the input's inverse Hessian, or NULL for round to nearest. */
-static aq_error quantize_matrix(aq_model *m, aq_matrix *w, const aq_scheme *s, const float *u, const bool *dead) {
+/* u, dead: GPTQ's factor of the input's inverse Hessian, or NULL for round to nearest. importance: the input
+ * channels' weights in the scale search (s->weight_search), or NULL for none. */
+static aq_error quantize_matrix(aq_model *m, aq_matrix *w, const aq_scheme *s, const float *u, const bool *dead,
+                                const float *importance) {
     size_t rows = (size_t)w->rows, k = (size_t)w->cols, q_bytes, scale_bytes, zero_bytes;
     if (!aq_q4w_sizes(rows, k, (size_t)s->group, s->asym, &q_bytes, &scale_bytes, &zero_bytes))
         return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "a (%zu, %zu) matrix can't be quantized in groups of %d",
@@ -351,13 +354,20 @@ static aq_error quantize_matrix(aq_model *m, aq_matrix *w, const aq_scheme *s, c
                        .scale = (uint16_t *)buf,
                        .q = buf + scale_bytes,
                        .zero = s->asym ? buf + scale_bytes + q_bytes : NULL};
+    bool search = s->weight_search && !s->w3, ok = true;
     if (u && s->w3)
         aq_gptq_quantize_w3((float *)w->f32, rows, k, u, dead, (size_t)s->group, &q);
+    else if (u && search)
+        aq_gptq_quantize_search((float *)w->f32, rows, k, u, dead, (size_t)s->group, s->asym, importance, &q);
     else if (u)
         aq_gptq_quantize((float *)w->f32, rows, k, u, dead, (size_t)s->group, s->asym, &q);
-    else if (s->w3 ? !aq_q3w_quantize_rtn_ref(w->f32, rows, k, (size_t)s->group, &q)
-                   : !aq_q4w_quantize_rtn_ref(w->f32, rows, k, (size_t)s->group, s->asym, &q))
-        return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "cannot quantize a (%zu, %zu) matrix", rows, k);
+    else if (s->w3)
+        ok = aq_q3w_quantize_rtn_ref(w->f32, rows, k, (size_t)s->group, &q);
+    else if (search)
+        ok = aq_q4w_quantize_search_ref(w->f32, rows, k, (size_t)s->group, s->asym, importance, &q);
+    else
+        ok = aq_q4w_quantize_rtn_ref(w->f32, rows, k, (size_t)s->group, s->asym, &q);
+    if (!ok) return aq_set_error(m->error, AQ_ERR_UNSUPPORTED, "cannot quantize a (%zu, %zu) matrix", rows, k);
     w->q4w = q;
     w->q3w = s->w3;
     w->format = AQ_WEIGHTS_Q4W;
@@ -419,7 +429,8 @@ static aq_error quantize_layer(aq_model *m, int32_t i, const aq_scheme *s, aq_ca
         }
         aq_matrix *mats[3];
         int n = consumers(l, kind, mats);
-        for (int j = 0; j < n && err == AQ_OK; j++) err = quantize_matrix(m, mats[j], s, u, dead);
+        const float *importance = s->weight_search == AQ_SEARCH_ACT && stats ? stats->sum_sq : NULL;
+        for (int j = 0; j < n && err == AQ_OK; j++) err = quantize_matrix(m, mats[j], s, u, dead, importance);
         free(u);
         free(dead);
         if (err) return err;
@@ -469,12 +480,12 @@ static aq_error quantize_head(aq_model *m, const aq_scheme *s, bool tied) {
            !memcmp(m->output.f32, m->token_embd.f32, bytes);
     aq_scheme head = *s;
     head.w3 = false; /* 3-bit weights keep a 4-bit head */
-    aq_error err = s->head_q4w && tied ? quantize_matrix(m, &m->token_embd, &head, NULL, NULL)
+    aq_error err = s->head_q4w && tied ? quantize_matrix(m, &m->token_embd, &head, NULL, NULL, NULL)
                                        : quantize_blocks(m, &m->token_embd, s->head_type);
     if (err == AQ_OK && tied)
         m->output = m->token_embd;
     else if (err == AQ_OK)
-        err = s->head_q4w ? quantize_matrix(m, &m->output, &head, NULL, NULL)
+        err = s->head_q4w ? quantize_matrix(m, &m->output, &head, NULL, NULL, NULL)
                           : quantize_blocks(m, &m->output, s->head_type);
     if (err == AQ_OK) err = aq_model_pack_head(m);
     return err;

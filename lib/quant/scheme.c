@@ -92,7 +92,7 @@ static const base_scheme bases[] = {
 };
 
 bool aq_scheme_needs_calibration(const aq_scheme *s) {
-    return s->weights == AQ_WEIGHTS_Q4W && (s->gptq || s->act_static || s->trip);
+    return s->weights == AQ_WEIGHTS_Q4W && (s->gptq || s->act_static || s->trip || s->weight_search == AQ_SEARCH_ACT);
 }
 
 /* only-qkv, only-o, only-up, only-down: that input's activations quantized,
@@ -113,6 +113,12 @@ static bool apply_modifier(aq_scheme *s, const char *mod) {
         s->gptq = false;
     else if (!strcmp(mod, "gptq"))
         s->gptq = true;
+    else if (!strcmp(mod, "clip"))
+        s->weight_search = AQ_SEARCH_MSE;
+    else if (!strcmp(mod, "clip-act"))
+        s->weight_search = AQ_SEARCH_ACT;
+    else if (!strcmp(mod, "no-clip"))
+        s->weight_search = 0;
     else if (!strcmp(mod, "g32"))
         s->group = 32;
     else if (!strcmp(mod, "g64"))
@@ -190,8 +196,9 @@ aq_error aq_scheme_parse(const char *name, aq_scheme *s, char *msg, size_t msg_c
         /* fp32 takes only the function-preserving transforms (so that tests can check they are) and quantized
          * activations (to measure their error alone) */
         bool head = !strcmp(mod, "head-q8_0") || !strcmp(mod, "head-f32");
-        /* The 3-bit layout has no zero points. */
-        bool allowed = (s->weights == AQ_WEIGHTS_Q4W && !(s->w3 && !strcmp(mod, "asym"))) ||
+        /* The 3-bit layout has no zero points, and its round to nearest searches its scales already. */
+        bool allowed = (s->weights == AQ_WEIGHTS_Q4W &&
+                        !(s->w3 && (!strcmp(mod, "asym") || !strcmp(mod, "clip") || !strcmp(mod, "clip-act")))) ||
                        (s->weights == AQ_WEIGHTS_BLOCKS && head) ||
                        (s->weights == AQ_WEIGHTS_F32 &&
                         (!strcmp(mod, "rotate") || !strcmp(mod, "balance") || !strcmp(mod, "balance-vo") ||
@@ -200,7 +207,7 @@ aq_error aq_scheme_parse(const char *name, aq_scheme *s, char *msg, size_t msg_c
         if (!allowed || !apply_modifier(s, mod)) {
             snprintf(
                 msg, msg_cap,
-                "unknown modifier '%s' for scheme %s (rtn, gptq, g32, g64, g128, sym, asym, "
+                "unknown modifier '%s' for scheme %s (rtn, gptq, clip, clip-act, no-clip, g32, g64, g128, sym, asym, "
                 "rotate, rotate-blocked, no-rotate, balance, no-balance, balance-vo, no-balance-vo, trip, no-trip, "
                 "static, dynamic, a8, a4, ag32, ag64, ag128, down8, only-qkv, only-o, only-up, only-down, head-q8_0, "
                 "head-f32, head-int4)",

@@ -11,12 +11,18 @@
 #include "agilequant.h"
 #include "model.h"
 
+/* Searched weight scales (aq_q4w_quantize_search_ref): least squared error
+ * (clip), or least error weighted by each input channel's mean square on the
+ * calibration text (clip-act, as llama.cpp's imatrix weights its search). */
+enum { AQ_SEARCH_MSE = 1, AQ_SEARCH_ACT = 2 };
+
 typedef struct aq_scheme {
-    aq_weight_format weights;             /* F32 (none), Q4W, or BLOCKS of block_type */
-    uint32_t block_type;                  /* BLOCKS: AQ_TENSOR_Q4_0 or AQ_TENSOR_Q8_0, by our own quantizers */
-    int32_t group;                        /* Q4W group size: 32, 64 or 128 */
-    bool asym;                            /* Q4W zero points */
-    bool gptq;                            /* error-compensating weight quantization (else round to nearest) */
+    aq_weight_format weights; /* F32 (none), Q4W, or BLOCKS of block_type */
+    uint32_t block_type;      /* BLOCKS: AQ_TENSOR_Q4_0 or AQ_TENSOR_Q8_0, by our own quantizers */
+    int32_t group;            /* Q4W group size: 32, 64 or 128 */
+    bool asym;                /* Q4W zero points */
+    bool gptq;                /* error-compensating weight quantization (else round to nearest) */
+    int32_t weight_search;    /* Q4W group scales: 0 round to nearest's, AQ_SEARCH_MSE or AQ_SEARCH_ACT searched */
     int32_t act_bits[AQ_N_LINEAR_INPUTS]; /* 0 float, 8 or 4 */
     bool act_static;                      /* calibrated per-tensor scales (the paper), else dynamic per token */
     int32_t act_group;   /* dynamic: one activation scale per token and run of act_group features; 0: per token */
