@@ -57,6 +57,11 @@ static void run(const struct emu_job *j) {
 #include "block-gemm.inc"
 #undef AQ_BLOCK_GEMM
     };
+    static const aq_block_gemm_fn block_x8[] = {
+#define AQ_BLOCK_GEMM_X8(isa, type, mr, fn, pack) fn,
+#include "block-gemm-x8.inc"
+#undef AQ_BLOCK_GEMM_X8
+    };
     static const aq_act_quantize_fn actq[] = {
 #define AQ_ACT_QUANTIZE(isa, type, fn) fn,
 #include "act-quantize.inc"
@@ -75,6 +80,10 @@ static void run(const struct emu_job *j) {
     case EMU_BLOCK_GEMM:
         block[j->index](a[0], a[1], a[2], a[3], (const void *)a[4], a[5], (const void *)a[6], a[7], (float *)a[8],
                         a[9]);
+        break;
+    case EMU_BLOCK_GEMM_X8:
+        block_x8[j->index](a[0], a[1], a[2], a[3], (const void *)a[4], a[5], (const void *)a[6], a[7], (float *)a[8],
+                           a[9]);
         break;
     case EMU_ACT_QUANTIZE:
         actq[j->index]((const float *)a[0], a[1], (void *)a[2]);

@@ -15,7 +15,13 @@
 
 /* The kernel families gen covers: the index of a job is its entry's position in
  * that family's list (kernels.h), which is its line in the family's .inc. */
-enum emu_family { EMU_QD8_QC4W_GEMM = 1, EMU_BLOCK_GEMM = 2, EMU_ACT_QUANTIZE = 3, EMU_QD8_QC3W_GEMM = 4 };
+enum emu_family {
+    EMU_QD8_QC4W_GEMM = 1,
+    EMU_BLOCK_GEMM = 2,
+    EMU_ACT_QUANTIZE = 3,
+    EMU_QD8_QC3W_GEMM = 4,
+    EMU_BLOCK_GEMM_X8 = 5
+};
 
 struct emu_job {
     uint64_t family, index;

@@ -86,6 +86,7 @@ struct gen {
     uint64_t family, index, isa;
     size_t kernel;
     const aq_block_gemm_kernel *block_ref;
+    const aq_block_gemm_x8_kernel *block_x8_ref;
     const aq_act_quantize_kernel *actq_ref;
 };
 
@@ -181,6 +182,17 @@ static void block_gemm_record(size_t m, size_t n_begin, size_t n_end, size_t k, 
     keep_expected(j);
 }
 
+/* The same for a block GEMM on repacked rows: w is the packed buffer the test made with the entry's packer. */
+static void block_gemm_x8_record(size_t m, size_t n_begin, size_t n_end, size_t k, const void *w, size_t w_row,
+                                 const void *a, size_t a_row, float *out, size_t out_stride) {
+    const aq_block_gemm_x8_kernel *ref = gen()->block_x8_ref;
+    const uint64_t args[] = {
+        m, n_begin, n_end, k, arg_ptr(w, 0), w_row, arg_ptr(a, 0), a_row, (uint64_t)(uintptr_t)out, out_stride};
+    struct job_rec *j = add_job(args, COUNT(args), out, m * out_stride * sizeof(float));
+    ref->fn(m, n_begin, n_end, k, w, w_row, a, a_row, out, out_stride);
+    keep_expected(j);
+}
+
 static void act_quantize_record(const float *x, size_t n, void *blocks) {
     const aq_act_quantize_kernel *ref = gen()->actq_ref;
     const uint64_t args[] = {arg_ptr(x, n * sizeof *x), n, (uint64_t)(uintptr_t)blocks};
@@ -259,6 +271,20 @@ static void record_all(FILE *tsv) {
         stand_in.isa = AQ_CPU_NONE;
         void *state = &stand_in;
         test_block_gemm(&state);
+    }
+    for (size_t i = 0; i < aq_block_gemm_x8_list_size; i++) {
+        const aq_block_gemm_x8_kernel *e = &aq_block_gemm_x8_list[i];
+        if (!begin(tsv, EMU_BLOCK_GEMM_X8, i, e->name, e->isa)) continue;
+        g->block_x8_ref = NULL;
+        for (size_t r = 0; r < aq_block_gemm_x8_list_size; r++)
+            if (aq_block_gemm_x8_list[r].type == e->type && aq_block_gemm_x8_list[r].isa == AQ_CPU_NONE)
+                g->block_x8_ref = &aq_block_gemm_x8_list[r];
+        if (!g->block_x8_ref) die("a repacked block GEMM type without its reference");
+        aq_block_gemm_x8_kernel stand_in = *e;
+        stand_in.fn = block_gemm_x8_record;
+        stand_in.isa = AQ_CPU_NONE;
+        void *state = &stand_in;
+        test_block_gemm_x8(&state);
     }
     for (size_t i = 0; i < aq_act_quantize_list_size; i++) {
         const aq_act_quantize_kernel *e = &aq_act_quantize_list[i];
