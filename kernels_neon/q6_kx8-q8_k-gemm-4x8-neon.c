@@ -1,0 +1,6 @@
+/* q6_kx8-q8_k-gemm-4x8-neon.c - llama.cpp Q6_K weights repacked into groups of 8
+ * rows (q6_kx8.h) x Q8_K activations, plain NEON (no dot product): the tile of
+ * q6_kx8-q8_k-gemm-4x8.h, bit for bit aq_q6_k_q8_k_dot_ref per output. */
+#include "q6_kx8-q8_k-gemm-4x8.h"
+
+AQ_BLOCK_GEMM_X8_DEFINE(aq_q6_kx8_q8_k_gemm_4x8__neon, MR, AQ_QK_K, tile)
