@@ -10,7 +10,7 @@
  * where no y is -128 (VPSIGNB cannot negate it): |x| <= 128 and |y| <= 127 keep
  * each product within [-16256, 16256] and each pair sum within int16, unsaturated.
  * The activation quantizer never writes -128 (|round(x * 127 / amax)| <= 127), but
- * a block where one of the tile's tokens holds one takes the exact widening path: both
+ * a tile whose tokens hold one anywhere takes the exact widening path: both
  * operands sign-extended to int16 (VPMOVSXBW) and VPMADDWD, exact for every pair.
  * VNNI: VPDPBUSD wants one unsigned operand: the codes x are moved to x + 128
  * (0..255, a flip of the sign bit) once for the tile's tokens, and the sums start
@@ -53,14 +53,21 @@ static inline __m256i x8_isum(const __m256i codes[X8_CODES], const int8_t *y) {
 #endif
 }
 
-/* VNNI: exact for every y. AVX2: blocks with a -128. */
-static inline bool x8_special(const int8_t *y) {
+/* VNNI: exact for every y. AVX2: whether any of the tile's activations is -128. */
+static inline bool x8_special(const struct aq_x8_tile *t, size_t mr) {
 #if X8_VNNI
-    (void)y;
+    (void)t;
+    (void)mr;
     return false;
 #else
-    const __m256i v = _mm256_loadu_si256((const __m256i *)y);
-    return _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8((char)0x80))) != 0;
+    const __m256i minimum = _mm256_set1_epi8((char)0x80);
+    __m256i found = _mm256_setzero_si256();
+    for (size_t i = 0; i < mr; i++)
+        for (size_t b = 0; b < t->n_blocks; b++) {
+            const block_q8_0 *y = (const block_q8_0 *)t->a[i] + b;
+            found = _mm256_or_si256(found, _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)y->qs), minimum));
+        }
+    return _mm256_movemask_epi8(found) != 0;
 #endif
 }
 

@@ -5,8 +5,8 @@
  * q8_0x8-q8_0-gemm-4x8.h, compiled once per ISA by its -avx2.c, -avxvnni.c and
  * -avx512vnni.c) defines X8_BLOCK (the packed block: uint16_t d[8], then qs) and
  * X8_CODES, includes this file, then defines the functions declared below: a
- * layout whose fast integer path is exact only for most activation blocks says
- * which are not (x8_special) and gives an exact path for them (x8_isum_exact).
+ * layout whose fast integer path is exact only for most activations says when the
+ * tile's are not (x8_special) and gives an exact path for them (x8_isum_exact).
  *
  * Built with AVX-VNNI, or AVX-512 VNNI with VL, X8_VNNI is 1 and x8_dpbusd is
  * VPDPBUSD on 256-bit vectors (VEX or EVEX): unsigned bytes times signed bytes,
@@ -54,18 +54,13 @@ static inline __m256i x8_sum32(const int8_t *qs) {
 /* A block's quants (after its scales) into X8_CODES vectors, once for the tile's tokens. */
 static inline void x8_unpack(const void *qs, __m256i codes[X8_CODES]);
 /* Lane r = the exact int32 dot product of row r's block with a token's 32 Q8_0 codes
- * y, for every y where x8_special(y) is false; x8_isum_exact for every y. */
+ * y, where x8_special(t, mr) is false (for every y, x8_isum_exact). */
 static inline __m256i x8_isum(const __m256i codes[X8_CODES], const int8_t *y);
-static inline bool x8_special(const int8_t *y);
+static inline bool x8_special(const struct aq_x8_tile *t, size_t mr);
 static inline __m256i x8_isum_exact(const __m256i codes[X8_CODES], const int8_t *y);
 
-/* acc + f32(dx) * f32(dy) * (float) isum, per lane, as the reference rounds. */
-static inline __m256 add_term(__m256 acc, __m256 dx, uint16_t dy, __m256i isum) {
-    const __m256 scale = _mm256_mul_ps(dx, _mm256_set1_ps(_cvtsh_ss(dy)));
-    return _mm256_add_ps(acc, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(isum)));
-}
-
-AQ_TILE_INLINE void tile(size_t mr, const struct aq_x8_tile *t) {
+/* The tile's loop over blocks, with x8_isum or (exact) x8_isum_exact. */
+AQ_TILE_INLINE void tile_blocks(size_t mr, const struct aq_x8_tile *t, bool exact) {
     const X8_BLOCK *x = (const X8_BLOCK *)t->w;
     __m256 acc[MR];
     for (size_t i = 0; i < mr; i++) acc[i] = _mm256_setzero_ps();
@@ -73,20 +68,24 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_x8_tile *t) {
         __m256i codes[X8_CODES];
         x8_unpack(x[b].qs, codes);
         const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)x[b].d));
-        const block_q8_0 *y[MR];
-        bool special = false;
         for (size_t i = 0; i < mr; i++) {
-            y[i] = (const block_q8_0 *)t->a[i] + b;
-            special |= x8_special(y[i]->qs);
-        }
-        /* One test a block for all the tokens, so the usual path has no branch. */
-        if (__builtin_expect(special, 0)) {
-            for (size_t i = 0; i < mr; i++) acc[i] = add_term(acc[i], dx, y[i]->d, x8_isum_exact(codes, y[i]->qs));
-        } else {
-            for (size_t i = 0; i < mr; i++) acc[i] = add_term(acc[i], dx, y[i]->d, x8_isum(codes, y[i]->qs));
+            const block_q8_0 *y = (const block_q8_0 *)t->a[i] + b;
+            const __m256i isum = exact ? x8_isum_exact(codes, y->qs) : x8_isum(codes, y->qs);
+            const __m256 scale = _mm256_mul_ps(dx, _mm256_set1_ps(_cvtsh_ss(y->d)));
+            const __m256 term = _mm256_mul_ps(scale, _mm256_cvtepi32_ps(isum));
+            acc[i] = _mm256_add_ps(acc[i], term);
         }
     }
     for (size_t i = 0; i < mr; i++) _mm256_storeu_ps(t->out + i * t->out_stride, acc[i]);
+}
+
+/* One test a call, over all the tile's activation blocks, so that the usual loop
+ * has no branch. */
+AQ_TILE_INLINE void tile(size_t mr, const struct aq_x8_tile *t) {
+    if (__builtin_expect(x8_special(t, mr), 0))
+        tile_blocks(mr, t, true);
+    else
+        tile_blocks(mr, t, false);
 }
 
 #endif /* AQ_X8_TILE_X86_H */
