@@ -33,7 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "q4_0x8.h"
+#include "x8.h"
 #include "quant.h"
 
 #define AQ_KX8_SM_BYTES 96 /* 2 x 64 six-bit values */
