@@ -1,7 +1,7 @@
 /* q4_kx8-q8_k-gemm-4x8-neondot.c - llama.cpp Q4_K weights repacked into groups of
  * 8 rows (q4_kx8.h) x Q8_K activations, the dot product extension (SDOT, built
- * with -march=armv8.2-a+dotprod): the tile of q4_kx8-q8_k-gemm-neondot.h, bit for
+ * with -march=armv8.2-a+dotprod): the tile of q4_kx8-q8_k-gemm-4x8.h, bit for
  * bit aq_q4_k_q8_k_dot_ref per output. */
-#include "q4_kx8-q8_k-gemm-neondot.h"
+#include "q4_kx8-q8_k-gemm-4x8.h"
 
 AQ_BLOCK_GEMM_X8_DEFINE(aq_q4_kx8_q8_k_gemm_4x8__neondot, MR, AQ_QK_K, tile)

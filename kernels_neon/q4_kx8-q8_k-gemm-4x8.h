@@ -1,6 +1,6 @@
-/* q4_kx8-q8_k-gemm-neondot.h - the tile of the dot product extension's GEMMs of
- * llama.cpp Q4_K weights (q4_kx8-q8_k-gemm-4x8-neondot.c) and, with AQ_Q5_K
- * defined, Q5_K weights (q5_kx8-q8_k-gemm-4x8-neondot.c), repacked into groups of
+/* q4_kx8-q8_k-gemm-4x8.h - the NEON tile of the GEMMs of llama.cpp Q4_K weights
+ * (q4_kx8-q8_k-gemm-4x8-neon.c, -neondot.c) and, with AQ_Q5_K defined, Q5_K weights
+ * (q5_kx8-q8_k-gemm-4x8-neon.c, -neondot.c), repacked into groups of
  * 8 rows (q4_kx8.h), x Q8_K activations: tiles of up to 4 tokens x the group's 8
  * rows (1 x 8 in decode), each output bit for bit aq_q4_k_q8_k_dot_ref /
  * aq_q5_k_q8_k_dot_ref. Rows 4 g .. 4 g + 3 are the lanes of half g (the 16 bytes
@@ -8,16 +8,18 @@
  * mins of the 8 rows are unpacked at once and widened to int32 lanes; per
  * sub-block k its 8 chunks of codes (Q5_K: plus 16 where bit k of the chunk's qh
  * is set; codes 0..31 are non-negative int8) are unpacked once for the tile's
- * tokens, and SDOT by element j % 4 of the token's 16 elements adds each row's 4
- * products to its own lane (exact int32); the sub-block's sum times the lane's
+ * tokens; each row's exact int32 sum of code * y over the sub-block (sub_sums:
+ * SDOT with the dot product extension, SMLAL into int16 without) lands in its own
+ * lane; the sub-block's sum times the lane's
  * scale (MLA) goes into isum. The mins times the token's bsums pairs (widened to
  * int32: the reference adds them as int) go into msum. Then per lane, as the
  * reference: D = f32(d) * y.d, Dmin = f32(dmin) * y.d, term = D * (float) isum -
  * Dmin * (float) msum, sum = sum + term (no fma). */
-#ifndef AQ_Q4_KX8_Q8_K_GEMM_NEONDOT_H
-#define AQ_Q4_KX8_Q8_K_GEMM_NEONDOT_H
+#ifndef AQ_Q4_KX8_Q8_K_GEMM_4X8_H
+#define AQ_Q4_KX8_Q8_K_GEMM_4X8_H
 
 #include <arm_neon.h>
+#include <string.h>
 
 #include "block-gemm-x8-loop.h"
 #include "q4_kx8.h"
@@ -71,6 +73,40 @@ static inline void unpack_codes(const aq_kx8_block *x, size_t k, int8x16_t codes
     }
 }
 
+#if defined(__ARM_FEATURE_DOTPROD)
+/* Lane i = row 4 g + i's sum of code * y over the sub-block's 32 elements y: SDOT
+ * by element j % 4 of the token's half j / 4 adds the row's 4 products of chunk j. */
+static inline int32x4_t sub_sums(const int8x16_t codes[16], const int8_t *y, size_t g) {
+    const int8x16_t ylo = vld1q_s8(y), yhi = vld1q_s8(y + 16);
+    int32x4_t s = vdupq_n_s32(0);
+    s = vdotq_laneq_s32(s, codes[0 + g], ylo, 0);
+    s = vdotq_laneq_s32(s, codes[2 + g], ylo, 1);
+    s = vdotq_laneq_s32(s, codes[4 + g], ylo, 2);
+    s = vdotq_laneq_s32(s, codes[6 + g], ylo, 3);
+    s = vdotq_laneq_s32(s, codes[8 + g], yhi, 0);
+    s = vdotq_laneq_s32(s, codes[10 + g], yhi, 1);
+    s = vdotq_laneq_s32(s, codes[12 + g], yhi, 2);
+    s = vdotq_laneq_s32(s, codes[14 + g], yhi, 3);
+    return s;
+}
+#else
+/* Lane i = row 4 g + i's sum of code * y over the sub-block's 32 elements y: each
+ * 8-byte quarter of a chunk's half is 2 rows of 4 codes, SMLAL by the token's 4
+ * elements (repeated) into int16 (8 chunks of one product of at most 31 * 128 per
+ * lane: |sum| <= 31744), then two pairwise adds make a lane per row. */
+static inline int32x4_t sub_sums(const int8x16_t codes[16], const int8_t *y, size_t g) {
+    int16x8_t s[2] = {vdupq_n_s16(0), vdupq_n_s16(0)};
+    for (size_t j = 0; j < 8; j++) {
+        int32_t y4;
+        memcpy(&y4, y + 4 * j, sizeof y4);
+        const int8x8_t y8 = vreinterpret_s8_s32(vdup_n_s32(y4));
+        s[0] = vmlal_s8(s[0], vget_low_s8(codes[2 * j + g]), y8);
+        s[1] = vmlal_s8(s[1], vget_high_s8(codes[2 * j + g]), y8);
+    }
+    return vpaddq_s32(vpaddlq_s16(s[0]), vpaddlq_s16(s[1]));
+}
+#endif
+
 AQ_TILE_INLINE void tile(size_t mr, const struct aq_x8_tile *t) {
     const aq_kx8_block *x = (const aq_kx8_block *)t->w;
     float32x4_t acc[MR][2];
@@ -89,19 +125,8 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_x8_tile *t) {
             int8x16_t codes[16];
             unpack_codes(&x[b], k, codes);
             for (size_t i = 0; i < mr; i++) {
-                const int8x16_t ylo = vld1q_s8(y[i]->qs + 32 * k), yhi = vld1q_s8(y[i]->qs + 32 * k + 16);
-                int32x4_t s[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
-                for (size_t g = 0; g < 2; g++) {
-                    s[g] = vdotq_laneq_s32(s[g], codes[0 + g], ylo, 0);
-                    s[g] = vdotq_laneq_s32(s[g], codes[2 + g], ylo, 1);
-                    s[g] = vdotq_laneq_s32(s[g], codes[4 + g], ylo, 2);
-                    s[g] = vdotq_laneq_s32(s[g], codes[6 + g], ylo, 3);
-                    s[g] = vdotq_laneq_s32(s[g], codes[8 + g], yhi, 0);
-                    s[g] = vdotq_laneq_s32(s[g], codes[10 + g], yhi, 1);
-                    s[g] = vdotq_laneq_s32(s[g], codes[12 + g], yhi, 2);
-                    s[g] = vdotq_laneq_s32(s[g], codes[14 + g], yhi, 3);
-                    isum[i][g] = vmlaq_s32(isum[i][g], s[g], scales[k][g]);
-                }
+                for (size_t g = 0; g < 2; g++)
+                    isum[i][g] = vmlaq_s32(isum[i][g], sub_sums(codes, y[i]->qs + 32 * k, g), scales[k][g]);
             }
         }
         for (size_t i = 0; i < mr; i++) {
@@ -133,4 +158,4 @@ AQ_TILE_INLINE void tile(size_t mr, const struct aq_x8_tile *t) {
     }
 }
 
-#endif /* AQ_Q4_KX8_Q8_K_GEMM_NEONDOT_H */
+#endif /* AQ_Q4_KX8_Q8_K_GEMM_4X8_H */
