@@ -71,6 +71,8 @@ SMOL_SCHEMES = [
      "w4a8,rtn,no-rotate,no-balance,ag32,clip"),
     ("W4A8, one scale per token and 32 features, RTN, activation-weighted searched scales, no rotation or balancing",
      "w4a8,rtn,no-rotate,no-balance,ag32,clip-act"),
+    ("W4A8, one scale per token and 32 features, GPTQ, activation-weighted searched scales, no rotation or "
+     "balancing", "w4a8,no-rotate,no-balance,ag32,clip-act"),
     ("W4A4, one scale per token and 32 features, RTN, activation-weighted searched scales, full-width rotation, "
      "MLP and V/O balancing", "w4a4,rtn,ag32,clip-act"),
     ("W4A4, one scale per token and 32 features, RTN, activation-weighted searched scales, full-width rotation, "
@@ -278,7 +280,8 @@ def findings(r, files, variants, single, smol_schemes, args):
                    + ", ".join(fig(k) for k in ag if k in got) + f"; per token: {fig('w4a8,rtn,no-rotate,no-balance')}, "
                    f"{fig('w4a8,rtn')}, {fig('w4a4,rtn')}.")
     clip = ["w4a16,rtn,clip", "w4a16,rtn,clip-act", "w4a8,rtn,no-rotate,no-balance,ag32,clip",
-            "w4a8,rtn,no-rotate,no-balance,ag32,clip-act", "w4a4,rtn,ag32,clip-act", "w4a4,rtn,no-balance,ag32,clip-act",
+            "w4a8,rtn,no-rotate,no-balance,ag32,clip-act", "w4a8,no-rotate,no-balance,ag32,clip-act",
+            "w4a4,rtn,ag32,clip-act", "w4a4,rtn,no-balance,ag32,clip-act",
             "w4a4,rtn,no-rotate,no-balance,ag32,clip-act"]
     if any(k in got for k in clip):
         out.append("- Searched weight scales (`clip`: each group's scale among round to nearest's and 17 clipping "
@@ -297,9 +300,22 @@ def findings(r, files, variants, single, smol_schemes, args):
         if w4 and a4:
             out.append("- W4A4 <= +10% is out of reach here: the 4-bit activations alone, with float weights, cost "
                        + ", ".join(fig(k) for k in a4) + ", already above the target before any weight is "
-                       "rounded; the best W4A4 measured is " + fig(min(w4, key=w4.get)) + ". Reaching it needs "
+                       "rounded; the best W4A4 measured is " + fig(min(w4, key=w4.get)) + " (the down projection's "
+                       "input kept at 8 bits: " + fig("w4a4,rtn,no-rotate,no-balance,ag32,clip-act,down8") + "). "
+                       "Reaching it needs "
                        "4-bit activations that cost a few percent alone (learned rotations as SpinQuant's, or "
                        "8-bit inputs where SmolLM2's channels are largest, which is no longer W4A4).")
+        shipped = os.path.join(ROOT, FAMILIES[0][1])
+        sb = r.ours(shipped, austen, "fp32")
+        pairs = [(k, change(r.ours(shipped, austen, k), sb)) for k in ("w4a8", "w4a8,clip-act", "w4a4", "w4a4,clip-act")]
+        if all(v is not None for _, v in pairs):
+            out.append(f"- `clip-act` is a modifier, not the default: on the shipped {os.path.basename(shipped)} it moves "
+                       "the defaults within noise, one way or the other (" + ", ".join(f"`{k}` {v:+.2f}%" for k, v in
+                                                                                    pairs) + "; its inputs carry no "
+                       "large channels for the weighting to protect), with GPTQ it gains less on SmolLM2 than with "
+                       f"round to nearest ({fig('w4a8,no-rotate,no-balance,ag32,clip-act')} against "
+                       f"{fig('w4a8,rtn,no-rotate,no-balance,ag32,clip-act')}; GPTQ's own error feedback already "
+                       "weighs the inputs), and it gains most without the rotation the defaults use.")
     rounding = r.rounding(files["f32"])
     if rounding and "w4a16,rtn" in got and "w4a16,rtn,rotate" in got:
         ms = rounding["matrices"]
