@@ -4,7 +4,8 @@
  * reference dot product. A layout's header (q4_0x8-q8_0-gemm-4x8.h,
  * q8_0x8-q8_0-gemm-4x8.h, compiled once per ISA by its -avx2.c, -avxvnni.c and
  * -avx512vnni.c) defines X8_BLOCK (the packed block: uint16_t d[8], then qs) and
- * X8_CODES, includes this file, then defines the functions declared below: a
+ * X8_CODES (and, optionally, X8_PREFETCH_BYTES: software prefetch distance),
+ * includes this file, then defines the functions declared below: a
  * layout whose fast integer path is exact only for most activations says when the
  * tile's are not (x8_special) and gives an exact path for them (x8_isum_exact).
  *
@@ -18,6 +19,7 @@
 
 #include <immintrin.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "block-gemm-x8-loop.h"
@@ -65,6 +67,13 @@ AQ_TILE_INLINE void tile_blocks(size_t mr, const struct aq_x8_tile *t, bool exac
     __m256 acc[MR];
     for (size_t i = 0; i < mr; i++) acc[i] = _mm256_setzero_ps();
     for (size_t b = 0; b < t->n_blocks; b++) {
+#ifdef X8_PREFETCH_BYTES
+        /* A layout that measured faster with it asks for the weights
+         * X8_PREFETCH_BYTES on, one line per 64 bytes of a block (past the group's
+         * end, the next group's, which follows; prefetches never fault). */
+        const uintptr_t ahead = (uintptr_t)&x[b] + X8_PREFETCH_BYTES;
+        for (size_t o = 0; o < sizeof(X8_BLOCK); o += 64) _mm_prefetch((const char *)(ahead + o), _MM_HINT_T0);
+#endif
         __m256i codes[X8_CODES];
         x8_unpack(x[b].qs, codes);
         const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)x[b].d));
