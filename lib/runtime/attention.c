@@ -28,6 +28,12 @@ typedef struct attention_task {
  * accumulators happen once per block, not once per key. */
 #define ATTENTION_QUERIES 8
 #define ATTENTION_KEYS 64
+/* Keys are scored, and values summed, a few at a time: KEY_GROUP keys give
+ * independent dot products to overlap, and each pass over the accumulators
+ * adds VALUE_GROUP values, so they load and store once per group, not per key.
+ * Both divide ATTENTION_KEYS. */
+#define KEY_GROUP 4
+#define VALUE_GROUP 8
 
 /* e^x for x <= 0, to ~2 ulp: a loop of it vectorizes (expf is a library call).
  * Below -87 (a masked key, or a score far under the maximum) it returns 0; a
@@ -67,8 +73,8 @@ static void attend(void *arg, size_t tile, size_t h) {
     int32_t first_row = (int32_t)tile * Q;
     int32_t n_rows = task->n_tokens - first_row < Q ? task->n_tokens - first_row : Q;
     float scale = 1.0f / sqrtf((float)hd);
-    float qt[AQ_MAX_HEAD_DIM * Q], acc[Q][AQ_MAX_HEAD_DIM], scores[B][Q], k_row[AQ_MAX_HEAD_DIM],
-        v_row[AQ_MAX_HEAD_DIM];
+    float qt[AQ_MAX_HEAD_DIM * Q], acc[Q][AQ_MAX_HEAD_DIM], scores[B][Q], k_rows[KEY_GROUP][AQ_MAX_HEAD_DIM],
+        v_rows[VALUE_GROUP][AQ_MAX_HEAD_DIM];
     float max_score[Q], denom[Q], first_score[Q], query_pos[Q];
     float slope = ctx->alibi_slopes ? ctx->alibi_slopes[h] : 0.0f;
     int32_t pos[Q], last_slot[Q]; /* a key is visible to query i if at or before both */
@@ -85,16 +91,22 @@ static void attend(void *arg, size_t tile, size_t h) {
     int32_t n_keys = task->first_slot + first_row + n_rows; /* causal: no query of the tile sees past this */
     for (int32_t block = 0; block < n_keys; block += B) {
         int32_t n = n_keys - block < B ? n_keys - block : B;
-        for (int32_t j = 0; j < n; j++) {
-            const float *k = aq_kv_row(ctx, AQ_KV_KEYS, task->layer, block + j, kv_head, k_row);
-            float s[Q] = {0};
+        for (int32_t j0 = 0; j0 < n; j0 += KEY_GROUP) {
+            /* Past the block's end a group repeats its first key; those scores are dropped. */
+            const float *k[KEY_GROUP];
+            for (int32_t g = 0; g < KEY_GROUP; g++)
+                k[g] = j0 + g < n ? aq_kv_row(ctx, AQ_KV_KEYS, task->layer, block + j0 + g, kv_head, k_rows[g]) : k[0];
+            float s[KEY_GROUP][Q] = {{0}};
             for (int32_t d = 0; d < hd; d++)
-                for (int32_t i = 0; i < Q; i++) s[i] += qt[d * Q + i] * k[d];
-            int32_t key_pos = kv_pos[block + j], slot = block + j;
-            for (int32_t i = 0; i < Q; i++)
-                scores[j][i] = key_pos > pos[i] || slot > last_slot[i]
-                                   ? -INFINITY
-                                   : s[i] + aq_alibi_bias(slope, (float)key_pos, query_pos[i]);
+                for (int32_t g = 0; g < KEY_GROUP; g++)
+                    for (int32_t i = 0; i < Q; i++) s[g][i] += qt[d * Q + i] * k[g][d];
+            for (int32_t g = 0; g < KEY_GROUP && j0 + g < n; g++) {
+                int32_t key_pos = kv_pos[block + j0 + g], slot = block + j0 + g;
+                for (int32_t i = 0; i < Q; i++)
+                    scores[j0 + g][i] = key_pos > pos[i] || slot > last_slot[i]
+                                            ? -INFINITY
+                                            : s[g][i] + aq_alibi_bias(slope, (float)key_pos, query_pos[i]);
+            }
         }
         if (block == 0)
             for (int32_t i = 0; i < Q; i++) first_score[i] = scores[0][i];
@@ -117,12 +129,30 @@ static void attend(void *arg, size_t tile, size_t h) {
             for (int32_t i = 0; i < Q; i++) scores[j][i] = exp_nonpositive(scores[j][i] - shift[i]);
         for (int32_t j = 0; j < n; j++)
             for (int32_t i = 0; i < Q; i++) denom[i] += scores[j][i];
-        for (int32_t j = 0; j < n; j++) {
-            const float *v = aq_kv_row(ctx, AQ_KV_VALUES, task->layer, block + j, kv_head, v_row);
+        for (int32_t j0 = 0; j0 < n; j0 += VALUE_GROUP) {
+            const float *v[VALUE_GROUP];
+            float p[VALUE_GROUP][Q];
+            for (int32_t g = 0; g < VALUE_GROUP; g++) {
+                bool real = j0 + g < n;
+                v[g] = real ? aq_kv_row(ctx, AQ_KV_VALUES, task->layer, block + j0 + g, kv_head, v_rows[g]) : v[0];
+                for (int32_t i = 0; i < Q; i++) p[g][i] = real ? scores[j0 + g][i] : 0.0f;
+            }
+            /* Keys in order, so each sum is the one a key-at-a-time loop gives. A zero
+             * weight (masked) is skipped, not multiplied, so that a masked key's
+             * non-finite value cannot leak; only then does a row go key by key. */
             for (int32_t i = 0; i < n_rows; i++) {
-                float p = scores[j][i];
-                if (p == 0.0f) continue; /* masked */
-                for (int32_t d = 0; d < hd; d++) acc[i][d] += p * v[d];
+                bool all_weighted = true;
+                for (int32_t g = 0; g < VALUE_GROUP; g++) all_weighted = all_weighted && p[g][i] != 0.0f;
+                if (all_weighted)
+                    for (int32_t d = 0; d < hd; d++) {
+                        float a = acc[i][d];
+                        for (int32_t g = 0; g < VALUE_GROUP; g++) a += p[g][i] * v[g][d];
+                        acc[i][d] = a;
+                    }
+                else
+                    for (int32_t g = 0; g < VALUE_GROUP; g++)
+                        if (p[g][i] != 0.0f)
+                            for (int32_t d = 0; d < hd; d++) acc[i][d] += p[g][i] * v[g][d];
             }
         }
     }
