@@ -28,7 +28,8 @@
 /* Software prefetch distance in bytes of packed weights (see tile): with it,
  * aq-bench-kernels Q4_K 1 x 8 on TinyLlama's head 32000 x 2048 (busy machine,
  * old/new alternated 3 times) ran 1.21-1.40x faster (5.8-6.8 -> 4.8-4.9 ms),
- * gate_up 1.04-1.22x, down 0.95-1.24x, m = 64 0.98-1.16x. */
+ * gate_up 1.04-1.22x, down 0.95-1.24x, m = 64 0.98-1.16x; Q5_K (2 rounds) head
+ * 1.21-1.23x, gate_up 1.16-1.27x, down 1.13-1.24x, m = 64 1.02-1.07x. */
 #define PREFETCH_BYTES 2048
 
 #ifdef AQ_Q5_K
