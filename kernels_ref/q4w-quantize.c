@@ -184,6 +184,17 @@ static void search_group(const float *w, const float *importance, size_t group, 
     }
 }
 
+/* The checks and header fields both quantizers share: a valid shape, and zero points exactly when asym. */
+static bool q4w_start(size_t n_rows, size_t k, size_t group, bool asym, struct aq_q4w *out) {
+    if (!q4w_shape_is_valid(n_rows, k, group) || asym != (out->zero != NULL)) {
+        return false;
+    }
+    out->n_rows = n_rows;
+    out->k = k;
+    out->group = group;
+    return true;
+}
+
 static void pack_group(const uint8_t *codes, size_t group, uint8_t *packed) {
     /* Element 2j in the low nibble, 2j + 1 in the high nibble. group is even, so a group starts on a byte
      * boundary. */
@@ -194,12 +205,9 @@ static void pack_group(const uint8_t *codes, size_t group, uint8_t *packed) {
 
 bool aq_q4w_quantize_search_ref(const float *w, size_t n_rows, size_t k, size_t group, bool asym,
                                 const float *importance, struct aq_q4w *out) {
-    if (!q4w_shape_is_valid(n_rows, k, group) || asym != (out->zero != NULL)) {
+    if (!q4w_start(n_rows, k, group, asym, out)) {
         return false;
     }
-    out->n_rows = n_rows;
-    out->k = k;
-    out->group = group;
     const size_t groups_per_row = k / group;
     group_choice best;
     for (size_t r = 0; r < n_rows; r++) {
@@ -216,12 +224,9 @@ bool aq_q4w_quantize_search_ref(const float *w, size_t n_rows, size_t k, size_t 
 }
 
 bool aq_q4w_quantize_rtn_ref(const float *w, size_t n_rows, size_t k, size_t group, bool asym, struct aq_q4w *out) {
-    if (!q4w_shape_is_valid(n_rows, k, group) || asym != (out->zero != NULL)) {
+    if (!q4w_start(n_rows, k, group, asym, out)) {
         return false;
     }
-    out->n_rows = n_rows;
-    out->k = k;
-    out->group = group;
     const size_t groups_per_row = k / group;
     uint8_t codes[128]; /* one group's codes before packing; group <= 128 */
     for (size_t r = 0; r < n_rows; r++) {
