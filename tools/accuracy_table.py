@@ -1,8 +1,16 @@
 #!/usr/bin/env python3
-"""Regenerates docs/ACCURACY.md and docs/accuracy.png. Four sections, each
+"""Regenerates docs/ACCURACY.md and docs/accuracy.png. Six sections, each
 rewritten only when named in --sections (the others are kept as they are in
-the file, with the command that made them):
+the file, with the command that made them), and one step that writes none:
 
+  summary   every scheme on every family, the shipped models, SmolLM2-135M-
+            Instruct and the worst of the seeded outlier variants, next to
+            the published deltas (../shared/PAPER.md), with issue 14's
+            targets marked met or missed; measures nothing: it reads the
+            other sections of the page and the results cache of
+            tools/outliers_table.py (--outliers-cache, default
+            BUILD/outliers/results.json), so `--sections summary` takes
+            seconds; it comes first on the page and is written last;
   schemes   every quantization scheme on the shipped model and its outlier
             stress variant, held-out Austen and Brown text;
   families  the paper's table (FP32, W4A16, W4A8, W4A8 with pruning, W4A4,
@@ -17,13 +25,20 @@ the file, with the command that made them):
             (tools/fetch_smollm2.sh; only with --llama-bin DIR);
   llamacpp  quantizing from a llama.cpp file (llama-quantize Q8_0, Q4_K_M,
             of austen-6m) against quantizing from the F32 original; only
-            with --llama-bin DIR (llama.cpp's build/bin), skipped otherwise.
+            with --llama-bin DIR (llama.cpp's build/bin), skipped otherwise;
+  outliers  (a step, no section here) runs tools/outliers_table.py --build
+            BUILD --llama-bin DIR --chunks 2 --seeds 5, which measures what
+            its cache lacks (SmolLM2, the seeded variants) and rewrites
+            docs/OUTLIERS.md; only with --llama-bin DIR. It runs before the
+            summary, so the default (everything) is one command.
 
-usage: accuracy_table.py BUILD_DIR [--sections schemes,families,llamacpp,w3a8,head] [--chunks N] [--jobs N]
-                         [--llama-bin DIR] [--work DIR] [--out docs/ACCURACY.md] [--png docs/accuracy.png]
+usage: accuracy_table.py BUILD_DIR [--sections summary,schemes,families,llamacpp,w3a8,head,outliers] [--chunks N]
+                         [--jobs N] [--llama-bin DIR] [--outliers-cache FILE[,FILE...]] [--work DIR]
+                         [--out docs/ACCURACY.md] [--png docs/accuracy.png]
 (or --build BUILD_DIR). tools/accuracy_table.sh builds the tools first."""
 import argparse
 import concurrent.futures
+import json
 import os
 import re
 import shutil
@@ -37,7 +52,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CALIB = os.path.join(ROOT, "data", "austen-train.txt")
 AUSTEN = ("Austen held-out", os.path.join(ROOT, "data", "austen-test.txt"))
 BROWN = ("Brown", os.path.join(ROOT, "data", "brown-sample.txt"))
-SECTIONS = ("schemes", "families", "llamacpp", "w3a8", "head")
+# In the order of the page; the summary is written last (it reads the others).
+SECTIONS = ("summary", "schemes", "families", "llamacpp", "w3a8", "head")
+STEPS = SECTIONS + ("outliers",)
+# tools/outliers_table.py's run that the summary reads: context 512, 2 chunks, 5 seeded variants per model.
+OUTLIER_CHUNKS, OUTLIER_SEEDS = 2, 5
 
 ROWS = [
     ("FP32", "fp32"),
@@ -463,7 +482,268 @@ def llamacpp_section(r, args, started):
     return lines
 
 
+def outliers_step(args, build):
+    """tools/outliers_table.py at the chunk and seed counts the summary reads; it measures only what its
+    cache lacks."""
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "outliers_table.py"), "--build", build, "--llama-bin",
+           args.llama_bin, "--chunks", str(OUTLIER_CHUNKS), "--seeds", str(OUTLIER_SEEDS), "--jobs", str(args.jobs)]
+    print(" ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+
+
+def outliers_module():
+    """tools/outliers_table.py's lists (families, variant schemes, texts), so the summary reads its cache
+    under the names it writes."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("outliers_table", os.path.join(ROOT, "tools", "outliers_table.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def table_rows(text):
+    """The rows of the markdown tables in a section, as (subheading, {column header: cell})."""
+    rows, sub, header = [], None, None
+    for line in text.split("\n"):
+        if line.startswith("### "):
+            sub, header = line[4:].strip(), None
+        elif not line.startswith("|"):
+            header = None
+        else:
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if header is None:
+                header = cells
+            elif not set("".join(cells)) <= set("-: "):
+                rows.append((sub, dict(zip(header, cells))))
+    return rows
+
+
+def cell_change(cell):
+    """The change against FP32 in a cell such as `92.693 (+0.16%)`, or None."""
+    m = re.search(r"\(([+-][0-9.]+)%\)", cell or "")
+    return float(m.group(1)) if m else None
+
+
+def section_command(text):
+    """The command a section says made it, and its chunk count."""
+    m = re.search(r"`(python3 tools/accuracy_table\.py [^`]*)`: \d+ s", text or "")
+    if not m:
+        return None, None
+    chunks = re.search(r"--chunks (\d+)", m.group(1))
+    return m.group(1), int(chunks.group(1)) if chunks else None
+
+
+def is_w4a4(scheme):
+    """4-bit activations at every linear layer's input: not one input at a time (`only-*`) and no input kept
+    at 8 bits (a modifier such as `down8`)."""
+    toks = scheme.split(",")
+    return toks[0] in ("w4a4", "w4a4kv4") and not any(t.startswith("only-") or "8" in t for t in toks[1:])
+
+
+def is_w4a8(scheme):
+    toks = scheme.split(",")
+    return toks[0] in ("w4a8", "w4a8kv4") and not any(t.startswith("only-") for t in toks[1:])
+
+
+# The summary's rows: (label, scheme, prune), each looked up in the families section, then w3a8, then head,
+# then schemes (the first that has it), and in the outliers cache for SmolLM2.
+SUMMARY_ROWS = [
+    ("Q8_0 (llama.cpp's format)", "q8_0", 0),
+    ("Q4_0 (llama.cpp's format; W4A8 in blocks of 32)", "q4_0", 0),
+    ("W4A16, round to nearest", "w4a16,rtn", 0),
+    ("W4A16, GPTQ", "w4a16", 0),
+    ("W4A8 paper: static per-tensor + TRIP", "w4a8-paper", 0),
+    ("W4A8 paper, keep 50% of the prompt", "w4a8-paper", PRUNE),
+    ("W4A8, round to nearest", "w4a8,rtn", 0),
+    ("W4A8 (dynamic per-token, balancing, rotation, GPTQ)", "w4a8", 0),
+    ("W4A8, keep 50% of the prompt", "w4a8", PRUNE),
+    ("W4A8, INT4 output head", "w4a8,head-int4", 0),
+    ("W4A8KV4 (4-bit KV cache)", "w4a8kv4", 0),
+    ("W4A4 paper: static per-tensor + TRIP", "w4a4-paper", 0),
+    ("W4A4 paper, keep 50% of the prompt", "w4a4-paper", PRUNE),
+    ("W4A4, round to nearest", "w4a4,rtn", 0),
+    ("W4A4 (dynamic per-token, balancing, rotation, GPTQ)", "w4a4", 0),
+    ("W4A4, keep 50% of the prompt", "w4a4", PRUNE),
+    ("W4A4, INT4 output head", "w4a4,head-int4", 0),
+    ("W4A4KV4 (4-bit KV cache)", "w4a4kv4", 0),
+    ("W3A8, GPTQ", "w3a8", 0),
+]
+# Published changes against FP16, WikiText-2 (../shared/PAPER.md): Agile-Quant on LLaMA-7B (FAMILIES' LLaMA
+# row), QuaRot and SpinQuant W4A4 on LLaMA-2-7B (ROTATION_METHODS).
+PUBLISHED_AQ = {("w4a16", 0): 1, ("w4a8-paper", 0): 2, ("w4a8-paper", PRUNE): 3, ("w4a4-paper", PRUNE): 4}
+PUBLISHED_ROT = {("w4a4", 0)}
+
+
+def summary_section(args, sections, build):
+    ot = outliers_module()
+    caches = [p for p in (args.outliers_cache or os.path.join(build, "outliers", "results.json")).split(",") if p]
+    cache = {}
+    for p in caches:  # later caches win
+        if os.path.exists(p):
+            cache.update(json.load(open(p)))
+        else:
+            print(f"summary: no outliers cache at {p}", file=sys.stderr)
+    austen = os.path.basename(ot.TEXTS[0][1])
+
+    def ours(model, scheme):
+        return cache.get(f"aq|{model}|{austen}|{scheme}|{ot.CTX}|{OUTLIER_CHUNKS}")
+
+    def rel(v, base):
+        return None if v is None or base is None else (v / base - 1) * 100
+
+    # Where each figure comes from: a tag per source, the sections by the command they name.
+    tags = {"F": "families", "W": "w3a8", "H": "head", "S": "schemes"}
+    rows = {t: table_rows(sections.get(name, "")) for t, name in tags.items()}
+    fams = family_models()
+
+    def shipped(tag, name, model_file, scheme, prune):
+        """The change of one scheme on one shipped model in one section, or None."""
+        key = f"`{scheme}`" + (f" `--prune {prune}`" if prune else "")
+        for sub, row in rows[tag]:
+            if tag == "F" and row.get("name") == key:
+                return cell_change(row.get(f"{name} (ours)"))
+            if tag in ("W", "H") and row.get("model") == name and row.get("name") == key:
+                return cell_change(row.get("Austen held-out"))
+            if (tag == "S" and model_file == "austen-6m.gguf" and sub == "shipped model"
+                    and row.get("name") == key):
+                return cell_change(row.get("Austen held-out"))
+        return None
+
+    def fig(v, tag):
+        return "not run" if v is None else f"{v:+.2f}% [{tag}]"
+
+    smol = "smollm2-f32.gguf"
+    smol_base = ours(smol, "fp32")
+    smol_llama = {k: rel(cache.get(f"llama.cpp|smollm2-{k}.gguf|{austen}|{ot.CTX}|{OUTLIER_CHUNKS}"), smol_base)
+                  for k in ("q8_0", "q4_0")}
+    smol_got = {}
+    for key, v in cache.items():
+        parts = key.split("|")
+        if parts[0] == "aq" and parts[1:3] == [smol, austen] and parts[4:] == [str(ot.CTX), str(OUTLIER_CHUNKS)]:
+            smol_got[parts[3]] = rel(v, smol_base)
+    smol_got = {k: v for k, v in smol_got.items() if v is not None}
+
+    aq = FAMILIES[0][4]
+    lines = [
+        "## Summary: every scheme, every family, next to the published figures", "",
+        "Change in perplexity against FP32 of the same model, held-out Austen text, context 512 (llama-perplexity's "
+        "way: the second half of each chunk scored), next to the changes against FP16 that Agile-Quant reports on "
+        "LLaMA-7B and QuaRot and SpinQuant report for W4A4 on LLaMA-2-7B (WikiText-2, context 2048; "
+        "`../shared/PAPER.md`). The figures are not measured here: each is read from where it was measured, "
+        "marked after it:", ""]
+    for tag, name in tags.items():
+        cmd, chunks = section_command(sections.get(name))
+        lines.append(f"- [{tag}] the section \"{name}\" below" + (f", the first {chunks} chunks: `{cmd}`" if cmd
+                                                                    else " (not on this page)"))
+    lines += [f"- [O] the results cache of `python3 tools/outliers_table.py --build BUILD --llama-bin DIR --chunks "
+              f"{OUTLIER_CHUNKS} --seeds {OUTLIER_SEEDS}` (BUILD/outliers/results.json, also the source of "
+              f"docs/OUTLIERS.md), the first {OUTLIER_CHUNKS} chunks: SmolLM2-135M-Instruct (its Q4_1 file "
+              "dequantized to F32 by llama.cpp's `llama-quantize --allow-requantize`, the reference; its Q8_0 and "
+              "Q4_0 rows are llama.cpp's `llama-quantize` and `llama-perplexity` on that F32 file) and the seeded "
+              "outlier variants.", "",
+              "A scheme's rows on the three families come from the first of F, W, H, S that has it (S: LLaMA only). "
+              "Changes of a few tenths of a percent on 2 to 12 chunks are within noise; the rows of one source "
+              "compare better (the same tokens).", "",
+              "| scheme | name | " + " | ".join(f"{n} (`{os.path.basename(m)}`)" for n, m, _, _, _ in fams) +
+              " | SmolLM2-135M-Instruct | Agile-Quant, LLaMA-7B | QuaRot, LLaMA-2-7B | SpinQuant, LLaMA-2-7B |",
+              "|---|---|" + "---|" * (len(fams) + 4)]
+    for label, scheme, prune in SUMMARY_ROWS:
+        cells = []
+        for name, model, _, _, _ in fams:
+            got = next(((v, t) for t in ("F", "W", "H", "S")
+                        if (v := shipped(t, name, os.path.basename(model), scheme, prune)) is not None), (None, ""))
+            cells.append(fig(*got))
+        if prune:
+            cells.append("")
+        elif scheme in ("q8_0", "q4_0"):
+            cells.append(fig(smol_llama[scheme], "O"))
+        else:
+            cells.append(fig(smol_got.get(scheme), "O"))
+        i = PUBLISHED_AQ.get((scheme, prune))
+        cells.append("" if i is None else f"{(aq[i] / aq[0] - 1) * 100:+.1f}%")
+        cells += [f"{(p / ROTATION_FP16 - 1) * 100:+.1f}%" if (scheme, prune) in PUBLISHED_ROT else ""
+                  for _, p in ROTATION_METHODS]
+        name = f"`{scheme}`" + (f" `--prune {prune}`" if prune else "")
+        lines.append(f"| {label} | {name} | " + " | ".join(cells) + " |")
+
+    best = {}
+    for what, test in (("W4A8", is_w4a8), ("W4A4", is_w4a4)):
+        cand = {s: v for s, v in smol_got.items() if test(s)}
+        best[what] = min(cand.items(), key=lambda kv: kv[1]) if cand else None
+    lines += ["", "SmolLM2-135M-Instruct, best measured (every scheme tried is in docs/OUTLIERS.md; W4A4 counts only "
+              "schemes with 4-bit activations at every linear layer's input: no input kept at 8 bits, not one input "
+              "at a time): " + "; ".join(f"{w} `{b[0]}` {b[1]:+.2f}% [O]" if b else f"{w} not run"
+                                         for w, b in best.items()) + ".", ""]
+
+    # The worst of the seeded variants, per model and scheme: the change against the unplanted model's FP32.
+    worst = {}
+    lines += ["Worst over the seeded outlier variants (`tools/make_outlier_variant.py IN OUT --sites "
+              f"{ot.ALL_SITES} --seed S`, S = 1..{OUTLIER_SEEDS}, function-preserving outliers at every site the "
+              "family allows; docs/OUTLIERS.md), change against the unplanted model's FP32 [O]:", "",
+              "| scheme | " + " | ".join(f"{fam} (`{os.path.basename(p)}`): unplanted | worst (seed, of measured)"
+                                        for fam, p in ot.FAMILIES) + " |",
+              "|---|" + "---|---|" * len(ot.FAMILIES)]
+    for s in ot.VARIANT_SCHEMES:
+        cells = []
+        for fam, p in ot.FAMILIES:
+            base = ours(os.path.basename(p), "fp32")
+            each = [rel(ours(f"{fam}-seed{seed}.gguf", s), base) for seed in range(1, OUTLIER_SEEDS + 1)]
+            done = [(v, seed + 1) for seed, v in enumerate(each) if v is not None]
+            worst[(fam, s)] = (max(done), len(done)) if done else None
+            cells.append(fig(rel(ours(os.path.basename(p), s), base), "O"))
+            cells.append(f"{max(done)[0]:+.2f}% ({max(done)[1]}, {len(done)} of {OUTLIER_SEEDS})" if done
+                         else "not run")
+        lines.append(f"| `{s}` | " + " | ".join(cells) + " |")
+
+    def verdict(v, limit):
+        if v is None:
+            return "not measured"
+        return f"met ({limit - v:.2f} points to spare)" if v <= limit else f"MISSED by {v - limit:.2f} points"
+
+    lines += ["", "## Targets of issue 14", "",
+              "Change in perplexity against FP32, held-out Austen text, context 512.", ""]
+    q40 = smol_llama["q4_0"]
+    b8, b4 = best["W4A8"], best["W4A4"]
+    lines.append(f"- SmolLM2-135M-Instruct, W4A8 no worse than llama.cpp's Q4_0 of the same F32 file "
+                 f"({fig(q40, 'O')}): " + (f"`{b8[0]}` {fig(b8[1], 'O')}: {verdict(b8[1], q40)}" if b8 and q40 is not None
+                                          else "not measured") +
+                 (f"; the default `w4a8` {fig(smol_got['w4a8'], 'O')}" if "w4a8" in smol_got else
+                  "; the default `w4a8` (GPTQ) not run"))
+    lines.append("- SmolLM2-135M-Instruct, W4A4 at most +10%: " +
+                 (f"`{b4[0]}` {fig(b4[1], 'O')}: {verdict(b4[1], 10.0)}" if b4 else "not measured") +
+                 (f"; the default `w4a4` {fig(smol_got['w4a4'], 'O')}" if "w4a4" in smol_got else
+                  "; the default `w4a4` (GPTQ) not run"))
+    for s, limit in zip(ot.VARIANT_SCHEMES, (0.5, 2.0, 3.0)):
+        for fam, p in ot.FAMILIES:
+            w = worst.get((fam, s))
+            if w is None:
+                lines.append(f"- {fam}, worst of {OUTLIER_SEEDS} seeded variants, `{s}` at most +{limit}%: not measured")
+                continue
+            (v, seed), n = w
+            lines.append(f"- {fam}, worst of {OUTLIER_SEEDS} seeded variants, `{s}` at most +{limit}%: {fig(v, 'O')} "
+                         f"(seed {seed}" + ("" if n == OUTLIER_SEEDS else f"; only {n} of {OUTLIER_SEEDS} measured")
+                         + f"): {verdict(v, limit)}")
+    for label, scheme, limit in (("W4A4KV4", "w4a4kv4", 1.5), ("W3A8", "w3a8", 3.0)):
+        for name, model, _, _, _ in fams:
+            got = next(((v, t) for t in ("F", "W")
+                        if (v := shipped(t, name, os.path.basename(model), scheme, 0)) is not None), None)
+            lines.append(f"- {name} (`{os.path.basename(model)}`), {label} (`{scheme}`) at most +{limit}%: " +
+                         (f"{fig(*got)}: {verdict(got[0], limit)}" if got else "not measured"))
+    lines += ["", "Not a figure of this page: \"no scheme slower than before on the TinyLlama shape\" "
+              "(docs/PERFORMANCE.md).", "",
+              f"`{command(args, 'summary')}`: reads the sections below and {len(caches)} results cache(s) of "
+              "tools/outliers_table.py, measures nothing."]
+    return lines
+
+
 def command(args, section):
+    if section == "summary":
+        caches = (args.outliers_cache or "").split(",")
+        # A cache in a build folder is named as BUILD/outliers/results.json is elsewhere on the page.
+        named = [f"BUILD{i + 1 if len(caches) > 1 else ''}/outliers/results.json"
+                 if p.endswith(os.path.join("outliers", "results.json")) else p for i, p in enumerate(caches)]
+        return "python3 tools/accuracy_table.py BUILD --sections summary" + (
+            f" --outliers-cache {','.join(named)}" if args.outliers_cache else "")
     cmd = f"python3 tools/accuracy_table.py BUILD --sections {section} --chunks {args.chunks}"
     if section == "head":
         cmd += f" --smollm2-chunks {args.smollm2_chunks}"
@@ -482,7 +762,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("build_dir", nargs="?")
     ap.add_argument("--build")
-    ap.add_argument("--sections", default=",".join(SECTIONS))
+    ap.add_argument("--sections", default=",".join(STEPS))
     ap.add_argument("--chunks", type=int, default=12)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--smollm2-chunks", type=int, default=4, help="head section: chunks of SmolLM2's text")
@@ -490,17 +770,20 @@ def main():
     ap.add_argument("--work", help="folder for quantized files (default: a new temporary folder, removed after)")
     ap.add_argument("--reuse", action="store_true",
                     help="take quantized files already in --work (left by an interrupted run of the same build)")
+    ap.add_argument("--outliers-cache", help="summary: tools/outliers_table.py's results caches, comma-separated, "
+                    "later ones winning (default BUILD/outliers/results.json)")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "ACCURACY.md"))
     ap.add_argument("--png", default=os.path.join(ROOT, "docs", "accuracy.png"))
     args = ap.parse_args()
     build = os.path.abspath(args.build or args.build_dir or os.path.join(ROOT, "build"))
     wanted = args.sections.split(",")
     for s in wanted:
-        if s not in SECTIONS:
-            sys.exit(f"unknown section {s}: one of {', '.join(SECTIONS)}")
-    if "llamacpp" in wanted and not args.llama_bin:
-        print("llamacpp section skipped: it needs --llama-bin DIR (llama.cpp's build/bin)", file=sys.stderr)
-        wanted.remove("llamacpp")
+        if s not in STEPS:
+            sys.exit(f"unknown section {s}: one of {', '.join(STEPS)}")
+    for s in ("llamacpp", "outliers"):
+        if s in wanted and not args.llama_bin:
+            print(f"{s} skipped: it needs --llama-bin DIR (llama.cpp's build/bin)", file=sys.stderr)
+            wanted.remove(s)
     work = args.work or tempfile.mkdtemp(prefix="aq-accuracy-")
     os.makedirs(work, exist_ok=True)
     r = Runner(build, work, args.chunks, args.jobs, args.reuse)
@@ -508,15 +791,21 @@ def main():
               "w3a8": w3a8_section, "head": head_section}
     sections = kept_sections(args.out)
     for name in SECTIONS:
-        if name in wanted:
+        if name in wanted and name in makers:
             sections[name] = "\n".join(makers[name](r, args, time.time()))
     if not args.work:
         shutil.rmtree(work)
+    if "outliers" in wanted:
+        outliers_step(args, build)
+    if "summary" in wanted:
+        sections["summary"] = "\n".join(summary_section(args, sections, build))
     lines = ["# Accuracy of the quantization schemes", "",
              "Generated by `tools/accuracy_table.py` (do not edit by hand); each section says the command that",
-             "wrote it, and `--sections` rewrites some and keeps the others. All of them:",
+             "wrote it, and `--sections` rewrites some and keeps the others. All of them, and docs/OUTLIERS.md,",
+             "whose figures the summary reads (hours on this machine):",
              "`python3 tools/accuracy_table.py BUILD --llama-bin LLAMA_CPP/build/bin` (`tools/accuracy_table.sh`",
-             "builds the tools first).", ""]
+             "builds the tools first). The summary alone, from what the others measured (seconds):",
+             "`python3 tools/accuracy_table.py BUILD --sections summary`.", ""]
     for name in SECTIONS:
         if name in sections:
             lines += [section_marker(name), sections[name], ""]
