@@ -680,20 +680,16 @@ def summary_section(args, sections, build):
     lines += ["Worst over the seeded outlier variants (`tools/make_outlier_variant.py IN OUT --sites "
               f"{ot.ALL_SITES} --seed S`, S = 1..{OUTLIER_SEEDS}, function-preserving outliers at every site the "
               "family allows; docs/OUTLIERS.md), change against the unplanted model's FP32 [O]:", "",
-              "| scheme | " + " | ".join(f"{fam} (`{os.path.basename(p)}`): unplanted | worst (seed, of measured)"
-                                        for fam, p in ot.FAMILIES) + " |",
-              "|---|" + "---|---|" * len(ot.FAMILIES)]
-    for s in ot.VARIANT_SCHEMES:
-        cells = []
-        for fam, p in ot.FAMILIES:
-            base = ours(os.path.basename(p), "fp32")
+              "| family (model) | scheme | unplanted | worst (seed) | each seed |", "|---|---|---|---|---|"]
+    for fam, p in ot.FAMILIES:
+        base = ours(os.path.basename(p), "fp32")
+        for s in ot.VARIANT_SCHEMES:
             each = [rel(ours(f"{fam}-seed{seed}.gguf", s), base) for seed in range(1, OUTLIER_SEEDS + 1)]
             done = [(v, seed + 1) for seed, v in enumerate(each) if v is not None]
             worst[(fam, s)] = (max(done), len(done)) if done else None
-            cells.append(fig(rel(ours(os.path.basename(p), s), base), "O"))
-            cells.append(f"{max(done)[0]:+.2f}% ({max(done)[1]}, {len(done)} of {OUTLIER_SEEDS})" if done
-                         else "not run")
-        lines.append(f"| `{s}` | " + " | ".join(cells) + " |")
+            lines.append(f"| {fam} (`{os.path.basename(p)}`) | `{s}` | {fig(rel(ours(os.path.basename(p), s), base), 'O')} | "
+                         + (f"{max(done)[0]:+.2f}% ({max(done)[1]})" if done else "not run") + " | "
+                         + ", ".join("not run" if v is None else f"{v:+.2f}%" for v in each) + " |")
 
     def verdict(v, limit):
         if v is None:
