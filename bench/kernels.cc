@@ -11,7 +11,8 @@
 // qc4w/aq_qd8_qc4w_gemm_4x8c4__avx2/llama7b_qkvo/4096x4096/m:1 or
 // q4_K/aq_q4_k_q8_k_gemm_4x2__avx2/tinyllama_qo/2048x2048/m:64 (the repacked
 // ones beside them: q4_0/aq_q4_0x8_q8_0_gemm_4x8__avx2/...); the activation
-// quantizers as actq/<kernel>/k:<k>/m:<tokens>.
+// quantizers as actq/<kernel>/k:<k>/m:<tokens>; on x86-64 with AVX2, the
+// multiply instructions' own rates as peak/vfmadd231ps and peak/vpmaddubsw.
 //
 // Shapes are the linear layers of LLaMA-7B and TinyLlama-1.1B (rows x k, as
 // out = W x with W rows x k; TinyLlama's output head too, the biggest matrix,
@@ -25,6 +26,9 @@
 // Defaults keep a full run short (--benchmark_min_time=0.05); pass your own
 // --benchmark_min_time or --benchmark_filter (e.g. 'qc4w/.*tinyllama') to change it.
 #include <benchmark/benchmark.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include <cstdint>
 #include <cstdio>
@@ -345,6 +349,40 @@ void BM_QuantizeActivations(benchmark::State &state, size_t m, size_t k) {
                                                 benchmark::Counter::kIsIterationInvariantRate);
 }
 
+#if defined(__x86_64__)
+// The ceilings of the INT8 and FP32 tiles on this CPU: how many multiply-adds a
+// second VPMADDUBSW (32 INT8 ones, u8 x s8 into int16 pairs) and VFMADD231PS (8
+// FP32 ones) issue, 10 independent chains each (so that latency does not count),
+// in registers. Counter GMAC/s.
+constexpr int kPeakChains = 10, kPeakRounds = 100;
+
+__attribute__((target("avx2,fma"))) void BM_PeakFma(benchmark::State &state) {
+    __m256 acc[kPeakChains];
+    for (int j = 0; j < kPeakChains; j++) acc[j] = _mm256_set1_ps(1.0f + 0.001f * static_cast<float>(j));
+    const __m256 w = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(1e-3f);
+    for (auto _ : state) {
+        for (int r = 0; r < kPeakRounds; r++)
+            for (int j = 0; j < kPeakChains; j++) acc[j] = _mm256_fmadd_ps(w, acc[j], b);
+        for (int j = 0; j < kPeakChains; j++) benchmark::DoNotOptimize(acc[j]);
+    }
+    state.counters["GMAC/s"] =
+        benchmark::Counter(kPeakRounds * kPeakChains * 8 * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+__attribute__((target("avx2"))) void BM_PeakMaddubs(benchmark::State &state) {
+    __m256i acc[kPeakChains];
+    for (int j = 0; j < kPeakChains; j++) acc[j] = _mm256_set1_epi8(static_cast<char>(j + 1));
+    const __m256i w = _mm256_set1_epi8(3);
+    for (auto _ : state) {
+        for (int r = 0; r < kPeakRounds; r++)
+            for (int j = 0; j < kPeakChains; j++) acc[j] = _mm256_maddubs_epi16(w, acc[j]);
+        for (int j = 0; j < kPeakChains; j++) benchmark::DoNotOptimize(acc[j]);
+    }
+    state.counters["GMAC/s"] =
+        benchmark::Counter(kPeakRounds * kPeakChains * 32 * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+#endif
+
 // Registers fn(kernel, shape, m) for every shape and token count under the
 // kernel's name, or says why not.
 template <typename Kernel, typename Fn> void RegisterKernel(const char *family, const Kernel &kern, Fn fn) {
@@ -362,6 +400,12 @@ template <typename Kernel, typename Fn> void RegisterKernel(const char *family, 
 }
 
 void RegisterAll() {
+#if defined(__x86_64__)
+    if (aq_cpu_has(AQ_CPU_AVX2)) {
+        benchmark::RegisterBenchmark("peak/vfmadd231ps", BM_PeakFma)->Unit(benchmark::kMicrosecond);
+        benchmark::RegisterBenchmark("peak/vpmaddubsw", BM_PeakMaddubs)->Unit(benchmark::kMicrosecond);
+    }
+#endif
     for (size_t i = 0; i < aq_qd8_qc4w_gemm_list_size; i++)
         RegisterKernel("qc4w", aq_qd8_qc4w_gemm_list[i], BM_Qc4wGemm);
     for (size_t i = 0; i < aq_qd8_qc3w_gemm_list_size; i++)

@@ -17,7 +17,8 @@ repetition per command (-r 1, after each tool's own warm-up). Each aq-bench proc
 streaming-read bandwidth before it loads its model (the roofline). t/s is the mean ± sd over the
 rounds; every ratio, and the check against issue 11's targets, comes from this one run. After the
 rounds, bench/aq-bench-kernels (built in the same build, benchmarks switched on) times the INT8 tile
-against the FP32 tile, alternated --reps times, for the W4A8 / FP32 target's explanation. --plan times
+against the FP32 tile, and on x86-64 the multiply instructions alone (peak/...), --reps times, for the
+W4A8 / FP32 target's explanation. --plan times
 nothing and writes the page without figures (method, targets, the command to run).
 
 Timings are refused while the machine is busy (1-minute load average above 0.5 per core, checked
@@ -195,6 +196,15 @@ def tile_once(exe, name):
     return b["real_time"] * scale
 
 
+def peak_once(exe):
+    """{'fma': GMAC/s, 'maddubs': GMAC/s} of the multiply instructions alone (x86-64 with AVX2), or None."""
+    out, _ = bc.run([exe, "--benchmark_filter=^peak/", "--benchmark_min_time=0.5", "--benchmark_format=json"])
+    rates = {b["name"]: b["GMAC/s"] for b in json.loads(out)["benchmarks"]}
+    if "peak/vfmadd231ps" not in rates or "peak/vpmaddubsw" not in rates:
+        return None
+    return {"fma": rates["peak/vfmadd231ps"], "maddubs": rates["peak/vpmaddubsw"]}
+
+
 def tile_lines(tile, pp):
     """Why W4A8 cannot reach 3x FP32 in prefill here, from the tile comparison this run measured."""
     if tile is None:
@@ -220,6 +230,13 @@ def tile_lines(tile, pp):
         line += (" With AVX2 alone (no VNNI), 256 INT8 multiply-adds of a token take 8 VPMADDUBSW, their int16 "
                  "additions and a VPMADDWD to widen them, while 256 FP32 multiply-adds take 32 FMAs on the same "
                  "vector units: VPDPBUSD (AVX-VNNI) does the multiply, widening and addition in one instruction.")
+        if tile.get("peak"):
+            fma, mub = (bc.mean_sd([p[key] for p in tile["peak"]])[0] for key in ("fma", "maddubs"))
+            line += (f" The instructions alone, on this CPU (aq-bench-kernels peak/vpmaddubsw and "
+                     f"peak/vfmadd231ps, 10 independent chains in registers, same rounds): VPMADDUBSW "
+                     f"{mub:.1f} G multiply-adds/s against VFMADD231PS {fma:.1f} G/s, **{mub / fma:.2f}x**; "
+                     f"counting the VPMADDWD every 8 VPMADDUBSW as one more multiply, the INT8 tile's ceiling is "
+                     f"about {mub / fma * 8 / 9:.2f}x the FP32 one's, before any addition or scaling.")
     return [line + "\n"]
 
 
@@ -388,11 +405,14 @@ def main():
                     row["other"] = max(row["other"], meta["other_cpu"])
     # The INT8 tile against the FP32 tile (the W4A8 / FP32 target's bound), alternated as above.
     kbench = kernel_bench(build_dir)
-    tile = {"names": tile_names(kbench), "qc4w": [], "f32": []}
+    tile = {"names": tile_names(kbench), "qc4w": [], "f32": [], "peak": []}
     for r in range(args.reps):
         log(f"round {r + 1} of {args.reps}: the INT8 and FP32 tiles")
         tile["qc4w"].append(tile_once(kbench, tile["names"][0]))
         tile["f32"].append(tile_once(kbench, tile["names"][1]))
+        peak = peak_once(kbench)
+        if peak:
+            tile["peak"].append(peak)
     load_after = bc.loadavg()
     finished = bc.now_utc()
     if bench_commit and not llama_commit.startswith(bench_commit) and not bench_commit.startswith(llama_commit):
