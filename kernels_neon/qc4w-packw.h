@@ -9,8 +9,10 @@
  *   uint16_t scale[8]    the f16 scales (FCVTL widens them exactly, like
  *                        aq_fp16_to_fp32, whatever FPCR's flush-to-zero says)
  *   uint8_t  zero[8]     the weight zero points, only for asymmetric weights
- *   uint8_t  nibbles[4 * group]   the raw codes of 8 rows x group, two per byte,
- *                        in the order of the kernel's packer (8c4, 8c16 or 8c8)
+ *   uint8_t  nibbles[4 * group]   the codes of 8 rows x group, two per byte, in
+ *                        the order of the kernel's packer: raw (0..15) for 8c16,
+ *                        signed (code - 8 as a 4-bit two's complement nibble) for
+ *                        8c4 and 8c8
  *
  * Why raw codes and corrections instead of (q - zero) in the inner loop: the
  * loop then only masks and shifts nibbles, and the zero points are applied once
@@ -19,6 +21,15 @@
  * with T from the outer loop and the code sums C counted by the kernel only when
  * a token of the tile has za != 0. Every term is computed modulo 2^32 (vector
  * int32 lanes wrap); the true isum fits an int32, so the wrapped result is exact.
+ *
+ * The signed layouts (SDOT, SMMLA) store q' = q - 8, so the same identity reads
+ *   isum = S' - (zw - 8) * T - za * C',   S' = sum q' * qa,  C' = sum q',
+ * and for symmetric weights (zw = 8) and symmetric activations (za = 0) a group
+ * needs no correction at all: isum = S'. Their tiles unpack a nibble into the top
+ * four bits of a byte (one shift or one AND), i.e. 16 q', and convert 16 isum
+ * with SCVTF #4 (vcvtq_n_f32_s32(x, 4): x / 16 rounded once, the exact integer
+ * isum rounded like the reference's cast). |16 isum| <= 16 * 128 * 15 * 255 < 2^31
+ * for groups of at most 128, so the scaled sum fits an int32 too.
  */
 #ifndef AQ_KERNELS_NEON_QC4W_PACKW_H
 #define AQ_KERNELS_NEON_QC4W_PACKW_H
@@ -50,6 +61,27 @@ static inline void aq_neon_block_zeros(const uint8_t *block, bool asym, int32x4_
     const uint16x8_t z16 = vmovl_u8(vld1_u8(block + AQ_NEON_NR * sizeof(uint16_t)));
     zero[0] = vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(z16)));
     zero[1] = vreinterpretq_s32_u32(vmovl_u16(vget_high_u16(z16)));
+}
+
+/* Defines the micro-tile `tile(mr, t)` of a signed layout from `body(mr, t,
+ * general)`, instantiated with a constant general: true where some correction is
+ * due (asymmetric weights, or some za != 0: the code sums C' are counted too);
+ * false for symmetric weights and activations, whose groups need none, so the
+ * other instantiation's loops do no work for them. */
+#define AQ_NEON_TILE_SIGNED(tile, body)                                                                                \
+    AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {                                                \
+        if (t->za_any || t->asym)                                                                                      \
+            body(mr, t, true);                                                                                         \
+        else                                                                                                           \
+            body(mr, t, false);                                                                                        \
+    }
+
+/* The block's 8 zero points of the signed layouts, zw - 8 as int32 (0 for
+ * symmetric weights). */
+static inline void aq_neon_block_zeros_signed(const uint8_t *block, bool asym, int32x4_t zero[2]) {
+    aq_neon_block_zeros(block, asym, zero);
+    zero[0] = vsubq_s32(zero[0], vdupq_n_s32(AQ_Q4W_SYMMETRIC_ZERO));
+    zero[1] = vsubq_s32(zero[1], vdupq_n_s32(AQ_Q4W_SYMMETRIC_ZERO));
 }
 
 /* Loop over the tile's tokens i < mr, written with the constant bound MR (the

@@ -6,9 +6,10 @@
  * weights with 4 activations of one token. Weights packed by
  * aq_qc4w_packw_8c4_neon: per group, per 4 consecutive k, 16 bytes; byte 4j + i
  * holds row j (0..3), k + i in its low nibble and row j + 4 in its high nibble,
- * so one AND and one shift give the two SDOT operands of rows 0-3 and rows 4-7.
- * The codes stay raw (0..15, no zero point subtracted) and the zero points are
- * corrected per group (qc4w-packw.h), with the activation term from the outer loop.
+ * both signed (code - 8), so one shift each gives the two SDOT operands of rows
+ * 0-3 and rows 4-7. Symmetric weights and activations need no zero-point work;
+ * otherwise the zero points are corrected per group (qc4w-packw.h), with the
+ * activation term from the outer loop.
  *
  * Float part, exactly aq_qd8_qc4w_gemm_ref's: acc = fma(scale_w * scale_a,
  * (float) isum, acc), groups in order (qd8-tile-neon.h). The outer loop is
@@ -23,19 +24,26 @@
 #define MR 4
 
 /* mr (1..MR) tokens against one 8-row tile; inlined with a constant mr so the
- * token loops unroll and the accumulators stay in registers. with_c: some token
- * has za != 0, so the code sums C are counted too (two SDOTs with bytes of 1). */
-AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c) {
+ * token loops unroll and the accumulators stay in registers. general: the zero
+ * points are corrected (asymmetric weights, or some za != 0, whose code sums C'
+ * are counted with two SDOTs against bytes of 1); else a group's sums are final. */
+AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool general) {
     const size_t group = t->group, k = t->k;
     const size_t codes_at = AQ_NEON_NR * aq_qc4w_meta_bytes(t->asym);
-    const uint8x16_t low_mask = vdupq_n_u8(0x0F);
     const int8x16_t one_bytes = vdupq_n_s8(1);
     float32x4_t facc[MR][2];
-    AQ_FOR_TOKENS(i) aq_neon_acc_start(facc[i], t, i);
+    float a_scale[MR];
+    AQ_FOR_TOKENS(i) {
+        aq_neon_acc_start(facc[i], t, i);
+        a_scale[i] = t->a_scale[i];
+    }
+    /* The tile's fields in locals, so that the group loop reloads none of them. */
+    const size_t groups = t->groups, block_bytes = t->block_bytes;
+    const uint8_t *meta = t->w;
+    const int8_t *a_group = t->a + t->g0 * group;
 
-    for (size_t g = 0; g < t->groups; g++) {
-        const uint8_t *meta = t->w + g * t->block_bytes;
-        const uint8_t *nib = meta + codes_at;
+    for (size_t g = 0; g < groups; g++, meta += block_bytes, a_group += group) {
+        const int8_t *nib = (const int8_t *)(meta + codes_at);
         int32x4_t csum[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
         /* dacc[i][0..1]: lanes 0 and 2 of each 16-k step; dacc[i][2..3]: lanes 1 and
          * 3 when mr <= 2, which halves the SDOT dependency chains (latency 4) that
@@ -43,18 +51,19 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
          * the other tokens already interleave and the registers are needed. */
         int32x4_t dacc[MR][4];
         AQ_FOR_TOKENS(i) { dacc[i][0] = dacc[i][1] = dacc[i][2] = dacc[i][3] = vdupq_n_s32(0); }
-        const int8_t *a_group = t->a + (t->g0 + g) * group;
         for (size_t kk = 0; kk < group; kk += 16) {
             AQ_MCA_BEGIN(mr, "neondot");
             int8x16_t av[MR];
             AQ_FOR_TOKENS(i) av[i] = vld1q_s8(a_group + i * k + kk);
-            /* The lane index of SDOT must be a constant: four explicit steps. */
+            /* The lane index of SDOT must be a constant: four explicit steps. Rows
+             * 0-3 (low nibbles) come out as 16 q' (a shift left), rows 4-7 as q' (an
+             * arithmetic shift right). */
 #define STEP(lane)                                                                                                     \
     do {                                                                                                               \
-        const uint8x16_t p = vld1q_u8(nib + 16 * (lane));                                                              \
-        const int8x16_t w_lo = vreinterpretq_s8_u8(vandq_u8(p, low_mask));                                             \
-        const int8x16_t w_hi = vreinterpretq_s8_u8(vshrq_n_u8(p, 4));                                                  \
-        if (with_c) {                                                                                                  \
+        const int8x16_t p = vld1q_s8(nib + 16 * (lane));                                                               \
+        const int8x16_t w_lo = vshlq_n_s8(p, 4);                                                                       \
+        const int8x16_t w_hi = vshrq_n_s8(p, 4);                                                                       \
+        if (general) {                                                                                                 \
             csum[0] = vdotq_s32(csum[0], w_lo, one_bytes);                                                             \
             csum[1] = vdotq_s32(csum[1], w_hi, one_bytes);                                                             \
         }                                                                                                              \
@@ -73,21 +82,27 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
             AQ_MCA_END(mr);
         }
         float32x4_t scale[2];
-        int32x4_t zero[2];
         aq_neon_block_scales(meta, scale);
-        aq_neon_block_zeros(meta, t->asym, zero);
+        int32x4_t zero16 = vdupq_n_s32(0), zero[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
+        if (general) {
+            aq_neon_block_zeros_signed(meta, t->asym, zero);
+            zero16 = vshlq_n_s32(zero[0], 4);
+        }
         AQ_FOR_TOKENS(i) {
-            const int32_t a_term = t->a_term[i * t->groups + g];
-            const int32x4_t d0 = mr <= 2 ? vaddq_s32(dacc[i][0], dacc[i][2]) : dacc[i][0];
-            const int32x4_t d1 = mr <= 2 ? vaddq_s32(dacc[i][1], dacc[i][3]) : dacc[i][1];
-            const int32x4_t isum0 = vmlsq_n_s32(d0, zero[0], a_term);
-            const int32x4_t isum1 = vmlsq_n_s32(d1, zero[1], a_term);
-            aq_neon_group_end(facc[i], t, i, scale, isum0, isum1, csum, with_c);
+            int32x4_t isum0 = mr <= 2 ? vaddq_s32(dacc[i][0], dacc[i][2]) : dacc[i][0];
+            int32x4_t isum1 = mr <= 2 ? vaddq_s32(dacc[i][1], dacc[i][3]) : dacc[i][1];
+            if (general) {
+                /* 16 isum for rows 0-3, isum for rows 4-7, as the sums are. */
+                const int32_t a_term = t->a_term[i * groups + g];
+                isum0 = vmlsq_n_s32(vmlsq_n_s32(isum0, zero16, a_term), csum[0], t->a_zero[i]);
+                isum1 = vmlsq_n_s32(vmlsq_n_s32(isum1, zero[1], a_term), csum[1], t->a_zero[i]);
+            }
+            aq_neon_group_fma(facc[i], a_scale[i], scale, vcvtq_n_f32_s32(isum0, 4), vcvtq_f32_s32(isum1));
         }
     }
     AQ_FOR_TOKENS(i) aq_neon_acc_store(t, i, facc[i]);
 }
 
-AQ_QC4W_TILE_WITH_C(tile, tile_body)
+AQ_NEON_TILE_SIGNED(tile, tile_body)
 
 AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x8c4__neondot, MR, AQ_NEON_NR, tile)

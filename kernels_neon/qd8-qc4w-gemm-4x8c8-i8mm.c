@@ -34,55 +34,99 @@
  * AQ_FOR_TOKENS for why the bound is a constant. */
 #define FOR_PAIRS(q) _Pragma("GCC unroll 4") for (size_t q = 0; q < PAIRS; q++) if (2 * q < mr)
 
-/* The low (zip1) or high (zip2) 64-bit halves of a and b: from two 2 x 2 SMMLA
- * results of row pairs p and p + 1, one token's four rows. */
-static inline int32x4_t zip1_64(int32x4_t a, int32x4_t b) {
-    return vreinterpretq_s32_s64(vzip1q_s64(vreinterpretq_s64_s32(a), vreinterpretq_s64_s32(b)));
+/* The low (zip1) or high (zip2) 64-bit halves of a and b, as float or int32. */
+static inline float32x4_t zip1_64f(float32x4_t a, float32x4_t b) {
+    return vreinterpretq_f32_f64(vzip1q_f64(vreinterpretq_f64_f32(a), vreinterpretq_f64_f32(b)));
 }
-static inline int32x4_t zip2_64(int32x4_t a, int32x4_t b) {
-    return vreinterpretq_s32_s64(vzip2q_s64(vreinterpretq_s64_s32(a), vreinterpretq_s64_s32(b)));
+static inline float32x4_t zip2_64f(float32x4_t a, float32x4_t b) {
+    return vreinterpretq_f32_f64(vzip2q_f64(vreinterpretq_f64_f32(a), vreinterpretq_f64_f32(b)));
+}
+/* (v0, v1, v0, v1) or (v2, v3, v2, v3) of v: a row pair's values in the SMMLA layout. */
+static inline float32x4_t pair_lo_f(float32x4_t v) {
+    return vreinterpretq_f32_f64(vdupq_laneq_f64(vreinterpretq_f64_f32(v), 0));
+}
+static inline float32x4_t pair_hi_f(float32x4_t v) {
+    return vreinterpretq_f32_f64(vdupq_laneq_f64(vreinterpretq_f64_f32(v), 1));
+}
+static inline int32x4_t pair_lo_s(int32x4_t v) {
+    return vreinterpretq_s32_s64(vdupq_laneq_s64(vreinterpretq_s64_s32(v), 0));
+}
+static inline int32x4_t pair_hi_s(int32x4_t v) {
+    return vreinterpretq_s32_s64(vdupq_laneq_s64(vreinterpretq_s64_s32(v), 1));
 }
 
-/* mr (1..MR) tokens against one 8-row tile; inlined with a constant mr. with_c:
- * some token has za != 0, so the code sums C are counted too (SMMLA with bytes of
- * 1 as the activations: each row pair's two sums, twice). */
-AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c) {
+/* Tokens 2q and 2q + 1 (or 2q again when it is the last, odd one: its twin's
+ * results are computed and never stored) of a pair. */
+#define TWIN(q) (2 * (q) + 1 < mr ? 2 * (q) + 1 : 2 * (q))
+
+/* mr (1..MR) tokens against one 8-row tile; inlined with a constant mr. general:
+ * the zero points are corrected (asymmetric weights, or some za != 0, whose code
+ * sums C' are counted with SMMLA against bytes of 1); else a group's sums are
+ * final.
+ *
+ * Everything stays in SMMLA's layout: macc[q][p] and facc[q][p] hold tokens 2q,
+ * 2q + 1 x rows 2p, 2p + 1 as (t0 r0, t0 r1, t1 r0, t1 r1), the group's scales are
+ * laid out so (sp[p]: rows 2p, 2p + 1, twice) and the activation scales too (asc[q]:
+ * t0, t0, t1, t1), so a group ends with the float work alone; the rows are put
+ * back in order once, at the store. */
+AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool general) {
     const size_t group = t->group, k = t->k;
     const size_t codes_at = AQ_NEON_NR * aq_qc4w_meta_bytes(t->asym);
-    const uint8x16_t low_mask = vdupq_n_u8(0x0F);
+    const uint8x16_t high_mask = vdupq_n_u8(0xF0);
     const int8x16_t one_bytes = vdupq_n_s8(1);
-    float32x4_t facc[MR][2];
-    AQ_FOR_TOKENS(i) aq_neon_acc_start(facc[i], t, i);
+    float32x4_t facc[PAIRS][AQ_NEON_NR / 2], asc[PAIRS];
+    int32x4_t zav[PAIRS];
+    FOR_PAIRS(q) {
+        float32x4_t f0[2], f1[2];
+        aq_neon_acc_start(f0, t, 2 * q);
+        aq_neon_acc_start(f1, t, TWIN(q));
+        facc[q][0] = zip1_64f(f0[0], f1[0]);
+        facc[q][1] = zip2_64f(f0[0], f1[0]);
+        facc[q][2] = zip1_64f(f0[1], f1[1]);
+        facc[q][3] = zip2_64f(f0[1], f1[1]);
+        asc[q] = vcombine_f32(vdup_n_f32(t->a_scale[2 * q]), vdup_n_f32(t->a_scale[TWIN(q)]));
+        zav[q] = vcombine_s32(vdup_n_s32(t->a_zero[2 * q]), vdup_n_s32(t->a_zero[TWIN(q)]));
+    }
+    /* The tile's fields in locals, so that the group loop reloads none of them. */
+    const size_t groups = t->groups, block_bytes = t->block_bytes;
+    const uint8_t *meta = t->w;
+    const int8_t *a_group = t->a + t->g0 * group;
 
-    for (size_t g = 0; g < t->groups; g++) {
-        const uint8_t *meta = t->w + g * t->block_bytes;
+    for (size_t g = 0; g < groups; g++, meta += block_bytes, a_group += group) {
         const uint8_t *nib = meta + codes_at;
         int32x4_t cpair[AQ_NEON_NR / 2];
         for (size_t p = 0; p < AQ_NEON_NR / 2; p++) cpair[p] = vdupq_n_s32(0);
-        /* macc[q][p][0]: tokens of pair q x rows 2p, 2p + 1 as (t0 r0, t0 r1, t1 r0,
-         * t1 r1); macc[q][p][1] takes the k + 8 half when mr <= 2, which halves the
-         * SMMLA dependency chains of the decode loop; with two pairs the chains of
-         * the other pair interleave already. */
+        /* macc[q][p][1] takes the k + 8 half when mr <= 2, which halves the SMMLA
+         * dependency chains of the decode loop; with two pairs the chains of the
+         * other pair interleave already. */
         int32x4_t macc[PAIRS][AQ_NEON_NR / 2][2];
         FOR_PAIRS(q) {
             for (size_t p = 0; p < AQ_NEON_NR / 2; p++) macc[q][p][0] = macc[q][p][1] = vdupq_n_s32(0);
         }
-        const int8_t *a_group = t->a + (t->g0 + g) * group;
         for (size_t kk = 0; kk < group; kk += 16) {
             AQ_MCA_BEGIN(mr, "i8mm");
+            /* A pair's 16 k as SMMLA operands: k..k+7 of both tokens, then k+8..k+15;
+             * an 8-byte load and a load into the upper half each (a lone token: a
+             * load to both halves), no shuffles. */
             int8x16_t a_lo[PAIRS], a_hi[PAIRS];
             FOR_PAIRS(q) {
-                const int8_t *a0 = a_group + 2 * q * k + kk;
-                const int64x2_t x0 = vreinterpretq_s64_s8(vld1q_s8(a0));
-                const int64x2_t x1 = vreinterpretq_s64_s8(vld1q_s8(2 * q + 1 < mr ? a0 + k : a0));
-                a_lo[q] = vreinterpretq_s8_s64(vzip1q_s64(x0, x1));
-                a_hi[q] = vreinterpretq_s8_s64(vzip2q_s64(x0, x1));
+                const int64_t *a0 = (const int64_t *)(const void *)(a_group + 2 * q * k + kk);
+                if (2 * q + 1 < mr) {
+                    const int64_t *a1 = (const int64_t *)(const void *)(a_group + (2 * q + 1) * k + kk);
+                    a_lo[q] = vreinterpretq_s8_s64(vld1q_lane_s64(a1, vcombine_s64(vld1_s64(a0), vdup_n_s64(0)), 1));
+                    a_hi[q] =
+                        vreinterpretq_s8_s64(vld1q_lane_s64(a1 + 1, vcombine_s64(vld1_s64(a0 + 1), vdup_n_s64(0)), 1));
+                } else {
+                    a_lo[q] = vreinterpretq_s8_s64(vld1q_dup_s64(a0));
+                    a_hi[q] = vreinterpretq_s8_s64(vld1q_dup_s64(a0 + 1));
+                }
             }
             _Pragma("GCC unroll 4") for (size_t p = 0; p < AQ_NEON_NR / 2; p++) {
+                /* 16 q' of k..k+7 (a shift left) and of k+8..k+15 (an AND). */
                 const uint8x16_t b = vld1q_u8(nib + 16 * p);
-                const int8x16_t w_lo = vreinterpretq_s8_u8(vandq_u8(b, low_mask));
-                const int8x16_t w_hi = vreinterpretq_s8_u8(vshrq_n_u8(b, 4));
-                if (with_c) {
+                const int8x16_t w_lo = vreinterpretq_s8_u8(vshlq_n_u8(b, 4));
+                const int8x16_t w_hi = vreinterpretq_s8_u8(vandq_u8(b, high_mask));
+                if (general) {
                     cpair[p] = vmmlaq_s32(cpair[p], one_bytes, w_lo);
                     cpair[p] = vmmlaq_s32(cpair[p], one_bytes, w_hi);
                 }
@@ -95,35 +139,46 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
             nib += 64;
             AQ_MCA_END(mr);
         }
-        /* Back to the dot-product tile's form: per token, rows 0-3 and 4-7. */
-        int32x4_t dacc[MR][2], csum[2];
-        csum[0] = zip1_64(cpair[0], cpair[1]);
-        csum[1] = zip1_64(cpair[2], cpair[3]);
+        float32x4_t scale[2], sp[AQ_NEON_NR / 2];
+        aq_neon_block_scales(meta, scale);
+        sp[0] = pair_lo_f(scale[0]);
+        sp[1] = pair_hi_f(scale[0]);
+        sp[2] = pair_lo_f(scale[1]);
+        sp[3] = pair_hi_f(scale[1]);
+        int32x4_t zp16[AQ_NEON_NR / 2];
+        if (general) {
+            int32x4_t zero[2];
+            aq_neon_block_zeros_signed(meta, t->asym, zero);
+            zero[0] = vshlq_n_s32(zero[0], 4);
+            zero[1] = vshlq_n_s32(zero[1], 4);
+            zp16[0] = pair_lo_s(zero[0]);
+            zp16[1] = pair_hi_s(zero[0]);
+            zp16[2] = pair_lo_s(zero[1]);
+            zp16[3] = pair_hi_s(zero[1]);
+        }
         FOR_PAIRS(q) {
-            int32x4_t s[AQ_NEON_NR / 2];
-            for (size_t p = 0; p < AQ_NEON_NR / 2; p++)
-                s[p] = mr <= 2 ? vaddq_s32(macc[q][p][0], macc[q][p][1]) : macc[q][p][0];
-            dacc[2 * q][0] = zip1_64(s[0], s[1]);
-            dacc[2 * q][1] = zip1_64(s[2], s[3]);
-            if (2 * q + 1 < mr) {
-                dacc[2 * q + 1][0] = zip2_64(s[0], s[1]);
-                dacc[2 * q + 1][1] = zip2_64(s[2], s[3]);
+            int32x4_t tv = vdupq_n_s32(0);
+            if (general)
+                tv = vcombine_s32(vdup_n_s32(t->a_term[2 * q * groups + g]),
+                                  vdup_n_s32(t->a_term[TWIN(q) * groups + g]));
+            for (size_t p = 0; p < AQ_NEON_NR / 2; p++) {
+                /* 16 isum: 16 S' - 16 (zw - 8) T - za 16 C'. */
+                int32x4_t isum = mr <= 2 ? vaddq_s32(macc[q][p][0], macc[q][p][1]) : macc[q][p][0];
+                if (general) isum = vmlsq_s32(vmlsq_s32(isum, zp16[p], tv), cpair[p], zav[q]);
+                facc[q][p] = vfmaq_f32(facc[q][p], vmulq_f32(sp[p], asc[q]), vcvtq_n_f32_s32(isum, 4));
             }
         }
-        float32x4_t scale[2];
-        int32x4_t zero[2];
-        aq_neon_block_scales(meta, scale);
-        aq_neon_block_zeros(meta, t->asym, zero);
-        AQ_FOR_TOKENS(i) {
-            const int32_t a_term = t->a_term[i * t->groups + g];
-            const int32x4_t isum0 = vmlsq_n_s32(dacc[i][0], zero[0], a_term);
-            const int32x4_t isum1 = vmlsq_n_s32(dacc[i][1], zero[1], a_term);
-            aq_neon_group_end(facc[i], t, i, scale, isum0, isum1, csum, with_c);
+    }
+    FOR_PAIRS(q) {
+        const float32x4_t f0[2] = {zip1_64f(facc[q][0], facc[q][1]), zip1_64f(facc[q][2], facc[q][3])};
+        aq_neon_acc_store(t, 2 * q, f0);
+        if (2 * q + 1 < mr) {
+            const float32x4_t f1[2] = {zip2_64f(facc[q][0], facc[q][1]), zip2_64f(facc[q][2], facc[q][3])};
+            aq_neon_acc_store(t, 2 * q + 1, f1);
         }
     }
-    AQ_FOR_TOKENS(i) aq_neon_acc_store(t, i, facc[i]);
 }
 
-AQ_QC4W_TILE_WITH_C(tile, tile_body)
+AQ_NEON_TILE_SIGNED(tile, tile_body)
 
 AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x8c8__i8mm, MR, AQ_NEON_NR, tile)
