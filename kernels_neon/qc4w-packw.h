@@ -105,8 +105,15 @@ static inline void aq_neon_block_zeros_signed(const uint8_t *block, bool asym, i
     do {                                                                                                               \
         if ((mr) == AQ_MCA_MR) __asm volatile("# LLVM-MCA-END");                                                       \
     } while (0)
+/* As AQ_MCA_BEGIN, for a loop whose iteration covers k (a literal, e.g. "32") of
+ * the tile's rows instead of 16: extract.py reads it and run.sh counts with it. */
+#define AQ_MCA_BEGIN_K(mr, name, k)                                                                                    \
+    do {                                                                                                               \
+        if ((mr) == AQ_MCA_MR) __asm volatile("# LLVM-MCA-K " k "\n# LLVM-MCA-BEGIN " name);                           \
+    } while (0)
 #else
 #define AQ_MCA_BEGIN(mr, name) ((void)0)
+#define AQ_MCA_BEGIN_K(mr, name, k) ((void)0)
 #define AQ_MCA_END(mr) ((void)0)
 #endif
 

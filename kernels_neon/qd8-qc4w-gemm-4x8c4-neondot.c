@@ -45,22 +45,33 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
     for (size_t g = 0; g < groups; g++, meta += block_bytes, a_group += group) {
         const int8_t *nib = (const int8_t *)(meta + codes_at);
         int32x4_t csum[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
-        /* dacc[i][0..1]: lanes 0 and 2 of each 16-k step; dacc[i][2..3]: lanes 1 and
-         * 3 when mr <= 2, which halves the SDOT dependency chains (latency 4) that
-         * bound the decode loop on in-order cores; with more tokens the chains of
-         * the other tokens already interleave and the registers are needed. */
-        int32x4_t dacc[MR][4];
-        AQ_FOR_TOKENS(i) { dacc[i][0] = dacc[i][1] = dacc[i][2] = dacc[i][3] = vdupq_n_s32(0); }
-        for (size_t kk = 0; kk < group; kk += 16) {
-            AQ_MCA_BEGIN(mr, "neondot");
-            int8x16_t av[MR];
-            AQ_FOR_TOKENS(i) av[i] = vld1q_s8(a_group + i * k + kk);
-            /* The lane index of SDOT must be a constant: four explicit steps. Rows
-             * 0-3 (low nibbles) come out as 16 q' (a shift left), rows 4-7 as q' (an
-             * arithmetic shift right). */
+        /* dacc[i]: rows 0-3 and 4-7 of token i. Also in decode one pair: splitting
+         * the lanes over two (shorter SDOT chains) measured slower in both models
+         * once the inner loop covered 32 k. */
+        int32x4_t dacc[MR][2];
+        AQ_FOR_TOKENS(i) { dacc[i][0] = dacc[i][1] = vdupq_n_s32(0); }
+        /* 32 k an iteration (groups are 32, 64 or 128): two steps of 16 k in one
+         * block, which the compiler schedules together. */
+        for (size_t kk = 0; kk < group; kk += 32) {
+            AQ_MCA_BEGIN_K(mr, "neondot", "32");
+            _Pragma("GCC unroll 2") for (size_t half = 0; half < 32; half += 16) {
+                int8x16_t av[MR];
+                AQ_FOR_TOKENS(i) av[i] = vld1q_s8(a_group + i * k + kk + half);
+                /* Decode: the 64 bytes of codes in one LD1 of four registers, fewer
+                 * micro-ops than the pairs of loads the compiler makes otherwise; with
+                 * more tokens the separate loads schedule better. */
+                int8x16x4_t packed;
+                if (mr == 1) {
+                    packed = vld1q_s8_x4(nib);
+                } else {
+                    for (size_t lane = 0; lane < 4; lane++) packed.val[lane] = vld1q_s8(nib + 16 * lane);
+                }
+                /* The lane index of SDOT must be a constant: four explicit steps.
+                 * Rows 0-3 (low nibbles) come out as 16 q' (a shift left), rows 4-7
+                 * as q' (an arithmetic shift right). */
 #define STEP(lane)                                                                                                     \
     do {                                                                                                               \
-        const int8x16_t p = vld1q_s8(nib + 16 * (lane));                                                               \
+        const int8x16_t p = packed.val[lane];                                                                          \
         const int8x16_t w_lo = vshlq_n_s8(p, 4);                                                                       \
         const int8x16_t w_hi = vshrq_n_s8(p, 4);                                                                       \
         if (general) {                                                                                                 \
@@ -68,17 +79,17 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
             csum[1] = vdotq_s32(csum[1], w_hi, one_bytes);                                                             \
         }                                                                                                              \
         AQ_FOR_TOKENS(i) {                                                                                             \
-            const size_t set = mr <= 2 && ((lane)&1) ? 2 : 0;                                                          \
-            dacc[i][set] = vdotq_laneq_s32(dacc[i][set], w_lo, av[i], lane);                                           \
-            dacc[i][set + 1] = vdotq_laneq_s32(dacc[i][set + 1], w_hi, av[i], lane);                                   \
+            dacc[i][0] = vdotq_laneq_s32(dacc[i][0], w_lo, av[i], lane);                                               \
+            dacc[i][1] = vdotq_laneq_s32(dacc[i][1], w_hi, av[i], lane);                                               \
         }                                                                                                              \
     } while (0)
-            STEP(0);
-            STEP(1);
-            STEP(2);
-            STEP(3);
+                STEP(0);
+                STEP(1);
+                STEP(2);
+                STEP(3);
 #undef STEP
-            nib += 64;
+                nib += 64;
+            }
             AQ_MCA_END(mr);
         }
         float32x4_t scale[2];
@@ -89,8 +100,7 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
             zero16 = vshlq_n_s32(zero[0], 4);
         }
         AQ_FOR_TOKENS(i) {
-            int32x4_t isum0 = mr <= 2 ? vaddq_s32(dacc[i][0], dacc[i][2]) : dacc[i][0];
-            int32x4_t isum1 = mr <= 2 ? vaddq_s32(dacc[i][1], dacc[i][3]) : dacc[i][1];
+            int32x4_t isum0 = dacc[i][0], isum1 = dacc[i][1];
             if (general) {
                 /* 16 isum for rows 0-3, isum for rows 4-7, as the sums are. */
                 const int32_t a_term = t->a_term[i * groups + g];

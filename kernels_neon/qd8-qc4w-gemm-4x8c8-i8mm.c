@@ -87,6 +87,10 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
         asc[q] = vcombine_f32(vdup_n_f32(t->a_scale[2 * q]), vdup_n_f32(t->a_scale[TWIN(q)]));
         zav[q] = vcombine_s32(vdup_n_s32(t->a_zero[2 * q]), vdup_n_s32(t->a_zero[TWIN(q)]));
     }
+    /* Decode's accumulators, in row order (below). */
+    float32x4_t frow[2];
+    aq_neon_acc_start(frow, t, 0);
+    const float a_scale0 = t->a_scale[0];
     /* The tile's fields in locals, so that the group loop reloads none of them. */
     const size_t groups = t->groups, block_bytes = t->block_bytes;
     const uint8_t *meta = t->w;
@@ -96,51 +100,79 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
         const uint8_t *nib = meta + codes_at;
         int32x4_t cpair[AQ_NEON_NR / 2];
         for (size_t p = 0; p < AQ_NEON_NR / 2; p++) cpair[p] = vdupq_n_s32(0);
-        /* macc[q][p][1] takes the k + 8 half when mr <= 2, which halves the SMMLA
-         * dependency chains of the decode loop; with two pairs the chains of the
-         * other pair interleave already. */
-        int32x4_t macc[PAIRS][AQ_NEON_NR / 2][2];
+        /* One accumulator per pair and row pair, also in decode: splitting the k
+         * halves over two (shorter SMMLA chains) measured slower in both models. */
+        int32x4_t macc[PAIRS][AQ_NEON_NR / 2];
         FOR_PAIRS(q) {
-            for (size_t p = 0; p < AQ_NEON_NR / 2; p++) macc[q][p][0] = macc[q][p][1] = vdupq_n_s32(0);
+            for (size_t p = 0; p < AQ_NEON_NR / 2; p++) macc[q][p] = vdupq_n_s32(0);
         }
-        for (size_t kk = 0; kk < group; kk += 16) {
-            AQ_MCA_BEGIN(mr, "i8mm");
-            /* A pair's 16 k as SMMLA operands: k..k+7 of both tokens, then k+8..k+15;
-             * an 8-byte load and a load into the upper half each (a lone token: a
-             * load to both halves), no shuffles. */
-            int8x16_t a_lo[PAIRS], a_hi[PAIRS];
-            FOR_PAIRS(q) {
-                const int64_t *a0 = (const int64_t *)(const void *)(a_group + 2 * q * k + kk);
-                if (2 * q + 1 < mr) {
-                    const int64_t *a1 = (const int64_t *)(const void *)(a_group + (2 * q + 1) * k + kk);
-                    a_lo[q] = vreinterpretq_s8_s64(vld1q_lane_s64(a1, vcombine_s64(vld1_s64(a0), vdup_n_s64(0)), 1));
-                    a_hi[q] =
-                        vreinterpretq_s8_s64(vld1q_lane_s64(a1 + 1, vcombine_s64(vld1_s64(a0 + 1), vdup_n_s64(0)), 1));
-                } else {
-                    a_lo[q] = vreinterpretq_s8_s64(vld1q_dup_s64(a0));
-                    a_hi[q] = vreinterpretq_s8_s64(vld1q_dup_s64(a0 + 1));
-                }
-            }
-            _Pragma("GCC unroll 4") for (size_t p = 0; p < AQ_NEON_NR / 2; p++) {
-                /* 16 q' of k..k+7 (a shift left) and of k+8..k+15 (an AND). */
-                const uint8x16_t b = vld1q_u8(nib + 16 * p);
-                const int8x16_t w_lo = vreinterpretq_s8_u8(vshlq_n_u8(b, 4));
-                const int8x16_t w_hi = vreinterpretq_s8_u8(vandq_u8(b, high_mask));
-                if (general) {
-                    cpair[p] = vmmlaq_s32(cpair[p], one_bytes, w_lo);
-                    cpair[p] = vmmlaq_s32(cpair[p], one_bytes, w_hi);
-                }
+        /* 32 k an iteration (groups are 32, 64 or 128): two steps of 16 k in one
+         * block, which the compiler schedules together. */
+        for (size_t kk = 0; kk < group; kk += 32) {
+            AQ_MCA_BEGIN_K(mr, "i8mm", "32");
+            _Pragma("GCC unroll 2") for (size_t half = 0; half < 32; half += 16) {
+                /* A pair's 16 k as SMMLA operands: k..k+7 of both tokens, then
+                 * k+8..k+15; an 8-byte load and a load into the upper half each (a
+                 * lone token: a load to both halves), no shuffles. */
+                int8x16_t a_lo[PAIRS], a_hi[PAIRS];
                 FOR_PAIRS(q) {
-                    const size_t set = mr <= 2 ? 1 : 0;
-                    macc[q][p][0] = vmmlaq_s32(macc[q][p][0], a_lo[q], w_lo);
-                    macc[q][p][set] = vmmlaq_s32(macc[q][p][set], a_hi[q], w_hi);
+                    const int64_t *a0 = (const int64_t *)(const void *)(a_group + 2 * q * k + kk + half);
+                    if (2 * q + 1 < mr) {
+                        const int64_t *a1 = (const int64_t *)(const void *)(a_group + (2 * q + 1) * k + kk + half);
+                        a_lo[q] =
+                            vreinterpretq_s8_s64(vld1q_lane_s64(a1, vcombine_s64(vld1_s64(a0), vdup_n_s64(0)), 1));
+                        a_hi[q] = vreinterpretq_s8_s64(
+                            vld1q_lane_s64(a1 + 1, vcombine_s64(vld1_s64(a0 + 1), vdup_n_s64(0)), 1));
+                    } else {
+                        a_lo[q] = vreinterpretq_s8_s64(vld1q_dup_s64(a0));
+                        a_hi[q] = vreinterpretq_s8_s64(vld1q_dup_s64(a0 + 1));
+                    }
                 }
+                /* Decode: the 64 bytes of codes in one LD1 of four registers, fewer
+                 * micro-ops than the pairs of loads the compiler makes otherwise; with
+                 * more tokens the separate loads schedule better. */
+                uint8x16x4_t packed;
+                if (mr == 1) {
+                    packed = vld1q_u8_x4(nib);
+                } else {
+                    for (size_t p = 0; p < AQ_NEON_NR / 2; p++) packed.val[p] = vld1q_u8(nib + 16 * p);
+                }
+                _Pragma("GCC unroll 4") for (size_t p = 0; p < AQ_NEON_NR / 2; p++) {
+                    /* 16 q' of k..k+7 (a shift left) and of k+8..k+15 (an AND). */
+                    const int8x16_t w_lo = vreinterpretq_s8_u8(vshlq_n_u8(packed.val[p], 4));
+                    const int8x16_t w_hi = vreinterpretq_s8_u8(vandq_u8(packed.val[p], high_mask));
+                    if (general) {
+                        cpair[p] = vmmlaq_s32(cpair[p], one_bytes, w_lo);
+                        cpair[p] = vmmlaq_s32(cpair[p], one_bytes, w_hi);
+                    }
+                    FOR_PAIRS(q) {
+                        macc[q][p] = vmmlaq_s32(macc[q][p], a_lo[q], w_lo);
+                        macc[q][p] = vmmlaq_s32(macc[q][p], a_hi[q], w_hi);
+                    }
+                }
+                nib += 64;
             }
-            nib += 64;
             AQ_MCA_END(mr);
         }
         float32x4_t scale[2], sp[AQ_NEON_NR / 2];
         aq_neon_block_scales(meta, scale);
+        if (mr == 1) {
+            /* Decode: the token paired with itself, macc[0][p] holds (r 2p, r 2p + 1)
+             * twice; an EXT of two row pairs gives four rows in order, so the float
+             * work is the dot-product tile's, on half the lanes of the SMMLA layout. */
+            int32x4_t x0 = vextq_s32(macc[0][0], macc[0][1], 2), x1 = vextq_s32(macc[0][2], macc[0][3], 2);
+            if (general) {
+                int32x4_t zero[2];
+                aq_neon_block_zeros_signed(meta, t->asym, zero);
+                const int32_t a_term = t->a_term[g], a_zero = t->a_zero[0];
+                x0 = vmlsq_n_s32(vmlsq_n_s32(x0, vshlq_n_s32(zero[0], 4), a_term), vextq_s32(cpair[0], cpair[1], 2),
+                                 a_zero);
+                x1 = vmlsq_n_s32(vmlsq_n_s32(x1, vshlq_n_s32(zero[1], 4), a_term), vextq_s32(cpair[2], cpair[3], 2),
+                                 a_zero);
+            }
+            aq_neon_group_fma(frow, a_scale0, scale, vcvtq_n_f32_s32(x0, 4), vcvtq_n_f32_s32(x1, 4));
+            continue;
+        }
         sp[0] = pair_lo_f(scale[0]);
         sp[1] = pair_hi_f(scale[0]);
         sp[2] = pair_lo_f(scale[1]);
@@ -163,11 +195,15 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
                                   vdup_n_s32(t->a_term[TWIN(q) * groups + g]));
             for (size_t p = 0; p < AQ_NEON_NR / 2; p++) {
                 /* 16 isum: 16 S' - 16 (zw - 8) T - za 16 C'. */
-                int32x4_t isum = mr <= 2 ? vaddq_s32(macc[q][p][0], macc[q][p][1]) : macc[q][p][0];
+                int32x4_t isum = macc[q][p];
                 if (general) isum = vmlsq_s32(vmlsq_s32(isum, zp16[p], tv), cpair[p], zav[q]);
                 facc[q][p] = vfmaq_f32(facc[q][p], vmulq_f32(sp[p], asc[q]), vcvtq_n_f32_s32(isum, 4));
             }
         }
+    }
+    if (mr == 1) {
+        aq_neon_acc_store(t, 0, frow);
+        return;
     }
     FOR_PAIRS(q) {
         const float32x4_t f0[2] = {zip1_64f(facc[q][0], facc[q][1]), zip1_64f(facc[q][2], facc[q][3])};

@@ -16,7 +16,10 @@ the loop symmetric activations (every za = 0, the dynamic quantizer's) run.
 --group-reps N: instead of the inner loop, one iteration of the loop around it
 (the groups): its body from its header to its back branch, with the inner
 loop's body repeated N times in place of the one copy, so that the per-group
-work (scales, zero-point correction, float accumulation) is counted. Straight
+work (scales, zero-point correction, float accumulation) is counted.
+--group-k K: the same with N = K / (the k one inner iteration covers: 16, or
+what a "# LLVM-MCA-K k" line in the loop says, from AQ_MCA_BEGIN_K). A line
+"// k N" before "// macs" gives the k the output covers. Straight
 line: the branches inside are kept as instructions and every block laid out
 between the two ends is counted once (both arms of an if, when both are there).
 
@@ -40,6 +43,7 @@ args = sys.argv[1:]
 path = args.pop(0)
 function = op = None
 group_reps = 0
+group_k = 0
 name = None
 while args:
     a = args.pop(0)
@@ -49,6 +53,8 @@ while args:
         op = args.pop(0)
     elif a == '--group-reps':
         group_reps = int(args.pop(0))
+    elif a == '--group-k':
+        group_k = int(args.pop(0))
     else:
         name = a
 if (name is None) == (function is None) or (function is not None and op is None):
@@ -149,6 +155,19 @@ if name is not None:
     h, e = min(loops, key=lambda he: len(instructions(he[0] + 1, he[1])))
     inner = instructions(h + 1, e)
     body = inner
+    inner_k = 16
+    for l in lines[h:e]:
+        m = re.search(r'LLVM-MCA-K (\d+)', l)
+        if m:
+            inner_k = int(m.group(1))
+    covered_k = inner_k
+    if group_k:
+        if group_k % inner_k:
+            sys.exit('extract.py: --group-k %d is not a multiple of the loop\'s k %d' % (group_k, inner_k))
+        group_reps = group_k // inner_k
+        covered_k = group_k
+    elif group_reps:
+        covered_k = inner_k * group_reps
     if group_reps:
         # The loop around it: the nearest header before h whose back branch comes after e.
         outer = None
@@ -197,5 +216,7 @@ def macs(line):
 out = ['\t// LLVM-MCA-BEGIN ' + (name or function)]
 out += body
 out.append('\t// LLVM-MCA-END')
+if name is not None:
+    out.append('// k %d' % covered_k)
 out.append('// macs %d' % sum(macs(l.strip()) for l in body))
 print('\n'.join(out))
