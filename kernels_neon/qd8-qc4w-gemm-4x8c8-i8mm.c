@@ -128,15 +128,10 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
                         a_hi[q] = vreinterpretq_s8_s64(vld1q_dup_s64(a0 + 1));
                     }
                 }
-                /* Decode: the 64 bytes of codes in one LD1 of four registers, fewer
-                 * micro-ops than the pairs of loads the compiler makes otherwise; with
-                 * more tokens the separate loads schedule better. */
+                /* (An LD1 of four registers in decode, as the dot-product tile does, cost
+                 * the in-order A55 model more than it saved in the A57 one here.) */
                 uint8x16x4_t packed;
-                if (mr == 1) {
-                    packed = vld1q_u8_x4(nib);
-                } else {
-                    for (size_t p = 0; p < AQ_NEON_NR / 2; p++) packed.val[p] = vld1q_u8(nib + 16 * p);
-                }
+                for (size_t p = 0; p < AQ_NEON_NR / 2; p++) packed.val[p] = vld1q_u8(nib + 16 * p);
                 _Pragma("GCC unroll 4") for (size_t p = 0; p < AQ_NEON_NR / 2; p++) {
                     /* 16 q' of k..k+7 (a shift left) and of k+8..k+15 (an AND). */
                     const int8x16_t w_lo = vreinterpretq_s8_u8(vshlq_n_u8(packed.val[p], 4));
