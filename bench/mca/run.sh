@@ -140,8 +140,8 @@ for spec in "${specs[@]}"; do
       -S "$src" -o "$s"
     # shellcheck disable=SC2086 # xargs is the ISA name and maybe "--group-k 32"
     python3 "$here/extract.py" "$s" $xargs > "$work/k$n.loop.s"
-    # wpi held the tile's rows: times the k the loop (or the group row) covers.
-    wpi=$((wpi * $(sed -n 's|^// k ||p' "$work/k$n.loop.s")))
+    # Our rows' wpi held the tile's rows: times the k the loop (or the group row) covers.
+    [ "$kind" != ours ] || wpi=$((wpi * $(sed -n 's|^// k ||p' "$work/k$n.loop.s")))
   fi
   macs=$(sed -n 's|^// macs ||p' "$work/k$n.loop.s")
   if [ "$kind" = llama ] && [ "$macs" != $((wpi * mr)) ]; then
@@ -178,24 +178,21 @@ done
 # ignored), divided by the tokens. tokens "inf": the multiply-adds and the float
 # work alone, a floor for any number of tokens.
 floor() { # op tokens cpu
-  local op=$1 tokens=$2 cpu=$3 n i macs=8 f=$work/floor.s reg=0
-  [ "$op" = sdot ] && macs=16
-  : > "$f"
-  next() { echo "v$((reg % 24))"; reg=$((reg + 1)); }
-  n=1
-  [ "$tokens" = inf ] || n=$tokens
-  for ((i = 0; i < n * macs; i++)); do
-    if [ "$op" = sdot ]; then echo "sdot $(next).4s, v30.16b, v31.4b[0]" >> "$f"; else echo "smmla $(next).4s, v30.16b, v31.16b" >> "$f"; fi
-  done
-  for ((i = 0; i < 2 * n; i++)); do
-    { echo "scvtf $(next).4s, v30.4s"; echo "fmul $(next).4s, v30.4s, v31.s[0]"; echo "fmla $(next).4s, v30.4s, v31.4s"; } >> "$f"
-  done
-  if [ "$tokens" != inf ]; then
-    for ((i = 0; i < 8; i++)); do { echo "shl $(next).16b, v30.16b, #4"; echo "and $(next).16b, v30.16b, v31.16b"; } >> "$f"; done
-    for ((i = 0; i < 2; i++)); do echo "fcvtl $(next).4s, v30.4h" >> "$f"; done
-  fi
-  "$mca" -mtriple=aarch64 -mcpu="$cpu" -mattr=+dotprod,+i8mm -iterations=1 "$f" 2>/dev/null |
-    python3 -c "import re, sys; print('%.1f' % (float(re.search(r'Block RThroughput:\s+([0-9.]+)', sys.stdin.read()).group(1)) / $n))"
+  local f=$work/floor.s
+  python3 - "$1" "$2" > "$f" << 'PY'
+import sys
+op, tokens = sys.argv[1], sys.argv[2]
+n = 1 if tokens == 'inf' else int(tokens)
+lines = []
+lines += ['sdot v%d.4s, v30.16b, v31.4b[0]' if op == 'sdot' else 'smmla v%d.4s, v30.16b, v31.16b'] * (n * (16 if op == 'sdot' else 8))
+lines += ['scvtf v%d.4s, v30.4s', 'fmul v%d.4s, v30.4s, v31.s[0]', 'fmla v%d.4s, v30.4s, v31.4s'] * (2 * n)
+if tokens != 'inf':
+    lines += ['shl v%d.16b, v30.16b, #4', 'and v%d.16b, v30.16b, v31.16b'] * 8 + ['fcvtl v%d.4s, v30.4h'] * 2
+for i, l in enumerate(lines):
+    print(l % (i % 24))
+PY
+  "$mca" -mtriple=aarch64 -mcpu="$3" -mattr=+dotprod,+i8mm -iterations=1 "$f" 2>/dev/null |
+    python3 -c "import re, sys; print('%.1f' % (float(re.search(r'Block RThroughput:\\s+([0-9.]+)', sys.stdin.read()).group(1)) / $(python3 -c "print(1 if '$2' == 'inf' else $2)")))"
 }
 
 table() {
@@ -208,8 +205,8 @@ table() {
 # issue's target (issue 11): our dot-product and i8mm loops at <= 0.8x llama.cpp's cycles
 # per weight; the plain-NEON pair is shown without a target.
 compare() {
-  echo "| work | ours (group of 32) | llama.cpp | A55: ours / llama.cpp | A57 model: ours / llama.cpp | target <= 0.8 | 0.8x llama.cpp: A55 / A57 | floor (decode: 1 token; prefill: any number): A55 / A57 |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| work | ours (group of 32) | llama.cpp | A55: ours / llama.cpp | A57 model: ours / llama.cpp | target <= 0.8 | 0.8x llama.cpp: A55 / A57 | floor (decode: 1 token; prefill: any number): A55 / A57 | floor at our tile's tokens: A55 / A57 |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   local line ours theirs what target ra rb verdict op ta tb fa fb bad bounds tokens
   met_default=0 all_default=0 met_plain=0 all_plain=0
   for line in \
@@ -227,7 +224,7 @@ compare() {
     ra=$(python3 -c "print('%.2f' % (${a55[$ours]} / ${a55[$theirs]}))")
     rb=$(python3 -c "print('%.2f' % (${a57[$ours]} / ${a57[$theirs]}))")
     verdict='(no target)'
-    bounds='| | |'
+    bounds='| | | |'
     if [ "$target" != none ]; then
       verdict=$(python3 -c "a, b = $ra, $rb
 print('met on both' if a <= 0.8 and b <= 0.8 else 'met on A55 only' if a <= 0.8 else 'met on A57 only' if b <= 0.8 else 'missed on both')")
@@ -239,8 +236,11 @@ print('met on both' if a <= 0.8 and b <= 0.8 else 'met on A55 only' if a <= 0.8 
       ta=$(python3 -c "print('%.1f' % (0.8 * ${a55[$theirs]}))")
       tb=$(python3 -c "print('%.1f' % (0.8 * ${a57[$theirs]}))")
       bad=$(python3 -c "print(' '.join(m for m, f, t in (('A55', $fa, $ta), ('A57', $fb, $tb)) if f > t))")
-      [ -z "$bad" ] || verdict="$verdict; below the floor on $bad: out of reach"
-      bounds="| $ta / $tb | $fa / $fb |"
+      [ -z "$bad" ] || verdict="$verdict; floor above 0.8x on $bad: out of reach"
+      # Our tile's tokens, from the row's id (isa-tokens-g32).
+      tokens=${ours#*-}
+      tokens=${tokens%-g32}
+      bounds="| $ta / $tb | $fa / $fb | $(floor "$op" "$tokens" cortex-a55) / $(floor "$op" "$tokens" cortex-a72) ($tokens) |"
       if [ "$target" = default ]; then
         all_default=$((all_default + 1))
         [ "$verdict" != 'met on both' ] || met_default=$((met_default + 1))
@@ -268,7 +268,7 @@ fi
   echo
   echo "Written whole by \`bench/mca/run.sh --llama-cpp LLAMA_CPP --write $write\` (do not edit by hand); llama.cpp commit \`$llama_commit\`, compiled outside the repository by the script. $("$cc" --version | head -1); $("$mca" --version | grep -m1 -o 'LLVM version [0-9.]*'); $iters iterations a loop."
   echo
-  echo "Every loop is compiled the same way (clang-14 --target=aarch64-linux-gnu -O2, -march per ISA: armv8-a, armv8.2-a+dotprod, armv8.2-a+dotprod+i8mm) and simulated on the same scheduling models: LLVM 14's Cortex-A55 model (in order) and its Cortex-A57 model, which -mcpu=cortex-a72 and cortex-a76 fall back to (close to the A72, a rough guide for the A76). Neither describes a core with i8mm: both price SMMLA like a vector SDOT (A57 model: latency 3, two a cycle), so the i8mm figures say what the instruction counts and dependencies cost on such a pipeline, not what a Neoverse N2 or Cortex-A710 measures. The A57 model also prices ZIP1/ZIP2 of 64-bit lanes at three micro-ops, which both our i8mm tile (pairing tokens) and llama.cpp's i8mm dot product use."
+  echo "Every loop is compiled the same way (clang-14 --target=aarch64-linux-gnu -O2, -march per ISA: armv8-a, armv8.2-a+dotprod, armv8.2-a+dotprod+i8mm) and simulated on the same scheduling models: LLVM 14's Cortex-A55 model (in order) and its Cortex-A57 model, which -mcpu=cortex-a72 and cortex-a76 fall back to (close to the A72, a rough guide for the A76). Neither describes a core with i8mm: both price SMMLA like a vector SDOT (A57 model: latency 3, two a cycle), so the i8mm figures say what the instruction counts and dependencies cost on such a pipeline, not what a Neoverse N2 or Cortex-A710 measures. The A57 model also prices ZIP1/ZIP2 of 64-bit lanes at three micro-ops, which llama.cpp's i8mm dot product uses to pair tokens (our i8mm tile loads its token pairs with LD1 to a lane instead)."
   echo
   echo "Column \"cycles / 256 w / token\": cycles of one loop iteration x 256 / (weights per iteration and token x tokens), the cost of 256 multiply-adds per token. Our inner loops cover 32 k (dot product, i8mm) or 16 k (plain NEON) of a tile's 8 rows; our \"group of 32\" rows cover a group loop iteration for groups of 32 (its inner iterations and the per-group work: scales and float accumulation; the SDOT and SMMLA tiles store the codes signed, code - 8, so symmetric weights need no zero-point correction), the like of llama.cpp's loops, which do their per-block scale work inside (blocks of 32). Our loops are the ones symmetric (dynamically quantized) activations run: no code sums. llama.cpp's are found in its functions by extract.py, and the multiply-adds of each iteration are checked against the weights x tokens listed."
   echo
@@ -285,8 +285,8 @@ fi
   echo
   echo "Target (both models): met in $met_default of $all_default pairs against llama.cpp's default (repacked) loops, and in $met_plain of $all_plain against its loops without repacking."
   echo
-  echo "Column \"floor\": the least cycles / 256 w / token the scheduling model allows for this work, from llvm-mca's own instruction tables (the Block RThroughput of a straight line of the instructions, dependencies ignored): per 8 rows x 32 k and token, the multiply-adds, 16 SDOT (8 SMMLA for i8mm prefill), and the float work per block that both formats require and both loops do, one SCVTF, one FMUL (weight scale x activation scale) and one FMLA per 4 outputs; for decode (one token, nothing shared) also the 16 nibble unpacks (one SHL or AND per 16 bytes of operands) and the 2 FCVTL of the f16 scales that each weight load costs. Prefill's floor is for any number of tokens (unpacks and scale conversions shared by all). Where the floor is above 0.8x llama.cpp's figure, no loop doing these multiply-adds and this float work meets the target on that model: on the A57 model SDOT, SCVTF, FMUL and FMLA all go through the same two vector pipes (W and X); 16 SDOT take 8 cycles and the float work 5 (an FMUL or FMLA of 4 lanes holds both pipes for a cycle), 13 cycles, above 0.8x llama.cpp's repacked dot-product gemm, which itself runs within 22% of that floor."
+  echo "Column \"floor\": the least cycles / 256 w / token the scheduling model allows for this work, from llvm-mca's own instruction tables (the Block RThroughput of a straight line of the instructions, dependencies ignored): per 8 rows x 32 k and token, the multiply-adds, 16 SDOT (8 SMMLA for i8mm prefill), and the float work per block that both formats require and both loops do, one SCVTF, one FMUL (weight scale x activation scale) and one FMLA per 4 outputs; for decode (one token, nothing shared) also the 16 nibble unpacks (one SHL or AND per 16 bytes of operands) and the 2 FCVTL of the f16 scales that each weight load costs. Prefill's floor is for any number of tokens (unpacks and scale conversions shared by all); the last column is the same floor with the unpacks and conversions shared by our tile's tokens only. Where the floor is above 0.8x llama.cpp's figure, no loop doing these multiply-adds and this float work meets the target on that model. So it is for prefill on dot-product CPUs in the A57 model: SDOT, SCVTF, FMUL and FMLA all go through the same two vector pipes (W and X; an FMUL or FMLA of 4 lanes holds both for a cycle), which puts the floor at $(floor sdot inf cortex-a72) cycles, while llama.cpp's repacked dot-product gemm runs at ${a57[ll-gemm44]}, $(python3 -c "print('%.2f' % (${a57[ll-gemm44]} / $(floor sdot inf cortex-a72)))")x the floor: 0.8x of it is below the floor."
   echo
-  echo "What keeps our loops above the floor: the tiles have 4 tokens (8 rows x 4 tokens of float and of integer accumulators take 16 of the 32 vector registers; tiles of 6 and 8 tokens spilled and were no cheaper in this model), so each weight load's unpacks and scale conversions are shared by 4 tokens where llama.cpp's gemm shares them by 16; and the decode loops are bound by the A57 model's dispatch of 3 micro-ops a cycle (an LDP of Q registers and an FCVTL count 3 each) and by the A55's in-order latencies."
+  echo "What keeps our prefill tiles above the floor: they have 4 tokens (8 rows x 4 tokens of float and of integer accumulators take 16 of the 32 vector registers; i8mm tiles of 6 and 8 tokens spilled and were no cheaper in this model), so each weight load's unpacks and scale conversions are shared by 4 tokens where llama.cpp's gemm shares them by 16: with 4 tokens the i8mm floor on the A57 model is itself about 0.8x llama.cpp's loop; beyond that the A57 model's dispatch of 3 micro-ops a cycle (SCVTF and FMUL of 4 lanes count 2 each) and, on the in-order A55, latencies the compiler's schedule of one block does not hide."
 } > "$write"
 echo "run.sh: wrote $write"
