@@ -649,7 +649,7 @@ def summary_section(args, sections, build):
               f"docs/OUTLIERS.md), the first {OUTLIER_CHUNKS} chunks: SmolLM2-135M-Instruct (its Q4_1 file "
               "dequantized to F32 by llama.cpp's `llama-quantize --allow-requantize`, the reference; its Q8_0 and "
               "Q4_0 rows are llama.cpp's `llama-quantize` and `llama-perplexity` on that F32 file) and the seeded "
-              "outlier variants.", "",
+              "outlier variants. A cache records no commit: each figure is that of the build that wrote it.", "",
               "A scheme's rows on the three families come from the first of F, W, H, S that has it (S: LLaMA only). "
               "Changes of a few tenths of a percent on 2 to 12 chunks are within noise; the rows of one source "
               "compare better (the same tokens).", "",
