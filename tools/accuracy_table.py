@@ -541,7 +541,7 @@ def is_w4a4(scheme):
 
 
 def is_w4a4_mixed(scheme):
-    """W4A4 with some inputs (or groups of them) kept at 8 bits: a modifier with an 8 in its name."""
+    """W4A4 with some inputs, or groups of their features, kept at 8 bits: a modifier with an 8 in its name."""
     toks = scheme.split(",")
     return (toks[0] in ("w4a4", "w4a4kv4") and not any(t.startswith("only-") for t in toks[1:])
             and not is_w4a4(scheme))
@@ -676,7 +676,7 @@ def summary_section(args, sections, build):
         lines.append(f"| {label} | {name} | " + " | ".join(cells) + " |")
 
     best = {}
-    for what, test in (("W4A8", is_w4a8), ("W4A4", is_w4a4), ("W4A4 with some inputs at 8 bits", is_w4a4_mixed)):
+    for what, test in (("W4A8", is_w4a8), ("W4A4", is_w4a4), ("W4A4 with part of the activations at 8 bits", is_w4a4_mixed)):
         cand = {s: v for s, v in smol_got.items() if test(s)}
         best[what] = min(cand.items(), key=lambda kv: kv[1]) if cand else None
     lines += ["", "SmolLM2-135M-Instruct, best measured (every scheme tried is in docs/OUTLIERS.md; W4A4 counts only "
