@@ -676,7 +676,8 @@ def summary_section(args, sections, build):
         lines.append(f"| {label} | {name} | " + " | ".join(cells) + " |")
 
     best = {}
-    for what, test in (("W4A8", is_w4a8), ("W4A4", is_w4a4), ("W4A4 with part of the activations at 8 bits", is_w4a4_mixed)):
+    for what, test in (("W4A8", is_w4a8), ("W4A4", is_w4a4),
+                       ("W4A4 with part of the activations at 8 bits", is_w4a4_mixed)):
         cand = {s: v for s, v in smol_got.items() if test(s)}
         best[what] = min(cand.items(), key=lambda kv: kv[1]) if cand else None
     lines += ["", "SmolLM2-135M-Instruct, best measured (every scheme tried is in docs/OUTLIERS.md; W4A4 counts only "
@@ -700,7 +701,8 @@ def summary_section(args, sections, build):
             each = [rel(ours(f"{fam}-seed{seed}.gguf", s), base) for seed in range(1, OUTLIER_SEEDS + 1)]
             done = [(v, seed + 1) for seed, v in enumerate(each) if v is not None]
             worst[(fam, s)] = (max(done), len(done)) if done else None
-            lines.append(f"| {fam} (`{os.path.basename(p)}`) | `{s}` | {fig(rel(ours(os.path.basename(p), s), base), 'O')} | "
+            unplanted = fig(rel(ours(os.path.basename(p), s), base), "O")
+            lines.append(f"| {fam} (`{os.path.basename(p)}`) | `{s}` | {unplanted} | "
                          + (f"{max(done)[0]:+.2f}% ({max(done)[1]})" if done else "not run") + " | "
                          + ", ".join("not run" if v is None else f"{v:+.2f}%" for v in each) + " |")
 
@@ -714,8 +716,9 @@ def summary_section(args, sections, build):
     q40 = smol_llama["q4_0"]
     b8, b4 = best["W4A8"], best["W4A4"]  # the mixed one is shown, not checked: it is not W4A4
     lines.append(f"- SmolLM2-135M-Instruct, W4A8 no worse than llama.cpp's Q4_0 of the same F32 file "
-                 f"({fig(q40, 'O')}): " + (f"`{b8[0]}` {fig(b8[1], 'O')}: {verdict(b8[1], q40)}" if b8 and q40 is not None
-                                          else "not measured") +
+                 f"({fig(q40, 'O')}): " +
+                 (f"`{b8[0]}` {fig(b8[1], 'O')}: {verdict(b8[1], q40)}" if b8 and q40 is not None
+                  else "not measured") +
                  (f"; the default `w4a8` {fig(smol_got['w4a8'], 'O')}" if "w4a8" in smol_got else
                   "; the default `w4a8` (GPTQ) not run"))
     lines.append("- SmolLM2-135M-Instruct, W4A4 at most +10%: " +
