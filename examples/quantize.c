@@ -16,6 +16,7 @@ static void usage(FILE *out) {
                  "  rtn gptq g32 g64 g128 sym asym rotate no-rotate trip no-trip static dynamic down8\n"
                  "  clip (weight scales searched for least error) clip-act (weighted by calibration)\n"
                  "  ag32 ag64 ag128 (activation scales per token and group of features)\n"
+                 "  mix8-N (with ag*: N activation groups of each input at 8 bits, the rest at 4)\n"
                  "  head-q8_0 (default: output head and embedding as Q8_0) head-f32\n"
                  "  head-int4 (output head as INT4 with INT8 input; a tied embedding table too)\n"
                  "  (docs/FORMAT.md). --calib: text to calibrate on; use training text, never test text.\n");

@@ -88,6 +88,32 @@ bool aq_qd8_quantize_grouped_ref(const float *x, size_t n_rows, size_t k, size_t
     return true;
 }
 
+bool aq_qd8_quantize_grouped_bits_ref(const float *x, size_t n_rows, size_t k, size_t x_stride,
+                                      const uint8_t *group_bits, size_t group, struct aq_qd8 *out) {
+    if (group == 0 || k % group != 0) {
+        return false;
+    }
+    const size_t groups = k / group;
+    struct code_range range;
+    for (size_t g = 0; g < groups; g++) {
+        if (!code_range_for_bits(group_bits[g], &range)) {
+            return false;
+        }
+    }
+    out->n_rows = n_rows;
+    out->k = k;
+    out->group = group;
+    for (size_t t = 0; t < n_rows; t++) {
+        for (size_t g = 0; g < groups; g++) {
+            code_range_for_bits(group_bits[g], &range);
+            out->scale[t * groups + g] =
+                quantize_run(x + t * x_stride + g * group, group, range, out->q + t * k + g * group);
+        }
+        out->zero[t] = 0;
+    }
+    return true;
+}
+
 bool aq_qd8_quantize_static_ref(const float *x, size_t n_rows, size_t k, size_t x_stride, float scale, int32_t zero,
                                 int bits, struct aq_qd8 *out) {
     struct code_range range;

@@ -166,6 +166,16 @@ bool aq_qd8_quantize_dynamic_ref(const float *x, size_t n_rows, size_t k, size_t
 bool aq_qd8_quantize_grouped_ref(const float *x, size_t n_rows, size_t k, size_t x_stride, int bits, size_t group,
                                  struct aq_qd8 *out);
 
+/* The same with a width per group (Atom's mixed precision: the few groups that
+ * hold a layer's outlier channels at 8 bits, the rest at 4): group g of every row
+ * is quantized as aq_qd8_quantize_grouped_ref quantizes it with bits
+ * group_bits[g] (k / group entries, each 8 or 4). The GEMMs read the codes as
+ * any qd8 input: only the range of each group's codes differs. Returns false
+ * (writing nothing) unless group is positive and divides k and every entry is 8
+ * or 4. */
+bool aq_qd8_quantize_grouped_bits_ref(const float *x, size_t n_rows, size_t k, size_t x_stride,
+                                      const uint8_t *group_bits, size_t group, struct aq_qd8 *out);
+
 /* Static quantization with a given scale and zero point (from calibration):
  *   q = clamp(nearbyintf(x / scale) + (float) zero, qmin, qmax)
  * computed in float (exact while |x / scale| < 2^24; larger values clamp anyway).

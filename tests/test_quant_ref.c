@@ -688,6 +688,45 @@ static void test_qd8_grouped(void **state) {
     assert_true(scale[0] == 123.0f && a.group == 0);
 }
 
+/* A width per group (mix8-N): each group is quantized exactly as the group-wise
+ * quantizer quantizes it at that group's width; a width other than 8 or 4, or a
+ * group that does not divide the row, is refused without writing. */
+static void test_qd8_grouped_bits(void **state) {
+    (void)state;
+    enum { ROWS = 3, K = 192, STRIDE = 200, GROUP = 32, N = K / GROUP };
+    float x[ROWS * STRIDE];
+    uint64_t rng = 17;
+    fill(x, ROWS * STRIDE, DIST_OUTLIERS, &rng);
+    const uint8_t bits[N] = {4, 8, 4, 4, 8, 8};
+    int8_t q[ROWS * K], q4[ROWS * K], q8[ROWS * K];
+    float scale[ROWS * N], scale4[ROWS * N], scale8[ROWS * N];
+    int32_t zero[ROWS] = {5, 5, 5}, zero4[ROWS], zero8[ROWS];
+    struct aq_qd8 a = {.q = q, .scale = scale, .zero = zero}, a4 = {.q = q4, .scale = scale4, .zero = zero4},
+                  a8 = {.q = q8, .scale = scale8, .zero = zero8};
+    assert_true(aq_qd8_quantize_grouped_bits_ref(x, ROWS, K, STRIDE, bits, GROUP, &a));
+    assert_true(a.n_rows == ROWS && a.k == K && a.group == GROUP);
+    assert_true(aq_qd8_quantize_grouped_ref(x, ROWS, K, STRIDE, 4, GROUP, &a4));
+    assert_true(aq_qd8_quantize_grouped_ref(x, ROWS, K, STRIDE, 8, GROUP, &a8));
+    int wide_codes = 0;
+    for (size_t t = 0; t < ROWS; t++) {
+        assert_int_equal(zero[t], 0);
+        for (size_t g = 0; g < N; g++) {
+            const struct aq_qd8 *same = bits[g] == 8 ? &a8 : &a4;
+            assert_true(scale[t * N + g] == same->scale[t * N + g]);
+            assert_memory_equal(q + t * K + g * GROUP, same->q + t * K + g * GROUP, GROUP);
+            for (size_t e = 0; e < GROUP; e++) wide_codes += abs(q[t * K + g * GROUP + e]) > 8;
+        }
+    }
+    assert_true(wide_codes > 0); /* the 8-bit groups use their range */
+    const uint8_t bad[N] = {4, 8, 4, 5, 8, 8};
+    scale[0] = 123.0f;
+    a.group = 0;
+    assert_false(aq_qd8_quantize_grouped_bits_ref(x, ROWS, K, STRIDE, bad, GROUP, &a));
+    assert_false(aq_qd8_quantize_grouped_bits_ref(x, ROWS, K, STRIDE, bits, 0, &a));
+    assert_false(aq_qd8_quantize_grouped_bits_ref(x, ROWS, K, STRIDE, bits, 128, &a)); /* does not divide 192 */
+    assert_true(scale[0] == 123.0f && a.group == 0);
+}
+
 /* The 3-bit GEMM reads the same group-wise activation scales: on a symmetric
  * matrix whose codes are all 3-bit ones it gives the 4-bit GEMM's bits. */
 static void test_qd8_grouped_qc3w(void **state) {
@@ -1491,6 +1530,7 @@ int main(void) {
         cmocka_unit_test(test_qd8_static_zero_point),
         cmocka_unit_test(test_qd8_grouped),
         cmocka_unit_test(test_qd8_grouped_qc3w),
+        cmocka_unit_test(test_qd8_grouped_bits),
         cmocka_unit_test(test_gemm_hand_worked),
         cmocka_unit_test(test_gemm_accumulates_with_fma),
         cmocka_unit_test(test_qd8_qc4w_gemm_accuracy),

@@ -228,8 +228,9 @@ static void test_quantized_logits_near_fp32(void **state) {
 /* A quantized model saved as GGUF loads back computing the same bits. */
 static void test_save_load_round_trip_is_bit_exact(void **state) {
     (void)state;
-    const char *schemes[] = {"w4a8-paper", "w4a4,rtn,asym,g64", "q4_0",          "q8_0",
-                             "w4a16,rtn",  "w3a8,rtn,g64",      "w4a4,rtn,ag32", "fp32,a4,ag64"};
+    const char *schemes[] = {"w4a8-paper",    "w4a4,rtn,asym,g64", "q4_0",
+                             "q8_0",          "w4a16,rtn",         "w3a8,rtn,g64",
+                             "w4a4,rtn,ag32", "fp32,a4,ag64",      "w4a4,rtn,ag32,mix8-2"};
     for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
         aq_model *m = load_shipped();
         size_t len;
@@ -276,6 +277,100 @@ static void test_save_load_round_trip_is_bit_exact(void **state) {
         aq_model_free(back);
         aq_model_free(m);
     }
+}
+
+/* mix8-N: N activation groups of each input at 8 bits, the rest at 4. The saved
+ * file lists each input's widths (N of them 8); the 8-bit groups take the shipped
+ * model's 4-bit activation error down; a width other than 8 or 4, or a list for an
+ * input that is not 4-bit, is refused by the loader with AQ_ERR_FORMAT. */
+static void test_mixed_activation_groups(void **state) {
+    (void)state;
+    aq_model *m = load_shipped();
+    int32_t n, nq;
+    int64_t vocab;
+    float *base = prompt_logits(m, &n, &vocab);
+    aq_model_free(m);
+    double rel[2];
+    const char *schemes[2] = {"fp32,a4,ag32", "fp32,a4,ag32,mix8-4"};
+    for (int i = 0; i < 2; i++) {
+        float *q = quantized_logits(schemes[i], &nq, &vocab);
+        assert_int_equal(nq, n);
+        for (size_t j = 0; j < (size_t)n * vocab; j++) q[j] -= base[j];
+        rel[i] = rms(q, (size_t)n * vocab) / rms(base, (size_t)n * vocab);
+        print_message("%-24s relative RMS logit error %.4f\n", schemes[i], rel[i]);
+        free(q);
+    }
+    free(base);
+    assert_true(rel[1] < rel[0]);
+
+    m = load_shipped();
+    size_t len;
+    char *calib = calibration_text(&len);
+    assert_int_equal(aq_quantize(m, "w4a4,rtn,ag32,mix8-2", calib, len), AQ_OK);
+    free(calib);
+    char path[] = "/tmp/aq-test-mix8-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(aq_model_save(m, path), AQ_OK);
+    aq_model_free(m);
+    FILE *f = fopen(path, "rb");
+    fseek(f, 0, SEEK_END);
+    size_t size = (size_t)ftell(f);
+    rewind(f);
+    uint8_t *file = malloc(size);
+    assert_int_equal(fread(file, 1, size, f), size);
+    fclose(f);
+    aq_gguf *g = NULL;
+    assert_int_equal(aq_gguf_open_memory(file, size, &g, NULL, 0), AQ_OK);
+    const char *sites[] = {"attn_qkv", "attn_output", "ffn_up", "ffn_down"};
+    size_t at = 0;
+    for (int k = 0; k < 4; k++) {
+        char name[96];
+        snprintf(name, sizeof name, "blk.1.%s.act_group_bits", sites[k]);
+        const aq_gguf_tensor *t = aq_gguf_find_tensor(g, name);
+        assert_non_null(t);
+        assert_int_equal(t->type, AQ_TENSOR_I8);
+        int wide = 0;
+        for (uint64_t e = 0; e < t->n_bytes; e++) {
+            uint8_t v = ((const uint8_t *)t->data)[e];
+            assert_true(v == 4 || v == 8);
+            wide += v == 8;
+        }
+        assert_int_equal(wide, 2);
+        if (k == 3) at = (size_t)((const uint8_t *)t->data - file);
+    }
+    aq_gguf_close(g);
+    /* A width of 5, then one of 8 where the file says the input is 8-bit throughout. */
+    for (int c = 0; c < 2; c++) {
+        uint8_t *bad = malloc(size);
+        memcpy(bad, file, size);
+        if (c == 0) {
+            bad[at] = 5;
+        } else {
+            /* the act_bits array holds 4 for every input of w4a4: find layer 1's down entry and make it 8 */
+            assert_int_equal(aq_gguf_open_memory(bad, size, &g, NULL, 0), AQ_OK);
+            aq_gguf_close(g);
+            const int32_t four[8] = {4, 4, 4, 4, 4, 4, 4, 4};
+            uint8_t *arr = NULL;
+            for (size_t i = 0; i + sizeof four <= size && !arr; i++)
+                if (!memcmp(bad + i, four, sizeof four)) arr = bad + i;
+            assert_non_null(arr);
+            const int32_t eight = 8;
+            memcpy(arr + 7 * sizeof eight, &eight, sizeof eight);
+        }
+        FILE *o = fopen(path, "wb");
+        assert_int_equal(fwrite(bad, 1, size, o), size);
+        fclose(o);
+        aq_model *back = aq_model_create();
+        assert_int_equal(aq_model_load_file(back, path), AQ_ERR_FORMAT);
+        print_message("refused: %s\n", aq_model_error_message(back));
+        assert_non_null(strstr(aq_model_error_message(back), "act_group_bits"));
+        aq_model_free(back);
+        free(bad);
+    }
+    free(file);
+    close(fd);
+    remove(path);
 }
 
 static int64_t info(const aq_model *m, aq_model_info what) {
@@ -568,6 +663,7 @@ int main(void) {
         cmocka_unit_test(test_quantized_logits_near_fp32),
         cmocka_unit_test(test_vo_outliers_held),
         cmocka_unit_test(test_save_load_round_trip_is_bit_exact),
+        cmocka_unit_test(test_mixed_activation_groups),
         cmocka_unit_test(test_quantize_misuse),
         cmocka_unit_test(test_head_quantized),
         cmocka_unit_test(test_head_int4),

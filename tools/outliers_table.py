@@ -81,6 +81,11 @@ SMOL_SCHEMES = [
      "w4a4,rtn,no-rotate,no-balance,ag32,clip-act"),
     ("the same, the down projection's input at 8 bits (not W4A4 throughout)",
      "w4a4,rtn,no-rotate,no-balance,ag32,clip-act,down8"),
+    # Atom's mixed precision: N activation groups of 32 of each input at 8 bits (mix8-N), the rest at 4.
+    ("W4A4, one scale per token and 32 features, 4 groups of each input at 8 bits, RTN, activation-weighted searched "
+     "scales, no rotation or balancing", "w4a4,rtn,no-rotate,no-balance,ag32,clip-act,mix8-4"),
+    ("the same, 8 groups of each input at 8 bits", "w4a4,rtn,no-rotate,no-balance,ag32,clip-act,mix8-8"),
+    ("the same, 12 groups of each input at 8 bits", "w4a4,rtn,no-rotate,no-balance,ag32,clip-act,mix8-12"),
     # The activations' error alone: float weights, activations quantized and read back as floats.
     ("float weights, 8-bit activations per token", "fp32,a8"),
     ("float weights, 8-bit activations per token and 32 features", "fp32,a8,ag32"),
@@ -95,7 +100,14 @@ SMOL_SCHEMES = [
     ("the same, only the output projection's input quantized", "fp32,a4,rotate,balance,balance-vo,ag32,only-o"),
     ("the same, only the MLP input (gate/up) quantized", "fp32,a4,rotate,balance,balance-vo,ag32,only-up"),
     ("the same, only the down projection's input quantized", "fp32,a4,rotate,balance,balance-vo,ag32,only-down"),
+    ("float weights, 4-bit activations per token and 32 features, 2 groups of each input at 8 bits",
+     "fp32,a4,ag32,mix8-2"),
+    ("the same, 4 groups of each input at 8 bits", "fp32,a4,ag32,mix8-4"),
+    ("the same, 8 groups of each input at 8 bits", "fp32,a4,ag32,mix8-8"),
 ]
+# SmolLM2-135M's linear inputs: (width, rows of the matrices that read it) for Q/K/V, the output projection,
+# gate/up and down; what the share of 8-bit activation groups (mix8-N) is computed from.
+SMOL_INPUTS = [(576, 576 + 192 + 192), (576, 576), (576, 2 * 1536), (1536, 576)]
 FAMILIES = [("llama", "models/austen-6m.gguf"), ("bloom", "models/austen-bloom.gguf"),
             ("opt", "models/austen-opt.gguf")]
 # Random-weight fixtures: only the FP32 check (their perplexity says nothing about quantization).
@@ -218,6 +230,19 @@ def change(v, base):
     return None if v is None or base is None else (v / base - 1) * 100
 
 
+def mix8_n(scheme):
+    return int(scheme.split("mix8-")[1].split(",")[0])
+
+
+def mix8_share(n):
+    """mix8-N on SmolLM2: 8-bit activation groups of a layer, all its groups, and the share of the layer's
+    multiply-adds that read 8-bit activations."""
+    wide = sum(min(n, w // 32) for w, _ in SMOL_INPUTS)
+    total = sum(w // 32 for w, _ in SMOL_INPUTS)
+    macs = sum(min(n, w // 32) * 32 * r for w, r in SMOL_INPUTS) / sum(w * r for w, r in SMOL_INPUTS)
+    return wide, total, macs
+
+
 def findings(r, files, variants, single, smol_schemes, args):
     """The figures the issue's targets name, read from the tables below, and what the code says about them."""
     austen = TEXTS[0][1]
@@ -297,16 +322,33 @@ def findings(r, files, variants, single, smol_schemes, args):
                    "them puts the grid where those channels' weights are, and cuts what the 4-bit weights cost "
                    "to about a third. With the rotation it gains little (W4A4), probably because the rotation "
                    "spreads those channels over every feature, leaving the weighting little to single out.")
-        w4 = {k: got[k] for k in got if k.startswith("w4a4") and "only-" not in k and "down8" not in k}
+        w4 = {k: got[k] for k in got
+              if k.startswith("w4a4") and "only-" not in k and "down8" not in k and "mix8-" not in k}
         a4 = [k for k in ("fp32,a4,ag32", "fp32,a4,rotate,ag32", "fp32,a4,rotate,balance,balance-vo,ag32") if k in got]
         if w4 and a4:
-            out.append("- W4A4 <= +10% is out of reach here: the 4-bit activations alone, with float weights, cost "
+            out.append("- W4A4 throughout <= +10% is out of reach here: the 4-bit activations alone, with float weights, cost "
                        + ", ".join(fig(k) for k in a4) + ", already above the target before any weight is "
                        "rounded; the best W4A4 measured is " + fig(min(w4, key=w4.get)) + " (the down projection's "
                        "input kept at 8 bits: " + fig("w4a4,rtn,no-rotate,no-balance,ag32,clip-act,down8") + "). "
                        "Reaching it needs "
                        "4-bit activations that cost a few percent alone (learned rotations as SpinQuant's, or "
                        "8-bit inputs where SmolLM2's channels are largest, which is no longer W4A4).")
+        mix = [k for _, k in SMOL_SCHEMES if "mix8-" in k and k in got]
+        if mix:
+            def share(k):
+                wide, total, macs = mix8_share(mix8_n(k))
+                return f"{fig(k)} ({wide} of {total} groups at 8 bits, {macs * 100:.0f}% of the multiply-adds)"
+            out.append("- Mixed-precision activation groups (`mix8-N`, as Atom keeps its outlier channels at 8 bits): "
+                       "per layer and input, the N groups of 32 input channels whose 4-bit rounding costs the layer's "
+                       "outputs most on the calibration samples (an error in channel c weighted by the squared norm "
+                       "of weight column c) are quantized at 8 bits, the rest at 4. The qd8 kernels hold 4-bit "
+                       "activations in int8 lanes, so they run unchanged; only the quantizer's range per group "
+                       "changes, and the file lists each input's group widths (`blk.N.SITE.act_group_bits`). "
+                       "Activations alone: " + ", ".join(share(k) for k in mix if k.startswith("fp32")) +
+                       f", against {fig('fp32,a4,ag32')} with every group at 4 bits. With the 4-bit weights of "
+                       f"{fig('w4a4,rtn,no-rotate,no-balance,ag32,clip-act')}: "
+                       + ", ".join(share(k) for k in mix if k.startswith("w4a4")) + ". These are W4A4 with a share "
+                       "of 8-bit activation groups, not W4A4 throughout, and are named so.")
         shipped = os.path.join(ROOT, FAMILIES[0][1])
         sb = r.ours(shipped, austen, "fp32")
         pairs = [(k, change(r.ours(shipped, austen, k), sb)) for k in ("w4a8", "w4a8,clip-act", "w4a4", "w4a4,clip-act")]
@@ -371,12 +413,22 @@ def findings(r, files, variants, single, smol_schemes, args):
                "blocked one, so 5632 stays blocked).")
     w8 = {k: v for k, v in got.items() if k.startswith("w4a8,") or k == "w4a8"}
     w4 = {k: v for k, v in got.items()
-          if (k.startswith("w4a4,") or k == "w4a4") and "only-" not in k and "down8" not in k}
+          if (k.startswith("w4a4,") or k == "w4a4") and "only-" not in k and "down8" not in k and "mix8-" not in k}
+    mixed = {k: v for k, v in got.items() if k.startswith("w4a4,") and "mix8-" in k}
     if q40 is not None and w8 and w4:
         b8, b4 = min(w8, key=w8.get), min(w4, key=w4.get)
-        out.append(f"- SmolLM2's targets, best measured: W4A8 {fig(b8)} against llama.cpp's Q4_0 {q40:+.2f}% ("
-                   + ("met" if w8[b8] <= q40 else f"missed by {w8[b8] - q40:.2f} points") + f"); W4A4 {fig(b4)} "
-                   "against +10% (" + ("met" if w4[b4] <= 10 else f"missed by {w4[b4] - 10:.2f} points") + ").")
+        line = (f"- SmolLM2's targets, best measured: W4A8 {fig(b8)} against llama.cpp's Q4_0 {q40:+.2f}% ("
+                + ("met" if w8[b8] <= q40 else f"missed by {w8[b8] - q40:.2f} points") + f"); W4A4 throughout "
+                f"{fig(b4)} against +10% (" + ("met" if w4[b4] <= 10 else f"missed by {w4[b4] - 10:.2f} points") + ")")
+        if mixed:
+            met = [k for k in mixed if mixed[k] <= 10]
+            bm = min(met, key=mix8_n) if met else min(mixed, key=mixed.get)
+            wide, total, macs = mix8_share(mix8_n(bm))
+            line += (f"; W4A4 with {wide} of {total} activation groups of a layer at 8 bits ({wide / total * 100:.0f}% "
+                     f"of the groups, {macs * 100:.0f}% of the multiply-adds) {fig(bm)} ("
+                     + ("met: the fewest 8-bit groups measured that meet it" if met else
+                        f"missed by {mixed[bm] - 10:.2f} points") + ")")
+        out.append(line + ".")
     w16 = {k: v for k, v in got.items() if k.startswith("w4a16")}
     if q40 is not None and w16:
         b16 = min(w16, key=w16.get)

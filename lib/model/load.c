@@ -287,6 +287,34 @@ static bool act_group_fits(aq_model *m, int32_t i, int site) {
     return true;
 }
 
+/* blk.N.SITE.act_group_bits (mix8-N): the width of each activation group of a
+ * dynamic, grouped 4-bit input, 8 or 4, read in place. */
+static aq_error load_group_bits(aq_model *m, int32_t i, int site) {
+    static const char *const site_name[AQ_N_LINEAR_INPUTS] = {"attn_qkv", "attn_output", "ffn_up", "ffn_down"};
+    char name[96];
+    snprintf(name, sizeof name, "blk.%d.%s.act_group_bits", (int)i, site_name[site]);
+    const aq_gguf_tensor *t = aq_gguf_find_tensor(m->gguf, name);
+    if (!t) return AQ_OK;
+    aq_layer *l = &m->layers[i];
+    aq_act_quant *a = &l->act[site];
+    const aq_matrix *reader = site == AQ_INPUT_QKV        ? &l->wq
+                              : site == AQ_INPUT_ATTN_OUT ? &l->wo
+                              : site == AQ_INPUT_FFN_UP   ? &l->w_up
+                                                          : &l->w_down;
+    if (a->bits != 4 || !a->group || reader->cols % a->group)
+        return model_error(m, AQ_ERR_FORMAT, "%s for an input that is not 4-bit with activation groups", name);
+    int64_t groups = reader->cols / a->group;
+    if (!has_type_and_shape(t, AQ_TENSOR_I8, 1, groups))
+        return aq_set_error(m->error, AQ_ERR_FORMAT, "%s is not %lld I8 values", name, (long long)groups);
+    const uint8_t *bits = t->data;
+    for (int64_t g = 0; g < groups; g++)
+        if (bits[g] != 4 && bits[g] != 8)
+            return aq_set_error(m->error, AQ_ERR_FORMAT, "%s holds %d at %lld (8 or 4)", name, (int)(int8_t)bits[g],
+                                (long long)g);
+    a->group_bits = bits;
+    return AQ_OK;
+}
+
 /* The run-time settings of a quantized model (docs/FORMAT.md). */
 static aq_error load_quantization(aq_model *m) {
     aq_gguf *g = m->gguf;
@@ -337,6 +365,8 @@ static aq_error load_quantization(aq_model *m) {
                                   "agilequant.act_group");
         }
     }
+    for (size_t i = 0; i < n && err == AQ_OK; i++)
+        err = load_group_bits(m, (int32_t)(i / AQ_N_LINEAR_INPUTS), (int)(i % AQ_N_LINEAR_INPUTS));
     if (err == AQ_OK && aq_gguf_find_tensor(g, "agilequant.down_rotation_signs"))
         err = load_f32(m, "agilequant.down_rotation_signs", 1, m->cfg.ffn_dim, (const float **)&m->down_rotation_signs);
     char name[96];

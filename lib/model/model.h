@@ -132,6 +132,9 @@ typedef struct aq_act_quant {
     float scale;
     int32_t zero;
     int32_t group; /* dynamic: features per activation scale (a multiple of the weight group), 0: one per token */
+    /* With group and bits 4: the width of each group, 8 or 4 (width / group entries: Atom's 8-bit outlier
+     * groups, chosen on calibration text), owned by the model; NULL: every group at bits. */
+    const uint8_t *group_bits;
 } aq_act_quant;
 
 typedef struct aq_layer {

@@ -320,6 +320,16 @@ aq_error aq_model_save_gguf(const aq_model *m, const char *path, char *msg) {
         linear(&s, NAME("ffn_up"), &l->w_up);
         linear(&s, NAME("ffn_down"), &l->w_down);
         if (l->down_input_scale) vector(&s, NAME("ffn_down.input_scale"), l->down_input_scale, c->ffn_dim);
+        static const char *const site_bits[AQ_N_LINEAR_INPUTS] = {
+            "blk.%d.attn_qkv.act_group_bits", "blk.%d.attn_output.act_group_bits", "blk.%d.ffn_up.act_group_bits",
+            "blk.%d.ffn_down.act_group_bits"};
+        const aq_matrix *reader[AQ_N_LINEAR_INPUTS] = {&l->wq, &l->wo, &l->w_up, &l->w_down};
+        for (int k = 0; k < AQ_N_LINEAR_INPUTS; k++) {
+            if (!l->act[k].group_bits) continue;
+            snprintf(name, sizeof name, site_bits[k], (int)i);
+            int64_t groups = reader[k]->cols / l->act[k].group;
+            tensor(&s, name, AQ_TENSOR_I8, 1, groups, l->act[k].group_bits, (uint64_t)groups);
+        }
 #undef NAME
     }
     norm(&s, "output_norm", m->output_norm, m->output_norm_b, c->dim);

@@ -393,6 +393,56 @@ static int consumers(aq_layer *l, int kind, aq_matrix **out) {
     }
 }
 
+/* mix8-N: the n_wide activation groups of input kind whose 4-bit rounding costs the layer's outputs most on the
+ * calibration samples go to 8 bits (Atom keeps its outlier channels at 8 bits the same way). An error e in input
+ * channel c costs e^2 times the squared norm of column c of the weights that read it: the expected squared output
+ * error when the channels' errors are uncorrelated. Ties go to the first group. */
+static aq_error choose_wide_groups(aq_model *m, aq_layer *l, int kind, const aq_input_stats *st, int32_t n_wide,
+                                   aq_act_quant *act) {
+    const size_t width = (size_t)st->width, group = (size_t)act->group, groups = width / group;
+    const size_t n = (size_t)st->n_samples;
+    aq_matrix *mats[3];
+    int n_mats = consumers(l, kind, mats);
+    double *col_sq = calloc(width, sizeof *col_sq), *cost = calloc(groups, sizeof *cost);
+    float *scale = malloc((n * groups + 1) * sizeof *scale);
+    int8_t *q = malloc(n * width + 1);
+    int32_t *zero = malloc((n + 1) * sizeof *zero);
+    uint8_t *bits = (uint8_t *)aq_model_own_floats(m, NULL, groups / sizeof(float) + 1);
+    aq_error err = AQ_ERR_OUT_OF_MEMORY;
+    if (!col_sq || !cost || !scale || !q || !zero || !bits) goto done;
+    for (int j = 0; j < n_mats; j++)
+        for (size_t r = 0; r < (size_t)mats[j]->rows; r++)
+            for (size_t c = 0; c < width; c++) {
+                double v = mats[j]->f32[r * width + c];
+                col_sq[c] += v * v;
+            }
+    struct aq_qd8 a = {.q = q, .scale = scale, .zero = zero};
+    /* aq_quantize_model checked that group divides the width. */
+    if (n) aq_qd8_quantize_grouped_ref(st->samples, n, width, width, 4, group, &a);
+    for (size_t t = 0; t < n; t++)
+        for (size_t c = 0; c < width; c++) {
+            double e = (double)st->samples[t * width + c] - (double)scale[t * groups + c / group] * q[t * width + c];
+            cost[c / group] += e * e * col_sq[c];
+        }
+    memset(bits, 4, groups);
+    for (int32_t k = 0; k < n_wide && (size_t)k < groups; k++) {
+        size_t best = groups;
+        for (size_t g = 0; g < groups; g++)
+            if (bits[g] == 4 && (best == groups || cost[g] > cost[best])) best = g;
+        bits[best] = 8;
+    }
+    act->group_bits = bits;
+    err = AQ_OK;
+done:
+    free(col_sq);
+    free(cost);
+    free(scale);
+    free(q);
+    free(zero);
+    if (err == AQ_ERR_OUT_OF_MEMORY) aq_set_error(m->error, err, "out of memory");
+    return err;
+}
+
 /* cal: layer i's statistics (a calibration of one layer), or NULL. */
 static aq_error quantize_layer(aq_model *m, int32_t i, const aq_scheme *s, aq_calibration *cal) {
     aq_layer *l = &m->layers[i];
@@ -404,10 +454,13 @@ static aq_error quantize_layer(aq_model *m, int32_t i, const aq_scheme *s, aq_ca
         aq_act_quant *act = &l->act[kind];
         *act = (aq_act_quant){.bits = s->act_bits[kind], .is_static = s->act_static && s->act_bits[kind] > 0};
         if (act->bits && !act->is_static) act->group = s->act_group;
+        aq_error err;
+        if (s->act_wide && act->bits == 4 && act->group && stats &&
+            (err = choose_wide_groups(m, l, kind, stats, s->act_wide, act)))
+            return err;
         if (act->is_static && !static_scale(stats->min, stats->max, act->bits, &act->scale, &act->zero))
             return aq_set_error(m->error, AQ_ERR_NUMERIC,
                                 "calibration overflowed: layer %d's input %d spans more than a float holds", i, kind);
-        aq_error err;
         if (s->trip && act->is_static && (err = apply_trip(m, l, kind, stats, act))) return err;
     }
     for (int kind = 0; kind < AQ_N_LINEAR_INPUTS && s->weights == AQ_WEIGHTS_Q4W; kind++) {

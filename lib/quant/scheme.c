@@ -92,7 +92,9 @@ static const base_scheme bases[] = {
 };
 
 bool aq_scheme_needs_calibration(const aq_scheme *s) {
-    return s->weights == AQ_WEIGHTS_Q4W && (s->gptq || s->act_static || s->trip || s->weight_search == AQ_SEARCH_ACT);
+    return (s->weights == AQ_WEIGHTS_Q4W &&
+            (s->gptq || s->act_static || s->trip || s->weight_search == AQ_SEARCH_ACT)) ||
+           s->act_wide > 0;
 }
 
 /* only-qkv, only-o, only-up, only-down: that input's activations quantized,
@@ -106,6 +108,16 @@ static bool only_site(aq_scheme *s, const char *mod) {
         return true;
     }
     return false;
+}
+
+/* mix8-N: N groups (1 to 64) of each 4-bit input at 8 bits, the ones whose 4-bit error costs the layer's output most
+ * on the calibration text. */
+static bool wide_groups(aq_scheme *s, const char *n) {
+    int v = 0;
+    for (; *n >= '0' && *n <= '9' && v <= 64; n++) v = v * 10 + (*n - '0');
+    if (*n || v < 1 || v > 64) return false;
+    s->act_wide = v;
+    return true;
 }
 
 static bool apply_modifier(aq_scheme *s, const char *mod) {
@@ -159,6 +171,8 @@ static bool apply_modifier(aq_scheme *s, const char *mod) {
         s->act_group = 64;
     else if (!strcmp(mod, "ag128"))
         s->act_group = 128;
+    else if (!strncmp(mod, "mix8-", 5))
+        return wide_groups(s, mod + 5);
     else if (!strcmp(mod, "down8"))
         s->act_bits[AQ_INPUT_FFN_DOWN] = 8;
     else if (!strcmp(mod, "head-q8_0"))
@@ -203,13 +217,14 @@ aq_error aq_scheme_parse(const char *name, aq_scheme *s, char *msg, size_t msg_c
                        (s->weights == AQ_WEIGHTS_F32 &&
                         (!strcmp(mod, "rotate") || !strcmp(mod, "balance") || !strcmp(mod, "balance-vo") ||
                          !strcmp(mod, "rotate-blocked") || !strncmp(mod, "ag", 2) || !strcmp(mod, "a8") ||
-                         !strcmp(mod, "a4") || !strncmp(mod, "only-", 5)));
+                         !strcmp(mod, "a4") || !strncmp(mod, "only-", 5) || !strncmp(mod, "mix8-", 5)));
         if (!allowed || !apply_modifier(s, mod)) {
             snprintf(
                 msg, msg_cap,
                 "unknown modifier '%s' for scheme %s (rtn, gptq, clip, clip-act, no-clip, g32, g64, g128, sym, asym, "
                 "rotate, rotate-blocked, no-rotate, balance, no-balance, balance-vo, no-balance-vo, trip, no-trip, "
-                "static, dynamic, a8, a4, ag32, ag64, ag128, down8, only-qkv, only-o, only-up, only-down, head-q8_0, "
+                "static, dynamic, a8, a4, ag32, ag64, ag128, mix8-N, down8, only-qkv, only-o, only-up, only-down, "
+                "head-q8_0, "
                 "head-f32, head-int4)",
                 mod, found->name);
             return AQ_ERR_INVALID_ARGUMENT;
@@ -219,6 +234,11 @@ aq_error aq_scheme_parse(const char *name, aq_scheme *s, char *msg, size_t msg_c
     if (s->act_group && (s->act_static || s->act_group % (s->group ? s->group : 32) != 0)) {
         snprintf(msg, msg_cap, "activation groups (ag%d) need dynamic scales and a multiple of the weight group (g%d)",
                  (int)s->act_group, (int)s->group);
+        return AQ_ERR_INVALID_ARGUMENT;
+    }
+    if (s->act_wide && !s->act_group) {
+        snprintf(msg, msg_cap, "8-bit activation groups (mix8-%d) need activation groups (ag32, ag64, ag128)",
+                 (int)s->act_wide);
         return AQ_ERR_INVALID_ARGUMENT;
     }
     return AQ_OK;
