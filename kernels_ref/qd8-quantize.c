@@ -114,6 +114,71 @@ bool aq_qd8_quantize_grouped_bits_ref(const float *x, size_t n_rows, size_t k, s
     return true;
 }
 
+/* The clipping ratios aq_qd8_quantize_grouped_clip_ref tries, in order. */
+static const float clip_ratios[] = {1.0f, 0.95f, 0.9f, 0.85f, 0.8f, 0.75f, 0.7f, 0.65f};
+
+/* quantize_run with the scale amax * ratio / qmax, ratio the one of clip_ratios
+ * whose codes give the least squared error (the first on ties). */
+static float quantize_run_clipped(const float *x, size_t n, struct code_range range, int8_t *q) {
+    float amax = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        const float magnitude = fabsf(x[i]);
+        amax = magnitude > amax ? magnitude : amax;
+    }
+    float best_scale = amax / range.max, best_err = INFINITY;
+    for (size_t r = 0; r < sizeof clip_ratios / sizeof clip_ratios[0] && best_scale != 0.0f; r++) {
+        const float scale = amax * clip_ratios[r] / range.max;
+        float err = 0.0f;
+        for (size_t i = 0; i < n; i++) {
+            const float d = x[i] - scale * (float)clamp_to_code(nearbyintf(x[i] / scale), range);
+            err += d * d;
+        }
+        if (err < best_err) {
+            best_err = err;
+            best_scale = scale;
+        }
+    }
+    if (best_scale == 0.0f) {
+        for (size_t i = 0; i < n; i++) {
+            q[i] = 0;
+        }
+        return best_scale;
+    }
+    for (size_t i = 0; i < n; i++) {
+        q[i] = clamp_to_code(nearbyintf(x[i] / best_scale), range);
+    }
+    return best_scale;
+}
+
+bool aq_qd8_quantize_grouped_clip_ref(const float *x, size_t n_rows, size_t k, size_t x_stride, int bits,
+                                      const uint8_t *group_bits, size_t group, struct aq_qd8 *out) {
+    if (group == 0 || k % group != 0) {
+        return false;
+    }
+    const size_t groups = k / group;
+    struct code_range range;
+    for (size_t g = 0; g < groups; g++) {
+        if (!code_range_for_bits(group_bits ? group_bits[g] : bits, &range)) {
+            return false;
+        }
+    }
+    out->n_rows = n_rows;
+    out->k = k;
+    out->group = group;
+    for (size_t t = 0; t < n_rows; t++) {
+        for (size_t g = 0; g < groups; g++) {
+            const int b = group_bits ? group_bits[g] : bits;
+            code_range_for_bits(b, &range);
+            const float *run = x + t * x_stride + g * group;
+            int8_t *codes = out->q + t * k + g * group;
+            out->scale[t * groups + g] =
+                b == 4 ? quantize_run_clipped(run, group, range, codes) : quantize_run(run, group, range, codes);
+        }
+        out->zero[t] = 0;
+    }
+    return true;
+}
+
 bool aq_qd8_quantize_static_ref(const float *x, size_t n_rows, size_t k, size_t x_stride, float scale, int32_t zero,
                                 int bits, struct aq_qd8 *out) {
     struct code_range range;

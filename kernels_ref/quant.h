@@ -176,6 +176,17 @@ bool aq_qd8_quantize_grouped_ref(const float *x, size_t n_rows, size_t k, size_t
 bool aq_qd8_quantize_grouped_bits_ref(const float *x, size_t n_rows, size_t k, size_t x_stride,
                                       const uint8_t *group_bits, size_t group, struct aq_qd8 *out);
 
+/* The same (group_bits may be NULL: every group at bits), with each 4-bit group's
+ * scale clipped (QuaRot clips its 4-bit activations at 0.9 of the largest): of
+ * the scales amax * ratio / 7 for ratio 1, 0.95, ..., 0.65 in that order, the
+ * one whose codes clamp(nearbyintf(x / scale), -8, 7) give the least sum of
+ * (x - scale * q)^2, accumulated in float in element order (the first ratio on
+ * ties; a zero amax gives scale 0 and codes 0). 8-bit groups are quantized as
+ * aq_qd8_quantize_grouped_ref does. Returns false (writing nothing) unless group
+ * is positive and divides k and every width is 8 or 4. */
+bool aq_qd8_quantize_grouped_clip_ref(const float *x, size_t n_rows, size_t k, size_t x_stride, int bits,
+                                      const uint8_t *group_bits, size_t group, struct aq_qd8 *out);
+
 /* Static quantization with a given scale and zero point (from calibration):
  *   q = clamp(nearbyintf(x / scale) + (float) zero, qmin, qmax)
  * computed in float (exact while |x / scale| < 2^24; larger values clamp anyway).

@@ -727,6 +727,62 @@ static void test_qd8_grouped_bits(void **state) {
     assert_true(scale[0] == 123.0f && a.group == 0);
 }
 
+/* Clipped 4-bit groups (aclip): each group's scale is one of the ratios' and its
+ * squared error is at most the unclipped one's; 8-bit groups are quantized as
+ * without clipping; a zero group stays at scale 0; bad widths are refused. */
+static void test_qd8_grouped_clip(void **state) {
+    (void)state;
+    enum { ROWS = 4, K = 192, STRIDE = 200, GROUP = 32, N = K / GROUP };
+    float x[ROWS * STRIDE];
+    uint64_t rng = 19;
+    fill(x, ROWS * STRIDE, DIST_OUTLIERS, &rng);
+    for (size_t i = 0; i < GROUP; i++) x[STRIDE + i] = 0.0f; /* row 1, group 0: all zero */
+    const uint8_t bits[N] = {4, 8, 4, 4, 8, 4};
+    int8_t q[ROWS * K], qp[ROWS * K];
+    float scale[ROWS * N], scale_p[ROWS * N];
+    int32_t zero[ROWS], zero_p[ROWS];
+    struct aq_qd8 a = {.q = q, .scale = scale, .zero = zero}, p = {.q = qp, .scale = scale_p, .zero = zero_p};
+    assert_true(aq_qd8_quantize_grouped_clip_ref(x, ROWS, K, STRIDE, 4, bits, GROUP, &a));
+    assert_true(aq_qd8_quantize_grouped_bits_ref(x, ROWS, K, STRIDE, bits, GROUP, &p));
+    assert_true(a.group == GROUP && a.n_rows == ROWS && a.k == K);
+    int clipped = 0;
+    for (size_t t = 0; t < ROWS; t++) {
+        assert_int_equal(zero[t], 0);
+        for (size_t g = 0; g < N; g++) {
+            const size_t at = t * K + g * GROUP;
+            if (bits[g] == 8) {
+                assert_true(scale[t * N + g] == scale_p[t * N + g]);
+                assert_memory_equal(q + at, qp + at, GROUP);
+                continue;
+            }
+            double err = 0, err_p = 0;
+            for (size_t e = 0; e < GROUP; e++) {
+                const float v = x[t * STRIDE + g * GROUP + e];
+                err += pow(v - scale[t * N + g] * q[at + e], 2);
+                err_p += pow(v - scale_p[t * N + g] * qp[at + e], 2);
+            }
+            assert_true(err <= err_p * (1 + 1e-5));
+            const double ratio = scale_p[t * N + g] > 0 ? scale[t * N + g] / scale_p[t * N + g] : 1.0;
+            assert_true(ratio > 0.64 && ratio <= 1.0);
+            clipped += ratio < 1.0;
+        }
+    }
+    assert_true(scale[N] == 0.0f); /* the zero group */
+    assert_true(clipped > 0);      /* some group took a clipped scale */
+    /* group_bits NULL: every group at bits; 8 bits is the unclipped quantizer's */
+    assert_true(aq_qd8_quantize_grouped_clip_ref(x, ROWS, K, STRIDE, 8, NULL, GROUP, &a));
+    assert_true(aq_qd8_quantize_grouped_ref(x, ROWS, K, STRIDE, 8, GROUP, &p));
+    assert_memory_equal(q, qp, sizeof q);
+    assert_memory_equal(scale, scale_p, sizeof scale);
+    const uint8_t bad[N] = {4, 8, 4, 3, 8, 4};
+    scale[0] = 123.0f;
+    a.group = 0;
+    assert_false(aq_qd8_quantize_grouped_clip_ref(x, ROWS, K, STRIDE, 4, bad, GROUP, &a));
+    assert_false(aq_qd8_quantize_grouped_clip_ref(x, ROWS, K, STRIDE, 5, NULL, GROUP, &a));
+    assert_false(aq_qd8_quantize_grouped_clip_ref(x, ROWS, K, STRIDE, 4, NULL, 128, &a));
+    assert_true(scale[0] == 123.0f && a.group == 0);
+}
+
 /* The 3-bit GEMM reads the same group-wise activation scales: on a symmetric
  * matrix whose codes are all 3-bit ones it gives the 4-bit GEMM's bits. */
 static void test_qd8_grouped_qc3w(void **state) {
@@ -1531,6 +1587,7 @@ int main(void) {
         cmocka_unit_test(test_qd8_grouped),
         cmocka_unit_test(test_qd8_grouped_qc3w),
         cmocka_unit_test(test_qd8_grouped_bits),
+        cmocka_unit_test(test_qd8_grouped_clip),
         cmocka_unit_test(test_gemm_hand_worked),
         cmocka_unit_test(test_gemm_accumulates_with_fma),
         cmocka_unit_test(test_qd8_qc4w_gemm_accuracy),

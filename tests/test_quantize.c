@@ -230,7 +230,7 @@ static void test_save_load_round_trip_is_bit_exact(void **state) {
     (void)state;
     const char *schemes[] = {"w4a8-paper",    "w4a4,rtn,asym,g64", "q4_0",
                              "q8_0",          "w4a16,rtn",         "w3a8,rtn,g64",
-                             "w4a4,rtn,ag32", "fp32,a4,ag64",      "w4a4,rtn,ag32,mix8-2"};
+                             "w4a4,rtn,ag32", "fp32,a4,ag64",      "w4a4,rtn,ag32,mix8-2,aclip"};
     for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
         aq_model *m = load_shipped();
         size_t len;
@@ -306,7 +306,7 @@ static void test_mixed_activation_groups(void **state) {
     m = load_shipped();
     size_t len;
     char *calib = calibration_text(&len);
-    assert_int_equal(aq_quantize(m, "w4a4,rtn,ag32,mix8-2", calib, len), AQ_OK);
+    assert_int_equal(aq_quantize(m, "w4a4,rtn,ag32,mix8-2,aclip", calib, len), AQ_OK);
     free(calib);
     char path[] = "/tmp/aq-test-mix8-XXXXXX";
     int fd = mkstemp(path);
@@ -340,12 +340,21 @@ static void test_mixed_activation_groups(void **state) {
         if (k == 3) at = (size_t)((const uint8_t *)t->data - file);
     }
     aq_gguf_close(g);
-    /* A width of 5, then one of 8 where the file says the input is 8-bit throughout. */
-    for (int c = 0; c < 2; c++) {
+    /* A width of 5, one of 8 where the file says the input is 8-bit throughout, then act_clip 2. */
+    for (int c = 0; c < 3; c++) {
         uint8_t *bad = malloc(size);
         memcpy(bad, file, size);
         if (c == 0) {
             bad[at] = 5;
+        } else if (c == 2) {
+            /* the key's string, then its type (u32), then its value */
+            const char key[] = "agilequant.act_clip";
+            uint8_t *k = NULL;
+            for (size_t i = 0; i + sizeof key <= size && !k; i++)
+                if (!memcmp(bad + i, key, sizeof key - 1)) k = bad + i;
+            assert_non_null(k);
+            const uint32_t two = 2;
+            memcpy(k + sizeof key - 1 + 4, &two, sizeof two);
         } else {
             /* the act_bits array holds 4 for every input of w4a4: find layer 1's down entry and make it 8 */
             assert_int_equal(aq_gguf_open_memory(bad, size, &g, NULL, 0), AQ_OK);
@@ -364,7 +373,7 @@ static void test_mixed_activation_groups(void **state) {
         aq_model *back = aq_model_create();
         assert_int_equal(aq_model_load_file(back, path), AQ_ERR_FORMAT);
         print_message("refused: %s\n", aq_model_error_message(back));
-        assert_non_null(strstr(aq_model_error_message(back), "act_group_bits"));
+        assert_non_null(strstr(aq_model_error_message(back), c == 2 ? "act_clip" : "act_group_bits"));
         aq_model_free(back);
         free(bad);
     }

@@ -135,6 +135,7 @@ typedef struct aq_act_quant {
     /* With group and bits 4: the width of each group, 8 or 4 (width / group entries: Atom's 8-bit outlier
      * groups, chosen on calibration text), owned by the model; NULL: every group at bits. */
     const uint8_t *group_bits;
+    bool clip; /* with group: each 4-bit group's scale clipped for the least error (aq_qd8_quantize_grouped_clip_ref) */
 } aq_act_quant;
 
 typedef struct aq_layer {
