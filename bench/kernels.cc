@@ -30,6 +30,8 @@
 #include <immintrin.h>
 #endif
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -383,6 +385,27 @@ __attribute__((target("avx2"))) void BM_PeakMaddubs(benchmark::State &state) {
 }
 #endif
 
+// One tile of 8 queries of a head of hd floats against ctx keys, folded in blocks
+// of AQ_ATTN_KEYS as attention.c does (no mask): a prompt's tile at that depth.
+void BM_Attention(benchmark::State &state, const aq_f32_attention_kernel *kern, size_t hd, size_t ctx) {
+    std::vector<float> qt = RandomFloats(hd * AQ_ATTN_QUERIES, 10), acc(hd * AQ_ATTN_QUERIES);
+    std::vector<float> kv = RandomFloats(2 * ctx * hd, 11), bias(AQ_ATTN_KEYS * AQ_ATTN_QUERIES, 0.0f);
+    std::vector<const float *> keys(ctx), values(ctx);
+    for (size_t j = 0; j < ctx; j++) keys[j] = kv.data() + j * hd, values[j] = kv.data() + (ctx + j) * hd;
+    for (auto _ : state) {
+        aq_attn_tile t = {hd, qt.data(), acc.data(), {}, {}};
+        for (size_t i = 0; i < AQ_ATTN_QUERIES; i++) t.max_score[i] = -INFINITY, t.denom[i] = 0.0f;
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        for (size_t j = 0; j < ctx; j += AQ_ATTN_KEYS)
+            kern->fn(&t, std::min<size_t>(AQ_ATTN_KEYS, ctx - j), keys.data() + j, values.data() + j, bias.data(),
+                     nullptr);
+        benchmark::DoNotOptimize(acc.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["GFLOP/s"] = benchmark::Counter(4.0 * AQ_ATTN_QUERIES * static_cast<double>(ctx * hd) * 1e-9,
+                                                   benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // Registers fn(kernel, shape, m) for every shape and token count under the
 // kernel's name, or says why not.
 template <typename Kernel, typename Fn> void RegisterKernel(const char *family, const Kernel &kern, Fn fn) {
@@ -442,6 +465,22 @@ void RegisterAll() {
                 std::string name =
                     std::string("actq/") + e.name + "/k:" + std::to_string(k) + "/m:" + std::to_string(m);
                 benchmark::RegisterBenchmark(name.c_str(), BM_ActQuantize, &e, m, k)
+                    ->Unit(benchmark::kMicrosecond)
+                    ->UseRealTime();
+            }
+        }
+    }
+    for (size_t i = 0; i < aq_f32_attention_list_size; i++) {
+        const aq_f32_attention_kernel &e = aq_f32_attention_list[i];
+        if (!aq_cpu_has(e.isa)) {
+            std::fprintf(stderr, "not on this CPU (no %s): %s\n", aq_cpu_feature_name(e.isa), e.name);
+            continue;
+        }
+        for (size_t hd : {size_t{64}, size_t{128}}) {
+            for (size_t ctx : {size_t{64}, size_t{512}}) {
+                std::string name =
+                    std::string("attn/") + e.name + "/hd:" + std::to_string(hd) + "/ctx:" + std::to_string(ctx);
+                benchmark::RegisterBenchmark(name.c_str(), BM_Attention, &e, hd, ctx)
                     ->Unit(benchmark::kMicrosecond)
                     ->UseRealTime();
             }

@@ -1017,6 +1017,132 @@ static void test_qd8_quantize(void **state) {
 }
 
 /* ------------------------------------------------------------------------------
+ * Attention steps (f32-attention.h): bit for bit aq_f32_attention_ref, since each
+ * score and each accumulator is the reference's sum in its order with separate
+ * multiplies and adds (no tolerance is needed; a NaN matches any NaN, as NaN
+ * payloads depend on operand order). A run is a sequence of blocks folded into one
+ * tile, the state (accumulators, maxima, denominators, key 0's scores) compared
+ * after every block. Head dims 1..AQ_MAX_HEAD_DIM's common sizes and odd ones;
+ * blocks of 1..AQ_ATTN_KEYS keys (8-key groups and every tail); masks: none, causal
+ * (query i sees keys up to a diagonal inside the block, as a prompt's tile does),
+ * padding queries that see nothing (decode's 1-query tile), random (pruned tokens),
+ * whole blocks masked; ALiBi biases; masked keys with NaN/inf values (must not
+ * leak); scores far apart (weights that underflow to 0 beside others, and a maximum
+ * jumping so far that old accumulators rescale to 0); an infinite key (NaN scores).
+ */
+static bool same_float(float a, float b) { return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0; }
+
+static void check_attention_state(const char *name, const char *what, size_t hd, size_t call, const aq_attn_tile *ref,
+                                  const aq_attn_tile *out, const float *ref_first, const float *out_first) {
+    for (size_t i = 0; i < AQ_ATTN_QUERIES; i++) {
+        if (!same_float(ref->max_score[i], out->max_score[i]) || !same_float(ref->denom[i], out->denom[i]) ||
+            !same_float(ref_first[i], out_first[i])) {
+            print_error("%s %s hd=%zu call %zu query %zu: max %a denom %a first %a, ref %a %a %a\n", name, what, hd,
+                        call, i, (double)out->max_score[i], (double)out->denom[i], (double)out_first[i],
+                        (double)ref->max_score[i], (double)ref->denom[i], (double)ref_first[i]);
+            fail();
+        }
+        for (size_t d = 0; d < hd; d++)
+            if (!same_float(ref->acc[d * AQ_ATTN_QUERIES + i], out->acc[d * AQ_ATTN_QUERIES + i])) {
+                print_error("%s %s hd=%zu call %zu: acc[%zu][%zu] = %a, ref %a\n", name, what, hd, call, d, i,
+                            (double)out->acc[d * AQ_ATTN_QUERIES + i], (double)ref->acc[d * AQ_ATTN_QUERIES + i]);
+                fail();
+            }
+    }
+}
+
+enum attn_mask { MASK_NONE, MASK_CAUSAL, MASK_PADDING, MASK_RANDOM, MASK_BLOCKS, MASK_COUNT };
+static const char *const attn_mask_names[] = {"unmasked", "causal", "padding", "random", "masked blocks"};
+
+/* One run: n_calls blocks of random sizes (sizes[] first), folded by the reference
+ * and by kern into their own tiles. */
+static void check_attention_run(const aq_f32_attention_kernel *kern, size_t hd, enum attn_mask mask, bool alibi,
+                                int extreme, const size_t *sizes, size_t n_calls, uint64_t *rng) {
+    enum { Q = AQ_ATTN_QUERIES, K = AQ_ATTN_KEYS };
+    float *qt = xcalloc(hd * Q, sizeof(float)), *acc[2], *rows = xcalloc(2 * K * hd, sizeof(float));
+    float bias[K * Q], first[2][Q];
+    const float *keys[K], *values[K];
+    aq_attn_tile tile[2];
+    /* Query scales: moderate, or wide (scores hundreds apart: weights that underflow). */
+    const float q_scale = extreme == 1 ? 40.0f : 1.0f;
+    for (size_t i = 0; i < hd * Q; i++) qt[i] = q_scale * rng_float(rng);
+    for (int r = 0; r < 2; r++) {
+        acc[r] = xcalloc(hd * Q, sizeof(float));
+        tile[r] = (aq_attn_tile){.head_dim = hd, .qt = qt, .acc = acc[r]};
+        for (size_t i = 0; i < Q; i++) tile[r].max_score[i] = -INFINITY, tile[r].denom[i] = 0.0f;
+    }
+    size_t seen = 0; /* keys before this block, for the causal diagonal */
+    for (size_t call = 0; call < n_calls; call++) {
+        const size_t n = sizes[call];
+        for (size_t j = 0; j < n; j++) {
+            float *k = rows + j * hd, *v = rows + (K + j) * hd;
+            /* A key scaled up in a later block moves the maximum far: old accumulators rescale to ~0. */
+            const float k_scale = extreme == 2 && call == n_calls - 1 ? 30.0f : 1.0f;
+            for (size_t d = 0; d < hd; d++) k[d] = k_scale * rng_float(rng), v[d] = rng_float(rng);
+            keys[j] = k, values[j] = v;
+            const size_t key = seen + j;
+            for (size_t i = 0; i < Q; i++) {
+                bool visible = true;
+                switch (mask) {
+                case MASK_NONE:
+                    break;
+                case MASK_CAUSAL:
+                    visible = key <= seen + (n > 4 ? n - 4 : 0) + i;
+                    break;
+                case MASK_PADDING:
+                    visible = i < 1 + call % 3;
+                    break;
+                case MASK_RANDOM:
+                    visible = rng_int(rng, 0, 3) != 0;
+                    break;
+                default:
+                    visible = call % 2 == 1;
+                    break;
+                }
+                bias[j * Q + i] = !visible ? -INFINITY : alibi ? -0.0625f * (float)(Q + key - i) : 0.0f;
+            }
+            /* A masked key's values (or keys) non-finite: a zero weight must not multiply them. */
+            if (bias[j * Q] == -INFINITY && j % 3 == 0) v[hd / 2] = j % 2 ? INFINITY : NAN;
+            if (bias[j * Q] == -INFINITY && j % 3 == 1) k[0] = NAN;
+        }
+        /* An infinite visible key: NaN and infinite scores, propagated the same way. */
+        if (extreme == 3 && call == n_calls - 1) rows[(n - 1) * hd] = INFINITY;
+        for (int r = 0; r < 2; r++) memset(first[r], 0x5A, sizeof first[r]);
+        aq_f32_attention_ref(&tile[0], n, keys, values, bias, call == 0 ? first[0] : NULL);
+        kern->fn(&tile[1], n, keys, values, bias, call == 0 ? first[1] : NULL);
+        check_attention_state(kern->name, attn_mask_names[mask], hd, call, &tile[0], &tile[1], first[0], first[1]);
+        seen += n;
+    }
+    free(qt);
+    free(acc[0]);
+    free(acc[1]);
+    free(rows);
+}
+
+static void test_f32_attention(void **state) {
+    const aq_f32_attention_kernel *kern = *state;
+    require(kern->isa, kern->name);
+    uint64_t rng = 0x5EEDA77Eu;
+    const size_t head_dims[] = {1, 3, 7, 32, 33, 64, 80, 96, 128, 256};
+    for (size_t ih = 0; ih < COUNT(head_dims); ih++) {
+        const size_t hd = head_dims[ih];
+        /* Block sizes 1..AQ_ATTN_KEYS (every 8-key group tail), one causal block each. */
+        for (size_t n = 1; n <= AQ_ATTN_KEYS; n += hd >= 128 ? 7 : 1) {
+            const size_t sizes[] = {n};
+            check_attention_run(kern, hd, MASK_CAUSAL, false, 0, sizes, 1, &rng);
+        }
+        for (int mask = 0; mask < MASK_COUNT; mask++)
+            for (int alibi = 0; alibi < 2; alibi++)
+                for (int extreme = 0; extreme < 4; extreme++) {
+                    size_t sizes[5];
+                    for (size_t c = 0; c < COUNT(sizes); c++) sizes[c] = (size_t)rng_int(&rng, 1, AQ_ATTN_KEYS);
+                    sizes[0] = (size_t)rng_int(&rng, 1, 9);
+                    check_attention_run(kern, hd, (enum attn_mask)mask, alibi, extreme, sizes, COUNT(sizes), &rng);
+                }
+    }
+}
+
+/* ------------------------------------------------------------------------------
  * The lists themselves.
  */
 
@@ -1211,6 +1337,8 @@ static void check_choice(const aq_kernels *k, aq_cpu_feature want) {
     assert_ptr_equal(k->f32_qc4w_gemm, EXPECTED(aq_f32_qc4w_gemm_kernel, aq_f32_qc4w_gemm_list, want)->fn);
     assert_ptr_equal(k->q4_0_q8_0_dot, EXPECTED(aq_q4_0_q8_0_dot_kernel, aq_q4_0_q8_0_dot_list, want)->fn);
     assert_ptr_equal(k->q8_0_q8_0_dot, EXPECTED(aq_q8_0_q8_0_dot_kernel, aq_q8_0_q8_0_dot_list, want)->fn);
+    assert_ptr_equal(k->qd8_quantize, EXPECTED(aq_qd8_quantize_kernel, aq_qd8_quantize_list, want)->fn);
+    assert_ptr_equal(k->attention, EXPECTED(aq_f32_attention_kernel, aq_f32_attention_list, want)->fn);
     /* Per type: its first entry the CPU runs / for want, else its reference. */
     for (uint32_t type = 0; type < AQ_BLOCK_TYPE_SLOTS; type++) {
         const aq_block_gemm_kernel *g = NULL;
@@ -1254,6 +1382,7 @@ static bool listed(aq_cpu_feature f) {
     for (size_t i = 0; i < aq_block_gemm_x8_list_size; i++) found = found || aq_block_gemm_x8_list[i].isa == f;
     for (size_t i = 0; i < aq_act_quantize_list_size; i++) found = found || aq_act_quantize_list[i].isa == f;
     for (size_t i = 0; i + 1 < aq_qd8_quantize_list_size; i++) found = found || aq_qd8_quantize_list[i].isa == f;
+    for (size_t i = 0; i + 1 < aq_f32_attention_list_size; i++) found = found || aq_f32_attention_list[i].isa == f;
     return found;
 }
 
@@ -1403,6 +1532,8 @@ static int aq_run_kernel_tests(const char *group, CMUnitTestFunction arch_test) 
         add_test(&l, aq_q8_0_q8_0_dot_list[i].name, "", test_q8_0_q8_0_dot, &aq_q8_0_q8_0_dot_list[i]);
     for (size_t i = 0; i + 1 < aq_qd8_quantize_list_size; i++)
         add_test(&l, aq_qd8_quantize_list[i].name, "", test_qd8_quantize, &aq_qd8_quantize_list[i]);
+    for (size_t i = 0; i + 1 < aq_f32_attention_list_size; i++)
+        add_test(&l, aq_f32_attention_list[i].name, "", test_f32_attention, &aq_f32_attention_list[i]);
     for (size_t i = 0; i < aq_block_gemm_list_size; i++)
         if (aq_block_gemm_list[i].isa != AQ_CPU_NONE)
             add_test(&l, aq_block_gemm_list[i].name, "", test_block_gemm, &aq_block_gemm_list[i]);

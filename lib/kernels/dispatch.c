@@ -73,6 +73,7 @@ aq_error aq_kernels_select(const char *override, aq_kernels *k) {
     const aq_q4_0_q8_0_dot_kernel *q4_0 = PICK(aq_q4_0_q8_0_dot_kernel, aq_q4_0_q8_0_dot_list, want, &found);
     const aq_q8_0_q8_0_dot_kernel *q8_0 = PICK(aq_q8_0_q8_0_dot_kernel, aq_q8_0_q8_0_dot_list, want, &found);
     const aq_qd8_quantize_kernel *qd8q = PICK(aq_qd8_quantize_kernel, aq_qd8_quantize_list, want, &found);
+    const aq_f32_attention_kernel *attn = PICK(aq_f32_attention_kernel, aq_f32_attention_list, want, &found);
     aq_kernels chosen;
     memset(&chosen, 0, sizeof chosen);
     unsigned block_isas = 0, act_isas = 0;
@@ -90,17 +91,18 @@ aq_error aq_kernels_select(const char *override, aq_kernels *k) {
     k->q4_0_q8_0_dot = q4_0->fn;
     k->q8_0_q8_0_dot = q8_0->fn;
     k->qd8_quantize = qd8q->fn;
+    k->attention = attn->fn;
     if (!found) {
         strcpy(k->name, "ref");
     } else {
-        /* Feature names have at most 10 characters: at most 59 + 18 + 2 * 47 in all. */
+        /* Feature names have at most 10 characters: at most 55 + 7 * 10 + 2 * 47 in all. */
         char blocks[48], act[48];
         isa_names(block_isas, blocks, sizeof blocks);
         isa_names(act_isas, act, sizeof act);
-        snprintf(k->name, sizeof k->name, "qc4w:%s f32:%s w4a16:%s q4_0:%s q8_0:%s blocks:%s actq:%s qc3w:%s",
+        snprintf(k->name, sizeof k->name, "qc4w:%s f32:%s w4a16:%s q4_0:%s q8_0:%s blocks:%s actq:%s qc3w:%s attn:%s",
                  aq_cpu_feature_name(qc4w->isa), aq_cpu_feature_name(f32->isa), aq_cpu_feature_name(w4a16->isa),
                  aq_cpu_feature_name(q4_0->isa), aq_cpu_feature_name(q8_0->isa), blocks, act,
-                 aq_cpu_feature_name(qc3w->isa));
+                 aq_cpu_feature_name(qc3w->isa), aq_cpu_feature_name(attn->isa));
     }
     return AQ_OK;
 }

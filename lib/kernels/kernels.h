@@ -1,7 +1,7 @@
 /* kernels.h - the kernel table the library runs with, the kernel lists it is chosen
  * from, and the one call that chooses. Internal.
  *
- * Nine kernel families, one signature each. Each family has ONE list, best first:
+ * Kernel families, one signature each. Each family has ONE list, best first:
  * the entries of kernels_x86/<family>.inc or kernels_neon/<family>.inc (whichever
  * architecture this build is for), then the portable reference of kernels_ref/.
  * Every entry names the CPU feature it needs (cpu_features.h). The same list feeds
@@ -34,6 +34,7 @@
 #include "agilequant.h"
 #include "block-types.h"
 #include "cpu_features.h"
+#include "f32-attention.h"
 #include "f32-gemm.h"
 #include "q4_0x8.h"
 #include "q4_kx8.h"
@@ -157,6 +158,14 @@ typedef struct aq_qd8_quantize_kernel {
     aq_cpu_feature isa;
 } aq_qd8_quantize_kernel;
 
+/* One step of attention (f32-attention.h): a tile of 8 queries against a block of
+ * keys, bit for bit aq_f32_attention_ref. */
+typedef struct aq_f32_attention_kernel {
+    const char *name; /* "aq_f32_attention_8x8__avx2": queries x keys per pass, ISA */
+    aq_f32_attention_fn fn;
+    aq_cpu_feature isa;
+} aq_f32_attention_kernel;
+
 /* Slots of the per-type tables below: GGUF type ids are smaller. */
 #define AQ_BLOCK_TYPE_SLOTS 32
 
@@ -185,12 +194,14 @@ extern const aq_act_quantize_kernel aq_act_quantize_list[];
 extern const size_t aq_act_quantize_list_size;
 extern const aq_qd8_quantize_kernel aq_qd8_quantize_list[];
 extern const size_t aq_qd8_quantize_list_size;
+extern const aq_f32_attention_kernel aq_f32_attention_list[];
+extern const size_t aq_f32_attention_list_size;
 
 /* ------------------------------------------------------------------------------
  * The table: one kernel per family. */
 typedef struct aq_kernels {
-    char name[192]; /* e.g. "qc4w:avx512vnni f32:avx2 w4a16:avx2 q4_0:avx2 q8_0:avx2 blocks:avx2+avxvnni
-                     * actq:avx2", or "ref" */
+    char name[224]; /* e.g. "qc4w:avx512vnni f32:avx2 w4a16:avx2 q4_0:avx2 q8_0:avx2 blocks:avx2+avxvnni
+                     * actq:avx2 qc3w:avx2 attn:avx2", or "ref" */
     aq_f32_gemm_fn f32_gemm;
     aq_f32_qc4w_gemm_fn f32_qc4w_gemm;
     aq_qc4w_gemm_kernel qc4w_gemm;
@@ -208,6 +219,7 @@ typedef struct aq_kernels {
      * aq_act_quantize_list, NULL for the others. */
     const aq_act_quantize_kernel *act_quantize[AQ_BLOCK_TYPE_SLOTS];
     aq_qd8_quantize_fn qd8_quantize;
+    aq_f32_attention_fn attention;
 } aq_kernels;
 
 /* Fills k, per family (per type for the block GEMMs and the activation quantizers),

@@ -212,3 +212,13 @@ const aq_qd8_quantize_kernel aq_qd8_quantize_list[] = {
     {.name = "aq_qd8_quantize_ref", .fn = aq_qd8_quantize_dynamic_ref, .isa = AQ_CPU_NONE},
 };
 const size_t aq_qd8_quantize_list_size = COUNT(aq_qd8_quantize_list);
+
+const aq_f32_attention_kernel aq_f32_attention_list[] = {
+#if AQ_ARCH_KERNELS
+#define AQ_F32_ATTENTION(isa_, fn_) {.name = #fn_, .fn = fn_, .isa = isa_},
+#include "f32-attention.inc"
+#undef AQ_F32_ATTENTION
+#endif
+    {.name = "aq_f32_attention_ref", .fn = aq_f32_attention_ref, .isa = AQ_CPU_NONE},
+};
+const size_t aq_f32_attention_list_size = COUNT(aq_f32_attention_list);

@@ -49,6 +49,12 @@
 #include "q8_0-q8_0-dot.inc"
 #undef AQ_Q8_0_Q8_0_DOT
 
+#define AQ_F32_ATTENTION(isa, fn)                                                                                      \
+    void fn(aq_attn_tile *t, size_t n_keys, const float *const *keys, const float *const *values, const float *bias,   \
+            float *first_score);
+#include "f32-attention.inc"
+#undef AQ_F32_ATTENTION
+
 #define AQ_BLOCK_GEMM(isa, type, mr, nr, fn)                                                                           \
     void fn(size_t m, size_t n_begin, size_t n_end, size_t k, const void *w, size_t w_row_bytes, const void *a,        \
             size_t a_row_bytes, float *out, size_t out_stride);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alibi.h"
+#include "f32-attention.h"
 #include "hadamard.h"
 #include "kv_cache.h"
 #include "prune.h"
@@ -20,50 +21,18 @@ typedef struct attention_task {
     bool keep_scores;   /* keep what token pruning scores with (prune_score, prune_stats) */
 } attention_task;
 
-/* Attention works on tiles of ATTENTION_QUERIES query tokens of one head
- * against blocks of ATTENTION_KEYS cached keys. The tile's queries sit
- * transposed in registers' order (query index fastest), so one key row,
- * broadcast element by element, scores all of them with full-width FMAs and
- * no horizontal sums; the running maximum and the rescaling of the
- * accumulators happen once per block, not once per key. */
-#define ATTENTION_QUERIES 8
-#define ATTENTION_KEYS 64
-/* Keys are scored, and values summed, a few at a time: KEY_GROUP keys give
- * independent dot products to overlap, and each pass over the accumulators
- * adds VALUE_GROUP values, so they load and store once per group, not per key.
- * Both divide ATTENTION_KEYS. */
-#define KEY_GROUP 4
-#define VALUE_GROUP 8
-
-/* e^x for x <= 0, to ~2 ulp: a loop of it vectorizes (expf is a library call).
- * Below -87 (a masked key, or a score far under the maximum) it returns 0; a
- * NaN or a positive x (scores that overflowed) gives NaN, never undefined
- * behaviour: the exponent is computed from a value clamped into [-87, 0]. */
-static inline float exp_nonpositive(float x) {
-    const float clamped = x >= -87.0f ? (x <= 0.0f ? x : 0.0f) : -87.0f; /* NaN -> -87 */
-    /* Round clamped * log2(e) to an integer n by the 1.5 * 2^23 trick. */
-    const float n = (clamped * 1.44269504f + 12582912.0f) - 12582912.0f;
-    const float r = (clamped - n * 0.693145752f) - n * 1.42860677e-6f; /* ln 2 in two parts */
-    float poly = 1.0f / 5040.0f;
-    poly = poly * r + 1.0f / 720.0f;
-    poly = poly * r + 1.0f / 120.0f;
-    poly = poly * r + 1.0f / 24.0f;
-    poly = poly * r + 1.0f / 6.0f;
-    poly = poly * r + 0.5f;
-    poly = poly * r + 1.0f;
-    poly = poly * r + 1.0f;
-    const int32_t bits = ((int32_t)n + 127) << 23; /* 2^n, n in [-126, 0] */
-    float two_n;
-    memcpy(&two_n, &bits, sizeof two_n);
-    return x < -87.0f ? 0.0f : x <= 0.0f ? poly * two_n : NAN; /* NaN in, NaN out */
-}
+/* Attention works on tiles of AQ_ATTN_QUERIES query tokens of one head against
+ * blocks of cached keys; the kernel of the table (f32-attention.h) folds each block
+ * into the tile's running softmax. Keys per block: AQ_ATTN_KEYS, fewer for heads
+ * over 128 floats, so that a quantized cache's rows, dequantized for the block,
+ * fit in KV_SCRATCH floats of stack per part. */
+#define KV_SCRATCH (AQ_ATTN_KEYS * 128)
 
 /* A tile of queries (rows first_row .. first_row + n_rows - 1 of the batch) of
  * one head: softmax(q k^T / sqrt(d) + ALiBi bias) v over the cached keys whose
- * position is not after the query's own, with a running maximum per query (no score
- * matrix, so threads need only stack scratch). */
+ * position is not after the query's own. */
 static void attend(void *arg, size_t tile, size_t h) {
-    enum { Q = ATTENTION_QUERIES, B = ATTENTION_KEYS };
+    enum { Q = AQ_ATTN_QUERIES };
     const attention_task *task = arg;
     aq_context *ctx = task->ctx;
     const aq_config *c = &ctx->model->cfg;
@@ -73,98 +42,48 @@ static void attend(void *arg, size_t tile, size_t h) {
     int32_t first_row = (int32_t)tile * Q;
     int32_t n_rows = task->n_tokens - first_row < Q ? task->n_tokens - first_row : Q;
     float scale = 1.0f / sqrtf((float)hd);
-    float qt[AQ_MAX_HEAD_DIM * Q], acc[Q][AQ_MAX_HEAD_DIM], scores[B][Q], k_rows[KEY_GROUP][AQ_MAX_HEAD_DIM],
-        v_rows[VALUE_GROUP][AQ_MAX_HEAD_DIM];
-    float max_score[Q], denom[Q], first_score[Q], query_pos[Q];
+    float qt[AQ_MAX_HEAD_DIM * Q], acc[AQ_MAX_HEAD_DIM * Q], bias[AQ_ATTN_KEYS * Q], first_score[Q] = {0};
+    float k_rows[KV_SCRATCH], v_rows[KV_SCRATCH];
+    const float *keys[AQ_ATTN_KEYS], *values[AQ_ATTN_KEYS];
+    float query_pos[Q];
     float slope = ctx->alibi_slopes ? ctx->alibi_slopes[h] : 0.0f;
     int32_t pos[Q], last_slot[Q]; /* a key is visible to query i if at or before both */
+    aq_attn_tile t = {.head_dim = (size_t)hd, .qt = qt, .acc = acc};
     for (int32_t i = 0; i < Q; i++) {
         bool real = i < n_rows;
         pos[i] = real ? ctx->pos[first_row + i] : INT32_MIN; /* padding sees no key */
         query_pos[i] = real ? (float)pos[i] : 0.0f;
         last_slot[i] = task->first_slot + first_row + i;
-        max_score[i] = -INFINITY, denom[i] = 0.0f, first_score[i] = -INFINITY;
+        t.max_score[i] = -INFINITY, t.denom[i] = 0.0f;
         const float *q = real ? ctx->q + (size_t)(first_row + i) * (size_t)q_stride + h * (size_t)hd : NULL;
         for (int32_t d = 0; d < hd; d++) qt[d * Q + i] = real ? q[d] * scale : 0.0f;
-        for (int32_t d = 0; d < hd; d++) acc[i][d] = 0.0f;
     }
+    memset(acc, 0, (size_t)hd * Q * sizeof acc[0]);
+    const int32_t block_keys = KV_SCRATCH / hd < AQ_ATTN_KEYS ? KV_SCRATCH / hd : AQ_ATTN_KEYS;
+    const aq_f32_attention_fn kernel = ctx->model->kernels.attention;
     int32_t n_keys = task->first_slot + first_row + n_rows; /* causal: no query of the tile sees past this */
-    for (int32_t block = 0; block < n_keys; block += B) {
-        int32_t n = n_keys - block < B ? n_keys - block : B;
-        for (int32_t j0 = 0; j0 < n; j0 += KEY_GROUP) {
-            /* Past the block's end a group repeats its first key; those scores are dropped. */
-            const float *k[KEY_GROUP];
-            for (int32_t g = 0; g < KEY_GROUP; g++)
-                k[g] = j0 + g < n ? aq_kv_row(ctx, AQ_KV_KEYS, task->layer, block + j0 + g, kv_head, k_rows[g]) : k[0];
-            float s[KEY_GROUP][Q] = {{0}};
-            for (int32_t d = 0; d < hd; d++)
-                for (int32_t g = 0; g < KEY_GROUP; g++)
-                    for (int32_t i = 0; i < Q; i++) s[g][i] += qt[d * Q + i] * k[g][d];
-            for (int32_t g = 0; g < KEY_GROUP && j0 + g < n; g++) {
-                int32_t key_pos = kv_pos[block + j0 + g], slot = block + j0 + g;
-                for (int32_t i = 0; i < Q; i++)
-                    scores[j0 + g][i] = key_pos > pos[i] || slot > last_slot[i]
-                                            ? -INFINITY
-                                            : s[g][i] + aq_alibi_bias(slope, (float)key_pos, query_pos[i]);
-            }
+    for (int32_t block = 0; block < n_keys; block += block_keys) {
+        int32_t n = n_keys - block < block_keys ? n_keys - block : block_keys;
+        for (int32_t j = 0; j < n; j++) {
+            int32_t slot = block + j, key_pos = kv_pos[slot];
+            keys[j] = aq_kv_row(ctx, AQ_KV_KEYS, task->layer, slot, kv_head, k_rows + (size_t)j * (size_t)hd);
+            values[j] = aq_kv_row(ctx, AQ_KV_VALUES, task->layer, slot, kv_head, v_rows + (size_t)j * (size_t)hd);
+            for (int32_t i = 0; i < Q; i++)
+                bias[j * Q + i] = key_pos > pos[i] || slot > last_slot[i]
+                                      ? -INFINITY
+                                      : aq_alibi_bias(slope, (float)key_pos, query_pos[i]);
         }
-        if (block == 0)
-            for (int32_t i = 0; i < Q; i++) first_score[i] = scores[0][i];
-        float block_max[Q], rescale[Q];
-        for (int32_t i = 0; i < Q; i++) block_max[i] = max_score[i];
-        for (int32_t j = 0; j < n; j++)
-            for (int32_t i = 0; i < Q; i++) block_max[i] = scores[j][i] > block_max[i] ? scores[j][i] : block_max[i];
-        for (int32_t i = 0; i < Q; i++) {
-            /* Still no visible key: keep everything at zero (and -inf - -inf away from exp). */
-            rescale[i] = block_max[i] == -INFINITY ? 1.0f : exp_nonpositive(max_score[i] - block_max[i]);
-            denom[i] *= rescale[i];
-            max_score[i] = block_max[i];
-        }
-        for (int32_t i = 0; i < n_rows; i++)
-            if (rescale[i] != 1.0f)
-                for (int32_t d = 0; d < hd; d++) acc[i][d] *= rescale[i];
-        float shift[Q]; /* a finite maximum, so that a masked score (-inf) gives e^-inf = 0, never NaN */
-        for (int32_t i = 0; i < Q; i++) shift[i] = max_score[i] == -INFINITY ? 0.0f : max_score[i];
-        for (int32_t j = 0; j < n; j++)
-            for (int32_t i = 0; i < Q; i++) scores[j][i] = exp_nonpositive(scores[j][i] - shift[i]);
-        for (int32_t j = 0; j < n; j++)
-            for (int32_t i = 0; i < Q; i++) denom[i] += scores[j][i];
-        for (int32_t j0 = 0; j0 < n; j0 += VALUE_GROUP) {
-            const float *v[VALUE_GROUP];
-            float p[VALUE_GROUP][Q];
-            for (int32_t g = 0; g < VALUE_GROUP; g++) {
-                bool real = j0 + g < n;
-                v[g] = real ? aq_kv_row(ctx, AQ_KV_VALUES, task->layer, block + j0 + g, kv_head, v_rows[g]) : v[0];
-                for (int32_t i = 0; i < Q; i++) p[g][i] = real ? scores[j0 + g][i] : 0.0f;
-            }
-            /* Keys in order, so each sum is the one a key-at-a-time loop gives. A zero
-             * weight (masked) is skipped, not multiplied, so that a masked key's
-             * non-finite value cannot leak; only then does a row go key by key. */
-            for (int32_t i = 0; i < n_rows; i++) {
-                bool all_weighted = true;
-                for (int32_t g = 0; g < VALUE_GROUP; g++) all_weighted = all_weighted && p[g][i] != 0.0f;
-                if (all_weighted)
-                    for (int32_t d = 0; d < hd; d++) {
-                        float a = acc[i][d];
-                        for (int32_t g = 0; g < VALUE_GROUP; g++) a += p[g][i] * v[g][d];
-                        acc[i][d] = a;
-                    }
-                else
-                    for (int32_t g = 0; g < VALUE_GROUP; g++)
-                        if (p[g][i] != 0.0f)
-                            for (int32_t d = 0; d < hd; d++) acc[i][d] += p[g][i] * v[g][d];
-            }
-        }
+        kernel(&t, (size_t)n, keys, values, bias, block == 0 ? first_score : NULL);
     }
     for (int32_t i = 0; i < n_rows; i++) {
-        size_t t = (size_t)(first_row + i);
-        float *out = ctx->att + t * (size_t)q_stride + h * (size_t)hd;
-        for (int32_t d = 0; d < hd; d++) out[d] = acc[i][d] / denom[i];
+        size_t r = (size_t)(first_row + i);
+        float *out = ctx->att + r * (size_t)q_stride + h * (size_t)hd;
+        for (int32_t d = 0; d < hd; d++) out[d] = acc[d * Q + i] / t.denom[i];
         if (task->keep_scores) {
-            size_t cell = t * (size_t)c->n_heads + h;
-            ctx->prune_stats[cell * 2] = max_score[i];
-            ctx->prune_stats[cell * 2 + 1] = denom[i];
-            ctx->prune_score[cell] = exp_nonpositive(first_score[i] - max_score[i]) / denom[i]; /* A[h, t, 0] */
+            size_t cell = r * (size_t)c->n_heads + h;
+            ctx->prune_stats[cell * 2] = t.max_score[i];
+            ctx->prune_stats[cell * 2 + 1] = t.denom[i];
+            ctx->prune_score[cell] = aq_exp_nonpositive(first_score[i] - t.max_score[i]) / t.denom[i]; /* A[h, t, 0] */
         }
     }
 }
@@ -202,7 +121,7 @@ void aq_attention(aq_context *ctx, int32_t layer, int32_t n_tokens) {
                            .first_slot = slot,
                            .n_tokens = n_tokens,
                            .keep_scores = aq_prune_scores_layer(ctx, layer)};
-    size_t tiles = ((size_t)n_tokens + ATTENTION_QUERIES - 1) / ATTENTION_QUERIES;
+    size_t tiles = ((size_t)n_tokens + AQ_ATTN_QUERIES - 1) / AQ_ATTN_QUERIES;
     pthreadpool_parallelize_2d(ctx->pool, (pthreadpool_task_2d_t)attend, &task, tiles, (size_t)c->n_heads,
                                PTHREADPOOL_FLAG_DISABLE_DENORMALS);
     /* Rotated values give a rotated output: back to what the output projection reads. */
