@@ -50,9 +50,11 @@ static void score_keys(size_t hd, const float *qt, const float *const *keys, siz
         const __m256 q = _mm256_loadu_ps(qt + d * Q);
         for (size_t g = 0; g < G; g++) s[g] = _mm256_add_ps(s[g], _mm256_mul_ps(q, _mm256_broadcast_ss(k[g] + d)));
     }
+    /* Every group row is written (p has room: AQ_ATTN_KEYS is a multiple of G), so
+     * that the scores stay in registers; rows past n are never read. */
     const __m256 masked = _mm256_set1_ps(-INFINITY);
-    for (size_t g = 0; g < n; g++) {
-        const __m256 b = _mm256_loadu_ps(bias + g * Q);
+    for (size_t g = 0; g < G; g++) {
+        const __m256 b = g < n ? _mm256_loadu_ps(bias + g * Q) : masked;
         const __m256 score = _mm256_blendv_ps(_mm256_add_ps(s[g], b), masked, _mm256_cmp_ps(b, masked, _CMP_EQ_OQ));
         _mm256_storeu_ps(p + g * Q, score);
         if (first && g == 0) _mm256_storeu_ps(first, score);
@@ -78,7 +80,19 @@ static inline void add_values(size_t hd, float *acc, const float *const *values,
         const __m256 keep = _mm256_castsi256_ps(_mm256_cmpeq_epi32(
             _mm256_and_si256(_mm256_set1_epi32(all_zero), _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128)),
             _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128)));
-        for (size_t d = 0; d < hd; d++) {
+        /* Four elements at a time: each lane's sum is a chain of n dependent adds, so
+         * four chains side by side keep the adders busy. */
+        size_t d = 0;
+        for (; d + 4 <= hd; d += 4) {
+            __m256 a0[4], a[4];
+            for (size_t e = 0; e < 4; e++) a0[e] = a[e] = _mm256_loadu_ps(acc + (d + e) * Q);
+            for (size_t g = 0; g < n; g++)
+                for (size_t e = 0; e < 4; e++)
+                    a[e] = _mm256_add_ps(a[e], _mm256_mul_ps(w[g], _mm256_broadcast_ss(v[g] + d + e)));
+            for (size_t e = 0; e < 4; e++)
+                _mm256_storeu_ps(acc + (d + e) * Q, all_zero ? _mm256_blendv_ps(a[e], a0[e], keep) : a[e]);
+        }
+        for (; d < hd; d++) {
             const __m256 a0 = _mm256_loadu_ps(acc + d * Q);
             __m256 a = a0;
             for (size_t g = 0; g < n; g++) a = _mm256_add_ps(a, _mm256_mul_ps(w[g], _mm256_broadcast_ss(v[g] + d)));
