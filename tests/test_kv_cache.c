@@ -318,9 +318,13 @@ static void test_scheme_records_kv_bits(void **state) {
         print_message("%s: cache of %g bits against float, relative RMS %.5f (INT8 cache: %.5f)\n", schemes[s], v, rel,
                       rel8);
         /* Rounding activations to 4 bits amplifies any change: there even the
-         * INT8 cache moves the logits by ~0.12 (perplexity is the measure there,
-         * docs/ACCURACY.md); with 8-bit activations the cache's own error shows. */
-        if (s == 1) assert_true(rel < 0.05);
+         * INT8 cache moves the logits by ~0.14 (perplexity is the measure there,
+         * docs/ACCURACY.md); with 8-bit activations the cache's own error shows.
+         * V/O balancing (on in the kv4 schemes, lib/quant/scheme.c) leaves the
+         * cached values' channels less even on this unplanted model: 0.052
+         * with it, 0.020 with no-balance-vo, while perplexity does not move
+         * (docs/ACCURACY.md: w4a8kv4 within 0.15% of FP32 either way). */
+        if (s == 1) assert_true(rel < 0.1);
         assert_true(s == 2 ? rel == 0.0 : rel > 0.0);
         aq_context_free(f);
         aq_context_free(q8);

@@ -690,9 +690,9 @@ def summary_section(args, sections, build):
     lines += ["Worst over the seeded outlier variants (`tools/make_outlier_variant.py IN OUT --sites "
               f"{ot.ALL_SITES} --seed S`, S = 1..{OUTLIER_SEEDS}, function-preserving outliers at every site the "
               "family allows; docs/OUTLIERS.md), change against the unplanted model's FP32 [O]" +
-              (". `w4a4kv4` leaves V/O balancing out (`lib/quant/scheme.c`: on the unplanted model it made the "
-               "cached values' channels uneven), so the V rows a variant scales up reach the 4-bit cache as they "
-               "are; `w4a4kv4,balance-vo` divides them out first" if "w4a4kv4,balance-vo" in ot.VARIANT_SCHEMES
+              (". `w4a4kv4` balances V against O (`lib/quant/scheme.c`), which divides the V rows a variant "
+               "scales up out before the 4-bit cache stores them; `w4a4kv4,no-balance-vo`, its default before, "
+               "lets them reach the cache as they are" if "w4a4kv4,no-balance-vo" in ot.VARIANT_SCHEMES
                else "") + ":", "",
               "| family (model) | scheme | unplanted | worst (seed) | each seed |", "|---|---|---|---|---|"]
     for fam, p in ot.FAMILIES:
