@@ -44,10 +44,11 @@ static const base_scheme bases[] = {
      * five seeded outlier variants, tools/outliers_table.py --chunks 2 --seeds 5:
      * llama +8.37%, bloom +8.30%, opt +1.23% without it, +0.68%, +0.78%,
      * +0.27% with it; target +3%), and costs nothing on the shipped models
-     * (aq-perplexity -f data/austen-test.txt --ctx 512 --chunks 4 --calib
-     * data/austen-train.txt, against FP32, without it / with it: w4a4kv4
-     * llama +0.16% / -0.01%, opt +0.26% / +0.14%, bloom +0.92% / +0.59%;
-     * w4a8kv4 +0.01% / -0.14%, +0.03% / +0.04%, +0.06% / -0.02%). It leaves
+     * (docs/ACCURACY.md's families section: aq-perplexity on held-out
+     * Austen, --ctx 512 --chunks 4, calibration data/austen-train.txt,
+     * against FP32, without it / with it: w4a4kv4 llama +0.16% / -0.00%,
+     * opt +0.26% / +0.14%, bloom +0.92% / +0.59%; w4a8kv4 +0.01% / -0.14%,
+     * +0.03% / +0.05%, +0.06% / -0.02%). It leaves
      * the cached values' channels less even on the unplanted model
      * (test_kv_cache: w4a8kv4,rtn's logit error against the float cache 0.020
      * without it, 0.052 with it), which perplexity does not show. */
