@@ -36,8 +36,4 @@ void aq_balance_mlp(aq_layer *layer, aq_mlp_kind mlp);
  * that read them. */
 void aq_balance_attention(aq_layer *layer, const aq_config *cfg);
 
-/* The same for attention: V's rows against the output projection's columns
- * that read them. */
-void aq_balance_attention(aq_layer *layer, const aq_config *cfg);
-
 #endif
