@@ -94,19 +94,6 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
     for (size_t i = 0; i < mr; i++) aq_avx2_acc_store(t, i, &acc[i], 1);
 }
 
-/* The instantiations: with or without the code sums, groups of 32 or any. */
-AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {
-    const bool one_step = t->group == 32;
-    if (t->za_any) {
-        if (one_step)
-            tile_body(mr, t, true, true);
-        else
-            tile_body(mr, t, true, false);
-    } else if (one_step) {
-        tile_body(mr, t, false, true);
-    } else {
-        tile_body(mr, t, false, false);
-    }
-}
+AQ_QC4W_TILE_WITH_C_AND_STEP(tile, tile_body)
 
 AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x8c4__avx2, MR, NR, tile)

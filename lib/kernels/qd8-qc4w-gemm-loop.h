@@ -107,6 +107,23 @@ size_t aq_qc4w_packed_bytes(const struct aq_q4w *w, size_t nr);
             body(mr, t, false);                                                                                        \
     }
 
+/* The same, with a second constant: groups of 32 (one step of 32 k, so no sum
+ * kept across steps) instantiated apart from any other group size. */
+#define AQ_QC4W_TILE_WITH_C_AND_STEP(tile, body)                                                                       \
+    AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {                                                \
+        const bool one_step = t->group == 32;                                                                          \
+        if (t->za_any) {                                                                                               \
+            if (one_step)                                                                                              \
+                body(mr, t, true, true);                                                                               \
+            else                                                                                                       \
+                body(mr, t, true, false);                                                                              \
+        } else if (one_step) {                                                                                         \
+            body(mr, t, false, true);                                                                                  \
+        } else {                                                                                                       \
+            body(mr, t, false, false);                                                                                 \
+        }                                                                                                              \
+    }
+
 /* Defines the kernel `name` from the inline micro-tile `tile(mr, t)`. */
 #define AQ_QD8_QC4W_GEMM_DEFINE(name, MR, NR, tile)                                                                    \
     static void name##_tile(size_t mr, const struct aq_qc4w_tile *t) { AQ_TILE_FOR_MR(MR, mr, tile, t); }              \
