@@ -68,26 +68,6 @@ bool aq_qd8_quantize_dynamic_ref(const float *x, size_t n_rows, size_t k, size_t
     return true;
 }
 
-bool aq_qd8_quantize_grouped_ref(const float *x, size_t n_rows, size_t k, size_t x_stride, int bits, size_t group,
-                                 struct aq_qd8 *out) {
-    struct code_range range;
-    if (!code_range_for_bits(bits, &range) || group == 0 || k % group != 0) {
-        return false;
-    }
-    out->n_rows = n_rows;
-    out->k = k;
-    out->group = group;
-    const size_t groups = k / group;
-    for (size_t t = 0; t < n_rows; t++) {
-        for (size_t g = 0; g < groups; g++) {
-            out->scale[t * groups + g] =
-                quantize_run(x + t * x_stride + g * group, group, range, out->q + t * k + g * group);
-        }
-        out->zero[t] = 0;
-    }
-    return true;
-}
-
 /* The clipping ratios aq_qd8_quantize_grouped_clip_ref tries, in order. */
 static const float clip_ratios[] = {1.0f, 0.95f, 0.9f, 0.85f, 0.8f, 0.75f, 0.7f, 0.65f};
 
@@ -125,17 +105,17 @@ static float quantize_run_clipped(const float *x, size_t n, struct code_range ra
 }
 
 /* The group-wise quantizers' one body: group g of every token at group_bits[g]
- * bits (bits for all when group_bits is NULL); with clip, a 4-bit group's scale
- * is the least-error clipped one. */
+ * bits (at bits for all when group_bits is NULL); with clip, a 4-bit group's
+ * scale is the least-error clipped one. */
 static bool quantize_grouped(const float *x, size_t n_rows, size_t k, size_t x_stride, int bits,
                              const uint8_t *group_bits, size_t group, bool clip, struct aq_qd8 *out) {
-    if (group == 0 || k % group != 0) {
+    struct code_range uniform = {0.0f, 0.0f}, range;
+    if (group == 0 || k % group != 0 || (!group_bits && !code_range_for_bits(bits, &uniform))) {
         return false;
     }
     const size_t groups = k / group;
-    struct code_range range;
-    for (size_t g = 0; g < groups; g++) {
-        if (!code_range_for_bits(group_bits ? group_bits[g] : bits, &range)) {
+    for (size_t g = 0; group_bits && g < groups; g++) {
+        if (!code_range_for_bits(group_bits[g], &range)) {
             return false;
         }
     }
@@ -144,16 +124,24 @@ static bool quantize_grouped(const float *x, size_t n_rows, size_t k, size_t x_s
     out->group = group;
     for (size_t t = 0; t < n_rows; t++) {
         for (size_t g = 0; g < groups; g++) {
-            const int b = group_bits ? group_bits[g] : bits;
-            code_range_for_bits(b, &range);
+            const int width = group_bits ? group_bits[g] : bits;
+            range = uniform;
+            if (group_bits) {
+                code_range_for_bits(width, &range);
+            }
             const float *run = x + t * x_stride + g * group;
             int8_t *codes = out->q + t * k + g * group;
-            out->scale[t * groups + g] = clip && b == 4 ? quantize_run_clipped(run, group, range, codes)
-                                                        : quantize_run(run, group, range, codes);
+            out->scale[t * groups + g] = clip && width == 4 ? quantize_run_clipped(run, group, range, codes)
+                                                            : quantize_run(run, group, range, codes);
         }
         out->zero[t] = 0;
     }
     return true;
+}
+
+bool aq_qd8_quantize_grouped_ref(const float *x, size_t n_rows, size_t k, size_t x_stride, int bits, size_t group,
+                                 struct aq_qd8 *out) {
+    return quantize_grouped(x, n_rows, k, x_stride, bits, NULL, group, false, out);
 }
 
 bool aq_qd8_quantize_grouped_bits_ref(const float *x, size_t n_rows, size_t k, size_t x_stride,
