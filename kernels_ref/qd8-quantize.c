@@ -104,11 +104,40 @@ static float quantize_run_clipped(const float *x, size_t n, struct code_range ra
     return best_scale;
 }
 
+/* The 16 levels of an asymmetric 4-bit run: the range [min(x, 0), max(x, 0)] in
+ * 15 steps, level l at scale * (l - z) for an integer zero point z in [0, 15].
+ * The codes are stored shifted, l - z in [-15, 15] (int8 lanes, as every qd8
+ * code): the GEMMs' sum of codes times weights times the scale is then the
+ * dequantized product, unchanged. Returns the scale. */
+static float quantize_run_asym(const float *x, size_t n, int8_t *q) {
+    float lo = 0.0f, hi = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        lo = x[i] < lo ? x[i] : lo; /* a NaN fails both comparisons and is skipped */
+        hi = x[i] > hi ? x[i] : hi;
+    }
+    const float scale = (hi - lo) / 15.0f;
+    if (scale == 0.0f) {
+        for (size_t i = 0; i < n; i++) {
+            q[i] = 0;
+        }
+        return scale;
+    }
+    const float zero = nearbyintf(-lo / scale);
+    const struct code_range range = {-zero, 15.0f - zero};
+    for (size_t i = 0; i < n; i++) {
+        q[i] = clamp_to_code(nearbyintf(x[i] / scale), range);
+    }
+    return scale;
+}
+
+enum group_mode { GROUP_PLAIN, GROUP_CLIP, GROUP_ASYM };
+
 /* The group-wise quantizers' one body: group g of every token at group_bits[g]
- * bits (at bits for all when group_bits is NULL); with clip, a 4-bit group's
- * scale is the least-error clipped one. */
+ * bits (at bits for all when group_bits is NULL); a 4-bit group's scale is the
+ * least-error clipped one with GROUP_CLIP, its levels asymmetric with
+ * GROUP_ASYM. */
 static bool quantize_grouped(const float *x, size_t n_rows, size_t k, size_t x_stride, int bits,
-                             const uint8_t *group_bits, size_t group, bool clip, struct aq_qd8 *out) {
+                             const uint8_t *group_bits, size_t group, enum group_mode mode, struct aq_qd8 *out) {
     struct code_range uniform = {0.0f, 0.0f}, range;
     if (group == 0 || k % group != 0 || (!group_bits && !code_range_for_bits(bits, &uniform))) {
         return false;
@@ -131,8 +160,10 @@ static bool quantize_grouped(const float *x, size_t n_rows, size_t k, size_t x_s
             }
             const float *run = x + t * x_stride + g * group;
             int8_t *codes = out->q + t * k + g * group;
-            out->scale[t * groups + g] = clip && width == 4 ? quantize_run_clipped(run, group, range, codes)
-                                                            : quantize_run(run, group, range, codes);
+            out->scale[t * groups + g] = width != 4           ? quantize_run(run, group, range, codes)
+                                         : mode == GROUP_CLIP ? quantize_run_clipped(run, group, range, codes)
+                                         : mode == GROUP_ASYM ? quantize_run_asym(run, group, codes)
+                                                              : quantize_run(run, group, range, codes);
         }
         out->zero[t] = 0;
     }
@@ -141,17 +172,22 @@ static bool quantize_grouped(const float *x, size_t n_rows, size_t k, size_t x_s
 
 bool aq_qd8_quantize_grouped_ref(const float *x, size_t n_rows, size_t k, size_t x_stride, int bits, size_t group,
                                  struct aq_qd8 *out) {
-    return quantize_grouped(x, n_rows, k, x_stride, bits, NULL, group, false, out);
+    return quantize_grouped(x, n_rows, k, x_stride, bits, NULL, group, GROUP_PLAIN, out);
 }
 
 bool aq_qd8_quantize_grouped_bits_ref(const float *x, size_t n_rows, size_t k, size_t x_stride,
                                       const uint8_t *group_bits, size_t group, struct aq_qd8 *out) {
-    return quantize_grouped(x, n_rows, k, x_stride, 0, group_bits, group, false, out);
+    return quantize_grouped(x, n_rows, k, x_stride, 0, group_bits, group, GROUP_PLAIN, out);
 }
 
 bool aq_qd8_quantize_grouped_clip_ref(const float *x, size_t n_rows, size_t k, size_t x_stride, int bits,
                                       const uint8_t *group_bits, size_t group, struct aq_qd8 *out) {
-    return quantize_grouped(x, n_rows, k, x_stride, bits, group_bits, group, true, out);
+    return quantize_grouped(x, n_rows, k, x_stride, bits, group_bits, group, GROUP_CLIP, out);
+}
+
+bool aq_qd8_quantize_grouped_asym_ref(const float *x, size_t n_rows, size_t k, size_t x_stride, int bits,
+                                      const uint8_t *group_bits, size_t group, struct aq_qd8 *out) {
+    return quantize_grouped(x, n_rows, k, x_stride, bits, group_bits, group, GROUP_ASYM, out);
 }
 
 bool aq_qd8_quantize_static_ref(const float *x, size_t n_rows, size_t k, size_t x_stride, float scale, int32_t zero,

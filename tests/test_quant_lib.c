@@ -226,6 +226,12 @@ static void test_scheme_names(void **state) {
     assert_int_equal(aq_scheme_parse("fp32,a4,ag32,aclip", &s, msg, sizeof msg), AQ_OK);
     assert_true(s.act_clip && s.act_group == 32);
     assert_int_equal(aq_scheme_parse("w4a4,rtn,aclip", &s, msg, sizeof msg), AQ_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aq_scheme_parse("fp32,a4,ag32,aasym", &s, msg, sizeof msg), AQ_OK);
+    assert_true(s.act_asym && s.act_group == 32 && !s.act_clip);
+    assert_int_equal(aq_scheme_parse("w4a4,rtn,ag32,mix8-4,aasym", &s, msg, sizeof msg), AQ_OK);
+    assert_true(s.act_asym && s.act_wide == 4);
+    assert_int_equal(aq_scheme_parse("w4a4,rtn,aasym", &s, msg, sizeof msg), AQ_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aq_scheme_parse("w4a4,rtn,ag32,aclip,aasym", &s, msg, sizeof msg), AQ_ERR_INVALID_ARGUMENT);
     const char *bad_mix[] = {"w4a4,rtn,mix8-2",     "w4a4,rtn,ag32,mix8-0",  "w4a4,rtn,ag32,mix8-65",
                              "w4a4,rtn,ag32,mix8-", "w4a4,rtn,ag32,mix8-2x", "w4a4,rtn,ag32,mix8-99999999999",
                              "q4_0,ag32,mix8-2"};

@@ -783,6 +783,95 @@ static void test_qd8_grouped_clip(void **state) {
     assert_true(scale[0] == 123.0f && a.group == 0);
 }
 
+/* Asymmetric 4-bit groups (aasym), by hand: x = i - 10 for i in [0, 32) spans
+ * [-10, 21]: scale 31 / 15, zero point nearbyintf(10 / scale) = 5, so the codes
+ * run from -5 to 10; x = 2 (2 / scale = 0.968) is code 1, x = 1 is code 0. */
+static void test_qd8_grouped_asym_by_hand(void **state) {
+    (void)state;
+    enum { GROUP = 32 };
+    float x[GROUP];
+    for (int i = 0; i < GROUP; i++) x[i] = (float)(i - 10);
+    int8_t q[GROUP];
+    float scale;
+    int32_t zero;
+    struct aq_qd8 a = {.q = q, .scale = &scale, .zero = &zero};
+    assert_true(aq_qd8_quantize_grouped_asym_ref(x, 1, GROUP, GROUP, 4, NULL, GROUP, &a));
+    assert_true(scale == 31.0f / 15.0f);
+    assert_int_equal(q[0], -5);  /* x = -10: -4.84 */
+    assert_int_equal(q[9], 0);   /* x = -1: -0.48 */
+    assert_int_equal(q[11], 0);  /* x = 1: 0.48 */
+    assert_int_equal(q[12], 1);  /* x = 2: 0.97 */
+    assert_int_equal(q[31], 10); /* x = 21: 10.16, the top level 15 - 5 */
+    assert_int_equal(zero, 0);
+}
+
+/* Asymmetric 4-bit groups (aasym) on many groups: each 4-bit group's codes lie
+ * in a window of 16 levels that holds 0, its scale is (max(x, 0) - min(x, 0)) /
+ * 15 and every value is within half a step of its level (nothing clips); on a
+ * skewed group (all of one sign, as SiLU * up mostly is) the squared error is
+ * below the symmetric quantizer's; 8-bit groups are the symmetric quantizer's; a
+ * zero group has scale 0; bad widths are refused, writing nothing. */
+static void test_qd8_grouped_asym(void **state) {
+    (void)state;
+    enum { ROWS = 4, K = 192, STRIDE = 200, GROUP = 32, N = K / GROUP };
+    float x[ROWS * STRIDE];
+    uint64_t rng = 23;
+    fill(x, ROWS * STRIDE, DIST_OUTLIERS, &rng);
+    for (size_t i = 0; i < GROUP; i++) x[STRIDE + i] = 0.0f; /* row 1, group 0: all zero */
+    for (size_t i = 0; i < GROUP; i++) x[2 * STRIDE + i] = fabsf(x[2 * STRIDE + i]) + 0.5f; /* row 2, group 0 */
+    const uint8_t bits[N] = {4, 8, 4, 4, 8, 4};
+    int8_t q[ROWS * K], qp[ROWS * K];
+    float scale[ROWS * N], scale_p[ROWS * N];
+    int32_t zero[ROWS], zero_p[ROWS];
+    struct aq_qd8 a = {.q = q, .scale = scale, .zero = zero}, p = {.q = qp, .scale = scale_p, .zero = zero_p};
+    assert_true(aq_qd8_quantize_grouped_asym_ref(x, ROWS, K, STRIDE, 4, bits, GROUP, &a));
+    assert_true(aq_qd8_quantize_grouped_bits_ref(x, ROWS, K, STRIDE, bits, GROUP, &p));
+    assert_true(a.group == GROUP && a.n_rows == ROWS && a.k == K);
+    for (size_t t = 0; t < ROWS; t++) {
+        assert_int_equal(zero[t], 0);
+        for (size_t g = 0; g < N; g++) {
+            const size_t at = t * K + g * GROUP;
+            const float *v = x + t * STRIDE + g * GROUP;
+            if (bits[g] == 8) {
+                assert_true(scale[t * N + g] == scale_p[t * N + g]);
+                assert_memory_equal(q + at, qp + at, GROUP);
+                continue;
+            }
+            double lo = 0, hi = 0, err = 0, err_p = 0;
+            int qlo = 0, qhi = 0;
+            for (size_t e = 0; e < GROUP; e++) {
+                lo = fmin(lo, v[e]);
+                hi = fmax(hi, v[e]);
+                qlo = q[at + e] < qlo ? q[at + e] : qlo;
+                qhi = q[at + e] > qhi ? q[at + e] : qhi;
+            }
+            const double step = (hi - lo) / 15;
+            assert_true(fabs(scale[t * N + g] - step) <= 1e-6 * step);
+            assert_true(qhi - qlo <= 15 && qlo >= -15 && qhi <= 15);
+            for (size_t e = 0; e < GROUP; e++) {
+                const double d = v[e] - (double)scale[t * N + g] * q[at + e];
+                assert_true(fabs(d) <= 0.5 * step * (1 + 1e-5) + 1e-30);
+                err += d * d;
+                err_p += pow(v[e] - scale_p[t * N + g] * qp[at + e], 2);
+            }
+            if (t == 2 && g == 0) assert_true(err < 0.5 * err_p); /* one sign: 15 steps where symmetric has 7 */
+        }
+    }
+    assert_true(scale[N] == 0.0f); /* the zero group */
+    for (size_t e = 0; e < GROUP; e++) assert_int_equal(q[K + e], 0);
+    assert_true(aq_qd8_quantize_grouped_asym_ref(x, ROWS, K, STRIDE, 8, NULL, GROUP, &a));
+    assert_true(aq_qd8_quantize_grouped_ref(x, ROWS, K, STRIDE, 8, GROUP, &p));
+    assert_memory_equal(q, qp, sizeof q);
+    assert_memory_equal(scale, scale_p, sizeof scale);
+    const uint8_t bad[N] = {4, 8, 4, 3, 8, 4};
+    scale[0] = 123.0f;
+    a.group = 0;
+    assert_false(aq_qd8_quantize_grouped_asym_ref(x, ROWS, K, STRIDE, 4, bad, GROUP, &a));
+    assert_false(aq_qd8_quantize_grouped_asym_ref(x, ROWS, K, STRIDE, 5, NULL, GROUP, &a));
+    assert_false(aq_qd8_quantize_grouped_asym_ref(x, ROWS, K, STRIDE, 4, NULL, 128, &a));
+    assert_true(scale[0] == 123.0f && a.group == 0);
+}
+
 /* The 3-bit GEMM reads the same group-wise activation scales: on a symmetric
  * matrix whose codes are all 3-bit ones it gives the 4-bit GEMM's bits. */
 static void test_qd8_grouped_qc3w(void **state) {
@@ -1588,6 +1677,8 @@ int main(void) {
         cmocka_unit_test(test_qd8_grouped_qc3w),
         cmocka_unit_test(test_qd8_grouped_bits),
         cmocka_unit_test(test_qd8_grouped_clip),
+        cmocka_unit_test(test_qd8_grouped_asym_by_hand),
+        cmocka_unit_test(test_qd8_grouped_asym),
         cmocka_unit_test(test_gemm_hand_worked),
         cmocka_unit_test(test_gemm_accumulates_with_fma),
         cmocka_unit_test(test_qd8_qc4w_gemm_accuracy),

@@ -548,6 +548,53 @@ static void test_head_int4(void **state) {
     free(calib);
 }
 
+/* aasym: asymmetric 4-bit activation groups. The file says so
+ * (agilequant.act_asym): saved and loaded back, the model gives the same logits,
+ * which differ from the symmetric groups' (the flag reaches the runtime); a value
+ * other than 1 is refused by the loader with AQ_ERR_FORMAT. */
+static void test_asymmetric_activation_groups(void **state) {
+    (void)state;
+    int32_t n, n_sym;
+    int64_t vocab;
+    float *sym = quantized_logits("w4a4,rtn,ag32", &n_sym, &vocab);
+    aq_model *m = load_shipped();
+    assert_int_equal(aq_quantize(m, "w4a4,rtn,ag32,aasym", NULL, 0), AQ_OK);
+    char path[] = "/tmp/aq-test-aasym-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    float *asym = round_trip_logits(m, path, &n, &vocab);
+    aq_model_free(m);
+    assert_int_equal(n, n_sym);
+    assert_true(max_abs_diff(asym, sym, (size_t)n * (size_t)vocab) > 1e-3);
+    free(asym);
+    free(sym);
+    FILE *f = fopen(path, "rb");
+    fseek(f, 0, SEEK_END);
+    size_t size = (size_t)ftell(f);
+    rewind(f);
+    uint8_t *file = malloc(size);
+    assert_int_equal(fread(file, 1, size, f), size);
+    fclose(f);
+    /* the key's string, then its type (u32), then its value */
+    const char key[] = "agilequant.act_asym";
+    uint8_t *k = NULL;
+    for (size_t i = 0; i + sizeof key <= size && !k; i++)
+        if (!memcmp(file + i, key, sizeof key - 1)) k = file + i;
+    assert_non_null(k);
+    const uint32_t two = 2;
+    memcpy(k + sizeof key - 1 + 4, &two, sizeof two);
+    f = fopen(path, "wb");
+    assert_int_equal(fwrite(file, 1, size, f), size);
+    fclose(f);
+    aq_model *back = aq_model_create();
+    assert_int_equal(aq_model_load_file(back, path), AQ_ERR_FORMAT);
+    assert_non_null(strstr(aq_model_error_message(back), "act_asym"));
+    aq_model_free(back);
+    free(file);
+    close(fd);
+    remove(path);
+}
+
 /* RTN INT4 (the scheme's symmetric groups of 32) of the (rows, cols) floats w, dequantized into out. */
 static void rtn_roundtrip(const float *w, size_t rows, size_t cols, float *out) {
     size_t q_bytes, scale_bytes, zero_bytes;
@@ -673,6 +720,7 @@ int main(void) {
         cmocka_unit_test(test_vo_outliers_held),
         cmocka_unit_test(test_save_load_round_trip_is_bit_exact),
         cmocka_unit_test(test_mixed_activation_groups),
+        cmocka_unit_test(test_asymmetric_activation_groups),
         cmocka_unit_test(test_quantize_misuse),
         cmocka_unit_test(test_head_quantized),
         cmocka_unit_test(test_head_int4),

@@ -342,6 +342,11 @@ static aq_error load_quantization(aq_model *m) {
     if (aq_gguf_has_key(g, "agilequant.act_clip") &&
         (aq_gguf_get_u32(g, "agilequant.act_clip", &act_clip) != AQ_OK || act_clip != 1 || !act_group))
         return model_error(m, AQ_ERR_FORMAT, "malformed %s (1, with agilequant.act_group)", "agilequant.act_clip");
+    uint32_t act_asym = 0;
+    if (aq_gguf_has_key(g, "agilequant.act_asym") &&
+        (aq_gguf_get_u32(g, "agilequant.act_asym", &act_asym) != AQ_OK || act_asym != 1 || !act_group || act_clip))
+        return model_error(m, AQ_ERR_FORMAT, "malformed %s (1, with agilequant.act_group, without act_clip)",
+                           "agilequant.act_asym");
     size_t n = (size_t)m->cfg.n_layers * AQ_N_LINEAR_INPUTS;
     int32_t *bits = malloc(n * sizeof *bits), *is_static = malloc(n * sizeof *is_static);
     int32_t *zero = malloc(n * sizeof *zero);
@@ -362,7 +367,8 @@ static aq_error load_quantization(aq_model *m) {
             if (!ok) err = model_error(m, AQ_ERR_FORMAT, "bad activation setting in %s", "agilequant.act_*");
             aq_act_quant *a = &m->layers[i / AQ_N_LINEAR_INPUTS].act[i % AQ_N_LINEAR_INPUTS];
             *a = (aq_act_quant){.bits = bits[i], .is_static = is_static[i] != 0, .scale = scale[i], .zero = zero[i]};
-            if (bits[i] && !is_static[i]) a->group = (int32_t)act_group, a->clip = act_clip && act_group;
+            if (bits[i] && !is_static[i])
+                a->group = (int32_t)act_group, a->clip = act_clip && act_group, a->asym = act_asym && act_group;
             if (err == AQ_OK && a->group &&
                 !act_group_fits(m, (int32_t)(i / AQ_N_LINEAR_INPUTS), (int)(i % AQ_N_LINEAR_INPUTS)))
                 err = model_error(m, AQ_ERR_FORMAT, "%s does not fit the INT4 matrices' widths and groups",

@@ -205,6 +205,9 @@ static void quantization_keys(saver *s, const aq_model *m, int32_t *bits, int32_
     bool act_clip = false;
     for (int32_t i = 0; i < n; i++) act_clip |= m->layers[i / AQ_N_LINEAR_INPUTS].act[i % AQ_N_LINEAR_INPUTS].clip;
     if (act_clip) check(s, aq_gguf_writer_set_u32(s->w, "agilequant.act_clip", 1), "act_clip");
+    bool act_asym = false;
+    for (int32_t i = 0; i < n; i++) act_asym |= m->layers[i / AQ_N_LINEAR_INPUTS].act[i % AQ_N_LINEAR_INPUTS].asym;
+    if (act_asym) check(s, aq_gguf_writer_set_u32(s->w, "agilequant.act_asym", 1), "act_asym");
     if (m->down_rotation_signs) vector(s, "agilequant.down_rotation_signs", m->down_rotation_signs, m->cfg.ffn_dim);
     /* A rotated LayerNorm model: RMSNorms without bias, the embedding norm in the table. */
     if (m->cfg.norm != m->cfg.family->norm) check(s, aq_gguf_writer_set_str(s->w, "agilequant.norm", "rms", 3), "norm");

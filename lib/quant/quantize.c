@@ -453,7 +453,8 @@ static aq_error quantize_layer(aq_model *m, int32_t i, const aq_scheme *s, aq_ca
         aq_input_stats *stats = cal ? aq_calibration_input(cal, 0, kind) : NULL;
         aq_act_quant *act = &l->act[kind];
         *act = (aq_act_quant){.bits = s->act_bits[kind], .is_static = s->act_static && s->act_bits[kind] > 0};
-        if (act->bits && !act->is_static) act->group = s->act_group, act->clip = s->act_clip && s->act_group;
+        if (act->bits && !act->is_static)
+            act->group = s->act_group, act->clip = s->act_clip && s->act_group, act->asym = s->act_asym && s->act_group;
         aq_error err;
         if (s->act_wide && act->bits == 4 && act->group && stats &&
             (err = choose_wide_groups(m, l, kind, stats, s->act_wide, act)))

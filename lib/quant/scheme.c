@@ -185,6 +185,8 @@ static bool apply_modifier(aq_scheme *s, const char *mod) {
         s->act_group = 128;
     else if (!strcmp(mod, "aclip"))
         s->act_clip = true;
+    else if (!strcmp(mod, "aasym"))
+        s->act_asym = true;
     else if (!strncmp(mod, "mix8-", 5))
         return wide_groups(s, mod + 5);
     else if (!strcmp(mod, "down8"))
@@ -225,20 +227,20 @@ aq_error aq_scheme_parse(const char *name, aq_scheme *s, char *msg, size_t msg_c
          * activations (to measure their error alone) */
         bool head = !strcmp(mod, "head-q8_0") || !strcmp(mod, "head-f32");
         /* The 3-bit layout has no zero points, and its round to nearest searches its scales already. */
-        bool allowed =
-            (s->weights == AQ_WEIGHTS_Q4W &&
-             !(s->w3 && (!strcmp(mod, "asym") || !strcmp(mod, "clip") || !strcmp(mod, "clip-act")))) ||
-            (s->weights == AQ_WEIGHTS_BLOCKS && head) ||
-            (s->weights == AQ_WEIGHTS_F32 &&
-             (!strcmp(mod, "rotate") || !strcmp(mod, "balance") || !strcmp(mod, "balance-vo") ||
-              !strcmp(mod, "rotate-blocked") || !strncmp(mod, "ag", 2) || !strcmp(mod, "a8") || !strcmp(mod, "a4") ||
-              !strncmp(mod, "only-", 5) || !strncmp(mod, "mix8-", 5) || !strcmp(mod, "aclip")));
+        bool allowed = (s->weights == AQ_WEIGHTS_Q4W &&
+                        !(s->w3 && (!strcmp(mod, "asym") || !strcmp(mod, "clip") || !strcmp(mod, "clip-act")))) ||
+                       (s->weights == AQ_WEIGHTS_BLOCKS && head) ||
+                       (s->weights == AQ_WEIGHTS_F32 &&
+                        (!strcmp(mod, "rotate") || !strcmp(mod, "balance") || !strcmp(mod, "balance-vo") ||
+                         !strcmp(mod, "rotate-blocked") || !strncmp(mod, "ag", 2) || !strcmp(mod, "a8") ||
+                         !strcmp(mod, "a4") || !strncmp(mod, "only-", 5) || !strncmp(mod, "mix8-", 5) ||
+                         !strcmp(mod, "aclip") || !strcmp(mod, "aasym")));
         if (!allowed || !apply_modifier(s, mod)) {
             snprintf(
                 msg, msg_cap,
                 "unknown modifier '%s' for scheme %s (rtn, gptq, clip, clip-act, no-clip, g32, g64, g128, sym, asym, "
                 "rotate, rotate-blocked, no-rotate, balance, no-balance, balance-vo, no-balance-vo, trip, no-trip, "
-                "static, dynamic, a8, a4, ag32, ag64, ag128, mix8-N, aclip, down8, only-qkv, only-o, only-up, "
+                "static, dynamic, a8, a4, ag32, ag64, ag128, mix8-N, aclip, aasym, down8, only-qkv, only-o, only-up, "
                 "only-down, "
                 "head-q8_0, "
                 "head-f32, head-int4)",
@@ -254,6 +256,11 @@ aq_error aq_scheme_parse(const char *name, aq_scheme *s, char *msg, size_t msg_c
     }
     if (s->act_clip && !s->act_group) {
         snprintf(msg, msg_cap, "clipped activation groups (aclip) need activation groups (ag32, ag64, ag128)");
+        return AQ_ERR_INVALID_ARGUMENT;
+    }
+    if (s->act_asym && (!s->act_group || s->act_clip)) {
+        snprintf(msg, msg_cap,
+                 "asymmetric activation groups (aasym) need activation groups (ag32, ag64, ag128) and no aclip");
         return AQ_ERR_INVALID_ARGUMENT;
     }
     if (s->act_wide && !s->act_group) {

@@ -25,11 +25,12 @@ typedef struct aq_scheme {
     int32_t weight_search;    /* Q4W group scales: 0 round to nearest's, AQ_SEARCH_MSE or AQ_SEARCH_ACT searched */
     int32_t act_bits[AQ_N_LINEAR_INPUTS]; /* 0 float, 8 or 4 */
     bool act_static;                      /* calibrated per-tensor scales (the paper), else dynamic per token */
-    int32_t act_group;   /* dynamic: one activation scale per token and run of act_group features; 0: per token */
-    bool act_clip;       /* with act_group: 4-bit groups' scales clipped for the least error per token (aclip) */
-    int32_t act_wide;    /* with act_group and 4-bit inputs: this many groups of each input at 8 bits (mix8-N) */
-    bool trip;           /* power-of-two channel factors (the paper's TRIP) */
-    bool rotate;         /* Hadamard rotations (QuaRot-style) */
+    int32_t act_group; /* dynamic: one activation scale per token and run of act_group features; 0: per token */
+    bool act_clip;     /* with act_group: 4-bit groups' scales clipped for the least error per token (aclip) */
+    bool act_asym;     /* with act_group: 4-bit groups asymmetric, an integer zero point per token and group (aasym) */
+    int32_t act_wide;  /* with act_group and 4-bit inputs: this many groups of each input at 8 bits (mix8-N) */
+    bool trip;         /* power-of-two channel factors (the paper's TRIP) */
+    bool rotate;       /* Hadamard rotations (QuaRot-style) */
     bool rotate_blocked; /* rotations in power-of-two blocks (format version 1), not full width */
     bool balance;        /* equalize the MLP's up rows against the down columns (before rotating) */
     bool balance_vo;     /* the same for attention: V's rows against O's columns */

@@ -120,6 +120,8 @@ static void quantize_rows(void *arg, size_t t_begin, size_t rows) {
             .q = ctx->qa.q + t_begin * k, .scale = ctx->qa.scale + t_begin * scales, .zero = ctx->qa.zero + t_begin};
         if (p->clip)
             aq_qd8_quantize_grouped_clip_ref(x, rows, k, k, p->bits, p->group_bits, (size_t)p->group, &rows_view);
+        else if (p->asym)
+            aq_qd8_quantize_grouped_asym_ref(x, rows, k, k, p->bits, p->group_bits, (size_t)p->group, &rows_view);
         else if (p->group_bits)
             aq_qd8_quantize_grouped_bits_ref(x, rows, k, k, p->group_bits, (size_t)p->group, &rows_view);
         else if (p->group)
