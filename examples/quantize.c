@@ -18,6 +18,7 @@ static void usage(FILE *out) {
                  "  ag32 ag64 ag128 (activation scales per token and group of features)\n"
                  "  mix8-N (with ag*: N activation groups of each input at 8 bits, the rest at 4)\n"
                  "  aclip (with ag*: 4-bit activation groups' scales clipped for least error)\n"
+                 "  aasym (with ag*, not aclip: 4-bit activation groups asymmetric, a zero point each)\n"
                  "  head-q8_0 (default: output head and embedding as Q8_0) head-f32\n"
                  "  head-int4 (output head as INT4 with INT8 input; a tied embedding table too)\n"
                  "  (docs/FORMAT.md). --calib: text to calibrate on; use training text, never test text.\n");
