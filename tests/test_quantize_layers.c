@@ -28,8 +28,8 @@
 #define CHUNK 512
 #define CHUNKS 8
 #define SAMPLES 1024
-/* The calibration text's first bytes, as test_quantize calibrates: the fixtures (contexts of 128 and 256) still
- * fill their 8 chunks; the whole text (3.5 MB, tokenized three times a case) bought no other code path. */
+/* The calibration text's first bytes: the fixtures (contexts of 128 and 256) still fill their 8 chunks, so the
+ * cap on chunks is checked here; the whole text (3.5 MB, tokenized three times a case) bought no other code path. */
 #define CALIBRATION_BYTES 6000
 
 static aq_model *load(const char *relative) {
