@@ -111,7 +111,28 @@ SMOL_SCHEMES = [
     ("the same, full-width rotation", "fp32,a4,rotate,ag32,aclip"),
     ("the same without rotation, 4 groups of each input at 8 bits", "fp32,a4,ag32,mix8-4,aclip"),
     ("the same with the rotation, 4 groups of each input at 8 bits", "fp32,a4,rotate,ag32,mix8-4,aclip"),
+    # One input at a time without the rotation, to see where a rotation would help (float weights, ag32).
+    ("float weights, 4-bit activations per token and 32 features, no rotation, only the attention input (Q/K/V)",
+     "fp32,a4,ag32,only-qkv"),
+    ("the same, only the output projection's input", "fp32,a4,ag32,only-o"),
+    ("the same, only the MLP input (gate/up)", "fp32,a4,ag32,only-up"),
+    ("the same, only the down projection's input", "fp32,a4,ag32,only-down"),
+    # Asymmetric 4-bit activation groups (aasym): 16 levels over each group's [min, max] with an integer zero point.
+    ("float weights, 4-bit asymmetric activations per token and 32 features", "fp32,a4,ag32,aasym"),
+    ("the same, full-width rotation", "fp32,a4,rotate,ag32,aasym"),
+    ("the same without rotation, 4 groups of each input at 8 bits", "fp32,a4,ag32,mix8-4,aasym"),
+    ("W4A4, 4-bit asymmetric activations per token and 32 features, RTN, activation-weighted searched scales, "
+     "no rotation or balancing", "w4a4,rtn,no-rotate,no-balance,ag32,clip-act,aasym"),
+    ("the same with GPTQ", "w4a4,no-rotate,no-balance,ag32,clip-act,aasym"),
+    ("the same with round to nearest and asymmetric weights (an integer zero point per group)",
+     "w4a4,rtn,no-rotate,no-balance,ag32,clip-act,asym,aasym"),
+    ("the same without rotation, 4 groups of each input at 8 bits",
+     "w4a4,rtn,no-rotate,no-balance,ag32,clip-act,mix8-4,aasym"),
 ]
+# tools/act_quant_explore.py's variants (activations alone, simulated in transformers, float weights): what the
+# library has no modifier for (groups of 16, a rotation at some inputs only) next to what it has, to rank them.
+EXPLORE = ["g32", "g32,asym", "g32,asym,clip", "g16", "g16,asym", "g32,asym,rot-qkv+up", "g32,asym,rot-down",
+           "g32,asym,rot-qkv+o+up+down", "g32,asym,clip,rot-qkv+up"]
 # SmolLM2-135M's linear inputs: (width, rows of the matrices that read it) for Q/K/V, the output projection,
 # gate/up and down; what the share of 8-bit activation groups (mix8-N) is computed from.
 SMOL_INPUTS = [(576, 576 + 192 + 192), (576, 576), (576, 2 * 1536), (1536, 576)]
@@ -189,6 +210,17 @@ class Runner:
                             "--json", out], check=True, capture_output=True)
         return json.load(open(out))
 
+
+    def explore(self, model):
+        """tools/act_quant_explore.py's figures for EXPLORE, kept in BUILD/outliers/MODEL.explore.json."""
+        out = os.path.join(self.dir, os.path.basename(model) + ".explore.json")
+        have = json.load(open(out)) if os.path.exists(out) else {}
+        if self.args.doc_only or all(v in have for v in EXPLORE):
+            return have or None
+        subprocess.run(["nice", self.args.python_hf, os.path.join(ROOT, "tools", "act_quant_explore.py"), model,
+                        os.path.join(ROOT, TEXTS[0][1]), "--llama-bin", self.args.llama_bin, "--chunks",
+                        str(self.args.chunks), "--json", out] + EXPLORE, check=True, capture_output=True)
+        return json.load(open(out))
 
     def rounding(self, model):
         """tools/weight_rounding.py's figures, kept in BUILD/outliers/MODEL.rounding.json."""
@@ -333,13 +365,20 @@ def findings(r, files, variants, single, smol_schemes, args):
               if k.startswith("w4a4") and "only-" not in k and "down8" not in k and "mix8-" not in k}
         a4 = [k for k in ("fp32,a4,ag32", "fp32,a4,rotate,ag32", "fp32,a4,rotate,balance,balance-vo,ag32") if k in got]
         if w4 and a4:
+            a4 += [k for k in ("fp32,a4,ag32,aasym", "fp32,a4,rotate,ag32,aasym") if k in got]
+            a4best = min(a4, key=lambda k: got[k])
             out.append("- W4A4 throughout <= +10% is out of reach here: the 4-bit activations alone, with float weights, cost "
                        + ", ".join(fig(k) for k in a4) + ", already above the target before any weight is "
                        "rounded; the best W4A4 measured is " + fig(min(w4, key=w4.get)) + " (the down projection's "
                        "input kept at 8 bits: " + fig("w4a4,rtn,no-rotate,no-balance,ag32,clip-act,down8") + "). "
-                       "Reaching it needs "
-                       "4-bit activations that cost a few percent alone (learned rotations as SpinQuant's, or "
-                       "8-bit inputs where SmolLM2's channels are largest, which is no longer W4A4).")
+                       "Keeping the file's own Q4_1 weights (their error against the reference 0, since the "
+                       "reference is that file dequantized) would not reach it either: W4A4 would then cost what the "
+                       "activations alone cost on the dequantized weights, the `fp32,a4,...` rows, at best "
+                       + fig(a4best) + ". Reaching it needs 4-bit activations that cost a few percent alone: "
+                       "learned rotations as SpinQuant's (not tried: a rotation helps the activations here but costs "
+                       "the 4-bit weights more, and one trained against the quantized network's loss would have to "
+                       "win back both; it did not fit this round), or 8-bit groups where SmolLM2's channels are "
+                       "largest, which is no longer W4A4.")
         mix = [k for _, k in SMOL_SCHEMES if "mix8-" in k and k in got]
         if mix:
             def share(k):
@@ -358,12 +397,13 @@ def findings(r, files, variants, single, smol_schemes, args):
                        "of 8-bit activation groups, not W4A4 throughout, and are named so. The first few groups "
                        "gain most and the next ones little: what stays is the 4-bit rounding of the ordinary "
                        "channels in every group, not the outliers.")
-            out.append("- Not measured: weights exactly on the reference's own Q4_1 grid (asymmetric, an f16 scale and "
+            out.append("- Not built: weights exactly on the reference's own Q4_1 grid (asymmetric, an f16 scale and "
                        "an f16 minimum per group of 32). The F32 reference is a dequantized Q4_1 file, so that grid "
-                       "would reproduce it and make the weights' error about 0 here, which it would not be on an F16 "
+                       "would reproduce it and make the weights' error 0 here, which it would not be on an F16 "
                        "model; our INT4 layout has integer zero points (`asym`), not a float minimum, and the qd8 "
                        "kernels would need the minimum times each activation group's sum, a kernel change with its "
-                       "reference twin and emulator runs that did not fit this round. Activation groups of 16 (`ag16`) "
+                       "reference twin and emulator runs. What it would give is measured without it: the `fp32,a4` "
+                       "rows are those weights, exactly, with 4-bit activations. Activation groups of 16 (`ag16`) "
                        "need weight groups of 16: the kernels apply one activation scale per weight group.")
         clipped = ["fp32,a4,ag32,aclip", "fp32,a4,rotate,ag32,aclip", "fp32,a4,ag32,mix8-4,aclip",
                    "fp32,a4,rotate,ag32,mix8-4,aclip", "w4a4,rtn,no-rotate,no-balance,ag32,clip-act,mix8-4,aclip"]
@@ -391,6 +431,47 @@ def findings(r, files, variants, single, smol_schemes, args):
                        f"round to nearest ({fig('w4a8,no-rotate,no-balance,ag32,clip-act')} against "
                        f"{fig('w4a8,rtn,no-rotate,no-balance,ag32,clip-act')}; GPTQ's own error feedback already "
                        "weighs the inputs), and it gains most without the rotation the defaults use.")
+    unrot = {k: got.get(f"fp32,a4,ag32,only-{k}") for k in ("qkv", "o", "up", "down")}
+    rot = {k: got.get(f"fp32,a4,rotate,balance,balance-vo,ag32,only-{k}") for k in ("qkv", "o", "up", "down")}
+    if all(v is not None for v in unrot.values()):
+        out.append("- One input's activations at 4 bits at a time without any transform (float weights, `ag32`): "
+                   + ", ".join(f"{k} {v:+.2f}%" for k, v in unrot.items()) + "; with the rotation and balancings: "
+                   + ", ".join(f"{k} {v:+.2f}%" if v is not None else f"{k} not run" for k, v in rot.items())
+                   + ". The rotation helps the attention and MLP inputs (the ones the residual's persistent channels "
+                   "reach through the norms) and does little for the down projection's input, whose 4-bit error "
+                   "is small either way with groups of 32.")
+    asym = ["fp32,a4,ag32,aasym", "fp32,a4,rotate,ag32,aasym", "fp32,a4,ag32,mix8-4,aasym",
+            "w4a4,rtn,no-rotate,no-balance,ag32,clip-act,aasym", "w4a4,no-rotate,no-balance,ag32,clip-act,aasym",
+            "w4a4,rtn,no-rotate,no-balance,ag32,clip-act,asym,aasym",
+            "w4a4,rtn,no-rotate,no-balance,ag32,clip-act,mix8-4,aasym"]
+    if any(k in got for k in asym):
+        out.append("- Asymmetric 4-bit activation groups (`aasym`: each token's group of 32 takes its range "
+                   "[min(x, 0), max(x, 0)] in 15 steps with an integer zero point, "
+                   "`aq_qd8_quantize_grouped_asym_ref`, the file says so in `agilequant.act_asym`; the codes are "
+                   "stored shifted by the zero point, in [-15, 15], so the qd8 GEMMs read them unchanged, 16 levels a "
+                   "group; a kernel on packed 4-bit codes would subtract the zero point times each weight group's "
+                   "sum): " + ", ".join(fig(k) for k in asym if k in got) + ", against "
+                   + ", ".join(fig(k.replace(",aasym", "")) for k in asym if k in got) + " symmetric. "
+                   "Why, probably (the statistics below record magnitudes, not signs): a group whose values lie "
+                   "mostly on one side of 0, a large channel of one sign or the down projection's input after "
+                   "SiLU * up, spends half a symmetric grid on the side its values do not reach, and the "
+                   "asymmetric grid halves the step there. Of the library's modifiers for 4-bit activations it "
+                   "gains most alone, and it needs no calibration.")
+    ex = r.explore(files["f32"])
+    if ex and "fp32" in ex:
+        def efig(v):
+            return f"`{v}` {100 * (ex[v] / ex['fp32'] - 1):+.2f}%" if v in ex else f"`{v}` not run"
+        out.append("- Activations alone simulated outside the library, to rank what it has no modifier for "
+                   "(`tools/act_quant_explore.py`: transformers, float weights, every linear input quantized and "
+                   "read back by a forward pre-hook; its FP32 perplexity is "
+                   f"{ex['fp32']:.3f}, the changes are against it; a rotation there is a random orthogonal matrix "
+                   "applied online at the named inputs, the residual stream unrotated): "
+                   + ", ".join(efig(v) for v in EXPLORE) + ". The library's `fp32,a4,ag32` and `fp32,a4,ag32,aasym` rows measure what `g32` and "
+                   "`g32,asym` simulate. Groups of 16 need weight groups of 16 (the qd8 kernels take one "
+                   "activation scale per weight group: a new layout); a rotation at the attention and MLP inputs "
+                   "only (online, the residual stream unrotated) on top of the asymmetric groups rotates the "
+                   "weights that read those inputs too, which is what costs SmolLM2's 4-bit weights (the rotation "
+                   "rows above).")
     rounding = r.rounding(files["f32"])
     if rounding and "w4a16,rtn" in got and "w4a16,rtn,rotate" in got:
         ms = rounding["matrices"]
@@ -543,6 +624,7 @@ def main():
     jobs += [lambda p=p: r.stats(os.path.join(ROOT, p)) for _, p in FAMILIES]
     jobs.append(lambda: r.stats(files["f32"]))
     jobs.append(lambda: r.rounding(files["f32"]))
+    jobs.append(lambda: r.explore(files["f32"]))
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as ex:
         for f in [ex.submit(j) for j in jobs]:
             f.result()
