@@ -366,14 +366,15 @@ def findings(r, files, variants, single, smol_schemes, args):
         a4 = [k for k in ("fp32,a4,ag32", "fp32,a4,rotate,ag32", "fp32,a4,rotate,balance,balance-vo,ag32") if k in got]
         if w4 and a4:
             a4 += [k for k in ("fp32,a4,ag32,aasym", "fp32,a4,rotate,ag32,aasym") if k in got]
-            a4best = min(a4, key=lambda k: got[k])
+            a4best = min((k for k in a4 if "rotate" not in k), key=lambda k: got[k])  # rotated weights are not Q4_1
             out.append("- W4A4 throughout <= +10% is out of reach here: the 4-bit activations alone, with float weights, cost "
                        + ", ".join(fig(k) for k in a4) + ", already above the target before any weight is "
-                       "rounded; the best W4A4 measured is " + fig(min(w4, key=w4.get)) + " (the down projection's "
-                       "input kept at 8 bits: " + fig("w4a4,rtn,no-rotate,no-balance,ag32,clip-act,down8") + "). "
+                       "rounded; the best W4A4 measured is " + fig(min(w4, key=w4.get)) + " (with symmetric groups and "
+                       "the down projection's input kept at 8 bits, not W4A4: "
+                       + fig("w4a4,rtn,no-rotate,no-balance,ag32,clip-act,down8") + "). "
                        "Keeping the file's own Q4_1 weights (their error against the reference 0, since the "
                        "reference is that file dequantized) would not reach it either: W4A4 would then cost what the "
-                       "activations alone cost on the dequantized weights, the `fp32,a4,...` rows, at best "
+                       "activations alone cost on the dequantized weights, the unrotated `fp32,a4,...` rows, at best "
                        + fig(a4best) + ". Reaching it needs 4-bit activations that cost a few percent alone: "
                        "learned rotations as SpinQuant's (not tried: a rotation helps the activations here but costs "
                        "the 4-bit weights more, and one trained against the quantized network's loss would have to "
@@ -467,8 +468,9 @@ def findings(r, files, variants, single, smol_schemes, args):
                    f"{ex['fp32']:.3f}, the changes are against it; a rotation there is a random orthogonal matrix "
                    "applied online at the named inputs, the residual stream unrotated): "
                    + ", ".join(efig(v) for v in EXPLORE) + ". The library's `fp32,a4,ag32` and `fp32,a4,ag32,aasym` rows measure what `g32` and "
-                   "`g32,asym` simulate. Groups of 16 need weight groups of 16 (the qd8 kernels take one "
-                   "activation scale per weight group: a new layout); a rotation at the attention and MLP inputs "
+                   "`g32,asym` simulate. The lowest, asymmetric groups of 16, is the one to build next: it "
+                   "needs weight groups of 16 (the qd8 kernels take one activation scale per weight group: a new "
+                   "layout, with a scale and zero point per 16 activations); a rotation at the attention and MLP inputs "
                    "only (online, the residual stream unrotated) on top of the asymmetric groups rotates the "
                    "weights that read those inputs too, which is what costs SmolLM2's 4-bit weights (the rotation "
                    "rows above).")
