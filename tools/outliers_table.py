@@ -470,7 +470,11 @@ def findings(r, files, variants, single, smol_schemes, args):
                    + ", ".join(efig(v) for v in EXPLORE) + ". The library's `fp32,a4,ag32` and `fp32,a4,ag32,aasym` rows measure what `g32` and "
                    "`g32,asym` simulate. The lowest, asymmetric groups of 16, is the one to build next: it "
                    "needs weight groups of 16 (the qd8 kernels take one activation scale per weight group: a new "
-                   "layout, with a scale and zero point per 16 activations); a rotation at the attention and MLP inputs "
+                   "layout, with a scale and zero point per 16 activations). A rotation of the down projection's input "
+                   "alone (`g32,asym,rot-down` against `g32,asym`) gains much more with asymmetric groups than the "
+                   "symmetric one-input rows above suggest, and would rotate only the down projection's columns, with "
+                   "the online rotation `rotate` already runs there and the residual stream unrotated: a "
+                   "`rotate-down` modifier is the other thing to build next; a rotation at the attention and MLP inputs "
                    "only (online, the residual stream unrotated) on top of the asymmetric groups rotates the "
                    "weights that read those inputs too, which is what costs SmolLM2's 4-bit weights (the rotation "
                    "rows above).")
