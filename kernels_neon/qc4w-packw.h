@@ -76,6 +76,24 @@ static inline void aq_neon_block_zeros(const uint8_t *block, bool asym, int32x4_
             body(mr, t, false);                                                                                        \
     }
 
+/* The same, with a second constant: groups of 32 (one step of 32 k, no loop over
+ * the steps of a group and no sums kept across them) instantiated apart from any
+ * other group size, which the loop over a group's steps serves. */
+#define AQ_NEON_TILE_SIGNED_AND_STEP(tile, body)                                                                       \
+    AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {                                                \
+        const bool general = t->za_any || t->asym, one_step = t->group == 32;                                          \
+        if (general) {                                                                                                 \
+            if (one_step)                                                                                              \
+                body(mr, t, true, true);                                                                               \
+            else                                                                                                       \
+                body(mr, t, true, false);                                                                              \
+        } else if (one_step) {                                                                                         \
+            body(mr, t, false, true);                                                                                  \
+        } else {                                                                                                       \
+            body(mr, t, false, false);                                                                                 \
+        }                                                                                                              \
+    }
+
 /* The block's 8 zero points of the signed layouts, zw - 8 as int32 (0 for
  * symmetric weights). */
 static inline void aq_neon_block_zeros_signed(const uint8_t *block, bool asym, int32x4_t zero[2]) {

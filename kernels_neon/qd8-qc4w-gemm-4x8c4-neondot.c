@@ -27,8 +27,8 @@
  * token loops unroll and the accumulators stay in registers. general: the zero
  * points are corrected (asymmetric weights, or some za != 0, whose code sums C'
  * are counted with two SDOTs against bytes of 1); else a group's sums are final. */
-AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool general) {
-    const size_t group = t->group, k = t->k;
+AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool general, bool one_step) {
+    const size_t group = one_step ? 32 : t->group, k = t->k;
     const size_t codes_at = AQ_NEON_NR * aq_qc4w_meta_bytes(t->asym);
     const int8x16_t one_bytes = vdupq_n_s8(1);
     float32x4_t facc[MR][2];
@@ -51,9 +51,13 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
         int32x4_t dacc[MR][2];
         AQ_FOR_TOKENS(i) { dacc[i][0] = dacc[i][1] = vdupq_n_s32(0); }
         /* 32 k an iteration (groups are 32, 64 or 128): two steps of 16 k in one
-         * block, which the compiler schedules together. */
+         * block, which the compiler schedules together; for groups of 32 (one_step)
+         * the group's only iteration, so the group loop carries no loop inside. */
         for (size_t kk = 0; kk < group; kk += 32) {
-            AQ_MCA_BEGIN_K(mr, "neondot", "32");
+            if (one_step)
+                AQ_MCA_BEGIN_K(mr, "neondot-g32", "32");
+            else
+                AQ_MCA_BEGIN_K(mr, "neondot", "32");
             _Pragma("GCC unroll 2") for (size_t half = 0; half < 32; half += 16) {
                 int8x16_t av[MR];
                 AQ_FOR_TOKENS(i) av[i] = vld1q_s8(a_group + i * k + kk + half);
@@ -113,6 +117,6 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
     AQ_FOR_TOKENS(i) aq_neon_acc_store(t, i, facc[i]);
 }
 
-AQ_NEON_TILE_SIGNED(tile, tile_body)
+AQ_NEON_TILE_SIGNED_AND_STEP(tile, tile_body)
 
 AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x8c4__neondot, MR, AQ_NEON_NR, tile)

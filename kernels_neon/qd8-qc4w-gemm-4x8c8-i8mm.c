@@ -69,8 +69,8 @@ static inline int32x4_t pair_hi_s(int32x4_t v) {
  * laid out so (sp[p]: rows 2p, 2p + 1, twice) and the activation scales too (asc[q]:
  * t0, t0, t1, t1), so a group ends with the float work alone; the rows are put
  * back in order once, at the store. */
-AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool general) {
-    const size_t group = t->group, k = t->k;
+AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool general, bool one_step) {
+    const size_t group = one_step ? 32 : t->group, k = t->k;
     const size_t codes_at = AQ_NEON_NR * aq_qc4w_meta_bytes(t->asym);
     const uint8x16_t high_mask = vdupq_n_u8(0xF0);
     const int8x16_t one_bytes = vdupq_n_s8(1);
@@ -107,9 +107,13 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
             for (size_t p = 0; p < AQ_NEON_NR / 2; p++) macc[q][p] = vdupq_n_s32(0);
         }
         /* 32 k an iteration (groups are 32, 64 or 128): two steps of 16 k in one
-         * block, which the compiler schedules together. */
+         * block, which the compiler schedules together; for groups of 32 (one_step)
+         * the group's only iteration, so the group loop carries no loop inside. */
         for (size_t kk = 0; kk < group; kk += 32) {
-            AQ_MCA_BEGIN_K(mr, "i8mm", "32");
+            if (one_step)
+                AQ_MCA_BEGIN_K(mr, "i8mm-g32", "32");
+            else
+                AQ_MCA_BEGIN_K(mr, "i8mm", "32");
             _Pragma("GCC unroll 2") for (size_t half = 0; half < 32; half += 16) {
                 /* A pair's 16 k as SMMLA operands: k..k+7 of both tokens, then
                  * k+8..k+15; an 8-byte load and a load into the upper half each (a
@@ -210,6 +214,6 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
     }
 }
 
-AQ_NEON_TILE_SIGNED(tile, tile_body)
+AQ_NEON_TILE_SIGNED_AND_STEP(tile, tile_body)
 
 AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x8c8__i8mm, MR, AQ_NEON_NR, tile)

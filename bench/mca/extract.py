@@ -18,7 +18,10 @@ the loop symmetric activations (every za = 0, the dynamic quantizer's) run.
 loop's body repeated N times in place of the one copy, so that the per-group
 work (scales, zero-point correction, float accumulation) is counted.
 --group-k K: the same with N = K / (the k one inner iteration covers: 16, or
-what a "# LLVM-MCA-K k" line in the loop says, from AQ_MCA_BEGIN_K). A line
+what a "# LLVM-MCA-K k" line in the loop says, from AQ_MCA_BEGIN_K); but where
+the kernel has an instantiation for groups of K alone, whose group loop holds
+the marker NAME-gK and no loop inside (AQ_NEON_TILE_SIGNED_AND_STEP), that loop,
+the one such groups run, is taken whole instead (its k must be K). A line
 "// k N" before "// macs" gives the k the output covers. Straight
 line: the branches inside are kept as instructions and every block laid out
 between the two ends is counted once (both arms of an if, when both are there).
@@ -148,6 +151,12 @@ def decode(body):
     return [next(it) if l.split()[0] == '.inst' else l for l in body]
 
 
+if name is not None and group_k and [l for l in lines if re.search(
+        r'LLVM-MCA-BEGIN ' + re.escape('%s-g%d' % (name, group_k)) + r'\s*$', l)]:
+    name = '%s-g%d' % (name, group_k)
+    whole_k, group_k = group_k, 0
+else:
+    whole_k = 0
 if name is not None:
     loops = [(h, e) for h, e in marked_loops() if one_block(h, e)]
     if not loops:
@@ -161,6 +170,8 @@ if name is not None:
         if m:
             inner_k = int(m.group(1))
     covered_k = inner_k
+    if whole_k and whole_k != inner_k:
+        sys.exit('extract.py: the loop of %s covers k %d, not %d' % (name, inner_k, whole_k))
     if group_k:
         if group_k % inner_k:
             sys.exit('extract.py: --group-k %d is not a multiple of the loop\'s k %d' % (group_k, inner_k))

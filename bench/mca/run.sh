@@ -14,7 +14,9 @@
 # with AQ_MCA_BEGIN_K; the loop symmetric activations run) from the assembly, and
 # llvm-mca simulates it. A second row per kernel, "group of 32", simulates one
 # iteration of the loop over groups for groups of 32 (the inner iterations of 32 k and
-# the group's scales, zero-point correction if any, and float accumulation):
+# the group's scales, zero-point correction if any, and float accumulation; for the
+# dot-product and i8mm tiles, which are instantiated for groups of 32 apart, the group
+# loop of that instantiation, one step of 32 k with no loop inside, marked <isa>-g32):
 # llama.cpp's loops carry their per-block (32-weight) scale work inside, so the
 # comparison uses these rows. The baseline is the reference GEMM's inner loop in plain
 # C, auto-vectorized.
@@ -270,7 +272,7 @@ fi
   echo
   echo "Every loop is compiled the same way (clang-14 --target=aarch64-linux-gnu -O2, -march per ISA: armv8-a, armv8.2-a+dotprod, armv8.2-a+dotprod+i8mm) and simulated on the same scheduling models: LLVM 14's Cortex-A55 model (in order) and its Cortex-A57 model, which -mcpu=cortex-a72 and cortex-a76 fall back to (close to the A72, a rough guide for the A76). Neither describes a core with i8mm: both price SMMLA like a vector SDOT (A57 model: latency 3, two a cycle), so the i8mm figures say what the instruction counts and dependencies cost on such a pipeline, not what a Neoverse N2 or Cortex-A710 measures. The A57 model also prices ZIP1/ZIP2 of 64-bit lanes at three micro-ops, which llama.cpp's i8mm dot product uses to pair tokens (our i8mm tile loads its token pairs with LD1 to a lane instead)."
   echo
-  echo "Column \"cycles / 256 w / token\": cycles of one loop iteration x 256 / (weights per iteration and token x tokens), the cost of 256 multiply-adds per token. Our inner loops cover 32 k (dot product, i8mm) or 16 k (plain NEON) of a tile's 8 rows; our \"group of 32\" rows cover a group loop iteration for groups of 32 (its inner iterations and the per-group work: scales and float accumulation; the SDOT and SMMLA tiles store the codes signed, code - 8, so symmetric weights need no zero-point correction), the like of llama.cpp's loops, which do their per-block scale work inside (blocks of 32). Our loops are the ones symmetric (dynamically quantized) activations run: no code sums. llama.cpp's are found in its functions by extract.py, and the multiply-adds of each iteration are checked against the weights x tokens listed."
+  echo "Column \"cycles / 256 w / token\": cycles of one loop iteration x 256 / (weights per iteration and token x tokens), the cost of 256 multiply-adds per token. Our inner loops cover 32 k (dot product, i8mm) or 16 k (plain NEON) of a tile's 8 rows; our \"group of 32\" rows cover a group loop iteration for groups of 32 (its inner iterations, or for the dot-product and i8mm tiles the one step of 32 k of their instantiation for groups of 32, which has no inner loop; and the per-group work: scales and float accumulation; the SDOT and SMMLA tiles store the codes signed, code - 8, so symmetric weights need no zero-point correction), the like of llama.cpp's loops, which do their per-block scale work inside (blocks of 32). Our loops are the ones symmetric (dynamically quantized) activations run: no code sums. llama.cpp's are found in its functions by extract.py, and the multiply-adds of each iteration are checked against the weights x tokens listed."
   echo
   echo "## Every loop"
   echo
