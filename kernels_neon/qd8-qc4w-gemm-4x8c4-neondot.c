@@ -32,11 +32,14 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
     const size_t codes_at = AQ_NEON_NR * aq_qc4w_meta_bytes(t->asym);
     const int8x16_t one_bytes = vdupq_n_s8(1);
     float32x4_t facc[MR][2];
+    AQ_FOR_TOKENS(i) aq_neon_acc_start(facc[i], t, i);
+    /* The tokens' activation scales in one register, taken by lane at the end of a
+     * group: one register each left the prefill tile short of registers (a spill
+     * in the loop over groups of 32). */
     float a_scale[MR];
-    AQ_FOR_TOKENS(i) {
-        aq_neon_acc_start(facc[i], t, i);
-        a_scale[i] = t->a_scale[i];
-    }
+    memset(a_scale, 0, sizeof a_scale);
+    memcpy(a_scale, t->a_scale, mr * sizeof(float));
+    const float32x4_t asv = vld1q_f32(a_scale);
     /* The tile's fields in locals, so that the group loop reloads none of them. */
     const size_t groups = t->groups, block_bytes = t->block_bytes;
     const uint8_t *meta = t->w;
@@ -103,16 +106,28 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
             aq_neon_block_zeros_signed(meta, t->asym, zero);
             zero16 = vshlq_n_s32(zero[0], 4);
         }
-        AQ_FOR_TOKENS(i) {
-            int32x4_t isum0 = dacc[i][0], isum1 = dacc[i][1];
-            if (general) {
-                /* 16 isum for rows 0-3, isum for rows 4-7, as the sums are. */
-                const int32_t a_term = t->a_term[i * groups + g];
-                isum0 = vmlsq_n_s32(vmlsq_n_s32(isum0, zero16, a_term), csum[0], t->a_zero[i]);
-                isum1 = vmlsq_n_s32(vmlsq_n_s32(isum1, zero[1], a_term), csum[1], t->a_zero[i]);
-            }
-            aq_neon_group_fma(facc[i], a_scale[i], scale, vcvtq_n_f32_s32(isum0, 4), vcvtq_f32_s32(isum1));
-        }
+        /* Token I's sums into its accumulators, as aq_neon_group_fma does (the lane
+         * of asv must be a literal: written out for each of the MR = 4 tokens). 16
+         * isum for rows 0-3, isum for rows 4-7, as the sums are. */
+#define GROUP_END(I)                                                                                                   \
+    do {                                                                                                               \
+        if ((I) < mr) {                                                                                                \
+            int32x4_t isum0 = dacc[I][0], isum1 = dacc[I][1];                                                          \
+            if (general) {                                                                                             \
+                const int32_t a_term = t->a_term[(I)*groups + g];                                                      \
+                isum0 = vmlsq_n_s32(vmlsq_n_s32(isum0, zero16, a_term), csum[0], t->a_zero[I]);                        \
+                isum1 = vmlsq_n_s32(vmlsq_n_s32(isum1, zero[1], a_term), csum[1], t->a_zero[I]);                       \
+            }                                                                                                          \
+            facc[I][0] = vfmaq_f32(facc[I][0], vmulq_laneq_f32(scale[0], asv, I), vcvtq_n_f32_s32(isum0, 4));          \
+            facc[I][1] = vfmaq_f32(facc[I][1], vmulq_laneq_f32(scale[1], asv, I), vcvtq_f32_s32(isum1));               \
+        }                                                                                                              \
+    } while (0)
+        _Static_assert(MR == 4, "GROUP_END is written out for 4 tokens");
+        GROUP_END(0);
+        GROUP_END(1);
+        GROUP_END(2);
+        GROUP_END(3);
+#undef GROUP_END
     }
     AQ_FOR_TOKENS(i) aq_neon_acc_store(t, i, facc[i]);
 }
