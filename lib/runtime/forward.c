@@ -26,21 +26,43 @@ static void add_into(float *x, const float *y, size_t n) {
 typedef struct mlp_hidden_task {
     aq_context *ctx;
     const aq_layer *layer;
+    size_t unit; /* a part is a whole number of units (mlp_hidden_unit) */
+    size_t part; /* elements of a token's row a task does: the row, or in decode a share of it */
 } mlp_hidden_task;
 
-/* The down projection's input for one token: the MLP's activation, then the
- * online Hadamard rotation and TRIP factors when the quantization scheme
- * folded their inverses into the down projection. */
-static void mlp_hidden(void *arg, size_t t) {
+/* What a decode step's row is cut into, so that threads share it (one token
+ * is one task otherwise, and the others wait): the MLP's activation is element
+ * by element, and a blocked rotation acts on each block of the largest power
+ * of two dividing ffn alone (aq_hadamard_rotate_blocked), so parts of whole
+ * blocks give the row's bits. A full-width rotation mixes the whole row: one
+ * part. */
+static size_t mlp_hidden_unit(const aq_model *m, size_t ffn) {
+    const size_t unrotated_unit = 512;
+    if (!m->down_rotation_signs) return unrotated_unit < ffn ? unrotated_unit : ffn;
+    if (!m->down_rotation_blocked && aq_hadamard_full_width(ffn)) return ffn;
+    return ffn & (~ffn + 1);
+}
+
+/* The down projection's input for part p of one token's row: the MLP's
+ * activation, then the online Hadamard rotation and TRIP factors when the
+ * quantization scheme folded their inverses into the down projection. */
+static void mlp_hidden(void *arg, size_t t, size_t p) {
     const mlp_hidden_task *task = arg;
     const aq_model *m = task->ctx->model;
-    size_t ffn = (size_t)m->cfg.ffn_dim;
-    float *h = task->ctx->gate + t * ffn;
-    aq_mlp_activation(m->cfg.family->mlp, h, task->ctx->up + t * ffn, ffn);
-    if (m->down_rotation_signs)
-        (m->down_rotation_blocked ? aq_hadamard_rotate_blocked : aq_hadamard_rotate)(h, ffn, m->down_rotation_signs);
+    size_t ffn = (size_t)m->cfg.ffn_dim, begin = p * task->part;
+    size_t n = ffn - begin < task->part ? ffn - begin : task->part;
+    float *h = task->ctx->gate + t * ffn + begin;
+    aq_mlp_activation(m->cfg.family->mlp, h, task->ctx->up + t * ffn + begin, n);
+    if (m->down_rotation_signs) {
+        if (n == ffn)
+            (m->down_rotation_blocked ? aq_hadamard_rotate_blocked : aq_hadamard_rotate)(h, ffn,
+                                                                                         m->down_rotation_signs);
+        else /* n is a whole number of the blocked rotation's blocks */
+            for (size_t b = 0; b < n; b += task->unit)
+                aq_hadamard_rotate_blocked(h + b, task->unit, m->down_rotation_signs + begin + b);
+    }
     if (task->layer->down_input_scale)
-        for (size_t i = 0; i < ffn; i++) h[i] *= task->layer->down_input_scale[i];
+        for (size_t i = 0; i < n; i++) h[i] *= task->layer->down_input_scale[begin + i];
 }
 
 static int32_t layer_forward(aq_context *ctx, int32_t i, int32_t n_tokens) {
@@ -67,8 +89,15 @@ static int32_t layer_forward(aq_context *ctx, int32_t i, int32_t n_tokens) {
     const aq_matrix *gate_up[] = {gated ? &l->w_gate : &l->w_up, &l->w_up};
     float *gate_up_out[] = {gated ? ctx->gate : ctx->up, ctx->up};
     aq_linear_group(ctx, gated ? 2 : 1, gate_up, &in, gate_up_out);
-    mlp_hidden_task hidden = {.ctx = ctx, .layer = l};
-    pthreadpool_parallelize_1d(ctx->pool, mlp_hidden, &hidden, (size_t)n_tokens, PTHREADPOOL_FLAG_DISABLE_DENORMALS);
+    size_t ffn = (size_t)c->ffn_dim, threads = ctx->pool ? pthreadpool_get_threads_count(ctx->pool) : 1;
+    mlp_hidden_task hidden = {.ctx = ctx, .layer = l, .unit = ffn, .part = ffn};
+    if ((size_t)n_tokens < threads) {
+        hidden.unit = mlp_hidden_unit(ctx->model, ffn);
+        size_t units = (ffn + hidden.unit - 1) / hidden.unit;
+        hidden.part = (units + threads - 1) / threads * hidden.unit;
+    }
+    pthreadpool_parallelize_2d(ctx->pool, mlp_hidden, &hidden, (size_t)n_tokens, (ffn + hidden.part - 1) / hidden.part,
+                               PTHREADPOOL_FLAG_DISABLE_DENORMALS);
     in = aq_linear_input_at(ctx, i, AQ_INPUT_FFN_DOWN, ctx->gate, n_tokens, c->ffn_dim);
     aq_linear(ctx, &l->w_down, &in, ctx->xn);
     add_into(ctx->x, ctx->xn, residual);
