@@ -136,18 +136,22 @@ const void *GetPacked(const Shape &s, const aq_qc4w_gemm_kernel &kern, bool thre
     return it->second.data();
 }
 
-// m tokens of 8-bit activations, dynamically quantized as the forward pass does.
+// m tokens of 8-bit activations, dynamically quantized as the forward pass does,
+// with their sums of 32 codes, as the forward pass gives them.
 struct Activations {
     std::vector<float> f;
     std::vector<int8_t> q;
     std::vector<float> scale;
     std::vector<int32_t> zero;
+    std::vector<int32_t> sum32;
     aq_qd8 a{};
-    Activations(size_t m, size_t k) : f(RandomFloats(m * k, 2)), q(m * k), scale(m), zero(m) {
+    Activations(size_t m, size_t k) : f(RandomFloats(m * k, 2)), q(m * k), scale(m), zero(m), sum32(m * (k / 32)) {
         a.q = q.data();
         a.scale = scale.data();
         a.zero = zero.data();
+        a.sum32 = sum32.data();
         aq_qd8_quantize_dynamic_ref(f.data(), m, k, k, 8, &a);
+        aq_qd8_sum32_ref(&a, 0, m);
     }
 };
 

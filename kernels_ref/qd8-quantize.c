@@ -216,3 +216,14 @@ bool aq_qd8_quantize_static_ref(const float *x, size_t n_rows, size_t k, size_t 
     }
     return true;
 }
+
+void aq_qd8_sum32_ref(const struct aq_qd8 *a, size_t t_begin, size_t t_end) {
+    const size_t runs = a->k / 32;
+    for (size_t t = t_begin; t < t_end; t++)
+        for (size_t r = 0; r < runs; r++) {
+            const int8_t *q = a->q + t * a->k + r * 32;
+            int32_t sum = 0;
+            for (size_t e = 0; e < 32; e++) sum += q[e];
+            a->sum32[t * runs + r] = sum;
+        }
+}

@@ -137,6 +137,10 @@ struct aq_qd8 {
     float *scale;  /* (n_rows) when group is 0, else (n_rows, k / group) */
     int32_t *zero; /* (n_rows) */
     size_t group;  /* 0: one scale per row; else features per scale (divides k) */
+    /* NULL, or (n_rows, k / 32): each row's sum of codes over each run of 32
+     * features (aq_qd8_sum32_ref), which the qd8 x qc4w/qc3w GEMMs then read
+     * instead of summing the codes again for every block of weight rows. */
+    int32_t *sum32;
 };
 
 /* Where in a->scale the scale of token t's feature e is. */
@@ -146,6 +150,10 @@ static inline size_t aq_qd8_scale_index(const struct aq_qd8 *a, size_t t, size_t
 
 /* Sizes the caller allocates: q n_rows * k bytes, scale n_rows (times k / group
  * when grouped) and zero n_rows. */
+
+/* Fills a->sum32 for rows [t_begin, t_end) (k / 32 sums a row; features past the
+ * last whole 32 are not summed). */
+void aq_qd8_sum32_ref(const struct aq_qd8 *a, size_t t_begin, size_t t_end);
 
 /* Dynamic symmetric per-row quantization of n_rows rows of k floats, row i starting
  * at x + i * x_stride (x_stride >= k, in floats). bits 8: levels [-128, 127] with

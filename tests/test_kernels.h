@@ -137,6 +137,7 @@ static void qd8_make(struct aq_qd8 *a, size_t m, size_t k, int bits, bool nonzer
     a->n_rows = m;
     a->k = k;
     a->group = 0; /* one scale per token */
+    a->sum32 = NULL;
     a->q = xcalloc(m * k, 1);
     a->scale = xcalloc(m, sizeof(float));
     a->zero = xcalloc(m, sizeof(int32_t));
@@ -161,8 +162,34 @@ static void qd8_free(struct aq_qd8 *a) {
     free(a->zero);
 }
 
+/* A copy of a that carries the sums of 32 codes (aq_qd8_sum32_ref), as the
+ * runtime's inputs do; free its sum32. */
+static struct aq_qd8 qd8_with_sums(const struct aq_qd8 *a) {
+    struct aq_qd8 s = *a;
+    s.sum32 = xcalloc(a->n_rows * (a->k / 32) + 1, sizeof(int32_t));
+    aq_qd8_sum32_ref(&s, 0, a->n_rows);
+    return s;
+}
+
+/* out and ref must agree in every byte. */
+static void expect_same_out(const aq_qc4w_gemm_kernel *kern, const struct aq_q4w *w, const float *ref, const float *out,
+                            size_t m, size_t n_begin, size_t n_end, size_t out_stride, const char *what,
+                            const char *sums) {
+    if (memcmp(ref, out, m * out_stride * sizeof(float)) == 0) return;
+    for (size_t i = 0; i < m * out_stride; i++) {
+        if (memcmp(&ref[i], &out[i], sizeof(float)) != 0) {
+            print_error("%s %s%s: m=%zu n=%zu k=%zu group=%zu asym=%d rows [%zu,%zu): out[%zu][%zu] = %a, ref %a\n",
+                        kern->name, what, sums, m, w->n_rows, w->k, w->group, w->zero != NULL, n_begin, n_end,
+                        i / out_stride, i % out_stride, (double)out[i], (double)ref[i]);
+            break;
+        }
+    }
+    fail();
+}
+
 /* One comparison: rows [n_begin, n_end) for m tokens, out_stride > n; every byte
- * of out, written or not, must equal the reference run's. */
+ * of out, written or not, must equal the reference run's, with and without the
+ * sums of 32 codes given in a (a->sum32). */
 static void check_qc4w(const aq_qc4w_gemm_kernel *kern, const struct aq_qd8 *a, const struct aq_q4w *w,
                        const void *packed, size_t m, size_t n_begin, size_t n_end, size_t out_stride,
                        const char *what) {
@@ -171,18 +198,12 @@ static void check_qc4w(const aq_qc4w_gemm_kernel *kern, const struct aq_qd8 *a, 
     fill_sentinel(out, m * out_stride);
     aq_qd8_qc4w_gemm_ref(m, n_begin, n_end, a, w, ref, out_stride);
     kern->gemm(m, n_begin, n_end, a, w, packed, out, out_stride);
-    if (memcmp(ref, out, m * out_stride * sizeof(float)) != 0) {
-        for (size_t i = 0; i < m * out_stride; i++) {
-            if (memcmp(&ref[i], &out[i], sizeof(float)) != 0) {
-                print_error("%s %s: m=%zu n=%zu k=%zu group=%zu asym=%d rows [%zu,%zu): out[%zu][%zu] = %a, "
-                            "ref %a\n",
-                            kern->name, what, m, w->n_rows, w->k, w->group, w->zero != NULL, n_begin, n_end,
-                            i / out_stride, i % out_stride, (double)out[i], (double)ref[i]);
-                break;
-            }
-        }
-        fail();
-    }
+    expect_same_out(kern, w, ref, out, m, n_begin, n_end, out_stride, what, "");
+    struct aq_qd8 with_sums = qd8_with_sums(a);
+    fill_sentinel(out, m * out_stride);
+    kern->gemm(m, n_begin, n_end, &with_sums, w, packed, out, out_stride);
+    expect_same_out(kern, w, ref, out, m, n_begin, n_end, out_stride, what, ", sums given");
+    free(with_sums.sum32);
     free(ref);
     free(out);
 }
@@ -308,6 +329,35 @@ static void test_qc4w_packed_bits(void **state) {
     }
 }
 
+/* The kernel reads the sums of 32 codes when given (else the tests above, with
+ * and without them, would pass with sums ignored): one sum off by one changes
+ * token 0's results. Asymmetric weights, whose zero points every kernel
+ * corrects with the sums (some fold symmetric weights' 8 into the codes). */
+static void test_qc4w_sums_read(void **state) {
+    const aq_qc4w_gemm_kernel *kern = *state;
+    require(kern->isa, kern->name);
+    uint64_t rng = 0x5EED0005u;
+    const size_t m = kern->m_tile + 1, n = kern->n_tile + 1, k = 128;
+    struct aq_q4w w;
+    struct aq_qd8 a;
+    q4w_make(&w, n, k, 32, true, FILL_RANDOM, &rng);
+    qd8_make(&a, m, k, 8, false, FILL_RANDOM, &rng);
+    void *packed = pack_for(kern, &w);
+    float *ref = xcalloc(m * n, sizeof(float)), *out = xcalloc(m * n, sizeof(float));
+    aq_qd8_qc4w_gemm_ref(m, 0, n, &a, &w, ref, n);
+    struct aq_qd8 off = qd8_with_sums(&a);
+    off.sum32[1]++;
+    kern->gemm(m, 0, n, &off, &w, packed, out, n);
+    assert_memory_not_equal(ref, out, n * sizeof(float));
+    assert_memory_equal(ref + n, out + n, (m - 1) * n * sizeof(float));
+    free(off.sum32);
+    free(ref);
+    free(out);
+    free(packed);
+    q4w_free(&w);
+    qd8_free(&a);
+}
+
 /* ------------------------------------------------------------------------------
  * qd8 x qc3w: 3-bit weights (codes 4..11 in an aq_q4w, symmetric).
  */
@@ -338,17 +388,12 @@ static void check_qc3w(const aq_qc4w_gemm_kernel *kern, const struct aq_qd8 *a, 
     aq_qd8_qc4w_gemm_ref(m, n_begin, n_end, a, w, ref4, out_stride);
     assert_memory_equal(ref, ref4, m * out_stride * sizeof(float));
     kern->gemm(m, n_begin, n_end, a, w, packed, out, out_stride);
-    if (memcmp(ref, out, m * out_stride * sizeof(float)) != 0) {
-        for (size_t i = 0; i < m * out_stride; i++) {
-            if (memcmp(&ref[i], &out[i], sizeof(float)) != 0) {
-                print_error("%s %s: m=%zu n=%zu k=%zu group=%zu rows [%zu,%zu): out[%zu][%zu] = %a, ref %a\n",
-                            kern->name, what, m, w->n_rows, w->k, w->group, n_begin, n_end, i / out_stride,
-                            i % out_stride, (double)out[i], (double)ref[i]);
-                break;
-            }
-        }
-        fail();
-    }
+    expect_same_out(kern, w, ref, out, m, n_begin, n_end, out_stride, what, "");
+    struct aq_qd8 with_sums = qd8_with_sums(a);
+    fill_sentinel(out, m * out_stride);
+    kern->gemm(m, n_begin, n_end, &with_sums, w, packed, out, out_stride);
+    expect_same_out(kern, w, ref, out, m, n_begin, n_end, out_stride, what, ", sums given");
+    free(with_sums.sum32);
     free(ref);
     free(ref4);
     free(out);
@@ -1513,6 +1558,7 @@ static int aq_run_kernel_tests(const char *group, CMUnitTestFunction arch_test) 
         add_test(&l, e->name, " extremes", test_qc4w_extremes, e);
         add_test(&l, e->name, " packed bits", test_qc4w_packed_bits, e);
         add_test(&l, e->name, " act groups", test_qc4w_act_groups, e);
+        add_test(&l, e->name, " sums read", test_qc4w_sums_read, e);
     }
     for (size_t i = 0; i + 1 < aq_qd8_qc3w_gemm_list_size; i++) {
         const aq_qc4w_gemm_kernel *e = &aq_qd8_qc3w_gemm_list[i];

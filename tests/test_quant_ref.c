@@ -1059,8 +1059,8 @@ static void test_gemm_hand_worked(void **state) {
     }
     float a_scale = 0.25f;
     int32_t a_zero = 0, a_zero_shifted = 1;
-    const struct aq_qd8 a = {1, 64, qa, &a_scale, &a_zero, 0};
-    const struct aq_qd8 a_shifted = {1, 64, qa_shifted, &a_scale, &a_zero_shifted, 0};
+    const struct aq_qd8 a = {1, 64, qa, &a_scale, &a_zero, 0, NULL};
+    const struct aq_qd8 a_shifted = {1, 64, qa_shifted, &a_scale, &a_zero_shifted, 0, NULL};
 
     float out = 0.0f;
     aq_qd8_qc4w_gemm_ref(1, 0, 1, &a, &w_sym, &out, 1);
@@ -1096,7 +1096,7 @@ static void test_gemm_accumulates_with_fma(void **state) {
     }
     float sa = 1.0f + 0x1p-21f;
     int32_t za = 0;
-    const struct aq_qd8 a8 = {1, 64, qa, &sa, &za, 0};
+    const struct aq_qd8 a8 = {1, 64, qa, &sa, &za, 0, NULL};
     float out = -1.0f;
     aq_qd8_qc4w_gemm_ref(1, 0, 1, &a8, &w, &out, 1);
     assert_true(out == 0x1p-21f);

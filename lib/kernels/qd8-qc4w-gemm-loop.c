@@ -9,15 +9,24 @@
 
 /* a_term[t * chunk + g] = sum of row t's codes over group g0 + g, minus group * za,
  * for rows t < mr (modulo 2^32, so that no za overflows; the kernels' int32 lanes
- * wrap the same way). */
-static void activation_terms(size_t mr, const int8_t *a, const int32_t *a_zero, size_t k, size_t group, size_t g0,
-                             size_t chunk, int32_t *a_term) {
+ * wrap the same way). The sums come from a->sum32 when the caller computed them
+ * (once per input, where this loop would sum every activation tile's codes again
+ * for each block of weight rows: 4% of a W4A8 prefill's samples), else from the
+ * codes. */
+static void activation_terms(size_t mr, const struct aq_qd8 *a, size_t t0, size_t group, size_t g0, size_t chunk,
+                             int32_t *a_term) {
+    const size_t k = a->k;
     for (size_t t = 0; t < mr; t++) {
-        const uint32_t zero_sum = (uint32_t)group * (uint32_t)a_zero[t];
+        const uint32_t zero_sum = (uint32_t)group * (uint32_t)a->zero[t0 + t];
         for (size_t g = 0; g < chunk; g++) {
-            const int8_t *q = a + t * k + (g0 + g) * group;
             int32_t sum = 0;
-            for (size_t e = 0; e < group; e++) sum += q[e];
+            if (a->sum32 && group % 32 == 0) {
+                const int32_t *s = a->sum32 + (t0 + t) * (k / 32) + (g0 + g) * (group / 32);
+                for (size_t r = 0; r < group / 32; r++) sum += s[r];
+            } else {
+                const int8_t *q = a->q + (t0 + t) * k + (g0 + g) * group;
+                for (size_t e = 0; e < group; e++) sum += q[e];
+            }
             a_term[t * chunk + g] = (int32_t)((uint32_t)sum - zero_sum);
         }
     }
@@ -65,7 +74,15 @@ static void gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, size_t m, 
             };
             for (size_t g0 = 0; g0 < groups; g0 += chunk_max) {
                 const size_t chunk = groups - g0 < chunk_max ? groups - g0 : chunk_max;
-                activation_terms(mr, t.a, t.a_zero, k, group, g0, chunk, a_term);
+                /* Groups of 32, no za and the whole row in one chunk: T is the sum
+                 * itself, and sum32's rows are laid out as a_term's, so the tiles
+                 * read it in place. */
+                if (a->sum32 && group == 32 && !za_any && chunk * group == k) {
+                    t.a_term = a->sum32 + t0 * chunk;
+                } else {
+                    activation_terms(mr, a, t0, group, g0, chunk, a_term);
+                    t.a_term = a_term;
+                }
                 if (a->group) {
                     for (size_t i = 0; i < mr; i++)
                         chunk_scale[i] = a->scale[(t0 + i) * (k / a->group) + g0 * group / a->group];

@@ -126,6 +126,8 @@ static aq_error reserve_batch(aq_context *ctx, int32_t n_tokens) {
     if (qa_scale) ctx->qa.scale = qa_scale;
     int32_t *qa_zero = realloc(ctx->qa.zero, n * sizeof(int32_t));
     if (qa_zero) ctx->qa.zero = qa_zero;
+    int32_t *qa_sum32 = realloc(ctx->qa.sum32, n * (width / 32) * sizeof(int32_t));
+    if (qa_sum32) ctx->qa.sum32 = qa_sum32;
     /* Activation rows of llama.cpp's formats take at most 2 bytes an element (F16, BF16); float
      * weights with quantized activations (to measure the activations' error alone) read them back
      * as floats from the same buffer. */
@@ -145,7 +147,7 @@ static aq_error reserve_batch(aq_context *ctx, int32_t n_tokens) {
     if (order) ctx->prune_order = order;
     int32_t *logit_row = realloc(ctx->logit_row, n * sizeof *logit_row);
     if (logit_row) ctx->logit_row = logit_row;
-    if (!pos || !qa || !qa_scale || !qa_zero || !blocks || !kept || !n_kept || !order || !logit_row)
+    if (!pos || !qa || !qa_scale || !qa_zero || !qa_sum32 || !blocks || !kept || !n_kept || !order || !logit_row)
         return aq_set_error(ctx->error, AQ_ERR_OUT_OF_MEMORY, "out of memory for a batch of %d", n_tokens);
     ctx->batch_cap = n_tokens;
     return AQ_OK;
@@ -213,6 +215,7 @@ void aq_runtime_context_free(aq_context *ctx) {
     free(ctx->qa.q);
     free(ctx->qa.scale);
     free(ctx->qa.zero);
+    free(ctx->qa.sum32);
     free(ctx->qa_blocks);
     free(ctx->sample_index);
     free(ctx);

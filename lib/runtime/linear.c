@@ -116,8 +116,11 @@ static void quantize_rows(void *arg, size_t t_begin, size_t rows) {
     if (task->format == ACT_QD8) {
         const aq_act_quant *p = in->policy;
         size_t scales = p->group ? k / (size_t)p->group : 1;
-        struct aq_qd8 rows_view = {
-            .q = ctx->qa.q + t_begin * k, .scale = ctx->qa.scale + t_begin * scales, .zero = ctx->qa.zero + t_begin};
+        struct aq_qd8 rows_view = {.k = k,
+                                   .q = ctx->qa.q + t_begin * k,
+                                   .scale = ctx->qa.scale + t_begin * scales,
+                                   .zero = ctx->qa.zero + t_begin,
+                                   .sum32 = ctx->qa.sum32 + t_begin * (k / 32)};
         if (p->clip)
             aq_qd8_quantize_grouped_clip_ref(x, rows, k, k, p->bits, p->group_bits, (size_t)p->group, &rows_view);
         else if (p->asym)
@@ -130,6 +133,8 @@ static void quantize_rows(void *arg, size_t t_begin, size_t rows) {
             aq_qd8_quantize_static_ref(x, rows, k, k, p->scale, p->zero, p->bits, &rows_view);
         else
             ctx->model->kernels.qd8_quantize(x, rows, k, k, p->bits, &rows_view);
+        /* Once here, not per block of weight rows in every GEMM that reads the input. */
+        aq_qd8_sum32_ref(&rows_view, 0, rows);
     } else {
         size_t row_bytes = aq_act_row_bytes(task->block_type, k);
         const aq_act_quantize_kernel *q =
