@@ -63,36 +63,12 @@ static inline void aq_neon_block_zeros(const uint8_t *block, bool asym, int32x4_
     zero[1] = vreinterpretq_s32_u32(vmovl_u16(vget_high_u16(z16)));
 }
 
-/* Defines the micro-tile `tile(mr, t)` of a signed layout from `body(mr, t,
- * general)`, instantiated with a constant general: true where some correction is
- * due (asymmetric weights, or some za != 0: the code sums C' are counted too);
- * false for symmetric weights and activations, whose groups need none, so the
- * other instantiation's loops do no work for them. */
-#define AQ_NEON_TILE_SIGNED(tile, body)                                                                                \
-    AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {                                                \
-        if (t->za_any || t->asym)                                                                                      \
-            body(mr, t, true);                                                                                         \
-        else                                                                                                           \
-            body(mr, t, false);                                                                                        \
-    }
-
-/* The same, with a second constant: groups of 32 (one step of 32 k, no loop over
- * the steps of a group and no sums kept across them) instantiated apart from any
- * other group size, which the loop over a group's steps serves. */
-#define AQ_NEON_TILE_SIGNED_AND_STEP(tile, body)                                                                       \
-    AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {                                                \
-        const bool general = t->za_any || t->asym, one_step = t->group == 32;                                          \
-        if (general) {                                                                                                 \
-            if (one_step)                                                                                              \
-                body(mr, t, true, true);                                                                               \
-            else                                                                                                       \
-                body(mr, t, true, false);                                                                              \
-        } else if (one_step) {                                                                                         \
-            body(mr, t, false, true);                                                                                  \
-        } else {                                                                                                       \
-            body(mr, t, false, false);                                                                                 \
-        }                                                                                                              \
-    }
+/* The micro-tiles of a signed layout (AQ_QC4W_TILE_CORRECTED_IF and _AND_STEP,
+ * qd8-qc4w-gemm-loop.h): a correction is due for asymmetric weights, or where
+ * some za != 0 (the code sums C' are counted too); symmetric weights and
+ * activations need none. */
+#define AQ_NEON_TILE_SIGNED(tile, body) AQ_QC4W_TILE_CORRECTED_IF(tile, body, t->za_any || t->asym)
+#define AQ_NEON_TILE_SIGNED_AND_STEP(tile, body) AQ_QC4W_TILE_CORRECTED_IF_AND_STEP(tile, body, t->za_any || t->asym)
 
 /* The block's 8 zero points of the signed layouts, zw - 8 as int32 (0 for
  * symmetric weights). */

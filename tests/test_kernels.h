@@ -187,16 +187,14 @@ static void expect_same_out(const aq_qc4w_gemm_kernel *kern, const struct aq_q4w
     fail();
 }
 
-/* One comparison: rows [n_begin, n_end) for m tokens, out_stride > n; every byte
- * of out, written or not, must equal the reference run's, with and without the
- * sums of 32 codes given in a (a->sum32). */
-static void check_qc4w(const aq_qc4w_gemm_kernel *kern, const struct aq_qd8 *a, const struct aq_q4w *w,
-                       const void *packed, size_t m, size_t n_begin, size_t n_end, size_t out_stride,
-                       const char *what) {
-    float *ref = xcalloc(m * out_stride, sizeof(float)), *out = xcalloc(m * out_stride, sizeof(float));
-    fill_sentinel(ref, m * out_stride);
+/* Every byte of the kernel's out, written or not, must equal ref (the reference
+ * run's, on an out of the same sentinels), with and without the sums of 32
+ * codes given in a (a->sum32). */
+static void expect_kernel_as_ref(const aq_qc4w_gemm_kernel *kern, const struct aq_qd8 *a, const struct aq_q4w *w,
+                                 const void *packed, const float *ref, size_t m, size_t n_begin, size_t n_end,
+                                 size_t out_stride, const char *what) {
+    float *out = xcalloc(m * out_stride, sizeof(float));
     fill_sentinel(out, m * out_stride);
-    aq_qd8_qc4w_gemm_ref(m, n_begin, n_end, a, w, ref, out_stride);
     kern->gemm(m, n_begin, n_end, a, w, packed, out, out_stride);
     expect_same_out(kern, w, ref, out, m, n_begin, n_end, out_stride, what, "");
     struct aq_qd8 with_sums = qd8_with_sums(a);
@@ -204,8 +202,18 @@ static void check_qc4w(const aq_qc4w_gemm_kernel *kern, const struct aq_qd8 *a, 
     kern->gemm(m, n_begin, n_end, &with_sums, w, packed, out, out_stride);
     expect_same_out(kern, w, ref, out, m, n_begin, n_end, out_stride, what, ", sums given");
     free(with_sums.sum32);
-    free(ref);
     free(out);
+}
+
+/* One comparison: rows [n_begin, n_end) for m tokens, out_stride > n. */
+static void check_qc4w(const aq_qc4w_gemm_kernel *kern, const struct aq_qd8 *a, const struct aq_q4w *w,
+                       const void *packed, size_t m, size_t n_begin, size_t n_end, size_t out_stride,
+                       const char *what) {
+    float *ref = xcalloc(m * out_stride, sizeof(float));
+    fill_sentinel(ref, m * out_stride);
+    aq_qd8_qc4w_gemm_ref(m, n_begin, n_end, a, w, ref, out_stride);
+    expect_kernel_as_ref(kern, a, w, packed, ref, m, n_begin, n_end, out_stride, what);
+    free(ref);
 }
 
 static void *pack_for(const aq_qc4w_gemm_kernel *kern, const struct aq_q4w *w) {
@@ -380,23 +388,14 @@ static void check_qc3w(const aq_qc4w_gemm_kernel *kern, const struct aq_qd8 *a, 
                        const void *packed, size_t m, size_t n_begin, size_t n_end, size_t out_stride,
                        const char *what) {
     float *ref = xcalloc(m * out_stride, sizeof(float)), *ref4 = xcalloc(m * out_stride, sizeof(float));
-    float *out = xcalloc(m * out_stride, sizeof(float));
     fill_sentinel(ref, m * out_stride);
     fill_sentinel(ref4, m * out_stride);
-    fill_sentinel(out, m * out_stride);
     aq_qd8_qc3w_gemm_ref(m, n_begin, n_end, a, w, ref, out_stride);
     aq_qd8_qc4w_gemm_ref(m, n_begin, n_end, a, w, ref4, out_stride);
     assert_memory_equal(ref, ref4, m * out_stride * sizeof(float));
-    kern->gemm(m, n_begin, n_end, a, w, packed, out, out_stride);
-    expect_same_out(kern, w, ref, out, m, n_begin, n_end, out_stride, what, "");
-    struct aq_qd8 with_sums = qd8_with_sums(a);
-    fill_sentinel(out, m * out_stride);
-    kern->gemm(m, n_begin, n_end, &with_sums, w, packed, out, out_stride);
-    expect_same_out(kern, w, ref, out, m, n_begin, n_end, out_stride, what, ", sums given");
-    free(with_sums.sum32);
+    expect_kernel_as_ref(kern, a, w, packed, ref, m, n_begin, n_end, out_stride, what);
     free(ref);
     free(ref4);
-    free(out);
 }
 
 static void check_qc3w_ranges(const aq_qc4w_gemm_kernel *kern, size_t m, size_t n_rows, size_t k, size_t group,

@@ -727,6 +727,43 @@ static void test_qd8_grouped_bits(void **state) {
     assert_true(scale[0] == 123.0f && a.group == 0);
 }
 
+/* A quantizer with per-group widths (aq_qd8_quantize_grouped_clip_ref, _asym_ref). */
+typedef bool (*widths_quantizer)(const float *x, size_t n_rows, size_t k, size_t x_stride, int bits,
+                                 const uint8_t *group_bits, size_t group, struct aq_qd8 *out);
+
+/* Given no widths and 8 bits, quantize is aq_qd8_quantize_grouped_ref; it refuses
+ * a width other than 8 or 4, bits other than 8 or 4 and a group that does not
+ * divide k (4 x group must not), writing nothing. */
+static void expect_plain_at_8_bits_and_refusals(widths_quantizer quantize, const float *x, size_t rows, size_t k,
+                                                size_t stride, size_t group) {
+    const size_t n = k / group;
+    int8_t *q = checked_calloc(rows * k, 1), *qp = checked_calloc(rows * k, 1);
+    float *scale = checked_calloc(rows * n, sizeof(float)), *scale_p = checked_calloc(rows * n, sizeof(float));
+    int32_t *zero = checked_calloc(rows, sizeof(int32_t)), *zero_p = checked_calloc(rows, sizeof(int32_t));
+    struct aq_qd8 a = {.q = q, .scale = scale, .zero = zero}, p = {.q = qp, .scale = scale_p, .zero = zero_p};
+    assert_true(quantize(x, rows, k, stride, 8, NULL, group, &a));
+    assert_true(aq_qd8_quantize_grouped_ref(x, rows, k, stride, 8, group, &p));
+    assert_memory_equal(q, qp, rows * k);
+    assert_memory_equal(scale, scale_p, rows * n * sizeof(float));
+    uint8_t *bad = checked_calloc(n, 1);
+    for (size_t g = 0; g < n; g++) bad[g] = g == n / 2 ? 3 : 4; /* one width of 3 */
+    scale[0] = 123.0f;
+    a.group = 0;
+    assert_false(quantize(x, rows, k, stride, 4, bad, group, &a));
+    assert_false(quantize(x, rows, k, stride, 5, NULL, group, &a));
+    const size_t not_dividing = 4 * group;
+    assert_true(k % not_dividing != 0);
+    assert_false(quantize(x, rows, k, stride, 4, NULL, not_dividing, &a));
+    assert_true(scale[0] == 123.0f && a.group == 0);
+    free(bad);
+    free(q);
+    free(qp);
+    free(scale);
+    free(scale_p);
+    free(zero);
+    free(zero_p);
+}
+
 /* Clipped 4-bit groups (aclip): each group's scale is one of the ratios' and its
  * squared error is at most the unclipped one's; 8-bit groups are quantized as
  * without clipping; a zero group stays at scale 0; bad widths are refused. */
@@ -770,17 +807,7 @@ static void test_qd8_grouped_clip(void **state) {
     assert_true(scale[N] == 0.0f); /* the zero group */
     assert_true(clipped > 0);      /* some group took a clipped scale */
     /* group_bits NULL: every group at bits; 8 bits is the unclipped quantizer's */
-    assert_true(aq_qd8_quantize_grouped_clip_ref(x, ROWS, K, STRIDE, 8, NULL, GROUP, &a));
-    assert_true(aq_qd8_quantize_grouped_ref(x, ROWS, K, STRIDE, 8, GROUP, &p));
-    assert_memory_equal(q, qp, sizeof q);
-    assert_memory_equal(scale, scale_p, sizeof scale);
-    const uint8_t bad[N] = {4, 8, 4, 3, 8, 4};
-    scale[0] = 123.0f;
-    a.group = 0;
-    assert_false(aq_qd8_quantize_grouped_clip_ref(x, ROWS, K, STRIDE, 4, bad, GROUP, &a));
-    assert_false(aq_qd8_quantize_grouped_clip_ref(x, ROWS, K, STRIDE, 5, NULL, GROUP, &a));
-    assert_false(aq_qd8_quantize_grouped_clip_ref(x, ROWS, K, STRIDE, 4, NULL, 128, &a));
-    assert_true(scale[0] == 123.0f && a.group == 0);
+    expect_plain_at_8_bits_and_refusals(aq_qd8_quantize_grouped_clip_ref, x, ROWS, K, STRIDE, GROUP);
 }
 
 /* Asymmetric 4-bit groups (aasym), by hand: x = i - 10 for i in [0, 32) spans
@@ -859,17 +886,7 @@ static void test_qd8_grouped_asym(void **state) {
     }
     assert_true(scale[N] == 0.0f); /* the zero group */
     for (size_t e = 0; e < GROUP; e++) assert_int_equal(q[K + e], 0);
-    assert_true(aq_qd8_quantize_grouped_asym_ref(x, ROWS, K, STRIDE, 8, NULL, GROUP, &a));
-    assert_true(aq_qd8_quantize_grouped_ref(x, ROWS, K, STRIDE, 8, GROUP, &p));
-    assert_memory_equal(q, qp, sizeof q);
-    assert_memory_equal(scale, scale_p, sizeof scale);
-    const uint8_t bad[N] = {4, 8, 4, 3, 8, 4};
-    scale[0] = 123.0f;
-    a.group = 0;
-    assert_false(aq_qd8_quantize_grouped_asym_ref(x, ROWS, K, STRIDE, 4, bad, GROUP, &a));
-    assert_false(aq_qd8_quantize_grouped_asym_ref(x, ROWS, K, STRIDE, 5, NULL, GROUP, &a));
-    assert_false(aq_qd8_quantize_grouped_asym_ref(x, ROWS, K, STRIDE, 4, NULL, 128, &a));
-    assert_true(scale[0] == 123.0f && a.group == 0);
+    expect_plain_at_8_bits_and_refusals(aq_qd8_quantize_grouped_asym_ref, x, ROWS, K, STRIDE, GROUP);
 }
 
 /* The 3-bit GEMM reads the same group-wise activation scales: on a symmetric

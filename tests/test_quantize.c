@@ -296,6 +296,17 @@ static void test_save_load_round_trip_is_bit_exact(void **state) {
     }
 }
 
+/* Overwrites the value of the u32 key named key in a GGUF file's bytes: the
+ * key's string, then its type (u32), then its value. */
+static void set_u32_key(uint8_t *file, size_t size, const char *key, uint32_t value) {
+    const size_t len = strlen(key);
+    uint8_t *at = NULL;
+    for (size_t i = 0; i + len + 8 <= size && !at; i++)
+        if (!memcmp(file + i, key, len)) at = file + i;
+    assert_non_null(at);
+    memcpy(at + len + 4, &value, sizeof value);
+}
+
 /* mix8-N: N activation groups of each input at 8 bits, the rest at 4. The saved
  * file lists each input's widths (N of them 8); the 8-bit groups take the shipped
  * model's 4-bit activation error down; a width other than 8 or 4, or a list for an
@@ -330,13 +341,9 @@ static void test_mixed_activation_groups(void **state) {
     assert_true(fd >= 0);
     free(round_trip_logits(m, path, &n, &vocab)); /* saved, and the file loads back bit-exact */
     aq_model_free(m);
-    FILE *f = fopen(path, "rb");
-    fseek(f, 0, SEEK_END);
-    size_t size = (size_t)ftell(f);
-    rewind(f);
-    uint8_t *file = malloc(size);
-    assert_int_equal(fread(file, 1, size, f), size);
-    fclose(f);
+    size_t size;
+    uint8_t *file = (uint8_t *)test_read_file(path, &size);
+    assert_non_null(file);
     aq_gguf *g = NULL;
     assert_int_equal(aq_gguf_open_memory(file, size, &g, NULL, 0), AQ_OK);
     const char *sites[] = {"attn_qkv", "attn_output", "ffn_up", "ffn_down"};
@@ -364,14 +371,7 @@ static void test_mixed_activation_groups(void **state) {
         if (c == 0) {
             bad[at] = 5;
         } else if (c == 2) {
-            /* the key's string, then its type (u32), then its value */
-            const char key[] = "agilequant.act_clip";
-            uint8_t *k = NULL;
-            for (size_t i = 0; i + sizeof key <= size && !k; i++)
-                if (!memcmp(bad + i, key, sizeof key - 1)) k = bad + i;
-            assert_non_null(k);
-            const uint32_t two = 2;
-            memcpy(k + sizeof key - 1 + 4, &two, sizeof two);
+            set_u32_key(bad, size, "agilequant.act_clip", 2);
         } else {
             /* the act_bits array holds 4 for every input of w4a4: find layer 1's down entry and make it 8 */
             assert_int_equal(aq_gguf_open_memory(bad, size, &g, NULL, 0), AQ_OK);
@@ -568,22 +568,11 @@ static void test_asymmetric_activation_groups(void **state) {
     assert_true(max_abs_diff(asym, sym, (size_t)n * (size_t)vocab) > 1e-3);
     free(asym);
     free(sym);
-    FILE *f = fopen(path, "rb");
-    fseek(f, 0, SEEK_END);
-    size_t size = (size_t)ftell(f);
-    rewind(f);
-    uint8_t *file = malloc(size);
-    assert_int_equal(fread(file, 1, size, f), size);
-    fclose(f);
-    /* the key's string, then its type (u32), then its value */
-    const char key[] = "agilequant.act_asym";
-    uint8_t *k = NULL;
-    for (size_t i = 0; i + sizeof key <= size && !k; i++)
-        if (!memcmp(file + i, key, sizeof key - 1)) k = file + i;
-    assert_non_null(k);
-    const uint32_t two = 2;
-    memcpy(k + sizeof key - 1 + 4, &two, sizeof two);
-    f = fopen(path, "wb");
+    size_t size;
+    uint8_t *file = (uint8_t *)test_read_file(path, &size);
+    assert_non_null(file);
+    set_u32_key(file, size, "agilequant.act_asym", 2);
+    FILE *f = fopen(path, "wb");
     assert_int_equal(fwrite(file, 1, size, f), size);
     fclose(f);
     aq_model *back = aq_model_create();

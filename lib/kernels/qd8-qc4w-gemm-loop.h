@@ -96,12 +96,13 @@ void aq_qd8_qc4w_gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, size_
 size_t aq_qc4w_packed_bytes(const struct aq_q4w *w, size_t nr);
 
 /* Defines the micro-tile `tile(mr, t)` from `body(mr, t, with_c)`, instantiated
- * with a constant with_c: the code sums C are counted only in the instantiation
- * for tiles where some za is not 0 (never for dynamic, symmetric activations), so
- * the other one's inner loop does no work for them. */
-#define AQ_QC4W_TILE_WITH_C(tile, body)                                                                                \
+ * with a constant with_c, the expression `corrected` of t: the corrections (the
+ * code sums C where some za is not 0, never for dynamic, symmetric activations)
+ * are counted only in the instantiation for tiles that need them, so the other
+ * one's inner loop does no work for them. */
+#define AQ_QC4W_TILE_CORRECTED_IF(tile, body, corrected)                                                               \
     AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {                                                \
-        if (t->za_any)                                                                                                 \
+        if (corrected)                                                                                                 \
             body(mr, t, true);                                                                                         \
         else                                                                                                           \
             body(mr, t, false);                                                                                        \
@@ -109,10 +110,10 @@ size_t aq_qc4w_packed_bytes(const struct aq_q4w *w, size_t nr);
 
 /* The same, with a second constant: groups of 32 (one step of 32 k, so no sum
  * kept across steps) instantiated apart from any other group size. */
-#define AQ_QC4W_TILE_WITH_C_AND_STEP(tile, body)                                                                       \
+#define AQ_QC4W_TILE_CORRECTED_IF_AND_STEP(tile, body, corrected)                                                      \
     AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {                                                \
-        const bool one_step = t->group == 32;                                                                          \
-        if (t->za_any) {                                                                                               \
+        const bool with_c = (corrected), one_step = t->group == 32;                                                    \
+        if (with_c) {                                                                                                  \
             if (one_step)                                                                                              \
                 body(mr, t, true, true);                                                                               \
             else                                                                                                       \
@@ -123,6 +124,10 @@ size_t aq_qc4w_packed_bytes(const struct aq_q4w *w, size_t nr);
             body(mr, t, false, false);                                                                                 \
         }                                                                                                              \
     }
+
+/* Layouts of unsigned codes, corrected where some za is not 0. */
+#define AQ_QC4W_TILE_WITH_C(tile, body) AQ_QC4W_TILE_CORRECTED_IF(tile, body, t->za_any)
+#define AQ_QC4W_TILE_WITH_C_AND_STEP(tile, body) AQ_QC4W_TILE_CORRECTED_IF_AND_STEP(tile, body, t->za_any)
 
 /* Defines the kernel `name` from the inline micro-tile `tile(mr, t)`. */
 #define AQ_QD8_QC4W_GEMM_DEFINE(name, MR, NR, tile)                                                                    \
