@@ -384,7 +384,7 @@ if want aarch64; then
         # on both by the kernel tests (under qemu these tests take most of the stage's time; test_families
         # alone took 506 s on cortex-a72). So do the tests that run the same code on both: the text layer's
         # (tokenizers, sampler, chat templates: no kernels below them) and those of the F32 model only,
-        # which takes the same kernels on both (aq-perplexity's "kernels:" line: f32:ref on cortex-a72 and
+        # which takes the same kernels on both (aq-perplexity's "kernels:" line: f32:neon, attn:neon on cortex-a72 and
         # max alike): test_model (140 s on cortex-a72) and test_threads (42 s). cortex-a72 keeps the tests
         # that reach its own kernels in a whole model: the llama.cpp block files (blocks:neon) and the
         # layer-wise quantizer (its INT4 weights packed for qc4w:neon).
