@@ -295,7 +295,7 @@ if want asan; then
   [ -f build-ci-asan/build.ninja ] && \
     ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_summary=1:detect_leaks=1} \
     UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_summary=1:print_stacktrace=1} \
-    run_tests asan+ubsan build-ci-asan testlog -t "$asan_timeout"
+    AQ_SMOLLM2_ROWS=1 run_tests asan+ubsan build-ci-asan testlog -t "$asan_timeout"
 fi
 
 # The test that shares one model between threads. Tests of a context's thread pool would only show

