@@ -136,8 +136,8 @@ typedef struct aq_act_quant {
      * groups, chosen on calibration text), owned by the model; NULL: every group at bits. */
     const uint8_t *group_bits;
     bool clip; /* with group: each 4-bit group's scale clipped for the least error (aq_qd8_quantize_grouped_clip_ref) */
-    bool
-        asym; /* with group: each 4-bit group asymmetric, 16 levels from its minimum (aq_qd8_quantize_grouped_asym_ref) */
+    /* with group: each 4-bit group asymmetric, 16 levels from its minimum (aq_qd8_quantize_grouped_asym_ref) */
+    bool asym;
 } aq_act_quant;
 
 typedef struct aq_layer {
