@@ -85,7 +85,7 @@ void aq_qc4w_packw_8c16_neon(const struct aq_q4w *w, void *packed) {
     }
 }
 
-/* For aq_qd8_qc4w_gemm_4x8c8__i8mm (SMMLA): per group, per 16 consecutive k, four
+/* For aq_qd8_qc4w_gemm_8x8c8__i8mm (SMMLA): per group, per 16 consecutive k, four
  * 16-byte blocks, one per row pair p = (2p, 2p + 1); byte 8j + i holds row 2p + j
  * at k + i in its low nibble and at k + 8 + i in its high nibble: the low nibbles
  * are SMMLA's 2 x 8 weight operand of k..k+7, the high ones that of k+8..k+15;

@@ -105,9 +105,16 @@ static inline void aq_neon_block_zeros_signed(const uint8_t *block, bool asym, i
     do {                                                                                                               \
         if ((mr) == AQ_MCA_MR) __asm volatile("# LLVM-MCA-K " k "\n# LLVM-MCA-BEGIN " name);                           \
     } while (0)
+/* As AQ_MCA_BEGIN_K, for a loop over `rows` (a literal, e.g. "4") of the tile's
+ * 8 rows only (the passes of a tile). */
+#define AQ_MCA_BEGIN_KR(mr, name, k, rows)                                                                             \
+    do {                                                                                                               \
+        if ((mr) == AQ_MCA_MR) __asm volatile("# LLVM-MCA-K " k "\n# LLVM-MCA-ROWS " rows "\n# LLVM-MCA-BEGIN " name); \
+    } while (0)
 #else
 #define AQ_MCA_BEGIN(mr, name) ((void)0)
 #define AQ_MCA_BEGIN_K(mr, name, k) ((void)0)
+#define AQ_MCA_BEGIN_KR(mr, name, k, rows) ((void)0)
 #define AQ_MCA_END(mr) ((void)0)
 #endif
 

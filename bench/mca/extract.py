@@ -22,7 +22,9 @@ what a "# LLVM-MCA-K k" line in the loop says, from AQ_MCA_BEGIN_K); but where
 the kernel has an instantiation for groups of K alone, whose group loop holds
 the marker NAME-gK and no loop inside (AQ_NEON_TILE_SIGNED_AND_STEP), that loop,
 the one such groups run, is taken whole instead (its k must be K). A line
-"// k N" before "// macs" gives the k the output covers. Straight
+"// k N" before "// macs" gives the k the output covers, and "// rows N" the
+tile's rows it covers where a "# LLVM-MCA-ROWS N" line in the loop says so
+(AQ_MCA_BEGIN_KR: a pass over some of the rows; else all of them). Straight
 line: the branches inside are kept as instructions and every block laid out
 between the two ends is counted once (both arms of an if, when both are there).
 
@@ -165,10 +167,14 @@ if name is not None:
     inner = instructions(h + 1, e)
     body = inner
     inner_k = 16
+    rows = 0
     for l in lines[h:e]:
         m = re.search(r'LLVM-MCA-K (\d+)', l)
         if m:
             inner_k = int(m.group(1))
+        m = re.search(r'LLVM-MCA-ROWS (\d+)', l)
+        if m:
+            rows = int(m.group(1))
     covered_k = inner_k
     if whole_k and whole_k != inner_k:
         sys.exit('extract.py: the loop of %s covers k %d, not %d' % (name, inner_k, whole_k))
@@ -229,5 +235,7 @@ out += body
 out.append('\t// LLVM-MCA-END')
 if name is not None:
     out.append('// k %d' % covered_k)
+    if rows:
+        out.append('// rows %d' % rows)
 out.append('// macs %d' % sum(macs(l.strip()) for l in body))
 print('\n'.join(out))

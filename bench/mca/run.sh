@@ -70,6 +70,8 @@ march_of() {
 # One row per spec: id | label | kind (ours, base, llama) | source | -march | tokens |
 # weights per iteration and token | extract.py arguments after the .s file
 specs=()
+# Each ISA's prefill tile: its tokens (mr), for the comparison's row ids.
+declare -A mr_of
 # The kernels come from the NEON list, kernels_neon/qd8-qc4w-gemm.inc (the list dispatch,
 # the tests and bench/kernels.cc read): each entry AQ_QD8_QC4W_GEMM(isa, mr, nr, kr, gemm, packw)
 # gives decode (1 token) and the full tile (mr tokens), each as the inner loop and as a group
@@ -83,6 +85,7 @@ while read -r isa mr nr _kr gemm; do
   tile=${tile%%__*}
   src=$root/kernels_neon/qd8-qc4w-gemm-$tile-$isa.c
   march=$(march_of "$isa") || exit 1
+  mr_of[$isa]=$mr
   for t in 1 "$mr"; do
     what=decode
     [ "$t" = 1 ] || what="prefill tile"
@@ -118,7 +121,7 @@ if [ -n "$llama" ]; then
   )
 fi
 
-declare -A a55 a57 names
+declare -A a55 a57 a57lim names
 rows=()
 n=0
 for spec in "${specs[@]}"; do
@@ -142,8 +145,12 @@ for spec in "${specs[@]}"; do
       -S "$src" -o "$s"
     # shellcheck disable=SC2086 # xargs is the ISA name and maybe "--group-k 32"
     python3 "$here/extract.py" "$s" $xargs > "$work/k$n.loop.s"
-    # Our rows' wpi held the tile's rows: times the k the loop (or the group row) covers.
-    [ "$kind" != ours ] || wpi=$((wpi * $(sed -n 's|^// k ||p' "$work/k$n.loop.s")))
+    # Our rows' wpi held the tile's rows: times the k the loop (or the group row) covers,
+    # and only the rows of a pass where the loop is one (extract.py's "// rows").
+    if [ "$kind" = ours ]; then
+      passrows=$(sed -n 's|^// rows ||p' "$work/k$n.loop.s")
+      wpi=$((${passrows:-$wpi} * $(sed -n 's|^// k ||p' "$work/k$n.loop.s")))
+    fi
   fi
   macs=$(sed -n 's|^// macs ||p' "$work/k$n.loop.s")
   if [ "$kind" = llama ] && [ "$macs" != $((wpi * mr)) ]; then
@@ -158,7 +165,13 @@ for spec in "${specs[@]}"; do
     cyc=${r%%$'\t'*}
     lim=${r#*$'\t'}
     per=$(python3 -c "print('%.1f' % ($cyc * 256 / ($wpi * $mr)))")
-    if [ $cpu = cortex-a55 ]; then a55[$id]=$per; else a57[$id]=$per; fi
+    if [ $cpu = cortex-a55 ]; then
+      a55[$id]=$per
+    else
+      a57[$id]=$per
+      # The A57 model's most loaded resource, also per 256 w / token (the prose below).
+      a57lim[$id]=$(python3 -c "import re; print('%.1f' % (float(re.search(r' ([0-9.]+)', '$lim').group(1)) * 256 / ($wpi * $mr)))")
+    fi
     row="$row $per ($cyc/iter) | $lim |"
   done
   rows+=("$row")
@@ -214,13 +227,13 @@ compare() {
   for line in \
     "decode, dot product, llama.cpp not repacked|neondot-1-g32|ll-vd-dot|plain|sdot" \
     "decode, dot product, llama.cpp repacked (its default)|neondot-1-g32|ll-gemv44|default|sdot" \
-    "prefill, dot product, llama.cpp repacked (its default)|neondot-4-g32|ll-gemm44|default|sdot" \
+    "prefill, dot product, llama.cpp repacked (its default)|neondot-${mr_of[neondot]}-g32|ll-gemm44|default|sdot" \
     "decode, i8mm CPU, llama.cpp not repacked|i8mm-1-g32|ll-vd-dot|plain|sdot" \
     "decode, i8mm CPU, llama.cpp repacked (its default)|i8mm-1-g32|ll-gemv48|default|sdot" \
-    "prefill, i8mm, llama.cpp not repacked|i8mm-4-g32|ll-vd-i8mm|plain|smmla" \
-    "prefill, i8mm, llama.cpp repacked (its default)|i8mm-4-g32|ll-gemm48|default|smmla" \
+    "prefill, i8mm, llama.cpp not repacked|i8mm-${mr_of[i8mm]}-g32|ll-vd-i8mm|plain|smmla" \
+    "prefill, i8mm, llama.cpp repacked (its default)|i8mm-${mr_of[i8mm]}-g32|ll-gemm48|default|smmla" \
     "decode, plain NEON|neon-1-g32|ll-vd-neon|none|-" \
-    "prefill, plain NEON|neon-2-g32|ll-vd-neon|none|-"; do
+    "prefill, plain NEON|neon-${mr_of[neon]}-g32|ll-vd-neon|none|-"; do
     IFS='|' read -r what ours theirs target op <<< "$line"
     if [ -z "${a55[$ours]:-}" ] || [ -z "${a55[$theirs]:-}" ]; then continue; fi
     ra=$(python3 -c "print('%.2f' % (${a55[$ours]} / ${a55[$theirs]}))")
@@ -270,9 +283,9 @@ fi
   echo
   echo "Written whole by \`bench/mca/run.sh --llama-cpp LLAMA_CPP --write $write\` (do not edit by hand); llama.cpp commit \`$llama_commit\`, compiled outside the repository by the script. $("$cc" --version | head -1); $("$mca" --version | grep -m1 -o 'LLVM version [0-9.]*'); $iters iterations a loop."
   echo
-  echo "Every loop is compiled the same way (clang-14 --target=aarch64-linux-gnu -O2, -march per ISA: armv8-a, armv8.2-a+dotprod, armv8.2-a+dotprod+i8mm) and simulated on the same scheduling models: LLVM 14's Cortex-A55 model (in order) and its Cortex-A57 model, which -mcpu=cortex-a72 and cortex-a76 fall back to (close to the A72, a rough guide for the A76). Neither describes a core with i8mm: both price SMMLA like a vector SDOT (A57 model: latency 3, two a cycle), so the i8mm figures say what the instruction counts and dependencies cost on such a pipeline, not what a Neoverse N2 or Cortex-A710 measures. The A57 model also prices ZIP1/ZIP2 of 64-bit lanes at three micro-ops, which llama.cpp's i8mm dot product uses to pair tokens (our i8mm tile loads its token pairs with LD1 to a lane instead)."
+  echo "Every loop is compiled the same way (clang-14 --target=aarch64-linux-gnu -O2, -march per ISA: armv8-a, armv8.2-a+dotprod, armv8.2-a+dotprod+i8mm) and simulated on the same scheduling models: LLVM 14's Cortex-A55 model (in order) and its Cortex-A57 model, which -mcpu=cortex-a72 and cortex-a76 fall back to (close to the A72, a rough guide for the A76). Neither describes a core with i8mm: both price SMMLA like a vector SDOT (A57 model: latency 3, two a cycle), so the i8mm figures say what the instruction counts and dependencies cost on such a pipeline, not what a Neoverse N2 or Cortex-A710 measures. The A57 model also prices ZIP1/ZIP2 of 64-bit lanes at three micro-ops, which llama.cpp's i8mm dot product uses to pair tokens (our i8mm tiles read token pairs that the loop interleaved once per tile of activations, as llama.cpp's repacked gemm reads activations that its quantizer interleaved)."
   echo
-  echo "Column \"cycles / 256 w / token\": cycles of one loop iteration x 256 / (weights per iteration and token x tokens), the cost of 256 multiply-adds per token. Our inner loops cover 32 k (dot product, i8mm) or 16 k (plain NEON) of a tile's 8 rows; our \"group of 32\" rows cover a group loop iteration for groups of 32 (its inner iterations, or for the dot-product and i8mm tiles the one step of 32 k of their instantiation for groups of 32, which has no inner loop; and the per-group work: scales and float accumulation; the SDOT and SMMLA tiles store the codes signed, code - 8, so symmetric weights need no zero-point correction), the like of llama.cpp's loops, which do their per-block scale work inside (blocks of 32). Our loops are the ones symmetric (dynamically quantized) activations run: no code sums. llama.cpp's are found in its functions by extract.py, and the multiply-adds of each iteration are checked against the weights x tokens listed."
+  echo "Column \"cycles / 256 w / token\": cycles of one loop iteration x 256 / (weights per iteration and token x tokens), the cost of 256 multiply-adds per token. Our inner loops cover 32 k (dot product, i8mm) or 16 k (plain NEON) of a tile's 8 rows (the i8mm prefill tile's, 32 k of 4 rows: it goes over its 8 tokens in two passes of 4 rows); our \"group of 32\" rows cover a group loop iteration for groups of 32 (its inner iterations, or for the dot-product and i8mm tiles the one step of 32 k of their instantiation for groups of 32, which has no inner loop; and the per-group work: scales and float accumulation; the SDOT and SMMLA tiles store the codes signed, code - 8, so symmetric weights need no zero-point correction), the like of llama.cpp's loops, which do their per-block scale work inside (blocks of 32). Our loops are the ones symmetric (dynamically quantized) activations run: no code sums. llama.cpp's are found in its functions by extract.py, and the multiply-adds of each iteration are checked against the weights x tokens listed."
   echo
   echo "## Every loop"
   echo
@@ -289,6 +302,6 @@ fi
   echo
   echo "Column \"floor\": the least cycles / 256 w / token the scheduling model allows for this work, from llvm-mca's own instruction tables (the Block RThroughput of a straight line of the instructions, dependencies ignored): per 8 rows x 32 k and token, the multiply-adds, 16 SDOT (8 SMMLA for i8mm prefill), and the float work per block that both formats require and both loops do, one SCVTF, one FMUL (weight scale x activation scale) and one FMLA per 4 outputs; for decode (one token, nothing shared) also the 16 nibble unpacks (one SHL or AND per 16 bytes of operands) and the 2 FCVTL of the f16 scales that each weight load costs. Prefill's floor is for any number of tokens (unpacks and scale conversions shared by all); the last column is the same floor with the unpacks and conversions shared by our tile's tokens only. Where the floor is above 0.8x llama.cpp's figure, no loop doing these multiply-adds and this float work meets the target on that model. So it is for prefill on dot-product CPUs in the A57 model: SDOT, SCVTF, FMUL and FMLA all go through the same two vector pipes (W and X; an FMUL or FMLA of 4 lanes holds both for a cycle), which puts the floor at $(floor sdot inf cortex-a72) cycles, while llama.cpp's repacked dot-product gemm runs at ${a57[ll-gemm44]}, $(python3 -c "print('%.2f' % (${a57[ll-gemm44]} / $(floor sdot inf cortex-a72)))")x the floor: 0.8x of it is below the floor."
   echo
-  echo "What keeps our prefill tiles above the floor: they have 4 tokens (8 rows x 4 tokens of float and of integer accumulators take 16 of the 32 vector registers; i8mm tiles of 6 and 8 tokens were dearer in the A57 model, the one of 8 spilling), so each weight load's unpacks and scale conversions are shared by 4 tokens where llama.cpp's gemm shares them by 16: with 4 tokens the i8mm floor on the A57 model is itself about 0.8x llama.cpp's loop. Above the floor, the i8mm group of 32 is bound by the A57 model's vector pipes (its limit above): besides the floor's instructions it zeroes its 8 integer accumulators every group and lays the scales out in SMMLA's 2 x 2 blocks (4 DUP); the dot-product tile is at its vector-pipe bound too; on the in-order A55 what remains is latencies the compiler's schedule of one block does not hide. A tile of 8 tokens would share the unpacks by 8, but 8 rows x 8 tokens of integer and float accumulators take all 32 vector registers (the i8mm tile of 8 tokens spilled), so it needs another shape: passes of 4 rows over 8 tokens (which reload every token pair's activations with lane loads each pass), or activations stored by the loop with token pairs interleaved, as llama.cpp's gemm reads them; neither is done."
+  echo "What keeps our prefill tiles above the floor. The i8mm tile has 8 tokens, in two passes of 4 rows (8 rows x 8 tokens of integer and float accumulators would take all 32 vector registers; a pass holds 8 + 8), so each weight load's nibble unpacks and scale conversion serve 8 tokens where llama.cpp's gemm shares them by 16; it reads its activations from a copy the loop makes once per tile of 8 tokens, with token pairs interleaved by 8 k as SMMLA reads them, one 16-byte load an operand (loading the pairs with a load to a lane per 8 k of the second token instead left the tile bound by the A57 model's 3-wide dispatch). In the A57 model its group of 32 is bound by the vector pipes (the limit above, ${a57lim[i8mm-${mr_of[i8mm]}-g32]} cycles / 256 w / token, $(python3 -c "print('%.2f' % (${a57lim[i8mm-${mr_of[i8mm]}-g32]} / ${a57[ll-gemm48]}))")x llama.cpp's repacked i8mm gemm): besides the floor's instructions a pass zeroes its 8 integer accumulators every group (8 MOVI), unpacks 8 operands and converts and lays out 4 scales (FCVTL, 2 DUP); and the schedule's 3-wide dispatch (an LDP of two q registers is 3 micro-ops in this model) keeps the loop above that bound, at ${a57[i8mm-${mr_of[i8mm]}-g32]}. The dot-product tile has 4 tokens and is at its vector-pipe bound; on the in-order A55 what remains is latencies the compiler's schedule of one block does not hide."
 } > "$write"
 echo "run.sh: wrote $write"

@@ -2,6 +2,8 @@
  * qd8-qc4w-gemm-loop.h). Plain C: the ISA code is all in the micro-tiles. */
 #include "qd8-qc4w-gemm-loop.h"
 
+#include <string.h>
+
 #include "qd8-qc3w-gemm-loop.h"
 
 /* Activation rows per tile, at most (the largest MR AQ_TILE_FOR_MR instantiates). */
@@ -32,15 +34,32 @@ static void activation_terms(size_t mr, const struct aq_qd8 *a, size_t t0, size_
     }
 }
 
+/* t->a_pairs of the tile's mr rows and the chunk's kc elements from k0
+ * (qd8-qc4w-gemm-loop.h); kc is a multiple of 16. */
+static void pair_tokens(size_t mr, const int8_t *a, size_t k, size_t k0, size_t kc, int8_t *pairs) {
+    const size_t n_pairs = (mr + 1) / 2;
+    for (size_t q = 0; q < n_pairs; q++) {
+        const int8_t *first = a + 2 * q * k + k0, *second = a + (2 * q + 1 < mr ? 2 * q + 1 : 2 * q) * k + k0;
+        for (size_t e = 0; e < kc; e += 16) {
+            int8_t *o = pairs + 2 * e * n_pairs + 32 * q;
+            memcpy(o, first + e, 8);
+            memcpy(o + 8, second + e, 8);
+            memcpy(o + 16, first + e + 8, 8);
+            memcpy(o + 24, second + e + 8, 8);
+        }
+    }
+}
+
 size_t aq_qc4w_packed_bytes(const struct aq_q4w *w, size_t nr) {
     const size_t tiles = (w->n_rows + nr - 1) / nr;
     return tiles * (w->k / w->group) * nr * (aq_qc4w_meta_bytes(w->zero != NULL) + w->group / 2);
 }
 
-/* The loop of both layouts: block_bytes per tile and group (qc4w or qc3w). */
+/* The loop of both layouts: block_bytes per tile and group (qc4w or qc3w);
+ * pairs: NULL, or room for the tiles' a_pairs (MR_LIMIT * AQ_QC4W_PAIRED_K). */
 static void gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, size_t m, size_t n_begin, size_t n_end,
                       const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed, float *out, size_t out_stride,
-                      size_t block_bytes) {
+                      size_t block_bytes, int8_t *pairs) {
     const size_t k = w->k, group = w->group, groups = k / group;
     const bool asym = w->zero != NULL;
     int32_t a_term[MR_LIMIT * AQ_QC4W_GROUP_CHUNK];
@@ -48,7 +67,8 @@ static void gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, size_t m, 
      * a chunk is one activation group, whose scales the tiles read as the
      * per-token ones, and the accumulators pass through out between chunks as
      * they do for long rows. Per-token scales keep the long chunks. */
-    const size_t chunk_max = a->group ? (a->group > group ? a->group / group : 1) : AQ_QC4W_GROUP_CHUNK;
+    size_t chunk_max = a->group ? (a->group > group ? a->group / group : 1) : AQ_QC4W_GROUP_CHUNK;
+    if (pairs && chunk_max * group > AQ_QC4W_PAIRED_K) chunk_max = AQ_QC4W_PAIRED_K / group;
     float chunk_scale[MR_LIMIT];
     /* Rows per block of about AQ_QC4W_BLOCK_BYTES: a multiple of nr, at least nr. */
     size_t rows_per_block = AQ_QC4W_BLOCK_BYTES / (groups * block_bytes / nr) / nr * nr;
@@ -88,6 +108,10 @@ static void gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, size_t m, 
                         chunk_scale[i] = a->scale[(t0 + i) * (k / a->group) + g0 * group / a->group];
                     t.a_scale = chunk_scale;
                 }
+                if (pairs) {
+                    pair_tokens(mr, t.a, k, g0 * group, chunk * group, pairs);
+                    t.a_pairs = pairs;
+                }
                 t.g0 = g0;
                 t.groups = chunk;
                 t.accumulate = g0 > 0;
@@ -106,7 +130,15 @@ void aq_qd8_qc4w_gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, size_
                            const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed, float *out,
                            size_t out_stride) {
     const size_t block_bytes = nr * (aq_qc4w_meta_bytes(w->zero != NULL) + w->group / 2);
-    gemm_loop(mr_max, nr, tile, m, n_begin, n_end, a, w, packed, out, out_stride, block_bytes);
+    gemm_loop(mr_max, nr, tile, m, n_begin, n_end, a, w, packed, out, out_stride, block_bytes, NULL);
+}
+
+void aq_qd8_qc4w_gemm_loop_paired(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, size_t m, size_t n_begin,
+                                  size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed,
+                                  float *out, size_t out_stride) {
+    const size_t block_bytes = nr * (aq_qc4w_meta_bytes(w->zero != NULL) + w->group / 2);
+    int8_t pairs[MR_LIMIT * AQ_QC4W_PAIRED_K];
+    gemm_loop(mr_max, nr, tile, m, n_begin, n_end, a, w, packed, out, out_stride, block_bytes, pairs);
 }
 
 size_t aq_qc3w_packed_bytes(const struct aq_q4w *w, size_t nr) {
@@ -118,5 +150,5 @@ void aq_qd8_qc3w_gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, size_
                            const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed, float *out,
                            size_t out_stride) {
     const size_t block_bytes = nr * (sizeof(uint16_t) + 3 * w->group / 8);
-    gemm_loop(mr_max, nr, tile, m, n_begin, n_end, a, w, packed, out, out_stride, block_bytes);
+    gemm_loop(mr_max, nr, tile, m, n_begin, n_end, a, w, packed, out, out_stride, block_bytes, NULL);
 }

@@ -51,6 +51,10 @@
  * out between chunks (an exact store and reload). */
 #define AQ_QC4W_GROUP_CHUNK 512
 
+/* Elements per chunk of a paired loop (aq_qd8_qc4w_gemm_loop_paired): bounds its
+ * copy of the activation tile on the stack (8 rows x 2048 = 16 KiB). */
+#define AQ_QC4W_PAIRED_K 2048
+
 /* Metadata bytes per weight row and group of the packed layouts: the f16 scale,
  * and for asymmetric weights the zero point. */
 static inline size_t aq_qc4w_meta_bytes(bool asym) { return asym ? 3 : 2; }
@@ -58,8 +62,15 @@ static inline size_t aq_qc4w_meta_bytes(bool asym) { return asym ? 3 : 2; }
 /* What one call of a micro-tile computes: mr activation rows times one packed tile
  * of NR weight rows (nr of them stored), over groups [g0, g0 + groups). */
 struct aq_qc4w_tile {
-    const int8_t *a;       /* row 0 of the activation tile; row t starts at a + t * k */
-    size_t k;              /* elements per row */
+    const int8_t *a; /* row 0 of the activation tile; row t starts at a + t * k */
+    size_t k;        /* elements per row */
+    /* Only from aq_qd8_qc4w_gemm_loop_paired (else NULL): the chunk's codes with token
+     * pairs interleaved by 8 elements, as SMMLA reads two tokens. Pair q is rows 2q and
+     * 2q + 1 (or row 2q twice when it is the last, odd one) of the pairs = (mr + 1) / 2;
+     * per 16 elements e..e+15 of the chunk, the pairs in order, 32 bytes each: e..e+7
+     * of row 2q, of row 2q + 1, then e+8..e+15 of both. Made once per activation tile
+     * and chunk, for all its weight tiles. */
+    const int8_t *a_pairs;
     const float *a_scale;  /* a_scale[t]: of the chunk's groups (one activation group when a->group is set) */
     const int32_t *a_zero; /* a_zero[t] (za) */
     bool za_any;           /* whether some a_zero[t], t < mr, is not 0 (C is needed) */
@@ -91,6 +102,12 @@ typedef void (*aq_qc4w_tile_fn)(size_t mr, const struct aq_qc4w_tile *t);
 void aq_qd8_qc4w_gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, size_t m, size_t n_begin, size_t n_end,
                            const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed, float *out,
                            size_t out_stride);
+
+/* The same, passing the tiles a_pairs too (chunks of at most AQ_QC4W_PAIRED_K
+ * elements). */
+void aq_qd8_qc4w_gemm_loop_paired(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, size_t m, size_t n_begin,
+                                  size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed,
+                                  float *out, size_t out_stride);
 
 /* Bytes of the packed layout of w in tiles of nr rows (the packer convention). */
 size_t aq_qc4w_packed_bytes(const struct aq_q4w *w, size_t nr);
@@ -135,6 +152,14 @@ size_t aq_qc4w_packed_bytes(const struct aq_q4w *w, size_t nr);
     void name(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,                  \
               const void *packed, float *out, size_t out_stride) {                                                     \
         aq_qd8_qc4w_gemm_loop(MR, NR, name##_tile, m, n_begin, n_end, a, w, packed, out, out_stride);                  \
+    }
+
+/* The same, with the paired loop (t->a_pairs). */
+#define AQ_QD8_QC4W_GEMM_DEFINE_PAIRED(name, MR, NR, tile)                                                             \
+    static void name##_tile(size_t mr, const struct aq_qc4w_tile *t) { AQ_TILE_FOR_MR(MR, mr, tile, t); }              \
+    void name(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,                  \
+              const void *packed, float *out, size_t out_stride) {                                                     \
+        aq_qd8_qc4w_gemm_loop_paired(MR, NR, name##_tile, m, n_begin, n_end, a, w, packed, out, out_stride);           \
     }
 
 #endif /* AQ_QD8_QC4W_GEMM_LOOP_H */
