@@ -121,6 +121,40 @@ static void test_incremental_decode_matches_prefill(void **state) {
     aq_context_free(step);
 }
 
+/* A prefill asked for the last token's logits alone skips the last layer's
+ * other rows after attention: its logits, and those of the decode step after
+ * it (which reads every row's cached K and V), are those of a prefill that
+ * computes every row, bit for bit, in FP32 and in W4A8. */
+static void expect_last_row_prefill_as_full(aq_model *m) {
+    const char *text = " Mr. Darcy walked into the room, and every eye was upon him.";
+    int32_t tokens[64], n = 0;
+    assert_int_equal(aq_tokenize(m, text, strlen(text), 1, tokens, 64, &n), AQ_OK);
+    int64_t vocab;
+    assert_int_equal(aq_model_get_info(m, AQ_INFO_VOCAB_SIZE, &vocab), AQ_OK);
+    size_t bytes = (size_t)vocab * sizeof(float);
+    aq_context *all = new_context(m, 2), *last = new_context(m, 2);
+    assert_int_equal(aq_forward(all, tokens, NULL, n - 1, 1), AQ_OK);
+    assert_int_equal(aq_forward(last, tokens, NULL, n - 1, 0), AQ_OK);
+    assert_memory_equal(aq_get_logits(all, n - 2), aq_get_logits(last, -1), bytes);
+    assert_int_equal(aq_forward(all, &tokens[n - 1], NULL, 1, 0), AQ_OK);
+    assert_int_equal(aq_forward(last, &tokens[n - 1], NULL, 1, 0), AQ_OK);
+    assert_memory_equal(aq_get_logits(all, -1), aq_get_logits(last, -1), bytes);
+    aq_context_free(all);
+    aq_context_free(last);
+}
+
+static void test_last_row_prefill_matches_full(void **state) {
+    fixture *fx = *state;
+    expect_last_row_prefill_as_full(fx->model);
+    char path[1024];
+    test_source_path(path, sizeof path, "models/austen-6m.gguf");
+    aq_model *q = aq_model_create();
+    assert_int_equal(aq_model_load_file(q, path), AQ_OK);
+    assert_int_equal(aq_quantize(q, "w4a8,rtn", NULL, 0), AQ_OK);
+    expect_last_row_prefill_as_full(q);
+    aq_model_free(q);
+}
+
 /* The first chunks of the held-out text, scored as llama-perplexity does, against PyTorch's figure. */
 static void test_perplexity_slice_matches_pytorch(void **state) {
     fixture *fx = *state;
@@ -353,6 +387,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_logits_match_pytorch),
         cmocka_unit_test(test_incremental_decode_matches_prefill),
+        cmocka_unit_test(test_last_row_prefill_matches_full),
         cmocka_unit_test(test_perplexity_slice_matches_pytorch),
         cmocka_unit_test(test_load_from_memory_gives_same_logits),
         cmocka_unit_test(test_detokenize_round_trips_held_out_text),

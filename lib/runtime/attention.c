@@ -18,6 +18,7 @@ typedef struct attention_task {
     int32_t layer;
     int32_t first_slot; /* the layer's cache slot of the batch's first row */
     int32_t n_tokens;   /* rows of the batch */
+    int32_t row0;       /* the KV head's first query row computed (first_query * group) */
     bool keep_scores;   /* keep what token pruning scores with (prune_score, prune_stats) */
 } attention_task;
 
@@ -38,7 +39,7 @@ typedef struct attention_task {
 #define KV_SCRATCH (AQ_ATTN_KEYS * 128)
 
 /* A tile of queries (rows first_row .. first_row + AQ_ATTN_QUERIES - 1 of the KV
- * head, those below n_tokens * group): softmax(q k^T / sqrt(d) + ALiBi bias) v
+ * head from row0 on, those below n_tokens * group): softmax(q k^T / sqrt(d) + ALiBi bias) v
  * over the cached keys whose position is not after the query's own. */
 static void attend(void *arg, size_t tile, size_t kv_head) {
     enum { Q = AQ_ATTN_QUERIES };
@@ -47,7 +48,7 @@ static void attend(void *arg, size_t tile, size_t kv_head) {
     const aq_config *c = &ctx->model->cfg;
     int32_t hd = c->head_dim, q_stride = c->n_heads * hd, group = c->n_heads / c->n_kv_heads;
     const int32_t *kv_pos = ctx->kv_pos + (size_t)task->layer * (size_t)ctx->n_ctx;
-    int32_t first_row = (int32_t)tile * Q, rows = task->n_tokens * group;
+    int32_t first_row = task->row0 + (int32_t)tile * Q, rows = task->n_tokens * group;
     int32_t n_rows = rows - first_row < Q ? rows - first_row : Q;
     float scale = 1.0f / sqrtf((float)hd);
     float qt[AQ_MAX_HEAD_DIM * Q], acc[AQ_MAX_HEAD_DIM * Q], bias[AQ_ATTN_KEYS * Q], first_score[Q] = {0};
@@ -113,7 +114,7 @@ static void unrotate_heads(float *x, size_t n, size_t hd, const float *signs, co
     }
 }
 
-void aq_attention(aq_context *ctx, int32_t layer, int32_t n_tokens) {
+void aq_attention(aq_context *ctx, int32_t layer, int32_t n_tokens, int32_t first_query) {
     const aq_config *c = &ctx->model->cfg;
     size_t hd = (size_t)c->head_dim, n = (size_t)n_tokens;
     aq_rope_apply(ctx, n_tokens);
@@ -127,18 +128,23 @@ void aq_attention(aq_context *ctx, int32_t layer, int32_t n_tokens) {
     }
     int32_t slot = ctx->kv_len[layer];
     aq_kv_append(ctx, layer, n_tokens);
+    bool keep_scores = aq_prune_scores_layer(ctx, layer);
+    if (keep_scores) first_query = 0;
+    int32_t group = c->n_heads / c->n_kv_heads;
     attention_task task = {.ctx = ctx,
                            .layer = layer,
                            .first_slot = slot,
                            .n_tokens = n_tokens,
-                           .keep_scores = aq_prune_scores_layer(ctx, layer)};
-    size_t rows = n * (size_t)(c->n_heads / c->n_kv_heads), tiles = (rows + AQ_ATTN_QUERIES - 1) / AQ_ATTN_QUERIES;
+                           .row0 = first_query * group,
+                           .keep_scores = keep_scores};
+    size_t rows = (n - (size_t)first_query) * (size_t)group, tiles = (rows + AQ_ATTN_QUERIES - 1) / AQ_ATTN_QUERIES;
     pthreadpool_parallelize_2d(ctx->pool, (pthreadpool_task_2d_t)attend, &task, tiles, (size_t)c->n_kv_heads,
                                PTHREADPOOL_FLAG_DISABLE_DENORMALS);
     /* Rotated values give a rotated output: back to what the output projection reads. */
     if (ctx->kv_rotate_values) {
         float ones[AQ_MAX_HEAD_DIM];
         for (size_t d = 0; d < hd; d++) ones[d] = 1.0f;
-        unrotate_heads(ctx->att, n * (size_t)c->n_heads, hd, ctx->kv_signs, ones);
+        unrotate_heads(ctx->att + (size_t)first_query * (size_t)c->n_heads * hd,
+                       (n - (size_t)first_query) * (size_t)c->n_heads, hd, ctx->kv_signs, ones);
     }
 }

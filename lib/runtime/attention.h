@@ -5,9 +5,12 @@
 #include "context.h"
 
 /* Appends the batch's K and V (RoPE applied) to the layer's cache, then writes
- * softmax(q k^T / sqrt(d) + ALiBi bias) v for each query row into ctx->att. When token
- * pruning scores this layer, also keeps what it scores with (prune.c). */
-void aq_attention(aq_context *ctx, int32_t layer, int32_t n_tokens);
+ * softmax(q k^T / sqrt(d) + ALiBi bias) v for each query row of the tokens
+ * first_query .. n_tokens - 1 into ctx->att (the rows of earlier tokens are left
+ * as they were: a caller that reads only the last token's row passes
+ * n_tokens - 1). When token pruning scores this layer, also keeps what it
+ * scores with (prune.c), which needs every row: first_query is then 0. */
+void aq_attention(aq_context *ctx, int32_t layer, int32_t n_tokens, int32_t first_query);
 
 /* The attention score of a query and a key: (q * scale) . k, summed in order
  * (OPT scales q, the others the product: the same up to rounding).

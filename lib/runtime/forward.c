@@ -65,7 +65,23 @@ static void mlp_hidden(void *arg, size_t t, size_t p) {
         for (size_t i = 0; i < n; i++) h[i] *= task->layer->down_input_scale[begin + i];
 }
 
-static int32_t layer_forward(aq_context *ctx, int32_t i, int32_t n_tokens) {
+/* Moves the last of n_tokens rows of the residual stream and of the attention
+ * output to row 0, for a layer whose only reader after attention is the last
+ * token's logits. */
+static void keep_last_row(aq_context *ctx, int32_t n_tokens) {
+    const aq_config *c = &ctx->model->cfg;
+    size_t dim = (size_t)c->dim, q_dim = (size_t)c->n_heads * (size_t)c->head_dim, last = (size_t)n_tokens - 1;
+    memmove(ctx->x, ctx->x + last * dim, dim * sizeof *ctx->x);
+    memmove(ctx->att, ctx->att + last * q_dim, q_dim * sizeof *ctx->att);
+}
+
+/* One layer over n_tokens rows; returns the rows left. With last_row_only
+ * (the last layer of a forward that returns the last token's logits alone, as
+ * llama.cpp's graphs skip the unused outputs' rows at their last layer) every
+ * token's K and V are cached, but the attention, the output projection and
+ * the MLP run for the last row only, which becomes row 0: the other rows'
+ * results would be read by nothing. */
+static int32_t layer_forward(aq_context *ctx, int32_t i, int32_t n_tokens, bool last_row_only) {
     const aq_config *c = &ctx->model->cfg;
     const aq_layer *l = &ctx->model->layers[i];
     int32_t q_dim = c->n_heads * c->head_dim;
@@ -75,8 +91,12 @@ static int32_t layer_forward(aq_context *ctx, int32_t i, int32_t n_tokens) {
     const aq_matrix *qkv[] = {&l->wq, &l->wk, &l->wv};
     float *qkv_out[] = {ctx->q, ctx->k, ctx->v};
     aq_linear_group(ctx, 3, qkv, &in, qkv_out);
-    aq_attention(ctx, i, n_tokens);
+    aq_attention(ctx, i, n_tokens, last_row_only ? n_tokens - 1 : 0);
     n_tokens = aq_prune_after_attention(ctx, i, n_tokens);
+    if (last_row_only && n_tokens > 1) {
+        keep_last_row(ctx, n_tokens);
+        n_tokens = 1;
+    }
     size_t residual = (size_t)n_tokens * (size_t)c->dim;
 
     in = aq_linear_input_at(ctx, i, AQ_INPUT_ATTN_OUT, ctx->att, n_tokens, q_dim);
@@ -171,7 +191,7 @@ aq_error aq_runtime_forward_layer(aq_context *ctx, int32_t layer, float *x, int3
     aq_prune_begin(ctx, n_tokens);
     ctx->pruning = false;
     ctx->kv_len[layer] = 0;
-    layer_forward(ctx, layer, n_tokens);
+    layer_forward(ctx, layer, n_tokens, false);
     memcpy(x, ctx->x, bytes);
     return AQ_OK;
 }
@@ -191,10 +211,13 @@ aq_error aq_runtime_forward(aq_context *ctx, const int32_t *tokens, const int32_
     aq_rope_tables(ctx, n_tokens);
     aq_prune_begin(ctx, n_tokens);
     int32_t n = n_tokens;
-    for (int32_t i = 0; i < c->n_layers; i++) n = layer_forward(ctx, i, n);
+    /* An observer (calibration) reads every row's linear inputs. */
+    bool last_row_only = !logits_all && !ctx->observe;
+    for (int32_t i = 0; i < c->n_layers; i++) n = layer_forward(ctx, i, n, last_row_only && i == c->n_layers - 1);
     ctx->n_kv += n_tokens;
 
-    /* The last token is never pruned, so its row is always the last. */
+    /* The last token is never pruned, so its row is always the last (and the
+     * only one without logits_all). */
     int32_t first_row = logits_all ? 0 : n - 1;
     int32_t rows = n - first_row;
     aq_norm_rows(c->norm, ctx->xn, ctx->x + (size_t)first_row * dim, m->output_norm, m->output_norm_b, rows, c->dim,
