@@ -23,6 +23,36 @@ static void add_into(float *x, const float *y, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] += y[i];
 }
 
+/* Rows of the residual stream per task of residual_norm: a 2048-wide row is
+ * a few microseconds of work. */
+#define RESIDUAL_ROWS_PER_TASK 8
+
+typedef struct residual_task {
+    aq_context *ctx;
+    bool add;            /* x += xn first */
+    const float *weight; /* then xn = norm(x) with this weight and bias, unless NULL */
+    const float *bias;
+} residual_task;
+
+static void residual_rows(void *arg, size_t t_begin, size_t rows) {
+    const residual_task *task = arg;
+    aq_context *ctx = task->ctx;
+    const aq_config *c = &ctx->model->cfg;
+    size_t dim = (size_t)c->dim;
+    float *x = ctx->x + t_begin * dim, *xn = ctx->xn + t_begin * dim;
+    if (task->add) add_into(x, xn, rows * dim);
+    if (task->weight) aq_norm_rows(c->norm, xn, x, task->weight, task->bias, (int32_t)rows, c->dim, c->norm_eps);
+}
+
+/* x += xn (add) and then xn = norm(x) (a weight given) for n_tokens rows, the
+ * rows split over the threads (each row's bits as one thread gives them): done
+ * by the caller alone, they kept the other threads waiting. */
+static void residual_norm(aq_context *ctx, int32_t n_tokens, bool add, const float *weight, const float *bias) {
+    residual_task task = {.ctx = ctx, .add = add, .weight = weight, .bias = bias};
+    pthreadpool_parallelize_1d_tile_1d(ctx->pool, residual_rows, &task, (size_t)n_tokens, RESIDUAL_ROWS_PER_TASK,
+                                       PTHREADPOOL_FLAG_DISABLE_DENORMALS);
+}
+
 typedef struct mlp_hidden_task {
     aq_context *ctx;
     const aq_layer *layer;
@@ -86,7 +116,7 @@ static int32_t layer_forward(aq_context *ctx, int32_t i, int32_t n_tokens, bool 
     const aq_layer *l = &ctx->model->layers[i];
     int32_t q_dim = c->n_heads * c->head_dim;
 
-    aq_norm_rows(c->norm, ctx->xn, ctx->x, l->attn_norm, l->attn_norm_b, n_tokens, c->dim, c->norm_eps);
+    residual_norm(ctx, n_tokens, false, l->attn_norm, l->attn_norm_b);
     aq_activations in = aq_linear_input_at(ctx, i, AQ_INPUT_QKV, ctx->xn, n_tokens, c->dim);
     const aq_matrix *qkv[] = {&l->wq, &l->wk, &l->wv};
     float *qkv_out[] = {ctx->q, ctx->k, ctx->v};
@@ -97,13 +127,10 @@ static int32_t layer_forward(aq_context *ctx, int32_t i, int32_t n_tokens, bool 
         keep_last_row(ctx, n_tokens);
         n_tokens = 1;
     }
-    size_t residual = (size_t)n_tokens * (size_t)c->dim;
 
     in = aq_linear_input_at(ctx, i, AQ_INPUT_ATTN_OUT, ctx->att, n_tokens, q_dim);
     aq_linear(ctx, &l->wo, &in, ctx->xn);
-    add_into(ctx->x, ctx->xn, residual);
-
-    aq_norm_rows(c->norm, ctx->xn, ctx->x, l->ffn_norm, l->ffn_norm_b, n_tokens, c->dim, c->norm_eps);
+    residual_norm(ctx, n_tokens, true, l->ffn_norm, l->ffn_norm_b);
     in = aq_linear_input_at(ctx, i, AQ_INPUT_FFN_UP, ctx->xn, n_tokens, c->dim);
     bool gated = aq_matrix_present(&l->w_gate);
     const aq_matrix *gate_up[] = {gated ? &l->w_gate : &l->w_up, &l->w_up};
@@ -120,7 +147,7 @@ static int32_t layer_forward(aq_context *ctx, int32_t i, int32_t n_tokens, bool 
                                PTHREADPOOL_FLAG_DISABLE_DENORMALS);
     in = aq_linear_input_at(ctx, i, AQ_INPUT_FFN_DOWN, ctx->gate, n_tokens, c->ffn_dim);
     aq_linear(ctx, &l->w_down, &in, ctx->xn);
-    add_into(ctx->x, ctx->xn, residual);
+    residual_norm(ctx, n_tokens, true, NULL, NULL);
     return n_tokens;
 }
 

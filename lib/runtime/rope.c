@@ -40,15 +40,26 @@ static void rotate_heads(float *vec, int32_t n_heads, size_t head_dim, size_t ha
     }
 }
 
-void aq_rope_apply(aq_context *ctx, int32_t n_tokens) {
+/* Tokens per task of aq_rope_apply: a token's heads are a few microseconds. */
+#define ROPE_TOKENS_PER_TASK 8
+
+static void rope_tokens(void *arg, size_t t_begin, size_t n) {
+    aq_context *ctx = arg;
     const aq_config *c = &ctx->model->cfg;
-    if (!has_rope(ctx->model)) return;
     bool neox = c->family->positions == AQ_POSITIONS_ROPE_NEOX;
     size_t hd = (size_t)c->head_dim, half = (size_t)c->rope_dims / 2;
     size_t q_dim = (size_t)c->n_heads * hd, kv_dim = (size_t)c->n_kv_heads * hd;
-    for (size_t t = 0; t < (size_t)n_tokens; t++) {
+    for (size_t t = t_begin; t < t_begin + n; t++) {
         const float *table = ctx->rope + t * hd;
         rotate_heads(ctx->q + t * q_dim, c->n_heads, hd, half, neox, table);
         rotate_heads(ctx->k + t * kv_dim, c->n_kv_heads, hd, half, neox, table);
     }
+}
+
+/* Tokens are independent: threads split them (done by the caller alone, the
+ * rotation of a prompt kept the other threads waiting). */
+void aq_rope_apply(aq_context *ctx, int32_t n_tokens) {
+    if (!has_rope(ctx->model)) return;
+    pthreadpool_parallelize_1d_tile_1d(ctx->pool, rope_tokens, ctx, (size_t)n_tokens, ROPE_TOKENS_PER_TASK,
+                                       PTHREADPOOL_FLAG_DISABLE_DENORMALS);
 }
