@@ -145,8 +145,10 @@ static void test_rotation_and_balancing_preserve_the_function(void **state) {
     int64_t vocab;
     float *base = prompt_logits(m, &n, &vocab);
     aq_model_free(m);
-    const char *transforms[] = {"fp32,rotate",     "fp32,balance",        "fp32,balance,rotate",
-                                "fp32,balance-vo", "fp32,rotate-blocked", "fp32,balance,balance-vo,rotate"};
+    const char *transforms[] = {"fp32,rotate",         "fp32,balance",
+                                "fp32,balance,rotate", "fp32,balance-vo",
+                                "fp32,rotate-blocked", "fp32,balance,balance-vo,rotate",
+                                "fp32,rotate-online",  "fp32,balance,balance-vo,rotate-online"};
     for (size_t i = 0; i < sizeof transforms / sizeof transforms[0]; i++) {
         float *transformed = quantized_logits(transforms[i], &n, &vocab);
         /* float rounding of O(width) extra operations per value */
@@ -584,6 +586,63 @@ static void test_asymmetric_activation_groups(void **state) {
     remove(path);
 }
 
+/* Loads the bytes of a GGUF file written to path; AQ_OK or the loader's error, whose message must then hold
+ * expect. */
+static aq_error load_bytes(const char *path, const uint8_t *file, size_t size, const char *expect) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(file, 1, size, f), size);
+    fclose(f);
+    aq_model *m = aq_model_create();
+    aq_error err = aq_model_load_file(m, path);
+    if (err) assert_non_null(strstr(aq_model_error_message(m), expect));
+    aq_model_free(m);
+    return err;
+}
+
+/* rotate-online: the attention and MLP inputs rotated online after their norms
+ * (agilequant.input_rotation_signs), the residual stream unrotated. Saved and
+ * loaded back, the model gives the same logits (the signs reach the runtime:
+ * test_transforms_preserve_the_function in test_families fails without them); a
+ * value other than +1 or -1 in the signs, or the signs in a file of format
+ * version 1, are refused by the loader with AQ_ERR_FORMAT. */
+static void test_online_input_rotation(void **state) {
+    (void)state;
+    int32_t n;
+    int64_t vocab;
+    aq_model *m = load_shipped();
+    assert_int_equal(aq_quantize(m, "w4a8,rtn,rotate-online", NULL, 0), AQ_OK);
+    assert_non_null(m->input_rotation_signs);
+    float signs[16];
+    memcpy(signs, m->input_rotation_signs, sizeof signs);
+    char path[] = "/tmp/aq-test-online-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    free(round_trip_logits(m, path, &n, &vocab));
+    aq_model_free(m);
+    size_t size;
+    uint8_t *file = (uint8_t *)test_read_file(path, &size);
+    assert_non_null(file);
+    uint8_t *at = NULL;
+    for (size_t i = 0; i + sizeof signs <= size; i++) {
+        if (memcmp(file + i, signs, sizeof signs)) continue;
+        assert_null(at); /* the signs' first 16 are found once, in that tensor */
+        at = file + i;
+    }
+    assert_non_null(at);
+    const float hostile[] = {0.5f, 0.0f, 2.0f, NAN};
+    for (size_t h = 0; h < sizeof hostile / sizeof hostile[0]; h++) {
+        memcpy(at, &hostile[h], sizeof hostile[h]);
+        assert_int_equal(load_bytes(path, file, size, "input_rotation_signs"), AQ_ERR_FORMAT);
+    }
+    memcpy(at, signs, sizeof signs);
+    set_u32_key(file, size, "agilequant.format_version", 1);
+    assert_int_equal(load_bytes(path, file, size, "input_rotation_signs"), AQ_ERR_FORMAT);
+    free(file);
+    close(fd);
+    remove(path);
+}
+
 /* RTN INT4 (the scheme's symmetric groups of 32) of the (rows, cols) floats w, dequantized into out. */
 static void rtn_roundtrip(const float *w, size_t rows, size_t cols, float *out) {
     size_t q_bytes, scale_bytes, zero_bytes;
@@ -710,6 +769,7 @@ int main(void) {
         cmocka_unit_test(test_save_load_round_trip_is_bit_exact),
         cmocka_unit_test(test_mixed_activation_groups),
         cmocka_unit_test(test_asymmetric_activation_groups),
+        cmocka_unit_test(test_online_input_rotation),
         cmocka_unit_test(test_quantize_misuse),
         cmocka_unit_test(test_head_quantized),
         cmocka_unit_test(test_head_int4),

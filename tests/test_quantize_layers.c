@@ -177,7 +177,7 @@ static void check_scheme(const char *file, const char *scheme) {
     make_model_f32(ref);
     for (int32_t i = 0; s.balance && i < ref->cfg.n_layers; i++) aq_balance_mlp(&ref->layers[i], ref->cfg.family->mlp);
     for (int32_t i = 0; s.balance_vo && i < ref->cfg.n_layers; i++) aq_balance_attention(&ref->layers[i], &ref->cfg);
-    if (s.rotate) assert_int_equal(aq_rotate_model(ref, s.rotate_blocked), AQ_OK);
+    if (s.rotate) assert_int_equal(aq_rotate_model(ref, s.rotate_blocked, s.rotate_online), AQ_OK);
     aq_calibration *cal = aq_scheme_needs_calibration(&s) ? calibrate_whole(ref, text, len, s.gptq) : NULL;
     for (int32_t i = 0; i < ref->cfg.n_layers; i++) {
         aq_layer *l = &ref->layers[i], *g = &got->layers[i];

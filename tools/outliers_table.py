@@ -128,11 +128,26 @@ SMOL_SCHEMES = [
      "w4a4,rtn,no-rotate,no-balance,ag32,clip-act,asym,aasym"),
     ("the same without rotation, 4 groups of each input at 8 bits",
      "w4a4,rtn,no-rotate,no-balance,ag32,clip-act,mix8-4,aasym"),
+    # GPTQ with the rotation and asymmetric activation groups; the rotation of the attention and MLP inputs
+    # online after their norms (rotate-online) against the residual stream's (rotate).
+    ("W4A4, 4-bit asymmetric activations per token and 32 features, GPTQ, full-width rotation, no balancing",
+     "w4a4,no-balance,ag32,aasym"),
+    ("the same with MLP and V/O balancing", "w4a4,ag32,aasym"),
+    ("the same without balancing, activation-weighted searched scales", "w4a4,no-balance,ag32,clip-act,aasym"),
+    ("the same with asymmetric weights (an integer zero point per group)", "w4a4,no-balance,ag32,clip-act,asym,aasym"),
+    ("the same with the attention and MLP inputs rotated online after their norms, the residual stream unrotated",
+     "w4a4,rotate-online,no-balance,ag32,clip-act,asym,aasym"),
 ]
 # tools/act_quant_explore.py's variants (activations alone, simulated in transformers, float weights): what the
 # library has no modifier for (groups of 16, a rotation at some inputs only) next to what it has, to rank them.
 EXPLORE = ["g32", "g32,asym", "g32,asym,clip", "g16", "g16,asym", "g32,asym,rot-qkv+up", "g32,asym,rot-down",
            "g32,asym,rot-qkv+o+up+down", "g32,asym,clip,rot-qkv+up"]
+# The same tool with 4-bit weights too (w4: groups of 32, wg16 of 16; wclip-act, wgptq as the library's clip-act
+# and GPTQ), to see which layout could hold W4A4 within +10%; fold-norm folds the norms' gains into the rotated
+# weights as the library's residual rotation must.
+EXPLORE_W4A4 = ["a16,w4", "a16,w4,wclip-act", "a16,w4,wgptq", "g32,asym,w4,wclip-act", "g16,asym,w4,wg16,wclip-act",
+                "g32,asym,rot-qkv+o+up+down,w4,wgptq", "g32,asym,rot-qkv+o+up+down,fold-norm,w4,wgptq",
+                "g16,asym,rot-qkv+o+up+down"]
 # SmolLM2-135M's linear inputs: (width, rows of the matrices that read it) for Q/K/V, the output projection,
 # gate/up and down; what the share of 8-bit activation groups (mix8-N) is computed from.
 SMOL_INPUTS = [(576, 576 + 192 + 192), (576, 576), (576, 2 * 1536), (1536, 576)]
@@ -212,15 +227,21 @@ class Runner:
 
 
     def explore(self, model):
-        """tools/act_quant_explore.py's figures for EXPLORE, kept in BUILD/outliers/MODEL.explore.json."""
+        """tools/act_quant_explore.py's figures for EXPLORE and EXPLORE_W4A4, kept in
+        BUILD/outliers/MODEL.explore.json; a run measures the missing ones only (its FP32 line is the same)."""
         out = os.path.join(self.dir, os.path.basename(model) + ".explore.json")
         have = json.load(open(out)) if os.path.exists(out) else {}
-        if self.args.doc_only or all(v in have for v in EXPLORE):
+        missing = [v for v in EXPLORE + EXPLORE_W4A4 if v not in have]
+        if self.args.doc_only or not missing:
             return have or None
+        part = out + ".part"
         subprocess.run(["nice", self.args.python_hf, os.path.join(ROOT, "tools", "act_quant_explore.py"), model,
                         os.path.join(ROOT, TEXTS[0][1]), "--llama-bin", self.args.llama_bin, "--chunks",
-                        str(self.args.chunks), "--json", out] + EXPLORE, check=True, capture_output=True)
-        return json.load(open(out))
+                        str(self.args.chunks), "--json", part] + missing, check=True, capture_output=True)
+        have.update(json.load(open(part)))
+        json.dump(have, open(out, "w"), indent=1)
+        os.remove(part)
+        return have
 
     def rounding(self, model):
         """tools/weight_rounding.py's figures, kept in BUILD/outliers/MODEL.rounding.json."""
@@ -376,8 +397,8 @@ def findings(r, files, variants, single, smol_schemes, args):
                        "reference is that file dequantized) would not reach it either: W4A4 would then cost what the "
                        "activations alone cost on the dequantized weights, the unrotated `fp32,a4,...` rows, at best "
                        + fig(a4best) + ". Reaching it needs 4-bit activations that cost a few percent alone: "
-                       "learned rotations as SpinQuant's (not tried: a rotation helps the activations here but costs "
-                       "the 4-bit weights more, and one trained against the quantized network's loss would have to "
+                       "learned rotations as SpinQuant's (not tried: a rotation helps the activations here but, with "
+                       "round to nearest, costs the 4-bit weights more, and one trained against the quantized network's loss would have to "
                        "win back both; it did not fit this round), or 8-bit groups where SmolLM2's channels are "
                        "largest, which is no longer W4A4.")
         mix = [k for _, k in SMOL_SCHEMES if "mix8-" in k and k in got]
@@ -458,6 +479,20 @@ def findings(r, files, variants, single, smol_schemes, args):
                    "SiLU * up, spends half a symmetric grid on the side its values do not reach, and the "
                    "asymmetric grid halves the step there. Of the library's modifiers for 4-bit activations it "
                    "gains most alone, and it needs no calibration.")
+    gr = ["w4a4,no-balance,ag32,aasym", "w4a4,ag32,aasym", "w4a4,no-balance,ag32,clip-act,aasym",
+          "w4a4,no-balance,ag32,clip-act,asym,aasym"]
+    online = "w4a4,rotate-online,no-balance,ag32,clip-act,asym,aasym"
+    if any(k in got for k in gr):
+        out.append("- GPTQ with the rotation and asymmetric activation groups: " + ", ".join(fig(k) for k in gr if k in got)
+                   + f", against {fig('w4a4,no-rotate,no-balance,ag32,clip-act,aasym')} unrotated with GPTQ and "
+                   f"{fig('w4a4,rtn,no-rotate,no-balance,ag32,clip-act,aasym')} unrotated with round to nearest. "
+                   "With round to nearest the rotation costs the 4-bit weights more than it gives the activations "
+                   "(the rotation rows above); GPTQ's error feedback wins most of that back, so the rotation pays "
+                   "with it, and the balancings still cost. The rotation of the attention and MLP inputs online after "
+                   "their norms (`rotate-online`: the norms keep their gains, the residual stream is not rotated, an "
+                   "online Hadamard transform of each token's normalized row before Q/K/V and before gate/up; V/O "
+                   f"and the down projection's input as `rotate`): {fig(online)}, against "
+                   f"{fig('w4a4,no-balance,ag32,clip-act,asym,aasym')} with the residual stream rotated.")
     ex = r.explore(files["f32"])
     if ex and "fp32" in ex:
         def efig(v):
@@ -478,6 +513,19 @@ def findings(r, files, variants, single, smol_schemes, args):
                    "only (online, the residual stream unrotated) on top of the asymmetric groups rotates the "
                    "weights that read those inputs too, which is what costs SmolLM2's 4-bit weights (the rotation "
                    "rows above).")
+        if any(v in ex for v in EXPLORE_W4A4):
+            out.append("- The same simulation with 4-bit weights too, to see which layout could hold W4A4 within +10% "
+                       "(`w4`: symmetric weight groups of 32 as `aq_q4w_quantize_rtn_ref`, `wg16` groups of 16, "
+                       "`wclip-act` the library's `clip-act` search, `wgptq` GPTQ on the float model's Hessians, "
+                       "`a16` float activations; a rotated input's weights rounded in the rotated basis; "
+                       "`fold-norm` moves the norms' gains into the weights before the rotation, as the library's "
+                       "rotation of the residual stream must): " + ", ".join(efig(v) for v in EXPLORE_W4A4)
+                       + ". It tracks the library where both have the layout (`a16,w4` and `a16,w4,wclip-act` against "
+                       "`w4a16,rtn` and `w4a16,rtn,clip-act`). Nothing simulated reaches +10%: the activations "
+                       "alone at their best, asymmetric groups of 16 with or without a rotation, already cost more "
+                       "(`g16,asym`, `g16,asym,rot-qkv+o+up+down`), and the 4-bit weights add to that. The rotated "
+                       "weights cost far less when the norms' gains stay out of them (`fold-norm` against without): "
+                       "what `rotate-online` builds in the library.")
     rounding = r.rounding(files["f32"])
     if rounding and "w4a16,rtn" in got and "w4a16,rtn,rotate" in got:
         ms = rounding["matrices"]

@@ -179,6 +179,21 @@ static aq_error load_f32(aq_model *m, const char *name, int64_t rows, int64_t co
     return AQ_OK;
 }
 
+/* The online rotation of the attention and MLP inputs (rotate-online): signs of +1 or -1, the values
+ * aq_hadamard_rotate is specified for. It is full width, as format version 2's rotations: a version-1 file
+ * (blocked rotations) with it is refused. */
+static aq_error load_input_rotation(aq_model *m) {
+    const char *name = "agilequant.input_rotation_signs";
+    aq_error err = load_f32(m, name, 1, m->cfg.dim, (const float **)&m->input_rotation_signs);
+    for (int32_t i = 0; err == AQ_OK && i < m->cfg.dim; i++)
+        if (m->input_rotation_signs[i] != 1.0f && m->input_rotation_signs[i] != -1.0f)
+            err = aq_set_error(m->error, AQ_ERR_FORMAT, "tensor %s holds %g at %d, not a sign", name,
+                               (double)m->input_rotation_signs[i], (int)i);
+    if (err == AQ_OK && m->down_rotation_blocked)
+        err = aq_set_error(m->error, AQ_ERR_FORMAT, "tensor %s needs format version 2, not 1", name);
+    return err;
+}
+
 static const aq_gguf_tensor *find_part(aq_model *m, const char *name, const char *part) {
     char full[128];
     snprintf(full, sizeof full, "%s.%s", name, part);
@@ -379,6 +394,7 @@ static aq_error load_quantization(aq_model *m) {
         err = load_group_bits(m, (int32_t)(i / AQ_N_LINEAR_INPUTS), (int)(i % AQ_N_LINEAR_INPUTS));
     if (err == AQ_OK && aq_gguf_find_tensor(g, "agilequant.down_rotation_signs"))
         err = load_f32(m, "agilequant.down_rotation_signs", 1, m->cfg.ffn_dim, (const float **)&m->down_rotation_signs);
+    if (err == AQ_OK && aq_gguf_find_tensor(g, "agilequant.input_rotation_signs")) err = load_input_rotation(m);
     char name[96];
     for (int32_t i = 0; i < m->cfg.n_layers && err == AQ_OK; i++) {
         snprintf(name, sizeof name, "blk.%d.ffn_down.input_scale", (int)i);

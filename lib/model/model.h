@@ -173,19 +173,21 @@ struct aq_model {
     aq_matrix position_embd; /* learned positions: (context_length + offset, dim), else absent */
     const float *embd_norm;  /* (dim) LayerNorm after the embedding, or NULL */
     const float *embd_norm_b;
-    const float *output_norm;   /* (dim) */
-    const float *output_norm_b; /* (dim) or NULL */
-    aq_matrix output;           /* (vocab_size, dim); token_embd when the file has no output */
-    const float *rope_freqs;    /* (rope_dims / 2) frequency divisors (Llama 3's rope_freqs.weight), or NULL */
-    float *rope_inv_freq;       /* (rope_dims / 2) angle per position of each pair; RoPE families only */
-    bool embd_norm_folded;      /* rotation folded the embedding norm into token_embd (saved as a key) */
-    float *down_rotation_signs; /* (ffn_dim) random signs of the online Hadamard
+    const float *output_norm;    /* (dim) */
+    const float *output_norm_b;  /* (dim) or NULL */
+    aq_matrix output;            /* (vocab_size, dim); token_embd when the file has no output */
+    const float *rope_freqs;     /* (rope_dims / 2) frequency divisors (Llama 3's rope_freqs.weight), or NULL */
+    float *rope_inv_freq;        /* (rope_dims / 2) angle per position of each pair; RoPE families only */
+    bool embd_norm_folded;       /* rotation folded the embedding norm into token_embd (saved as a key) */
+    float *down_rotation_signs;  /* (ffn_dim) random signs of the online Hadamard
                               * rotation of the down projection's input, or NULL */
-    bool down_rotation_blocked; /* a file of format version 1: that rotation is blocked
+    bool down_rotation_blocked;  /* a file of format version 1: that rotation is blocked
                                  * (aq_hadamard_rotate_blocked), not full width */
-    char scheme[96];            /* the quantization scheme, "" for none */
-    int32_t kv_bits;            /* the scheme's KV cache width (8 or 4; 0: float): new contexts take it */
-    char kernels_override[32];  /* aq_model_set_kernels, else $AQ_KERNELS, else automatic */
+    float *input_rotation_signs; /* (dim) random signs of the online rotation of the attention and MLP
+                                  * inputs after their norms (rotate-online), or NULL */
+    char scheme[96];             /* the quantization scheme, "" for none */
+    int32_t kv_bits;             /* the scheme's KV cache width (8 or 4; 0: float): new contexts take it */
+    char kernels_override[32];   /* aq_model_set_kernels, else $AQ_KERNELS, else automatic */
     aq_kernels kernels;
     _Atomic int32_t n_contexts; /* alive contexts (quantizing needs none), plus AQ_MODEL_FREED once
                               * aq_model_free came while some were alive: the last one frees the model */

@@ -209,6 +209,7 @@ static void quantization_keys(saver *s, const aq_model *m, int32_t *bits, int32_
     for (int32_t i = 0; i < n; i++) act_asym |= m->layers[i / AQ_N_LINEAR_INPUTS].act[i % AQ_N_LINEAR_INPUTS].asym;
     if (act_asym) check(s, aq_gguf_writer_set_u32(s->w, "agilequant.act_asym", 1), "act_asym");
     if (m->down_rotation_signs) vector(s, "agilequant.down_rotation_signs", m->down_rotation_signs, m->cfg.ffn_dim);
+    if (m->input_rotation_signs) vector(s, "agilequant.input_rotation_signs", m->input_rotation_signs, m->cfg.dim);
     /* A rotated LayerNorm model: RMSNorms without bias, the embedding norm in the table. */
     if (m->cfg.norm != m->cfg.family->norm) check(s, aq_gguf_writer_set_str(s->w, "agilequant.norm", "rms", 3), "norm");
     if (m->embd_norm_folded)

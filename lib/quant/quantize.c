@@ -611,7 +611,7 @@ aq_error aq_quantize_model(aq_model *m, const char *name, const char *text, size
         aq_set_error(m->error, err, "out of memory");
         goto done;
     }
-    if (s.rotate && (err = aq_rotate_begin(m, &rotation, s.rotate_blocked))) {
+    if (s.rotate && (err = aq_rotate_begin(m, &rotation, s.rotate_blocked, s.rotate_online))) {
         aq_set_error(m->error, err, "out of memory");
         goto done;
     }

@@ -156,7 +156,7 @@ static bool apply_modifier(aq_scheme *s, const char *mod) {
     else if (!strcmp(mod, "rotate"))
         s->rotate = true;
     else if (!strcmp(mod, "no-rotate"))
-        s->rotate = false;
+        s->rotate = s->rotate_online = false;
     else if (!strcmp(mod, "balance"))
         s->balance = true;
     else if (!strcmp(mod, "no-balance"))
@@ -167,6 +167,8 @@ static bool apply_modifier(aq_scheme *s, const char *mod) {
         s->balance_vo = false;
     else if (!strcmp(mod, "rotate-blocked"))
         s->rotate = s->rotate_blocked = true;
+    else if (!strcmp(mod, "rotate-online"))
+        s->rotate = s->rotate_online = true;
     else if (!strcmp(mod, "trip"))
         s->trip = true;
     else if (!strcmp(mod, "no-trip"))
@@ -232,14 +234,15 @@ aq_error aq_scheme_parse(const char *name, aq_scheme *s, char *msg, size_t msg_c
                        (s->weights == AQ_WEIGHTS_BLOCKS && head) ||
                        (s->weights == AQ_WEIGHTS_F32 &&
                         (!strcmp(mod, "rotate") || !strcmp(mod, "balance") || !strcmp(mod, "balance-vo") ||
-                         !strcmp(mod, "rotate-blocked") || !strncmp(mod, "ag", 2) || !strcmp(mod, "a8") ||
-                         !strcmp(mod, "a4") || !strncmp(mod, "only-", 5) || !strncmp(mod, "mix8-", 5) ||
-                         !strcmp(mod, "aclip") || !strcmp(mod, "aasym")));
+                         !strcmp(mod, "rotate-blocked") || !strcmp(mod, "rotate-online") || !strncmp(mod, "ag", 2) ||
+                         !strcmp(mod, "a8") || !strcmp(mod, "a4") || !strncmp(mod, "only-", 5) ||
+                         !strncmp(mod, "mix8-", 5) || !strcmp(mod, "aclip") || !strcmp(mod, "aasym")));
         if (!allowed || !apply_modifier(s, mod)) {
             snprintf(
                 msg, msg_cap,
                 "unknown modifier '%s' for scheme %s (rtn, gptq, clip, clip-act, no-clip, g32, g64, g128, sym, asym, "
-                "rotate, rotate-blocked, no-rotate, balance, no-balance, balance-vo, no-balance-vo, trip, no-trip, "
+                "rotate, rotate-blocked, rotate-online, no-rotate, balance, no-balance, balance-vo, no-balance-vo, "
+                "trip, no-trip, "
                 "static, dynamic, a8, a4, ag32, ag64, ag128, mix8-N, aclip, aasym, down8, only-qkv, only-o, only-up, "
                 "only-down, "
                 "head-q8_0, "
@@ -252,6 +255,12 @@ aq_error aq_scheme_parse(const char *name, aq_scheme *s, char *msg, size_t msg_c
     if (s->act_group && (s->act_static || s->act_group % (s->group ? s->group : 32) != 0)) {
         snprintf(msg, msg_cap, "activation groups (ag%d) need dynamic scales and a multiple of the weight group (g%d)",
                  (int)s->act_group, (int)s->group);
+        return AQ_ERR_INVALID_ARGUMENT;
+    }
+    /* The online rotation of the attention and MLP inputs is format version 2's (full width where the width
+     * allows); TRIP scales the norms' outputs, which that rotation then mixes. */
+    if (s->rotate_online && (s->rotate_blocked || s->trip)) {
+        snprintf(msg, msg_cap, "rotate-online excludes rotate-blocked and trip");
         return AQ_ERR_INVALID_ARGUMENT;
     }
     if (s->act_clip && !s->act_group) {

@@ -32,6 +32,8 @@ typedef struct aq_scheme {
     bool trip;         /* power-of-two channel factors (the paper's TRIP) */
     bool rotate;       /* Hadamard rotations (QuaRot-style) */
     bool rotate_blocked; /* rotations in power-of-two blocks (format version 1), not full width */
+    bool rotate_online;  /* the attention and MLP inputs rotated online after their norms, whose gains stay
+                          * unfolded; the residual stream is not rotated (rotate-online) */
     bool balance;        /* equalize the MLP's up rows against the down columns (before rotating) */
     bool balance_vo;     /* the same for attention: V's rows against O's columns */
     uint32_t head_type;  /* output head and embedding table: AQ_TENSOR_Q8_0, or 0 to keep them float */

@@ -80,7 +80,8 @@ static void fold_writer(aq_matrix *w, const float *signs, bool blocked, float *s
     if (w->bias) rotate((float *)w->bias, (size_t)w->rows, signs, blocked);
 }
 
-/* Rows of a table added to the residual (embedding, positions): x' = R x. */
+/* Each row x of w made R x: the rows of a table added to the residual (embedding, positions), or of a matrix
+ * whose input is rotated online (W' = W R^T). */
 static void rotate_rows(aq_matrix *w, const float *signs, bool blocked) {
     for (int32_t r = 0; aq_matrix_present(w) && r < w->rows; r++)
         rotate((float *)w->f32 + (size_t)r * (size_t)w->cols, (size_t)w->cols, signs, blocked);
@@ -135,22 +136,32 @@ void aq_rotation_free(aq_rotation *r) {
     *r = (aq_rotation){0};
 }
 
-aq_error aq_rotate_begin(aq_model *m, aq_rotation *r, bool blocked) {
+aq_error aq_rotate_begin(aq_model *m, aq_rotation *r, bool blocked, bool online) {
     const aq_config *c = &m->cfg;
     size_t dim = (size_t)c->dim, hd = (size_t)c->head_dim, ffn = (size_t)c->ffn_dim;
     size_t widest = dim > ffn ? dim : ffn;
     *r = (aq_rotation){.residual = malloc(dim * sizeof(float)),
                        .head = malloc(hd * sizeof(float)),
                        .scratch = malloc(widest * sizeof(float)),
-                       .centre = c->norm == AQ_NORM_LAYER,
-                       .blocked = blocked};
+                       .centre = c->norm == AQ_NORM_LAYER && !online,
+                       .blocked = blocked,
+                       .online = online};
     float *down = aq_model_own_floats(m, NULL, ffn);
     aq_error err = AQ_ERR_OUT_OF_MEMORY;
     if (!r->residual || !r->head || !r->scratch || !down) goto fail;
-    if (r->centre) centre_embedding(m);
     aq_random_signs(r->residual, dim, ROTATION_SEED);
     aq_random_signs(r->head, hd, ROTATION_SEED + 1);
     aq_random_signs(down, ffn, ROTATION_SEED + 2);
+    if (online) {
+        float *inputs = aq_model_own_floats(m, NULL, dim);
+        if (!inputs) goto fail;
+        for (size_t i = 0; i < dim; i++) inputs[i] = r->residual[i];
+        m->input_rotation_signs = inputs;
+        m->down_rotation_signs = down;
+        m->down_rotation_blocked = false;
+        return AQ_OK;
+    }
+    if (r->centre) centre_embedding(m);
     rotate_rows(&m->token_embd, r->residual, blocked);
     rotate_rows(&m->position_embd, r->residual, blocked);
     if ((err = fold_reader(m, &m->output, m->output_norm, m->output_norm_b, r->residual, blocked))) goto fail;
@@ -176,13 +187,16 @@ aq_error aq_rotate_layer(aq_model *m, const aq_rotation *r, aq_layer *l) {
         centre_writer(&l->w_down);
     }
     aq_matrix *readers[] = {&l->wq, &l->wk, &l->wv, &l->w_gate, &l->w_up};
-    for (size_t j = 0; j < 5; j++) {
+    for (size_t j = 0; j < 5 && r->online; j++) rotate_rows(readers[j], m->input_rotation_signs, false);
+    for (size_t j = 0; j < 5 && !r->online; j++) {
         const float *g = j < 3 ? l->attn_norm : l->ffn_norm, *beta = j < 3 ? l->attn_norm_b : l->ffn_norm_b;
         if ((err = fold_reader(m, readers[j], g, beta, residual, blocked))) return err;
     }
-    set_ones(l->attn_norm, dim);
-    set_ones(l->ffn_norm, dim);
-    l->attn_norm_b = l->ffn_norm_b = NULL;
+    if (!r->online) {
+        set_ones(l->attn_norm, dim);
+        set_ones(l->ffn_norm, dim);
+        l->attn_norm_b = l->ffn_norm_b = NULL;
+    }
     /* Per head, V's output and the output projection's input by R2:
      * V' = R2 V (columns of each head's rows, and the bias), Wo' = Wo R2^T
      * (each head's segment of each row). */
@@ -195,18 +209,18 @@ aq_error aq_rotate_layer(aq_model *m, const aq_rotation *r, aq_layer *l) {
     for (int32_t row = 0; row < l->wo.rows; row++)
         for (int32_t h = 0; h < c->n_heads; h++)
             rotate((float *)l->wo.f32 + (size_t)row * (size_t)l->wo.cols + (size_t)h * hd, hd, head, blocked);
-    fold_writer(&l->wo, residual, blocked, scratch);
+    if (!r->online) fold_writer(&l->wo, residual, blocked, scratch);
     /* The down projection's input is rotated online (it follows the MLP's
      * activation, which no rotation passes through): Wd' = Wd R3^T, each row rotated. */
     for (int32_t row = 0; row < l->w_down.rows; row++)
         rotate((float *)l->w_down.f32 + (size_t)row * ffn, ffn, down, blocked);
-    fold_writer(&l->w_down, residual, blocked, scratch);
+    if (!r->online) fold_writer(&l->w_down, residual, blocked, scratch);
     return AQ_OK;
 }
 
-aq_error aq_rotate_model(aq_model *m, bool blocked) {
+aq_error aq_rotate_model(aq_model *m, bool blocked, bool online) {
     aq_rotation r;
-    aq_error err = aq_rotate_begin(m, &r, blocked);
+    aq_error err = aq_rotate_begin(m, &r, blocked, online);
     for (int32_t i = 0; err == AQ_OK && i < m->cfg.n_layers; i++) err = aq_rotate_layer(m, &r, &m->layers[i]);
     aq_rotation_free(&r);
     return err;

@@ -10,8 +10,12 @@
  * projection's input. A LayerNorm model becomes an RMSNorm one first (its
  * residual made mean-free). The weights must be mutable (owned) F32. blocked:
  * every rotation in power-of-two blocks (aq_hadamard_rotate_blocked), as
- * files of format version 1 have it. */
-aq_error aq_rotate_model(aq_model *model, bool blocked);
+ * files of format version 1 have it. online (rotate-online, not with blocked):
+ * the residual stream stays as it is, and the attention and MLP inputs are
+ * rotated online after their norms instead (aq_model.input_rotation_signs):
+ * the norms keep their gains and biases, the matrices that read them are
+ * rotated without them, and no writer changes. */
+aq_error aq_rotate_model(aq_model *model, bool blocked, bool online);
 
 /* The same, a layer at a time, for a model whose layers are made F32 one by
  * one (quantize.c): aq_rotate_begin rotates what is outside the layers (the
@@ -23,8 +27,9 @@ typedef struct aq_rotation {
     float *scratch;         /* (max(dim, ffn_dim)) */
     bool centre;            /* a LayerNorm model: each layer's writers are centred first */
     bool blocked;           /* rotations in power-of-two blocks (format version 1) */
+    bool online;            /* the residual unrotated, the readers' inputs rotated online (rotate-online) */
 } aq_rotation;
-aq_error aq_rotate_begin(aq_model *model, aq_rotation *r, bool blocked);
+aq_error aq_rotate_begin(aq_model *model, aq_rotation *r, bool blocked, bool online);
 aq_error aq_rotate_layer(aq_model *model, const aq_rotation *r, aq_layer *layer);
 void aq_rotation_free(aq_rotation *r); /* accepts a zeroed or freed one */
 

@@ -95,6 +95,14 @@ static void mlp_hidden(void *arg, size_t t, size_t p) {
         for (size_t i = 0; i < n; i++) h[i] *= task->layer->down_input_scale[begin + i];
 }
 
+/* The attention or MLP input rotated online after its norm, when the scheme (rotate-online) rotated the
+ * matrices that read it instead of the residual stream. */
+static void rotate_inputs(const aq_model *m, float *xn, int32_t n_tokens) {
+    size_t dim = (size_t)m->cfg.dim;
+    for (int32_t t = 0; m->input_rotation_signs && t < n_tokens; t++)
+        aq_hadamard_rotate(xn + (size_t)t * dim, dim, m->input_rotation_signs);
+}
+
 /* Moves the last of n_tokens rows of the residual stream and of the attention
  * output to row 0, for a layer whose only reader after attention is the last
  * token's logits. */
@@ -117,6 +125,7 @@ static int32_t layer_forward(aq_context *ctx, int32_t i, int32_t n_tokens, bool 
     int32_t q_dim = c->n_heads * c->head_dim;
 
     residual_norm(ctx, n_tokens, false, l->attn_norm, l->attn_norm_b);
+    rotate_inputs(ctx->model, ctx->xn, n_tokens);
     aq_activations in = aq_linear_input_at(ctx, i, AQ_INPUT_QKV, ctx->xn, n_tokens, c->dim);
     const aq_matrix *qkv[] = {&l->wq, &l->wk, &l->wv};
     float *qkv_out[] = {ctx->q, ctx->k, ctx->v};
@@ -131,6 +140,7 @@ static int32_t layer_forward(aq_context *ctx, int32_t i, int32_t n_tokens, bool 
     in = aq_linear_input_at(ctx, i, AQ_INPUT_ATTN_OUT, ctx->att, n_tokens, q_dim);
     aq_linear(ctx, &l->wo, &in, ctx->xn);
     residual_norm(ctx, n_tokens, true, l->ffn_norm, l->ffn_norm_b);
+    rotate_inputs(ctx->model, ctx->xn, n_tokens);
     in = aq_linear_input_at(ctx, i, AQ_INPUT_FFN_UP, ctx->xn, n_tokens, c->dim);
     bool gated = aq_matrix_present(&l->w_gate);
     const aq_matrix *gate_up[] = {gated ? &l->w_gate : &l->w_up, &l->w_up};
