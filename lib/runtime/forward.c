@@ -41,10 +41,16 @@ static void residual_rows(void *arg, size_t t_begin, size_t rows) {
     size_t dim = (size_t)c->dim;
     float *x = ctx->x + t_begin * dim, *xn = ctx->xn + t_begin * dim;
     if (task->add) add_into(x, xn, rows * dim);
-    if (task->weight) aq_norm_rows(c->norm, xn, x, task->weight, task->bias, (int32_t)rows, c->dim, c->norm_eps);
+    if (!task->weight) return;
+    aq_norm_rows(c->norm, xn, x, task->weight, task->bias, (int32_t)rows, c->dim, c->norm_eps);
+    /* rotate-online rotated the matrices that read a norm's output, not the
+     * residual stream: the rows are rotated here, after their norm. */
+    const float *signs = ctx->model->input_rotation_signs;
+    for (size_t t = 0; signs && t < rows; t++) aq_hadamard_rotate(xn + t * dim, dim, signs);
 }
 
-/* x += xn (add) and then xn = norm(x) (a weight given) for n_tokens rows, the
+/* x += xn (add) and then xn = norm(x) (a weight given, rotated online if the
+ * model says so) for n_tokens rows, the
  * rows split over the threads (each row's bits as one thread gives them): done
  * by the caller alone, they kept the other threads waiting. */
 static void residual_norm(aq_context *ctx, int32_t n_tokens, bool add, const float *weight, const float *bias) {
@@ -95,14 +101,6 @@ static void mlp_hidden(void *arg, size_t t, size_t p) {
         for (size_t i = 0; i < n; i++) h[i] *= task->layer->down_input_scale[begin + i];
 }
 
-/* The attention or MLP input rotated online after its norm, when the scheme (rotate-online) rotated the
- * matrices that read it instead of the residual stream. */
-static void rotate_inputs(const aq_model *m, float *xn, int32_t n_tokens) {
-    size_t dim = (size_t)m->cfg.dim;
-    for (int32_t t = 0; m->input_rotation_signs && t < n_tokens; t++)
-        aq_hadamard_rotate(xn + (size_t)t * dim, dim, m->input_rotation_signs);
-}
-
 /* Moves the last of n_tokens rows of the residual stream and of the attention
  * output to row 0, for a layer whose only reader after attention is the last
  * token's logits. */
@@ -125,7 +123,6 @@ static int32_t layer_forward(aq_context *ctx, int32_t i, int32_t n_tokens, bool 
     int32_t q_dim = c->n_heads * c->head_dim;
 
     residual_norm(ctx, n_tokens, false, l->attn_norm, l->attn_norm_b);
-    rotate_inputs(ctx->model, ctx->xn, n_tokens);
     aq_activations in = aq_linear_input_at(ctx, i, AQ_INPUT_QKV, ctx->xn, n_tokens, c->dim);
     const aq_matrix *qkv[] = {&l->wq, &l->wk, &l->wv};
     float *qkv_out[] = {ctx->q, ctx->k, ctx->v};
@@ -140,7 +137,6 @@ static int32_t layer_forward(aq_context *ctx, int32_t i, int32_t n_tokens, bool 
     in = aq_linear_input_at(ctx, i, AQ_INPUT_ATTN_OUT, ctx->att, n_tokens, q_dim);
     aq_linear(ctx, &l->wo, &in, ctx->xn);
     residual_norm(ctx, n_tokens, true, l->ffn_norm, l->ffn_norm_b);
-    rotate_inputs(ctx->model, ctx->xn, n_tokens);
     in = aq_linear_input_at(ctx, i, AQ_INPUT_FFN_UP, ctx->xn, n_tokens, c->dim);
     bool gated = aq_matrix_present(&l->w_gate);
     const aq_matrix *gate_up[] = {gated ? &l->w_gate : &l->w_up, &l->w_up};
