@@ -44,9 +44,7 @@ static __m512 exp_nonpositive(__m512 x) {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, low, _CMP_LT_OQ), in_range, zero);
 }
 
-static __m256 exp_nonpositive_8(__m256 x) {
-    return _mm512_castps512_ps256(exp_nonpositive(_mm512_zextps256_ps512(x)));
-}
+static __m256 exp_nonpositive_8(__m256 x) { return _mm512_castps512_ps256(exp_nonpositive(_mm512_zextps256_ps512(x))); }
 
 /* Two floats from memory in every lane pair: lanes 2i, 2i + 1 = f[0], f[1]. */
 static inline __m512 broadcast_pair(const float *f) {
@@ -62,9 +60,7 @@ static inline __m512 each_twice(__m256 x) {
 }
 
 /* x in both halves (AVX-512 F has no VBROADCASTF32X8: its 64-bit twin). */
-static inline __m512 both_halves(__m256 x) {
-    return _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(x)));
-}
+static inline __m512 both_halves(__m256 x) { return _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(x))); }
 
 /* Lane 2i + b to lane 8b + i, and back: from pairs of keys (or elements) per
  * query to the tile's layout, 8 queries of one key (or element), then the next. */
@@ -102,7 +98,8 @@ static void score_keys(size_t hd, const float *qt, const float *const *keys, siz
         for (size_t g = 0; g < PAIRS; g++) interleave(k[2 * g] + d0, k[2 * g + 1] + d0, dims, kp[g]);
         for (size_t d = 0; d < dims; d++) {
             const __m512 q = each_twice(_mm256_loadu_ps(qt + (d0 + d) * Q));
-            for (size_t g = 0; g < PAIRS; g++) s[g] = _mm512_add_ps(s[g], _mm512_mul_ps(q, broadcast_pair(kp[g] + 2 * d)));
+            for (size_t g = 0; g < PAIRS; g++)
+                s[g] = _mm512_add_ps(s[g], _mm512_mul_ps(q, broadcast_pair(kp[g] + 2 * d)));
         }
     }
     /* Every pair's rows are written (p has room: AQ_ATTN_KEYS is a multiple of
@@ -130,8 +127,8 @@ static inline void add_values(size_t m0, size_t count, float *acc, const float *
     for (size_t j = 0; j < n; j++) {
         const __m512 w = _mm512_loadu_ps(weights + j * 2 * Q);
         for (size_t e = 0; e < count; e++)
-            a[e] = _mm512_mask_add_ps(a[e], nonzero[j], a[e],
-                                      _mm512_mul_ps(w, broadcast_pair(values[j] + 2 * (m0 + e))));
+            a[e] =
+                _mm512_mask_add_ps(a[e], nonzero[j], a[e], _mm512_mul_ps(w, broadcast_pair(values[j] + 2 * (m0 + e))));
     }
     for (size_t e = 0; e < count; e++) _mm512_storeu_ps(acc + 2 * (m0 + e) * Q, pairs_to_halves(a[e]));
 }
@@ -141,8 +138,8 @@ void aq_f32_attention_8x8__avx512vnni(aq_attn_tile *t, size_t n_keys, const floa
     const size_t hd = t->head_dim;
     float p[AQ_ATTN_KEYS * Q];
     for (size_t j0 = 0; j0 < n_keys; j0 += 2 * PAIRS)
-        score_keys(hd, t->qt, keys + j0, n_keys - j0 < 2 * PAIRS ? n_keys - j0 : 2 * PAIRS, bias + j0 * Q,
-                   p + j0 * Q, j0 == 0 ? first_score : NULL);
+        score_keys(hd, t->qt, keys + j0, n_keys - j0 < 2 * PAIRS ? n_keys - j0 : 2 * PAIRS, bias + j0 * Q, p + j0 * Q,
+                   j0 == 0 ? first_score : NULL);
     const __m256 old_max = _mm256_loadu_ps(t->max_score), none = _mm256_set1_ps(-INFINITY);
     __m256 block_max = old_max;
     /* VMAXPS(a, b) is a > b ? a : b, the reference's comparison. */

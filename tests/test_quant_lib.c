@@ -111,6 +111,35 @@ static void test_hadamard_by_hand(void **state) {
     assert_float_equal(y[3], 0.0f, 1e-6f);
 }
 
+/* The blocked rotation against its definition, in double precision: each block
+ * of b (the largest power of two dividing n) is H_b D x / sqrt(b), with Sylvester's
+ * H_b[i][j] = (-1)^popcount(i & j). Orthogonality alone would pass a transform
+ * that permuted or negated its outputs. */
+static void test_hadamard_blocked_is_sylvester(void **state) {
+    (void)state;
+    const size_t widths[] = {2, 4, 8, 16, 24, 64, 96, 512, 1536};
+    for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
+        const size_t n = widths[wi], b = n & (~n + 1);
+        float *signs = malloc(n * sizeof *signs), *x = malloc(n * sizeof *x), *in = malloc(n * sizeof *in);
+        aq_random_signs(signs, n, 11);
+        for (size_t i = 0; i < n; i++) in[i] = x[i] = gaussian();
+        aq_hadamard_rotate_blocked(x, n, signs);
+        for (size_t start = 0; start < n; start += b)
+            for (size_t i = 0; i < b; i++) {
+                double want = 0;
+                for (size_t j = 0; j < b; j++) {
+                    const double h = __builtin_popcountll(i & j) % 2 ? -1.0 : 1.0;
+                    want += h * signs[start + j] * in[start + j];
+                }
+                want /= sqrt((double)b);
+                assert_true(fabs(x[start + i] - want) < 1e-5 * sqrt((double)b));
+            }
+        free(signs);
+        free(x);
+        free(in);
+    }
+}
+
 static double output_error(const float *x, size_t n_tokens, const float *w, const float *wq, size_t rows, size_t k) {
     double err = 0;
     for (size_t t = 0; t < n_tokens; t++)
@@ -248,9 +277,13 @@ static void test_scheme_names(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hadamard_is_orthogonal), cmocka_unit_test(test_hadamard_by_hand),
-        cmocka_unit_test(test_hadamard_full_width),    cmocka_unit_test(test_gptq_beats_round_to_nearest),
-        cmocka_unit_test(test_trip_choices),           cmocka_unit_test(test_scheme_names),
+        cmocka_unit_test(test_hadamard_is_orthogonal),
+        cmocka_unit_test(test_hadamard_by_hand),
+        cmocka_unit_test(test_hadamard_blocked_is_sylvester),
+        cmocka_unit_test(test_hadamard_full_width),
+        cmocka_unit_test(test_gptq_beats_round_to_nearest),
+        cmocka_unit_test(test_trip_choices),
+        cmocka_unit_test(test_scheme_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,9 +69,27 @@ static void paley(size_t order, float *h) {
     }
 }
 
-/* In-place fast Walsh-Hadamard transform of b elements (b a power of two). */
+/* The stages h = 1, 2, 4 of fwht on 8 elements, in registers: the same sums and
+ * differences of the same operands as three passes over memory would take. */
+static void fwht8(float *x) {
+    const float a0 = x[0] + x[1], a1 = x[0] - x[1], a2 = x[2] + x[3], a3 = x[2] - x[3];
+    const float a4 = x[4] + x[5], a5 = x[4] - x[5], a6 = x[6] + x[7], a7 = x[6] - x[7];
+    const float b0 = a0 + a2, b1 = a1 + a3, b2 = a0 - a2, b3 = a1 - a3;
+    const float b4 = a4 + a6, b5 = a5 + a7, b6 = a4 - a6, b7 = a5 - a7;
+    x[0] = b0 + b4, x[1] = b1 + b5, x[2] = b2 + b6, x[3] = b3 + b7;
+    x[4] = b0 - b4, x[5] = b1 - b5, x[6] = b2 - b6, x[7] = b3 - b7;
+}
+
+/* In-place fast Walsh-Hadamard transform of b elements (b a power of two). The
+ * first three stages pair elements closer than a vector's width, so they run on
+ * blocks of 8; every later stage's inner loop is over contiguous elements. */
 static void fwht(float *x, size_t b) {
-    for (size_t h = 1; h < b; h *= 2) {
+    size_t h = 1;
+    if (b >= 8) {
+        for (size_t i = 0; i < b; i += 8) fwht8(x + i);
+        h = 8;
+    }
+    for (; h < b; h *= 2) {
         for (size_t i = 0; i < b; i += 2 * h) {
             for (size_t j = i; j < i + h; j++) {
                 float a = x[j], c = x[j + h];
