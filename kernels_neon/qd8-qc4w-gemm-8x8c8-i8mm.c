@@ -138,8 +138,19 @@ AQ_TILE_INLINE void tile_4(size_t mr, const struct aq_qc4w_tile *t, bool general
                  * k+8..k+15: 32 bytes of t->a_pairs. */
                 int8x16_t a_lo[PAIRS_4], a_hi[PAIRS_4];
                 FOR_PAIRS(q, PAIRS_4) {
-                    a_lo[q] = vld1q_s8(pair_group + PAIRS(mr) * 2 * (kk + half) + 32 * q);
-                    a_hi[q] = vld1q_s8(pair_group + PAIRS(mr) * 2 * (kk + half) + 32 * q + 16);
+                    const int8_t *pair = pair_group + PAIRS(mr) * 2 * (kk + half) + 32 * q;
+                    a_lo[q] = vld1q_s8(pair);
+                    /* Decode's lone token holds each 8 k twice, so k+8..k+15 can be an
+                     * LD1R of 8 bytes; then no two 16-byte loads are adjacent for the
+                     * compiler to merge into an LDP of q registers, which LLVM's
+                     * Cortex-A55 model charges 6 load cycles (two LDR q: 2); groups of
+                     * 64 and 128, A55 / A57 model: 58 / 21.1 -> 51 / 21.1 cycles an
+                     * iteration. The step of groups of 32 keeps the LDP: 66 / 28.1
+                     * there, 63 / 29.2 with the LD1R. */
+                    if (mr == 1 && !one_step)
+                        a_hi[q] = vreinterpretq_s8_s64(vld1q_dup_s64((const int64_t *)(const void *)(pair + 16)));
+                    else
+                        a_hi[q] = vld1q_s8(pair + 16);
                 }
                 /* (An LD1 of four registers in decode, as the dot-product tile does, cost
                  * the in-order A55 model more than it saved in the A57 one here.) */
@@ -324,15 +335,22 @@ AQ_TILE_INLINE void tile_8(size_t mr, const struct aq_qc4w_tile *t, bool general
                 zp16[0] = pair_lo_s(z16);
                 zp16[1] = pair_hi_s(z16);
             }
+            int32x4_t tv[PAIRS_8];
             FOR_PAIRS(q, PAIRS_8) {
-                int32x4_t tv = vdupq_n_s32(0);
+                tv[q] = vdupq_n_s32(0);
                 if (general)
-                    tv = vcombine_s32(vdup_n_s32(t->a_term[2 * q * groups + g]),
-                                      vdup_n_s32(t->a_term[TWIN(q) * groups + g]));
-                for (size_t p = 0; p < PASS_PAIRS; p++) {
+                    tv[q] = vcombine_s32(vdup_n_s32(t->a_term[2 * q * groups + g]),
+                                         vdup_n_s32(t->a_term[TWIN(q) * groups + g]));
+            }
+            /* Row pair by row pair, all token pairs: the same operations as token
+             * pair by token pair, which the compiler scheduled a cycle slower in the
+             * A57 model (bench/mca, groups of 32: 48.2 -> 47.2 cycles an iteration;
+             * A55 100 -> 99). */
+            for (size_t p = 0; p < PASS_PAIRS; p++) {
+                FOR_PAIRS(q, PAIRS_8) {
                     /* 16 isum: 16 S' - 16 (zw - 8) T - za 16 C'. */
                     int32x4_t isum = macc[q][p];
-                    if (general) isum = vmlsq_s32(vmlsq_s32(isum, zp16[p], tv), cpair[p], zav[q]);
+                    if (general) isum = vmlsq_s32(vmlsq_s32(isum, zp16[p], tv[q]), cpair[p], zav[q]);
                     facc[q][p] = vfmaq_f32(facc[q][p], vmulq_f32(sp[p], asc[q]), vcvtq_n_f32_s32(isum, 4));
                 }
             }
