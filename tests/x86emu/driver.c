@@ -67,6 +67,11 @@ static void run(const struct emu_job *j) {
 #include "act-quantize.inc"
 #undef AQ_ACT_QUANTIZE
     };
+    static const aq_f32_attention_fn attention[] = {
+#define AQ_F32_ATTENTION(isa, fn) fn,
+#include "f32-attention.inc"
+#undef AQ_F32_ATTENTION
+    };
     const uint64_t *a = j->args;
     switch (j->family) {
     case EMU_QD8_QC4W_GEMM:
@@ -84,6 +89,10 @@ static void run(const struct emu_job *j) {
     case EMU_BLOCK_GEMM_X8:
         block_x8[j->index](a[0], a[1], a[2], a[3], (const void *)a[4], a[5], (const void *)a[6], a[7], (float *)a[8],
                            a[9]);
+        break;
+    case EMU_F32_ATTENTION:
+        attention[j->index]((aq_attn_tile *)a[0], a[1], (const float *const *)a[2], (const float *const *)a[3],
+                            (const float *)a[4], (float *)a[5]);
         break;
     case EMU_ACT_QUANTIZE:
         actq[j->index]((const float *)a[0], a[1], (void *)a[2]);

@@ -20,7 +20,8 @@ enum emu_family {
     EMU_BLOCK_GEMM = 2,
     EMU_ACT_QUANTIZE = 3,
     EMU_QD8_QC3W_GEMM = 4,
-    EMU_BLOCK_GEMM_X8 = 5
+    EMU_BLOCK_GEMM_X8 = 5,
+    EMU_F32_ATTENTION = 6
 };
 
 struct emu_job {

@@ -201,6 +201,55 @@ static void act_quantize_record(const float *x, size_t n, void *blocks) {
     keep_expected(j);
 }
 
+/* What an attention call reads and writes, in one block of the image: the tile (its
+ * running maximum and sum), key 0's scores, then the accumulators the tile points to. */
+struct attention_block {
+    aq_attn_tile tile;
+    float first[AQ_ATTN_QUERIES];
+    float acc[];
+};
+
+/* Rows the test reuses from call to call, copied: a job must keep the call's own. */
+static const float *const *rows_in_image(const float *const *rows, size_t n, size_t hd) {
+    const float **copy = emu_calloc(n, sizeof *copy);
+    float *data = emu_calloc(n * hd, sizeof *data);
+    if (!copy || !data) die("image full");
+    for (size_t j = 0; j < n; j++) copy[j] = memcpy(data + j * hd, rows[j], hd * sizeof *data);
+    return copy;
+}
+
+/* An attention step as a job: the tile's state before the call in a block of its own,
+ * the expected bytes the reference's; then the test's tile gets the reference's
+ * state, as a kernel would have left it. */
+static void attention_record(aq_attn_tile *t, size_t n, const float *const *keys, const float *const *values,
+                             const float *bias, float *first_score) {
+    const size_t hd = t->head_dim, acc_floats = hd * AQ_ATTN_QUERIES;
+    const size_t bytes = sizeof(struct attention_block) + acc_floats * sizeof(float);
+    struct attention_block *b = emu_calloc(1, bytes);
+    if (!b) die("image full");
+    b->tile = *t;
+    b->tile.acc = b->acc;
+    memcpy(b->acc, t->acc, acc_floats * sizeof(float));
+    if (first_score) memcpy(b->first, first_score, sizeof b->first);
+    const float *const *gkeys = rows_in_image(keys, n, hd), *const *gvalues = rows_in_image(values, n, hd);
+    const float *gbias = struct_in_image(bias, n * AQ_ATTN_QUERIES * sizeof *bias);
+    float *gfirst = first_score ? b->first : NULL;
+    const uint64_t args[] = {(uint64_t)(uintptr_t)b,
+                             n,
+                             arg_ptr(gkeys, n * sizeof *gkeys),
+                             arg_ptr(gvalues, n * sizeof *gvalues),
+                             arg_ptr(gbias, n * AQ_ATTN_QUERIES * sizeof *gbias),
+                             (uint64_t)(uintptr_t)gfirst};
+    arg_ptr(t->qt, acc_floats * sizeof *t->qt);
+    struct job_rec *j = add_job(args, COUNT(args), b, bytes);
+    aq_f32_attention_ref(&b->tile, n, gkeys, gvalues, gbias, gfirst);
+    keep_expected(j);
+    memcpy(t->max_score, b->tile.max_score, sizeof t->max_score);
+    memcpy(t->denom, b->tile.denom, sizeof t->denom);
+    memcpy(t->acc, b->acc, acc_floats * sizeof(float));
+    if (first_score) memcpy(first_score, b->first, sizeof b->first);
+}
+
 /* Features the emulated CPUs have (run.py picks a Bochs model per feature). AVX2
  * and the reference run natively in test_kernels_x86. */
 static bool emulated(aq_cpu_feature f) { return f == AQ_CPU_AVXVNNI || f == AQ_CPU_AVX512VNNI; }
@@ -300,6 +349,17 @@ static void record_all(FILE *tsv) {
         void *state = &stand_in;
         test_act_quantize(&state);
     }
+    for (size_t i = 0; i < aq_f32_attention_list_size; i++) {
+        const aq_f32_attention_kernel *e = &aq_f32_attention_list[i];
+        if (!begin(tsv, EMU_F32_ATTENTION, i, e->name, e->isa)) continue;
+        aq_f32_attention_kernel stand_in = *e;
+        stand_in.fn = attention_record;
+        stand_in.isa = AQ_CPU_NONE;
+        void *state = &stand_in;
+        test_f32_attention(&state);
+    }
+    for (size_t i = 0; i < aq_qd8_quantize_list_size; i++)
+        check_uncovered(aq_qd8_quantize_list[i].name, aq_qd8_quantize_list[i].isa);
     for (size_t i = 0; i < aq_f32_gemm_list_size; i++)
         check_uncovered(aq_f32_gemm_list[i].name, aq_f32_gemm_list[i].isa);
     for (size_t i = 0; i < aq_f32_qc4w_gemm_list_size; i++)
@@ -322,8 +382,14 @@ static FILE *open_in(const char *dir, const char *name, const char *mode) {
 }
 
 /* Flips bit 0 of an output the kernel writes: a GEMM's token 0, row n_begin (args[1]
- * in both GEMM families); a quantizer's byte 2 (in the first block). */
-static void flip(struct job_rec *j) { j->expected[j->job.family == EMU_ACT_QUANTIZE ? 2 : 4 * j->job.args[1]] ^= 1; }
+ * in both GEMM families); a quantizer's byte 2 (in the first block); an attention
+ * step's running maximum of query 0. */
+static void flip(struct job_rec *j) {
+    const uint64_t family = j->job.family;
+    j->expected[family == EMU_ACT_QUANTIZE    ? 2
+                : family == EMU_F32_ATTENTION ? offsetof(struct attention_block, tile.max_score)
+                                              : 4 * j->job.args[1]] ^= 1;
+}
 
 int main(int argc, char **argv) {
     if (argc != 2) {
