@@ -586,11 +586,12 @@ VARIANT_TARGETS = {"w4a8": 0.5, "w4a4": 2.0, "w4a4kv4": 3.0}
 def summary_section(args, sections, build):
     ot = outliers_module()
     caches = [p for p in (args.outliers_cache or os.path.join(build, "outliers", "results.json")).split(",") if p]
-    cache = {}
+    cache, absent = {}, []
     for p in caches:  # later caches win
         if os.path.exists(p):
             cache.update(json.load(open(p)))
         else:
+            absent.append(p)
             print(f"summary: no outliers cache at {p}", file=sys.stderr)
     austen = os.path.basename(ot.TEXTS[0][1])
 
@@ -684,6 +685,14 @@ def summary_section(args, sections, build):
               "schemes with 4-bit activations at every linear layer's input: no input kept at 8 bits, not one input "
               "at a time): " + "; ".join(f"{w} `{b[0]}` {b[1]:+.2f}% [O]" if b else f"{w} not run"
                                          for w, b in best.items()) + ".", ""]
+    # What the caches read here do not hold is said, not dropped: a cache of another build may have had it.
+    unmeasured = [s for _, s in ot.SMOL_SCHEMES if s not in smol_got]
+    if unmeasured or absent:
+        lines += [("Caches named but absent, not read: " + ", ".join(f"`{p}`" for p in absent) + ". " if absent else "")
+                  + (f"Not in the cache(s) read here, so not re-measured for this summary (and not candidates for "
+                     f"the best above): {len(unmeasured)} of the {len(ot.SMOL_SCHEMES)} SmolLM2 schemes of "
+                     "tools/outliers_table.py: " + ", ".join(f"`{s}`" for s in unmeasured) + "." if unmeasured else ""),
+                  ""]
 
     # The worst of the seeded variants, per model and scheme: the change against the unplanted model's FP32.
     worst = {}
