@@ -246,11 +246,14 @@ def tile_lines(tile, pp):
 
 
 def method_lines(args, pp, tg):
+    labels = [label for label, _ in OUR_SCHEMES]
+    ours = ", ".join(labels[:-1]) + " and " + labels[-1]
+    rounds = " ".join(["A"] + ["B"] * (1 + len(OUR_SCHEMES)))  # llama.cpp; ours on its file, then each scheme
     return [
         f"Method: {args.reps} round{'s' if args.reps > 1 else ''}; in each, for each shape and thread count, "
-        f"llama-bench on llama.cpp's file, then aq-bench on the same file and on our W4A8, W4A4, FP32 and "
-        f"W4A8h4 files: llama.cpp and we alternate from round to round (A B B B B B, A B B B B B, ...), one repetition "
-        f"per command (`-r 1`, after each tool's own warm-up). t/s is the mean ± sd of the rounds. {pp}: "
+        f"llama-bench on llama.cpp's file, then aq-bench on the same file and on our {ours} files: llama.cpp "
+        f"and we alternate from round to round ({rounds}, {rounds}, ...), one repetition per command "
+        f"(`-r 1`, after each tool's own warm-up). t/s is the mean ± sd of the rounds. {pp}: "
         f"{args.pp} prompt tokens in one batch on an empty cache; {tg}: {args.tg} single-token forwards after "
         f"an empty cache (both tools). Our W4A8 / W4A4 are `aq-quantize --scheme w4a8,rtn` / `w4a4,rtn` files "
         f"(INT4 weights in groups of 32, INT8 / INT4 activations per token; GPTQ writes the same formats, so "
@@ -379,14 +382,16 @@ def main():
     kernels_seen, bench_commit = set(), None
     for s in shapes:
         fs = files[s]
-        rows = [{"label": f"llama.cpp, {fs['llama'][0]}", "tool": "llama", "file": fs["llama"][1], "threads": t,
-                 pp: [], tg: [], "gb": bc.gguf_bytes_per_token(fs["llama_info"]) / 1e9, "bw": [], "other": 0.0}
-                for t in threads]
-        rows += [{"label": f"ours, the same {fs['llama'][0]} file", "tool": "aq", "file": fs["llama"][1],
-                  "threads": t, pp: [], tg: [], "gb": None, "bw": [], "other": 0.0} for t in threads]
+        # key: what the ratios and targets name a row by (labels add the file type, which varies by shape).
+        rows = [{"label": f"llama.cpp, {fs['llama'][0]}", "key": "llama.cpp", "tool": "llama", "file": fs["llama"][1],
+                 "threads": t, pp: [], tg: [], "gb": bc.gguf_bytes_per_token(fs["llama_info"]) / 1e9, "bw": [],
+                 "other": 0.0} for t in threads]
+        rows += [{"label": f"ours, the same {fs['llama'][0]} file", "key": "ours, the same", "tool": "aq",
+                  "file": fs["llama"][1], "threads": t, pp: [], tg: [], "gb": None, "bw": [], "other": 0.0}
+                 for t in threads]
         for label, f in fs["ours"]:
-            rows += [{"label": f"ours, {label}", "tool": "aq", "file": f, "threads": t, pp: [], tg: [], "gb": None,
-                      "bw": [], "other": 0.0} for t in threads]
+            rows += [{"label": f"ours, {label}", "key": f"ours, {label}", "tool": "aq", "file": f, "threads": t,
+                      pp: [], tg: [], "gb": None, "bw": [], "other": 0.0} for t in threads]
         results[s] = {"rows": rows}
     for r in range(args.reps):
         for s in shapes:
@@ -474,8 +479,8 @@ def main():
               f"{row['gb']:.3f} | {100 * roofline(row):.0f}% | {100 * row['other']:.0f}%{flag} |")
         w("")
 
-        def find(label_start, t):
-            return next((r for r in rows if r["label"].startswith(label_start) and r["threads"] == t), None)
+        def find(key, t):
+            return next((r for r in rows if r["key"] == key and r["threads"] == t), None)
 
         llama_label = rows[0]["label"]
         ratios = [(f"ours on the same file / {llama_label}", "ours, the same", "llama.cpp"),
