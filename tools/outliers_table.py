@@ -316,6 +316,16 @@ def mix8_share(n):
     return wide, total, macs
 
 
+def w4a4_throughout(scheme):
+    """Whether a W4A4 scheme keeps every linear layer's input at 4 bits (not `only-*`, `down8` or `mix8-*`)."""
+    return ((scheme.startswith("w4a4,") or scheme == "w4a4") and "only-" not in scheme and "down8" not in scheme
+            and "mix8-" not in scheme)
+
+
+def is_w4a8(scheme):
+    return scheme.startswith("w4a8,") or scheme == "w4a8"
+
+
 def simulated_verdict(ex):
     """What tools/act_quant_explore.py's W4A4 layouts say about +10%, from its figures (changes against its FP32)."""
     def c(v):
@@ -419,8 +429,7 @@ def findings(r, files, variants, single, smol_schemes, args):
                        "them puts the grid where those channels' weights are, and cuts what the 4-bit weights cost "
                        "to about a third. With the rotation it gains little (W4A4), probably because the rotation "
                        "spreads those channels over every feature, leaving the weighting little to single out.")
-        w4 = {k: got[k] for k in got
-              if k.startswith("w4a4") and "only-" not in k and "down8" not in k and "mix8-" not in k}
+        w4 = {k: got[k] for k in got if w4a4_throughout(k)}
         a4 = [k for k in ("fp32,a4,ag32", "fp32,a4,rotate,ag32", "fp32,a4,rotate,balance,balance-vo,ag32") if k in got]
         if w4 and a4:
             a4 += [k for k in ("fp32,a4,ag32,aasym", "fp32,a4,rotate,ag32,aasym") if k in got]
@@ -622,6 +631,8 @@ def findings(r, files, variants, single, smol_schemes, args):
             out.append(f"- {fam}: worst over the seeded variants (all sites) {txt}"
                        + (f"; one site at a time, `{SITE_SCHEMES[0]}` loses most at `{worst}` "
                           f"({sites[worst]:+.2f}%)." if worst else "."))
+    w8 = {k: v for k, v in got.items() if is_w4a8(k)}
+    w4 = {k: v for k, v in got.items() if w4a4_throughout(k)}
     out.append("- Chosen defaults: `w4a8` and `w4a4` are GPTQ in groups of 32 with the full-width rotation (the "
                "residual's folded into the weights, the down projection's input rotated online over its whole "
                "width where it factors as 12 or 20 times a power of two) and both balancings, MLP (up rows against "
@@ -637,12 +648,7 @@ def findings(r, files, variants, single, smol_schemes, args):
                "blocked one, so 5632 stays blocked)."
                + (f" On SmolLM2 the defaults are not the best measured: {fig('w4a8')} and {fig('w4a4')}, against the "
                   "best of each below." if "w4a8" in got and "w4a4" in got and
-                  min(got[k] for k in got if k.startswith("w4a8")) < got["w4a8"] and
-                  min(got[k] for k in got if k.startswith("w4a4") and "8" not in k.split(",", 1)[-1]) < got["w4a4"]
-                  else ""))
-    w8 = {k: v for k, v in got.items() if k.startswith("w4a8,") or k == "w4a8"}
-    w4 = {k: v for k, v in got.items()
-          if (k.startswith("w4a4,") or k == "w4a4") and "only-" not in k and "down8" not in k and "mix8-" not in k}
+                  min(w8.values()) < got["w4a8"] and min(w4.values()) < got["w4a4"] else ""))
     mixed = {k: v for k, v in got.items() if k.startswith("w4a4,") and "mix8-" in k}
     if q40 is not None and w8 and w4:
         b8, b4 = min(w8, key=w8.get), min(w4, key=w4.get)
