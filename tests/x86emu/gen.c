@@ -240,7 +240,7 @@ static void attention_record(aq_attn_tile *t, size_t n, const float *const *keys
                              arg_ptr(gvalues, n * sizeof *gvalues),
                              arg_ptr(gbias, n * AQ_ATTN_QUERIES * sizeof *gbias),
                              (uint64_t)(uintptr_t)gfirst};
-    arg_ptr(t->qt, acc_floats * sizeof *t->qt);
+    arg_ptr(t->qt, acc_floats * sizeof *t->qt); /* the queries go by the tile's own pointer: checked only */
     struct job_rec *j = add_job(args, COUNT(args), b, bytes);
     aq_f32_attention_ref(&b->tile, n, gkeys, gvalues, gbias, gfirst);
     keep_expected(j);
