@@ -134,4 +134,4 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
 
 AQ_NEON_TILE_SIGNED_AND_STEP(tile, tile_body)
 
-AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x8c4__neondot, MR, AQ_NEON_NR, tile)
+AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x8c4__neondot, MR, AQ_NEON_NR, tile, AQ_QC4W_TOKEN_SCALES)

@@ -20,7 +20,7 @@
 #define NR AQ_QC3W_NR
 
 /* with_c: some token of the tile has za != 0, so the code sums C are needed. */
-AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c) {
+AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c, bool group_scales) {
     const size_t group = t->group;
     const __m256i ones = _mm256_set1_epi16(1);
     const __m256i one_bytes = _mm256_set1_epi8(1);
@@ -52,11 +52,12 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
             }
         }
         const __m256i csum = _mm256_madd_epi16(c16, ones);
-        for (size_t i = 0; i < mr; i++) aq_avx2_group_end(&acc[i], t, i, wscale, isum[i], csum, with_c);
+        for (size_t i = 0; i < mr; i++)
+            aq_avx2_group_end(&acc[i], t, i, g, wscale, isum[i], csum, with_c, group_scales);
     }
     for (size_t i = 0; i < mr; i++) aq_avx2_acc_store(t, i, &acc[i], 1);
 }
 
-AQ_QC4W_TILE_WITH_C(tile, tile_body)
+AQ_QC4W_TILE_WITH_C_AND_SCALES(tile, tile_body)
 
-AQ_QD8_QC3W_GEMM_DEFINE(aq_qd8_qc3w_gemm_4x8c4__avx2, MR, NR, tile)
+AQ_QD8_QC3W_GEMM_DEFINE(aq_qd8_qc3w_gemm_4x8c4__avx2, MR, NR, tile, AQ_QC4W_GROUP_SCALES)

@@ -40,8 +40,8 @@
  * kept across steps). A step goes 8 k at a time: the codes of the rows unpacked
  * once (2 registers per 8 rows), every token's 2 broadcasts feeding them, the
  * products added into the token's int16 sums, widened once a step. */
-AQ_TILE_INLINE void tile_rows(size_t mr, const struct aq_qc4w_tile *t, bool with_c, bool one_step, size_t regs,
-                              size_t h) {
+AQ_TILE_INLINE void tile_rows(size_t mr, const struct aq_qc4w_tile *t, bool with_c, bool one_step, bool group_scales,
+                              size_t regs, size_t h) {
     const size_t group = one_step ? 32 : t->group, codes_at = NR * aq_qc4w_meta_bytes(t->asym);
     const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
     const __m256i ones = _mm256_set1_epi16(1);
@@ -102,7 +102,8 @@ AQ_TILE_INLINE void tile_rows(size_t mr, const struct aq_qc4w_tile *t, bool with
             /* Rows 8(h + r)..: their f16 scales. */
             const __m256 wscale = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(block + 16 * (h + r))));
             const __m256i csum = _mm256_madd_epi16(c16[r], ones);
-            for (size_t i = 0; i < mr; i++) aq_avx2_group_end(&acc[i][r], t, i, wscale, isum[i][r], csum, with_c);
+            for (size_t i = 0; i < mr; i++)
+                aq_avx2_group_end(&acc[i][r], t, i, g, wscale, isum[i][r], csum, with_c, group_scales);
         }
     }
     for (size_t i = 0; i < mr; i++) aq_avx2_acc_store(&th, i, acc[i], regs);
@@ -110,15 +111,15 @@ AQ_TILE_INLINE void tile_rows(size_t mr, const struct aq_qc4w_tile *t, bool with
 
 /* One token: all 16 rows at once; more: the halves in turn (the second only when
  * the tile has rows there). */
-AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c, bool one_step) {
+AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c, bool one_step, bool group_scales) {
     if (mr == 1) {
-        tile_rows(mr, t, with_c, one_step, 2, 0);
+        tile_rows(mr, t, with_c, one_step, group_scales, 2, 0);
     } else {
-        tile_rows(mr, t, with_c, one_step, 1, 0);
-        if (t->nr > 8) tile_rows(mr, t, with_c, one_step, 1, 1);
+        tile_rows(mr, t, with_c, one_step, group_scales, 1, 0);
+        if (t->nr > 8) tile_rows(mr, t, with_c, one_step, group_scales, 1, 1);
     }
 }
 
-AQ_QC4W_TILE_WITH_C_AND_STEP(tile, tile_body)
+AQ_QC4W_TILE_WITH_C_STEP_AND_SCALES(tile, tile_body)
 
-AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x16c4__avx2, MR, NR, tile)
+AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x16c4__avx2, MR, NR, tile, AQ_QC4W_GROUP_SCALES)

@@ -13,7 +13,7 @@
 #define NR 16
 
 /* with_c: some token of the tile has za != 0, so the code sums C are needed. */
-AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c) {
+AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c, bool group_scales) {
     const size_t group = t->group, codes_at = NR * aq_qc4w_meta_bytes(t->asym);
     const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
     const __m512i ones = _mm512_set1_epi8(1);
@@ -52,13 +52,13 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
         for (size_t i = 0; i < mr; i++) {
             if (with_c) isum[i] = _mm512_sub_epi32(isum[i], _mm512_mullo_epi32(csum, _mm512_set1_epi32(t->a_zero[i])));
             /* The reference's two roundings: the scale product, then the fma. */
-            const __m512 group_scale = _mm512_mul_ps(wscale, _mm512_set1_ps(t->a_scale[i]));
+            const __m512 group_scale = _mm512_mul_ps(wscale, _mm512_set1_ps(aq_qc4w_a_scale(t, i, g, group_scales)));
             acc[i] = _mm512_fmadd_ps(group_scale, _mm512_cvtepi32_ps(isum[i]), acc[i]);
         }
     }
     for (size_t i = 0; i < mr; i++) _mm512_mask_storeu_ps(t->out + i * t->out_stride, mask, acc[i]);
 }
 
-AQ_QC4W_TILE_WITH_C(tile, tile_body)
+AQ_QC4W_TILE_WITH_C_AND_SCALES(tile, tile_body)
 
-AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x16c4__avx512vnni, MR, NR, tile)
+AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x16c4__avx512vnni, MR, NR, tile, AQ_QC4W_GROUP_SCALES)

@@ -41,7 +41,7 @@
  * that only 2 code registers, the mr int16 sums and the float accumulators are live
  * (the earlier order, token by token over the 8 code registers of a step, kept 8
  * codes and the int32 sums live and gcc spilled 5 registers a step to the stack). */
-AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c, bool one_step) {
+AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c, bool one_step, bool group_scales) {
     const size_t group = one_step ? 32 : t->group, codes_at = NR * aq_qc4w_meta_bytes(t->asym);
     const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
     const __m256i ones = _mm256_set1_epi16(1);
@@ -89,11 +89,12 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
         }
         const __m256i csum = _mm256_madd_epi16(c16, ones);
         const __m256 wscale = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)block));
-        for (size_t i = 0; i < mr; i++) aq_avx2_group_end(&acc[i], t, i, wscale, isum[i], csum, with_c);
+        for (size_t i = 0; i < mr; i++)
+            aq_avx2_group_end(&acc[i], t, i, g, wscale, isum[i], csum, with_c, group_scales);
     }
     for (size_t i = 0; i < mr; i++) aq_avx2_acc_store(t, i, &acc[i], 1);
 }
 
-AQ_QC4W_TILE_WITH_C_AND_STEP(tile, tile_body)
+AQ_QC4W_TILE_WITH_C_STEP_AND_SCALES(tile, tile_body)
 
-AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x8c4__avx2, MR, NR, tile)
+AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x8c4__avx2, MR, NR, tile, AQ_QC4W_GROUP_SCALES)

@@ -13,7 +13,7 @@
 #define NR 8
 
 /* with_c: some token of the tile has za != 0, so the code sums C are needed. */
-AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c) {
+AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c, bool group_scales) {
     const size_t group = t->group, codes_at = NR * aq_qc4w_meta_bytes(t->asym);
     const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
     const __m256i ones = _mm256_set1_epi8(1);
@@ -38,11 +38,12 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
                 isum[i] = _mm256_dpbusd_avx_epi32(isum[i], w_hi, _mm256_set1_epi32(aq_load_i32(qa + 4)));
             }
         }
-        for (size_t i = 0; i < mr; i++) aq_avx2_group_end(&acc[i], t, i, wscale, isum[i], csum, with_c);
+        for (size_t i = 0; i < mr; i++)
+            aq_avx2_group_end(&acc[i], t, i, g, wscale, isum[i], csum, with_c, group_scales);
     }
     for (size_t i = 0; i < mr; i++) aq_avx2_acc_store(t, i, &acc[i], 1);
 }
 
-AQ_QC4W_TILE_WITH_C(tile, tile_body)
+AQ_QC4W_TILE_WITH_C_AND_SCALES(tile, tile_body)
 
-AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x8c4__avxvnni, MR, NR, tile)
+AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x8c4__avxvnni, MR, NR, tile, AQ_QC4W_GROUP_SCALES)

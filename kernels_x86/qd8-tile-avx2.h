@@ -54,12 +54,13 @@ AQ_TILE_INLINE void aq_avx2_qc4w_start(__m256i *isum, size_t mr, size_t regs, co
     }
 }
 
-/* Adds token i's group to one accumulator of 8 rows: isum holds S - zw * T; with_c
- * takes za * C off it first (csum: the code sums C). wscale: the rows' scales. */
-AQ_TILE_INLINE void aq_avx2_group_end(__m256 *acc, const struct aq_qc4w_tile *t, size_t i, __m256 wscale, __m256i isum,
-                                      __m256i csum, bool with_c) {
+/* Adds token i's group g (of the chunk) to one accumulator of 8 rows: isum holds
+ * S - zw * T; with_c takes za * C off it first (csum: the code sums C). wscale:
+ * the rows' scales; group_scales: as aq_qc4w_a_scale. */
+AQ_TILE_INLINE void aq_avx2_group_end(__m256 *acc, const struct aq_qc4w_tile *t, size_t i, size_t g, __m256 wscale,
+                                      __m256i isum, __m256i csum, bool with_c, bool group_scales) {
     if (with_c) isum = _mm256_sub_epi32(isum, _mm256_mullo_epi32(csum, _mm256_set1_epi32(t->a_zero[i])));
-    const __m256 group_scale = _mm256_mul_ps(wscale, _mm256_set1_ps(t->a_scale[i]));
+    const __m256 group_scale = _mm256_mul_ps(wscale, _mm256_set1_ps(aq_qc4w_a_scale(t, i, g, group_scales)));
     *acc = _mm256_fmadd_ps(group_scale, _mm256_cvtepi32_ps(isum), *acc);
 }
 
