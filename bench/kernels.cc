@@ -355,6 +355,24 @@ void BM_QuantizeActivations(benchmark::State &state, size_t m, size_t k) {
                                                 benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// The group-wise activation quantizers (ag32..ag128, aasym), m rows of k floats at 4 bits.
+void BM_QuantizeGrouped(benchmark::State &state, const aq_qd8_quantize_grouped_kernel *kern, size_t m, size_t k,
+                        size_t group) {
+    std::vector<float> x = RandomFloats(m * k, 12), scale(m * (k / group));
+    std::vector<int8_t> q(m * k);
+    std::vector<int32_t> zero(m);
+    aq_qd8 a{};
+    a.q = q.data();
+    a.scale = scale.data();
+    a.zero = zero.data();
+    for (auto _ : state) {
+        kern->fn(x.data(), m, k, k, 4, group, &a);
+        benchmark::ClobberMemory();
+    }
+    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(m * k * sizeof(float)) * 1e-9,
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+
 #if defined(__x86_64__)
 // The ceilings of the INT8 and FP32 tiles on this CPU: how many multiply-adds a
 // second VPMADDUBSW (32 INT8 ones, u8 x s8 into int16 pairs) and VFMADD231PS (8
@@ -487,6 +505,26 @@ void RegisterAll() {
                 benchmark::RegisterBenchmark(name.c_str(), BM_Attention, &e, hd, ctx)
                     ->Unit(benchmark::kMicrosecond)
                     ->UseRealTime();
+            }
+        }
+    }
+    for (const auto &[list, count] :
+         {std::pair{aq_qd8_quantize_grouped_list, aq_qd8_quantize_grouped_list_size},
+          std::pair{aq_qd8_quantize_grouped_asym_list, aq_qd8_quantize_grouped_asym_list_size}}) {
+        for (size_t i = 0; i < count; i++) {
+            const aq_qd8_quantize_grouped_kernel &e = list[i];
+            if (!aq_cpu_has(e.isa)) {
+                std::fprintf(stderr, "not on this CPU (no %s): %s\n", aq_cpu_feature_name(e.isa), e.name);
+                continue;
+            }
+            for (size_t group : {size_t{32}, size_t{128}}) {
+                for (size_t m : kTokens) {
+                    std::string name = std::string("quantize_grouped/") + e.name +
+                                       "/k:2048/g:" + std::to_string(group) + "/m:" + std::to_string(m);
+                    benchmark::RegisterBenchmark(name.c_str(), BM_QuantizeGrouped, &e, m, size_t{2048}, group)
+                        ->Unit(benchmark::kMicrosecond)
+                        ->UseRealTime();
+                }
             }
         }
     }

@@ -122,7 +122,10 @@ static float quantize_run_asym(const float *x, size_t n, int8_t *q) {
         }
         return scale;
     }
-    const float zero = nearbyintf(-lo / scale);
+    /* lo = -inf makes the quotient inf / inf, a NaN, and every code NaN, whose
+     * conversion to int8 is undefined: the comparison maps it to 0. */
+    const float rounded_zero = nearbyintf(-lo / scale);
+    const float zero = rounded_zero > 0.0f ? rounded_zero : 0.0f;
     const struct code_range range = {-zero, 15.0f - zero};
     for (size_t i = 0; i < n; i++) {
         q[i] = clamp_to_code(nearbyintf(x[i] / scale), range);

@@ -198,10 +198,10 @@ bool aq_qd8_quantize_grouped_clip_ref(const float *x, size_t n_rows, size_t k, s
 /* The same (group_bits may be NULL: every group at bits), with each 4-bit group
  * asymmetric (its channels after SiLU * up are skewed): lo = min(0, min x),
  * hi = max(0, max x) (NaNs skipped), scale = (hi - lo) / 15, z =
- * nearbyintf(-lo / scale), q = clamp(nearbyintf(x / scale), -z, 15 - z): 16
- * levels, the integer zero point folded into the codes (in [-15, 15]), so that
- * scale * q is the value and the GEMMs read them as any qd8 codes. A zero range
- * gives scale 0 and codes 0. 8-bit groups are quantized as
+ * nearbyintf(-lo / scale) (0 where that is NaN: lo = -inf), q = clamp(nearbyintf(
+ * x / scale), -z, 15 - z): 16 levels, the integer zero point folded into the codes
+ * (in [-15, 15]), so that scale * q is the value and the GEMMs read them as any
+ * qd8 codes. A zero range gives scale 0 and codes 0. 8-bit groups are quantized as
  * aq_qd8_quantize_grouped_ref does. Returns false (writing nothing) unless group
  * is positive and divides k and every width is 8 or 4. */
 bool aq_qd8_quantize_grouped_asym_ref(const float *x, size_t n_rows, size_t k, size_t x_stride, int bits,

@@ -1060,6 +1060,175 @@ static void test_qd8_quantize(void **state) {
     assert_false(kern->fn(&one, 1, 1, 1, 5, &a));
 }
 
+/* Group-wise qd8 quantizers: bit for bit their list's reference (codes, every
+ * scale, the zero points, and a sentinel past each array that neither may touch),
+ * at 8 and 4 bits, on groups of 1 to 128 (32, 64, 128 and lengths with SIMD
+ * tails) times 1 to 5 groups, 1 to 9 rows, odd row strides, and data per group:
+ * random; ties (values x / scale exactly m + 1/2, and asymmetric zero points
+ * -lo / scale on a half); zero groups (scale 0), -0, one non-zero value; NaN and
+ * infinities; huge values (an asymmetric range past FLT_MAX: scale inf); tiny ones
+ * (subnormal or underflowing scales). */
+enum grouped_data { GROUPED_RANDOM, GROUPED_TIES, GROUPED_ZEROS, GROUPED_NAN_INF, GROUPED_HUGE, GROUPED_TINY };
+#define GROUPED_DATA_COUNT 6
+
+/* One group of n values of x (n >= 1) as `data` says; sym_ties: ties on the
+ * symmetric grid of qmax (else on the asymmetric one). */
+static void fill_group(float *x, size_t n, enum grouped_data data, bool sym_ties, float qmax, uint64_t *rng) {
+    const size_t at = (size_t)rng_int(rng, 0, (int)n - 1), other = (size_t)rng_int(rng, 0, (int)n - 1);
+    switch (data) {
+    case GROUPED_RANDOM:
+        for (size_t i = 0; i < n; i++) x[i] = rng_float(rng);
+        break;
+    case GROUPED_TIES: {
+        /* Power-of-two scales: every quotient exact. Symmetric: amax qmax 2^e,
+         * scale 2^e, values on halves of it. Asymmetric: lo = -h / 2 and hi = lo + 15
+         * (times 2^e), scale 2^e, zero point h / 2 (a tie for odd h). */
+        const float unit = ldexpf(1.0f, rng_int(rng, -3, 3));
+        const int h = rng_int(rng, 0, 30);
+        for (size_t i = 0; i < n; i++)
+            x[i] = sym_ties ? unit * 0.5f * (float)rng_int(rng, -2 * (int)qmax, 2 * (int)qmax)
+                            : unit * 0.5f * (float)(rng_int(rng, 0, 30) - h);
+        if (sym_ties) {
+            x[at] = (rng_next(rng) & 1) ? -qmax * unit : qmax * unit;
+        } else {
+            x[other] = unit * 0.5f * (float)(30 - h);
+            x[at] = -unit * 0.5f * (float)h;
+        }
+        break;
+    }
+    case GROUPED_ZEROS: {
+        const int kind = rng_int(rng, 0, 2);
+        for (size_t i = 0; i < n; i++) x[i] = (i % 2) ? -0.0f : 0.0f;
+        if (kind == 1) x[at] = -3.5f;
+        if (kind == 2) x[at] = 3.5f;
+        break;
+    }
+    case GROUPED_NAN_INF: {
+        const int kind = rng_int(rng, 0, 5);
+        for (size_t i = 0; i < n; i++) x[i] = kind == 4 ? NAN : rng_float(rng);
+        if (kind == 1 || kind == 5) x[at] = NAN;
+        if (kind == 2) x[at] = INFINITY;
+        if (kind == 3 || kind == 5) x[other] = -INFINITY;
+        break;
+    }
+    case GROUPED_HUGE:
+        for (size_t i = 0; i < n; i++) x[i] = ldexpf(rng_float(rng), rng_int(rng, 100, 128));
+        if (n > 1) {
+            x[at] = FLT_MAX;
+            x[other] = at == other ? FLT_MAX : -FLT_MAX;
+        }
+        break;
+    default:
+        for (size_t i = 0; i < n; i++) x[i] = ldexpf(rng_float(rng), rng_int(rng, -150, -110));
+        break;
+    }
+}
+
+/* fn against ref on x (n_rows rows of k, stride apart, in groups of group). */
+static void check_qd8_grouped(const char *name, aq_qd8_quantize_grouped_fn fn, aq_qd8_quantize_grouped_fn ref_fn,
+                              const float *x, size_t n_rows, size_t k, size_t stride, int bits, size_t group) {
+    const size_t scales = n_rows * (k / group);
+    struct aq_qd8 ref = {0}, out = {0};
+    struct aq_qd8 *both[] = {&ref, &out};
+    for (size_t i = 0; i < 2; i++) {
+        both[i]->q = xcalloc(n_rows * k + 1, 1);
+        both[i]->scale = xcalloc(scales + 1, sizeof(float));
+        both[i]->zero = xcalloc(n_rows + 1, sizeof(int32_t));
+        memset(both[i]->q, 0x5A, n_rows * k + 1);
+        fill_sentinel(both[i]->scale, scales + 1);
+        memset(both[i]->zero, 0x5A, (n_rows + 1) * sizeof(int32_t));
+    }
+    assert_true(ref_fn(x, n_rows, k, stride, bits, group, &ref));
+    assert_true(fn(x, n_rows, k, stride, bits, group, &out));
+    assert_int_equal(out.n_rows, n_rows);
+    assert_int_equal(out.k, k);
+    assert_int_equal(out.group, group);
+    for (size_t i = 0; i < scales + 1; i++)
+        if (memcmp(&ref.scale[i], &out.scale[i], sizeof(float)) != 0) {
+            print_error("%s: k=%zu group=%zu bits=%d rows=%zu: scale %zu = %a, ref %a\n", name, k, group, bits, n_rows,
+                        i, (double)out.scale[i], (double)ref.scale[i]);
+            fail();
+        }
+    for (size_t i = 0; i < n_rows * k + 1; i++)
+        if (ref.q[i] != out.q[i]) {
+            print_error("%s: k=%zu group=%zu bits=%d rows=%zu: code %zu (x %a) = %d, ref %d\n", name, k, group, bits,
+                        n_rows, i, i < n_rows * k ? (double)x[i / k * stride + i % k] : 0.0, out.q[i], ref.q[i]);
+            fail();
+        }
+    assert_memory_equal(ref.zero, out.zero, (n_rows + 1) * sizeof(int32_t));
+    for (size_t i = 0; i < 2; i++) {
+        free(both[i]->q);
+        free(both[i]->scale);
+        free(both[i]->zero);
+    }
+}
+
+/* The reference of kern's list: the last entry of whichever list holds it. */
+static aq_qd8_quantize_grouped_fn grouped_ref_of(const aq_qd8_quantize_grouped_kernel *kern, bool *asym) {
+    for (size_t i = 0; i < aq_qd8_quantize_grouped_asym_list_size; i++)
+        if (kern == &aq_qd8_quantize_grouped_asym_list[i]) {
+            *asym = true;
+            return aq_qd8_quantize_grouped_asym_list[aq_qd8_quantize_grouped_asym_list_size - 1].fn;
+        }
+    *asym = false;
+    return aq_qd8_quantize_grouped_list[aq_qd8_quantize_grouped_list_size - 1].fn;
+}
+
+/* Rows of n_groups groups, each group filled as data says. */
+static void check_qd8_grouped_data(const aq_qd8_quantize_grouped_kernel *kern, aq_qd8_quantize_grouped_fn ref_fn,
+                                   bool asym, size_t n_rows, size_t group, size_t n_groups, size_t pad, int bits,
+                                   enum grouped_data data, uint64_t *rng) {
+    const size_t k = group * n_groups, stride = k + pad;
+    float *x = xcalloc(n_rows * stride, sizeof(float));
+    for (size_t t = 0; t < n_rows; t++) {
+        for (size_t g = 0; g < n_groups; g++)
+            fill_group(x + t * stride + g * group, group, data, !asym || bits == 8, bits == 8 ? 127.0f : 7.0f, rng);
+        for (size_t i = k; i < stride; i++) x[t * stride + i] = NAN; /* outside the row: never read */
+    }
+    check_qd8_grouped(kern->name, kern->fn, ref_fn, x, n_rows, k, stride, bits, group);
+    free(x);
+}
+
+static void test_qd8_quantize_grouped(void **state) {
+    const aq_qd8_quantize_grouped_kernel *kern = *state;
+    require(kern->isa, kern->name);
+    bool asym;
+    const aq_qd8_quantize_grouped_fn ref_fn = grouped_ref_of(kern, &asym);
+    uint64_t rng = asym ? 0x5EED00A5u : 0x5EED00A6u;
+    const size_t groups[] = {1, 3, 4, 7, 8, 12, 32, 40, 64, 100, 128};
+    const size_t counts[] = {1, 2, 3, 5};
+    unsigned variant = 0;
+    for (size_t ig = 0; ig < COUNT(groups); ig++)
+        for (size_t ic = 0; ic < COUNT(counts); ic++)
+            for (int bits = 4; bits <= 8; bits += 4)
+                for (int data = 0; data < GROUPED_DATA_COUNT; data++, variant++)
+                    check_qd8_grouped_data(kern, ref_fn, asym, 1 + variant % 9, groups[ig], counts[ic],
+                                           (variant / 9) % 2 ? 3 : 0, bits, (enum grouped_data)data, &rng);
+    /* TinyLlama's rows (k 2048 and 5632) in groups of 32, 64 and 128. */
+    for (size_t group = 32; group <= 128; group *= 2)
+        for (int data = 0; data < GROUPED_DATA_COUNT; data++) {
+            check_qd8_grouped_data(kern, ref_fn, asym, 3, group, 2048 / group, 1, 4, (enum grouped_data)data, &rng);
+            if (5632 % group == 0)
+                check_qd8_grouped_data(kern, ref_fn, asym, 2, group, 5632 / group, 0, 8, (enum grouped_data)data, &rng);
+        }
+    /* Refused as by the reference, writing nothing: other widths, group 0, a group
+     * that does not divide k. */
+    const float x[12] = {1.0f};
+    int8_t q[12];
+    float scale[12];
+    int32_t zero[1] = {0x5A5A5A5A};
+    memset(q, 0x5A, sizeof q);
+    fill_sentinel(scale, COUNT(scale));
+    struct aq_qd8 a = {.n_rows = 77, .k = 77, .group = 77, .q = q, .scale = scale, .zero = zero};
+    assert_false(kern->fn(x, 1, 12, 12, 5, 4, &a));
+    assert_false(kern->fn(x, 1, 12, 12, 4, 0, &a));
+    assert_false(kern->fn(x, 1, 12, 12, 8, 5, &a));
+    assert_false(ref_fn(x, 1, 12, 12, 8, 5, &a));
+    assert_true(a.n_rows == 77 && a.k == 77 && a.group == 77 && zero[0] == 0x5A5A5A5A);
+    for (size_t i = 0; i < COUNT(q); i++) assert_int_equal(q[i], 0x5A);
+    for (size_t i = 0; i < COUNT(scale); i++) assert_true(isnan(scale[i]));
+}
+
 /* ------------------------------------------------------------------------------
  * Attention steps (f32-attention.h): bit for bit aq_f32_attention_ref, since each
  * score and each accumulator is the reference's sum in its order with separate
@@ -1264,6 +1433,21 @@ static void test_lists(void **state) {
         assert_int_equal(e->isa == AQ_CPU_NONE, i + 1 == aq_q8_0_q8_0_dot_list_size);
         check_name(e->name, "q8_0_q8_0_dot", "", e->isa);
     }
+    for (size_t i = 0; i < aq_qd8_quantize_list_size; i++) {
+        const aq_qd8_quantize_kernel *e = &aq_qd8_quantize_list[i];
+        assert_int_equal(e->isa == AQ_CPU_NONE, i + 1 == aq_qd8_quantize_list_size);
+        check_name(e->name, "qd8_quantize", "", e->isa);
+    }
+    for (size_t i = 0; i < aq_qd8_quantize_grouped_list_size; i++) {
+        const aq_qd8_quantize_grouped_kernel *e = &aq_qd8_quantize_grouped_list[i];
+        assert_int_equal(e->isa == AQ_CPU_NONE, i + 1 == aq_qd8_quantize_grouped_list_size);
+        check_name(e->name, "qd8_quantize_grouped", "", e->isa);
+    }
+    for (size_t i = 0; i < aq_qd8_quantize_grouped_asym_list_size; i++) {
+        const aq_qd8_quantize_grouped_kernel *e = &aq_qd8_quantize_grouped_asym_list[i];
+        assert_int_equal(e->isa == AQ_CPU_NONE, i + 1 == aq_qd8_quantize_grouped_asym_list_size);
+        check_name(e->name, "qd8_quantize_grouped_asym", "", e->isa);
+    }
     /* The families of several types: the references last, one per type; every
      * other entry's type has one. */
     bool seen_ref = false;
@@ -1338,6 +1522,13 @@ static void check_table(const aq_kernels *k) {
     make_q8_0(y8, 9, &rng, false);
     check_same("table q4_0_q8_0_dot", 9, k->q4_0_q8_0_dot(288, x4, y8), aq_q4_0_q8_0_dot_ref(288, x4, y8));
     check_same("table q8_0_q8_0_dot", 9, k->q8_0_q8_0_dot(288, x8, y8), aq_q8_0_q8_0_dot_ref(288, x8, y8));
+    float xg[3 * 129];
+    for (size_t i = 0; i < COUNT(xg); i++) xg[i] = rng_float(&rng);
+    check_qd8_grouped("table qd8_quantize_grouped", k->qd8_quantize_grouped,
+                      aq_qd8_quantize_grouped_list[aq_qd8_quantize_grouped_list_size - 1].fn, xg, 3, 128, 129, 4, 32);
+    check_qd8_grouped("table qd8_quantize_grouped_asym", k->qd8_quantize_grouped_asym,
+                      aq_qd8_quantize_grouped_asym_list[aq_qd8_quantize_grouped_asym_list_size - 1].fn, xg, 3, 128, 129,
+                      4, 32);
     for (uint32_t type = 0; type < AQ_BLOCK_TYPE_SLOTS; type++) {
         const aq_block_gemm_kernel *e = k->block_gemm[type];
         if (e && e->isa != AQ_CPU_NONE) check_block_gemm(e, 5, 11, 3, 1, 11, false, &rng);
@@ -1382,6 +1573,10 @@ static void check_choice(const aq_kernels *k, aq_cpu_feature want) {
     assert_ptr_equal(k->q4_0_q8_0_dot, EXPECTED(aq_q4_0_q8_0_dot_kernel, aq_q4_0_q8_0_dot_list, want)->fn);
     assert_ptr_equal(k->q8_0_q8_0_dot, EXPECTED(aq_q8_0_q8_0_dot_kernel, aq_q8_0_q8_0_dot_list, want)->fn);
     assert_ptr_equal(k->qd8_quantize, EXPECTED(aq_qd8_quantize_kernel, aq_qd8_quantize_list, want)->fn);
+    assert_ptr_equal(k->qd8_quantize_grouped,
+                     EXPECTED(aq_qd8_quantize_grouped_kernel, aq_qd8_quantize_grouped_list, want)->fn);
+    assert_ptr_equal(k->qd8_quantize_grouped_asym,
+                     EXPECTED(aq_qd8_quantize_grouped_kernel, aq_qd8_quantize_grouped_asym_list, want)->fn);
     assert_ptr_equal(k->attention, EXPECTED(aq_f32_attention_kernel, aq_f32_attention_list, want)->fn);
     /* Per type: its first entry the CPU runs / for want, else its reference. */
     for (uint32_t type = 0; type < AQ_BLOCK_TYPE_SLOTS; type++) {
@@ -1426,6 +1621,10 @@ static bool listed(aq_cpu_feature f) {
     for (size_t i = 0; i < aq_block_gemm_x8_list_size; i++) found = found || aq_block_gemm_x8_list[i].isa == f;
     for (size_t i = 0; i < aq_act_quantize_list_size; i++) found = found || aq_act_quantize_list[i].isa == f;
     for (size_t i = 0; i + 1 < aq_qd8_quantize_list_size; i++) found = found || aq_qd8_quantize_list[i].isa == f;
+    for (size_t i = 0; i + 1 < aq_qd8_quantize_grouped_list_size; i++)
+        found = found || aq_qd8_quantize_grouped_list[i].isa == f;
+    for (size_t i = 0; i + 1 < aq_qd8_quantize_grouped_asym_list_size; i++)
+        found = found || aq_qd8_quantize_grouped_asym_list[i].isa == f;
     for (size_t i = 0; i + 1 < aq_f32_attention_list_size; i++) found = found || aq_f32_attention_list[i].isa == f;
     return found;
 }
@@ -1577,6 +1776,12 @@ static int aq_run_kernel_tests(const char *group, CMUnitTestFunction arch_test) 
         add_test(&l, aq_q8_0_q8_0_dot_list[i].name, "", test_q8_0_q8_0_dot, &aq_q8_0_q8_0_dot_list[i]);
     for (size_t i = 0; i + 1 < aq_qd8_quantize_list_size; i++)
         add_test(&l, aq_qd8_quantize_list[i].name, "", test_qd8_quantize, &aq_qd8_quantize_list[i]);
+    for (size_t i = 0; i + 1 < aq_qd8_quantize_grouped_list_size; i++)
+        add_test(&l, aq_qd8_quantize_grouped_list[i].name, "", test_qd8_quantize_grouped,
+                 &aq_qd8_quantize_grouped_list[i]);
+    for (size_t i = 0; i + 1 < aq_qd8_quantize_grouped_asym_list_size; i++)
+        add_test(&l, aq_qd8_quantize_grouped_asym_list[i].name, "", test_qd8_quantize_grouped,
+                 &aq_qd8_quantize_grouped_asym_list[i]);
     for (size_t i = 0; i + 1 < aq_f32_attention_list_size; i++)
         add_test(&l, aq_f32_attention_list[i].name, "", test_f32_attention, &aq_f32_attention_list[i]);
     for (size_t i = 0; i < aq_block_gemm_list_size; i++)

@@ -830,6 +830,13 @@ static void test_qd8_grouped_asym_by_hand(void **state) {
     assert_int_equal(q[12], 1);  /* x = 2: 0.97 */
     assert_int_equal(q[31], 10); /* x = 21: 10.16, the top level 15 - 5 */
     assert_int_equal(zero, 0);
+    /* A -inf: scale inf and -lo / scale = inf / inf, a NaN, so the zero point is 0
+     * and every code 0 (x / inf is 0, and -inf / inf a NaN, clamped to -0). */
+    x[3] = -INFINITY;
+    memset(q, 0x5A, sizeof q);
+    assert_true(aq_qd8_quantize_grouped_asym_ref(x, 1, GROUP, GROUP, 4, NULL, GROUP, &a));
+    assert_true(isinf(scale) && scale > 0.0f);
+    for (int i = 0; i < GROUP; i++) assert_int_equal(q[i], 0);
 }
 
 /* Asymmetric 4-bit groups (aasym) on many groups: each 4-bit group's codes lie

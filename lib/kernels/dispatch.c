@@ -73,6 +73,10 @@ aq_error aq_kernels_select(const char *override, aq_kernels *k) {
     const aq_q4_0_q8_0_dot_kernel *q4_0 = PICK(aq_q4_0_q8_0_dot_kernel, aq_q4_0_q8_0_dot_list, want, &found);
     const aq_q8_0_q8_0_dot_kernel *q8_0 = PICK(aq_q8_0_q8_0_dot_kernel, aq_q8_0_q8_0_dot_list, want, &found);
     const aq_qd8_quantize_kernel *qd8q = PICK(aq_qd8_quantize_kernel, aq_qd8_quantize_list, want, &found);
+    const aq_qd8_quantize_grouped_kernel *qd8g =
+        PICK(aq_qd8_quantize_grouped_kernel, aq_qd8_quantize_grouped_list, want, &found);
+    const aq_qd8_quantize_grouped_kernel *qd8ga =
+        PICK(aq_qd8_quantize_grouped_kernel, aq_qd8_quantize_grouped_asym_list, want, &found);
     const aq_f32_attention_kernel *attn = PICK(aq_f32_attention_kernel, aq_f32_attention_list, want, &found);
     aq_kernels chosen;
     memset(&chosen, 0, sizeof chosen);
@@ -91,6 +95,8 @@ aq_error aq_kernels_select(const char *override, aq_kernels *k) {
     k->q4_0_q8_0_dot = q4_0->fn;
     k->q8_0_q8_0_dot = q8_0->fn;
     k->qd8_quantize = qd8q->fn;
+    k->qd8_quantize_grouped = qd8g->fn;
+    k->qd8_quantize_grouped_asym = qd8ga->fn;
     k->attention = attn->fn;
     if (!found) {
         strcpy(k->name, "ref");

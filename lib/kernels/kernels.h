@@ -158,6 +158,18 @@ typedef struct aq_qd8_quantize_kernel {
     aq_cpu_feature isa;
 } aq_qd8_quantize_kernel;
 
+/* The same per run of `group` features, every group at bits (8 or 4), with
+ * aq_qd8_quantize_grouped_ref's signature. Two lists: the symmetric levels, bit
+ * for bit aq_qd8_quantize_grouped_ref, and the asymmetric 4-bit ones, bit for bit
+ * aq_qd8_quantize_grouped_asym_ref with group_bits NULL. */
+typedef bool (*aq_qd8_quantize_grouped_fn)(const float *x, size_t n_rows, size_t k, size_t x_stride, int bits,
+                                           size_t group, struct aq_qd8 *out);
+typedef struct aq_qd8_quantize_grouped_kernel {
+    const char *name; /* "aq_qd8_quantize_grouped__avx2", "aq_qd8_quantize_grouped_asym__avx2" */
+    aq_qd8_quantize_grouped_fn fn;
+    aq_cpu_feature isa;
+} aq_qd8_quantize_grouped_kernel;
+
 /* One step of attention (f32-attention.h): a tile of 8 queries against a block of
  * keys, bit for bit aq_f32_attention_ref. */
 typedef struct aq_f32_attention_kernel {
@@ -194,6 +206,10 @@ extern const aq_act_quantize_kernel aq_act_quantize_list[];
 extern const size_t aq_act_quantize_list_size;
 extern const aq_qd8_quantize_kernel aq_qd8_quantize_list[];
 extern const size_t aq_qd8_quantize_list_size;
+extern const aq_qd8_quantize_grouped_kernel aq_qd8_quantize_grouped_list[];
+extern const size_t aq_qd8_quantize_grouped_list_size;
+extern const aq_qd8_quantize_grouped_kernel aq_qd8_quantize_grouped_asym_list[];
+extern const size_t aq_qd8_quantize_grouped_asym_list_size;
 extern const aq_f32_attention_kernel aq_f32_attention_list[];
 extern const size_t aq_f32_attention_list_size;
 
@@ -219,6 +235,8 @@ typedef struct aq_kernels {
      * aq_act_quantize_list, NULL for the others. */
     const aq_act_quantize_kernel *act_quantize[AQ_BLOCK_TYPE_SLOTS];
     aq_qd8_quantize_fn qd8_quantize;
+    aq_qd8_quantize_grouped_fn qd8_quantize_grouped;
+    aq_qd8_quantize_grouped_fn qd8_quantize_grouped_asym;
     aq_f32_attention_fn attention;
 } aq_kernels;
 

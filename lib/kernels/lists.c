@@ -213,6 +213,30 @@ const aq_qd8_quantize_kernel aq_qd8_quantize_list[] = {
 };
 const size_t aq_qd8_quantize_list_size = COUNT(aq_qd8_quantize_list);
 
+#define AQ_QD8_QUANTIZE_GROUPED(isa_, fn_) {.name = #fn_, .fn = fn_, .isa = isa_},
+const aq_qd8_quantize_grouped_kernel aq_qd8_quantize_grouped_list[] = {
+#if AQ_ARCH_KERNELS
+#include "qd8-quantize-grouped.inc"
+#endif
+    {.name = "aq_qd8_quantize_grouped_ref", .fn = aq_qd8_quantize_grouped_ref, .isa = AQ_CPU_NONE},
+};
+const size_t aq_qd8_quantize_grouped_list_size = COUNT(aq_qd8_quantize_grouped_list);
+
+/* The asymmetric reference, every group at bits, with the family's signature. */
+static bool qd8_quantize_grouped_asym_ref(const float *x, size_t n_rows, size_t k, size_t x_stride, int bits,
+                                          size_t group, struct aq_qd8 *out) {
+    return aq_qd8_quantize_grouped_asym_ref(x, n_rows, k, x_stride, bits, NULL, group, out);
+}
+
+const aq_qd8_quantize_grouped_kernel aq_qd8_quantize_grouped_asym_list[] = {
+#if AQ_ARCH_KERNELS
+#include "qd8-quantize-grouped-asym.inc"
+#endif
+    {.name = "aq_qd8_quantize_grouped_asym_ref", .fn = qd8_quantize_grouped_asym_ref, .isa = AQ_CPU_NONE},
+};
+const size_t aq_qd8_quantize_grouped_asym_list_size = COUNT(aq_qd8_quantize_grouped_asym_list);
+#undef AQ_QD8_QUANTIZE_GROUPED
+
 const aq_f32_attention_kernel aq_f32_attention_list[] = {
 #if AQ_ARCH_KERNELS
 #define AQ_F32_ATTENTION(isa_, fn_) {.name = #fn_, .fn = fn_, .isa = isa_},

@@ -76,6 +76,12 @@
 #include "qd8-quantize.inc"
 #undef AQ_QD8_QUANTIZE
 
+#define AQ_QD8_QUANTIZE_GROUPED(isa, fn)                                                                               \
+    bool fn(const float *x, size_t n_rows, size_t k, size_t x_stride, int bits, size_t group, struct aq_qd8 *out);
+#include "qd8-quantize-grouped.inc"
+#include "qd8-quantize-grouped-asym.inc"
+#undef AQ_QD8_QUANTIZE_GROUPED
+
 #endif /* AQ_ARCH_KERNELS */
 
 /* ------------------------------------------------------------------------------

@@ -121,14 +121,18 @@ static void quantize_rows(void *arg, size_t t_begin, size_t rows) {
                                    .scale = ctx->qa.scale + t_begin * scales,
                                    .zero = ctx->qa.zero + t_begin,
                                    .sum32 = ctx->qa.sum32 + t_begin * (k / 32)};
+        /* The table has kernels for groups all of one width; the clipped scales and
+         * Atom's per-group widths run on the references. */
         if (p->clip)
             aq_qd8_quantize_grouped_clip_ref(x, rows, k, k, p->bits, p->group_bits, (size_t)p->group, &rows_view);
-        else if (p->asym)
+        else if (p->asym && p->group_bits)
             aq_qd8_quantize_grouped_asym_ref(x, rows, k, k, p->bits, p->group_bits, (size_t)p->group, &rows_view);
+        else if (p->asym)
+            ctx->model->kernels.qd8_quantize_grouped_asym(x, rows, k, k, p->bits, (size_t)p->group, &rows_view);
         else if (p->group_bits)
             aq_qd8_quantize_grouped_bits_ref(x, rows, k, k, p->group_bits, (size_t)p->group, &rows_view);
         else if (p->group)
-            aq_qd8_quantize_grouped_ref(x, rows, k, k, p->bits, (size_t)p->group, &rows_view);
+            ctx->model->kernels.qd8_quantize_grouped(x, rows, k, k, p->bits, (size_t)p->group, &rows_view);
         else if (p->is_static)
             aq_qd8_quantize_static_ref(x, rows, k, k, p->scale, p->zero, p->bits, &rows_view);
         else

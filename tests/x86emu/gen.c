@@ -360,6 +360,10 @@ static void record_all(FILE *tsv) {
     }
     for (size_t i = 0; i < aq_qd8_quantize_list_size; i++)
         check_uncovered(aq_qd8_quantize_list[i].name, aq_qd8_quantize_list[i].isa);
+    for (size_t i = 0; i < aq_qd8_quantize_grouped_list_size; i++)
+        check_uncovered(aq_qd8_quantize_grouped_list[i].name, aq_qd8_quantize_grouped_list[i].isa);
+    for (size_t i = 0; i < aq_qd8_quantize_grouped_asym_list_size; i++)
+        check_uncovered(aq_qd8_quantize_grouped_asym_list[i].name, aq_qd8_quantize_grouped_asym_list[i].isa);
     for (size_t i = 0; i < aq_f32_gemm_list_size; i++)
         check_uncovered(aq_f32_gemm_list[i].name, aq_f32_gemm_list[i].isa);
     for (size_t i = 0; i < aq_f32_qc4w_gemm_list_size; i++)
