@@ -63,12 +63,12 @@ static inline void aq_neon_block_zeros(const uint8_t *block, bool asym, int32x4_
     zero[1] = vreinterpretq_s32_u32(vmovl_u16(vget_high_u16(z16)));
 }
 
-/* The micro-tiles of a signed layout (AQ_QC4W_TILE_CORRECTED_IF and _AND_STEP,
+/* The micro-tiles of a signed layout (AQ_QC4W_TILE_CORRECTED_IF_STEP_AND_SCALES,
  * qd8-qc4w-gemm-loop.h): a correction is due for asymmetric weights, or where
  * some za != 0 (the code sums C' are counted too); symmetric weights and
  * activations need none. */
-#define AQ_NEON_TILE_SIGNED(tile, body) AQ_QC4W_TILE_CORRECTED_IF(tile, body, t->za_any || t->asym)
-#define AQ_NEON_TILE_SIGNED_AND_STEP(tile, body) AQ_QC4W_TILE_CORRECTED_IF_AND_STEP(tile, body, t->za_any || t->asym)
+#define AQ_NEON_TILE_SIGNED_STEP_AND_SCALES(tile, body)                                                                \
+    AQ_QC4W_TILE_CORRECTED_IF_STEP_AND_SCALES(tile, body, t->za_any || t->asym)
 
 /* The block's 8 zero points of the signed layouts, zw - 8 as int32 (0 for
  * symmetric weights). */
@@ -88,34 +88,37 @@ static inline void aq_neon_block_zeros_signed(const uint8_t *block, bool asym, i
 #define AQ_FOR_TOKENS(i) _Pragma("GCC unroll 8") for (size_t i = 0; i < MR; i++) if (i < mr)
 
 /* llvm-mca region markers (bench/mca/run.sh): compiled only with -DAQ_MCA, and
- * only in the tile instantiation with AQ_MCA_MR tokens, so a normal build has
- * none and the measured loop is the kernel's own. */
+ * only in the tile instantiation with AQ_MCA_MR tokens and per-token activation
+ * scales (group_scales false: what dynamically quantized activations run), so a
+ * normal build has none and the measured loop is the kernel's own. */
 #ifdef AQ_MCA
-#define AQ_MCA_BEGIN(mr, name)                                                                                         \
+#define AQ_MCA_MEASURED(mr, group_scales) ((mr) == AQ_MCA_MR && !(group_scales))
+#define AQ_MCA_BEGIN(mr, group_scales, name)                                                                           \
     do {                                                                                                               \
-        if ((mr) == AQ_MCA_MR) __asm volatile("# LLVM-MCA-BEGIN " name);                                               \
+        if (AQ_MCA_MEASURED(mr, group_scales)) __asm volatile("# LLVM-MCA-BEGIN " name);                               \
     } while (0)
-#define AQ_MCA_END(mr)                                                                                                 \
+#define AQ_MCA_END(mr, group_scales)                                                                                   \
     do {                                                                                                               \
-        if ((mr) == AQ_MCA_MR) __asm volatile("# LLVM-MCA-END");                                                       \
+        if (AQ_MCA_MEASURED(mr, group_scales)) __asm volatile("# LLVM-MCA-END");                                       \
     } while (0)
 /* As AQ_MCA_BEGIN, for a loop whose iteration covers k (a literal, e.g. "32") of
  * the tile's rows instead of 16: extract.py reads it and run.sh counts with it. */
-#define AQ_MCA_BEGIN_K(mr, name, k)                                                                                    \
+#define AQ_MCA_BEGIN_K(mr, group_scales, name, k)                                                                      \
     do {                                                                                                               \
-        if ((mr) == AQ_MCA_MR) __asm volatile("# LLVM-MCA-K " k "\n# LLVM-MCA-BEGIN " name);                           \
+        if (AQ_MCA_MEASURED(mr, group_scales)) __asm volatile("# LLVM-MCA-K " k "\n# LLVM-MCA-BEGIN " name);           \
     } while (0)
 /* As AQ_MCA_BEGIN_K, for a loop over `rows` (a literal, e.g. "4") of the tile's
  * 8 rows only (the passes of a tile). */
-#define AQ_MCA_BEGIN_KR(mr, name, k, rows)                                                                             \
+#define AQ_MCA_BEGIN_KR(mr, group_scales, name, k, rows)                                                               \
     do {                                                                                                               \
-        if ((mr) == AQ_MCA_MR) __asm volatile("# LLVM-MCA-K " k "\n# LLVM-MCA-ROWS " rows "\n# LLVM-MCA-BEGIN " name); \
+        if (AQ_MCA_MEASURED(mr, group_scales))                                                                         \
+            __asm volatile("# LLVM-MCA-K " k "\n# LLVM-MCA-ROWS " rows "\n# LLVM-MCA-BEGIN " name);                    \
     } while (0)
 #else
-#define AQ_MCA_BEGIN(mr, name) ((void)0)
-#define AQ_MCA_BEGIN_K(mr, name, k) ((void)0)
-#define AQ_MCA_BEGIN_KR(mr, name, k, rows) ((void)0)
-#define AQ_MCA_END(mr) ((void)0)
+#define AQ_MCA_BEGIN(mr, group_scales, name) ((void)0)
+#define AQ_MCA_BEGIN_K(mr, group_scales, name, k) ((void)0)
+#define AQ_MCA_BEGIN_KR(mr, group_scales, name, k, rows) ((void)0)
+#define AQ_MCA_END(mr, group_scales) ((void)0)
 #endif
 
 #endif

@@ -24,8 +24,9 @@
 
 #define MR 4
 
-/* with_c: some token has za != 0, so the code sums C are counted too. */
-AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c) {
+/* with_c: some token has za != 0, so the code sums C are counted too;
+ * group_scales: as aq_qc4w_a_scale. */
+AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c, bool group_scales) {
     const size_t group = t->group, k = t->k;
     const int8x16_t one_bytes = vdupq_n_s8(1);
     float32x4_t facc[MR][2];
@@ -39,7 +40,7 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
         AQ_FOR_TOKENS(i) { dacc[i][0] = dacc[i][1] = vdupq_n_s32(0); }
         const int8_t *a_group = t->a + (t->g0 + g) * group;
         for (size_t kk = 0; kk < group; kk += AQ_QC3W_SUB, sub += AQ_QC3W_SUB_BYTES) {
-            AQ_MCA_BEGIN(mr, "neondot3");
+            AQ_MCA_BEGIN(mr, group_scales, "neondot3");
             int8x16_t av[MR][2];
             AQ_FOR_TOKENS(i) {
                 av[i][0] = vld1q_s8(a_group + i * k + kk);
@@ -69,7 +70,7 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
             STEP(6);
             STEP(7);
 #undef STEP
-            AQ_MCA_END(mr);
+            AQ_MCA_END(mr, group_scales);
         }
         float32x4_t scale[2];
         aq_neon_block_scales(meta, scale);
@@ -77,12 +78,12 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
             const int32x4_t start = vdupq_n_s32(aq_qc3w_symmetric_start(t->a_term[i * t->groups + g]));
             const int32x4_t isum0 = vaddq_s32(dacc[i][0], start);
             const int32x4_t isum1 = vaddq_s32(dacc[i][1], start);
-            aq_neon_group_end(facc[i], t, i, scale, isum0, isum1, csum, with_c);
+            aq_neon_group_end(facc[i], t, i, g, scale, isum0, isum1, csum, with_c, group_scales);
         }
     }
     AQ_FOR_TOKENS(i) aq_neon_acc_store(t, i, facc[i]);
 }
 
-AQ_QC4W_TILE_WITH_C(tile, tile_body)
+AQ_QC4W_TILE_WITH_C_AND_SCALES(tile, tile_body)
 
-AQ_QD8_QC3W_GEMM_DEFINE(aq_qd8_qc3w_gemm_4x8c4__neondot, MR, AQ_NEON_NR, tile, AQ_QC4W_TOKEN_SCALES)
+AQ_QD8_QC3W_GEMM_DEFINE(aq_qd8_qc3w_gemm_4x8c4__neondot, MR, AQ_NEON_NR, tile)

@@ -33,8 +33,9 @@ static inline int32x4_t reduce4(int16x8_t r0, int16x8_t r1, int16x8_t r2, int16x
     return vpaddq_s32(s01, s23);
 }
 
-/* with_c: some token has za != 0, so the code sums C are counted too. */
-AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c) {
+/* with_c: some token has za != 0, so the code sums C are counted too;
+ * group_scales: as aq_qc4w_a_scale. */
+AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c, bool group_scales) {
     const size_t group = t->group, k = t->k;
     const size_t codes_at = AQ_NEON_NR * aq_qc4w_meta_bytes(t->asym);
     const uint8x16_t low_mask = vdupq_n_u8(0x0F);
@@ -52,7 +53,7 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
         }
         const int8_t *a_group = t->a + (t->g0 + g) * group;
         for (size_t kk = 0; kk < group; kk += 16) {
-            AQ_MCA_BEGIN(mr, "neon");
+            AQ_MCA_BEGIN(mr, group_scales, "neon");
             int8x16_t av[MR];
             AQ_FOR_TOKENS(i) av[i] = vld1q_s8(a_group + i * k + kk);
             /* The four row pairs written out: clang -O2 keeps a looped version's
@@ -79,7 +80,7 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
             STEP(3);
 #undef STEP
             nib += 64;
-            AQ_MCA_END(mr);
+            AQ_MCA_END(mr, group_scales);
         }
         float32x4_t scale[2];
         int32x4_t zero[2], csum[2];
@@ -97,12 +98,12 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
             const int32_t a_term = t->a_term[i * t->groups + g];
             const int32x4_t isum0 = vmlsq_n_s32(d0, zero[0], a_term);
             const int32x4_t isum1 = vmlsq_n_s32(d1, zero[1], a_term);
-            aq_neon_group_end(facc[i], t, i, scale, isum0, isum1, csum, with_c);
+            aq_neon_group_end(facc[i], t, i, g, scale, isum0, isum1, csum, with_c, group_scales);
         }
     }
     AQ_FOR_TOKENS(i) aq_neon_acc_store(t, i, facc[i]);
 }
 
-AQ_QC4W_TILE_WITH_C(tile, tile_body)
+AQ_QC4W_TILE_WITH_C_AND_SCALES(tile, tile_body)
 
-AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_2x8c16__neon, MR, AQ_NEON_NR, tile, AQ_QC4W_TOKEN_SCALES)
+AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_2x8c16__neon, MR, AQ_NEON_NR, tile)

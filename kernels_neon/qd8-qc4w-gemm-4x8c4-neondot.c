@@ -26,8 +26,9 @@
 /* mr (1..MR) tokens against one 8-row tile; inlined with a constant mr so the
  * token loops unroll and the accumulators stay in registers. general: the zero
  * points are corrected (asymmetric weights, or some za != 0, whose code sums C'
- * are counted with two SDOTs against bytes of 1); else a group's sums are final. */
-AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool general, bool one_step) {
+ * are counted with two SDOTs against bytes of 1); else a group's sums are final.
+ * group_scales: as aq_qc4w_a_scale. */
+AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool general, bool one_step, bool group_scales) {
     const size_t group = one_step ? 32 : t->group, k = t->k;
     const size_t codes_at = AQ_NEON_NR * aq_qc4w_meta_bytes(t->asym);
     const int8x16_t one_bytes = vdupq_n_s8(1);
@@ -35,7 +36,7 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
     AQ_FOR_TOKENS(i) aq_neon_acc_start(facc[i], t, i);
     /* The tokens' activation scales in one register, taken by lane at the end of a
      * group: one register each left the prefill tile short of registers (a spill
-     * in the loop over groups of 32). */
+     * in the loop over groups of 32). Group scales are loaded at each group's end. */
     float a_scale[MR];
     memset(a_scale, 0, sizeof a_scale);
     memcpy(a_scale, t->a_scale, mr * sizeof(float));
@@ -58,9 +59,9 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
          * the group's only iteration, so the group loop carries no loop inside. */
         for (size_t kk = 0; kk < group; kk += 32) {
             if (one_step)
-                AQ_MCA_BEGIN_K(mr, "neondot-g32", "32");
+                AQ_MCA_BEGIN_K(mr, group_scales, "neondot-g32", "32");
             else
-                AQ_MCA_BEGIN_K(mr, "neondot", "32");
+                AQ_MCA_BEGIN_K(mr, group_scales, "neondot", "32");
             _Pragma("GCC unroll 2") for (size_t half = 0; half < 32; half += 16) {
                 int8x16_t av[MR];
                 AQ_FOR_TOKENS(i) av[i] = vld1q_s8(a_group + i * k + kk + half);
@@ -97,7 +98,7 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
 #undef STEP
                 nib += 64;
             }
-            AQ_MCA_END(mr);
+            AQ_MCA_END(mr, group_scales);
         }
         float32x4_t scale[2];
         aq_neon_block_scales(meta, scale);
@@ -108,7 +109,10 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
         }
         /* Token I's sums into its accumulators, as aq_neon_group_fma does (the lane
          * of asv must be a literal: written out for each of the MR = 4 tokens). 16
-         * isum for rows 0-3, isum for rows 4-7, as the sums are. */
+         * isum for rows 0-3, isum for rows 4-7, as the sums are. A_SCALED: the
+         * weight scales v times token I's activation scale of the group. */
+#define A_SCALED(v, I)                                                                                                 \
+    (group_scales ? vmulq_n_f32((v), aq_qc4w_a_scale(t, (I), g, true)) : vmulq_laneq_f32((v), asv, (I)))
 #define GROUP_END(I)                                                                                                   \
     do {                                                                                                               \
         if ((I) < mr) {                                                                                                \
@@ -118,8 +122,8 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
                 isum0 = vmlsq_n_s32(vmlsq_n_s32(isum0, zero16, a_term), csum[0], t->a_zero[I]);                        \
                 isum1 = vmlsq_n_s32(vmlsq_n_s32(isum1, zero[1], a_term), csum[1], t->a_zero[I]);                       \
             }                                                                                                          \
-            facc[I][0] = vfmaq_f32(facc[I][0], vmulq_laneq_f32(scale[0], asv, I), vcvtq_n_f32_s32(isum0, 4));          \
-            facc[I][1] = vfmaq_f32(facc[I][1], vmulq_laneq_f32(scale[1], asv, I), vcvtq_f32_s32(isum1));               \
+            facc[I][0] = vfmaq_f32(facc[I][0], A_SCALED(scale[0], I), vcvtq_n_f32_s32(isum0, 4));                      \
+            facc[I][1] = vfmaq_f32(facc[I][1], A_SCALED(scale[1], I), vcvtq_f32_s32(isum1));                           \
         }                                                                                                              \
     } while (0)
         _Static_assert(MR == 4, "GROUP_END is written out for 4 tokens");
@@ -128,10 +132,11 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
         GROUP_END(2);
         GROUP_END(3);
 #undef GROUP_END
+#undef A_SCALED
     }
     AQ_FOR_TOKENS(i) aq_neon_acc_store(t, i, facc[i]);
 }
 
-AQ_NEON_TILE_SIGNED_AND_STEP(tile, tile_body)
+AQ_NEON_TILE_SIGNED_STEP_AND_SCALES(tile, tile_body)
 
-AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x8c4__neondot, MR, AQ_NEON_NR, tile, AQ_QC4W_TOKEN_SCALES)
+AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x8c4__neondot, MR, AQ_NEON_NR, tile)

@@ -78,17 +78,26 @@ static inline int32x4_t pair_hi_s(int32x4_t v) {
 /* Token pairs of mr tokens: the stride of t->a_pairs is 32 * PAIRS(mr) per 16 k. */
 #define PAIRS(mr) (((mr) + 1) / 2)
 
+/* The activation scales of pair q's tokens for group g (aq_qc4w_a_scale), laid out
+ * as SMMLA's results are: (t0, t0, t1, t1). */
+AQ_TILE_INLINE float32x4_t pair_a_scales(size_t mr, const struct aq_qc4w_tile *t, size_t q, size_t g,
+                                         bool group_scales) {
+    return vcombine_f32(vdup_n_f32(aq_qc4w_a_scale(t, 2 * q, g, group_scales)),
+                        vdup_n_f32(aq_qc4w_a_scale(t, TWIN(q), g, group_scales)));
+}
+
 /* mr (1..4) tokens against one 8-row tile; inlined with a constant mr. general:
  * the zero points are corrected (asymmetric weights, or some za != 0, whose code
  * sums C' are counted with SMMLA against bytes of 1); else a group's sums are
- * final.
+ * final. group_scales: as aq_qc4w_a_scale; per-token scales are laid out once,
+ * group scales at each group's end.
  *
  * Everything stays in SMMLA's layout: macc[q][p] and facc[q][p] hold tokens 2q,
  * 2q + 1 x rows 2p, 2p + 1 as (t0 r0, t0 r1, t1 r0, t1 r1), the group's scales are
  * laid out so (sp[p]: rows 2p, 2p + 1, twice) and the activation scales too (asc[q]:
  * t0, t0, t1, t1), so a group ends with the float work alone; the rows are put
  * back in order once, at the store. */
-AQ_TILE_INLINE void tile_4(size_t mr, const struct aq_qc4w_tile *t, bool general, bool one_step) {
+AQ_TILE_INLINE void tile_4(size_t mr, const struct aq_qc4w_tile *t, bool general, bool one_step, bool group_scales) {
     const size_t group = one_step ? 32 : t->group;
     const size_t codes_at = AQ_NEON_NR * aq_qc4w_meta_bytes(t->asym);
     const uint8x16_t high_mask = vdupq_n_u8(0xF0);
@@ -130,9 +139,9 @@ AQ_TILE_INLINE void tile_4(size_t mr, const struct aq_qc4w_tile *t, bool general
          * the group's only iteration, so the group loop carries no loop inside. */
         for (size_t kk = 0; kk < group; kk += 32) {
             if (one_step)
-                AQ_MCA_BEGIN_K(mr, "i8mm-g32", "32");
+                AQ_MCA_BEGIN_K(mr, group_scales, "i8mm-g32", "32");
             else
-                AQ_MCA_BEGIN_K(mr, "i8mm", "32");
+                AQ_MCA_BEGIN_K(mr, group_scales, "i8mm", "32");
             _Pragma("GCC unroll 2") for (size_t half = 0; half < 32; half += 16) {
                 /* A pair's 16 k as SMMLA operands, k..k+7 of both tokens then
                  * k+8..k+15: 32 bytes of t->a_pairs. */
@@ -171,7 +180,7 @@ AQ_TILE_INLINE void tile_4(size_t mr, const struct aq_qc4w_tile *t, bool general
                 }
                 nib += 64;
             }
-            AQ_MCA_END(mr);
+            AQ_MCA_END(mr, group_scales);
         }
         float32x4_t scale[2], sp[AQ_NEON_NR / 2];
         aq_neon_block_scales(meta, scale);
@@ -189,7 +198,8 @@ AQ_TILE_INLINE void tile_4(size_t mr, const struct aq_qc4w_tile *t, bool general
                 x1 = vmlsq_n_s32(vmlsq_n_s32(x1, vshlq_n_s32(zero[1], 4), a_term), vextq_s32(cpair[2], cpair[3], 2),
                                  a_zero);
             }
-            aq_neon_group_fma(frow, a_scale0, scale, vcvtq_n_f32_s32(x0, 4), vcvtq_n_f32_s32(x1, 4));
+            aq_neon_group_fma(frow, group_scales ? aq_qc4w_a_scale(t, 0, g, true) : a_scale0, scale,
+                              vcvtq_n_f32_s32(x0, 4), vcvtq_n_f32_s32(x1, 4));
             continue;
         }
         sp[0] = pair_lo_f(scale[0]);
@@ -212,11 +222,12 @@ AQ_TILE_INLINE void tile_4(size_t mr, const struct aq_qc4w_tile *t, bool general
             if (general)
                 tv = vcombine_s32(vdup_n_s32(t->a_term[2 * q * groups + g]),
                                   vdup_n_s32(t->a_term[TWIN(q) * groups + g]));
+            const float32x4_t a_sc = group_scales ? pair_a_scales(mr, t, q, g, true) : asc[q];
             for (size_t p = 0; p < AQ_NEON_NR / 2; p++) {
                 /* 16 isum: 16 S' - 16 (zw - 8) T - za 16 C'. */
                 int32x4_t isum = macc[q][p];
                 if (general) isum = vmlsq_s32(vmlsq_s32(isum, zp16[p], tv), cpair[p], zav[q]);
-                facc[q][p] = vfmaq_f32(facc[q][p], vmulq_f32(sp[p], asc[q]), vcvtq_n_f32_s32(isum, 4));
+                facc[q][p] = vfmaq_f32(facc[q][p], vmulq_f32(sp[p], a_sc), vcvtq_n_f32_s32(isum, 4));
             }
         }
     }
@@ -258,8 +269,8 @@ AQ_TILE_INLINE void pass_acc_store(const struct aq_qc4w_tile *t, size_t i, size_
 
 /* mr (5..8) tokens against one 8-row tile, in two passes of 4 rows (row pairs
  * 2 pass, 2 pass + 1) over all the groups; a pass whose rows are all padding
- * (t->nr <= 4) is skipped. Layouts and corrections as in tile_4, per pass. */
-AQ_TILE_INLINE void tile_8(size_t mr, const struct aq_qc4w_tile *t, bool general, bool one_step) {
+ * (t->nr <= 4) is skipped. Layouts, corrections and scales as in tile_4, per pass. */
+AQ_TILE_INLINE void tile_8(size_t mr, const struct aq_qc4w_tile *t, bool general, bool one_step, bool group_scales) {
     const size_t group = one_step ? 32 : t->group;
     const size_t codes_at = AQ_NEON_NR * aq_qc4w_meta_bytes(t->asym);
     const uint8x16_t high_mask = vdupq_n_u8(0xF0);
@@ -290,9 +301,9 @@ AQ_TILE_INLINE void tile_8(size_t mr, const struct aq_qc4w_tile *t, bool general
             }
             for (size_t kk = 0; kk < group; kk += 32) {
                 if (one_step)
-                    AQ_MCA_BEGIN_KR(mr, "i8mm-g32", "32", "4");
+                    AQ_MCA_BEGIN_KR(mr, group_scales, "i8mm-g32", "32", "4");
                 else
-                    AQ_MCA_BEGIN_KR(mr, "i8mm", "32", "4");
+                    AQ_MCA_BEGIN_KR(mr, group_scales, "i8mm", "32", "4");
                 _Pragma("GCC unroll 2") for (size_t half = 0; half < 32; half += 16) {
                     int8x16_t w_lo[PASS_PAIRS], w_hi[PASS_PAIRS];
                     for (size_t p = 0; p < PASS_PAIRS; p++) {
@@ -321,7 +332,7 @@ AQ_TILE_INLINE void tile_8(size_t mr, const struct aq_qc4w_tile *t, bool general
                     }
                     nib += 64;
                 }
-                AQ_MCA_END(mr);
+                AQ_MCA_END(mr, group_scales);
             }
             uint16_t h[4];
             memcpy(h, meta + 4 * sizeof(uint16_t) * pass, sizeof h);
@@ -336,11 +347,13 @@ AQ_TILE_INLINE void tile_8(size_t mr, const struct aq_qc4w_tile *t, bool general
                 zp16[1] = pair_hi_s(z16);
             }
             int32x4_t tv[PAIRS_8];
+            float32x4_t a_sc[PAIRS_8];
             FOR_PAIRS(q, PAIRS_8) {
                 tv[q] = vdupq_n_s32(0);
                 if (general)
                     tv[q] = vcombine_s32(vdup_n_s32(t->a_term[2 * q * groups + g]),
                                          vdup_n_s32(t->a_term[TWIN(q) * groups + g]));
+                a_sc[q] = group_scales ? pair_a_scales(mr, t, q, g, true) : asc[q];
             }
             /* Row pair by row pair, all token pairs: the same operations as token
              * pair by token pair, which the compiler scheduled a cycle slower in the
@@ -351,7 +364,7 @@ AQ_TILE_INLINE void tile_8(size_t mr, const struct aq_qc4w_tile *t, bool general
                     /* 16 isum: 16 S' - 16 (zw - 8) T - za 16 C'. */
                     int32x4_t isum = macc[q][p];
                     if (general) isum = vmlsq_s32(vmlsq_s32(isum, zp16[p], tv[q]), cpair[p], zav[q]);
-                    facc[q][p] = vfmaq_f32(facc[q][p], vmulq_f32(sp[p], asc[q]), vcvtq_n_f32_s32(isum, 4));
+                    facc[q][p] = vfmaq_f32(facc[q][p], vmulq_f32(sp[p], a_sc[q]), vcvtq_n_f32_s32(isum, 4));
                 }
             }
         }
@@ -364,13 +377,13 @@ AQ_TILE_INLINE void tile_8(size_t mr, const struct aq_qc4w_tile *t, bool general
 
 /* Up to 4 tokens all 8 rows at once (decode's one token pairs with itself); more
  * in passes of 4 rows. */
-AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool general, bool one_step) {
+AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool general, bool one_step, bool group_scales) {
     if (mr <= 2 * PAIRS_4)
-        tile_4(mr, t, general, one_step);
+        tile_4(mr, t, general, one_step, group_scales);
     else
-        tile_8(mr, t, general, one_step);
+        tile_8(mr, t, general, one_step, group_scales);
 }
 
-AQ_NEON_TILE_SIGNED_AND_STEP(tile, tile_body)
+AQ_NEON_TILE_SIGNED_STEP_AND_SCALES(tile, tile_body)
 
 AQ_QD8_QC4W_GEMM_DEFINE_PAIRED(aq_qd8_qc4w_gemm_8x8c8__i8mm, MR, AQ_NEON_NR, tile)

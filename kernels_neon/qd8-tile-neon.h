@@ -36,7 +36,7 @@ AQ_TILE_INLINE void aq_neon_acc_start(float32x4_t facc[2], const struct aq_qc4w_
 
 /* Adds a group to a token's accumulators given the sums as floats (x0, x1: rows
  * 0-3, 4-7, each (float) isum exactly as the reference rounds it); a_scale: the
- * token's activation scale; scale: the group's weight scales. The signed-layout tiles (qc4w-packw.h) convert their
+ * token's activation scale of the group; scale: the group's weight scales. The signed-layout tiles (qc4w-packw.h) convert their
  * scaled sums themselves. */
 AQ_TILE_INLINE void aq_neon_group_fma(float32x4_t facc[2], float a_scale, const float32x4_t scale[2], float32x4_t x0,
                                       float32x4_t x1) {
@@ -44,17 +44,18 @@ AQ_TILE_INLINE void aq_neon_group_fma(float32x4_t facc[2], float a_scale, const 
     facc[1] = vfmaq_f32(facc[1], vmulq_n_f32(scale[1], a_scale), x1);
 }
 
-/* Adds token i's group to its accumulators: isum0 / isum1 (rows 0-3 / 4-7) hold
- * S - zw * T; with_c takes za * C off them first (csum: the code sums C). scale:
- * the group's weight scales (aq_neon_block_scales). */
-AQ_TILE_INLINE void aq_neon_group_end(float32x4_t facc[2], const struct aq_qc4w_tile *t, size_t i,
+/* Adds token i's group g (of the chunk) to its accumulators: isum0 / isum1 (rows
+ * 0-3 / 4-7) hold S - zw * T; with_c takes za * C off them first (csum: the code
+ * sums C). scale: the group's weight scales (aq_neon_block_scales); group_scales:
+ * as aq_qc4w_a_scale. */
+AQ_TILE_INLINE void aq_neon_group_end(float32x4_t facc[2], const struct aq_qc4w_tile *t, size_t i, size_t g,
                                       const float32x4_t scale[2], int32x4_t isum0, int32x4_t isum1,
-                                      const int32x4_t csum[2], bool with_c) {
+                                      const int32x4_t csum[2], bool with_c, bool group_scales) {
     if (with_c) {
         isum0 = vmlsq_n_s32(isum0, csum[0], t->a_zero[i]);
         isum1 = vmlsq_n_s32(isum1, csum[1], t->a_zero[i]);
     }
-    aq_neon_group_fma(facc, t->a_scale[i], scale, vcvtq_f32_s32(isum0), vcvtq_f32_s32(isum1));
+    aq_neon_group_fma(facc, aq_qc4w_a_scale(t, i, g, group_scales), scale, vcvtq_f32_s32(isum0), vcvtq_f32_s32(isum1));
 }
 
 /* Stores token i's results, only the first t->nr of the 8. */

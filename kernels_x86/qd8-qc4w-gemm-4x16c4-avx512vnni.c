@@ -61,4 +61,4 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with
 
 AQ_QC4W_TILE_WITH_C_AND_SCALES(tile, tile_body)
 
-AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x16c4__avx512vnni, MR, NR, tile, AQ_QC4W_GROUP_SCALES)
+AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x16c4__avx512vnni, MR, NR, tile)

@@ -48,15 +48,16 @@ static inline int32_t aq_qc3w_symmetric_start(int32_t a_term) {
 size_t aq_qc3w_packed_bytes(const struct aq_q4w *w, size_t nr);
 
 /* The family's gemm for a kernel with tile mr_max x nr over the 3-bit blocks. */
-void aq_qd8_qc3w_gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, bool group_scales, size_t m, size_t n_begin,
-                           size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed, float *out,
-                           size_t out_stride);
+void aq_qd8_qc3w_gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn token_tile, aq_qc4w_tile_fn group_tile, size_t m,
+                           size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,
+                           const void *packed, float *out, size_t out_stride);
 
-#define AQ_QD8_QC3W_GEMM_DEFINE(name, MR, NR, tile, SCALES)                                                            \
-    static void name##_tile(size_t mr, const struct aq_qc4w_tile *t) { AQ_TILE_FOR_MR(MR, mr, tile, t); }              \
+#define AQ_QD8_QC3W_GEMM_DEFINE(name, MR, NR, tile)                                                                    \
+    AQ_QC4W_TILE_FNS(name, MR, tile)                                                                                   \
     void name(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,                  \
               const void *packed, float *out, size_t out_stride) {                                                     \
-        aq_qd8_qc3w_gemm_loop(MR, NR, name##_tile, SCALES, m, n_begin, n_end, a, w, packed, out, out_stride);          \
+        aq_qd8_qc3w_gemm_loop(MR, NR, name##_token_tile, name##_group_tile, m, n_begin, n_end, a, w, packed, out,      \
+                              out_stride);                                                                             \
     }
 
 #endif /* AQ_QD8_QC3W_GEMM_LOOP_H */

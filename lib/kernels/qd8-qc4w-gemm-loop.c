@@ -57,21 +57,17 @@ size_t aq_qc4w_packed_bytes(const struct aq_q4w *w, size_t nr) {
 
 /* The loop of both layouts: block_bytes per tile and group (qc4w or qc3w);
  * pairs: NULL, or room for the tiles' a_pairs (MR_LIMIT * AQ_QC4W_PAIRED_K). */
-static void gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, bool group_scales, size_t m, size_t n_begin,
-                      size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed, float *out,
-                      size_t out_stride, size_t block_bytes, int8_t *pairs) {
+static void gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn token_tile, aq_qc4w_tile_fn group_tile, size_t m,
+                      size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed,
+                      float *out, size_t out_stride, size_t block_bytes, int8_t *pairs) {
     const size_t k = w->k, group = w->group, groups = k / group;
     const bool asym = w->zero != NULL;
     int32_t a_term[MR_LIMIT * AQ_QC4W_GROUP_CHUNK];
-    /* Group-wise activation scales (a->group, a multiple of the weight group) for a
-     * tile that reads only a_scale[t]: a chunk is one activation group, whose
-     * scales it reads as per-token ones, and the accumulators pass through out
-     * between chunks as they do for long rows: a call and a store per group, half
-     * the speed. A tile with group scales keeps the long chunks and reads each weight
-     * group's scale from chunk_scale. */
-    const bool token_chunks = a->group && !group_scales;
-    size_t chunk_max = token_chunks ? (a->group > group ? a->group / group : 1) : AQ_QC4W_GROUP_CHUNK;
+    size_t chunk_max = AQ_QC4W_GROUP_CHUNK;
     if (pairs && chunk_max * group > AQ_QC4W_PAIRED_K) chunk_max = AQ_QC4W_PAIRED_K / group;
+    /* Group-wise activation scales (a->group, a multiple of the weight group): the
+     * group tile reads each weight group's scale from chunk_scale. */
+    const aq_qc4w_tile_fn tile = a->group ? group_tile : token_tile;
     float chunk_scale[MR_LIMIT * AQ_QC4W_GROUP_CHUNK];
     /* Rows per block of about AQ_QC4W_BLOCK_BYTES: a multiple of nr, at least nr. */
     size_t rows_per_block = AQ_QC4W_BLOCK_BYTES / (groups * block_bytes / nr) / nr * nr;
@@ -107,18 +103,13 @@ static void gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, bool group
                     activation_terms(mr, a, t0, group, g0, chunk, a_term);
                     t.a_term = a_term;
                 }
-                if (token_chunks) {
-                    for (size_t i = 0; i < mr; i++)
-                        chunk_scale[i] = a->scale[(t0 + i) * (k / a->group) + g0 * group / a->group];
-                    t.a_scale = chunk_scale;
-                } else if (a->group) {
+                if (a->group) {
                     for (size_t i = 0; i < mr; i++)
                         for (size_t g = 0; g < chunk; g++)
                             chunk_scale[i * chunk + g] =
                                 a->scale[(t0 + i) * (k / a->group) + (g0 + g) * group / a->group];
                     t.a_scale = chunk_scale;
                     t.a_scale_stride = chunk;
-                    t.a_scale_step = 1;
                 }
                 if (pairs) {
                     pair_tokens(mr, t.a, k, g0 * group, chunk * group, pairs);
@@ -138,20 +129,19 @@ static void gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, bool group
     }
 }
 
-void aq_qd8_qc4w_gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, bool group_scales, size_t m, size_t n_begin,
-                           size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed, float *out,
-                           size_t out_stride) {
+void aq_qd8_qc4w_gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn token_tile, aq_qc4w_tile_fn group_tile, size_t m,
+                           size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,
+                           const void *packed, float *out, size_t out_stride) {
     const size_t block_bytes = nr * (aq_qc4w_meta_bytes(w->zero != NULL) + w->group / 2);
-    gemm_loop(mr_max, nr, tile, group_scales, m, n_begin, n_end, a, w, packed, out, out_stride, block_bytes, NULL);
+    gemm_loop(mr_max, nr, token_tile, group_tile, m, n_begin, n_end, a, w, packed, out, out_stride, block_bytes, NULL);
 }
 
-void aq_qd8_qc4w_gemm_loop_paired(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, size_t m, size_t n_begin,
-                                  size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed,
-                                  float *out, size_t out_stride) {
+void aq_qd8_qc4w_gemm_loop_paired(size_t mr_max, size_t nr, aq_qc4w_tile_fn token_tile, aq_qc4w_tile_fn group_tile,
+                                  size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a,
+                                  const struct aq_q4w *w, const void *packed, float *out, size_t out_stride) {
     const size_t block_bytes = nr * (aq_qc4w_meta_bytes(w->zero != NULL) + w->group / 2);
     int8_t pairs[MR_LIMIT * AQ_QC4W_PAIRED_K];
-    gemm_loop(mr_max, nr, tile, AQ_QC4W_TOKEN_SCALES, m, n_begin, n_end, a, w, packed, out, out_stride, block_bytes,
-              pairs);
+    gemm_loop(mr_max, nr, token_tile, group_tile, m, n_begin, n_end, a, w, packed, out, out_stride, block_bytes, pairs);
 }
 
 size_t aq_qc3w_packed_bytes(const struct aq_q4w *w, size_t nr) {
@@ -159,9 +149,9 @@ size_t aq_qc3w_packed_bytes(const struct aq_q4w *w, size_t nr) {
     return tiles * (w->k / w->group) * nr * (sizeof(uint16_t) + 3 * w->group / 8);
 }
 
-void aq_qd8_qc3w_gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, bool group_scales, size_t m, size_t n_begin,
-                           size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed, float *out,
-                           size_t out_stride) {
+void aq_qd8_qc3w_gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn token_tile, aq_qc4w_tile_fn group_tile, size_t m,
+                           size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,
+                           const void *packed, float *out, size_t out_stride) {
     const size_t block_bytes = nr * (sizeof(uint16_t) + 3 * w->group / 8);
-    gemm_loop(mr_max, nr, tile, group_scales, m, n_begin, n_end, a, w, packed, out, out_stride, block_bytes, NULL);
+    gemm_loop(mr_max, nr, token_tile, group_tile, m, n_begin, n_end, a, w, packed, out, out_stride, block_bytes, NULL);
 }

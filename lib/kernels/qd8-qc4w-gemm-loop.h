@@ -4,17 +4,17 @@
  *
  * A kernel file holds only its micro-tile and two lines:
  *
- *   AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c) { ... }
- *   AQ_QC4W_TILE_WITH_C(tile, tile_body)
+ *   AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool with_c, bool group_scales) { ... }
+ *   AQ_QC4W_TILE_WITH_C_AND_SCALES(tile, tile_body)
  *   AQ_QD8_QC4W_GEMM_DEFINE(aq_qd8_qc4w_gemm_4x8c4__avx2, MR, NR, tile)
  *
  * The loop does the rest: weight rows in blocks of about AQ_QC4W_BLOCK_BYTES of
  * packed weights (kept in L2 while every activation tile passes over them), the
- * activation rows in tiles of MR (the last one shorter; tile() is instantiated for
- * each constant mr), the rows [n_begin, n_end) in packed tiles of NR (the last one
- * partial: t->nr < NR), the groups in chunks of at most AQ_QC4W_GROUP_CHUNK (or
- * one activation group each, for group-wise activation scales), and
- * the activation terms per row and group that every kernel's zero-point correction
+ * activation rows in tiles of MR (the last one shorter; the tile is instantiated
+ * for each constant mr, and for per-token and group-wise activation scales apart),
+ * the rows [n_begin, n_end) in packed tiles of NR (the last one partial:
+ * t->nr < NR), the groups in chunks of at most AQ_QC4W_GROUP_CHUNK, and the
+ * activation terms per row and group that every kernel's zero-point correction
  * needs.
  *
  * The packer convention of every qc4w kernel (kernels_x86/qc4w-packw.c,
@@ -71,13 +71,11 @@ struct aq_qc4w_tile {
      * of row 2q, of row 2q + 1, then e+8..e+15 of both. Made once per activation tile
      * and chunk, for all its weight tiles. */
     const int8_t *a_pairs;
-    /* Token t's activation scale for group g0 + g: a_scale[t * a_scale_stride + g * a_scale_step]
-     * (aq_qc4w_a_scale). Per-token scales: stride 1, step 0. Group-wise ones (a->group set) reach
-     * only tiles defined with AQ_QC4W_GROUP_SCALES as one scale per weight group (stride groups,
-     * step 1); the others get one activation group a chunk, its scales as per-token ones, and may
-     * read a_scale[t]. */
+    /* Token t's activation scale for group g0 + g (aq_qc4w_a_scale): a_scale[t] for
+     * per-token scales; for group-wise ones (a->group set), which only the tile's
+     * group-scale instantiation gets, one per weight group, a_scale[t * a_scale_stride + g]. */
     const float *a_scale;
-    size_t a_scale_stride, a_scale_step;
+    size_t a_scale_stride;
     const int32_t *a_zero; /* a_zero[t] (za) */
     bool za_any;           /* whether some a_zero[t], t < mr, is not 0 (C is needed) */
     const int32_t *a_term; /* a_term[t * groups + g]: T of row t and group g0 + g (modulo 2^32) */
@@ -92,17 +90,12 @@ struct aq_qc4w_tile {
     size_t out_stride;
 };
 
-/* What a kernel's tile reads of the activation scales (the last argument of
- * AQ_QD8_QC4W_GEMM_DEFINE): only a_scale[t] (AQ_QC4W_TOKEN_SCALES), or each
- * group's through aq_qc4w_a_scale (AQ_QC4W_GROUP_SCALES), so that group-wise
- * activation scales keep the long chunks. */
-#define AQ_QC4W_TOKEN_SCALES false
-#define AQ_QC4W_GROUP_SCALES true
-
 /* Token i's activation scale for group g0 + g of the chunk; group_scales, a
- * constant of the tile's instantiation, is whether t->a_scale_step is 1. With
- * per-token scales the compiler then hoists the load out of the group loop (it
- * cannot from a step known only at run time: 8% of a prefill's GEMM). */
+ * constant of the tile's instantiation, is whether the activations have group-wise
+ * scales. With per-token scales the compiler then hoists the load out of the group
+ * loop (it cannot from a step known only at run time: 8% of a prefill's GEMM), and
+ * group-wise ones keep the long chunks (one activation group a chunk, the
+ * accumulators stored and reloaded after each, ran at half the speed). */
 static inline float aq_qc4w_a_scale(const struct aq_qc4w_tile *t, size_t i, size_t g, bool group_scales) {
     return group_scales ? t->a_scale[i * t->a_scale_stride + g] : t->a_scale[i];
 }
@@ -119,17 +112,17 @@ static inline int32_t aq_qc4w_symmetric_start(int32_t a_term) {
 typedef void (*aq_qc4w_tile_fn)(size_t mr, const struct aq_qc4w_tile *t);
 
 /* The family's gemm (aq_qc4w_gemm_kernel) for a kernel with tile mr_max x nr,
- * calling tile with mr <= mr_max; group_scales: AQ_QC4W_TOKEN_SCALES or
- * AQ_QC4W_GROUP_SCALES. */
-void aq_qd8_qc4w_gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, bool group_scales, size_t m, size_t n_begin,
-                           size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed, float *out,
-                           size_t out_stride);
+ * calling token_tile (per-token activation scales) or group_tile (group-wise ones)
+ * with mr <= mr_max. */
+void aq_qd8_qc4w_gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn token_tile, aq_qc4w_tile_fn group_tile, size_t m,
+                           size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,
+                           const void *packed, float *out, size_t out_stride);
 
 /* The same, passing the tiles a_pairs too (chunks of at most AQ_QC4W_PAIRED_K
  * elements). */
-void aq_qd8_qc4w_gemm_loop_paired(size_t mr_max, size_t nr, aq_qc4w_tile_fn tile, size_t m, size_t n_begin,
-                                  size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w, const void *packed,
-                                  float *out, size_t out_stride);
+void aq_qd8_qc4w_gemm_loop_paired(size_t mr_max, size_t nr, aq_qc4w_tile_fn token_tile, aq_qc4w_tile_fn group_tile,
+                                  size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a,
+                                  const struct aq_q4w *w, const void *packed, float *out, size_t out_stride);
 
 /* Bytes of the packed layout of w in tiles of nr rows (the packer convention). */
 size_t aq_qc4w_packed_bytes(const struct aq_q4w *w, size_t nr);
@@ -164,58 +157,60 @@ size_t aq_qc4w_packed_bytes(const struct aq_q4w *w, size_t nr);
         }                                                                                                              \
     }
 
-/* Layouts of unsigned codes, corrected where some za is not 0. */
-#define AQ_QC4W_TILE_WITH_C(tile, body) AQ_QC4W_TILE_CORRECTED_IF(tile, body, t->za_any)
-#define AQ_QC4W_TILE_WITH_C_AND_STEP(tile, body) AQ_QC4W_TILE_CORRECTED_IF_AND_STEP(tile, body, t->za_any)
-
-/* The same for tiles with group scales: `body(mr, t, with_c, group_scales)` (or
- * `body(mr, t, with_c, one_step, group_scales)`), group_scales a constant too. */
-#define AQ_QC4W_TILE_WITH_C_AND_SCALES(tile, body)                                                                     \
+/* The two micro-tiles of a kernel, `tile##_token(mr, t)` and `tile##_group(mr, t)`,
+ * from `body(mr, t, with_c, group_scales)` (or `body(mr, t, with_c, one_step,
+ * group_scales)`), group_scales a constant as aq_qc4w_a_scale says: false in the
+ * one for per-token activation scales, true in the one for group-wise scales
+ * (AQ_QC4W_TILE_FNS calls each from a function of its own). */
+#define AQ_QC4W_TILE_CORRECTED_IF_AND_SCALES(tile, body, corrected)                                                    \
     AQ_TILE_INLINE void tile##_token_scales(size_t mr, const struct aq_qc4w_tile *t, bool with_c) {                    \
         body(mr, t, with_c, false);                                                                                    \
     }                                                                                                                  \
     AQ_TILE_INLINE void tile##_group_scales(size_t mr, const struct aq_qc4w_tile *t, bool with_c) {                    \
         body(mr, t, with_c, true);                                                                                     \
     }                                                                                                                  \
-    AQ_QC4W_TILE_WITH_C(tile##_token, tile##_token_scales)                                                             \
-    AQ_QC4W_TILE_WITH_C(tile##_group, tile##_group_scales)                                                             \
-    AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {                                                \
-        if (t->a_scale_step)                                                                                           \
-            tile##_group(mr, t);                                                                                       \
-        else                                                                                                           \
-            tile##_token(mr, t);                                                                                       \
-    }
-#define AQ_QC4W_TILE_WITH_C_STEP_AND_SCALES(tile, body)                                                                \
+    AQ_QC4W_TILE_CORRECTED_IF(tile##_token, tile##_token_scales, corrected)                                            \
+    AQ_QC4W_TILE_CORRECTED_IF(tile##_group, tile##_group_scales, corrected)
+#define AQ_QC4W_TILE_CORRECTED_IF_STEP_AND_SCALES(tile, body, corrected)                                               \
     AQ_TILE_INLINE void tile##_token_scales(size_t mr, const struct aq_qc4w_tile *t, bool with_c, bool one_step) {     \
         body(mr, t, with_c, one_step, false);                                                                          \
     }                                                                                                                  \
     AQ_TILE_INLINE void tile##_group_scales(size_t mr, const struct aq_qc4w_tile *t, bool with_c, bool one_step) {     \
         body(mr, t, with_c, one_step, true);                                                                           \
     }                                                                                                                  \
-    AQ_QC4W_TILE_WITH_C_AND_STEP(tile##_token, tile##_token_scales)                                                    \
-    AQ_QC4W_TILE_WITH_C_AND_STEP(tile##_group, tile##_group_scales)                                                    \
-    AQ_TILE_INLINE void tile(size_t mr, const struct aq_qc4w_tile *t) {                                                \
-        if (t->a_scale_step)                                                                                           \
-            tile##_group(mr, t);                                                                                       \
-        else                                                                                                           \
-            tile##_token(mr, t);                                                                                       \
-    }
+    AQ_QC4W_TILE_CORRECTED_IF_AND_STEP(tile##_token, tile##_token_scales, corrected)                                   \
+    AQ_QC4W_TILE_CORRECTED_IF_AND_STEP(tile##_group, tile##_group_scales, corrected)
+/* Layouts of unsigned codes, corrected where some za is not 0. */
+#define AQ_QC4W_TILE_WITH_C_AND_SCALES(tile, body) AQ_QC4W_TILE_CORRECTED_IF_AND_SCALES(tile, body, t->za_any)
+#define AQ_QC4W_TILE_WITH_C_STEP_AND_SCALES(tile, body) AQ_QC4W_TILE_CORRECTED_IF_STEP_AND_SCALES(tile, body, t->za_any)
 
-/* Defines the kernel `name` from the inline micro-tile `tile(mr, t)`, which reads
- * the activation scales as SCALES says (AQ_QC4W_TOKEN_SCALES, AQ_QC4W_GROUP_SCALES). */
-#define AQ_QD8_QC4W_GEMM_DEFINE(name, MR, NR, tile, SCALES)                                                            \
-    static void name##_tile(size_t mr, const struct aq_qc4w_tile *t) { AQ_TILE_FOR_MR(MR, mr, tile, t); }              \
+/* The two tile functions of the kernel `name` over `tile##_token` and `tile##_group`,
+ * each instantiated for every constant mr <= MR: separate functions, which the loop
+ * calls through pointers, so that the per-token one compiles as it did alone (both
+ * in one function, clang laid out the plain NEON tile's group loop otherwise: 49.1
+ * -> 54.1 cycles a group of 32 in decode, LLVM 14's A57 model, bench/mca). */
+#define AQ_QC4W_TILE_FNS(name, MR, tile)                                                                               \
+    static void name##_token_tile(size_t mr, const struct aq_qc4w_tile *t) {                                           \
+        AQ_TILE_FOR_MR(MR, mr, tile##_token, t);                                                                       \
+    }                                                                                                                  \
+    static void name##_group_tile(size_t mr, const struct aq_qc4w_tile *t) { AQ_TILE_FOR_MR(MR, mr, tile##_group, t); }
+
+/* Defines the kernel `name` from the inline micro-tiles of AQ_QC4W_TILE_*_AND_SCALES. */
+#define AQ_QD8_QC4W_GEMM_DEFINE(name, MR, NR, tile)                                                                    \
+    AQ_QC4W_TILE_FNS(name, MR, tile)                                                                                   \
     void name(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,                  \
               const void *packed, float *out, size_t out_stride) {                                                     \
-        aq_qd8_qc4w_gemm_loop(MR, NR, name##_tile, SCALES, m, n_begin, n_end, a, w, packed, out, out_stride);          \
+        aq_qd8_qc4w_gemm_loop(MR, NR, name##_token_tile, name##_group_tile, m, n_begin, n_end, a, w, packed, out,      \
+                              out_stride);                                                                             \
     }
 
-/* The same, with the paired loop (t->a_pairs), for tiles that read a_scale[t]. */
+/* The same, with the paired loop (t->a_pairs). */
 #define AQ_QD8_QC4W_GEMM_DEFINE_PAIRED(name, MR, NR, tile)                                                             \
-    static void name##_tile(size_t mr, const struct aq_qc4w_tile *t) { AQ_TILE_FOR_MR(MR, mr, tile, t); }              \
+    AQ_QC4W_TILE_FNS(name, MR, tile)                                                                                   \
     void name(size_t m, size_t n_begin, size_t n_end, const struct aq_qd8 *a, const struct aq_q4w *w,                  \
               const void *packed, float *out, size_t out_stride) {                                                     \
-        aq_qd8_qc4w_gemm_loop_paired(MR, NR, name##_tile, m, n_begin, n_end, a, w, packed, out, out_stride);           \
+        aq_qd8_qc4w_gemm_loop_paired(MR, NR, name##_token_tile, name##_group_tile, m, n_begin, n_end, a, w, packed,    \
+                                     out, out_stride);                                                                 \
     }
 
 #endif /* AQ_QD8_QC4W_GEMM_LOOP_H */
