@@ -36,13 +36,14 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
     AQ_FOR_TOKENS(i) aq_neon_acc_start(facc[i], t, i);
     /* The tokens' activation scales in one register, taken by lane at the end of a
      * group: one register each left the prefill tile short of registers (a spill
-     * in the loop over groups of 32). Group scales are loaded at each group's end. */
+     * in the loop over groups of 32). */
     float a_scale[MR];
     memset(a_scale, 0, sizeof a_scale);
     memcpy(a_scale, t->a_scale, mr * sizeof(float));
     const float32x4_t asv = vld1q_f32(a_scale);
     /* The tile's fields in locals, so that the group loop reloads none of them. */
-    const size_t groups = t->groups, block_bytes = t->block_bytes;
+    const size_t groups = t->groups, block_bytes = t->block_bytes, a_scale_stride = t->a_scale_stride;
+    const float *const a_scales = t->a_scale;
     const uint8_t *meta = t->w;
     const int8_t *a_group = t->a + t->g0 * group;
 
@@ -107,12 +108,19 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
             aq_neon_block_zeros_signed(meta, t->asym, zero);
             zero16 = vshlq_n_s32(zero[0], 4);
         }
+        /* The group's activation scales of the tokens, as asv: group scales are a
+         * row of 2 or 4 (mr rounded up to even, struct aq_qc4w_tile) per group, one
+         * load (read as scalars, one register each, they made clang spill in the
+         * prefill tile's group loop: 83.1 cycles a group of 32 in LLVM 14's A57
+         * model; 67.1 so, as with per-token scales). */
+        float32x4_t gsv = asv;
+        if (group_scales) {
+            const float *row = a_scales + g * a_scale_stride;
+            gsv = mr > 2 ? vld1q_f32(row) : vcombine_f32(vld1_f32(row), vdup_n_f32(0.0f));
+        }
         /* Token I's sums into its accumulators, as aq_neon_group_fma does (the lane
-         * of asv must be a literal: written out for each of the MR = 4 tokens). 16
-         * isum for rows 0-3, isum for rows 4-7, as the sums are. A_SCALED: the
-         * weight scales v times token I's activation scale of the group. */
-#define A_SCALED(v, I)                                                                                                 \
-    (group_scales ? vmulq_n_f32((v), aq_qc4w_a_scale(t, (I), g, true)) : vmulq_laneq_f32((v), asv, (I)))
+         * of gsv must be a literal: written out for each of the MR = 4 tokens). 16
+         * isum for rows 0-3, isum for rows 4-7, as the sums are. */
 #define GROUP_END(I)                                                                                                   \
     do {                                                                                                               \
         if ((I) < mr) {                                                                                                \
@@ -122,8 +130,8 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
                 isum0 = vmlsq_n_s32(vmlsq_n_s32(isum0, zero16, a_term), csum[0], t->a_zero[I]);                        \
                 isum1 = vmlsq_n_s32(vmlsq_n_s32(isum1, zero[1], a_term), csum[1], t->a_zero[I]);                       \
             }                                                                                                          \
-            facc[I][0] = vfmaq_f32(facc[I][0], A_SCALED(scale[0], I), vcvtq_n_f32_s32(isum0, 4));                      \
-            facc[I][1] = vfmaq_f32(facc[I][1], A_SCALED(scale[1], I), vcvtq_f32_s32(isum1));                           \
+            facc[I][0] = vfmaq_f32(facc[I][0], vmulq_laneq_f32(scale[0], gsv, I), vcvtq_n_f32_s32(isum0, 4));          \
+            facc[I][1] = vfmaq_f32(facc[I][1], vmulq_laneq_f32(scale[1], gsv, I), vcvtq_f32_s32(isum1));               \
         }                                                                                                              \
     } while (0)
         _Static_assert(MR == 4, "GROUP_END is written out for 4 tokens");
@@ -132,7 +140,6 @@ AQ_TILE_INLINE void tile_body(size_t mr, const struct aq_qc4w_tile *t, bool gene
         GROUP_END(2);
         GROUP_END(3);
 #undef GROUP_END
-#undef A_SCALED
     }
     AQ_FOR_TOKENS(i) aq_neon_acc_store(t, i, facc[i]);
 }

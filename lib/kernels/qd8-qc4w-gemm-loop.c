@@ -66,7 +66,8 @@ static void gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn token_tile, aq_q
     size_t chunk_max = AQ_QC4W_GROUP_CHUNK;
     if (pairs && chunk_max * group > AQ_QC4W_PAIRED_K) chunk_max = AQ_QC4W_PAIRED_K / group;
     /* Group-wise activation scales (a->group, a multiple of the weight group): the
-     * group tile reads each weight group's scale from chunk_scale. */
+     * group tile reads each weight group's scale from chunk_scale, a row of at most
+     * MR_LIMIT per group of the chunk. */
     const aq_qc4w_tile_fn tile = a->group ? group_tile : token_tile;
     float chunk_scale[MR_LIMIT * AQ_QC4W_GROUP_CHUNK];
     /* Rows per block of about AQ_QC4W_BLOCK_BYTES: a multiple of nr, at least nr. */
@@ -104,12 +105,16 @@ static void gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn token_tile, aq_q
                     t.a_term = a_term;
                 }
                 if (a->group) {
-                    for (size_t i = 0; i < mr; i++)
-                        for (size_t g = 0; g < chunk; g++)
-                            chunk_scale[i * chunk + g] =
-                                a->scale[(t0 + i) * (k / a->group) + (g0 + g) * group / a->group];
+                    /* Group by group, the tokens' scales in a row of mr rounded up to
+                     * even, an odd mr's last token twice: a paired tile loads a token
+                     * pair's two with one load (the last, odd token paired with itself). */
+                    const size_t stride = mr + mr % 2;
+                    for (size_t g = 0; g < chunk; g++)
+                        for (size_t i = 0; i < stride; i++)
+                            chunk_scale[g * stride + i] =
+                                a->scale[(t0 + (i < mr ? i : mr - 1)) * (k / a->group) + (g0 + g) * group / a->group];
                     t.a_scale = chunk_scale;
-                    t.a_scale_stride = chunk;
+                    t.a_scale_stride = stride;
                 }
                 if (pairs) {
                     pair_tokens(mr, t.a, k, g0 * group, chunk * group, pairs);

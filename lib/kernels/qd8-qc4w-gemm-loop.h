@@ -73,7 +73,9 @@ struct aq_qc4w_tile {
     const int8_t *a_pairs;
     /* Token t's activation scale for group g0 + g (aq_qc4w_a_scale): a_scale[t] for
      * per-token scales; for group-wise ones (a->group set), which only the tile's
-     * group-scale instantiation gets, one per weight group, a_scale[t * a_scale_stride + g]. */
+     * group-scale instantiation gets, one per weight group, a_scale[g * a_scale_stride + t]
+     * (the stride: mr rounded up to even; for odd mr, a_scale[g * a_scale_stride + mr]
+     * is token mr - 1's again, the twin of the paired tiles). */
     const float *a_scale;
     size_t a_scale_stride;
     const int32_t *a_zero; /* a_zero[t] (za) */
@@ -97,7 +99,7 @@ struct aq_qc4w_tile {
  * group-wise ones keep the long chunks (one activation group a chunk, the
  * accumulators stored and reloaded after each, ran at half the speed). */
 static inline float aq_qc4w_a_scale(const struct aq_qc4w_tile *t, size_t i, size_t g, bool group_scales) {
-    return group_scales ? t->a_scale[i * t->a_scale_stride + g] : t->a_scale[i];
+    return group_scales ? t->a_scale[g * t->a_scale_stride + i] : t->a_scale[i];
 }
 
 /* -v modulo 2^32 (no overflow for any v). */
