@@ -239,16 +239,21 @@ static size_t logit_count(const family_file *f) {
     return n;
 }
 
-/* Rotation (with LayerNorm made RMSNorm by centring the residual's writers)
- * and MLP balancing leave the FP32 function as it was. The reference is the
+/* Rotation (with LayerNorm made RMSNorm by centring the residual's writers),
+ * MLP balancing and smoothing leave the FP32 function as it was. The reference is the
  * fp32 scheme, whose weights are F32 as the transformed ones (bloom's file is
  * F16, which the loaded model multiplies with F16-rounded activations). */
 static void test_transforms_preserve_the_function(void **state) {
     (void)state;
-    const char *transforms[] = {"fp32,rotate",         "fp32,balance",
-                                "fp32,balance,rotate", "fp32,balance-vo",
-                                "fp32,rotate-blocked", "fp32,balance,balance-vo,rotate",
-                                "fp32,rotate-online",  "fp32,balance,balance-vo,rotate-online"};
+    const char *transforms[] = {"fp32,rotate",
+                                "fp32,balance",
+                                "fp32,balance,rotate",
+                                "fp32,balance-vo",
+                                "fp32,rotate-blocked",
+                                "fp32,balance,balance-vo,rotate",
+                                "fp32,rotate-online",
+                                "fp32,balance,balance-vo,rotate-online",
+                                "fp32,rotate-online,smooth"};
     for (size_t f = 0; f < N_FILES; f++) {
         size_t n = logit_count(&k_files[f]);
         float *base = scheme_logits(&k_files[f], "fp32");

@@ -268,6 +268,11 @@ static void test_scheme_names(void **state) {
     assert_int_equal(aq_scheme_parse("w4a4,rotate-online,rotate-blocked", &s, msg, sizeof msg),
                      AQ_ERR_INVALID_ARGUMENT);
     assert_int_equal(aq_scheme_parse("w4a4-paper,rotate-online", &s, msg, sizeof msg), AQ_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aq_scheme_parse("fp32,rotate-online,smooth", &s, msg, sizeof msg), AQ_OK);
+    assert_true(s.smooth && s.rotate_online && aq_scheme_needs_calibration(&s));
+    assert_int_equal(aq_scheme_parse("w4a4,smooth", &s, msg, sizeof msg), AQ_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aq_scheme_parse("w4a4,rotate-online,smooth,no-rotate", &s, msg, sizeof msg),
+                     AQ_ERR_INVALID_ARGUMENT);
     const char *bad_mix[] = {"w4a4,rtn,mix8-2",     "w4a4,rtn,ag32,mix8-0",  "w4a4,rtn,ag32,mix8-65",
                              "w4a4,rtn,ag32,mix8-", "w4a4,rtn,ag32,mix8-2x", "w4a4,rtn,ag32,mix8-99999999999",
                              "q4_0,ag32,mix8-2"};

@@ -250,6 +250,54 @@ static aq_error calibrate_layer(aq_model *m, calibration_run *run, int32_t i, bo
     return err;
 }
 
+/* SmoothQuant's migration strength: half of each input channel's range (in
+ * log scale) moves into the weights. */
+#define SMOOTH_ALPHA 0.5
+
+/* The smoothing factors of every layer's two norm outputs (attention's and the
+ * MLP's, at factors + (2 i + 0 or 1) * dim): s_j = rms_j^-alpha, the channel's
+ * root mean square over the calibration chunks run through the float model,
+ * scaled to a geometric mean of 1 (so the weights' overall size stays), 1 for
+ * a channel that is always 0. The model must not be rotated yet: the
+ * statistics are of the channels before rotate-online's rotation. */
+static aq_error smoothing_factors(aq_model *m, const char *text, size_t len, float **out) {
+    const size_t dim = (size_t)m->cfg.dim;
+    calibration_run run;
+    aq_error err = calibration_begin(m, text, len, &run);
+    if (err) return err;
+    float *factors = malloc((size_t)m->cfg.n_layers * 2 * dim * sizeof *factors);
+    aq_calibration *cal = NULL;
+    err = factors ? AQ_OK : AQ_ERR_OUT_OF_MEMORY;
+    for (int32_t i = 0; i < m->cfg.n_layers && err == AQ_OK; i++) {
+        if ((err = calibrate_layer(m, &run, i, false, &cal))) break;
+        static const aq_linear_input sites[2] = {AQ_INPUT_QKV, AQ_INPUT_FFN_UP};
+        for (int k = 0; k < 2; k++) {
+            const aq_input_stats *st = aq_calibration_input(cal, 0, (int32_t)sites[k]);
+            float *s = factors + ((size_t)i * 2 + (size_t)k) * dim;
+            double log_sum = 0.0;
+            size_t live = 0;
+            for (size_t j = 0; j < dim; j++) {
+                double ms = (double)st->sum_sq[j] / (double)st->n_tokens;
+                s[j] = ms > 0.0 && isfinite(ms) ? (float)pow(ms, -SMOOTH_ALPHA / 2.0) : 1.0f;
+                if (s[j] != 1.0f) log_sum += log((double)s[j]), live++;
+            }
+            float mean = live ? (float)exp(log_sum / (double)live) : 1.0f;
+            for (size_t j = 0; j < dim; j++)
+                if (s[j] != 1.0f) s[j] /= mean;
+        }
+        aq_calibration_free(cal);
+        cal = NULL;
+    }
+    calibration_end(&run);
+    if (err) {
+        free(factors);
+        if (err == AQ_ERR_OUT_OF_MEMORY) aq_set_error(m->error, err, "out of memory while smoothing");
+        return err;
+    }
+    *out = factors;
+    return AQ_OK;
+}
+
 /* ---- per-layer quantization ---- */
 
 /* Asymmetric min-max scale and zero point over [qmin, qmax], the range
@@ -546,18 +594,22 @@ static aq_error quantize_head(aq_model *m, const aq_scheme *s, bool tied) {
 }
 
 /* Layer i from the file to quantized and packed, through F32. */
-static aq_error layer_step(aq_model *m, int32_t i, const aq_scheme *s, const aq_rotation *rotation,
+static aq_error layer_step(aq_model *m, int32_t i, const aq_scheme *s, const aq_rotation *rotation, const float *smooth,
                            calibration_run *run) {
     aq_layer *l = &m->layers[i];
     float *copies[AQ_MATRICES_PER_LAYER] = {0};
     aq_calibration *cal = NULL;
     aq_error err = mutable_layer(m, l, copies);
     if (err) aq_set_error(m->error, err, "out of memory");
+    const size_t dim = (size_t)m->cfg.dim;
+    if (err == AQ_OK && smooth &&
+        (err = aq_smooth_inputs(m, l, smooth + (size_t)i * 2 * dim, smooth + ((size_t)i * 2 + 1) * dim)))
+        aq_set_error(m->error, err, "out of memory");
     if (err == AQ_OK && s->balance) aq_balance_mlp(l, m->cfg.family->mlp);
     if (err == AQ_OK && s->balance_vo) aq_balance_attention(l, &m->cfg);
     if (err == AQ_OK && s->rotate && (err = aq_rotate_layer(m, rotation, l)))
         aq_set_error(m->error, err, "out of memory");
-    if (err == AQ_OK && (s->rotate || s->balance || s->balance_vo))
+    if (err == AQ_OK && (s->rotate || s->balance || s->balance_vo || smooth))
         err = check_layer(m, l, "folding the rotations and the balancing");
     if (err == AQ_OK && run->ctx) err = calibrate_layer(m, run, i, s->gptq, &cal);
     if (err == AQ_OK && (s->weights == AQ_WEIGHTS_Q4W || s->weights == AQ_WEIGHTS_F32)) {
@@ -607,10 +659,12 @@ aq_error aq_quantize_model(aq_model *m, const char *name, const char *text, size
     float *copies[3] = {0};
     aq_rotation rotation = {0};
     calibration_run run = {0};
+    float *smooth = NULL;
     if ((err = mutable_outside_layers(m, copies))) {
         aq_set_error(m->error, err, "out of memory");
         goto done;
     }
+    if (s.smooth && (err = smoothing_factors(m, text, len, &smooth))) goto done;
     if (s.rotate && (err = aq_rotate_begin(m, &rotation, s.rotate_blocked, s.rotate_online))) {
         aq_set_error(m->error, err, "out of memory");
         goto done;
@@ -619,7 +673,7 @@ aq_error aq_quantize_model(aq_model *m, const char *name, const char *text, size
         goto done;
     if (aq_scheme_needs_calibration(&s) && (err = calibration_begin(m, text, len, &run))) goto done;
     for (int32_t i = 0; i < m->cfg.n_layers && err == AQ_OK; i++) {
-        err = layer_step(m, i, &s, &rotation, &run);
+        err = layer_step(m, i, &s, &rotation, smooth, &run);
         if (m->progress) m->progress(m->progress_user, (float)(i + 1) / (float)m->cfg.n_layers, "quantizing");
     }
     calibration_end(&run);
@@ -628,6 +682,7 @@ aq_error aq_quantize_model(aq_model *m, const char *name, const char *text, size
 done:
     aq_rotation_free(&rotation);
     calibration_end(&run);
+    free(smooth);
     for (size_t j = 0; j < 3; j++)
         if (!settle_matrix(m, outside[j], copies[j], err != AQ_OK) && err == AQ_OK)
             err = aq_set_error(m->error, AQ_ERR_OUT_OF_MEMORY, "out of memory");

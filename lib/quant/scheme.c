@@ -106,7 +106,7 @@ static const base_scheme bases[] = {
 bool aq_scheme_needs_calibration(const aq_scheme *s) {
     return (s->weights == AQ_WEIGHTS_Q4W &&
             (s->gptq || s->act_static || s->trip || s->weight_search == AQ_SEARCH_ACT)) ||
-           s->act_wide > 0;
+           s->act_wide > 0 || s->smooth;
 }
 
 /* only-qkv, only-o, only-up, only-down: that input's activations quantized,
@@ -169,6 +169,8 @@ static bool apply_modifier(aq_scheme *s, const char *mod) {
         s->rotate = s->rotate_blocked = true;
     else if (!strcmp(mod, "rotate-online"))
         s->rotate = s->rotate_online = true;
+    else if (!strcmp(mod, "smooth"))
+        s->smooth = true;
     else if (!strcmp(mod, "trip"))
         s->trip = true;
     else if (!strcmp(mod, "no-trip"))
@@ -229,19 +231,21 @@ aq_error aq_scheme_parse(const char *name, aq_scheme *s, char *msg, size_t msg_c
          * activations (to measure their error alone) */
         bool head = !strcmp(mod, "head-q8_0") || !strcmp(mod, "head-f32");
         /* The 3-bit layout has no zero points, and its round to nearest searches its scales already. */
-        bool allowed = (s->weights == AQ_WEIGHTS_Q4W &&
-                        !(s->w3 && (!strcmp(mod, "asym") || !strcmp(mod, "clip") || !strcmp(mod, "clip-act")))) ||
-                       (s->weights == AQ_WEIGHTS_BLOCKS && head) ||
-                       (s->weights == AQ_WEIGHTS_F32 &&
-                        (!strcmp(mod, "rotate") || !strcmp(mod, "balance") || !strcmp(mod, "balance-vo") ||
-                         !strcmp(mod, "rotate-blocked") || !strcmp(mod, "rotate-online") || !strncmp(mod, "ag", 2) ||
-                         !strcmp(mod, "a8") || !strcmp(mod, "a4") || !strncmp(mod, "only-", 5) ||
-                         !strncmp(mod, "mix8-", 5) || !strcmp(mod, "aclip") || !strcmp(mod, "aasym")));
+        bool allowed =
+            (s->weights == AQ_WEIGHTS_Q4W &&
+             !(s->w3 && (!strcmp(mod, "asym") || !strcmp(mod, "clip") || !strcmp(mod, "clip-act")))) ||
+            (s->weights == AQ_WEIGHTS_BLOCKS && head) ||
+            (s->weights == AQ_WEIGHTS_F32 &&
+             (!strcmp(mod, "rotate") || !strcmp(mod, "balance") || !strcmp(mod, "balance-vo") ||
+              !strcmp(mod, "smooth") || !strcmp(mod, "rotate-blocked") || !strcmp(mod, "rotate-online") ||
+              !strncmp(mod, "ag", 2) || !strcmp(mod, "a8") || !strcmp(mod, "a4") || !strncmp(mod, "only-", 5) ||
+              !strncmp(mod, "mix8-", 5) || !strcmp(mod, "aclip") || !strcmp(mod, "aasym")));
         if (!allowed || !apply_modifier(s, mod)) {
             snprintf(
                 msg, msg_cap,
                 "unknown modifier '%s' for scheme %s (rtn, gptq, clip, clip-act, no-clip, g32, g64, g128, sym, asym, "
-                "rotate, rotate-blocked, rotate-online, no-rotate, balance, no-balance, balance-vo, no-balance-vo, "
+                "rotate, rotate-blocked, rotate-online, smooth, no-rotate, balance, no-balance, balance-vo, "
+                "no-balance-vo, "
                 "trip, no-trip, "
                 "static, dynamic, a8, a4, ag32, ag64, ag128, mix8-N, aclip, aasym, down8, only-qkv, only-o, only-up, "
                 "only-down, "
@@ -261,6 +265,12 @@ aq_error aq_scheme_parse(const char *name, aq_scheme *s, char *msg, size_t msg_c
      * allows); TRIP scales the norms' outputs, which that rotation then mixes. */
     if (s->rotate_online && (s->rotate_blocked || s->trip)) {
         snprintf(msg, msg_cap, "rotate-online excludes rotate-blocked and trip");
+        return AQ_ERR_INVALID_ARGUMENT;
+    }
+    /* The folded rotation turns the residual stream before any norm: no channel of a norm's output is left to
+     * scale before it. */
+    if (s->smooth && !s->rotate_online) {
+        snprintf(msg, msg_cap, "smooth needs rotate-online");
         return AQ_ERR_INVALID_ARGUMENT;
     }
     if (s->act_clip && !s->act_group) {

@@ -34,6 +34,8 @@ typedef struct aq_scheme {
     bool rotate_blocked; /* rotations in power-of-two blocks (format version 1), not full width */
     bool rotate_online;  /* the attention and MLP inputs rotated online after their norms, whose gains stay
                           * unfolded; the residual stream is not rotated (rotate-online) */
+    bool smooth;         /* with rotate_online: each norm's output channels scaled before that rotation, the readers'
+                          * columns by the inverse, from calibration (smooth) */
     bool balance;        /* equalize the MLP's up rows against the down columns (before rotating) */
     bool balance_vo;     /* the same for attention: V's rows against O's columns */
     uint32_t head_type;  /* output head and embedding table: AQ_TENSOR_Q8_0, or 0 to keep them float */
@@ -44,7 +46,7 @@ typedef struct aq_scheme {
 
 /* Parses name into s; on failure writes a reason into msg. */
 aq_error aq_scheme_parse(const char *name, aq_scheme *s, char *msg, size_t msg_cap);
-/* Whether the scheme needs calibration text (GPTQ, static scales or TRIP). */
+/* Whether the scheme needs calibration text (GPTQ, static scales, TRIP, smoothing). */
 bool aq_scheme_needs_calibration(const aq_scheme *s);
 
 #endif

@@ -277,3 +277,32 @@ void aq_balance_attention(aq_layer *l, const aq_config *c) {
             for (size_t r = 0; r < o_rows; r++) o[r * o_cols + first + h * hd] *= s;
     }
 }
+
+/* One norm and its readers: g' = g s, beta' = beta s, W' = W diag(1 / s). */
+static aq_error smooth_norm(aq_model *m, const float **norm, const float **beta, aq_matrix *const *readers,
+                            size_t n_readers, const float *s) {
+    size_t dim = (size_t)m->cfg.dim;
+    float *g = aq_model_own_floats(m, *norm, dim), *b = *beta ? aq_model_own_floats(m, *beta, dim) : NULL;
+    float *inverse = malloc(dim * sizeof *inverse);
+    if (!g || (*beta && !b) || !inverse) {
+        free(inverse);
+        return AQ_ERR_OUT_OF_MEMORY;
+    }
+    for (size_t j = 0; j < dim; j++) {
+        g[j] *= s[j];
+        if (b) b[j] *= s[j];
+        inverse[j] = 1.0f / s[j];
+    }
+    for (size_t r = 0; r < n_readers; r++)
+        if (aq_matrix_present(readers[r])) multiply_columns(readers[r], inverse);
+    free(inverse);
+    *norm = g;
+    if (b) *beta = b;
+    return AQ_OK;
+}
+
+aq_error aq_smooth_inputs(aq_model *m, aq_layer *l, const float *attn, const float *ffn) {
+    aq_matrix *attn_readers[] = {&l->wq, &l->wk, &l->wv}, *ffn_readers[] = {&l->w_gate, &l->w_up};
+    aq_error err = smooth_norm(m, &l->attn_norm, &l->attn_norm_b, attn_readers, 3, attn);
+    return err ? err : smooth_norm(m, &l->ffn_norm, &l->ffn_norm_b, ffn_readers, 2, ffn);
+}

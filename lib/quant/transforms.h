@@ -41,4 +41,11 @@ void aq_balance_mlp(aq_layer *layer, aq_mlp_kind mlp);
  * that read them. */
 void aq_balance_attention(aq_layer *layer, const aq_config *cfg);
 
+/* Scales channel j of the attention norm's output by attn[j] and of the MLP
+ * norm's by ffn[j] (the gains and biases, in copies the model owns), and the
+ * columns j of the matrices that read them by the inverse: the same function.
+ * Before rotate-online's rotation, this is SmoothQuant's migration of an
+ * activation's range into the weights. */
+aq_error aq_smooth_inputs(aq_model *model, aq_layer *layer, const float *attn, const float *ffn);
+
 #endif
