@@ -195,10 +195,10 @@ static double relative_rms_error(const float *q, const float *base, size_t n) {
     return rel;
 }
 
-/* The shipped model with planted V/O outliers, quantized by scheme (NULL: FP32). */
-static float *planted_logits(const char *scheme, int32_t *n, int64_t *vocab) {
+/* The shipped model with outliers planted by plant (seed 1), quantized by scheme (NULL: FP32). */
+static float *planted_logits(void (*plant)(aq_model *, uint64_t), const char *scheme, int32_t *n, int64_t *vocab) {
     aq_model *m = load_shipped();
-    plant_vo_outliers(m, 1);
+    plant(m, 1);
     if (scheme) {
         size_t len;
         char *calib = calibration_text(&len);
@@ -223,13 +223,13 @@ static void test_vo_outliers_held(void **state) {
     int64_t vocab;
     float *base = prompt_logits(m, &n, &vocab);
     aq_model_free(m);
-    float *planted = planted_logits(NULL, &np, &vocab);
+    float *planted = planted_logits(plant_vo_outliers, NULL, &np, &vocab);
     assert_int_equal(np, n);
     size_t count = (size_t)n * (size_t)vocab;
     assert_true(max_abs_diff(base, planted, count) < 1e-3); /* the planting is function-preserving */
     float *plain = quantized_logits("w4a4,rtn", &np, &vocab);
-    float *held = planted_logits("w4a4,rtn", &np, &vocab);
-    float *unheld = planted_logits("w4a4,rtn,no-balance-vo", &np, &vocab);
+    float *held = planted_logits(plant_vo_outliers, "w4a4,rtn", &np, &vocab);
+    float *unheld = planted_logits(plant_vo_outliers, "w4a4,rtn,no-balance-vo", &np, &vocab);
     double e_plain = relative_rms_error(plain, base, count), e_held = relative_rms_error(held, base, count),
            e_unheld = relative_rms_error(unheld, base, count);
     print_message(
@@ -284,21 +284,6 @@ static void plant_norm_outliers(aq_model *m, uint64_t seed) {
     }
 }
 
-/* The shipped model with planted norm outliers, quantized by scheme (NULL: FP32). */
-static float *norm_planted_logits(const char *scheme, int32_t *n, int64_t *vocab) {
-    aq_model *m = load_shipped();
-    plant_norm_outliers(m, 1);
-    if (scheme) {
-        size_t len;
-        char *calib = calibration_text(&len);
-        assert_int_equal(aq_quantize(m, scheme, calib, len), AQ_OK);
-        free(calib);
-    }
-    float *logits = prompt_logits(m, n, vocab);
-    aq_model_free(m);
-    return logits;
-}
-
 /* Smoothing holds outliers in the norms' gains under rotate-online: with it,
  * W4A4 of the planted model has less than 0.8 times the error it has
  * without it (so the test fails when smoothing does nothing), and stays
@@ -313,13 +298,13 @@ static void test_smoothing_holds_norm_outliers(void **state) {
     int64_t vocab;
     float *base = prompt_logits(m, &n, &vocab);
     aq_model_free(m);
-    float *planted = norm_planted_logits(NULL, &np, &vocab);
+    float *planted = planted_logits(plant_norm_outliers, NULL, &np, &vocab);
     assert_int_equal(np, n);
     size_t count = (size_t)n * (size_t)vocab;
     assert_true(max_abs_diff(base, planted, count) < 1e-3); /* the planting is function-preserving */
     float *unplanted = quantized_logits(smooth_scheme, &np, &vocab);
-    float *smoothed = norm_planted_logits(smooth_scheme, &np, &vocab);
-    float *unsmoothed = norm_planted_logits(plain_scheme, &np, &vocab);
+    float *smoothed = planted_logits(plant_norm_outliers, smooth_scheme, &np, &vocab);
+    float *unsmoothed = planted_logits(plant_norm_outliers, plain_scheme, &np, &vocab);
     double e_unplanted = relative_rms_error(unplanted, base, count),
            e_smoothed = relative_rms_error(smoothed, base, count),
            e_unsmoothed = relative_rms_error(unsmoothed, base, count);
