@@ -150,9 +150,11 @@ SMOL_SCHEMES = [
      "no balancing (the weights of the best `rotate-online` W4A4)", "w4a16,rotate-online,no-balance,clip-act,asym"),
     ("float weights, 4-bit asymmetric activations per token and 32 features, the attention and MLP inputs rotated "
      "online (the activations of the best `rotate-online` W4A4)", "fp32,a4,rotate-online,ag32,aasym"),
-    # Smoothing before rotate-online's rotation: each norm output's channels scaled by rms^-1/2 from calibration.
-    ("the best `rotate-online` W4A4 with each norm's output smoothed before the rotation (`smooth`)",
+    # Smoothing before rotate-online's rotation: each norm output's channels (and the down projection's input)
+    # scaled by rms^-1/2 from calibration.
+    ("the best `rotate-online` W4A4 with each norm's output and the down projection's input smoothed (`smooth`)",
      "w4a4,rotate-online,smooth,no-balance,ag32,clip-act,asym,aasym"),
+    ("the same with V/O balancing", "w4a4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,asym,aasym"),
     ("the best `rotate-online` W4A8 with `smooth`", "w4a8,rotate-online,smooth,no-balance,ag32,clip-act"),
     ("float weights, the activations of the smoothed W4A4", "fp32,a4,rotate-online,smooth,ag32,aasym"),
 ]
@@ -179,7 +181,7 @@ ALL_SITES = "attn_in,ffn_in,vo,mlp,attn_shift,ffn_shift"
 # w4a4kv4 balances V against O (lib/quant/scheme.c), which divides the variants' planted V rows out before the
 # 4-bit cache stores them; no-balance-vo is its default before, which let them reach the cache as they are.
 VARIANT_SCHEMES = ["w4a8", "w4a4", "w4a4kv4", "w4a4kv4,no-balance-vo",
-                   "w4a4,rotate-online,smooth,no-balance,ag32,clip-act,asym,aasym"]
+                   "w4a4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,asym,aasym"]
 # One site at a time (seed 1), to see which site costs what; round to nearest keeps this part quick.
 SITE_SCHEMES = ["w4a4,rtn"]
 SINGLE_SITES = {"llama": ["attn_in", "ffn_in", "vo", "mlp"], "bloom": ["attn_in", "ffn_in", "vo", "attn_shift,ffn_shift"],
@@ -549,17 +551,21 @@ def findings(r, files, variants, single, smol_schemes, args):
                    "nearest. With round to nearest the rotation costs the 4-bit weights more than it gives the "
                    "activations (the rotation rows above); GPTQ's error feedback wins most of that back, so the "
                    "rotation pays with it, and the balancings still cost.")
-    smooth = ["w4a4,rotate-online,smooth,no-balance,ag32,clip-act,asym,aasym", "fp32,a4,rotate-online,smooth,ag32,aasym"]
+    smooth = ["w4a4,rotate-online,smooth,no-balance,ag32,clip-act,asym,aasym", "fp32,a4,rotate-online,smooth,ag32,aasym",
+              "w4a4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,asym,aasym"]
     if all(k in got for k in smooth + [online[0], "fp32,a4,rotate-online,ag32,aasym"]):
-        out.append("- Smoothing before `rotate-online`'s rotation (`smooth`: each norm output's channel j times "
-                   "rms_j^-1/2 over the calibration chunks run through the float model, the readers' columns divided "
-                   "by the same; SmoothQuant's migration, exact in FP32): W4A4 "
-                   f"{fig(smooth[0])} against {fig(online[0])} without it; the activations alone {fig(smooth[1])} "
-                   "against " + fig("fp32,a4,rotate-online,ag32,aasym") + ". Why: the online rotation follows the "
-                   "norm's gain, so a channel the gain makes large dominates every rotated element and the rest of "
-                   "the row falls below the 4-bit step; smoothing takes half of each channel's range (in log scale) "
-                   "into the weights first. It is not the default: on the seeded variants (the table below) the "
-                   "defaults' folded rotation and balancings hold the planted sites better.")
+        out.append("- Smoothing before `rotate-online`'s rotations (`smooth`: channel j of each norm's output, and of "
+                   "the down projection's input where the MLP's activation is SwiGLU or ReLU, times rms_j^-1/2 over "
+                   "the calibration chunks run through the float model, the matrices that read it divided by the "
+                   "same; SmoothQuant's migration with alpha 1/2, exact in FP32): W4A4 "
+                   f"{fig(smooth[0])} against {fig(online[0])} without it, {fig(smooth[2])} with V/O balancing too; "
+                   f"the activations alone {fig(smooth[1])} against " + fig("fp32,a4,rotate-online,ag32,aasym") +
+                   ". Why: the online rotation follows the norm's gain (and the MLP's product), so a channel they "
+                   "make large dominates every rotated element and the rest of the row falls below the 4-bit step; "
+                   "smoothing takes half of each channel's range (in log scale) into the weights first. With V/O "
+                   "balancing it also holds the seeded variants (the table below). It is not the default yet: "
+                   "asymmetric weights, activation groups and the online rotations cost prefill speed (the closing "
+                   "notes give the figures), and the shipped models' tables would all change.")
     if online[0] in got:
         # Each comparison is named only when its row was measured.
         def also(pairs):

@@ -254,35 +254,37 @@ static aq_error calibrate_layer(aq_model *m, calibration_run *run, int32_t i, bo
  * log scale) moves into the weights. */
 #define SMOOTH_ALPHA 0.5
 
-/* The smoothing factors of every layer's two norm outputs (attention's and the
- * MLP's, at factors + (2 i + 0 or 1) * dim): s_j = rms_j^-alpha, the channel's
+/* The smoothing factors of every layer's two norm outputs and of its down
+ * projection's input (at factors + i * (2 dim + ffn): attention's, the MLP's,
+ * the down projection's): s_j = rms_j^-alpha, the channel's
  * root mean square over the calibration chunks run through the float model,
  * scaled to a geometric mean of 1 (so the weights' overall size stays), 1 for
  * a channel that is always 0. The model must not be rotated yet: the
  * statistics are of the channels before rotate-online's rotation. */
 static aq_error smoothing_factors(aq_model *m, const char *text, size_t len, float **out) {
-    const size_t dim = (size_t)m->cfg.dim;
+    const size_t dim = (size_t)m->cfg.dim, per_layer = 2 * dim + (size_t)m->cfg.ffn_dim;
     calibration_run run;
     aq_error err = calibration_begin(m, text, len, &run);
     if (err) return err;
-    float *factors = malloc((size_t)m->cfg.n_layers * 2 * dim * sizeof *factors);
+    float *factors = malloc((size_t)m->cfg.n_layers * per_layer * sizeof *factors);
     aq_calibration *cal = NULL;
     err = factors ? AQ_OK : AQ_ERR_OUT_OF_MEMORY;
     for (int32_t i = 0; i < m->cfg.n_layers && err == AQ_OK; i++) {
         if ((err = calibrate_layer(m, &run, i, false, &cal))) break;
-        static const aq_linear_input sites[2] = {AQ_INPUT_QKV, AQ_INPUT_FFN_UP};
-        for (int k = 0; k < 2; k++) {
+        static const aq_linear_input sites[3] = {AQ_INPUT_QKV, AQ_INPUT_FFN_UP, AQ_INPUT_FFN_DOWN};
+        for (int k = 0; k < 3; k++) {
             const aq_input_stats *st = aq_calibration_input(cal, 0, (int32_t)sites[k]);
-            float *s = factors + ((size_t)i * 2 + (size_t)k) * dim;
+            float *s = factors + (size_t)i * per_layer + (size_t)k * dim;
+            const size_t width = (size_t)st->width;
             double log_sum = 0.0;
             size_t live = 0;
-            for (size_t j = 0; j < dim; j++) {
+            for (size_t j = 0; j < width; j++) {
                 double ms = (double)st->sum_sq[j] / (double)st->n_tokens;
                 s[j] = ms > 0.0 && isfinite(ms) ? (float)pow(ms, -SMOOTH_ALPHA / 2.0) : 1.0f;
                 if (s[j] != 1.0f) log_sum += log((double)s[j]), live++;
             }
             float mean = live ? (float)exp(log_sum / (double)live) : 1.0f;
-            for (size_t j = 0; j < dim; j++)
+            for (size_t j = 0; j < width; j++)
                 if (s[j] != 1.0f) s[j] /= mean;
         }
         aq_calibration_free(cal);
@@ -601,9 +603,9 @@ static aq_error layer_step(aq_model *m, int32_t i, const aq_scheme *s, const aq_
     aq_calibration *cal = NULL;
     aq_error err = mutable_layer(m, l, copies);
     if (err) aq_set_error(m->error, err, "out of memory");
-    const size_t dim = (size_t)m->cfg.dim;
-    if (err == AQ_OK && smooth &&
-        (err = aq_smooth_inputs(m, l, smooth + (size_t)i * 2 * dim, smooth + ((size_t)i * 2 + 1) * dim)))
+    const size_t dim = (size_t)m->cfg.dim, per_layer = 2 * dim + (size_t)m->cfg.ffn_dim;
+    const float *factors = smooth ? smooth + (size_t)i * per_layer : NULL;
+    if (err == AQ_OK && smooth && (err = aq_smooth_inputs(m, l, factors, factors + dim, factors + 2 * dim)))
         aq_set_error(m->error, err, "out of memory");
     if (err == AQ_OK && s->balance) aq_balance_mlp(l, m->cfg.family->mlp);
     if (err == AQ_OK && s->balance_vo) aq_balance_attention(l, &m->cfg);

@@ -301,8 +301,17 @@ static aq_error smooth_norm(aq_model *m, const float **norm, const float **beta,
     return AQ_OK;
 }
 
-aq_error aq_smooth_inputs(aq_model *m, aq_layer *l, const float *attn, const float *ffn) {
+aq_error aq_smooth_inputs(aq_model *m, aq_layer *l, const float *attn, const float *ffn, const float *down) {
     aq_matrix *attn_readers[] = {&l->wq, &l->wk, &l->wv}, *ffn_readers[] = {&l->w_gate, &l->w_up};
     aq_error err = smooth_norm(m, &l->attn_norm, &l->attn_norm_b, attn_readers, 3, attn);
-    return err ? err : smooth_norm(m, &l->ffn_norm, &l->ffn_norm_b, ffn_readers, 2, ffn);
+    if (!err) err = smooth_norm(m, &l->ffn_norm, &l->ffn_norm_b, ffn_readers, 2, ffn);
+    if (err || m->cfg.family->mlp == AQ_MLP_GELU) return err;
+    float *up = (float *)l->w_up.f32, *down_w = (float *)l->w_down.f32, *up_bias = (float *)l->w_up.bias;
+    size_t ffn_dim = (size_t)l->w_up.rows, dim = (size_t)l->w_up.cols, down_rows = (size_t)l->w_down.rows;
+    for (size_t j = 0; j < ffn_dim; j++) {
+        for (size_t c = 0; c < dim; c++) up[j * dim + c] *= down[j];
+        if (up_bias) up_bias[j] *= down[j];
+        for (size_t r = 0; r < down_rows; r++) down_w[r * ffn_dim + j] /= down[j];
+    }
+    return AQ_OK;
 }

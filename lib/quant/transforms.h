@@ -45,7 +45,10 @@ void aq_balance_attention(aq_layer *layer, const aq_config *cfg);
  * norm's by ffn[j] (the gains and biases, in copies the model owns), and the
  * columns j of the matrices that read them by the inverse: the same function.
  * Before rotate-online's rotation, this is SmoothQuant's migration of an
- * activation's range into the weights. */
-aq_error aq_smooth_inputs(aq_model *model, aq_layer *layer, const float *attn, const float *ffn);
+ * activation's range into the weights. Where the MLP's activation is
+ * positively homogeneous (SwiGLU, ReLU), channel j of the down projection's
+ * input is scaled by down[j] too (up's row j and bias, down's column j by the
+ * inverse), as aq_balance_mlp does with factors from the weights alone. */
+aq_error aq_smooth_inputs(aq_model *model, aq_layer *layer, const float *attn, const float *ffn, const float *down);
 
 #endif
