@@ -442,7 +442,7 @@ def findings(r, files, variants, single, smol_schemes, args):
         if w4 and a4:
             a4 += [k for k in ("fp32,a4,ag32,aasym", "fp32,a4,rotate,ag32,aasym") if k in got]
             a4best = min((k for k in a4 if "rotate" not in k), key=lambda k: got[k])  # rotated weights are not Q4_1
-            a4 += [k for k in ("fp32,a4,rotate-online,ag32,aasym",) if k in got]
+            a4 += [k for k in ("fp32,a4,rotate-online,ag32,aasym", "fp32,a4,rotate-online,smooth,ag32,aasym") if k in got]
             best4 = min(w4, key=w4.get)
             a4low = min(a4, key=lambda k: got[k])
             out.append(f"- W4A4 throughout <= +10%: the best W4A4 measured is {fig(best4)}, "
@@ -456,9 +456,10 @@ def findings(r, files, variants, single, smol_schemes, args):
                                        else ", under the target, so what the 4-bit weights add on top decides it")
                        + ". Keeping the file's own Q4_1 weights (their error against the reference 0, since the "
                        "reference is that file dequantized) would give what the unrotated `fp32,a4,...` rows cost, "
-                       "at best " + fig(a4best) + ". Closing the rest needs 4-bit activations that cost less "
-                       "alone: learned rotations as SpinQuant's (not tried), or 8-bit groups where SmolLM2's "
-                       "channels are largest, which is no longer W4A4.")
+                       "at best " + fig(a4best) + "."
+                       + (" Closing the rest needs 4-bit activations that cost less alone: learned rotations as "
+                          "SpinQuant's (not tried), or 8-bit groups where SmolLM2's channels are largest, which is "
+                          "no longer W4A4." if w4[best4] > 10 else ""))
         mix = [k for _, k in SMOL_SCHEMES if "mix8-" in k and k in got]
         steps = [f"{b},mix8-{n}" for b in ("fp32,a4,ag32", "w4a4,rtn,no-rotate,no-balance,ag32,clip-act")
                  for n in (2, 4, 8)]
