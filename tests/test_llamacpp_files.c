@@ -236,6 +236,58 @@ static void test_repacked_then_quantized(void **state) {
     free(bytes);
 }
 
+/* Each of the model's block matrices replaced by an F32 copy of what it holds
+ * (copies[]: the test's, freed after the model). */
+static int dequantize_layers(aq_model *m, float **copies) {
+    int n = 0;
+    for (int32_t i = 0; i < m->cfg.n_layers; i++) {
+        aq_matrix *mats[AQ_MATRICES_PER_LAYER];
+        aq_layer_matrices(&m->layers[i], mats);
+        for (int j = 0; j < AQ_MATRICES_PER_LAYER; j++) {
+            aq_matrix *w = mats[j];
+            if (!aq_matrix_present(w) || w->format != AQ_WEIGHTS_BLOCKS) continue;
+            float *f = malloc((size_t)w->rows * (size_t)w->cols * sizeof *f);
+            assert_non_null(f);
+            for (int32_t r = 0; r < w->rows; r++) aq_matrix_row(w, r, f + (size_t)r * (size_t)w->cols);
+            *w = (aq_matrix){.rows = w->rows, .cols = w->cols, .format = AQ_WEIGHTS_F32, .f32 = f, .bias = w->bias};
+            copies[n++] = f;
+        }
+    }
+    return n;
+}
+
+/* Smoothing's statistics are the float model's: a scheme that smooths gives, bit
+ * for bit, the same model from llama.cpp's Q4_1 file as from the same weights
+ * dequantized to F32 first (statistics taken through the file's Q4_1 x Q8_1
+ * products made the two differ). */
+static void test_smoothing_reads_float_layers(void **state) {
+    (void)state;
+    static const char scheme[] = "w4a4,rtn,rotate-online,smooth,no-balance,ag32,aasym";
+    int32_t tokens[N_TOKENS];
+    assert_int_equal(read_ids("data/llamacpp/tokens.txt", tokens, N_TOKENS), N_TOKENS);
+    size_t len = 0;
+    char *text = test_read_source_file("data/austen-train.txt", &len);
+    assert_non_null(text);
+    aq_model *blocks = load("austen-l1-q4_1"), *floats = load("austen-l1-q4_1");
+    float *copies[64];
+    assert_true(floats->cfg.n_layers * AQ_MATRICES_PER_LAYER <= 64);
+    int n_copies = dequantize_layers(floats, copies);
+    assert_true(n_copies > 0);
+    for (aq_model **p = (aq_model *[]){blocks, floats, NULL}; *p; p++) {
+        aq_error err = aq_quantize(*p, scheme, text, len);
+        if (err != AQ_OK) fail_msg("%s: %s: %s", scheme, aq_error_name(err), aq_model_error_message(*p));
+    }
+    float *want = run_logits(floats, tokens, N_TOKENS, 1), *got = run_logits(blocks, tokens, N_TOKENS, 1);
+    if (memcmp(want, got, (size_t)N_TOKENS * VOCAB * sizeof(float)) != 0)
+        fail_msg("%s from the Q4_1 file: logits differ from its weights dequantized first", scheme);
+    free(want);
+    free(got);
+    aq_model_free(blocks);
+    aq_model_free(floats);
+    for (int i = 0; i < n_copies; i++) free(copies[i]);
+    free(text);
+}
+
 /* llama-perplexity's method: chunk k is tokens [k c, (k + 1) c) with BOS first,
  * from an empty cache; the second half of each chunk is scored. */
 static double perplexity(aq_model *m, const int32_t *text_tokens) {
@@ -375,7 +427,7 @@ int main(void) {
         cmocka_unit_test(test_logits_match_llamacpp),       cmocka_unit_test(test_perplexity_matches_llamacpp),
         cmocka_unit_test(test_truncated_files_are_refused), cmocka_unit_test(test_non_finite_scales_are_refused),
         cmocka_unit_test(test_unsupported_type_is_named),   cmocka_unit_test(test_repacked_same_logits),
-        cmocka_unit_test(test_repacked_then_quantized),
+        cmocka_unit_test(test_repacked_then_quantized),     cmocka_unit_test(test_smoothing_reads_float_layers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -261,6 +261,25 @@ static aq_error calibrate_layer(aq_model *m, calibration_run *run, int32_t i, bo
  * scaled to a geometric mean of 1 (so the weights' overall size stays), 1 for
  * a channel that is always 0. The model must not be rotated yet: the
  * statistics are of the channels before rotate-online's rotation. */
+/* Layer l with its llama.cpp blocks dequantized into F32 copies (*float_layer's
+ * matrices point at copies[j]; F32 matrices are shared), the file's blocks left
+ * in place for the pass that quantizes: the statistics are the float model's,
+ * not those of the file's block products. */
+static aq_error float_view(const aq_layer *l, aq_layer *float_layer, float **copies) {
+    *float_layer = *l;
+    aq_matrix *mats[AQ_MATRICES_PER_LAYER];
+    aq_layer_matrices(float_layer, mats);
+    for (int j = 0; j < AQ_MATRICES_PER_LAYER; j++) {
+        aq_matrix *w = mats[j];
+        copies[j] = NULL;
+        if (!aq_matrix_present(w) || w->format != AQ_WEIGHTS_BLOCKS) continue;
+        if (!(copies[j] = malloc((size_t)w->rows * (size_t)w->cols * sizeof *copies[j]))) return AQ_ERR_OUT_OF_MEMORY;
+        for (int32_t r = 0; r < w->rows; r++) aq_matrix_row(w, r, copies[j] + (size_t)r * (size_t)w->cols);
+        *w = (aq_matrix){.rows = w->rows, .cols = w->cols, .format = AQ_WEIGHTS_F32, .f32 = copies[j], .bias = w->bias};
+    }
+    return AQ_OK;
+}
+
 static aq_error smoothing_factors(aq_model *m, const char *text, size_t len, float **out) {
     const size_t dim = (size_t)m->cfg.dim, per_layer = 2 * dim + (size_t)m->cfg.ffn_dim;
     calibration_run run;
@@ -270,7 +289,13 @@ static aq_error smoothing_factors(aq_model *m, const char *text, size_t len, flo
     aq_calibration *cal = NULL;
     err = factors ? AQ_OK : AQ_ERR_OUT_OF_MEMORY;
     for (int32_t i = 0; i < m->cfg.n_layers && err == AQ_OK; i++) {
-        if ((err = calibrate_layer(m, &run, i, false, &cal))) break;
+        aq_layer file_layer = m->layers[i];
+        float *copies[AQ_MATRICES_PER_LAYER] = {0};
+        err = float_view(&file_layer, &m->layers[i], copies);
+        if (err == AQ_OK) err = calibrate_layer(m, &run, i, false, &cal);
+        m->layers[i] = file_layer;
+        for (int j = 0; j < AQ_MATRICES_PER_LAYER; j++) free(copies[j]);
+        if (err) break;
         static const aq_linear_input sites[3] = {AQ_INPUT_QKV, AQ_INPUT_FFN_UP, AQ_INPUT_FFN_DOWN};
         for (int k = 0; k < 3; k++) {
             const aq_input_stats *st = aq_calibration_input(cal, 0, (int32_t)sites[k]);
