@@ -75,28 +75,30 @@ std::vector<float> RandomFloats(size_t n, uint32_t seed) {
     return v;
 }
 
-// INT4 weights of one shape (symmetric, group 32, as the w4a8 scheme makes
-// them), quantized once and shared by every kernel.
+// INT4 weights of one shape (group 32, symmetric as the w4a8 scheme makes them,
+// or with zero points as `asym` does), quantized once and shared by every kernel.
 struct Q4Weights {
     std::vector<uint8_t> q;
     std::vector<uint16_t> scale;
+    std::vector<uint8_t> zero;
     aq_q4w w{};
 };
 
-const Q4Weights &GetQ4(const Shape &s) {
-    static std::map<std::pair<size_t, size_t>, std::unique_ptr<Q4Weights>> cache;
-    auto &slot = cache[{s.rows, s.k}];
+const Q4Weights &GetQ4(const Shape &s, bool asym = false) {
+    static std::map<std::tuple<size_t, size_t, bool>, std::unique_ptr<Q4Weights>> cache;
+    auto &slot = cache[{s.rows, s.k, asym}];
     if (!slot) {
         slot = std::make_unique<Q4Weights>();
         size_t qb, sb, zb;
-        aq_q4w_sizes(s.rows, s.k, 32, false, &qb, &sb, &zb);
+        aq_q4w_sizes(s.rows, s.k, 32, asym, &qb, &sb, &zb);
         slot->q.resize(qb);
         slot->scale.resize(sb);
+        slot->zero.resize(zb);
         slot->w.q = slot->q.data();
         slot->w.scale = slot->scale.data();
-        slot->w.zero = nullptr;
+        slot->w.zero = asym ? slot->zero.data() : nullptr;
         std::vector<float> f = RandomFloats(s.rows * s.k, 1);
-        aq_q4w_quantize_rtn_ref(f.data(), s.rows, s.k, 32, false, &slot->w);
+        aq_q4w_quantize_rtn_ref(f.data(), s.rows, s.k, 32, asym, &slot->w);
     }
     return *slot;
 }
@@ -122,13 +124,13 @@ const Q4Weights &GetQ3(const Shape &s) {
 
 // The kernel's packed copy of the weights (4-bit, or 3-bit for a qc3w kernel), per
 // (shape, packing function).
-const void *GetPacked(const Shape &s, const aq_qc4w_gemm_kernel &kern, bool three_bit = false) {
+const void *GetPacked(const Shape &s, const aq_qc4w_gemm_kernel &kern, bool three_bit = false, bool asym = false) {
     if (!kern.packed_size) return nullptr;
-    static std::map<std::tuple<size_t, size_t, void *>, std::vector<uint8_t>> cache;
-    auto key = std::make_tuple(s.rows, s.k, reinterpret_cast<void *>(kern.pack));
+    static std::map<std::tuple<size_t, size_t, void *, bool>, std::vector<uint8_t>> cache;
+    auto key = std::make_tuple(s.rows, s.k, reinterpret_cast<void *>(kern.pack), asym);
     auto it = cache.find(key);
     if (it == cache.end()) {
-        const aq_q4w &w = three_bit ? GetQ3(s).w : GetQ4(s).w;
+        const aq_q4w &w = three_bit ? GetQ3(s).w : GetQ4(s, asym).w;
         std::vector<uint8_t> buf(kern.packed_size(&w) + 64);
         kern.pack(&w, buf.data());
         it = cache.emplace(key, std::move(buf)).first;
@@ -145,12 +147,18 @@ struct Activations {
     std::vector<int32_t> zero;
     std::vector<int32_t> sum32;
     aq_qd8 a{};
-    Activations(size_t m, size_t k) : f(RandomFloats(m * k, 2)), q(m * k), scale(m), zero(m), sum32(m * (k / 32)) {
+    // group 0: 8 bits, one scale per token (w4a8); else 4 bits, asymmetric, one
+    // scale per token and group features (ag32,aasym).
+    Activations(size_t m, size_t k, size_t group = 0)
+        : f(RandomFloats(m * k, 2)), q(m * k), scale(group ? m * (k / group) : m), zero(m), sum32(m * (k / 32)) {
         a.q = q.data();
         a.scale = scale.data();
         a.zero = zero.data();
         a.sum32 = sum32.data();
-        aq_qd8_quantize_dynamic_ref(f.data(), m, k, k, 8, &a);
+        if (group)
+            aq_qd8_quantize_grouped_asym_ref(f.data(), m, k, k, 4, nullptr, group, &a);
+        else
+            aq_qd8_quantize_dynamic_ref(f.data(), m, k, k, 8, &a);
         aq_qd8_sum32_ref(&a, 0, m);
     }
 };
@@ -175,6 +183,22 @@ void BM_Qc4wGemm(benchmark::State &state, const aq_qc4w_gemm_kernel *kern, Shape
     double bytes = kern->packed_size ? static_cast<double>(kern->packed_size(&w))
                                      : static_cast<double>(s.rows * s.k / 2 + s.rows * s.k / 32 * 2);
     SetCounters(state, m, s, bytes);
+}
+
+// The same kernels in the format of `w4a4,rotate-online,smooth,...,ag32,asym,aasym`:
+// zero points in the weights, one activation scale per token and 32 features (the
+// group tiles), asymmetric 4-bit activation codes.
+void BM_Qc4wGemmAsymGroups(benchmark::State &state, const aq_qc4w_gemm_kernel *kern, Shape s, size_t m) {
+    const aq_q4w &w = GetQ4(s, true).w;
+    const void *packed = GetPacked(s, *kern, false, true);
+    Activations act(m, s.k, 32);
+    std::vector<float> out(m * s.rows);
+    for (auto _ : state) {
+        kern->gemm(m, 0, s.rows, &act.a, &w, packed, out.data(), s.rows);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    SetCounters(state, m, s, static_cast<double>(kern->packed_size(&w)));
 }
 
 // qd8 x qc3w: the W3A8 linear layer (3.5 bits a weight packed).
@@ -453,6 +477,9 @@ void RegisterAll() {
 #endif
     for (size_t i = 0; i < aq_qd8_qc4w_gemm_list_size; i++)
         RegisterKernel("qc4w", aq_qd8_qc4w_gemm_list[i], BM_Qc4wGemm);
+    for (size_t i = 0; i < aq_qd8_qc4w_gemm_list_size; i++)
+        if (aq_qd8_qc4w_gemm_list[i].packed_size)
+            RegisterKernel("qc4w-asym-ag32", aq_qd8_qc4w_gemm_list[i], BM_Qc4wGemmAsymGroups);
     for (size_t i = 0; i < aq_qd8_qc3w_gemm_list_size; i++)
         RegisterKernel("qc3w", aq_qd8_qc3w_gemm_list[i], BM_Qc3wGemm);
     for (size_t i = 0; i < aq_f32_gemm_list_size; i++) RegisterKernel("f32", aq_f32_gemm_list[i], BM_F32Gemm);
