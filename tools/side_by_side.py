@@ -12,8 +12,8 @@ Per shape, one set of model files (made once, kept in --work, reused):
   * smollm2: the real SmolLM2-135M-Instruct file (Q4_1, made by llama.cpp; tools/fetch_smollm2.sh
     prints its path), and our schemes quantized from it (no F16 of it is within reach).
 Then, for --reps rounds, at each thread count: llama-bench on llama.cpp's file, aq-bench on the SAME
-file, aq-bench on our W4A8, W4A4, FP32 and W4A8h4 files (llama.cpp and we alternate, round after round), one
-repetition per command (-r 1, after each tool's own warm-up). Each aq-bench process measures the
+file, aq-bench on our W4A8, W4A4, FP32, W4A8h4 and W4A4o files (llama.cpp and we alternate, round after
+round), one repetition per command (-r 1, after each tool's own warm-up). Each aq-bench process measures the
 streaming-read bandwidth before it loads its model (the roofline). t/s is the mean ± sd over the
 rounds; every ratio, and the check against issue 11's targets, comes from this one run. After the
 rounds, bench/aq-bench-kernels (built in the same build, benchmarks switched on) times the INT8 tile
@@ -44,7 +44,11 @@ SYNTH_SHAPES = {"tinyllama": ("TinyLlama-1.1B's shape", ""), "llama7b": ("LLaMA-
                            "benchmark: its timings are mostly overhead")}
 # The output head stays Q8_0 in w4a8 and w4a4; llama.cpp's --pure Q4_0 file has a 4-bit head, so
 # `head-int4` (docs/ACCURACY.md gives what it costs) is W4A8 in llama.cpp's file's accuracy class.
-OUR_SCHEMES = [("W4A8", "w4a8,rtn"), ("W4A4", "w4a4,rtn"), ("FP32", "fp32"), ("W4A8h4", "w4a8,rtn,head-int4")]
+# W4A4o is the format of the W4A4 scheme that holds outliers (docs/OUTLIERS.md:
+# `w4a4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,asym,aasym`): smoothing, balancing and the
+# searched scales fold into the weights, so round to nearest without them writes the same format.
+OUR_SCHEMES = [("W4A8", "w4a8,rtn"), ("W4A4", "w4a4,rtn"), ("FP32", "fp32"), ("W4A8h4", "w4a8,rtn,head-int4"),
+               ("W4A4o", "w4a4,rtn,rotate-online,no-balance,ag32,asym,aasym")]
 NOISY = 0.10  # others' share of the machine during a timed command above which it is flagged
 
 
@@ -259,7 +263,11 @@ def method_lines(args, pp, tg):
         f"(INT4 weights in groups of 32, INT8 / INT4 activations per token; GPTQ writes the same formats, so "
         f"runs at the same speed), FP32 is `--scheme fp32` (every matrix F32). Their output head "
         f"stays Q8_0; W4A8h4 is `w4a8,rtn,head-int4`, the head in the layers' INT4 format too, as llama.cpp's "
-        f"`--pure` Q4_0 file has its head in Q4_0 (what the INT4 head costs in perplexity: docs/ACCURACY.md).\n",
+        f"`--pure` Q4_0 file has its head in Q4_0 (what the INT4 head costs in perplexity: docs/ACCURACY.md). "
+        f"W4A4o is `w4a4,rtn,rotate-online,no-balance,ag32,asym,aasym`, the format of the W4A4 scheme that holds "
+        f"outliers (docs/OUTLIERS.md): zero points in the weights, 4-bit asymmetric activations with one scale "
+        f"per token and 32 features, the attention and MLP inputs rotated online (its smoothing, balancing and "
+        f"searched scales fold into the weights).\n",
         f"Roofline (one definition on this page): weight bytes one generated token reads x {tg} t/s / the "
         f"streaming-read bandwidth. The bandwidth is measured by every aq-bench process before its model "
         f"loads (`--bw-mib {bc.AQ_BENCH_BW_MIB}`: a {bc.AQ_BENCH_BW_MIB} MiB buffer, a warm-up read then the "
@@ -490,7 +498,9 @@ def main():
                   ("ours W4A8 / ours FP32", "ours, W4A8", "ours, FP32"),
                   ("ours W4A4 / ours FP32", "ours, W4A4", "ours, FP32"),
                   ("ours W4A4 / ours W4A8", "ours, W4A4", "ours, W4A8"),
-                  (f"ours W4A8h4 / {llama_label}", "ours, W4A8h4", "llama.cpp")]
+                  (f"ours W4A8h4 / {llama_label}", "ours, W4A8h4", "llama.cpp"),
+                  (f"ours W4A4o / {llama_label}", "ours, W4A4o", "llama.cpp"),
+                  ("ours W4A4o / ours W4A4", "ours, W4A4o", "ours, W4A4")]
         w("| ratio | " + " | ".join(f"{k}, {t} thread{'s' if t > 1 else ''}" for k in (pp, tg) for t in threads) +
           " |")
         w("| --- | " + " | ".join("---:" for _ in range(2 * len(threads))) + " |")

@@ -108,11 +108,12 @@ static void gemm_loop(size_t mr_max, size_t nr, aq_qc4w_tile_fn token_tile, aq_q
                     /* Group by group, the tokens' scales in a row of mr rounded up to
                      * even, an odd mr's last token twice: a paired tile loads a token
                      * pair's two with one load (the last, odd token paired with itself). */
-                    const size_t stride = mr + mr % 2;
-                    for (size_t g = 0; g < chunk; g++)
+                    const size_t stride = mr + mr % 2, scales_per_row = k / a->group;
+                    for (size_t g = 0; g < chunk; g++) {
+                        const float *scale = a->scale + t0 * scales_per_row + (g0 + g) * group / a->group;
                         for (size_t i = 0; i < stride; i++)
-                            chunk_scale[g * stride + i] =
-                                a->scale[(t0 + (i < mr ? i : mr - 1)) * (k / a->group) + (g0 + g) * group / a->group];
+                            chunk_scale[g * stride + i] = scale[(i < mr ? i : mr - 1) * scales_per_row];
+                    }
                     t.a_scale = chunk_scale;
                     t.a_scale_stride = stride;
                 }
