@@ -256,35 +256,39 @@ static int dequantize_layers(aq_model *m, float **copies) {
     return n;
 }
 
-/* Smoothing's statistics are the float model's: a scheme that smooths gives, bit
- * for bit, the same model from llama.cpp's Q4_1 file as from the same weights
- * dequantized to F32 first (statistics taken through the file's Q4_1 x Q8_1
- * products made the two differ). */
-static void test_smoothing_reads_float_layers(void **state) {
+/* Calibration reads the float model: a scheme gives, bit for bit, the same model
+ * from llama.cpp's Q4_1 file as from the same weights dequantized to F32 first,
+ * GPTQ (which calibrates each layer after making it float) and smoothing (whose
+ * statistics pass once went through the file's Q4_1 x Q8_1 products: the two
+ * differed). */
+static void test_calibration_reads_float_layers(void **state) {
     (void)state;
-    static const char scheme[] = "w4a4,rtn,rotate-online,smooth,no-balance,ag32,aasym";
     int32_t tokens[N_TOKENS];
     assert_int_equal(read_ids("data/llamacpp/tokens.txt", tokens, N_TOKENS), N_TOKENS);
     size_t len = 0;
     char *text = test_read_source_file("data/austen-train.txt", &len);
     assert_non_null(text);
-    aq_model *blocks = load("austen-l1-q4_1"), *floats = load("austen-l1-q4_1");
-    float *copies[64];
-    assert_true(floats->cfg.n_layers * AQ_MATRICES_PER_LAYER <= 64);
-    int n_copies = dequantize_layers(floats, copies);
-    assert_true(n_copies > 0);
-    for (aq_model **p = (aq_model *[]){blocks, floats, NULL}; *p; p++) {
-        aq_error err = aq_quantize(*p, scheme, text, len);
-        if (err != AQ_OK) fail_msg("%s: %s: %s", scheme, aq_error_name(err), aq_model_error_message(*p));
+    for (const char *const *scheme =
+             (const char *const[]){"w4a8", "w4a4,rtn,rotate-online,smooth,no-balance,ag32,aasym", NULL};
+         *scheme; scheme++) {
+        aq_model *blocks = load("austen-l1-q4_1"), *floats = load("austen-l1-q4_1");
+        float *copies[64];
+        assert_true(floats->cfg.n_layers * AQ_MATRICES_PER_LAYER <= 64);
+        int n_copies = dequantize_layers(floats, copies);
+        assert_true(n_copies > 0);
+        for (aq_model **p = (aq_model *[]){blocks, floats, NULL}; *p; p++) {
+            aq_error err = aq_quantize(*p, *scheme, text, len);
+            if (err != AQ_OK) fail_msg("%s: %s: %s", *scheme, aq_error_name(err), aq_model_error_message(*p));
+        }
+        float *want = run_logits(floats, tokens, N_TOKENS, 1), *got = run_logits(blocks, tokens, N_TOKENS, 1);
+        if (memcmp(want, got, (size_t)N_TOKENS * VOCAB * sizeof(float)) != 0)
+            fail_msg("%s from the Q4_1 file: logits differ from its weights dequantized first", *scheme);
+        free(want);
+        free(got);
+        aq_model_free(blocks);
+        aq_model_free(floats);
+        for (int i = 0; i < n_copies; i++) free(copies[i]);
     }
-    float *want = run_logits(floats, tokens, N_TOKENS, 1), *got = run_logits(blocks, tokens, N_TOKENS, 1);
-    if (memcmp(want, got, (size_t)N_TOKENS * VOCAB * sizeof(float)) != 0)
-        fail_msg("%s from the Q4_1 file: logits differ from its weights dequantized first", scheme);
-    free(want);
-    free(got);
-    aq_model_free(blocks);
-    aq_model_free(floats);
-    for (int i = 0; i < n_copies; i++) free(copies[i]);
     free(text);
 }
 
@@ -427,7 +431,7 @@ int main(void) {
         cmocka_unit_test(test_logits_match_llamacpp),       cmocka_unit_test(test_perplexity_matches_llamacpp),
         cmocka_unit_test(test_truncated_files_are_refused), cmocka_unit_test(test_non_finite_scales_are_refused),
         cmocka_unit_test(test_unsupported_type_is_named),   cmocka_unit_test(test_repacked_same_logits),
-        cmocka_unit_test(test_repacked_then_quantized),     cmocka_unit_test(test_smoothing_reads_float_layers),
+        cmocka_unit_test(test_repacked_then_quantized),     cmocka_unit_test(test_calibration_reads_float_layers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

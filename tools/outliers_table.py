@@ -157,6 +157,18 @@ SMOL_SCHEMES = [
     ("the same with V/O balancing", "w4a4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,asym,aasym"),
     ("the best `rotate-online` W4A8 with `smooth`", "w4a8,rotate-online,smooth,no-balance,ag32,clip-act"),
     ("float weights, the activations of the smoothed W4A4", "fp32,a4,rotate-online,smooth,ag32,aasym"),
+    ("the smoothed W4A4 with V/O balancing, symmetric weights (the bytes of `w4a4`)",
+     "w4a4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,aasym"),
+    ("the smoothed W4A4 with V/O balancing and a 4-bit KV cache",
+     "w4a4kv4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,asym,aasym"),
+    # The other named schemes, as they are.
+    ("W4A4 with a 4-bit KV cache (`w4a4kv4`)", "w4a4kv4"),
+    ("W4A8 with a 4-bit KV cache (`w4a8kv4`)", "w4a8kv4"),
+    ("W3A8, GPTQ, full-width rotation, MLP balancing (`w3a8`)", "w3a8"),
+    ("W4A8 as the paper: static per-tensor scales with TRIP (`w4a8-paper`)", "w4a8-paper"),
+    ("W4A4 as the paper (`w4a4-paper`)", "w4a4-paper"),
+    ("llama.cpp's Q8_0 layout, written by us (`q8_0`)", "q8_0"),
+    ("llama.cpp's Q4_0 layout, written by us (`q4_0`)", "q4_0"),
 ]
 # tools/act_quant_explore.py's variants (activations alone, simulated in transformers, float weights): what the
 # library has no modifier for (groups of 16, a rotation at some inputs only) next to what it has, to rank them.
@@ -180,8 +192,11 @@ FIXTURES = [("gpt2", "data/families/gpt2.gguf", 64), ("qwen2", "data/families/qw
 ALL_SITES = "attn_in,ffn_in,vo,mlp,attn_shift,ffn_shift"
 # w4a4kv4 balances V against O (lib/quant/scheme.c), which divides the variants' planted V rows out before the
 # 4-bit cache stores them; no-balance-vo is its default before, which let them reach the cache as they are.
+SMOOTH_SYM = "w4a4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,aasym"
+SMOOTH_KV4 = "w4a4kv4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,asym,aasym"
 VARIANT_SCHEMES = ["w4a8", "w4a4", "w4a4kv4", "w4a4kv4,no-balance-vo",
-                   "w4a4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,asym,aasym"]
+                   "w4a4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,asym,aasym",
+                   "w4a4kv4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,asym,aasym"]
 # One site at a time (seed 1), to see which site costs what; round to nearest keeps this part quick.
 SITE_SCHEMES = ["w4a4,rtn"]
 SINGLE_SITES = {"llama": ["attn_in", "ffn_in", "vo", "mlp"], "bloom": ["attn_in", "ffn_in", "vo", "attn_shift,ffn_shift"],
@@ -376,6 +391,15 @@ def findings(r, files, variants, single, smol_schemes, args):
         out.append(f"- SmolLM2, Austen, against FP32; llama.cpp's Q4_0 of the same F32 file is {q40:+.2f}% (the W4A8 "
                    "target). W4A8: " + ", ".join(f"{fig(k)} ({why})" for k, why in defaults8 if k in got)
                    + ". W4A4: " + ", ".join(f"{fig(k)} ({why})" for k, why in defaults4 if k in got) + ".")
+    named = [("w4a4kv4", "W4A4 with the 4-bit KV cache"), ("w4a8kv4", "W4A8 with it"), ("w3a8", "3-bit weights"),
+             ("w4a8-paper", "the paper's static scales with TRIP"), ("w4a4-paper", "the same at 4 bits")]
+    q80 = change(r.llama(files["q8_0"], austen), b)
+    if any(k in got for k, _ in named):
+        out.append("- SmolLM2, the other named schemes as they are: " + ", ".join(
+            f"{fig(k)} ({why})" for k, why in named if k in got) + ". Our writers of llama.cpp's layouts: "
+            + fig("q8_0") + (f" against llama.cpp's Q8_0 {q80:+.2f}%" if q80 is not None else "") + ", "
+            + fig("q4_0") + (f" against llama.cpp's Q4_0 {q40:+.2f}%" if q40 is not None else "")
+            + " (llama.cpp's two files hold SmolLM2's tied embedding and output head at Q8_0, ours in float).")
     if "w4a16,rtn,rotate" in got and "w4a16,rtn,rotate-blocked" in got:
         out.append("- Full-width rotations (`lib/common/hadamard.c`: a Kronecker product of Paley matrices of order 12 "
                    "or 20 and a Walsh-Hadamard matrix, so 576 = 12 x 12 x 4 and 1536 = 12 x 128 are mixed whole, where "
@@ -552,6 +576,9 @@ def findings(r, files, variants, single, smol_schemes, args):
                    "nearest. With round to nearest the rotation costs the 4-bit weights more than it gives the "
                    "activations (the rotation rows above); GPTQ's error feedback wins most of that back, so the "
                    "rotation pays with it, and the balancings still cost.")
+    def also(pairs):  # each comparison named only when its row was measured
+        return "".join(f", {fig(k)} {why}" for k, why in pairs if k in got)
+
     smooth = ["w4a4,rotate-online,smooth,no-balance,ag32,clip-act,asym,aasym", "fp32,a4,rotate-online,smooth,ag32,aasym",
               "w4a4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,asym,aasym"]
     if all(k in got for k in smooth + [online[0], "fp32,a4,rotate-online,ag32,aasym"]):
@@ -564,13 +591,13 @@ def findings(r, files, variants, single, smol_schemes, args):
                    ". Why: the online rotation follows the norm's gain (and the MLP's product), so a channel they "
                    "make large dominates every rotated element and the rest of the row falls below the 4-bit step; "
                    "smoothing takes half of each channel's range (in log scale) into the weights first. With V/O "
-                   "balancing it also holds the seeded variants (the table below). It is not the default yet: "
-                   "asymmetric weights, activation groups and the online rotations cost prefill speed (the closing "
-                   "notes give the figures), and the shipped models' tables would all change.")
+                   "balancing it also holds the seeded variants (the table below)"
+                   + also([(SMOOTH_SYM, "with symmetric weights (the bytes of `w4a4`: the zero points are what "
+                            "holds it)"), (SMOOTH_KV4, "with the 4-bit KV cache too")])
+                   + ". It is not the default yet: the shipped models' tables would all change, and its format "
+                   "reads a zero point per weight group more (docs/PERFORMANCE.md's W4A4o rows give its speed "
+                   "beside `w4a4`'s).")
     if online[0] in got:
-        # Each comparison is named only when its row was measured.
-        def also(pairs):
-            return "".join(f", {fig(k)} {why}" for k, why in pairs if k in got)
         txt = ("- The rotation of the attention and MLP inputs online after their norms (`rotate-online`: the norms "
                "keep their gains, the residual stream is not rotated, an online Hadamard transform of each token's "
                "normalized row before Q/K/V and before gate/up; V/O and the down projection's input as `rotate`): "
