@@ -97,6 +97,25 @@ static void test_hadamard_full_width(void **state) {
     assert_true(aq_hadamard_full_width(256));
 }
 
+/* Rows rotated together are, bit for bit, the rows rotated one at a time, for
+ * full-width (Paley and Walsh-Hadamard), blocked and power-of-two widths. */
+static void test_hadamard_rows(void **state) {
+    (void)state;
+    const size_t widths[] = {4, 12, 64, 576, 1536, 448, 5632}, rows = 3;
+    for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
+        const size_t n = widths[wi];
+        float *signs = malloc(n * sizeof *signs), *x = malloc(rows * n * sizeof *x), *y = malloc(rows * n * sizeof *y);
+        aq_random_signs(signs, n, 13);
+        for (size_t i = 0; i < rows * n; i++) x[i] = y[i] = gaussian();
+        aq_hadamard_rotate_rows(x, rows, n, signs);
+        for (size_t r = 0; r < rows; r++) aq_hadamard_rotate(y + r * n, n, signs);
+        assert_memory_equal(x, y, rows * n * sizeof *x);
+        free(signs);
+        free(x);
+        free(y);
+    }
+}
+
 /* A 4-element transform worked by hand: H4 (1,0,0,0) / 2 = (1,1,1,1) / 2. */
 static void test_hadamard_by_hand(void **state) {
     (void)state;
@@ -282,13 +301,10 @@ static void test_scheme_names(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hadamard_is_orthogonal),
-        cmocka_unit_test(test_hadamard_by_hand),
-        cmocka_unit_test(test_hadamard_blocked_is_sylvester),
-        cmocka_unit_test(test_hadamard_full_width),
-        cmocka_unit_test(test_gptq_beats_round_to_nearest),
-        cmocka_unit_test(test_trip_choices),
-        cmocka_unit_test(test_scheme_names),
+        cmocka_unit_test(test_hadamard_is_orthogonal), cmocka_unit_test(test_hadamard_by_hand),
+        cmocka_unit_test(test_hadamard_rows),          cmocka_unit_test(test_hadamard_blocked_is_sylvester),
+        cmocka_unit_test(test_hadamard_full_width),    cmocka_unit_test(test_gptq_beats_round_to_nearest),
+        cmocka_unit_test(test_trip_choices),           cmocka_unit_test(test_scheme_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

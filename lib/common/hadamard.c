@@ -147,24 +147,31 @@ bool aq_hadamard_full_width(size_t n) {
     return n > 0 && make_plan(n, &p);
 }
 
-void aq_hadamard_rotate(float *x, size_t n, const float *signs) {
+/* The plan and its Paley matrices once for all rows: remade per row, they
+ * were a cost of their own beside a small row's products. */
+void aq_hadamard_rotate_rows(float *x, size_t rows, size_t n, const float *signs) {
     plan p;
     if (!make_plan(n, &p)) {
-        aq_hadamard_rotate_blocked(x, n, signs);
+        for (size_t r = 0; r < rows; r++) aq_hadamard_rotate_blocked(x + r * n, n, signs);
         return;
     }
-    for (size_t i = 0; i < n; i++) x[i] *= signs[i];
-    float h[MAX_ORDER * MAX_ORDER];
-    size_t inner = n;
-    for (size_t f = 0; f < p.n_dense; f++) {
-        inner /= p.order[f];
-        paley(p.order[f], h);
-        dense_axis(x, n, p.order[f], inner, h);
+    float h[MAX_FACTORS][MAX_ORDER * MAX_ORDER];
+    for (size_t f = 0; f < p.n_dense; f++) paley(p.order[f], h[f]);
+    const float norm = 1.0f / sqrtf((float)n);
+    for (size_t r = 0; r < rows; r++) {
+        float *row = x + r * n;
+        for (size_t i = 0; i < n; i++) row[i] *= signs[i];
+        size_t inner = n;
+        for (size_t f = 0; f < p.n_dense; f++) {
+            inner /= p.order[f];
+            dense_axis(row, n, p.order[f], inner, h[f]);
+        }
+        for (size_t start = 0; start < n; start += p.pow2) fwht(row + start, p.pow2);
+        for (size_t i = 0; i < n; i++) row[i] *= norm;
     }
-    for (size_t start = 0; start < n; start += p.pow2) fwht(x + start, p.pow2);
-    float norm = 1.0f / sqrtf((float)n);
-    for (size_t i = 0; i < n; i++) x[i] *= norm;
 }
+
+void aq_hadamard_rotate(float *x, size_t n, const float *signs) { aq_hadamard_rotate_rows(x, 1, n, signs); }
 
 void aq_random_signs(float *signs, size_t n, uint64_t seed) {
     uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;

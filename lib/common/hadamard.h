@@ -14,6 +14,8 @@
 
 /* x <- R x, for x of n floats; signs holds n values of +1 or -1. */
 void aq_hadamard_rotate(float *x, size_t n, const float *signs);
+/* The same for each of rows rows of n floats, one after another in x. */
+void aq_hadamard_rotate_rows(float *x, size_t rows, size_t n, const float *signs);
 /* Whether aq_hadamard_rotate mixes all n elements (else it is blocked). */
 bool aq_hadamard_full_width(size_t n);
 /* The rotation of files of format version 1: H is block-diagonal, blocks of

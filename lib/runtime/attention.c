@@ -100,18 +100,12 @@ static void attend(void *arg, size_t tile, size_t kv_head) {
     }
 }
 
-/* x <- R x for each of n rows of head_dim floats. */
-static void rotate_heads(float *x, size_t n, size_t hd, const float *signs) {
-    for (size_t r = 0; r < n; r++) aq_hadamard_rotate(x + r * hd, hd, signs);
-}
-
 /* x <- R^T x for each of n rows: R = H D / sqrt(b) with H symmetric, so
  * R^T x = D (H x / sqrt(b)), H x / sqrt(b) being R with all signs +1. */
 static void unrotate_heads(float *x, size_t n, size_t hd, const float *signs, const float *ones) {
-    for (size_t r = 0; r < n; r++) {
-        aq_hadamard_rotate(x + r * hd, hd, ones);
+    aq_hadamard_rotate_rows(x, n, hd, ones);
+    for (size_t r = 0; r < n; r++)
         for (size_t d = 0; d < hd; d++) x[r * hd + d] *= signs[d];
-    }
 }
 
 void aq_attention(aq_context *ctx, int32_t layer, int32_t n_tokens, int32_t first_query) {
@@ -122,9 +116,9 @@ void aq_attention(aq_context *ctx, int32_t layer, int32_t n_tokens, int32_t firs
      * leaves q.k as it was and spreads a key's few large channels (RoPE pairs
      * that carry most of the norm) over the whole head before 4-bit rounding. */
     if (ctx->kv_signs) {
-        rotate_heads(ctx->q, n * (size_t)c->n_heads, hd, ctx->kv_signs);
-        rotate_heads(ctx->k, n * (size_t)c->n_kv_heads, hd, ctx->kv_signs);
-        if (ctx->kv_rotate_values) rotate_heads(ctx->v, n * (size_t)c->n_kv_heads, hd, ctx->kv_signs);
+        aq_hadamard_rotate_rows(ctx->q, n * (size_t)c->n_heads, hd, ctx->kv_signs);
+        aq_hadamard_rotate_rows(ctx->k, n * (size_t)c->n_kv_heads, hd, ctx->kv_signs);
+        if (ctx->kv_rotate_values) aq_hadamard_rotate_rows(ctx->v, n * (size_t)c->n_kv_heads, hd, ctx->kv_signs);
     }
     int32_t slot = ctx->kv_len[layer];
     aq_kv_append(ctx, layer, n_tokens);

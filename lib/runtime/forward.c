@@ -46,7 +46,7 @@ static void residual_rows(void *arg, size_t t_begin, size_t rows) {
     /* rotate-online rotated the matrices that read a norm's output, not the
      * residual stream: the rows are rotated here, after their norm. */
     const float *signs = ctx->model->input_rotation_signs;
-    for (size_t t = 0; signs && t < rows; t++) aq_hadamard_rotate(xn + t * dim, dim, signs);
+    if (signs) aq_hadamard_rotate_rows(xn, rows, dim, signs);
 }
 
 /* x += xn (add) and then xn = norm(x) (a weight given, rotated online if the
