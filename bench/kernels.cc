@@ -169,11 +169,15 @@ void SetCounters(benchmark::State &state, size_t m, const Shape &s, double weigh
     state.counters["GB/s"] = benchmark::Counter(weight_bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// qd8 x qc4w: the W4A8 / W4A4 linear layer.
+// qd8 x qc4w: the W4A8 / W4A4 linear layer. kAsymGroups: the format of
+// `w4a4,rotate-online,smooth,...,ag32,asym,aasym` instead of w4a8's: zero points in
+// the weights, one activation scale per token and 32 features (the group tiles),
+// asymmetric 4-bit activation codes.
+template <bool kAsymGroups>
 void BM_Qc4wGemm(benchmark::State &state, const aq_qc4w_gemm_kernel *kern, Shape s, size_t m) {
-    const aq_q4w &w = GetQ4(s).w;
-    const void *packed = GetPacked(s, *kern);
-    Activations act(m, s.k);
+    const aq_q4w &w = GetQ4(s, kAsymGroups).w;
+    const void *packed = GetPacked(s, *kern, false, kAsymGroups);
+    Activations act(m, s.k, kAsymGroups ? 32 : 0);
     std::vector<float> out(m * s.rows);
     for (auto _ : state) {
         kern->gemm(m, 0, s.rows, &act.a, &w, packed, out.data(), s.rows);
@@ -183,22 +187,6 @@ void BM_Qc4wGemm(benchmark::State &state, const aq_qc4w_gemm_kernel *kern, Shape
     double bytes = kern->packed_size ? static_cast<double>(kern->packed_size(&w))
                                      : static_cast<double>(s.rows * s.k / 2 + s.rows * s.k / 32 * 2);
     SetCounters(state, m, s, bytes);
-}
-
-// The same kernels in the format of `w4a4,rotate-online,smooth,...,ag32,asym,aasym`:
-// zero points in the weights, one activation scale per token and 32 features (the
-// group tiles), asymmetric 4-bit activation codes.
-void BM_Qc4wGemmAsymGroups(benchmark::State &state, const aq_qc4w_gemm_kernel *kern, Shape s, size_t m) {
-    const aq_q4w &w = GetQ4(s, true).w;
-    const void *packed = GetPacked(s, *kern, false, true);
-    Activations act(m, s.k, 32);
-    std::vector<float> out(m * s.rows);
-    for (auto _ : state) {
-        kern->gemm(m, 0, s.rows, &act.a, &w, packed, out.data(), s.rows);
-        benchmark::DoNotOptimize(out.data());
-        benchmark::ClobberMemory();
-    }
-    SetCounters(state, m, s, static_cast<double>(kern->packed_size(&w)));
 }
 
 // qd8 x qc3w: the W3A8 linear layer (3.5 bits a weight packed).
@@ -476,10 +464,10 @@ void RegisterAll() {
     }
 #endif
     for (size_t i = 0; i < aq_qd8_qc4w_gemm_list_size; i++)
-        RegisterKernel("qc4w", aq_qd8_qc4w_gemm_list[i], BM_Qc4wGemm);
+        RegisterKernel("qc4w", aq_qd8_qc4w_gemm_list[i], BM_Qc4wGemm<false>);
     for (size_t i = 0; i < aq_qd8_qc4w_gemm_list_size; i++)
         if (aq_qd8_qc4w_gemm_list[i].packed_size)
-            RegisterKernel("qc4w-asym-ag32", aq_qd8_qc4w_gemm_list[i], BM_Qc4wGemmAsymGroups);
+            RegisterKernel("qc4w-asym-ag32", aq_qd8_qc4w_gemm_list[i], BM_Qc4wGemm<true>);
     for (size_t i = 0; i < aq_qd8_qc3w_gemm_list_size; i++)
         RegisterKernel("qc3w", aq_qd8_qc3w_gemm_list[i], BM_Qc3wGemm);
     for (size_t i = 0; i < aq_f32_gemm_list_size; i++) RegisterKernel("f32", aq_f32_gemm_list[i], BM_F32Gemm);

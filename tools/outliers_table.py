@@ -26,6 +26,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CTX = 512
 TEXTS = [("Austen held-out", "data/austen-test.txt"), ("Brown", "data/brown-sample.txt")]
 CALIB = "data/austen-train.txt"
+# The smoothed W4A4 with V/O balancing with symmetric weights, and with the 4-bit KV cache.
+SMOOTH_SYM = "w4a4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,aasym"
+SMOOTH_KV4 = "w4a4kv4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,asym,aasym"
 # SmolLM2: schemes that need no calibration pass first (round to nearest), then the calibrated ones;
 # --smol-schemes picks a subset when time is short.
 SMOL_SCHEMES = [
@@ -157,10 +160,8 @@ SMOL_SCHEMES = [
     ("the same with V/O balancing", "w4a4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,asym,aasym"),
     ("the best `rotate-online` W4A8 with `smooth`", "w4a8,rotate-online,smooth,no-balance,ag32,clip-act"),
     ("float weights, the activations of the smoothed W4A4", "fp32,a4,rotate-online,smooth,ag32,aasym"),
-    ("the smoothed W4A4 with V/O balancing, symmetric weights (the bytes of `w4a4`)",
-     "w4a4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,aasym"),
-    ("the smoothed W4A4 with V/O balancing and a 4-bit KV cache",
-     "w4a4kv4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,asym,aasym"),
+    ("the smoothed W4A4 with V/O balancing, symmetric weights (the bytes of `w4a4`)", SMOOTH_SYM),
+    ("the smoothed W4A4 with V/O balancing and a 4-bit KV cache", SMOOTH_KV4),
     # The other named schemes, as they are.
     ("W4A4 with a 4-bit KV cache (`w4a4kv4`)", "w4a4kv4"),
     ("W4A8 with a 4-bit KV cache (`w4a8kv4`)", "w4a8kv4"),
@@ -192,11 +193,8 @@ FIXTURES = [("gpt2", "data/families/gpt2.gguf", 64), ("qwen2", "data/families/qw
 ALL_SITES = "attn_in,ffn_in,vo,mlp,attn_shift,ffn_shift"
 # w4a4kv4 balances V against O (lib/quant/scheme.c), which divides the variants' planted V rows out before the
 # 4-bit cache stores them; no-balance-vo is its default before, which let them reach the cache as they are.
-SMOOTH_SYM = "w4a4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,aasym"
-SMOOTH_KV4 = "w4a4kv4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,asym,aasym"
 VARIANT_SCHEMES = ["w4a8", "w4a4", "w4a4kv4", "w4a4kv4,no-balance-vo",
-                   "w4a4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,asym,aasym",
-                   "w4a4kv4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,asym,aasym"]
+                   "w4a4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,asym,aasym", SMOOTH_KV4]
 # One site at a time (seed 1), to see which site costs what; round to nearest keeps this part quick.
 SITE_SCHEMES = ["w4a4,rtn"]
 SINGLE_SITES = {"llama": ["attn_in", "ffn_in", "vo", "mlp"], "bloom": ["attn_in", "ffn_in", "vo", "attn_shift,ffn_shift"],

@@ -34,6 +34,11 @@
 
 /* ---- mutable copies of the weights (they may live in a read-only mapping) ---- */
 
+/* Every row of w (of llama.cpp's blocks) as floats, into out (rows x cols). */
+static void dequantize_rows(const aq_matrix *w, float *out) {
+    for (int32_t r = 0; r < w->rows; r++) aq_matrix_row(w, r, out + (size_t)r * (size_t)w->cols);
+}
+
 /* An F32 copy of a matrix's weights, made with malloc (*copy) so that it can
  * be freed once the matrix is quantized; a matrix of llama.cpp's formats is
  * dequantized: a model from a Q4_K_M file is quantized by our schemes from
@@ -48,7 +53,7 @@ static bool mutable_matrix(aq_model *m, aq_matrix *w, float **copy) {
     float *f = malloc(n * sizeof *f);
     if (!f) return false;
     if (w->format == AQ_WEIGHTS_BLOCKS) {
-        for (int32_t r = 0; r < w->rows; r++) aq_matrix_row(w, r, f + (size_t)r * (size_t)w->cols);
+        dequantize_rows(w, f);
         aq_gguf_release(m->gguf, w->blocks, (size_t)w->rows * w->row_bytes);
         w->format = AQ_WEIGHTS_F32;
         w->blocks = NULL;
@@ -250,17 +255,6 @@ static aq_error calibrate_layer(aq_model *m, calibration_run *run, int32_t i, bo
     return err;
 }
 
-/* SmoothQuant's migration strength: half of each input channel's range (in
- * log scale) moves into the weights. */
-#define SMOOTH_ALPHA 0.5
-
-/* The smoothing factors of every layer's two norm outputs and of its down
- * projection's input (at factors + i * (2 dim + ffn): attention's, the MLP's,
- * the down projection's): s_j = rms_j^-alpha, the channel's
- * root mean square over the calibration chunks run through the float model,
- * scaled to a geometric mean of 1 (so the weights' overall size stays), 1 for
- * a channel that is always 0. The model must not be rotated yet: the
- * statistics are of the channels before rotate-online's rotation. */
 /* Layer l with its llama.cpp blocks dequantized into F32 copies (*float_layer's
  * matrices point at copies[j]; F32 matrices are shared), the file's blocks left
  * in place for the pass that quantizes: the statistics are the float model's,
@@ -274,12 +268,23 @@ static aq_error float_view(const aq_layer *l, aq_layer *float_layer, float **cop
         copies[j] = NULL;
         if (!aq_matrix_present(w) || w->format != AQ_WEIGHTS_BLOCKS) continue;
         if (!(copies[j] = malloc((size_t)w->rows * (size_t)w->cols * sizeof *copies[j]))) return AQ_ERR_OUT_OF_MEMORY;
-        for (int32_t r = 0; r < w->rows; r++) aq_matrix_row(w, r, copies[j] + (size_t)r * (size_t)w->cols);
+        dequantize_rows(w, copies[j]);
         *w = (aq_matrix){.rows = w->rows, .cols = w->cols, .format = AQ_WEIGHTS_F32, .f32 = copies[j], .bias = w->bias};
     }
     return AQ_OK;
 }
 
+/* SmoothQuant's migration strength: half of each input channel's range (in
+ * log scale) moves into the weights. */
+#define SMOOTH_ALPHA 0.5
+
+/* The smoothing factors of every layer's two norm outputs and of its down
+ * projection's input (at factors + i * (2 dim + ffn): attention's, the MLP's,
+ * the down projection's): s_j = rms_j^-alpha, the channel's
+ * root mean square over the calibration chunks run through the float model,
+ * scaled to a geometric mean of 1 (so the weights' overall size stays), 1 for
+ * a channel that is always 0. The model must not be rotated yet: the
+ * statistics are of the channels before rotate-online's rotation. */
 static aq_error smoothing_factors(aq_model *m, const char *text, size_t len, float **out) {
     const size_t dim = (size_t)m->cfg.dim, per_layer = 2 * dim + (size_t)m->cfg.ffn_dim;
     calibration_run run;
