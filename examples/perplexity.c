@@ -23,9 +23,9 @@
 static void usage(FILE *out) {
     fprintf(out, "usage: aq-perplexity -m MODEL -f TEXT [--ctx N] [--chunks N] [-t THREADS]\n"
                  "                     [--scheme NAME --calib TRAINING_TEXT]\n"
-                 "  --scheme quantizes MODEL in memory first (w4a16, w4a8, w4a4, w4a8-paper, w4a4-paper,\n"
-                 "  w4a4kv4, w4a8kv4, w3a8, q4_0, q8_0, with modifiers: see docs/FORMAT.md); --calib is the text it\n"
-                 "  calibrates on.\n"
+                 "  --scheme quantizes MODEL in memory first (w4a16, w4a8, w4a4, w4a8o, w4a4o, w4a8-paper,\n"
+                 "  w4a4-paper, w4a4kv4, w4a8kv4, w3a8, q4_0, q8_0, with modifiers: see docs/FORMAT.md); --calib is\n"
+                 "  the text it calibrates on.\n"
                  "  [--prune BETA [--prune-layer L] [--prune-importance first|received] [--prune-renumber]]\n"
                  "  [--kv8 | --kv-bits 32|8|4]\n"
                  "  --kv8 (--kv-bits 8) keeps the KV cache in INT8 (a scale per token and head), --kv-bits 4 in\n"

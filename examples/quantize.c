@@ -10,7 +10,8 @@
 
 static void usage(FILE *out) {
     fprintf(out, "usage: aq-quantize -m IN.gguf -o OUT.gguf --scheme NAME [--calib TRAINING_TEXT]\n"
-                 "  schemes: w4a16 w4a8 w4a4 (our best at each width), w4a8-paper w4a4-paper (static\n"
+                 "  schemes: w4a16 w4a8 w4a4 (our best at each width on the shipped models), w4a8o w4a4o\n"
+                 "  (for a real model's own outliers), w4a8-paper w4a4-paper (static\n"
                  "  per-tensor scales with TRIP), w3a8 (3-bit weights), q4_0 q8_0 (llama.cpp's formats);\n"
                  "  modifiers after commas:\n"
                  "  rtn gptq g32 g64 g128 sym asym rotate no-rotate trip no-trip static dynamic down8\n"

@@ -118,7 +118,8 @@ typedef void (*aq_progress_fn)(void *user, float fraction, const char *stage);
 AQ_API aq_error aq_model_set_progress(aq_model *model, aq_progress_fn fn, void *user);
 
 /* Quantizes a loaded full-precision model in place. scheme: "w4a16", "w4a8",
- * "w4a4" (our best setting at each width), "w4a8-paper", "w4a4-paper" (the
+ * "w4a4" (our best setting at each width on the shipped models), "w4a8o",
+ * "w4a4o" (for a real model's own outliers), "w4a8-paper", "w4a4-paper" (the
  * paper's static per-tensor scales with TRIP), "w3a8" (3-bit weights, the
  * w4a8 recipe on a 3-bit grid), "q4_0", "q8_0" (llama.cpp's
  * formats), "fp32", optionally followed by modifiers such as ",rtn", ",g128",

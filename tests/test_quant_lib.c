@@ -234,6 +234,20 @@ static void test_trip_choices(void **state) {
     free(s);
 }
 
+/* Field by field: two parses copy their base by assignment, which leaves padding unspecified. */
+static bool same_scheme(const aq_scheme *a, const aq_scheme *b) {
+    bool same = a->weights == b->weights && a->block_type == b->block_type && a->group == b->group &&
+                a->asym == b->asym && a->gptq == b->gptq && a->weight_search == b->weight_search &&
+                a->act_static == b->act_static && a->act_group == b->act_group && a->act_clip == b->act_clip &&
+                a->act_asym == b->act_asym && a->act_wide == b->act_wide && a->trip == b->trip &&
+                a->rotate == b->rotate && a->rotate_blocked == b->rotate_blocked &&
+                a->rotate_online == b->rotate_online && a->smooth == b->smooth && a->balance == b->balance &&
+                a->balance_vo == b->balance_vo && a->head_type == b->head_type && a->head_q4w == b->head_q4w &&
+                a->w3 == b->w3 && a->kv_bits == b->kv_bits;
+    for (int k = 0; k < AQ_N_LINEAR_INPUTS; k++) same = same && a->act_bits[k] == b->act_bits[k];
+    return same;
+}
+
 static void test_scheme_names(void **state) {
     (void)state;
     aq_scheme s;
@@ -292,6 +306,20 @@ static void test_scheme_names(void **state) {
     assert_int_equal(aq_scheme_parse("w4a4,smooth", &s, msg, sizeof msg), AQ_ERR_INVALID_ARGUMENT);
     assert_int_equal(aq_scheme_parse("w4a4,rotate-online,smooth,no-rotate", &s, msg, sizeof msg),
                      AQ_ERR_INVALID_ARGUMENT);
+    /* The outlier schemes are their documented modifier strings (docs/FORMAT.md), and take modifiers. */
+    const char *aliases[][2] = {
+        {"w4a4o", "w4a4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,asym,aasym"},
+        {"w4a8o", "w4a8,rotate-online,no-balance,ag32,clip-act"},
+        {"w4a4o,rtn,head-int4",
+         "w4a4,rotate-online,smooth,no-balance,balance-vo,ag32,clip-act,asym,aasym,rtn,head-int4"},
+    };
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {
+        aq_scheme named, spelled;
+        assert_int_equal(aq_scheme_parse(aliases[i][0], &named, msg, sizeof msg), AQ_OK);
+        assert_int_equal(aq_scheme_parse(aliases[i][1], &spelled, msg, sizeof msg), AQ_OK);
+        assert_true(same_scheme(&named, &spelled));
+    }
+    assert_int_equal(aq_scheme_parse("w4a4o,no-rotate", &s, msg, sizeof msg), AQ_ERR_INVALID_ARGUMENT);
     const char *bad_mix[] = {"w4a4,rtn,mix8-2",     "w4a4,rtn,ag32,mix8-0",  "w4a4,rtn,ag32,mix8-65",
                              "w4a4,rtn,ag32,mix8-", "w4a4,rtn,ag32,mix8-2x", "w4a4,rtn,ag32,mix8-99999999999",
                              "q4_0,ag32,mix8-2"};

@@ -385,8 +385,8 @@ class Model:
     def quantize(self, scheme, calibration_text=None, progress=None):
         """Quantizes the model in place (aq_quantize) and returns it.
 
-        scheme: "w4a16", "w4a8", "w4a4", "w4a8-paper", "w4a4-paper", "q4_0",
-        "q8_0", "fp32", optionally with modifiers (",rtn", ",g128", ...;
+        scheme: "w4a16", "w4a8", "w4a4", "w4a8o", "w4a4o", "w4a8-paper",
+        "w4a4-paper", "q4_0", "q8_0", "fp32", optionally with modifiers (",rtn", ",g128", ...;
         docs/FORMAT.md). calibration_text (str or bytes): training text, for
         the schemes that calibrate. progress: None shows a bar on stderr when
         it is a terminal, True always, False never; a callable is called as
