@@ -233,12 +233,13 @@ class Runner:
         self.save(key, v)
         return v
 
-    def llama(self, model, text):
-        key = f"llama.cpp|{os.path.basename(model)}|{os.path.basename(text)}|{CTX}|{self.args.chunks}"
+    def llama(self, model, text, chunks=None):
+        chunks = chunks or self.args.chunks
+        key = f"llama.cpp|{os.path.basename(model)}|{os.path.basename(text)}|{CTX}|{chunks}"
         if key in self.cache or self.args.doc_only:
             return self.cache.get(key)
         cmd = ["nice", os.path.join(self.args.llama_bin, "llama-perplexity"), "-m", model, "-f",
-               os.path.join(ROOT, text), "-c", str(CTX), "--chunks", str(self.args.chunks), "-t", "1"]
+               os.path.join(ROOT, text), "-c", str(CTX), "--chunks", str(chunks), "-t", "1"]
         out = subprocess.run(cmd, capture_output=True, text=True)
         m = re.search(r"Final estimate: PPL = ([0-9.]+)", out.stdout + out.stderr)
         if not m:
@@ -339,12 +340,12 @@ def mix8_share(n):
 
 def w4a4_throughout(scheme):
     """Whether a W4A4 scheme keeps every linear layer's input at 4 bits (not `only-*`, `down8` or `mix8-*`)."""
-    return ((scheme.startswith("w4a4,") or scheme == "w4a4") and "only-" not in scheme and "down8" not in scheme
+    return (scheme.split(",")[0] in ("w4a4", "w4a4o") and "only-" not in scheme and "down8" not in scheme
             and "mix8-" not in scheme)
 
 
 def is_w4a8(scheme):
-    return scheme.startswith("w4a8,") or scheme == "w4a8"
+    return scheme.split(",")[0] in ("w4a8", "w4a8o")
 
 
 def simulated_verdict(ex):
@@ -365,6 +366,42 @@ def simulated_verdict(ex):
                 f"stay out of them ({unfolded:+.2f}% against {fold:+.2f}% with `fold-norm`): what `rotate-online` "
                 "builds in the library.")
     return txt
+
+
+def longer_check(r, files, args):
+    """{(text, row): change against FP32 in %} of the longer check on SmolLM2: llama.cpp's Q4_0 and Q8_0 and
+    the --check-schemes, at --check-chunks chunks; None where not measured."""
+    n = args.check_chunks
+    got = {}
+    for _, t in TEXTS:
+        b = r.ours(files["f32"], t, "fp32", n)
+        for k in ("q4_0", "q8_0"):
+            got[(t, k)] = change(r.llama(files[k], t, n), b)
+        for s in args.check_schemes:
+            got[(t, s)] = change(r.ours(files["f32"], t, s, n), b)
+    return got
+
+
+def longer_check_findings(r, files, args):
+    got, n = longer_check(r, files, args), args.check_chunks
+    w8 = [s for s in args.check_schemes if is_w4a8(s)]
+    w4 = [s for s in args.check_schemes if w4a4_throughout(s)]
+    parts = []
+    for label, t in TEXTS:
+        q40 = got[(t, "q4_0")]
+        cells = [f"W4A8 `{s}` {got[(t, s)]:+.2f}% against Q4_0 {q40:+.2f}% ("
+                 + ("met" if got[(t, s)] <= q40 else f"missed by {got[(t, s)] - q40:.2f} points") + ")"
+                 for s in w8 if None not in (got[(t, s)], q40)]
+        cells += [f"W4A4 `{s}` {got[(t, s)]:+.2f}% (" + ("met" if got[(t, s)] <= 10 else
+                                                            f"missed by {got[(t, s)] - 10:.2f} points") + ")"
+                  for s in w4 if got[(t, s)] is not None]
+        if cells:
+            parts.append(f"{label}: " + ", ".join(cells))
+    if not parts:
+        return []
+    return [f"- The same targets at {n} chunks of each text (the section \"SmolLM2 at {n} chunks\"), for the named "
+            "schemes, fixed before that run (the best of many schemes on 2 chunks is partly chosen by the noise of "
+            "those chunks): " + "; ".join(parts) + "."]
 
 
 def findings(r, files, variants, single, smol_schemes, args):
@@ -722,6 +759,7 @@ def findings(r, files, variants, single, smol_schemes, args):
                      + ("met: the fewest 8-bit groups measured that meet it" if met else
                         f"missed by {mixed[bm] - 10:.2f} points") + ")")
         out.append(line + ".")
+    out += longer_check_findings(r, files, args)
     w16 = {k: v for k, v in got.items() if k.startswith("w4a16")}
     if q40 is not None and w16:
         b16 = min(w16, key=w16.get)
@@ -742,11 +780,15 @@ def main():
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--smol-schemes", default=";".join(s for _, s in SMOL_SCHEMES),
                     help="semicolon-separated subset of the SmolLM2 schemes")
+    ap.add_argument("--check-chunks", type=int, default=8, help="chunks of the longer check on SmolLM2")
+    ap.add_argument("--check-schemes", default="w4a8o;w4a4o",
+                    help="semicolon-separated schemes of the longer check on SmolLM2")
     ap.add_argument("--fresh", action="store_true")
     ap.add_argument("--doc-only", action="store_true", help="write the document from the cache, measure nothing")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "OUTLIERS.md"))
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
+    args.check_schemes = [s for s in args.check_schemes.split(";") if s]
     smol_schemes = [(label, s) for label, s in SMOL_SCHEMES if s in args.smol_schemes.split(";")]
     r = Runner(args)
     started = time.time()
@@ -802,6 +844,7 @@ def main():
     jobs += [lambda k=k: r.llama(files[k], brown) for k in ("f32", "q4_0", "q8_0")]
     jobs += [lambda: r.ours(files["f32"], brown, "fp32")]
     jobs += [lambda s=s: r.ours(files["f32"], brown, s) for _, s in smol_schemes]
+    jobs.append(lambda: longer_check(r, files, args))
     jobs += [lambda p=p: r.stats(os.path.join(ROOT, p)) for _, p in FAMILIES]
     jobs.append(lambda: r.stats(files["f32"]))
     jobs.append(lambda: r.rounding(files["f32"]))
@@ -812,6 +855,8 @@ def main():
 
     default_smol = ";".join(s for _, s in SMOL_SCHEMES)
     smol_arg = "" if args.smol_schemes == default_smol else f" --smol-schemes '{args.smol_schemes}'"
+    if args.check_chunks != 8 or args.check_schemes != ["w4a8o", "w4a4o"]:
+        smol_arg += f" --check-chunks {args.check_chunks} --check-schemes '{';'.join(args.check_schemes)}'"
     L = ["# Outliers: a real model's own, and planted ones anywhere", "",
          f"Generated by `python3 tools/outliers_table.py --build BUILD --llama-bin DIR --chunks {args.chunks} "
          f"--seeds {args.seeds}{smol_arg}` (do not edit by hand). Perplexity as llama-perplexity computes it: context {CTX}, "
@@ -844,6 +889,19 @@ def main():
         L.append(f"| {label} | | " + " | ".join(pct(r.llama(files[k], t), base[t]) for _, t in TEXTS) + " |")
     for label, s in smol_schemes:
         L.append(f"| {label} | `{s}` | " + " | ".join(pct(r.ours(files["f32"], t, s), base[t]) for _, t in TEXTS) + " |")
+    L.append("")
+    n = args.check_chunks
+    L += [f"## SmolLM2 at {n} chunks", "",
+          f"The first {n} chunks of each text instead of {args.chunks}, for llama.cpp's two files and the schemes "
+          "named by `--check-schemes`; the rest as above.", "",
+          "| model / scheme | name | " + " | ".join(t for t, _ in TEXTS) + " |", "|---|---|" + "---|" * len(TEXTS)]
+    base_n = {t: r.ours(files["f32"], t, "fp32", n) for _, t in TEXTS}
+    L.append("| FP32 (llama.cpp's F32 file), aq-perplexity | `fp32` | " +
+             " | ".join(num(base_n[t]) for _, t in TEXTS) + " |")
+    for k, label in (("q8_0", "llama.cpp Q8_0, llama-perplexity"), ("q4_0", "llama.cpp Q4_0, llama-perplexity")):
+        L.append(f"| {label} | | " + " | ".join(pct(r.llama(files[k], t, n), base_n[t]) for _, t in TEXTS) + " |")
+    for s in args.check_schemes:
+        L.append(f"| | `{s}` | " + " | ".join(pct(r.ours(files["f32"], t, s, n), base_n[t]) for _, t in TEXTS) + " |")
     L.append("")
 
     L += ["## Activation statistics", "",
