@@ -386,8 +386,8 @@ class Model:
         """Quantizes the model in place (aq_quantize) and returns it.
 
         scheme: "w4a16", "w4a8", "w4a4", "w4a8o", "w4a4o", "w4a8-paper",
-        "w4a4-paper", "q4_0", "q8_0", "fp32", optionally with modifiers (",rtn", ",g128", ...;
-        docs/FORMAT.md). calibration_text (str or bytes): training text, for
+        "w4a4-paper", "q4_0", "q8_0", "fp32", optionally with modifiers
+        (",rtn", ",g128", ...; docs/FORMAT.md). calibration_text (str or bytes): training text, for
         the schemes that calibrate. progress: None shows a bar on stderr when
         it is a terminal, True always, False never; a callable is called as
         progress(fraction, stage). Every context of the model must be closed
