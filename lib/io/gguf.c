@@ -211,8 +211,7 @@ static aq_error read_str(parser *p, aq_gguf_str *out, const char *what) {
     return AQ_OK;
 }
 
-/* Bytes of one value of a fixed-size type; 0 for STRING, ARRAY and unknown. */
-static size_t scalar_size(uint32_t type) {
+size_t aq_gguf_scalar_size(uint32_t type) {
     switch (type) {
     case AQ_GGUF_UINT8:
     case AQ_GGUF_INT8:
@@ -274,7 +273,7 @@ static aq_error parse_array(parser *p, gguf_kv *kv) {
         }
         return AQ_OK;
     }
-    size_t elem_size = scalar_size(kv->elem_type);
+    size_t elem_size = aq_gguf_scalar_size(kv->elem_type);
     if (elem_size == 0) {
         return PARSE_FAIL(p, AQ_ERR_FORMAT, "key '%.*s': unknown array element type %" PRIu32, (int)kv->key.len,
                           kv->key.ptr, kv->elem_type);
@@ -297,7 +296,7 @@ static aq_error parse_kv(parser *p, gguf_kv *kv) {
         return read_str(p, &kv->str, "string value");
     }
     if (kv->type == AQ_GGUF_ARRAY) return parse_array(p, kv);
-    size_t size = scalar_size(kv->type);
+    size_t size = aq_gguf_scalar_size(kv->type);
     if (size == 0) {
         return PARSE_FAIL(p, AQ_ERR_FORMAT, "key '%.*s': unknown value type %" PRIu32, (int)kv->key.len, kv->key.ptr,
                           kv->type);
@@ -801,7 +800,7 @@ aq_error aq_gguf_get_arr_f32(const aq_gguf *gguf, const char *key, float *out, u
     aq_error err = lookup_array(gguf, key, out, n, &kv);
     if (err != AQ_OK) return err;
     if (kv->elem_type != AQ_GGUF_FLOAT32 && kv->elem_type != AQ_GGUF_FLOAT64) return AQ_ERR_FORMAT;
-    size_t elem_size = scalar_size(kv->elem_type);
+    size_t elem_size = aq_gguf_scalar_size(kv->elem_type);
     for (uint64_t i = 0; i < n; i++) {
         float v;
         if (!float_value(kv->elem_type, kv->value + i * elem_size, &v)) return AQ_ERR_FORMAT;
@@ -815,7 +814,7 @@ aq_error aq_gguf_get_arr_i32(const aq_gguf *gguf, const char *key, int32_t *out,
     aq_error err = lookup_array(gguf, key, out, n, &kv);
     if (err != AQ_OK) return err;
     if (!is_integer_type(kv->elem_type)) return AQ_ERR_FORMAT;
-    size_t elem_size = scalar_size(kv->elem_type);
+    size_t elem_size = aq_gguf_scalar_size(kv->elem_type);
     /* Checked in full first so that a failed call leaves out untouched. */
     for (uint64_t i = 0; i < n; i++) {
         int64_t v;

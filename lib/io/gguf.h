@@ -29,6 +29,9 @@ typedef enum aq_gguf_type {
     AQ_GGUF_FLOAT64 = 12
 } aq_gguf_type;
 
+/* Bytes of one value of a fixed-size type; 0 for STRING, ARRAY and unknown. */
+size_t aq_gguf_scalar_size(uint32_t type);
+
 /* Tensor element types, numbered as ggml numbers them. Our own quantized
  * types (docs/FORMAT.md) take numbers from AQ_TENSOR_OWN_FIRST up. */
 typedef enum aq_tensor_type {

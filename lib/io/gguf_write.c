@@ -75,28 +75,6 @@ static void buf_str(byte_buf *b, const char *s, uint64_t len) {
     buf_append(b, s, (size_t)len);
 }
 
-static size_t value_size(aq_gguf_type type) {
-    switch (type) {
-    case AQ_GGUF_UINT8:
-    case AQ_GGUF_INT8:
-    case AQ_GGUF_BOOL:
-        return 1;
-    case AQ_GGUF_UINT16:
-    case AQ_GGUF_INT16:
-        return 2;
-    case AQ_GGUF_UINT32:
-    case AQ_GGUF_INT32:
-    case AQ_GGUF_FLOAT32:
-        return 4;
-    case AQ_GGUF_UINT64:
-    case AQ_GGUF_INT64:
-    case AQ_GGUF_FLOAT64:
-        return 8;
-    default:
-        return 0;
-    }
-}
-
 aq_gguf_writer *aq_gguf_writer_create(void) {
     aq_gguf_writer *w = calloc(1, sizeof *w);
     if (w != NULL) w->alignment = GGUF_DEFAULT_ALIGNMENT;
@@ -168,7 +146,7 @@ static aq_error set_scalar(aq_gguf_writer *w, const char *key, aq_gguf_type type
     }
     byte_buf encoded = {0};
     buf_u32(&encoded, (uint32_t)type);
-    buf_append(&encoded, value, value_size(type));
+    buf_append(&encoded, value, aq_gguf_scalar_size(type));
     aq_error err = store_kv(w, key, &encoded);
     if (err == AQ_OK && is_alignment) w->alignment = alignment;
     return err;
@@ -207,7 +185,7 @@ aq_error aq_gguf_writer_set_str(aq_gguf_writer *w, const char *key, const char *
 aq_error aq_gguf_writer_set_arr(aq_gguf_writer *w, const char *key, aq_gguf_type elem_type, const void *data,
                                 uint64_t n) {
     if (!key_ok_for_non_scalar(w, key) || (data == NULL && n > 0)) return AQ_ERR_INVALID_ARGUMENT;
-    size_t elem_size = value_size(elem_type);
+    size_t elem_size = aq_gguf_scalar_size(elem_type);
     if (elem_size == 0 || n > SIZE_MAX / elem_size) return AQ_ERR_INVALID_ARGUMENT;
     byte_buf encoded = {0};
     buf_u32(&encoded, AQ_GGUF_ARRAY);
