@@ -349,6 +349,11 @@ def is_w4a8(scheme):
     return scheme.split(",")[0] in ("w4a8", "w4a8o")
 
 
+def verdict(value, target):
+    """A change against FP32 measured against its target (both in %): met, or by how much it is missed."""
+    return "met" if value <= target else f"missed by {value - target:.2f} points"
+
+
 def simulated_verdict(ex):
     """What tools/act_quant_explore.py's W4A4 layouts say about +10%, from its figures (changes against its FP32)."""
     def c(v):
@@ -390,12 +395,9 @@ def longer_check_findings(r, files, args):
     parts = []
     for label, t in TEXTS:
         q40 = got[(t, "q4_0")]
-        cells = [f"W4A8 `{s}` {got[(t, s)]:+.2f}% against Q4_0 {q40:+.2f}% ("
-                 + ("met" if got[(t, s)] <= q40 else f"missed by {got[(t, s)] - q40:.2f} points") + ")"
+        cells = [f"W4A8 `{s}` {got[(t, s)]:+.2f}% against Q4_0 {q40:+.2f}% ({verdict(got[(t, s)], q40)})"
                  for s in w8 if None not in (got[(t, s)], q40)]
-        cells += [f"W4A4 `{s}` {got[(t, s)]:+.2f}% (" + ("met" if got[(t, s)] <= 10 else
-                                                            f"missed by {got[(t, s)] - 10:.2f} points") + ")"
-                  for s in w4 if got[(t, s)] is not None]
+        cells += [f"W4A4 `{s}` {got[(t, s)]:+.2f}% ({verdict(got[(t, s)], 10)})" for s in w4 if got[(t, s)] is not None]
         if cells:
             parts.append(f"{label}: " + ", ".join(cells))
     if not parts:
@@ -740,8 +742,7 @@ def findings(r, files, variants, single, smol_schemes, args):
     if q40 is not None and w8 and w4:
         b8, b4 = min(w8, key=w8.get), min(w4, key=w4.get)
         line = (f"- SmolLM2's targets, best measured: W4A8 {fig(b8)} against llama.cpp's Q4_0 {q40:+.2f}% ("
-                + ("met" if w8[b8] <= q40 else f"missed by {w8[b8] - q40:.2f} points") + f"); W4A4 throughout "
-                f"{fig(b4)} against +10% (" + ("met" if w4[b4] <= 10 else f"missed by {w4[b4] - 10:.2f} points") + ")")
+                f"{verdict(w8[b8], q40)}); W4A4 throughout {fig(b4)} against +10% ({verdict(w4[b4], 10)})")
         # The same schemes on the second text, the targets' other held-out text.
         brown = TEXTS[1][1]
         bb = r.ours(files["f32"], brown, "fp32")
@@ -749,16 +750,14 @@ def findings(r, files, variants, single, smol_schemes, args):
                         change(r.ours(files["f32"], brown, b4), bb))
         if None not in (q40b, c8, c4):
             line += (f"; on {TEXTS[1][0]}: W4A8 {c8:+.2f}% against Q4_0 {q40b:+.2f}% ("
-                     + ("met" if c8 <= q40b else f"missed by {c8 - q40b:.2f} points") + f"), W4A4 {c4:+.2f}% ("
-                     + ("met" if c4 <= 10 else f"missed by {c4 - 10:.2f} points") + ")")
+                     f"{verdict(c8, q40b)}), W4A4 {c4:+.2f}% ({verdict(c4, 10)})")
         if mixed:
             met = [k for k in mixed if mixed[k] <= 10]
             bm = min(met, key=mix8_n) if met else min(mixed, key=mixed.get)
             wide, total, macs = mix8_share(mix8_n(bm))
             line += (f"; W4A4 with {wide} of {total} activation groups of a layer at 8 bits ({wide / total * 100:.0f}% "
                      f"of the groups, {macs * 100:.0f}% of the multiply-adds) {fig(bm)} ("
-                     + ("met: the fewest 8-bit groups measured that meet it" if met else
-                        f"missed by {mixed[bm] - 10:.2f} points") + ")")
+                     + ("met: the fewest 8-bit groups measured that meet it" if met else verdict(mixed[bm], 10)) + ")")
         out.append(line + ".")
     out += longer_check_findings(r, files, args)
     w16 = {k: v for k, v in got.items() if k.startswith("w4a16")}
